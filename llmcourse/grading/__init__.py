@@ -64,8 +64,10 @@ def assert_close(
         return
     a = actual.detach().to("cpu", _float64)
     e = expected.detach().to("cpu", _float64)
-    if not bool(_isfinite(a).all()):
-        raise GradingError(f"{what}{where}: contains NaN or inf; first values {_preview(a)}")
+    finite = _isfinite(a)
+    if not bool(finite.all()):
+        index = tuple(int(i) for i in (~finite).nonzero()[0])
+        raise GradingError(f"{what}{where}: contains NaN or inf, first at index {index} (expected {e[index].item():.6g})")
     diff = (a - e).abs()
     bad = diff > atol + rtol * e.abs()
     if bool(bad.any()):
