@@ -1,0 +1,51 @@
+# The course's commands. `make book` and `make test` set everything up on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export PATH := $(abspath $(BIN)):$(PATH)
+# Never reach for the Hugging Face Hub unless a notebook explicitly asks for an online model.
+export HF_HUB_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+
+.PHONY: help setup book test release grade demo-submissions lab clean
+
+help:
+	@echo "make book              build the book into _build/html (sets up .venv first)"
+	@echo "make test              run every test (sets up .venv first)"
+	@echo "make release           regenerate the student notebooks chapters/ from solutions/"
+	@echo "make grade             autograde autograde/submitted/<student>/<chapter>/"
+	@echo "make demo-submissions  example submissions to try 'make grade' on"
+	@echo "make lab               open JupyterLab on the student notebooks"
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python 3.10+ needed"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+book: setup
+	$(BIN)/jupyter-book build -W --keep-going --all .
+	@echo "open _build/html/index.html"
+
+test: setup
+	$(BIN)/python -m pytest
+
+release: setup
+	$(BIN)/python autograde/course.py release
+
+grade: setup
+	$(BIN)/python autograde/course.py grade
+
+demo-submissions: setup
+	$(BIN)/python autograde/course.py demo-submissions
+
+lab: setup
+	$(BIN)/jupyter lab chapters/
+
+clean:
+	rm -rf _build autograde/release autograde/source autograde/autograded autograde/feedback autograde/gradebook.db autograde/grades.csv
