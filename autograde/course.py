@@ -18,7 +18,6 @@ import json
 import os
 import shutil
 import sys
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,35 +93,61 @@ class Result:
     notes: list[str] = field(default_factory=list)
 
 
-def _grade_ids(nb: nbformat.NotebookNode) -> list[str]:
-    return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if "grade_id" in c.metadata.get("nbgrader", {})]
+def _first_line(cell) -> str:
+    return next((line.strip() for line in cell.source.splitlines() if line.strip()), "")
 
 
-def prepare_submission(path: Path, source_ids: list[str]) -> tuple[nbformat.NotebookNode, list[str]]:
+def prepare_submission(path: Path, source: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, list[str]]:
     """Read a submission and repair what nbgrader cannot grade, returning the notebook and notes.
 
     Raises ``ValueError`` with a readable message for a file that is not a notebook at all.
-    Repairs: a cell duplicated with its nbgrader id (nbgrader would abort the whole batch) keeps
-    its code but loses the duplicate id. Cells whose nbgrader metadata was stripped by another
-    editor are reported; nbgrader puts the missing test cells back from the source.
+    Repairs, each reported in the notes:
+
+    - a cell duplicated together with its nbgrader id (nbgrader would abort the whole batch)
+      keeps its code but loses the duplicate id;
+    - cells whose nbgrader metadata another editor stripped get it back when they can be
+      recognised (same cell id, or same first line as in the source);
+    - graded test cells that cannot be found are appended from the source, so the tests still
+      run after all of the student's code.
     """
     try:
         nb = nbformat.read(path, as_version=4)
     except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same treatment
         raise ValueError(f"{path.name} is not a readable notebook ({type(exc).__name__}: {exc})") from None
     notes = []
-    seen: Counter[str] = Counter()
+    seen: set[str] = set()
     for cell in nb.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id is None:
-            continue
-        seen[grade_id] += 1
-        if seen[grade_id] > 1:
+        if grade_id in seen:
             del cell.metadata["nbgrader"]
             notes.append(f"cell '{grade_id}' appeared more than once; graded the first copy, kept the others as plain cells")
-    missing = [i for i in source_ids if i not in seen]
-    if missing:
-        notes.append(f"cells had lost their nbgrader metadata: {', '.join(missing)}; tests restored from the source")
+        elif grade_id is not None:
+            seen.add(grade_id)
+    restored, appended = [], []
+    for original in source.cells:
+        meta = original.metadata.get("nbgrader", {})
+        if "grade_id" not in meta or meta["grade_id"] in seen:
+            continue
+        match = next(
+            (
+                c
+                for c in nb.cells
+                if "nbgrader" not in c.metadata
+                and c.cell_type == original.cell_type
+                and (c.get("id") == original.get("id") or _first_line(c) == _first_line(original))
+            ),
+            None,
+        )
+        if match is not None:
+            match.metadata["nbgrader"] = dict(meta)
+            restored.append(meta["grade_id"])
+        elif meta.get("grade"):
+            nb.cells.append(nbformat.from_dict(json.loads(json.dumps(original))))
+            appended.append(meta["grade_id"])
+    if restored:
+        notes.append(f"restored lost nbgrader metadata of cells: {', '.join(restored)}")
+    if appended:
+        notes.append(f"test cells not found, appended from the source: {', '.join(appended)}")
     return nb, notes
 
 
@@ -136,7 +161,7 @@ def _score(root: Path, chapter: str, student: str, result: Result) -> None:
         result.details = "; ".join(f"{g.name}={g.score:g}/{g.max_score:g}" for g in sorted(grades, key=lambda g: g.name))
 
 
-def grade_one(root: Path, chapter: str, student: str, source_ids: list[str]) -> Result:
+def grade_one(root: Path, chapter: str, student: str, source: nbformat.NotebookNode) -> Result:
     """Autograde one student's chapter. Never raises: problems become the result's status."""
     result = Result(student, chapter)
     folder = root / "submitted" / student / chapter
@@ -146,7 +171,7 @@ def grade_one(root: Path, chapter: str, student: str, source_ids: list[str]) -> 
         result.status, result.notes = "error", [f"expected {path.name}, found notebooks: {found}"]
         return result
     try:
-        nb, result.notes = prepare_submission(path, source_ids)
+        nb, result.notes = prepare_submission(path, source)
     except ValueError as exc:
         result.status, result.notes = "error", [str(exc)]
         return result
@@ -187,12 +212,12 @@ def grade(root: Path = COURSE, chapters: list[str] | None = None, csv_path: Path
         if (student / chapter).is_dir()
     ]
     results = []
-    source_ids = {}
+    sources = {}
     for chapter in sorted({c for c, _ in work}):
         generate_assignment(root, chapter)  # the gradebook needs the current source
-        source_ids[chapter] = _grade_ids(nbformat.read(SOLUTIONS / f"{chapter}.ipynb", as_version=4))
+        sources[chapter] = nbformat.read(SOLUTIONS / f"{chapter}.ipynb", as_version=4)
     for chapter, student in tqdm(work, desc="grading", unit="notebook"):
-        results.append(grade_one(root, chapter, student, source_ids[chapter]))
+        results.append(grade_one(root, chapter, student, sources[chapter]))
     csv_path = csv_path or root / "grades.csv"
     with open(csv_path, "w", newline="") as f:
         writer = csv.writer(f)
