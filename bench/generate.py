@@ -1,0 +1,80 @@
+"""Tokens per second of the course's `generate` (KV cache) against Hugging Face `generate`.
+
+    python bench/generate.py [--model course-gpt] [--new-tokens 256] [--repeats 5]
+
+Both run greedy decoding of the same model (the bundled checkpoint, converted with
+`llmcourse.gpt.from_hf`) on the same prompt, with no early stop, in this one process, taking
+turns so that a machine whose speed drifts affects both alike. The figure quoted is the
+median over the repeats; the ratios are what to compare across machines, not the raw speeds.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+from transformers import GenerationConfig
+
+from llmcourse import models
+from llmcourse.gpt import from_hf, generate
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="course-gpt")
+    parser.add_argument("--new-tokens", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8])
+    args = parser.parse_args()
+
+    hf_model, tokenizer = models.load(args.model, device="cpu")
+    ours = from_hf(hf_model).eval()
+    prompt = tokenizer("Once upon a time, there was a little", return_tensors="pt")["input_ids"]
+    n = args.new_tokens
+    # No eos: both generate exactly n tokens.
+    hf_config = GenerationConfig(max_new_tokens=n, min_new_tokens=None, do_sample=False, eos_token_id=None, pad_token_id=tokenizer.pad_token_id)
+
+    def run_hf(idx):
+        with torch.inference_mode():
+            return hf_model.generate(idx, attention_mask=torch.ones_like(idx), generation_config=hf_config)
+
+    rows = []
+    for B in args.batch_sizes:
+        idx = prompt.repeat(B, 1)
+        a, b = generate(ours, idx, n), run_hf(idx)  # warm-up, and the two must agree
+        if not torch.equal(a, b):
+            raise SystemExit(f"batch {B}: the course's generate and Hugging Face's disagree")
+        times = {"course (KV cache)": [], "Hugging Face generate": []}
+        for _ in range(args.repeats):
+            times["course (KV cache)"].append(timed(lambda: generate(ours, idx, n)))
+            times["Hugging Face generate"].append(timed(lambda: run_hf(idx)))
+        speeds = {k: B * n / statistics.median(v) for k, v in times.items()}
+        rows.append((f"batch {B}", speeds["course (KV cache)"], speeds["Hugging Face generate"]))
+
+    idx = prompt
+    cached = statistics.median(timed(lambda: generate(ours, idx, n)) for _ in range(args.repeats))
+    uncached = statistics.median(timed(lambda: generate(ours, idx, n, use_cache=False)) for _ in range(max(1, args.repeats // 2)))
+
+    print(f"model {args.model}: {ours.num_parameters():,} parameters; prompt {prompt.shape[1]} tokens, {n} new tokens, greedy; "
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads; median of {args.repeats}")
+    print()
+    print("| setting | course generate (tokens/s) | Hugging Face generate (tokens/s) | ratio |")
+    print("|---|---|---|---|")
+    for name, ours_speed, hf_speed in rows:
+        print(f"| {name} | {ours_speed:,.0f} | {hf_speed:,.0f} | {ours_speed / hf_speed:.2f}x |")
+    print()
+    print("| batch 1 | tokens/s | ratio |")
+    print("|---|---|---|")
+    print(f"| course generate, KV cache | {n / cached:,.0f} | {uncached / cached:.2f}x |")
+    print(f"| course generate, no cache (recompute every step) | {n / uncached:,.0f} | 1.00x |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""Load a language model and its tokenizer by name, offline by default.
+
+    model, tokenizer = llmcourse.models.load()            # "course-gpt", bundled, no network
+    model, tokenizer = llmcourse.models.load("gpt2")      # from the Hugging Face Hub (online)
+
+Both come back in Hugging Face form (a ``transformers`` causal LM and a fast tokenizer), so
+notebooks can use ``transformers`` (pipelines, ``generate``) and the course's own code
+(``llmcourse.gpt.from_hf`` turns a GPT-2-style model into the course's :class:`~llmcourse.gpt.GPT`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+import llmcourse
+
+CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
+BUNDLED = {"course-gpt": CHECKPOINTS / "course-gpt"}
+DEFAULT = "course-gpt"
+
+
+def path_of(name: str) -> Path:
+    """The folder of a bundled model."""
+    if name not in BUNDLED:
+        raise KeyError(f"{name!r} is not a bundled model; bundled: {sorted(BUNDLED)}")
+    path = BUNDLED[name]
+    if not (path / "config.json").exists():
+        raise FileNotFoundError(f"the bundled model {name!r} is missing from {path}; retrain it with `python -m llmcourse.train`")
+    return path
+
+
+def load(name: str = DEFAULT, device: torch.device | str | None = None, dtype: torch.dtype | None = None, **model_kwargs):
+    """Return ``(model, tokenizer)`` for a bundled model, a local folder, or a Hub id.
+
+    The model is in eval mode on ``device`` (default :func:`llmcourse.device`); ``model_kwargs``
+    go to ``from_pretrained`` (e.g. ``attn_implementation="eager"`` to get attention weights). A Hub id
+    such as ``"gpt2"`` needs the network (e.g. in Colab); without it, or with
+    ``HF_HUB_OFFLINE=1``, this raises ``RuntimeError`` naming the offline default.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if name in BUNDLED:
+        source, offline = str(path_of(name)), True
+    elif Path(name).is_dir():
+        source, offline = name, True
+    else:
+        source, offline = name, False
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=offline)
+        model = AutoModelForCausalLM.from_pretrained(source, local_files_only=offline, dtype=dtype, **model_kwargs)
+    except OSError as exc:
+        if offline:
+            raise
+        raise RuntimeError(
+            f"could not load {name!r} from the Hugging Face Hub (no network, or HF_HUB_OFFLINE=1?). "
+            f"The offline default is llmcourse.models.load({DEFAULT!r}). Original error: {exc}"
+        ) from exc
+    return model.to(device or llmcourse.device()).eval(), tokenizer

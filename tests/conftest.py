@@ -1,0 +1,5 @@
+"""Shared test set-up: nothing may reach the Hugging Face Hub."""
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
