@@ -38,8 +38,10 @@ def main() -> None:
     ours = from_hf(hf_model).eval()
     prompt = tokenizer("Once upon a time, there was a little", return_tensors="pt")["input_ids"]
     n = args.new_tokens
-    # No eos: both generate exactly n tokens.
-    hf_config = GenerationConfig(max_new_tokens=n, min_new_tokens=None, do_sample=False, eos_token_id=None, pad_token_id=tokenizer.pad_token_id)
+    # No eos: both generate exactly n tokens (the model's own generation config would stop at
+    # <|endoftext|>, and generate() merges it into any config passed, so clear it there).
+    hf_model.generation_config.eos_token_id = None
+    hf_config = GenerationConfig(max_new_tokens=n, do_sample=False, eos_token_id=None, pad_token_id=tokenizer.pad_token_id)
 
     def run_hf(idx):
         with torch.inference_mode():
