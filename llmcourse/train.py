@@ -371,7 +371,7 @@ exactly). It is meant for teaching, not for any real use.
 |---|---|
 | data | train split: {m['train_tokens']:,} tokens; {m['tokens_seen']:,} tokens seen ({m['tokens_seen'] / m['train_tokens']:.1f} epochs) |
 | optimisation | AdamW (0.9, 0.95), lr {cfg.lr} with {cfg.warmup_steps} warm-up steps and cosine decay to {cfg.min_lr}, weight decay {cfg.weight_decay}, {cfg.max_steps} steps of {cfg.batch_size} x {cfg.block_size} tokens |
-| hardware | {m['world_size']} process(es) on `{m['device']}`; {m['train_seconds'] / 60:.1f} minutes |
+| hardware | {m["world_size"]} process{"es" if m["world_size"] > 1 else ""} on `{m['device']}`; {m['train_seconds'] / 60:.1f} minutes |
 | command | `python -m llmcourse.train` |
 
 ## Evaluation (validation split, {m['validation_tokens']:,} tokens)
