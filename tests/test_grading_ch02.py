@@ -219,12 +219,15 @@ class MHAEinsum(nn.Module):
         q = self.q_proj(query).unflatten(-1, (self.h, -1))  # (B, Tq, H, d)
         k = self.k_proj(key).unflatten(-1, (self.h, -1))
         v = self.v_proj(value).unflatten(-1, (self.h, -1))
-        s = torch.einsum("bqhd,bkhd->bhqk", q, k) / math.sqrt(q.shape[-1])
+        s = torch.einsum("bqhd,bkhd->bhqk", q, k) / self.scale(E, q.shape[-1])
         if mask is not None:
             s = s.masked_fill(~mask, float("-inf"))
         w = s.softmax(-1)
         out = torch.einsum("bhqk,bkhd->bqhd", w, v).reshape(B, Tq, E)
         return self.out_proj(out), w
+
+    def scale(self, embed_dim, head_dim):
+        return math.sqrt(head_dim)
 
 
 class MHAUsesOwnAttention(MHAEinsum):
@@ -256,16 +259,8 @@ class MHANoOutProj(MHAEinsum):
 
 
 class MHAScaleByE(MHAEinsum):
-    def forward(self, query, key, value, mask=None):
-        B, Tq, E = query.shape
-        q = self.q_proj(query).unflatten(-1, (self.h, -1))
-        k = self.k_proj(key).unflatten(-1, (self.h, -1))
-        v = self.v_proj(value).unflatten(-1, (self.h, -1))
-        s = torch.einsum("bqhd,bkhd->bhqk", q, k) / math.sqrt(E)
-        if mask is not None:
-            s = s.masked_fill(~mask, float("-inf"))
-        w = s.softmax(-1)
-        return self.out_proj(torch.einsum("bhqk,bkhd->bqhd", w, v).reshape(B, Tq, E)), w
+    def scale(self, embed_dim, head_dim):
+        return math.sqrt(embed_dim)  # wrong: the scores of a head have variance head_dim
 
 
 class MHAIgnoresMask(MHAEinsum):
