@@ -9,6 +9,7 @@ notebooks can use ``transformers`` (pipelines, ``generate``) and the course's ow
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -57,3 +58,34 @@ def load(name: str = DEFAULT, device: torch.device | str | None = None, dtype: t
             f"The offline default is llmcourse.models.load({DEFAULT!r}). Original error: {exc}"
         ) from exc
     return model.to(device or llmcourse.device()).eval(), tokenizer
+
+
+def logits_fn(model) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Wrap any causal LM as a plain function ``ids (B, T) -> logits (B, T, V)``.
+
+    Works for a course :class:`~llmcourse.gpt.GPT` (whose forward returns ``(logits, loss)``), a
+    Hugging Face causal LM (whose output has ``.logits``), or a function that already returns a
+    tensor. The ids are moved to the model's device; the logits come back on that device.
+    """
+    try:
+        device = next(model.parameters()).device
+    except (AttributeError, StopIteration):
+        device = None
+
+    def logits_of(input_ids: torch.Tensor) -> torch.Tensor:
+        if not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 2:
+            raise ValueError(f"input_ids must be a (B, T) tensor of token ids, got {getattr(input_ids, 'shape', type(input_ids))}")
+        out = model(input_ids if device is None else input_ids.to(device))
+        if isinstance(out, torch.Tensor):
+            logits = out
+        elif isinstance(out, tuple):  # the course GPT: (logits, loss)
+            logits = out[0]
+        elif hasattr(out, "logits"):  # Hugging Face: CausalLMOutput
+            logits = out.logits
+        else:
+            raise TypeError(f"cannot find logits in the model's output of type {type(out).__name__}")
+        if logits.dim() != 3 or logits.shape[:2] != input_ids.shape:
+            raise ValueError(f"expected logits of shape (B, T, V) = {tuple(input_ids.shape)} + (V,), got {tuple(logits.shape)}")
+        return logits
+
+    return logits_of
