@@ -287,7 +287,7 @@ class GPT(nn.Module):
         max_new_tokens: int,
         *,
         eos_token_id: int | None = None,
-        next_token: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        next_token: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
         use_cache: bool = True,
     ) -> torch.Tensor:
         """Same as :func:`generate` (``model.generate(idx, n)`` == ``generate(model, idx, n)``)."""
@@ -296,8 +296,10 @@ class GPT(nn.Module):
         )
 
 
-def greedy(logits: torch.Tensor) -> torch.Tensor:
-    """The default choice of :func:`generate`: the most likely token, ``(B, V) -> (B,)``."""
+def greedy(logits: torch.Tensor, ids: torch.Tensor | None = None) -> torch.Tensor:
+    """The default choice of :func:`generate`: the most likely token, ``(B, V) -> (B,)``.
+
+    ``ids (B, t)``, the tokens so far, is part of the ``next_token`` hook's signature; greedy ignores it."""
     return logits.argmax(dim=-1)
 
 
@@ -319,8 +321,11 @@ def generate(
             ``block_size``; otherwise ``ValueError`` (no silent sliding window).
         eos_token_id: optional end-of-sequence id. A sequence that has produced it keeps
             producing it; generation stops early once every sequence has.
-        next_token: how to pick a token from the last position's logits, ``(B, V) -> (B,)``.
-            Defaults to :func:`greedy`; sampling strategies plug in here.
+        next_token: how to pick the next token, ``next_token(logits, ids) -> (B,)``, where
+            ``logits (B, V)`` are the last position's and ``ids (B, t)`` all tokens so far (prompt
+            and generated; a view into the output, so copy it to keep it). Defaults to
+            :func:`greedy`; sampling (``functools.partial(llmcourse.decoding.sample, generator=g,
+            top_p=0.9)``) and penalties on repeated tokens plug in here.
         use_cache: ``True`` (default) runs the prompt once, then one new token per step using
             a :class:`KVCache`; ``False`` recomputes the whole sequence every step (slow, for checking).
 
@@ -356,7 +361,7 @@ def generate(
             cache = model.make_kv_cache(B, max_len=end) if use_cache else None
             logits, _ = model(out[:, :T0], kv_cache=cache)  # (B, T0, V): the prompt in one pass
             for t in range(T0, end):
-                tok = choose(logits[:, -1, :])  # (B,)
+                tok = choose(logits[:, -1, :], out[:, :t])  # (B, V), (B, t) -> (B,)
                 if eos_token_id is not None:
                     tok = tok.masked_fill(finished, eos_token_id)  # finished sequences keep emitting eos
                     finished |= tok == eos_token_id

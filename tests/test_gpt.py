@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from llmcourse.gpt import GPT, GPTConfig, KVCache, from_hf, generate, to_hf
+from llmcourse.gpt import GPT, GPTConfig, KVCache, from_hf, generate, greedy, to_hf
 
 transformers = pytest.importorskip("transformers")
 
@@ -263,14 +263,20 @@ def test_generate_next_token_hook():
     idx = torch.randint(0, 50, (3, 4))
     seen = []
 
-    def least_likely(logits: torch.Tensor) -> torch.Tensor:
-        seen.append(tuple(logits.shape))
+    def least_likely(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        seen.append((tuple(logits.shape), ids.clone()))
         return logits.argmin(dim=-1)
 
     out = generate(model, idx, 5, next_token=least_likely)
-    assert seen == [(3, 50)] * 5
+    assert [shape for shape, _ in seen] == [(3, 50)] * 5
+    for step, (_, ids) in enumerate(seen):  # the hook sees every token so far: prompt + generated
+        assert_same_tokens(ids, out[:, : 4 + step], f"ids given to the hook at step {step}")
     full, _ = model(out)
     assert_same_tokens(out[:, 4:], full[:, 3:-1].argmin(dim=-1), "tokens follow the hook")
+    for use_cache in (True, False):
+        assert_same_tokens(
+            generate(model, idx, 5, next_token=greedy, use_cache=use_cache), generate(model, idx, 5), "greedy is the default"
+        )
 
 
 def test_generate_eos_stops_per_sequence():
