@@ -1,0 +1,378 @@
+"""The grading engine: runs every exercise of every submission in its own sandboxed process,
+decides the grade in this process, and never lets one submission stop the batch.
+
+    engine = Engine(sources={"02_transformer_anatomy": source_notebook})
+    results = engine.grade([("alice", "02_transformer_anatomy", Path(".../alice.ipynb")), ...])
+
+Stages: intake (:mod:`~llmcourse.grading.intake`: read and repair), the source scan
+(:func:`~llmcourse.grading.guards.scan_source`), execute (:mod:`~llmcourse.grading.sandbox`,
+one process per exercise, forked from a pre-warmed server, ``workers`` at a time), judge
+(:func:`~llmcourse.grading.contract.judge`), and report (:mod:`~llmcourse.grading.report`).
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import multiprocessing
+import os
+import signal
+import sys
+import tempfile
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from llmcourse.grading import contract, guards, intake, sandbox
+from llmcourse.grading.contract import Exercise
+
+GRADING_DIR = Path(__file__).resolve().parent
+MAX_MESSAGE_BYTES = 64 << 20
+
+
+def checks_module(chapter: str) -> str:
+    """``"02_transformer_anatomy"`` -> ``"llmcourse.grading.ch02"``."""
+    return f"llmcourse.grading.ch{chapter[:2]}"
+
+
+def exercises_of(chapter: str) -> dict[str, Exercise]:
+    return importlib.import_module(checks_module(chapter)).EXERCISES
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass
+class ExerciseResult:
+    name: str
+    test_cell: str
+    points: float
+    max_points: float
+    status: str  # passed | failed | timeout | oom | died | forbidden | missing | error
+    subchecks: dict[str, float] = field(default_factory=dict)
+    messages: list[str] = field(default_factory=list)  # one per failed requirement, for the student
+    cell_errors: list[str] = field(default_factory=list)
+    output: str = ""
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        """One line for grades.csv: what happened, with the first line of the first message."""
+        head = f"{self.name} {self.points:g}/{self.max_points:g} {self.status}"
+        first = self.messages[0].splitlines()[0] if self.messages else ""
+        return f"{head}: {first}" if first and self.status != "passed" else head
+
+
+@dataclass
+class SubmissionResult:
+    student: str
+    chapter: str
+    status: str = "graded"  # graded | error
+    exercises: list[ExerciseResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    network: str = "cut"
+
+    @property
+    def score(self) -> float | None:
+        return sum(e.points for e in self.exercises) if self.status == "graded" else None
+
+    @property
+    def max_score(self) -> float:
+        return sum(e.max_points for e in self.exercises)
+
+    @property
+    def details(self) -> str:
+        return "; ".join(f"{e.test_cell}={e.points:g}/{e.max_points:g}" for e in self.exercises)
+
+
+# ---------------------------------------------------------------- processes
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """A forkserver context whose server has imported torch and every chapter's checks, and
+    has run no torch operation: children forked from it start in milliseconds and cannot
+    inherit a hung thread pool."""
+    ctx = multiprocessing.get_context("forkserver")
+    chapters = sorted(p.stem for p in GRADING_DIR.glob("ch[0-9][0-9].py"))
+    ctx.set_forkserver_preload(
+        ["torch", "torch._dynamo", "numpy", "matplotlib", "matplotlib.pyplot", "IPython.core.inputtransformer2", "llmcourse.grading.sandbox"]
+        + [f"llmcourse.grading.{c}" for c in chapters]
+    )
+    # The server inherits these: one thread per student process, no display, no hub.
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    return ctx
+
+
+@dataclass
+class _Run:
+    """One student process being watched."""
+
+    process: Any
+    reader: Any
+    started: float
+    messages: list[dict] = field(default_factory=list)
+    eof: bool = False
+    timed_out: bool = False
+    bad_message: bool = False
+
+    def drain(self) -> None:
+        try:
+            while not self.eof and self.reader.poll():
+                data = self.reader.recv_bytes(MAX_MESSAGE_BYTES)
+                try:
+                    message = json.loads(data)
+                    if isinstance(message, dict):
+                        self.messages.append(message)
+                except ValueError:
+                    self.bad_message = True
+        except (EOFError, OSError):
+            self.eof = True
+
+
+@dataclass
+class _Outcome:
+    messages: list[dict]
+    exitcode: int | None
+    timed_out: bool
+    seconds: float
+    output: str
+    bad_message: bool
+
+
+def _start(process) -> None:
+    """Start a process without it importing the caller's ``__main__`` (a script, a notebook):
+    the student's process needs only the chapter's checks, and a script without a
+    ``__name__ == "__main__"`` guard would otherwise run again."""
+    main = sys.modules["__main__"]
+    saved = {name: main.__dict__[name] for name in ("__file__", "__spec__") if name in main.__dict__}
+    main.__dict__.pop("__file__", None)
+    main.__spec__ = None
+    try:
+        process.start()
+    finally:
+        main.__dict__.pop("__spec__", None)
+        main.__dict__.update(saved)
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def run_jobs(jobs: list[sandbox.Job], workers: int, time_limit: float, progress=None) -> list[_Outcome]:
+    """Run each job in its own process, ``workers`` at a time; a job past ``time_limit``
+    seconds is killed with everything it started."""
+    ctx = _context()
+    pending = deque(enumerate(jobs))
+    running: dict[int, _Run] = {}
+    outcomes: list[_Outcome | None] = [None] * len(jobs)
+    while pending or running:
+        while pending and len(running) < workers:
+            i, job = pending.popleft()
+            reader, writer = ctx.Pipe(duplex=False)
+            process = ctx.Process(target=sandbox.run_job, args=(job, writer), daemon=True)
+            _start(process)
+            writer.close()
+            running[i] = _Run(process, reader, time.monotonic())
+        now = time.monotonic()
+        timeout = max(0.0, min(r.started + time_limit for r in running.values()) - now)
+        waitables = [r.reader for r in running.values() if not r.eof] + [r.process.sentinel for r in running.values()]
+        ready = set(wait(waitables, timeout))
+        for i, run in list(running.items()):
+            if run.reader in ready:
+                run.drain()
+            over = time.monotonic() - run.started > time_limit
+            if run.process.sentinel in ready or over:
+                if over and run.process.is_alive():
+                    run.timed_out = True
+                    _kill_group(run.process.pid)
+                    run.process.kill()
+                run.process.join()
+                run.drain()
+                _kill_group(run.process.pid)  # whatever the student's code left running
+                outcomes[i] = _Outcome(
+                    run.messages, run.process.exitcode, run.timed_out, time.monotonic() - run.started,
+                    _read_log(jobs[i]), run.bad_message,
+                )
+                run.reader.close()
+                run.process.close()
+                del running[i]
+                if progress is not None:
+                    progress()
+    return outcomes  # type: ignore[return-value]
+
+
+def _read_log(job: sandbox.Job) -> str:
+    try:
+        with open(job.log_path, "rb") as f:
+            data = f.read(job.output_bytes + 4096)
+        os.unlink(job.log_path)
+    except OSError:
+        return ""
+    text = data.decode("utf-8", errors="replace")
+    if len(data) > job.output_bytes and sandbox.TRIM_MARK not in text:
+        text = text[: job.output_bytes] + sandbox.TRIM_MARK
+    return text
+
+
+# ---------------------------------------------------------------- judging one job
+
+
+def _judge(exercise: Exercise, test_cell: str, cases: list[contract.Case], outcome: _Outcome, time_limit: float) -> ExerciseResult:
+    result = ExerciseResult(exercise.name, test_cell, 0.0, exercise.points, "failed", {s.id: 0.0 for s in exercise.subchecks})
+    result.output, result.seconds = outcome.output, outcome.seconds
+    by_type: dict[str, list[dict]] = {}
+    for message in outcome.messages:
+        by_type.setdefault(str(message.get("type")), []).append(message)
+    result.cell_errors = [f"cell '{m.get('cell')}': {m.get('error')}" for m in by_type.get("cell", [])]
+    forbidden = sorted({str(m.get("name")) for m in by_type.get("forbidden", [])})
+    final = (by_type.get("result") or [None])[-1]
+    if forbidden:
+        result.status = "forbidden"
+        result.messages = [contract.forbidden_message(exercise, forbidden)]
+    elif final is None:
+        if outcome.timed_out:
+            result.status, result.messages = "timeout", [f"timed out after {time_limit:g} s (an endless loop, or far too slow)"]
+        elif outcome.exitcode is not None and outcome.exitcode < 0:
+            sig = signal.Signals(-outcome.exitcode).name if -outcome.exitcode in {s.value for s in signal.Signals} else str(-outcome.exitcode)
+            oom = sig == "SIGKILL"
+            result.status = "oom" if oom else "died"
+            result.messages = [f"the process was killed by {sig}" + (" (most likely it ran out of memory)" if oom else "")]
+        else:
+            sandbox_error = by_type.get("sandbox-error")
+            result.status = "error" if sandbox_error else "died"
+            result.messages = [
+                f"the grader's sandbox failed: {sandbox_error[0].get('error')}" if sandbox_error
+                else f"the process exited with code {outcome.exitcode} before its results were in (sys.exit / os._exit?)"
+            ]
+    elif final.get("missing"):
+        result.status = "missing"
+        result.messages = [f"no {exercise.name} was defined (did its cell raise an error?)"]
+    elif final.get("oom"):
+        result.status, result.messages = "oom", ["ran out of memory"]
+    elif "crashed" in final:
+        result.status, result.messages = "error", [f"grading stopped: {final['crashed']}"]
+    else:
+        results = final.get("results")
+        if not isinstance(results, list) or len(results) != len(cases):
+            result.status, result.messages = "error", ["the results were incomplete or corrupted"]
+        else:
+            judged = contract.judge(exercise, cases, results)
+            result.subchecks = judged.points
+            result.points = judged.score
+            result.messages = [f"{exercise.subcheck(s).requirement}: {m}" for s, m in judged.failures.items()]
+            if any("MemoryError" in m or "can't allocate memory" in m for m in judged.failures.values()):
+                result.messages.append("(it ran out of memory on at least one case)")
+            result.status = "passed" if not judged.failures else "failed"
+    if result.status not in ("passed", "failed"):
+        result.subchecks = {s.id: 0.0 for s in exercise.subchecks}
+        result.points = 0.0
+    return result
+
+
+# ---------------------------------------------------------------- the engine
+
+
+@dataclass
+class Engine:
+    """Grades submissions. ``sources`` maps chapter ids to their solution notebooks (the
+    single source), from which the set-up cells and the cell ids are known."""
+
+    sources: dict[str, nbformat.NotebookNode]
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    time_limit: float = 30.0
+    memory_bytes: int = 4 << 30
+    output_bytes: int = 64 << 10
+    cut_network: bool = True
+    _cases: dict[tuple[str, str], list[contract.Case]] = field(default_factory=dict, init=False)
+
+    def cases(self, chapter: str, name: str) -> list[contract.Case]:
+        """Every case of one exercise (expected values computed once per run, in this process)."""
+        key = (chapter, name)
+        if key not in self._cases:
+            self._cases[key] = exercises_of(chapter)[name].cases(True)
+        return self._cases[key]
+
+    def grade(self, items: list[tuple[str, str, Path]], progress: bool = True) -> list[SubmissionResult]:
+        """Grade ``(student, chapter, notebook path)`` items; never raises for a bad submission."""
+        from tqdm.auto import tqdm
+
+        results: list[SubmissionResult] = []
+        jobs: list[sandbox.Job] = []
+        owners: list[tuple[SubmissionResult, str, str, list[str]]] = []  # result, exercise key, test cell, scan notes
+        scratch = Path(tempfile.mkdtemp(prefix="llmcourse-grading-"))
+        for student, chapter, path in items:
+            result = SubmissionResult(student, chapter)
+            results.append(result)
+            try:
+                nb = intake.read_notebook(path)
+                sub = intake.intake(nb, self.sources[chapter])
+            except ValueError as exc:
+                result.status, result.notes = "error", [str(exc)]
+                continue
+            result.notes = sub.notes
+            for key, exercise in exercises_of(chapter).items():
+                job, scan = self._job(chapter, key, exercise, sub, scratch / f"{len(jobs)}.log")
+                if scan:
+                    result.exercises.append(
+                        ExerciseResult(exercise.name, exercise.test_cell, 0.0, exercise.points, "forbidden",
+                                       {s.id: 0.0 for s in exercise.subchecks}, [contract.forbidden_message(exercise, scan)])
+                    )
+                    continue
+                result.exercises.append(None)  # type: ignore[arg-type] - filled in below, in order
+                owners.append((result, key, exercise.test_cell, []))
+                jobs.append(job)
+        bar = tqdm(total=len(jobs), desc="grading", unit="exercise", disable=not progress or not jobs)
+        outcomes = run_jobs(jobs, self.workers, self.time_limit, progress=bar.update)
+        bar.close()
+        for (result, key, test_cell, _), outcome in zip(owners, outcomes):
+            exercise = exercises_of(result.chapter)[key]
+            judged = _judge(exercise, test_cell, self.cases(result.chapter, key), outcome, self.time_limit)
+            slot = next(i for i, e in enumerate(result.exercises) if e is None)
+            result.exercises[slot] = judged
+            started = next((m for m in outcome.messages if m.get("type") == "start"), None)
+            if started and started.get("network") != "cut":
+                result.network = "available"
+        for result in results:
+            if result.network != "cut" and result.status == "graded":
+                result.notes.append("the student's code ran with the network available (no network namespace here)")
+        try:
+            scratch.rmdir()
+        except OSError:
+            pass
+        return results
+
+    def _job(self, chapter: str, key: str, exercise: Exercise, sub: intake.Submission, log_path: Path) -> tuple[sandbox.Job, list[str]]:
+        """The job of one exercise, and what the source scan found in the cells it would run."""
+        all_exercises = exercises_of(chapter)
+        cells = [sandbox.Cell(f"setup {i + 1}", s, False) for i, s in enumerate(sub.setup)]
+        for dep in _dependencies(all_exercises, exercise):
+            if dep.cell in sub.answers:
+                cells.append(sandbox.Cell(dep.cell, sub.answers[dep.cell], False))
+        if exercise.cell in sub.answers:
+            cells.append(sandbox.Cell(exercise.cell, sub.answers[exercise.cell], True))
+        scan = guards.scan_source(sub.answers.get(exercise.cell, ""), exercise.forbidden.names, exercise.cell)
+        for cell in cells[:-1] if cells and cells[-1].answer else cells:
+            if cell.source not in sub.trusted_setup:  # the course's own set-up cells may install packages
+                scan += guards.scan_source(cell.source, (), cell.label)
+        job = sandbox.Job(
+            chapter=checks_module(chapter), exercise=key, cells=cells,
+            inputs=[c.inputs for c in self.cases(chapter, key)], log_path=str(log_path),
+            memory_bytes=self.memory_bytes, output_bytes=self.output_bytes,
+            cell_seconds=min(10.0, self.time_limit / 3), cut_network=self.cut_network,
+        )
+        return job, scan
+
+
+def _dependencies(exercises: dict[str, Exercise], exercise: Exercise) -> list[Exercise]:
+    """The exercises whose answers ``exercise`` uses (by the names it depends on), in order."""
+    wanted = set(exercise.depends)
+    return [e for e in exercises.values() if e.name in wanted and e is not exercise]

@@ -1,0 +1,288 @@
+"""Catching forbidden shortcuts, in layers, so a way around one layer is caught by another.
+
+1. Source (grader side, cannot be tampered with): :func:`scan_source` reads the submitted cells
+   for forbidden names (``F.scaled_dot_product_attention``, the course's reference modules) and
+   for ways to switch the other layers off (``setprofile``, ``DisableTorchFunction``,
+   ``torch.ops``, ``exec``, threads, ...).
+2. Torch functions: a ``TorchFunctionMode`` sees every torch function by identity, whatever
+   name it was imported under.
+3. PyTorch's dispatcher: a ``TorchDispatchMode`` sees aten operators, including those reached
+   through ``torch.ops.aten`` or inside ``DisableTorchFunction``, which layer 2 does not see.
+4. Python calls: the code of each forbidden Python function (the course's reference, every
+   method of ``nn.MultiheadAttention``) is swapped for a tripwire while the student's code runs,
+   so it is caught under any name, through a subclass, or called by another object.
+
+Layers 2 and 3 only count calls made by the student's own code (the nearest caller outside
+torch is not a library), so running a model inside an answer, whose layers dispatch fused
+kernels, is not the student's doing.
+"""
+from __future__ import annotations
+
+import ast
+import contextlib
+import os
+import sys
+import sysconfig
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from types import FunctionType
+from typing import Any
+
+import torch
+from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from llmcourse.grading.contract import Forbidden, load_qualname
+
+
+class ForbiddenCall(BaseException):
+    """Raised when an answer calls what its exercise forbids (a BaseException, so that a
+    student's ``except Exception`` does not swallow it)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+# ---------------------------------------------------------------- whose call is it?
+
+_TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
+_THIS_FILE = __file__
+_LIBRARY_DIRS = tuple(
+    {os.path.realpath(p) + os.sep for p in (sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"])}
+    | {os.path.dirname(os.path.dirname(os.path.realpath(__file__))) + os.sep}  # llmcourse itself
+)
+
+
+def _is_library(filename: str) -> bool:
+    return filename.startswith("<frozen") or os.path.realpath(filename).startswith(_LIBRARY_DIRS)
+
+
+def called_by_student(skip: int = 2) -> bool:
+    """True when the nearest caller outside torch (and this module) is not library code."""
+    frame = sys._getframe(skip)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if not (name.startswith(_TORCH_DIR) or name == _THIS_FILE):
+            return not _is_library(name)
+        frame = frame.f_back
+    return False
+
+
+# ---------------------------------------------------------------- runtime layers
+
+
+class _FunctionLayer(TorchFunctionMode):
+    def __init__(self, forbidden: Mapping[Any, str], hit: Callable[[str], None]) -> None:
+        super().__init__()
+        self.forbidden, self.hit = forbidden, hit
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        name = self.forbidden.get(func)
+        if name is not None and called_by_student():
+            self.hit(name)
+        return func(*args, **(kwargs or {}))
+
+
+class _DispatchLayer(TorchDispatchMode):
+    def __init__(self, substrings: tuple[str, ...], hit: Callable[[str], None]) -> None:
+        super().__init__()
+        self.substrings, self.hit = substrings, hit
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        op = func.name()
+        if any(s in op for s in self.substrings) and called_by_student():
+            self.hit(op)
+        return func(*args, **(kwargs or {}))
+
+
+_active: list[Guard] = []  # the guards now running (innermost last)
+
+
+def _tripwire(*args, **kwargs):
+    """Stands in for the code of a forbidden Python function while a guard runs."""
+    import sys as _sys
+
+    from llmcourse.grading import guards as _guards
+
+    _guards._hit_python(_sys._getframe().f_code.co_qualname)
+
+
+def _hit_python(name: str) -> None:
+    if _active:
+        _active[-1].hit(name)
+    raise ForbiddenCall(name)
+
+
+class Guard:
+    """Context manager: run student code with every runtime layer watching.
+
+    ``report`` is called with the forbidden name as soon as a call is seen (the engine sends
+    it out of the student's process at once); then :class:`ForbiddenCall` is raised, and raised
+    again on exit should the student's code have swallowed it. The Python layer swaps the code
+    of each forbidden function (and of every method of a forbidden class) for a tripwire while
+    the guard runs, so the function is caught under any name, through a subclass, or when
+    called by an object the student built.
+    """
+
+    def __init__(self, forbidden: Forbidden, report: Callable[[str], None] | None = None) -> None:
+        self.report = report
+        self.seen: list[str] = []
+        self.functions = {load_qualname(name.replace(".", ":", 1) if ":" not in name else name): name for name in forbidden.torch}
+        self.aten = tuple(forbidden.aten)
+        self.python = [load_qualname(q) for q in forbidden.python]
+        self._stack = contextlib.ExitStack()
+
+    def hit(self, name: str) -> None:
+        if name not in self.seen:
+            self.seen.append(name)
+            if self.report is not None:
+                self.report(name)
+        raise ForbiddenCall(name)
+
+    def _swap_code(self) -> None:
+        for obj in self.python:
+            members = vars(obj).values() if isinstance(obj, type) else (obj,)
+            for member in members:
+                function = getattr(member, "__func__", member)
+                if not isinstance(function, FunctionType) or function.__code__.co_freevars:
+                    continue
+                original = function.__code__
+                owner = f"{getattr(obj, '__module__', '')}.{function.__qualname__}".lstrip(".")
+                function.__code__ = _tripwire.__code__.replace(co_name=function.__name__, co_qualname=owner)
+                self._stack.callback(setattr, function, "__code__", original)
+
+    def __enter__(self) -> Guard:
+        _active.append(self)
+        self._stack.callback(_active.remove, self)
+        self._swap_code()
+        if self.functions:
+            self._stack.enter_context(_FunctionLayer(self.functions, self.hit))
+        if self.aten:
+            self._stack.enter_context(_DispatchLayer(self.aten, self.hit))
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self._stack.close()
+        if self.seen and (exc[0] is None or not issubclass(exc[0], ForbiddenCall)):
+            raise ForbiddenCall(self.seen[0])
+        return False
+
+
+@contextlib.contextmanager
+def swapped_globals(answer: Any, values: Mapping[str, Any]) -> Iterator[None]:
+    """Temporarily bind ``values`` in the module namespace the answer's code reads its globals
+    from (a notebook's), e.g. a trusted attention in place of the student's own."""
+    if not values:
+        yield
+        return
+    namespace = _globals_of(answer)
+    if namespace is None:
+        yield
+        return
+    missing = object()
+    saved = {name: namespace.get(name, missing) for name in values}
+    namespace.update(values)
+    try:
+        yield
+    finally:
+        for name, old in saved.items():
+            if old is missing:
+                namespace.pop(name, None)
+            else:
+                namespace[name] = old
+
+
+def _globals_of(answer: Any) -> dict | None:
+    candidates = vars(answer).values() if isinstance(answer, type) else (answer,)
+    for member in candidates:
+        member = getattr(member, "__func__", member)
+        if isinstance(member, FunctionType):
+            return member.__globals__
+    return None
+
+
+# ---------------------------------------------------------------- the source layer
+
+# Ways to switch the runtime layers off or to hide what runs; none is needed by any exercise.
+TAMPERING = {
+    "setprofile": "sys.setprofile (switches off the grader's checks)",
+    "settrace": "sys.settrace (switches off the grader's checks)",
+    "DisableTorchFunction": "torch._C.DisableTorchFunction (hides calls from the grader)",
+    "DisableTorchFunctionSubclass": "torch._C.DisableTorchFunctionSubclass",
+    "_DisableTorchDispatch": "torch._C._DisableTorchDispatch (hides calls from the grader)",
+    "_C": "torch._C (PyTorch internals)",
+    "ops": "torch.ops (calls operators around the checks)",
+    "_getframe": "sys._getframe",
+    "f_globals": "frame globals",
+    "f_back": "frame inspection",
+    "input_transformers_cleanup": "IPython input transformers",
+    "input_transformers_post": "IPython input transformers",
+    "get_ipython": "get_ipython (changes how later cells run)",
+    "importlib": "importlib",
+    "ctypes": "ctypes",
+    "gc": "the gc module",
+    "threading": "threads",
+    "Thread": "threads",
+    "multiprocessing": "other processes",
+    "subprocess": "other processes",
+    "fork": "other processes",
+    "__builtins__": "__builtins__",
+    "builtins": "the builtins module",
+}
+# Words that are only suspicious as attributes (``torch.ops``), not as a student's variable name.
+ATTRIBUTE_ONLY = {"_C", "ops", "fork", "f_back", "f_globals", "Thread"}
+DYNAMIC_BUILTINS = {"exec", "eval", "compile", "__import__", "globals", "setattr", "delattr"}
+
+
+def scan_source(source: str, forbidden_names: Iterable[str] = (), cell: str = "") -> list[str]:
+    """What the source uses that it may not: forbidden names and tampering, one line each.
+
+    ``forbidden_names`` are attribute or import names (``scaled_dot_product_attention``,
+    ``MultiheadAttention``) and module names (``llmcourse.attention``). Unparseable source gives
+    nothing here: it fails when it runs.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    names = set(forbidden_names)
+    where = f" in cell '{cell}'" if cell else ""
+    found: list[str] = []
+
+    def add(what: str, node: ast.AST) -> None:
+        line = f"{what}{where} (line {getattr(node, 'lineno', '?')})"
+        if line not in found:
+            found.append(line)
+
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)
+    }
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            if node.attr in names:
+                add(f"forbidden {node.attr}", node)
+            elif node.attr in TAMPERING:
+                add(f"{TAMPERING[node.attr]}", node)
+        elif isinstance(node, ast.Name):
+            if node.id in TAMPERING and node.id not in ATTRIBUTE_ONLY:
+                add(TAMPERING[node.id], node)
+            elif node.id in DYNAMIC_BUILTINS:
+                add(f"{node.id}() (code the grader cannot read)", node)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            module = getattr(node, "module", None) or ""
+            for alias in node.names:
+                full = f"{module}.{alias.name}" if module else alias.name
+                roots = {module, alias.name, full, module.split(".")[0], alias.name.split(".")[0]}
+                if alias.name in names or full in names or module in names:
+                    add(f"forbidden import {full}", node)
+                elif roots & set(TAMPERING):
+                    add(f"import of {full} ({TAMPERING[next(iter(roots & set(TAMPERING)))]})", node)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            text = node.value
+            hidden = [n for n in names | {"setprofile", "settrace", "DisableTorchFunction", "scaled_dot_product"} if n in text]
+            if hidden:
+                add(f"the name {hidden[0]!r} in a string", node)
+    return found

@@ -1,0 +1,157 @@
+"""``check_submission()``: the last cell of every chapter tells a student whether the notebook
+is gradeable, before it is submitted (locally and in Colab)."""
+from __future__ import annotations
+
+import ast
+import builtins
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from llmcourse.grading.contract import Exercise, GradingError, check
+
+TIME_LIMIT = 30.0  # the engine's default per exercise
+
+
+def _caller_namespace() -> dict:
+    frame = sys._getframe(2)
+    return frame.f_globals
+
+
+def _chapter_of(namespace: dict) -> Any:
+    for value in list(namespace.values()):
+        name = getattr(value, "__name__", "")
+        if isinstance(name, str) and name.startswith("llmcourse.grading.ch") and hasattr(value, "EXERCISES"):
+            return value
+    return None
+
+
+def _defines(source: str, name: str) -> bool:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return False
+    return any(isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == name for n in tree.body) or any(
+        isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in n.targets) for n in tree.body
+    )
+
+
+def _bound_names(tree: ast.AST) -> set[str]:
+    bound = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
+            bound.add(node.name)
+            bound.update(a.arg for a in node.args.args + node.args.kwonlyargs) if not isinstance(node, ast.ClassDef) else None
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            bound.add(node.id)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return bound
+
+
+def outside_names(answer_source: str, setup_sources: list[str], allowed: set[str]) -> list[str]:
+    """Names the answer's cell uses that neither it, the set-up cells nor Python define: they
+    would be missing when graded (only set-up cells and answer cells run)."""
+    try:
+        tree = ast.parse(answer_source)
+    except SyntaxError:
+        return []
+    defined = _bound_names(tree) | set(dir(builtins)) | allowed
+    for source in setup_sources:
+        try:
+            defined |= _bound_names(ast.parse(source))
+        except SyntaxError:
+            continue
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return sorted(used - defined)
+
+
+def _history() -> list[str]:
+    try:
+        shell = get_ipython()  # type: ignore[name-defined]  # noqa: F821 - exists in IPython only
+    except NameError:
+        return []
+    return [cell for cell in shell.user_ns.get("In", []) if cell]
+
+
+def _notebook_problems(path: Path, exercises: dict[str, Exercise]) -> list[str]:
+    import nbformat
+
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as exc:  # noqa: BLE001
+        return [f"{path.name} is not a readable notebook: {exc}"]
+    ids: dict[str, int] = {}
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid:
+            ids[gid] = ids.get(gid, 0) + 1
+    problems = []
+    for exercise in exercises.values():
+        for gid in (exercise.cell, exercise.test_cell):
+            if ids.get(gid, 0) == 0:
+                problems.append(f"cell '{gid}' lost its nbgrader metadata (copy your answer into a fresh copy of the notebook)")
+            elif ids[gid] > 1:
+                problems.append(f"cell '{gid}' appears {ids[gid]} times: delete the copies")
+    if not any("setup" in c.metadata.get("tags", []) for c in nb.cells):
+        problems.append("the set-up cells lost their 'setup' tag (the course's own set-up will be used)")
+    return problems
+
+
+def check_submission(notebook: str | Path | None = None) -> bool:
+    """Print whether this notebook is ready to submit and return True when it is.
+
+    Checks, for each graded exercise: the answer is defined, its visible checks pass within the
+    grader's time limit, and it uses no name defined outside its own cell and the set-up cells
+    (demo cells do not run while grading). With the notebook file (found in the working
+    directory, or given as ``notebook``): the nbgrader metadata of every graded cell is intact.
+    """
+    namespace = _caller_namespace()
+    module = _chapter_of(namespace)
+    if module is None:
+        print("check_submission: run the set-up cells first (they import the chapter's checks as `grade`).")
+        return False
+    exercises: dict[str, Exercise] = module.EXERCISES
+    chapter = module.__name__.rsplit("ch", 1)[-1]
+    history = _history()
+    setup = [cell for cell in history if "llmcourse.grading import" in cell]
+    answers = {e.name for e in exercises.values()}
+    ready = True
+    print(f"Chapter {chapter}: is this notebook ready to submit?")
+    for exercise in exercises.values():
+        answer = namespace.get(exercise.name)
+        if answer is None:
+            print(f"  ✗ {exercise.name}: not defined (run its cell)")
+            ready = False
+            continue
+        start = time.perf_counter()
+        try:
+            check(exercise, answer, hidden=False, quiet=True)
+            verdict = "visible checks pass"
+        except GradingError as exc:
+            verdict, ready = f"visible checks fail: {str(exc).splitlines()[0]}", False
+        seconds = time.perf_counter() - start
+        slow = f" (took {seconds:.1f} s: the grader stops at {TIME_LIMIT:g} s)" if seconds > TIME_LIMIT / 3 else ""
+        print(f"  {'✓' if verdict.startswith('visible checks pass') and not slow else '✗'} {exercise.name}: {verdict}{slow}")
+        ready = ready and not slow
+        own = next((cell for cell in reversed(history) if _defines(cell, exercise.name)), None)
+        if own is not None:
+            outside = outside_names(own, setup, answers | set(exercise.depends))
+            if outside:
+                ready = False
+                print(f"    ! uses {', '.join(outside)}, defined outside its cell: move it into the answer's cell")
+    path = Path(notebook) if notebook else next(iter(sorted(Path.cwd().glob(f"{chapter}_*.ipynb"))), None)
+    if path is not None and path.exists():
+        problems = _notebook_problems(path, exercises)
+        for problem in problems:
+            print(f"  ✗ {problem}")
+        ready = ready and not problems
+        if not problems:
+            print(f"  ✓ {path.name}: every graded cell is in place (save the notebook before you submit)")
+    else:
+        print("  (notebook file not found here, e.g. in Colab: its metadata was not checked; download it with File > Download .ipynb)")
+    print("Ready to submit." if ready else "Not ready yet: see the ✗ lines above.")
+    return ready
