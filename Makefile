@@ -8,14 +8,16 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: help setup book test release grade demo-submissions lab clean
+.PHONY: help setup book test release grade demo-submissions mutants bench-grade lab clean
 
 help:
 	@echo "make book              build the book into _build/html (sets up .venv first)"
 	@echo "make test              run every test (sets up .venv first)"
 	@echo "make release           regenerate the student notebooks chapters/ from solutions/"
-	@echo "make grade             autograde autograde/submitted/<student>/<chapter>/"
+	@echo "make grade             grade autograde/submitted/<student>/<chapter>/ (ARGS='--timeout 30 --memory 4')"
 	@echo "make demo-submissions  example submissions to try 'make grade' on"
+	@echo "make mutants           grade every catalogued mistake and alternative; fails on a miss"
+	@echo "make bench-grade       submissions per minute: the course's grader vs nbgrader autograde"
 	@echo "make lab               open JupyterLab on the student notebooks"
 
 setup: $(STAMP)
@@ -39,7 +41,13 @@ release: setup
 	$(BIN)/python autograde/course.py release
 
 grade: setup
-	$(BIN)/python autograde/course.py grade
+	$(BIN)/python autograde/course.py grade $(ARGS)
+
+mutants: setup
+	$(BIN)/python autograde/course.py mutants
+
+bench-grade: setup
+	$(BIN)/python bench/grade.py $(ARGS)
 
 demo-submissions: setup
 	$(BIN)/python autograde/course.py demo-submissions

@@ -1,24 +1,25 @@
-"""Release student notebooks and grade submissions with nbgrader.
+"""Release student notebooks with nbgrader and grade submissions with the course's engine.
 
     python autograde/course.py release            # solutions/*.ipynb -> chapters/*.ipynb
-    python autograde/course.py grade              # autograde/submitted/* -> grades.csv + feedback/
+    python autograde/course.py grade [--timeout S --memory GiB --workers N]
+                                                  # autograde/submitted/* -> grades.csv + feedback/
     python autograde/course.py demo-submissions   # example submissions to try `grade` on
+    python autograde/course.py mutants            # the mutation suite: catalogued mistakes must lose points
 
 The course directory is this folder (``nbgrader_config.py`` sits beside this file). nbgrader
 wants ``source/<chapter>/<chapter>.ipynb``; ``solutions/`` is the single source, so ``release``
 copies each solution notebook there first. Submissions go to
-``submitted/<student>/<chapter>/<chapter>.ipynb``; grading never modifies or deletes them
-(a repaired copy is graded when a notebook needs repair).
+``submitted/<student>/<chapter>/<chapter>.ipynb``; grading only reads them. Grading runs each
+exercise of each submission in its own sandboxed process (``llmcourse.grading.engine``) and
+records the points in nbgrader's gradebook, so ``nbgrader export`` still works.
 """
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import shutil
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -82,148 +83,62 @@ def release(chapters: list[str], root: Path = COURSE, dest: Path = CHAPTERS) -> 
 # ---------------------------------------------------------------- grading
 
 
-@dataclass
-class Result:
-    student: str
-    chapter: str
-    score: float | None = None
-    max_score: float | None = None
-    status: str = "graded"
-    details: str = ""
-    notes: list[str] = field(default_factory=list)
+def find_notebook(folder: Path, chapter: str) -> tuple[Path | None, str]:
+    """The notebook to grade in a student's chapter folder, and a note when it was not the
+    expected name (a single notebook of another name is graded)."""
+    expected = folder / f"{chapter}.ipynb"
+    if expected.exists():
+        return expected, ""
+    found = sorted(folder.glob("*.ipynb"))
+    if len(found) == 1:
+        return found[0], f"graded {found[0].name} (expected {expected.name})"
+    names = ", ".join(p.name for p in found) or "none"
+    return None, f"expected {expected.name}, found notebooks: {names}"
 
 
-def _first_line(cell) -> str:
-    return next((line.strip() for line in cell.source.splitlines() if line.strip()), "")
-
-
-def prepare_submission(path: Path, source: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, list[str]]:
-    """Read a submission and repair what nbgrader cannot grade, returning the notebook and notes.
-
-    Raises ``ValueError`` with a readable message for a file that is not a notebook at all.
-    Repairs, each reported in the notes:
-
-    - a cell duplicated together with its nbgrader id (nbgrader would abort the whole batch)
-      keeps its code but loses the duplicate id;
-    - cells whose nbgrader metadata another editor stripped get it back when they can be
-      recognised (same cell id, or same first line as in the source);
-    - graded test cells that cannot be found are appended from the source, so the tests still
-      run after all of the student's code.
-    """
-    try:
-        nb = nbformat.read(path, as_version=4)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same treatment
-        raise ValueError(f"{path.name} is not a readable notebook ({type(exc).__name__}: {exc})") from None
-    notes = []
-    seen: set[str] = set()
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in seen:
-            del cell.metadata["nbgrader"]
-            notes.append(f"cell '{grade_id}' appeared more than once; graded the first copy, kept the others as plain cells")
-        elif grade_id is not None:
-            seen.add(grade_id)
-    restored, appended = [], []
-    for original in source.cells:
-        meta = original.metadata.get("nbgrader", {})
-        if "grade_id" not in meta or meta["grade_id"] in seen:
-            continue
-        match = next(
-            (
-                c
-                for c in nb.cells
-                if "nbgrader" not in c.metadata
-                and c.cell_type == original.cell_type
-                and (c.get("id") == original.get("id") or _first_line(c) == _first_line(original))
-            ),
-            None,
-        )
-        if match is not None:
-            match.metadata["nbgrader"] = dict(meta)
-            restored.append(meta["grade_id"])
-        elif meta.get("grade"):
-            nb.cells.append(nbformat.from_dict(json.loads(json.dumps(original))))
-            appended.append(meta["grade_id"])
-    if restored:
-        notes.append(f"restored lost nbgrader metadata of cells: {', '.join(restored)}")
-    if appended:
-        notes.append(f"test cells not found, appended from the source: {', '.join(appended)}")
-    return nb, notes
-
-
-def _score(root: Path, chapter: str, student: str, result: Result) -> None:
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
-        submission = gb.find_submission(chapter, student)
-        result.score, result.max_score = submission.score, submission.max_score
-        grades = [g for nb in submission.notebooks for g in nb.grades if g.max_score]
-        result.details = "; ".join(f"{g.name}={g.score:g}/{g.max_score:g}" for g in sorted(grades, key=lambda g: g.name))
-
-
-def grade_one(root: Path, chapter: str, student: str, source: nbformat.NotebookNode) -> Result:
-    """Autograde one student's chapter. Never raises: problems become the result's status."""
-    result = Result(student, chapter)
-    folder = root / "submitted" / student / chapter
-    path = folder / f"{chapter}.ipynb"
-    if not path.exists():
-        found = ", ".join(p.name for p in folder.glob("*.ipynb")) or "none"
-        result.status, result.notes = "error", [f"expected {path.name}, found notebooks: {found}"]
-        return result
-    try:
-        nb, result.notes = prepare_submission(path, source)
-    except ValueError as exc:
-        result.status, result.notes = "error", [str(exc)]
-        return result
-    api = nbgrader_api(root)
-    if result.notes:
-        # Grade a repaired copy in place, then put the student's file back exactly as submitted
-        # (a copy also stays in originals/ should anything stop half-way).
-        original = root / "originals" / student / chapter / path.name
-        original.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, original)
-        nbformat.write(nb, path)
-        try:
-            outcome = api.autograde(chapter, student)
-        finally:
-            shutil.copyfile(original, path)
-    else:
-        outcome = api.autograde(chapter, student)
-    if not outcome.get("success"):
-        last_line = (outcome.get("error") or "unknown error").strip().splitlines()[-1]
-        result.status = "error"
-        result.notes.append(f"nbgrader could not grade it: {last_line}")
-        return result
-    _check(api.generate_feedback(chapter, student), f"feedback for {student}/{chapter}")
-    _score(root, chapter, student, result)
-    return result
-
-
-def grade(root: Path = COURSE, chapters: list[str] | None = None, csv_path: Path | None = None) -> list[Result]:
-    """Grade every submission under ``root/submitted`` and write ``grades.csv``."""
-    from tqdm.auto import tqdm
+def grade(
+    root: Path = COURSE,
+    chapters: list[str] | None = None,
+    csv_path: Path | None = None,
+    *,
+    time_limit: float = 30.0,
+    memory_gib: float = 4.0,
+    workers: int | None = None,
+    progress: bool = True,
+) -> list:
+    """Grade every submission under ``root/submitted/<student>/<chapter>/`` with the course's
+    engine; write ``grades.csv``, ``feedback/<student>/<chapter>/`` (page and full log) and
+    nbgrader's gradebook. Student files are only read. Returns the engine's results."""
+    from llmcourse.grading import report
+    from llmcourse.grading.engine import Engine, SubmissionResult
 
     chapters = chapters or chapter_names()
     submitted = root / "submitted"
-    work = [
-        (chapter, student.name)
-        for student in sorted(p for p in submitted.glob("*") if p.is_dir())
-        for chapter in chapters
-        if (student / chapter).is_dir()
-    ]
-    results = []
     sources = {}
-    for chapter in sorted({c for c, _ in work}):
+    items, unreadable = [], []
+    for student in sorted(p for p in submitted.glob("*") if p.is_dir()):
+        for chapter in chapters:
+            if not (student / chapter).is_dir():
+                continue
+            path, note = find_notebook(student / chapter, chapter)
+            if path is None:
+                unreadable.append(SubmissionResult(student.name, chapter, status="error", notes=[note]))
+                continue
+            items.append((student.name, chapter, path, note))
+    for chapter in sorted({c for _, c, _, _ in items}):
         generate_assignment(root, chapter)  # the gradebook needs the current source
         sources[chapter] = nbformat.read(SOLUTIONS / f"{chapter}.ipynb", as_version=4)
-    for chapter, student in tqdm(work, desc="grading", unit="notebook"):
-        results.append(grade_one(root, chapter, student, sources[chapter]))
-    csv_path = csv_path or root / "grades.csv"
-    with open(csv_path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["student", "chapter", "score", "max_score", "status", "details", "notes"])
-        for r in results:
-            writer.writerow([r.student, r.chapter, r.score, r.max_score, r.status, r.details, " | ".join(r.notes)])
+    engine = Engine(sources, time_limit=time_limit, memory_bytes=int(memory_gib * (1 << 30)), workers=workers or os.cpu_count() or 1)
+    results = engine.grade([(s, c, p) for s, c, p, _ in items], progress=progress)
+    for result, (_, _, _, note) in zip(results, items):
+        if note:
+            result.notes.insert(0, note)
+    results = sorted(results + unreadable, key=lambda r: (r.student, r.chapter))
+    for result in results:
+        report.write_feedback(result, root)
+    report.write_csv(results, csv_path or root / "grades.csv")
+    if sources:
+        report.record_in_gradebook(f"sqlite:///{root / 'gradebook.db'}", results)
     return results
 
 
@@ -257,25 +172,101 @@ def demo_submissions(root: Path = COURSE) -> list[Path]:
     return written
 
 
+# ---------------------------------------------------------------- the mutation suite
+
+
+def mutant_submissions(root: Path, chapters: list[str]) -> dict[str, tuple[str, str, str, str]]:
+    """Submissions made from the solution with one answer replaced by a catalogued mistake or a
+    valid alternative: ``{student: (chapter, exercise key, "mistake" | "alternative", id)}``."""
+    from llmcourse.grading.engine import exercises_of
+
+    planted = {}
+    for chapter in chapters:
+        solution = nbformat.read(SOLUTIONS / f"{chapter}.ipynb", as_version=4)
+        for key, exercise in exercises_of(chapter).items():
+            variants = [("mistake", m.id, m.code) for m in exercise.mistakes]
+            variants += [("alternative", str(i + 1), code) for i, code in enumerate(exercise.alternatives)]
+            for kind, ident, code in variants:
+                nb = nbformat.from_dict(json.loads(json.dumps(solution)))
+                cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == exercise.cell)
+                cell.source = code.strip() + "\n"
+                student = f"{kind}-{chapter[:2]}-{key}-{ident}"
+                folder = root / "submitted" / student / chapter
+                folder.mkdir(parents=True, exist_ok=True)
+                nbformat.write(nb, folder / f"{chapter}.ipynb")
+                planted[student] = (chapter, key, kind, ident)
+    return planted
+
+
+def mutants(chapters: list[str], root: Path | None = None) -> tuple[list[tuple], list[str]]:
+    """Grade every catalogued mistake and alternative through the real grading path.
+
+    A mistake is caught when its exercise loses points and no other exercise does; an
+    alternative passes with full marks. Returns the table rows and the misses.
+    """
+    import tempfile
+
+    from llmcourse.grading.engine import exercises_of
+
+    root = root or Path(tempfile.mkdtemp(prefix="llmcourse-mutants-"))
+    shutil.copyfile(COURSE / "nbgrader_config.py", root / "nbgrader_config.py")
+    planted = mutant_submissions(root, chapters)
+    results = {r.student: r for r in grade(root, chapters, progress=False)}
+    counts: dict[tuple[str, str], list[int]] = {}
+    misses = []
+    for student, (chapter, key, kind, ident) in planted.items():
+        result = results[student]
+        name = exercises_of(chapter)[key].name
+        points = {e.name: (e.points, e.max_points) for e in result.exercises}
+        others_full = all(p == m for n, (p, m) in points.items() if n != name)
+        own, own_max = points.get(name, (None, None))
+        ok = (own is not None and own < own_max and others_full) if kind == "mistake" else (result.score == result.max_score)
+        row = counts.setdefault((chapter, name), [0, 0, 0, 0])
+        index = 0 if kind == "mistake" else 2
+        row[index] += ok
+        row[index + 1] += 1
+        if not ok:
+            misses.append(f"{student}: {result.details} ({'; '.join(e.summary() for e in result.exercises)})")
+    rows = [(chapter, name, *row) for (chapter, name), row in sorted(counts.items())]
+    return rows, misses
+
+
+def print_mutants(rows: list[tuple], misses: list[str]) -> None:
+    print(f"{'chapter':<24} {'exercise':<34} {'bugs caught':>12} {'valid passed':>13}")
+    for chapter, name, caught, bugs, passed, valid in rows:
+        print(f"{chapter:<24} {name:<34} {f'{caught}/{bugs}':>12} {f'{passed}/{valid}':>13}")
+    for miss in misses:
+        print("MISS", miss)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["release", "grade", "demo-submissions"])
+    parser.add_argument("command", choices=["release", "grade", "demo-submissions", "mutants"])
     parser.add_argument("chapters", nargs="*", help="chapter ids (default: all in solutions/)")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per exercise (default 30)")
+    parser.add_argument("--memory", type=float, default=4.0, help="GiB per exercise (default 4)")
+    parser.add_argument("--workers", type=int, default=None, help="processes at a time (default: every core)")
     args = parser.parse_args(argv)
     chapters = args.chapters or chapter_names()
     if args.command == "release":
         for path in release(chapters):
             print("wrote", path.relative_to(PROJECT))
+    elif args.command == "mutants":
+        rows, misses = mutants(chapters)
+        print_mutants(rows, misses)
+        return 1 if misses else 0
     elif args.command == "demo-submissions":
         for path in demo_submissions():
             print("wrote", path.relative_to(PROJECT))
     else:
-        results = grade(chapters=chapters)
+        from llmcourse.grading import report
+
+        results = grade(chapters=chapters, time_limit=args.timeout, memory_gib=args.memory, workers=args.workers)
         if not results:
             print("no submissions under autograde/submitted/<student>/<chapter>/ (try: make demo-submissions)")
         for r in results:
             score = f"{r.score:g}/{r.max_score:g}" if r.score is not None else "-"
-            print(f"{r.student:>20} {r.chapter:<28} {score:>7} {r.status} {' | '.join(r.notes)}")
+            print(f"{r.student:>20} {r.chapter:<28} {score:>7} {r.status} {' | '.join(report.notes_of(r))}")
         print("grades: autograde/grades.csv, feedback: autograde/feedback/<student>/<chapter>/")
     return 0
 

@@ -1,0 +1,124 @@
+"""Report: grades.csv, a feedback page and a full log per submission, and nbgrader's gradebook.
+
+Everything a student's code produced (messages, output) is escaped before it goes into HTML.
+"""
+from __future__ import annotations
+
+import csv
+import html
+from pathlib import Path
+
+from llmcourse.grading.engine import SubmissionResult, exercises_of
+
+STATUS_WORDS = {
+    "passed": "passed",
+    "failed": "failed",
+    "timeout": "timed out",
+    "oom": "ran out of memory",
+    "died": "the process died",
+    "forbidden": "forbidden call",
+    "missing": "not defined",
+    "error": "could not be graded",
+}
+
+
+def notes_of(result: SubmissionResult) -> list[str]:
+    """What happened, per exercise, then the submission's own notes (repairs, network)."""
+    lines = [e.summary() for e in result.exercises]
+    for e in result.exercises:
+        lines += [f"{e.name}: {error}" for error in e.cell_errors]
+        if "[output trimmed by the grader]" in e.output:
+            lines.append(f"{e.name}: output trimmed")
+    return lines + result.notes
+
+
+def write_csv(results: list[SubmissionResult], path: Path) -> None:
+    """One row per student and chapter: score, per-exercise points and notes."""
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", "chapter", "score", "max_score", "status", "details", "notes"])
+        for r in results:
+            score = "" if r.score is None else f"{r.score:g}"
+            writer.writerow([r.student, r.chapter, score, f"{r.max_score:g}", r.status, r.details, " | ".join(notes_of(r))])
+
+
+def log_text(result: SubmissionResult) -> str:
+    """The full log of one submission: every message, cell error and the captured output."""
+    lines = [f"student: {result.student}", f"chapter: {result.chapter}", f"status: {result.status}"]
+    if result.score is not None:
+        lines.append(f"score: {result.score:g} / {result.max_score:g}")
+    lines += [f"note: {n}" for n in result.notes]
+    for e in result.exercises:
+        lines += ["", f"== {e.name} ({e.test_cell}): {e.points:g}/{e.max_points:g}, {STATUS_WORDS.get(e.status, e.status)}, {e.seconds:.2f} s"]
+        lines += [f"  sub-check {sid}: {pts:g}" for sid, pts in e.subchecks.items()]
+        lines += [f"  cell error: {c}" for c in e.cell_errors]
+        lines += ["  " + m.replace("\n", "\n  ") for m in e.messages]
+        if e.output:
+            lines += ["  -- output --", "  " + e.output.rstrip().replace("\n", "\n  ")]
+    return "\n".join(lines) + "\n"
+
+
+def feedback_html(result: SubmissionResult) -> str:
+    """A self-contained page for the student: score, then each exercise's requirements."""
+    esc = html.escape
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+        f"<title>Feedback: {esc(result.chapter)}</title>",
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}td,th{padding:.2em .6em;text-align:left}"
+        ".ok{color:#186a3b}.bad{color:#a93226}pre{background:#f4f4f4;padding:.6em;white-space:pre-wrap}</style></head><body>",
+        f"<h1>{esc(result.chapter)}: {esc(result.student)}</h1>",
+    ]
+    if result.status != "graded":
+        parts.append(f"<p class='bad'>This submission could not be graded: {esc('; '.join(result.notes))}</p></body></html>")
+        return "".join(parts)
+    parts.append(f"<p><b>Score: {result.score:g} / {result.max_score:g}</b></p>")
+    parts += [f"<p>Note: {esc(n)}</p>" for n in result.notes]
+    exercises = {e.name: e for e in exercises_of(result.chapter).values()}
+    for e in result.exercises:
+        cls = "ok" if e.status == "passed" else "bad"
+        parts.append(f"<h2>{esc(e.name)}: {e.points:g} / {e.max_points:g} <span class='{cls}'>({esc(STATUS_WORDS.get(e.status, e.status))})</span></h2>")
+        declared = exercises.get(e.name)
+        if declared is not None:
+            parts.append("<table><tr><th></th><th>requirement</th><th>points</th></tr>")
+            for sub in declared.subchecks:
+                got = e.subchecks.get(sub.id, 0.0)
+                mark = "<span class='ok'>✓</span>" if got == sub.points else "<span class='bad'>✗</span>"
+                parts.append(f"<tr><td>{mark}</td><td>{esc(sub.requirement)}</td><td>{got:g} / {sub.points:g}</td></tr>")
+            parts.append("</table>")
+        parts += [f"<pre>{esc(m)}</pre>" for m in e.messages]
+        parts += [f"<p class='bad'>Cell error: {esc(c)}</p>" for c in e.cell_errors]
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+def write_feedback(result: SubmissionResult, root: Path) -> Path:
+    """``root/feedback/<student>/<chapter>/``: ``<chapter>.html`` and ``grading.log``."""
+    folder = root / "feedback" / result.student / result.chapter
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{result.chapter}.html").write_text(feedback_html(result), encoding="utf-8")
+    (folder / "grading.log").write_text(log_text(result), encoding="utf-8")
+    return folder
+
+
+def record_in_gradebook(db_url: str, results: list[SubmissionResult]) -> None:
+    """Put the scores in nbgrader's gradebook (one submission per student and chapter, the
+    engine's points as each test cell's auto score), so ``nbgrader export`` and formgrader see them."""
+    import warnings
+
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(db_url) as gb, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SQLAlchemy's autoflush warnings from nbgrader's own add_submission
+        for r in results:
+            if r.status != "graded":
+                continue
+            gb.update_or_create_student(r.student)
+            try:
+                gb.remove_submission(r.chapter, r.student)
+            except MissingEntry:
+                pass
+            gb.add_submission(r.chapter, r.student)
+            for e in r.exercises:
+                grade = gb.find_grade(e.test_cell, r.chapter, r.chapter, r.student)
+                grade.auto_score = e.points
+            gb.db.commit()
