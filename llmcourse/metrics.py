@@ -16,7 +16,7 @@ Typical use::
 
     from llmcourse import metrics, models
     model, tokenizer = models.load("course-gpt")
-    ids = tokenizer("Once upon a time", return_tensors="pt")["input_ids"]   # (1, T)
+    ids = tokenizer("Once upon a time", return_tensors="pt")["input_ids"].to(model.device)  # (1, T)
     metrics.perplexity(model(ids).logits, ids)
     metrics.multiple_choice_accuracy(model, tokenizer, metrics.corpus_quiz(200, seed=0))
 """
@@ -35,9 +35,9 @@ from llmcourse.models import logits_fn
 from llmcourse.text_metrics import bleu, lcs_length, ngrams, rouge_l, rouge_n, tokenize_13a, tokenize_rouge
 
 __all__ = [
-    "perplexity", "sliding_window_perplexity", "sliding_window_perplexity_variants", "window_losses",
+    "perplexity", "token_nll", "sliding_window_perplexity", "sliding_window_perplexity_variants", "window_losses", "Window",
     "bleu", "rouge_n", "rouge_l", "tokenize_13a", "tokenize_rouge", "ngrams", "lcs_length",
-    "QuizItem", "option_loglikelihoods", "multiple_choice_accuracy", "corpus_quiz",
+    "QuizItem", "QUIZ_KINDS", "option_loglikelihoods", "multiple_choice_accuracy", "corpus_quiz",
 ]
 
 # ---------------------------------------------------------------------------------------
@@ -184,11 +184,15 @@ def sliding_window_perplexity_variants(model, input_ids: torch.Tensor, max_lengt
 
 
 class QuizItem(NamedTuple):
-    """A multiple-choice question: ``options[answer]`` is the right continuation of ``question``."""
+    """A multiple-choice question: ``options[answer]`` is the right continuation of ``question``.
+
+    ``kind`` says what it tests (e.g. "opposite", "sum"), to break results down.
+    """
 
     question: str
     options: list[str]
     answer: int
+    kind: str = ""
 
 
 @torch.no_grad()
@@ -211,7 +215,7 @@ def option_loglikelihoods(model, tokenizer, question: str, options: Sequence[str
     T = max(len(row) for row in rows) - 1
     inputs = torch.zeros(len(rows), T, dtype=torch.long)  # (K, T): row k without its last token
     for k, row in enumerate(rows):
-        inputs[k] = torch.tensor(row[:-1] + [row[-2]] * (T + 1 - len(row)))  # pad by repeating a token
+        inputs[k] = torch.tensor(row[:-1] + [row[0]] * (T + 1 - len(row)))  # pad by repeating a token
     logits = logits_fn(model)(inputs)  # (K, T, V)
     scores = []
     for k, row in enumerate(rows):
@@ -230,11 +234,13 @@ def multiple_choice_accuracy(model, tokenizer, items: Sequence[QuizItem]) -> dic
       characters (long options are not penalised for having more tokens);
     - ``chance``: the expected accuracy of a random guess, the mean of 1 / number of options;
     - ``n``: the number of items. Ties go to the first option.
+
+    An item is a :class:`QuizItem` or any ``(question, options, answer)``.
     """
     if not items:
         raise ValueError("need at least one item")
     correct = correct_norm = chance = 0.0
-    for question, options, answer in items:
+    for question, options, answer in (item[:3] for item in items):
         scores = option_loglikelihoods(model, tokenizer, question, options)
         normed = [s / len(option) for s, option in zip(scores, options)]
         correct += max(range(len(options)), key=lambda k: scores[k]) == answer
@@ -257,6 +263,9 @@ def _quiz_question(rng: random.Random, text: str) -> str:
     return f"Here are {count} questions and answers.\n\nQuestion: {text}"
 
 
+QUIZ_KINDS = ["opposite", "colour", "sound", "plural", "day", "sum", "legs", "hero"]
+
+
 def corpus_quiz(n: int, seed: int = 0) -> list[QuizItem]:
     """``n`` four-option questions whose answers follow from the corpus's grammar.
 
@@ -265,6 +274,7 @@ def corpus_quiz(n: int, seed: int = 0) -> list[QuizItem]:
     opposite of hot?\\nAnswer: The opposite of hot is" with options "cold", "wet", ...; and
     stories from the grammar, cut before their last paragraph, ending with "In the end," and
     the hero's name among three other names. A model that learned the corpus beats chance (1/4).
+    Each item's ``kind`` is one of :data:`QUIZ_KINDS`, drawn uniformly.
     """
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
@@ -272,7 +282,7 @@ def corpus_quiz(n: int, seed: int = 0) -> list[QuizItem]:
     items = []
     legs = {0: "no", 2: "two", 4: "four", 6: "six", 8: "eight"}
     while len(items) < n:
-        kind = rng.choice(["opposite", "colour", "sound", "plural", "day", "sum", "legs", "hero"])
+        kind = rng.choice(QUIZ_KINDS)
         if kind == "opposite":
             word = rng.choice(sorted(data.OPPOSITES))
             answer, pool = data.OPPOSITES[word], set(data.OPPOSITES) - {word}
@@ -303,7 +313,7 @@ def corpus_quiz(n: int, seed: int = 0) -> list[QuizItem]:
             a_animal = ("an " if animal[0] in "aeiou" else "a ") + animal
             answer, pool = legs[data.ANIMALS[animal][1]], legs.values()
             question = _quiz_question(rng, f"How many legs does {a_animal} have?\nAnswer: {a_animal.capitalize()} has")
-        else:  # "hero": who the story is about, told only in its first paragraphs
+        else:  # "hero": the name given in the story's first sentence, asked at its end
             sampler = data.Sampler(rng)
             data.story(sampler)
             text = sampler.text
@@ -311,5 +321,5 @@ def corpus_quiz(n: int, seed: int = 0) -> list[QuizItem]:
             pool = [p.name for p in (data.GIRLS if hero in {g.name for g in data.GIRLS} else data.BOYS)]
             answer, question = hero, text[: text.rindex("\n\n")] + "\n\nIn the end,"
         options, index = _choices(rng, answer, list(pool))
-        items.append(QuizItem(question, options, index))
+        items.append(QuizItem(question, options, index, kind))
     return items

@@ -361,15 +361,15 @@ def test_multiple_choice_accuracy_counts_acc_acc_norm_and_chance(course_gpt):
     items = [
         metrics.QuizItem("Question: What is the opposite of hot?\nAnswer: The opposite of hot is", ["cold", "wet"], 0),
         metrics.QuizItem("Question: What colour is the sky?\nAnswer: The sky is", ["red", "blue", "green", "white"], 1),
-        metrics.QuizItem("Question: What colour is the sky?\nAnswer: The sky is", ["blue", "red", "green", "white"], 3),
+        ("Question: What colour is the sky?\nAnswer: The sky is", ["blue", "red", "green", "white"], 3),  # a plain tuple will do
     ]
     result = metrics.multiple_choice_accuracy(model, tokenizer, items)
     expected_acc = expected_norm = 0
-    for item in items:
-        scores = metrics.option_loglikelihoods(model, tokenizer, item.question, item.options)
-        expected_acc += max(range(len(scores)), key=scores.__getitem__) == item.answer
-        normed = [s / len(o) for s, o in zip(scores, item.options)]
-        expected_norm += max(range(len(scores)), key=normed.__getitem__) == item.answer
+    for question, options, answer in (item[:3] for item in items):
+        scores = metrics.option_loglikelihoods(model, tokenizer, question, options)
+        expected_acc += max(range(len(scores)), key=scores.__getitem__) == answer
+        normed = [s / len(o) for s, o in zip(scores, options)]
+        expected_norm += max(range(len(scores)), key=normed.__getitem__) == answer
     assert result == pytest.approx({"acc": expected_acc / 3, "acc_norm": expected_norm / 3, "chance": (1 / 2 + 1 / 4 + 1 / 4) / 3, "n": 3})
     assert result["acc"] == pytest.approx(2 / 3)  # it knows the two facts, so the third item is wrong
 
@@ -380,9 +380,11 @@ def test_corpus_quiz_items_are_well_formed_and_reproducible():
     assert len(items) == 300 and metrics.corpus_quiz(0) == []
     answers = [item.answer for item in items]
     assert set(answers) == {0, 1, 2, 3}
-    for question, options, answer in items:
+    assert {item.kind for item in items} == set(metrics.QUIZ_KINDS)
+    for question, options, answer, kind in items:
         assert len(options) == len(set(options)) == 4 and not question.endswith(" ")
-        if question.startswith("Here are"):
+        assert question.startswith("Here are") == (kind != "hero")
+        if kind != "hero":
             word = re.search(r"opposite of (\w+)\?", question)
             if word:
                 assert options[answer] == data.OPPOSITES[word.group(1)]
