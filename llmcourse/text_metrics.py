@@ -25,7 +25,7 @@ MAX_ORDER = 4  # BLEU looks at 1-, 2-, 3- and 4-grams
 
 # The "13a" tokenizer of sacrebleu (from mteval-v13a.pl, used by WMT). Applied in this order:
 _13A_RULES = [
-    # split off punctuation and symbols: { | } ~ [ \ ] ^ _ ` space ! " # $ % & ( ) * + : ; < = > ? @ /
+    # split off these symbols: { | } ~ [ \ ] ^ _ ` ! " # $ % & ( ) * + : ; < = > ? @ / (not ' - . ,)
     (re.compile(r"([\{-\~\[-\` -\&\(-\+\:-\@\/])"), r" \1 "),
     (re.compile(r"([^0-9])([\.,])"), r"\1 \2 "),  # a period or comma after a non-digit
     (re.compile(r"([\.,])([^0-9])"), r" \1 \2"),  # a period or comma before a non-digit
