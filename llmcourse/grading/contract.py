@@ -366,14 +366,19 @@ def run_cases(exercise: Exercise, answer: Any, inputs: Sequence[Any], guard: Cal
     """
     from llmcourse.grading.guards import ForbiddenCall
 
-    results = []
+    results: list[Any] = []
     for case_inputs in inputs:
+        if results and isinstance(results[-1], dict) and str(results[-1].get("error", "")).startswith("MemoryError"):
+            results.append(results[-1])  # out of memory once: the remaining cases would be too
+            continue
         try:
             with guard():
                 value = exercise.run(answer, case_inputs)
             results.append(to_plain(value))
         except ForbiddenCall:
             raise
+        except MemoryError:
+            results.append({"error": "MemoryError: ran out of memory"})
         except NotImplementedError:
             results.append({"error": "NotImplementedError: not implemented yet"})
         except GradingError as exc:

@@ -62,8 +62,12 @@ class ExerciseResult:
     def summary(self) -> str:
         """One line for grades.csv: what happened, with the first line of the first message."""
         head = f"{self.name} {self.points:g}/{self.max_points:g} {self.status}"
-        first = self.messages[0].splitlines()[0] if self.messages else ""
-        return f"{head}: {first}" if first and self.status != "passed" else head
+        if self.status == "passed" or not self.messages:
+            return head
+        first = self.messages[0].splitlines()[0]
+        likely = next((line.strip() for m in self.messages for line in m.splitlines() if line.strip().startswith("Likely mistake:")), "")
+        hints = [m for m in self.messages[1:] if "does not run while grading" in m]
+        return "; ".join([f"{head}: {first}", likely, *hints]).rstrip("; ")
 
 
 @dataclass
@@ -309,6 +313,7 @@ class Engine:
         jobs: list[sandbox.Job] = []
         owners: list[tuple[SubmissionResult, str, str, list[str]]] = []  # result, exercise key, test cell, scan notes
         scratch = Path(tempfile.mkdtemp(prefix="llmcourse-grading-"))
+        demo_names: dict[int, set[str]] = {}
         for student, chapter, path in items:
             result = SubmissionResult(student, chapter)
             results.append(result)
@@ -319,6 +324,7 @@ class Engine:
                 result.status, result.notes = "error", [str(exc)]
                 continue
             result.notes = sub.notes
+            demo_names[id(result)] = sub.demo_names
             for key, exercise in exercises_of(chapter).items():
                 job, scan = self._job(chapter, key, exercise, sub, scratch / f"{len(jobs)}.log")
                 if scan:
@@ -336,6 +342,7 @@ class Engine:
         for (result, key, test_cell, _), outcome in zip(owners, outcomes):
             exercise = exercises_of(result.chapter)[key]
             judged = _judge(exercise, test_cell, self.cases(result.chapter, key), outcome, self.time_limit)
+            _hint_demo_names(judged, demo_names[id(result)])
             slot = next(i for i, e in enumerate(result.exercises) if e is None)
             result.exercises[slot] = judged
             started = next((m for m in outcome.messages if m.get("type") == "start"), None)
@@ -354,15 +361,16 @@ class Engine:
         """The job of one exercise, and what the source scan found in the cells it would run."""
         all_exercises = exercises_of(chapter)
         cells = [sandbox.Cell(f"setup {i + 1}", s, False) for i, s in enumerate(sub.setup)]
+        scan = [line for cell in cells if cell.source not in sub.trusted_setup for line in guards.scan_source(cell.source, (), cell.label)]
         for dep in _dependencies(all_exercises, exercise):
-            if dep.cell in sub.answers:
-                cells.append(sandbox.Cell(dep.cell, sub.answers[dep.cell], False))
+            source = sub.answers.get(dep.cell)
+            # A dependency's tampering is its own exercise's business: here its cell is left out
+            # (a stand-in replaces its answer anyway), so it cannot reach this exercise's process.
+            if source is not None and not guards.scan_source(source, (), dep.cell):
+                cells.append(sandbox.Cell(dep.cell, source, False))
         if exercise.cell in sub.answers:
             cells.append(sandbox.Cell(exercise.cell, sub.answers[exercise.cell], True))
-        scan = guards.scan_source(sub.answers.get(exercise.cell, ""), exercise.forbidden.names, exercise.cell)
-        for cell in cells[:-1] if cells and cells[-1].answer else cells:
-            if cell.source not in sub.trusted_setup:  # the course's own set-up cells may install packages
-                scan += guards.scan_source(cell.source, (), cell.label)
+            scan += guards.scan_source(sub.answers[exercise.cell], exercise.forbidden.names, exercise.cell)
         job = sandbox.Job(
             chapter=checks_module(chapter), exercise=key, cells=cells,
             inputs=[c.inputs for c in self.cases(chapter, key)], log_path=str(log_path),
@@ -370,6 +378,17 @@ class Engine:
             cell_seconds=min(10.0, self.time_limit / 3), cut_network=self.cut_network,
         )
         return job, scan
+
+
+def _hint_demo_names(result: ExerciseResult, demo_names: set[str]) -> None:
+    """Say so when an answer failed on a name that only a demo cell defines."""
+    text = "\n".join(result.messages + result.cell_errors)
+    for name in sorted(demo_names):
+        if f"name '{name}' is not defined" in text:
+            result.messages.append(
+                f"'{name}' is defined in a cell that does not run while grading (only the set-up cells and the "
+                "answer cells do): move it into the answer's cell"
+            )
 
 
 def _dependencies(exercises: dict[str, Exercise], exercise: Exercise) -> list[Exercise]:

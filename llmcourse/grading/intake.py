@@ -44,6 +44,7 @@ class Submission:
 
     setup: list[str] = field(default_factory=list)  # sources of the set-up cells, in order
     trusted_setup: set[str] = field(default_factory=set)  # the course's own set-up sources
+    demo_names: set[str] = field(default_factory=set)  # defined only by cells grading does not run
     answers: dict[str, str] = field(default_factory=dict)  # solution grade_id -> source
     notes: list[str] = field(default_factory=list)  # repairs, said in the report
 
@@ -129,7 +130,30 @@ def intake(nb: nbformat.NotebookNode, source: nbformat.NotebookNode) -> Submissi
             sub.setup = [c.source for c in setup_sources]
             if setup_sources:
                 sub.notes.append("set-up cells not found: ran the course's own set-up cells")
+    graded_sources = set(sub.answers.values()) | set(sub.setup)
+    for cell in cells:
+        if cell.cell_type == "code" and cell.source not in graded_sources:
+            sub.demo_names |= _top_level_names(cell.source)
     return sub
+
+
+def _top_level_names(source: str) -> set[str]:
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return names
 
 
 def copy_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:

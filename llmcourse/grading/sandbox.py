@@ -134,12 +134,12 @@ def run_job(job: Job, conn) -> None:
         send({"type": "start", "network": network})
         checks = importlib.import_module(job.chapter)
         exercise = checks.EXERCISES[job.exercise]
+        # Bound before any student code runs: patching these modules later changes nothing here.
+        from llmcourse.grading.contract import load_qualname, run_cases
+        from llmcourse.grading.guards import ForbiddenCall, Guard
     except BaseException as exc:  # noqa: BLE001 - a broken sandbox is reported, not hidden
         send({"type": "sandbox-error", "error": f"{type(exc).__name__}: {exc}"})
         os._exit(3)
-
-    from llmcourse.grading.contract import load_qualname, run_cases
-    from llmcourse.grading.guards import ForbiddenCall, Guard
 
     namespace: dict[str, Any] = {"__name__": "__main__", "get_ipython": _Anything()}
 
