@@ -1,0 +1,69 @@
+"""Every chapter's EXERCISES follow the contract the engine reads (llmcourse/grading/__init__.py)."""
+import ast
+import importlib
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from llmcourse.grading import GradingError
+from llmcourse.grading.contract import check, load_qualname, mistake_answer
+from llmcourse.grading.guards import scan_source
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = sorted(p.stem for p in (ROOT / "solutions").glob("*.ipynb"))
+EXERCISES = [(c, key, importlib.import_module(f"llmcourse.grading.ch{c[:2]}").EXERCISES[key])
+             for c in CHAPTERS for key in importlib.import_module(f"llmcourse.grading.ch{c[:2]}").EXERCISES]
+IDS = [f"{c[:2]}-{key}" for c, key, _ in EXERCISES]
+
+
+def cells_by_id(chapter):
+    nb = nbformat.read(ROOT / "solutions" / f"{chapter}.ipynb", as_version=4)
+    return {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
+
+
+@pytest.mark.parametrize("chapter, key, exercise", EXERCISES, ids=IDS)
+def test_exercise_declaration(chapter, key, exercise):
+    cells = cells_by_id(chapter)
+    assert exercise.cell in cells and exercise.test_cell in cells, "the declared cells are in the notebook"
+    assert cells[exercise.test_cell].metadata["nbgrader"]["points"] == exercise.points
+    visible = {c.subcheck for c in exercise.cases(False)}
+    assert visible == {s.id for s in exercise.subchecks}, "every stated requirement has a visible check"
+    assert {c.subcheck for c in exercise.cases(True)} == visible, "hidden checks add no new requirement"
+    assert all(c.visible for c in exercise.cases(False))
+    assert len(exercise.mistakes) >= 5 and len(exercise.alternatives) >= 2
+    for target in exercise.depends.values():
+        load_qualname(target)
+
+
+@pytest.mark.parametrize("chapter, key, exercise", EXERCISES, ids=IDS)
+def test_test_cell_is_a_one_line_call_of_a_check(chapter, key, exercise):
+    source = cells_by_id(chapter)[exercise.test_cell].source
+    visible = [ln for ln in source.split("### BEGIN HIDDEN TESTS")[0].splitlines() if ln.strip() and not ln.startswith("#")]
+    assert len(visible) == 1, visible
+    call = ast.parse(visible[0]).body[0].value
+    assert isinstance(call, ast.Call) and call.func.attr.startswith("check_") and call.args[0].id == exercise.name
+
+
+@pytest.mark.parametrize("chapter, key, exercise", EXERCISES, ids=IDS)
+def test_valid_alternatives_pass_and_mistakes_fail_in_process(chapter, key, exercise):
+    stand_ins = {name: load_qualname(t) for name, t in exercise.depends.items()}
+    for code in exercise.alternatives:
+        namespace = dict(stand_ins)
+        exec(code, namespace)
+        check(exercise, namespace[exercise.name], hidden=True, quiet=True)
+        assert not scan_source(code, exercise.forbidden.names), "an alternative must not use forbidden names"
+    for mistake in exercise.mistakes:
+        with pytest.raises(GradingError):
+            check(exercise, mistake_answer(exercise, mistake), hidden=True, quiet=True)
+
+
+def test_scan_source_finds_forbidden_names_and_tampering_but_not_honest_code():
+    assert scan_source("out = F.scaled_dot_product_attention(q, k, v)", ["scaled_dot_product_attention"])
+    assert scan_source("from llmcourse.attention import causal_mask", ["llmcourse.attention"])
+    assert scan_source("fn = getattr(F, 'scaled_dot_product_attention')", ["scaled_dot_product_attention"])
+    for hostile in ["import sys\nsys.setprofile(None)", "with torch._C.DisableTorchFunction(): pass", "torch.ops.aten.mm(a, b)",
+                    "exec('x = 1')", "import threading", "get_ipython().events.register('pre_run_cell', f)"]:
+        assert scan_source(hostile), hostile
+    honest = 'def scaled_dot_product_attention(q, k, v, mask=None):\n    """My scaled_dot_product_attention."""\n    ops = 3\n    return model.eval()'
+    assert scan_source(honest, ["scaled_dot_product_attention"]) == []
