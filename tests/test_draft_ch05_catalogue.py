@@ -353,6 +353,7 @@ def test_every_graded_function_has_mistakes_and_alternatives():
                 assert forbidden not in code, (name, forbidden)
         codes = [code for _, _, code in mistakes] + catalogue.ALTERNATIVES[name]
         assert len(set(codes)) == len(codes), name
+        assert not any("llmcourse.decoding" in code for code in codes), f"{name}: answers must not call the reference"
 
 
 def test_the_oracles_behave_as_the_cases_intend(cases_for):

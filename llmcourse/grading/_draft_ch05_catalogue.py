@@ -864,6 +864,20 @@ BEAM_MISTAKES = [
         ),
     ),
     (
+        "no_stopping_heuristic",
+        "your beam search always runs max_new_tokens steps; Hugging Face (early_stopping=False) stops "
+        "once num_beams hypotheses have ended and the best running beam, scored with its current "
+        "length, would not beat the worst of them, even if a longer one could have won later",
+        _variant(
+            _BEAM,
+            (
+                "            if len(finished) == num_beams and beams[0][0] / step ** length_penalty <= finished[-1][0]:\n"
+                "                break\n",
+                "",
+            ),
+        ),
+    ),
+    (
         "all_beams_start_alive",
         "your beam search starts with num_beams copies of the prompt, all with score 0, so the first "
         "step picks the same tokens num_beams times; start from one beam (or give the copies -inf)",
