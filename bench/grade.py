@@ -1,0 +1,108 @@
+"""Submissions per minute: the course's grader against plain sequential `nbgrader autograde`.
+
+    python bench/grade.py [--submissions 100] [--nbgrader-sample 3] [--timeout 30]
+
+Builds N synthetic submissions of chapter 02 (about half correct, a third with one catalogued
+mistake, some unanswered, a few hostile ones from tests/hostile_submissions.py, endless loops
+excluded unless --with-loops) in a scratch course directory, grades all of them with
+`course.grade` (the path of `make grade`: sandboxed processes, feedback, gradebook), then grades
+a sample with nbgrader's own `autograde` (a fresh kernel runs the whole notebook), in the same
+run, and prints both rates and their ratio. The ratio is what to compare across machines.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "autograde"))
+sys.path.insert(0, str(ROOT / "tests"))
+import course  # noqa: E402
+from hostile_submissions import CHAPTER, HOSTILE  # noqa: E402
+
+from llmcourse.grading.engine import exercises_of  # noqa: E402
+
+
+def synthetic(root: Path, n: int, seed: int, with_loops: bool) -> None:
+    """Write ``n`` submissions under ``root/submitted``."""
+    rng = random.Random(seed)
+    solution = nbformat.read(ROOT / "solutions" / f"{CHAPTER}.ipynb", as_version=4)
+    untouched = nbformat.read(ROOT / "chapters" / f"{CHAPTER}.ipynb", as_version=4)
+    hostile = [h for h in HOSTILE if with_loops or "loop" not in h.student]
+    mistakes = [(e.cell, m.code) for e in exercises_of(CHAPTER).values() for m in e.mistakes]
+    for i in range(n):
+        kind = rng.choices(["correct", "buggy", "untouched", "hostile"], weights=[50, 32, 12, 6])[0]
+        nb = nbformat.from_dict(json.loads(json.dumps(untouched if kind == "untouched" else solution)))
+        text = None
+        if kind == "buggy":
+            cell_id, code = rng.choice(mistakes)
+            next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == cell_id).source = code
+        elif kind == "hostile":
+            h = rng.choice(hostile)
+            if h.start != "solution":
+                nb = nbformat.from_dict(json.loads(json.dumps(untouched)))
+            text = h.edit(nb)
+        folder = root / "submitted" / f"student{i:04d}-{kind}" / CHAPTER
+        folder.mkdir(parents=True)
+        if isinstance(text, str):
+            (folder / f"{CHAPTER}.ipynb").write_text(text)
+        else:
+            nbformat.write(nb, folder / f"{CHAPTER}.ipynb")
+
+
+def nbgrader_autograde(root: Path, students: list[str]) -> float:
+    """Seconds for plain sequential ``nbgrader autograde`` of ``students``."""
+    course.generate_assignment(root, CHAPTER)
+    api = course.nbgrader_api(root)
+    start = time.perf_counter()
+    for student in students:
+        api.autograde(CHAPTER, student)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--submissions", type=int, default=100)
+    parser.add_argument("--nbgrader-sample", type=int, default=3, help="submissions graded by nbgrader autograde (about 20 s each)")
+    parser.add_argument("--timeout", type=float, default=30.0)
+    parser.add_argument("--with-loops", action="store_true", help="include the endless-loop submissions (each costs --timeout)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    scratch = Path(tempfile.mkdtemp(prefix="bench-grade-"))
+    ours_root, theirs_root = scratch / "ours", scratch / "nbgrader"
+    for root in (ours_root, theirs_root):
+        root.mkdir()
+        shutil.copyfile(course.COURSE / "nbgrader_config.py", root / "nbgrader_config.py")
+    synthetic(ours_root, args.submissions, args.seed, args.with_loops)
+    students = sorted(p.name for p in (ours_root / "submitted").iterdir())
+    sample = [s for s in students if s.endswith(("-correct", "-buggy"))][: args.nbgrader_sample]
+    for student in sample:
+        shutil.copytree(ours_root / "submitted" / student, theirs_root / "submitted" / student)
+
+    start = time.perf_counter()
+    results = course.grade(ours_root, [CHAPTER], time_limit=args.timeout, progress=False)
+    ours = time.perf_counter() - start
+    theirs = nbgrader_autograde(theirs_root, sample)
+
+    ours_rate, theirs_rate = 60 * len(results) / ours, 60 * len(sample) / theirs
+    print(f"machine: {os.cpu_count()} cores; chapter {CHAPTER}; {len(results)} submissions "
+          f"({sum(r.status == 'graded' for r in results)} graded, {sum(r.status != 'graded' for r in results)} unreadable)")
+    print(f"{'grader':<38} {'submissions':>11} {'seconds':>9} {'per minute':>11}")
+    print(f"{'course engine (make grade)':<38} {len(results):>11} {ours:>9.1f} {ours_rate:>11.1f}")
+    print(f"{'nbgrader autograde, sequential':<38} {len(sample):>11} {theirs:>9.1f} {theirs_rate:>11.1f}")
+    print(f"ratio: {ours_rate / theirs_rate:.1f}x")
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
