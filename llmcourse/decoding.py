@@ -61,8 +61,8 @@ def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """Divide the logits by ``temperature`` (> 0): ``T < 1`` sharpens the distribution, ``T > 1``
     flattens it, ``T = 1`` changes nothing. ``(B, V) -> (B, V)``.
 
-    Temperature 0 would be greedy decoding (all mass on the top token), but dividing by 0 is
-    not; like Hugging Face, ``temperature <= 0`` raises ``ValueError`` (use :func:`greedy`).
+    In the OpenAI API temperature 0 means greedy decoding; here, as in Hugging Face,
+    ``temperature <= 0`` raises ``ValueError`` (decode with :func:`greedy` instead).
     """
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
         raise ValueError(f"temperature must be a number > 0, got {temperature!r} (for temperature 0, decode greedily)")
@@ -163,15 +163,18 @@ def sample(
     the same seed gives the same tokens. ``generator=None`` uses torch's global random state.
 
     The logits go through the processors in Hugging Face's order: repetition penalty (and the
-    OpenAI penalties), temperature, top-k, top-p; then softmax and one multinomial draw.
-    ``None`` (and ``temperature=1``, penalties 0) switches a step off. The penalties look at
-    ``ids[:, prompt_length:]``: ``prompt_length=0`` counts the prompt, as Hugging Face's
-    repetition penalty does; set it to the prompt's length for OpenAI's penalties.
+    OpenAI penalties), temperature, top-k, top-p; then softmax and one multinomial draw, so
+    that with the same seed this draws the same tokens as ``generate(do_sample=True)`` after
+    ``torch.manual_seed``. ``None`` (and ``temperature=1``, ``top_k=0``, penalties 0) switches
+    a step off. The penalties look at ``ids[:, prompt_length:]``: ``prompt_length=0`` counts
+    the prompt, as Hugging Face's repetition penalty does; set it to the prompt's length for
+    OpenAI's penalties.
 
     Defaults differ between libraries: here every filter is off unless asked for, while Hugging
-    Face's ``generate(do_sample=True)`` uses ``GenerationConfig``'s ``top_k=50`` (and
-    ``temperature=1.0``, ``top_p=1.0``) unless the model's ``generation_config`` or the call
-    says otherwise; the OpenAI API uses ``temperature=1``, ``top_p=1`` and no top-k.
+    Face's ``generate(do_sample=True)`` takes ``GenerationConfig``'s defaults ``top_k=50``,
+    ``top_p=1.0``, ``temperature=1.0`` unless the model's ``generation_config`` or the call sets
+    them (``generate(..., top_k=None)`` switches top-k off); the OpenAI API uses
+    ``temperature=1``, ``top_p=1`` and has no top-k.
     """
     logits = logits.float()  # (B, V)
     past = ids[:, prompt_length:].to(logits.device)  # (B, t'): the tokens the penalties count
@@ -181,7 +184,7 @@ def sample(
         logits = apply_frequency_presence_penalties(logits, past, frequency_penalty, presence_penalty)
     if temperature != 1.0:
         logits = apply_temperature(logits, temperature)
-    if top_k is not None:
+    if top_k is not None and top_k != 0:
         logits = top_k_filter(logits, top_k)
     if top_p is not None:
         logits = top_p_filter(logits, top_p)

@@ -221,10 +221,13 @@ def test_processors_do_not_modify_their_input():
 def test_sample_is_reproducible_and_respects_filters():
     logits = random_logits(4, 50, seed=2)
     ids = torch.randint(0, 50, (4, 3))
-    draw = lambda seed, **kw: torch.stack(  # noqa: E731
-        [D.sample(logits, ids, torch.Generator().manual_seed(seed), **kw) for _ in range(1)]
-    )
-    assert torch.equal(draw(0, top_p=0.9), draw(0, top_p=0.9)), "same seed, same tokens"
+
+    def draws(seed: int) -> torch.Tensor:  # (20, 4)
+        g = torch.Generator().manual_seed(seed)
+        return torch.stack([D.sample(logits, ids, g, temperature=2.0, top_p=0.9) for _ in range(20)])
+
+    assert torch.equal(draws(0), draws(0)), "same seed, same tokens"
+    assert not torch.equal(draws(0), draws(1)), "another seed, other tokens"
     g = torch.Generator().manual_seed(0)
     many = torch.stack([D.sample(logits, ids, g, top_k=3) for _ in range(200)])  # (200, 4)
     allowed = D.top_k_filter(logits, 3).isfinite()  # (4, 50)
@@ -233,26 +236,35 @@ def test_sample_is_reproducible_and_respects_filters():
     assert torch.equal(D.sample(logits, ids, g, top_k=1), logits.argmax(-1)), "top_k=1 is greedy"
     with pytest.raises(ValueError):
         D.sample(logits, ids, g, temperature=0.0)
+    # Penalties count ids[:, prompt_length:]: a huge presence penalty bans exactly those tokens.
+    flat = torch.zeros(4, 50)
+    ids = torch.tensor([[1, 2, 3]] * 4)
+    banned = torch.stack([D.sample(flat, ids, g, presence_penalty=1e4, prompt_length=1) for _ in range(300)])
+    assert not torch.isin(banned, torch.tensor([2, 3])).any() and (banned == 1).any()
+    banned = torch.stack([D.sample(flat, ids, g, repetition_penalty=1e4, frequency_penalty=0.0) for _ in range(300)])
+    assert (banned == 1).any(), "the repetition penalty divides a zero logit: no effect"
 
 
 @pytest.mark.parametrize(
-    "settings",
+    "hf_settings,our_settings",
     [
-        dict(top_k=50),
-        dict(top_k=None, top_p=0.9, temperature=0.7),
-        dict(top_k=5, repetition_penalty=1.3, temperature=1.5),
+        (dict(top_k=50), dict(top_k=50)),
+        (dict(temperature=3.0), dict(temperature=3.0, top_k=50)),  # generate's default top_k=50
+        (dict(temperature=3.0, top_k=None), dict(temperature=3.0)),  # top_k=None: off
+        (dict(top_k=None, top_p=0.9, temperature=0.7), dict(top_p=0.9, temperature=0.7)),
+        (dict(top_k=5, repetition_penalty=1.3, temperature=1.5), dict(top_k=5, repetition_penalty=1.3, temperature=1.5)),
     ],
 )
-def test_sample_in_generate_matches_hf_sampling(course, settings):
+def test_sample_in_generate_matches_hf_sampling(course, hf_settings, our_settings):
     """Same processing order and the same draws as ``generate(do_sample=True)`` with the same seed."""
     hf, tok = course
     ours = gpt.from_hf(hf).eval()
     prompts = torch.stack([tok(p, return_tensors="pt").input_ids[0, :8] for p in ["Once upon a time, there was a little", "Anna: Hello, Ben! How are you?"]])
     torch.manual_seed(123)
-    expected = hf_generate(hf, prompts, do_sample=True, max_new_tokens=25, eos_token_id=None, **settings)
-    choose = functools.partial(D.sample, generator=torch.Generator().manual_seed(123), **settings)
+    expected = hf_generate(hf, prompts, do_sample=True, max_new_tokens=25, eos_token_id=None, **hf_settings)
+    choose = functools.partial(D.sample, generator=torch.Generator().manual_seed(123), **our_settings)
     actual = gpt.generate(ours, prompts, 25, next_token=choose)
-    assert torch.equal(actual, expected), f"{settings}: {tok.decode(actual[0])!r} vs {tok.decode(expected[0])!r}"
+    assert torch.equal(actual, expected), f"{our_settings}: {tok.decode(actual[0])!r} vs {tok.decode(expected[0])!r}"
 
 
 # --- Greedy decoding ---------------------------------------------------------------------------
