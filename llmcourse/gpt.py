@@ -309,7 +309,7 @@ def generate(
     max_new_tokens: int,
     *,
     eos_token_id: int | None = None,
-    next_token: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    next_token: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     use_cache: bool = True,
 ) -> torch.Tensor:
     """Continue each prompt in ``idx (B, T)`` by up to ``max_new_tokens`` tokens.
