@@ -150,3 +150,24 @@ def test_a_model_run_inside_an_answer_is_not_the_students_call():
     model = GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=8, attn_impl="sdpa")).eval()
     with Guard(ch02.ATTENTION.forbidden):  # the model calls F.scaled_dot_product_attention inside
         model(torch.tensor([[1, 2, 3]]))
+
+
+def test_kernel_warns_about_names_from_demo_cells_and_check_submission_says_not_ready(tmp_path):
+    """In a real kernel: an answer that leans on a demo cell passes its visible check with a
+    warning, and check_submission() says the notebook is not ready."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    cells = [
+        "import math, torch\nfrom llmcourse.grading import ch02 as grade",
+        "def pe_helper(P, D):\n    pe = torch.zeros(P, D)\n    for p in range(P):\n        for i in range(D):\n"
+        "            a = p / 10000 ** ((i - i % 2) / D)\n            pe[p, i] = math.sin(a) if i % 2 == 0 else math.cos(a)\n    return pe",
+        "def sinusoidal_positional_encoding(num_positions, d_model):\n    return pe_helper(num_positions, d_model)",
+        "grade.check_positional_encoding(sinusoidal_positional_encoding)",
+        "from llmcourse.grading import check_submission\ncheck_submission()",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    text = lambda cell: "".join(o.get("text", "") for o in cell.outputs)  # noqa: E731
+    assert "WARNING: sinusoidal_positional_encoding uses pe_helper" in text(nb.cells[3])
+    assert "uses pe_helper" in text(nb.cells[4]) and "Not ready yet" in text(nb.cells[4])

@@ -423,7 +423,21 @@ def check(exercise: Exercise, answer: Any, hidden: bool = False, quiet: bool = F
         raise GradingError(f"{exercise.name}: {len(outcome.failures)} of {len(exercise.subchecks)} requirements not met ({kind} checks)\n{details}")
     if not quiet:
         print(f"{exercise.name}: {kind} checks passed")
+        _warn_names_outside_cells(exercise)
     return outcome
+
+
+def _warn_names_outside_cells(exercise: Exercise) -> None:
+    """Grading runs only the set-up cells and the answer cells: say so when this answer uses a
+    name that only another cell defines (it would be missing when graded)."""
+    from llmcourse.grading.submission import names_outside_cells
+
+    outside = names_outside_cells(exercise, set())
+    if outside:
+        print(
+            f"WARNING: {exercise.name} uses {', '.join(outside)}, defined in another cell. Grading runs only the "
+            "set-up cells and the answer cells: move it into this answer's cell, or it will be missing."
+        )
 
 
 def forbidden_message(exercise: Exercise, names: Sequence[str]) -> str:

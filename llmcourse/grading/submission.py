@@ -69,6 +69,17 @@ def outside_names(answer_source: str, setup_sources: list[str], allowed: set[str
     return sorted(used - defined)
 
 
+def names_outside_cells(exercise: Exercise, answers: set[str]) -> list[str]:
+    """In a notebook kernel: the names the answer's latest cell uses that only other (demo)
+    cells define; empty outside IPython or when the cell cannot be found."""
+    history = _history()
+    own = next((cell for cell in reversed(history) if _defines(cell, exercise.name)), None)
+    if own is None:
+        return []
+    setup = [cell for cell in history if "llmcourse.grading import" in cell]
+    return outside_names(own, setup, answers | set(exercise.depends))
+
+
 def _history() -> list[str]:
     try:
         shell = get_ipython()  # type: ignore[name-defined]  # noqa: F821 - exists in IPython only
@@ -116,8 +127,6 @@ def check_submission(notebook: str | Path | None = None) -> bool:
         return False
     exercises: dict[str, Exercise] = module.EXERCISES
     chapter = module.__name__.rsplit("ch", 1)[-1]
-    history = _history()
-    setup = [cell for cell in history if "llmcourse.grading import" in cell]
     answers = {e.name for e in exercises.values()}
     ready = True
     print(f"Chapter {chapter}: is this notebook ready to submit?")
@@ -137,12 +146,10 @@ def check_submission(notebook: str | Path | None = None) -> bool:
         slow = f" (took {seconds:.1f} s: the grader stops at {TIME_LIMIT:g} s)" if seconds > TIME_LIMIT / 3 else ""
         print(f"  {'✓' if verdict.startswith('visible checks pass') and not slow else '✗'} {exercise.name}: {verdict}{slow}")
         ready = ready and not slow
-        own = next((cell for cell in reversed(history) if _defines(cell, exercise.name)), None)
-        if own is not None:
-            outside = outside_names(own, setup, answers | set(exercise.depends))
-            if outside:
-                ready = False
-                print(f"    ! uses {', '.join(outside)}, defined outside its cell: move it into the answer's cell")
+        outside = names_outside_cells(exercise, answers)
+        if outside:
+            ready = False
+            print(f"    ! uses {', '.join(outside)}, defined outside its cell: move it into the answer's cell")
     path = Path(notebook) if notebook else next(iter(sorted(Path.cwd().glob(f"{chapter}_*.ipynb"))), None)
     if path is not None and path.exists():
         problems = _notebook_problems(path, exercises)
