@@ -16,13 +16,18 @@ import time
 import torch
 from transformers import GenerationConfig
 
+import llmcourse
 from llmcourse import models
 from llmcourse.gpt import from_hf, generate
 
 
 def timed(fn) -> float:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
     start = time.perf_counter()
     fn()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
     return time.perf_counter() - start
 
 
@@ -32,11 +37,13 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, or auto (llmcourse.device())")
     args = parser.parse_args()
 
-    hf_model, tokenizer = models.load(args.model, device="cpu")
-    ours = from_hf(hf_model).eval()
-    prompt = tokenizer("Once upon a time, there was a little", return_tensors="pt")["input_ids"]
+    device = llmcourse.device() if args.device == "auto" else torch.device(args.device)
+    hf_model, tokenizer = models.load(args.model, device=device)
+    ours = from_hf(hf_model).to(device).eval()
+    prompt = tokenizer("Once upon a time, there was a little", return_tensors="pt")["input_ids"].to(device)
     n = args.new_tokens
     # No eos: both generate exactly n tokens (the model's own generation config would stop at
     # <|endoftext|>, and generate() merges it into any config passed, so clear it there).
@@ -65,7 +72,7 @@ def main() -> None:
     uncached = statistics.median(timed(lambda: generate(ours, idx, n, use_cache=False)) for _ in range(max(1, args.repeats // 2)))
 
     print(f"model {args.model}: {ours.num_parameters():,} parameters; prompt {prompt.shape[1]} tokens, {n} new tokens, greedy; "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads; median of {args.repeats}")
+          f"torch {torch.__version__}, {device}, {torch.get_num_threads()} threads; median of {args.repeats}")
     print()
     print("| setting | course generate (tokens/s) | Hugging Face generate (tokens/s) | ratio |")
     print("|---|---|---|---|")

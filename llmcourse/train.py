@@ -62,6 +62,7 @@ class TrainConfig:
     eval_documents: int = 100  # validation documents for the curve; the final figure uses all
     train_documents: int | None = None  # None = the whole train split
     seed: int = 1337
+    amp: bool = True  # bfloat16 autocast on CUDA (mixed precision); ignored on CPU and MPS
 
 
 PRESETS = {
@@ -244,12 +245,14 @@ def train(cfg: TrainConfig, out_dir: Path | None = None, runtime: Runtime | None
     local = cfg.batch_size // runtime.world_size
     rows = slice(runtime.rank * local, (runtime.rank + 1) * local)
     losses, curve = [], []
+    mixed_precision = cfg.amp and runtime.device.type == "cuda"
     progress = tqdm(range(cfg.max_steps), desc="training", disable=not runtime.is_main)
     for step in progress:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, cfg)
         x, y = sample_windows(stream, cfg.batch_size, cfg.block_size, generator)
-        _, loss = ddp_model(x[rows].to(runtime.device), y[rows].to(runtime.device))
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=mixed_precision):  # weights stay float32
+            _, loss = ddp_model(x[rows].to(runtime.device), y[rows].to(runtime.device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -271,6 +274,7 @@ def train(cfg: TrainConfig, out_dir: Path | None = None, runtime: Runtime | None
             parameters=model.num_parameters(),
             world_size=runtime.world_size,
             device=str(runtime.device),
+            mixed_precision="bfloat16 autocast" if mixed_precision else "float32",
         )
         if out_dir is not None:
             save_checkpoint(model, tokenizer, cfg, metrics, Path(out_dir))
@@ -405,7 +409,11 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[TrainConfig, Path]:
     parser.add_argument("--preset", choices=sorted(PRESETS), default="course")
     parser.add_argument("--out-dir", type=Path, default=None, help=f"default: {DEFAULT_OUT_DIR} for the course preset")
     for field in dataclasses.fields(TrainConfig):
-        if field.name != "train_documents":
+        if field.name == "train_documents":
+            continue
+        if isinstance(field.default, bool):
+            parser.add_argument(f"--{field.name.replace('_', '-')}", action=argparse.BooleanOptionalAction, default=None)
+        else:
             parser.add_argument(f"--{field.name.replace('_', '-')}", type=type(field.default), default=None)
     args = parser.parse_args(argv)
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if getattr(args, f.name, None) is not None}
