@@ -16,6 +16,7 @@ records the points in nbgrader's gradebook, so ``nbgrader export`` still works.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -36,7 +37,12 @@ def chapter_names() -> list[str]:
     return sorted(p.stem for p in SOLUTIONS.glob("*.ipynb"))
 
 
-def nbgrader_api(root: Path):
+def gradebook_url(root: Path, db: str | None = None) -> str:
+    """The gradebook: ``db`` (e.g. ``postgresql+psycopg://user@host/course``) or SQLite in ``root``."""
+    return db or f"sqlite:///{root / 'gradebook.db'}"
+
+
+def nbgrader_api(root: Path, db: str | None = None):
     """An nbgrader API object for the course directory ``root`` (this folder or a copy)."""
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
@@ -48,7 +54,7 @@ def nbgrader_api(root: Path):
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     config = PyFileConfigLoader("nbgrader_config.py", path=str(COURSE)).load_config()
     config.CourseDirectory.root = str(root)
-    config.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}"
+    config.CourseDirectory.db_url = gradebook_url(root, db)
     return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
 
 
@@ -57,7 +63,7 @@ def _check(result: dict, what: str) -> None:
         raise RuntimeError(f"{what} failed:\n{result.get('error') or result.get('log')}")
 
 
-def generate_assignment(root: Path, chapter: str) -> Path:
+def generate_assignment(root: Path, chapter: str, db: str | None = None) -> Path:
     """Copy the solution notebook into ``root/source`` and run nbgrader on it.
 
     Returns the path of the student edition nbgrader wrote under ``root/release``.
@@ -65,19 +71,51 @@ def generate_assignment(root: Path, chapter: str) -> Path:
     source = root / "source" / chapter
     source.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(SOLUTIONS / f"{chapter}.ipynb", source / f"{chapter}.ipynb")
-    _check(nbgrader_api(root).generate_assignment(chapter), f"nbgrader generate_assignment {chapter}")
+    _check(nbgrader_api(root, db).generate_assignment(chapter), f"nbgrader generate_assignment {chapter}")
     return root / "release" / chapter / f"{chapter}.ipynb"
 
 
+def checks_file(chapter: str) -> Path:
+    return PROJECT / "llmcourse" / "grading" / f"ch{chapter[:2]}.py"
+
+
+def checks_version(chapter: str) -> str:
+    """The release version of a chapter: a hash of its checks (what decides grades)."""
+    return hashlib.sha256(checks_file(chapter).read_bytes()).hexdigest()[:12]
+
+
 def release(chapters: list[str], root: Path = COURSE, dest: Path = CHAPTERS) -> list[Path]:
-    """Write the student edition of each chapter to ``dest``."""
+    """Write the student edition of each chapter to ``dest``, stamped with its version
+    (``metadata.llmcourse``), and keep a snapshot of its checks in ``root/releases/<chapter>/``
+    so submissions made from this release are graded with these checks later."""
     dest.mkdir(parents=True, exist_ok=True)
     written = []
     for chapter in chapters:
+        nb = nbformat.read(generate_assignment(root, chapter), as_version=4)
+        version = checks_version(chapter)
+        nb.metadata["llmcourse"] = {"chapter": chapter, "version": version}
+        snapshot = root / "releases" / chapter / f"{version}.py"
+        if not snapshot.exists():
+            snapshot.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(checks_file(chapter), snapshot)
         target = dest / f"{chapter}.ipynb"
-        shutil.copyfile(generate_assignment(root, chapter), target)
+        nbformat.write(nb, target)
         written.append(target)
     return written
+
+
+def checks_for(root: Path, chapter: str, version: str | None, latest: bool) -> tuple[str | None, str]:
+    """The checks to grade a submission of release ``version`` with, and a note when they are
+    not the current ones: a release's own snapshot, unless ``latest``."""
+    if version is None:
+        return None, "no release stamp in the notebook: graded with the current checks"
+    if latest or version == checks_version(chapter):
+        return None, ""
+    for folder in (root, COURSE):
+        snapshot = folder / "releases" / chapter / f"{version}.py"
+        if snapshot.exists():
+            return f"file:{snapshot.resolve()}", f"graded with the checks of its release {version}"
+    return None, f"release {version} is unknown here: graded with the current checks"
 
 
 # ---------------------------------------------------------------- grading
@@ -101,45 +139,123 @@ def grade(
     chapters: list[str] | None = None,
     csv_path: Path | None = None,
     *,
+    source: Path | None = None,
+    chapter_hint: str | None = None,
+    students: list[str] | None = None,
+    regrade: bool = False,
+    regrade_with_latest: bool = False,
+    term_file: Path | None = None,
+    db: str | None = None,
     time_limit: float = 30.0,
     memory_gib: float = 4.0,
     workers: int | None = None,
     progress: bool = True,
+    chunk: int = 16,
 ) -> list:
-    """Grade every submission under ``root/submitted/<student>/<chapter>/`` with the course's
-    engine; write ``grades.csv``, ``feedback/<student>/<chapter>/`` (page and full log) and
-    nbgrader's gradebook. Student files are only read. Returns the engine's results."""
-    from llmcourse.grading import report
+    """Grade the class and write every report. Returns the results of every row.
+
+    ``source``: an LMS zip or a folder of loose notebooks, collected into ``root/submitted``
+    first (``chapter_hint`` for a zip of one assignment whose file names lack the chapter id).
+    Results are kept in ``root/results/<student>/<chapter>.json`` as soon as each batch of
+    ``chunk`` submissions is graded, so an interrupted run resumes where it stopped; a
+    submission whose file and checks are unchanged is not graded again unless ``regrade`` or
+    its student is in ``students``. ``chapters`` and ``students`` limit what is graded; the
+    reports always hold the whole class. Reports: ``grades.csv`` (with roster rows "missing"),
+    ``feedback/``, ``class_report.html``, ``canvas_grades.csv``, ``moodle_grades.csv``,
+    ``export/<chapter>_feedback.zip``, and nbgrader's gradebook (``db``: a SQLAlchemy URL, e.g.
+    PostgreSQL; default SQLite in ``root``).
+    """
+    from llmcourse.grading import classreport, collect, report, term
     from llmcourse.grading.engine import Engine, SubmissionResult
 
-    chapters = chapters or chapter_names()
-    submitted = root / "submitted"
+    known = chapter_names()
+    if source is not None:
+        found = collect.collect(Path(source), root, known, chapter_hint)
+        print(found.summary())
+    the_term = term.read_term(term_file or root / "term.toml")
+    wanted = set(chapters or known)
+    store = root / "results"
+
+    items, skipped, reused = [], [], 0
+    for folder in sorted(p for p in (root / "submitted").glob("*/*") if p.is_dir()):
+        student, chapter = folder.parent.name, folder.name
+        if chapter not in wanted:
+            continue
+        path, note = find_notebook(folder, chapter)
+        if path is None:
+            skipped.append(SubmissionResult(student, chapter, status="error", notes=[note]))
+            continue
+        data = path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        try:
+            version = json.loads(data).get("metadata", {}).get("llmcourse", {}).get("version")
+        except (ValueError, AttributeError):
+            version = None
+        checks, checks_note = checks_for(root, chapter, version, regrade_with_latest)
+        stored = store / student / f"{chapter}.json"
+        forced = regrade or (students is not None and student in students)
+        if students is not None and student not in students and stored.exists():
+            continue
+        if stored.exists() and not forced:
+            kept = json.loads(stored.read_text())
+            if kept.get("sha256") == digest and kept.get("result", {}).get("checks") == (checks or f"llmcourse.grading.ch{chapter[:2]}"):
+                reused += 1
+                continue
+        meta = collect.read_meta(folder)
+        items.append((student, chapter, path, checks, [n for n in (note, checks_note) if n], meta, digest))
+
     sources = {}
-    items, unreadable = [], []
-    for student in sorted(p for p in submitted.glob("*") if p.is_dir()):
-        for chapter in chapters:
-            if not (student / chapter).is_dir():
-                continue
-            path, note = find_notebook(student / chapter, chapter)
-            if path is None:
-                unreadable.append(SubmissionResult(student.name, chapter, status="error", notes=[note]))
-                continue
-            items.append((student.name, chapter, path, note))
-    for chapter in sorted({c for _, c, _, _ in items}):
-        generate_assignment(root, chapter)  # the gradebook needs the current source
+    for chapter in sorted({i[1] for i in items}):
+        generate_assignment(root, chapter, db)  # the gradebook needs the current source
         sources[chapter] = nbformat.read(SOLUTIONS / f"{chapter}.ipynb", as_version=4)
+    print(f"grading {len(items)} submissions ({reused} unchanged since they were graded: kept)")
     engine = Engine(sources, time_limit=time_limit, memory_bytes=int(memory_gib * (1 << 30)), workers=workers or os.cpu_count() or 1)
-    results = engine.grade([(s, c, p) for s, c, p, _ in items], progress=progress)
-    for result, (_, _, _, note) in zip(results, items):
-        if note:
-            result.notes.insert(0, note)
-    results = sorted(results + unreadable, key=lambda r: (r.student, r.chapter))
-    for result in results:
-        report.write_feedback(result, root)
-    report.write_csv(results, csv_path or root / "grades.csv")
-    if sources:
-        report.record_in_gradebook(f"sqlite:///{root / 'gradebook.db'}", results)
-    return results
+    fresh = []
+    for start in range(0, len(items), chunk):
+        batch = items[start : start + chunk]
+        results = engine.grade([(s, c, p, k) for s, c, p, k, *_ in batch], progress=progress)
+        for result, (_, chapter, _, _, notes, meta, digest) in zip(results, batch):
+            result.notes[:0] = notes
+            _apply_lateness(result, the_term, meta)
+            report.write_feedback(result, root)
+            target = store / result.student / f"{chapter}.json"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps({"sha256": digest, "meta": meta, "result": result.to_dict()}, indent=1))
+        fresh += results
+    if fresh:
+        report.record_in_gradebook(gradebook_url(root, db), fresh)
+
+    everything, originals = list(skipped), {}
+    for stored in sorted(store.glob("*/*.json")):
+        kept = json.loads(stored.read_text())
+        everything.append(SubmissionResult.from_dict(kept["result"]))
+        originals[(stored.parent.name, stored.stem)] = kept.get("meta", {}).get("original") or ""
+    chapters_seen = sorted({r.chapter for r in everything} | (set(chapters or []) & set(known)))
+    present = {(r.student, r.chapter) for r in everything}
+    for student in sorted(the_term.roster):
+        for chapter in chapters_seen:
+            if (student, chapter) not in present:
+                everything.append(SubmissionResult(student, chapter, status="missing", notes=["no submission"]))
+    everything.sort(key=lambda r: (r.student, r.chapter))
+    for r in skipped:
+        report.write_feedback(r, root)
+    report.write_csv(everything, csv_path or root / "grades.csv", the_term.roster)
+    classreport.class_report(everything, root / "class_report.html")
+    classreport.lms_csvs(everything, the_term, root)
+    classreport.pack_feedback(root, everything, originals)
+    return everything
+
+
+def _apply_lateness(result, the_term, meta: dict) -> None:
+    from datetime import datetime
+
+    if result.status != "graded":
+        return
+    submitted = datetime.fromisoformat(meta["submitted_at"]) if meta.get("submitted_at") else None
+    days = the_term.days_late(result.student, result.chapter, submitted, bool(meta.get("late_marker")))
+    if days:
+        result.late_penalty = the_term.penalty(result.raw_score, days)
+        result.notes.append(f"late by {days} day(s): -{result.late_penalty:g} points")
 
 
 # ---------------------------------------------------------------- example submissions
@@ -243,6 +359,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["release", "grade", "demo-submissions", "mutants"])
     parser.add_argument("chapters", nargs="*", help="chapter ids (default: all in solutions/)")
+    parser.add_argument("--from", dest="source", type=Path, help="an LMS zip (Canvas, Moodle, Blackboard) or a folder of loose notebooks")
+    parser.add_argument("--chapter", help="the chapter of a zip whose file names do not say it")
+    parser.add_argument("--student", action="append", help="re-grade these students only (repeatable)")
+    parser.add_argument("--regrade", action="store_true", help="grade again even what is unchanged")
+    parser.add_argument("--regrade-with-latest", action="store_true", help="use the current checks for every release")
+    parser.add_argument("--term", type=Path, help="the term's settings (default: autograde/term.toml)")
+    parser.add_argument("--db", help="nbgrader gradebook URL (default: SQLite in autograde/), e.g. postgresql+psycopg://...")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per exercise (default 30)")
     parser.add_argument("--memory", type=float, default=4.0, help="GiB per exercise (default 4)")
     parser.add_argument("--workers", type=int, default=None, help="processes at a time (default: every core)")
@@ -261,13 +384,18 @@ def main(argv: list[str] | None = None) -> int:
     else:
         from llmcourse.grading import report
 
-        results = grade(chapters=chapters, time_limit=args.timeout, memory_gib=args.memory, workers=args.workers)
+        results = grade(
+            chapters=args.chapters or None, source=args.source, chapter_hint=args.chapter, students=args.student,
+            regrade=args.regrade, regrade_with_latest=args.regrade_with_latest, term_file=args.term, db=args.db,
+            time_limit=args.timeout, memory_gib=args.memory, workers=args.workers,
+        )
         if not results:
             print("no submissions under autograde/submitted/<student>/<chapter>/ (try: make demo-submissions)")
         for r in results:
             score = f"{r.score:g}/{r.max_score:g}" if r.score is not None else "-"
             print(f"{r.student:>20} {r.chapter:<28} {score:>7} {r.status} {' | '.join(report.notes_of(r))}")
-        print("grades: autograde/grades.csv, feedback: autograde/feedback/<student>/<chapter>/")
+        print("grades: autograde/grades.csv (canvas_grades.csv, moodle_grades.csv), class report: autograde/class_report.html, "
+              "feedback: autograde/feedback/<student>/<chapter>/ (zipped per chapter in autograde/export/)")
     return 0
 
 

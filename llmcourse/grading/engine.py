@@ -11,7 +11,7 @@ one process per exercise, forked from a pre-warmed server, ``workers`` at a time
 """
 from __future__ import annotations
 
-import importlib
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -39,8 +39,9 @@ def checks_module(chapter: str) -> str:
     return f"llmcourse.grading.ch{chapter[:2]}"
 
 
-def exercises_of(chapter: str) -> dict[str, Exercise]:
-    return importlib.import_module(checks_module(chapter)).EXERCISES
+def exercises_of(chapter: str, checks: str | None = None) -> dict[str, Exercise]:
+    """The exercises of a chapter: its current checks, or ``checks`` (a release's snapshot)."""
+    return contract.load_checks(checks or checks_module(chapter)).EXERCISES
 
 
 # ---------------------------------------------------------------- results
@@ -78,10 +79,25 @@ class SubmissionResult:
     exercises: list[ExerciseResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     network: str = "cut"
+    checks: str = ""  # the checks it was graded with (a module, or a release's snapshot file)
+    late_penalty: float = 0.0  # points taken off for lateness (see llmcourse.grading.term)
+
+    @property
+    def raw_score(self) -> float | None:
+        return sum(e.points for e in self.exercises) if self.status == "graded" else None
 
     @property
     def score(self) -> float | None:
-        return sum(e.points for e in self.exercises) if self.status == "graded" else None
+        raw = self.raw_score
+        return None if raw is None else max(0.0, raw - self.late_penalty)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SubmissionResult:
+        exercises = [ExerciseResult(**e) for e in data.get("exercises", [])]
+        return cls(**{**data, "exercises": exercises})
 
     @property
     def max_score(self) -> float:
@@ -298,15 +314,16 @@ class Engine:
     cut_network: bool = True
     _cases: dict[tuple[str, str], list[contract.Case]] = field(default_factory=dict, init=False)
 
-    def cases(self, chapter: str, name: str) -> list[contract.Case]:
+    def cases(self, checks: str, name: str) -> list[contract.Case]:
         """Every case of one exercise (expected values computed once per run, in this process)."""
-        key = (chapter, name)
+        key = (checks, name)
         if key not in self._cases:
-            self._cases[key] = exercises_of(chapter)[name].cases(True)
+            self._cases[key] = contract.load_checks(checks).EXERCISES[name].cases(True)
         return self._cases[key]
 
-    def grade(self, items: list[tuple[str, str, Path]], progress: bool = True) -> list[SubmissionResult]:
-        """Grade ``(student, chapter, notebook path)`` items; never raises for a bad submission."""
+    def grade(self, items: list[tuple], progress: bool = True) -> list[SubmissionResult]:
+        """Grade ``(student, chapter, notebook path[, checks])`` items; never raises for a bad
+        submission. ``checks`` is the checks module to use (default: the chapter's current one)."""
         from tqdm.auto import tqdm
 
         results: list[SubmissionResult] = []
@@ -314,8 +331,9 @@ class Engine:
         owners: list[tuple[SubmissionResult, str, str, list[str]]] = []  # result, exercise key, test cell, scan notes
         scratch = Path(tempfile.mkdtemp(prefix="llmcourse-grading-"))
         demo_names: dict[int, set[str]] = {}
-        for student, chapter, path in items:
-            result = SubmissionResult(student, chapter)
+        for student, chapter, path, *rest in items:
+            checks = rest[0] if rest and rest[0] else checks_module(chapter)
+            result = SubmissionResult(student, chapter, checks=checks)
             results.append(result)
             try:
                 nb = intake.read_notebook(path)
@@ -325,8 +343,8 @@ class Engine:
                 continue
             result.notes = sub.notes
             demo_names[id(result)] = sub.demo_names
-            for key, exercise in exercises_of(chapter).items():
-                job, scan = self._job(chapter, key, exercise, sub, scratch / f"{len(jobs)}.log")
+            for key, exercise in exercises_of(chapter, checks).items():
+                job, scan = self._job(checks, key, exercise, sub, scratch / f"{len(jobs)}.log")
                 if scan:
                     result.exercises.append(
                         ExerciseResult(exercise.name, exercise.test_cell, 0.0, exercise.points, "forbidden",
@@ -340,8 +358,8 @@ class Engine:
         outcomes = run_jobs(jobs, self.workers, self.time_limit, progress=bar.update)
         bar.close()
         for (result, key, test_cell, _), outcome in zip(owners, outcomes):
-            exercise = exercises_of(result.chapter)[key]
-            judged = _judge(exercise, test_cell, self.cases(result.chapter, key), outcome, self.time_limit)
+            exercise = exercises_of(result.chapter, result.checks)[key]
+            judged = _judge(exercise, test_cell, self.cases(result.checks, key), outcome, self.time_limit)
             _hint_demo_names(judged, demo_names[id(result)])
             slot = next(i for i, e in enumerate(result.exercises) if e is None)
             result.exercises[slot] = judged
@@ -357,9 +375,9 @@ class Engine:
             pass
         return results
 
-    def _job(self, chapter: str, key: str, exercise: Exercise, sub: intake.Submission, log_path: Path) -> tuple[sandbox.Job, list[str]]:
+    def _job(self, checks: str, key: str, exercise: Exercise, sub: intake.Submission, log_path: Path) -> tuple[sandbox.Job, list[str]]:
         """The job of one exercise, and what the source scan found in the cells it would run."""
-        all_exercises = exercises_of(chapter)
+        all_exercises = contract.load_checks(checks).EXERCISES
         cells = [sandbox.Cell(f"setup {i + 1}", s, False) for i, s in enumerate(sub.setup)]
         scan = [line for cell in cells if cell.source not in sub.trusted_setup for line in guards.scan_source(cell.source, (), cell.label)]
         for dep in _dependencies(all_exercises, exercise):
@@ -372,8 +390,8 @@ class Engine:
             cells.append(sandbox.Cell(exercise.cell, sub.answers[exercise.cell], True))
             scan += guards.scan_source(sub.answers[exercise.cell], exercise.forbidden.names, exercise.cell)
         job = sandbox.Job(
-            chapter=checks_module(chapter), exercise=key, cells=cells,
-            inputs=[c.inputs for c in self.cases(chapter, key)], log_path=str(log_path),
+            chapter=checks, exercise=key, cells=cells,
+            inputs=[c.inputs for c in self.cases(checks, key)], log_path=str(log_path),
             memory_bytes=self.memory_bytes, output_bytes=self.output_bytes,
             cell_seconds=min(10.0, self.time_limit / 3), cut_network=self.cut_network,
         )

@@ -32,14 +32,21 @@ def notes_of(result: SubmissionResult) -> list[str]:
     return lines + result.notes
 
 
-def write_csv(results: list[SubmissionResult], path: Path) -> None:
-    """One row per student and chapter: score, per-exercise points and notes."""
+def write_csv(results: list[SubmissionResult], path: Path, roster: dict | None = None) -> None:
+    """One row per student and chapter: score (after any late penalty), per-exercise points,
+    status (graded, error, missing) and notes; name and email from the roster when there is one."""
+    roster = roster or {}
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", "chapter", "score", "max_score", "status", "details", "notes"])
+        writer.writerow(["student", "name", "email", "chapter", "score", "max_score", "late_penalty", "status", "details", "notes"])
         for r in results:
-            score = "" if r.score is None else f"{r.score:g}"
-            writer.writerow([r.student, r.chapter, score, f"{r.max_score:g}", r.status, r.details, " | ".join(notes_of(r))])
+            person = roster.get(r.student)
+            score = "0" if r.status == "missing" else "" if r.score is None else f"{r.score:g}"
+            max_score = f"{r.max_score:g}" if r.exercises else ""
+            writer.writerow([
+                r.student, person.name if person else "", person.email if person else "", r.chapter, score, max_score,
+                f"{r.late_penalty:g}", r.status, r.details, " | ".join(notes_of(r)),
+            ])
 
 
 def log_text(result: SubmissionResult) -> str:
@@ -73,7 +80,7 @@ def feedback_html(result: SubmissionResult) -> str:
         return "".join(parts)
     parts.append(f"<p><b>Score: {result.score:g} / {result.max_score:g}</b></p>")
     parts += [f"<p>Note: {esc(n)}</p>" for n in result.notes]
-    exercises = {e.name: e for e in exercises_of(result.chapter).values()}
+    exercises = {e.name: e for e in exercises_of(result.chapter, result.checks or None).values()}
     for e in result.exercises:
         cls = "ok" if e.status == "passed" else "bad"
         parts.append(f"<h2>{esc(e.name)}: {e.points:g} / {e.max_points:g} <span class='{cls}'>({esc(STATUS_WORDS.get(e.status, e.status))})</span></h2>")

@@ -18,7 +18,6 @@ Nothing this process sends can run code in the grader's process; the grader deci
 from __future__ import annotations
 
 import ctypes
-import importlib
 import io
 import json
 import os
@@ -44,7 +43,7 @@ class Cell:
 class Job:
     """Everything the student's process gets: no expected values."""
 
-    chapter: str  # module of the checks, e.g. "llmcourse.grading.ch02"
+    chapter: str  # the checks: "llmcourse.grading.ch02", or "file:<snapshot of a release>"
     exercise: str
     cells: list[Cell]
     inputs: list[Any]
@@ -132,10 +131,10 @@ def run_job(job: Job, conn) -> None:
         sys.stderr = sys.stdout
         _limit(job.memory_bytes, job.output_bytes)
         send({"type": "start", "network": network})
-        checks = importlib.import_module(job.chapter)
-        exercise = checks.EXERCISES[job.exercise]
         # Bound before any student code runs: patching these modules later changes nothing here.
-        from llmcourse.grading.contract import load_qualname, run_cases
+        from llmcourse.grading.contract import load_checks, load_qualname, run_cases
+
+        exercise = load_checks(job.chapter).EXERCISES[job.exercise]
         from llmcourse.grading.guards import ForbiddenCall, Guard
     except BaseException as exc:  # noqa: BLE001 - a broken sandbox is reported, not hidden
         send({"type": "sandbox-error", "error": f"{type(exc).__name__}: {exc}"})

@@ -1,0 +1,855 @@
+"""Graded checks of chapter 05 (controlling LLM outputs), declared for the grading engine.
+
+Test cells call ``check_apply_temperature(fn)``, ``check_top_k_filter(fn)``, ``check_top_p_filter(fn)``,
+``check_apply_repetition_penalty(fn)``, ``check_apply_frequency_presence_penalties(fn)``,
+``check_greedy_decode(fn)``, ``check_beam_search(fn)`` and ``check_generate_until(fn)`` (visible
+cases); the hidden part adds ``hidden=True``.
+
+Expected values come from an independent oracle, never from :mod:`llmcourse.decoding`:
+
+- the logits processors: Hugging Face's ``TemperatureLogitsWarper``, ``TopKLogitsWarper``,
+  ``TopPLogitsWarper`` and ``RepetitionPenaltyLogitsProcessor``; a plain loop over the tokens for
+  the OpenAI API's frequency and presence penalties;
+- the decoders: Hugging Face's ``generate`` on small seeded random GPT-2 models (greedy, beam
+  search) and on the course's ``course-gpt`` (stop strings, where real text matters), the stop
+  strings searched in the text of the tokens ``generate`` produced, one token at a time.
+
+The student's process gets only inputs: logits and ids as tensors, a random model as the seed and
+sizes it is rebuilt from (:func:`tiny_model`), the course model by name.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel
+from transformers.generation.logits_process import (
+    RepetitionPenaltyLogitsProcessor,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
+
+from llmcourse.grading.contract import (
+    Case,
+    Exercise,
+    Forbidden,
+    GradingError,
+    Mistake,
+    SubCheck,
+    array_of,
+    check,
+    expect_tensor,
+    kind_of,
+    to_plain,
+)
+
+REFERENCE = "llmcourse.decoding"
+
+# Calling Hugging Face's processors or generate, or the course's reference, inside an answer.
+# The Python layer swaps the *code* of these functions for a tripwire; functions wrapped by a
+# decorator (generate, and the reference's decoders under torch.no_grad) are closures the guard
+# does not swap, so their undecorated function is named through ``__wrapped__``.
+FORBIDDEN = Forbidden(
+    python=(
+        "transformers.generation.utils:GenerationMixin.generate.__wrapped__",
+        "transformers.generation.utils:GenerationMixin._sample",
+        "transformers.generation.utils:GenerationMixin._beam_search",
+        "transformers.generation.logits_process:TemperatureLogitsWarper",
+        "transformers.generation.logits_process:TopKLogitsWarper",
+        "transformers.generation.logits_process:TopPLogitsWarper",
+        "transformers.generation.logits_process:RepetitionPenaltyLogitsProcessor",
+        "transformers.generation.logits_process:LogitsProcessorList",
+        f"{REFERENCE}:apply_temperature",
+        f"{REFERENCE}:top_k_filter",
+        f"{REFERENCE}:top_p_filter",
+        f"{REFERENCE}:apply_repetition_penalty",
+        f"{REFERENCE}:apply_frequency_presence_penalties",
+        f"{REFERENCE}:sample",
+        f"{REFERENCE}:greedy_decode.__wrapped__",
+        f"{REFERENCE}:beam_search.__wrapped__",
+        f"{REFERENCE}:_beam_search_one",
+        f"{REFERENCE}:generate_until.__wrapped__",
+        "llmcourse.gpt:generate",
+    ),
+    names=(
+        REFERENCE,
+        "TemperatureLogitsWarper",
+        "TopKLogitsWarper",
+        "TopPLogitsWarper",
+        "RepetitionPenaltyLogitsProcessor",
+        "LogitsProcessorList",
+        "logits_process",
+        "GenerationMixin",
+    ),
+)
+
+
+def _seeded(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _robust(compare):
+    """A comparison that turns any malformed result into a GradingError (never a grader crash)."""
+
+    @functools.wraps(compare)
+    def wrapped(case: Case, got: Any, expected: Any) -> None:
+        try:
+            compare(case, got, expected)
+        except GradingError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the student's result had an unexpected form
+            raise GradingError(f"an unusable result for {case.label} ({type(exc).__name__})") from None
+
+    return wrapped
+
+
+def _fields(plain: Any) -> dict:
+    """The fields of a plain dict that a ``run`` function returned."""
+    if isinstance(plain, dict) and isinstance(plain.get("dict"), dict):
+        return plain["dict"]
+    raise GradingError(f"an unusable result: {kind_of(plain)}")
+
+
+# ================================================================ logits processors
+
+# ---------------------------------------------------------------- inputs
+
+
+def random_logits(B: int, V: int, seed: int, scale: float = 3.0) -> torch.Tensor:
+    """Tie-free logits ``(B, V)`` of both signs."""
+    logits = scale * torch.randn(B, V, generator=_seeded(seed))
+    rank = logits.argsort(dim=-1).argsort(dim=-1).float()  # push float32 duplicates apart
+    logits = logits + 1e-3 * rank
+    assert all(len(row.unique()) == V for row in logits), "tie-free logits expected"
+    return logits
+
+
+def tied_logits() -> torch.Tensor:
+    """Logits ``(5, 20)`` full of ties: small integers, and a first row with three tied maxima."""
+    logits = torch.randint(-3, 4, (5, 20), generator=_seeded(3)).float()
+    logits[0] = torch.tensor([5.0, 5.0, 5.0] + [0.0] * 17)
+    return logits
+
+
+def after_top_k(B: int, V: int, seed: int) -> torch.Tensor:
+    """Logits where an earlier filter already set the negative ones to -inf."""
+    logits = random_logits(B, V, seed)
+    return logits.masked_fill(logits < 0, float("-inf"))
+
+
+def repeated_ids(B: int, V: int, seed: int, T: int = 9) -> torch.Tensor:
+    """``(B, T)`` ids drawn from the first few tokens, so that they repeat and differ between rows."""
+    ids = torch.randint(0, min(V, 6), (B, T), generator=_seeded(seed))
+    return ids
+
+
+def distinct_ids(B: int, V: int, seed: int, T: int = 6) -> torch.Tensor:
+    """``(B, T)`` ids without repeats within a row (rows differ)."""
+    g = _seeded(seed)
+    return torch.stack([torch.randperm(V, generator=g)[:T] for _ in range(B)])
+
+
+def _nucleus_margin(logits: torch.Tensor, p: float) -> float:
+    """How far every running total of probabilities (most likely first) is from ``p``: a correct
+    answer summing in another order or precision cannot land on the other side of it."""
+    probs = torch.softmax(logits.double(), dim=-1).sort(dim=-1, descending=True).values
+    return float((probs.cumsum(dim=-1) - p).abs().min())
+
+
+def nucleus_logits(B: int, V: int, p: float, seed: int) -> torch.Tensor:
+    """Tie-free logits whose cumulative probabilities keep clear of ``p`` (the first seed from ``seed``)."""
+    for s in range(seed, seed + 100):
+        logits = random_logits(B, V, s)
+        if _nucleus_margin(logits, p) > 1e-4:
+            return logits
+    raise AssertionError("no logits with a clear nucleus found")
+
+
+def _label(logits: torch.Tensor, **params: Any) -> str:
+    has_inf = bool(torch.isinf(logits).any())
+    text = f"logits {tuple(logits.shape)}" + (" with -inf entries" if has_inf else "")
+    for name, value in params.items():
+        text += f", {name} {tuple(value.shape)}" if isinstance(value, torch.Tensor) else f", {name}={value!r}"
+    return text
+
+
+# ---------------------------------------------------------------- running and comparing
+
+
+def _processor_case(sub: str, oracle, args: tuple, label: str, visible: bool) -> Case:
+    """A case whose expected outcome is the oracle's: new logits, or a ValueError."""
+    try:
+        out = oracle(*[a.clone() if isinstance(a, torch.Tensor) else a for a in args])
+        expected = {"out": out, "changed": False}
+    except ValueError:
+        expected = {"raised": "ValueError"}
+    return Case(sub, {"args": args}, to_plain(expected), label, visible)
+
+
+def _processor_run(fn, inputs):
+    """Call the answer on copies of the inputs; report the result, a ValueError, and whether the
+    answer changed its input tensors in place."""
+    args = [a.clone() if isinstance(a, torch.Tensor) else a for a in inputs["args"]]
+    before = [a.clone() if isinstance(a, torch.Tensor) else None for a in args]
+    try:
+        out = fn(*args)
+    except ValueError:
+        return {"raised": "ValueError"}
+    changed = any(b is not None and not torch.equal(a, b) for a, b in zip(args, before))
+    return {"out": out, "changed": changed}
+
+
+def _processor_compare(what: str):
+    @_robust
+    def compare(case: Case, got: Any, expected: Any) -> None:
+        g, e = _fields(got), _fields(expected)
+        if "raised" in e:
+            if "raised" not in g:
+                raise GradingError(f"{what} for {case.label}: expected a ValueError, but it returned {kind_of(g.get('out'))}")
+            return
+        if "raised" in g:
+            raise GradingError(f"{what} raised ValueError for {case.label}, which is a valid input")
+        if case.subcheck == "inputs":
+            if g.get("changed") != e.get("changed"):
+                raise GradingError(
+                    f"{what} changed the logits passed to it ({case.label}): return a new tensor "
+                    "(logits / t, masked_fill, or clone() first) and leave the input as it was"
+                    if g.get("changed") else f"{what} did not change its input for {case.label}"
+                )
+            return
+        expect_tensor(g.get("out"), e["out"], what=what, context=case.label, atol=1e-5, rtol=1e-5)
+
+    return compare
+
+
+def _hf_processor(make):
+    """``make(*params)`` builds a Hugging Face processor; the oracle calls it on the logits."""
+
+    def oracle(logits, *params):
+        return make(*params)(torch.zeros(logits.shape[0], 1, dtype=torch.long), logits)
+
+    return oracle
+
+
+# ---------------------------------------------------------------- exercise 1: temperature
+
+_temperature_oracle = _hf_processor(lambda t: TemperatureLogitsWarper(float(t)))
+
+
+@functools.lru_cache(maxsize=2)
+def _temperature_cases(hidden: bool) -> list[Case]:
+    def case(sub, logits, t, visible=True):
+        return _processor_case(sub, _temperature_oracle, (logits, t), _label(logits, temperature=t), visible)
+
+    cases = [
+        case("values", random_logits(1, 7, 0), 0.5),
+        case("values", random_logits(3, 50, 1), 2.0),
+        case("values", random_logits(2, 9, 2), 1.0),
+        case("values", after_top_k(3, 50, 3), 0.7),
+        case("raises", random_logits(2, 9, 4), 0.0),
+        case("inputs", random_logits(2, 9, 5), 0.5),
+    ]
+    if hidden:
+        cases += [
+            case("values", random_logits(4, 1000, 6), 0.5, False),
+            case("values", random_logits(4, 1000, 7), 7.0, False),
+            case("values", random_logits(2, 64, 8), 1e-3, False),
+            case("values", random_logits(1, 1, 9), 1.5, False),
+            case("raises", random_logits(2, 9, 10), -1.0, False),
+            case("inputs", random_logits(4, 100, 11), 2.0, False),
+        ]
+    return cases
+
+
+TEMPERATURE = Exercise(
+    name="apply_temperature",
+    cell="temperature",
+    test_cell="temperature_tests",
+    points=2,
+    subchecks=(
+        SubCheck("values", 1.0, "returns the logits divided by the temperature, (B, V), for T < 1, T = 1, T > 1 and logits with -inf"),
+        SubCheck("raises", 0.5, "temperature <= 0 raises ValueError"),
+        SubCheck("inputs", 0.5, "returns a new tensor and leaves the logits passed in unchanged"),
+    ),
+    cases=_temperature_cases,
+    run=_processor_run,
+    compare=_processor_compare("apply_temperature"),
+    forbidden=FORBIDDEN,
+    mistakes=(
+        Mistake("multiplies", "your temperature multiplies the logits by T; divide them (logits / T), so that T < 1 sharpens the distribution and T > 1 flattens it", """
+import torch
+
+def apply_temperature(logits, temperature):
+    if temperature <= 0:
+        raise ValueError("temperature must be positive")
+    return logits * temperature
+"""),
+        Mistake("after_softmax", "your temperature is applied after the softmax (it divides the probabilities); divide the logits, before the softmax, and return logits", """
+import torch
+
+def apply_temperature(logits, temperature):
+    if temperature <= 0:
+        raise ValueError("temperature must be positive")
+    probs = torch.softmax(logits, dim=-1)
+    return probs / temperature
+"""),
+        Mistake("returns_probabilities", "your temperature returns probabilities (the softmax of the scaled logits); return the scaled logits: the sampler applies the softmax after all the processors", """
+import torch
+import torch.nn.functional as F
+
+def apply_temperature(logits, temperature):
+    if temperature <= 0:
+        raise ValueError("temperature must be positive")
+    return F.softmax(logits / temperature, dim=-1)
+"""),
+        Mistake("no_error_for_zero", "your temperature divides by zero for temperature 0 (and accepts negative ones); raise ValueError for temperature <= 0, as Hugging Face's TemperatureLogitsWarper does", """
+def apply_temperature(logits, temperature):
+    return logits / temperature
+"""),
+        Mistake("zero_means_greedy", "your temperature turns temperature 0 into greedy decoding; raise ValueError for temperature <= 0 (greedy decoding is a decoding strategy of its own, do_sample=False)", """
+import torch
+
+def apply_temperature(logits, temperature):
+    if temperature < 0:
+        raise ValueError("temperature must not be negative")
+    if temperature == 0:
+        best = logits.argmax(dim=-1, keepdim=True)
+        out = torch.full_like(logits, float("-inf"))
+        return out.scatter(-1, best, logits.gather(-1, best))
+    return logits / temperature
+"""),
+        Mistake("modifies_input", "your temperature divides the caller's logits in place (logits /= T): return a new tensor and leave the input unchanged", """
+def apply_temperature(logits, temperature):
+    if temperature <= 0:
+        raise ValueError("temperature must be positive")
+    logits /= temperature
+    return logits
+"""),
+    ),
+    alternatives=("""
+def apply_temperature(logits, temperature):
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    return logits * (1.0 / temperature)
+""", """
+import torch
+
+def apply_temperature(logits, temperature):
+    if temperature <= 0:
+        raise ValueError("temperature must be strictly positive")
+    rows = [row / temperature for row in logits]
+    return torch.stack(rows)
+"""),
+)
+
+
+# ---------------------------------------------------------------- exercise 2: top-k
+
+_top_k_oracle = _hf_processor(lambda k: TopKLogitsWarper(k))
+
+
+@functools.lru_cache(maxsize=2)
+def _top_k_cases(hidden: bool) -> list[Case]:
+    def case(sub, logits, k, visible=True):
+        return _processor_case(sub, _top_k_oracle, (logits, k), _label(logits, k=k), visible)
+
+    cases = [
+        case("keeps", random_logits(1, 7, 0), 1),
+        case("keeps", random_logits(3, 50, 1), 5),
+        case("keeps", random_logits(2, 7, 2), 10),
+        case("ties", tied_logits(), 1),
+        case("ties", tied_logits(), 3),
+        case("raises", random_logits(2, 9, 3), 0),
+    ]
+    if hidden:
+        cases += [
+            case("keeps", random_logits(4, 1000, 4), 1, False),
+            case("keeps", random_logits(4, 1000, 5), 50, False),
+            case("keeps", random_logits(1, 7, 6), 6, False),
+            case("keeps", random_logits(3, 50, 7), 50, False),
+            case("keeps", after_top_k(3, 50, 8), 4, False),
+            case("ties", tied_logits(), 7, False),
+            case("ties", torch.zeros(2, 6), 2, False),
+            case("raises", random_logits(2, 9, 9), -1, False),
+        ]
+    return cases
+
+
+TOP_K = Exercise(
+    name="top_k_filter",
+    cell="top_k",
+    test_cell="top_k_tests",
+    points=2,
+    subchecks=(
+        SubCheck("keeps", 1.0, "keeps the k largest logits of each row unchanged and sets the others to -inf (k >= V keeps all)"),
+        SubCheck("ties", 0.5, "keeps every logit equal to the k-th largest (ties can keep more than k tokens)"),
+        SubCheck("raises", 0.5, "k <= 0 raises ValueError"),
+    ),
+    cases=_top_k_cases,
+    run=_processor_run,
+    compare=_processor_compare("top_k_filter"),
+    forbidden=FORBIDDEN,
+    mistakes=(
+        Mistake("keeps_k_minus_1", "your top-k keeps k - 1 tokens: it removes the k-th largest logit too (<= instead of <)", """
+import torch
+
+def top_k_filter(logits, k):
+    if k <= 0:
+        raise ValueError("k must be positive")
+    k = min(k, logits.shape[-1])
+    kth = torch.sort(logits, dim=-1, descending=True).values[:, k - 1 : k]
+    return logits.masked_fill(logits <= kth, float("-inf"))
+"""),
+        Mistake("drops_ties", "your top-k keeps exactly the k indices torch.topk returns; keep every logit equal to the k-th largest, so that tied tokens all stay (as Hugging Face does)", """
+import torch
+
+def top_k_filter(logits, k):
+    if k <= 0:
+        raise ValueError("k must be positive")
+    k = min(k, logits.shape[-1])
+    values, indices = torch.topk(logits, k, dim=-1)
+    out = torch.full_like(logits, float("-inf"))
+    return out.scatter(-1, indices, values)
+"""),
+        Mistake("keeps_k_plus_1", "your top-k keeps k + 1 tokens: its threshold is the (k+1)-th largest logit (index k of the sorted logits; the k-th is at index k - 1)", """
+import torch
+
+def top_k_filter(logits, k):
+    if k <= 0:
+        raise ValueError("k must be positive")
+    if k >= logits.shape[-1]:
+        return logits.clone()
+    sorted_logits = torch.sort(logits, dim=-1, descending=True).values
+    threshold = sorted_logits[:, k].unsqueeze(-1)
+    return logits.masked_fill(logits < threshold, float("-inf"))
+"""),
+        Mistake("ascending_sort", "your top-k sorts in ascending order (torch.sort's default), so its threshold is the k-th smallest logit; sort with descending=True", """
+import torch
+
+def top_k_filter(logits, k):
+    if k <= 0:
+        raise ValueError("k must be positive")
+    k = min(k, logits.shape[-1])
+    sorted_logits, _ = torch.sort(logits, dim=-1)
+    kth = sorted_logits[:, k - 1 : k]
+    return logits.masked_fill(logits < kth, float("-inf"))
+"""),
+        Mistake("fills_zero", "your top-k sets the removed logits to 0, which still has a probability after the softmax (more than a negative logit!); set them to -inf", """
+import torch
+
+def top_k_filter(logits, k):
+    if k <= 0:
+        raise ValueError("k must be positive")
+    k = min(k, logits.shape[-1])
+    kth = torch.topk(logits, k, dim=-1).values[:, -1:]
+    return torch.where(logits < kth, torch.zeros_like(logits), logits)
+"""),
+        Mistake("returns_probabilities", "your top-k returns the renormalised probabilities of the kept tokens; return the logits with -inf for the removed tokens (the sampler applies the softmax after all the processors)", """
+import torch
+
+def top_k_filter(logits, k):
+    if k <= 0:
+        raise ValueError("k must be positive")
+    k = min(k, logits.shape[-1])
+    kth = torch.topk(logits, k, dim=-1).values[:, -1:]
+    filtered = logits.masked_fill(logits < kth, float("-inf"))
+    return torch.softmax(filtered, dim=-1)
+"""),
+        Mistake("zero_disables", "your top-k treats k = 0 as 'no filtering'; generate's top_k=0 means that, but the filter itself must raise ValueError for k <= 0", """
+import torch
+
+def top_k_filter(logits, k):
+    if k <= 0 or k >= logits.shape[-1]:
+        return logits.clone()
+    kth = torch.topk(logits, k, dim=-1).values[:, -1:]
+    return logits.masked_fill(logits < kth, float("-inf"))
+"""),
+    ),
+    alternatives=("""
+def top_k_filter(logits, k):
+    if not isinstance(k, int) or k <= 0:
+        raise ValueError(f"k must be a positive int, got {k}")
+    out = logits.clone()
+    for b in range(logits.shape[0]):
+        row = logits[b]
+        kth = sorted(row.tolist(), reverse=True)[min(k, len(row)) - 1]
+        out[b][row < kth] = float("-inf")
+    return out
+""", """
+import torch
+
+def top_k_filter(logits, k):
+    if k <= 0:
+        raise ValueError("top-k needs k >= 1")
+    V = logits.shape[-1]
+    if k >= V:
+        return logits.clone()
+    sorted_desc, _ = torch.sort(logits, dim=-1, descending=True)
+    threshold = sorted_desc[:, k - 1].unsqueeze(-1)  # (B, 1)
+    return torch.where(logits >= threshold, logits, torch.full_like(logits, float("-inf")))
+"""),
+)
+
+
+# ---------------------------------------------------------------- exercise 3: top-p
+
+_top_p_oracle = _hf_processor(lambda p: TopPLogitsWarper(p))
+
+
+@functools.lru_cache(maxsize=2)
+def _top_p_cases(hidden: bool) -> list[Case]:
+    def case(sub, logits, p, visible=True):
+        return _processor_case(sub, _top_p_oracle, (logits, p), _label(logits, p=p), visible)
+
+    cases = [
+        case("nucleus", nucleus_logits(1, 7, 0.5, 0), 0.5),
+        case("nucleus", nucleus_logits(3, 50, 0.9, 1), 0.9),
+        case("nucleus", random_logits(2, 9, 2, scale=1.0), 1.0),
+        case("nucleus", after_top_k(3, 50, 3), 0.3),
+        case("keeps_one", nucleus_logits(3, 50, 0.0, 4), 0.0),
+    ]
+    if hidden:
+        cases += [
+            case("nucleus", nucleus_logits(4, 1000, 0.5, 10), 0.5, False),
+            case("nucleus", nucleus_logits(4, 1000, 0.9, 20), 0.9, False),
+            case("nucleus", nucleus_logits(3, 50, 0.75, 30), 0.75, False),
+            case("nucleus", nucleus_logits(1, 2, 0.6, 40), 0.6, False),
+            case("nucleus", after_top_k(2, 100, 50), 0.95, False),
+            case("keeps_one", nucleus_logits(3, 50, 0.01, 60), 0.01, False),
+            case("keeps_one", nucleus_logits(4, 1000, 0.0, 70), 0.0, False),
+        ]
+    return cases
+
+
+_TOP_P = """import torch
+
+def top_p_filter(logits, p):
+    if p < 0 or p > 1:
+        raise ValueError("p must be in [0, 1]")
+    if p == 1:
+        return logits.clone()
+    sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+    probs = torch.softmax(sorted_logits, dim=-1)
+    mass_before = torch.cumsum(probs, dim=-1) - probs  # probability of the tokens ranked above
+    remove_sorted = mass_before >= p
+    remove_sorted[:, 0] = False  # keep the most likely token
+    remove = remove_sorted.scatter(-1, order, remove_sorted)
+    return logits.masked_fill(remove, float("-inf"))
+"""
+
+
+def _variant(code: str, *replacements: tuple[str, str]) -> str:
+    """``code`` with each ``old`` replaced by ``new``; each ``old`` must occur exactly once."""
+    for old, new in replacements:
+        if code.count(old) != 1:
+            raise ValueError(f"{old!r} occurs {code.count(old)} times in the template")
+        code = code.replace(old, new)
+    return code
+
+
+TOP_P = Exercise(
+    name="top_p_filter",
+    cell="top_p",
+    test_cell="top_p_tests",
+    points=2,
+    subchecks=(
+        SubCheck("nucleus", 1.5, "keeps the smallest set of most likely tokens whose probabilities add up to at least p (the token that crosses p included), -inf elsewhere; p = 1 keeps all"),
+        SubCheck("keeps_one", 0.5, "always keeps the most likely token (p = 0 keeps exactly that one)"),
+    ),
+    cases=_top_p_cases,
+    run=_processor_run,
+    compare=_processor_compare("top_p_filter"),
+    forbidden=FORBIDDEN,
+    mistakes=(
+        Mistake("drops_crossing_token", "your top-p drops the token whose probability makes the total cross p; keep it (the kept set is the smallest whose probabilities add up to at least p)", """
+import torch
+
+def top_p_filter(logits, p):
+    if p < 0 or p > 1:
+        raise ValueError("p must be in [0, 1]")
+    sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+    cumulative = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
+    remove_sorted = cumulative > p
+    remove_sorted[:, 0] = False
+    remove = remove_sorted.scatter(-1, order, remove_sorted)
+    return logits.masked_fill(remove, float("-inf"))
+"""),
+        Mistake("ascending_sort", "your top-p sorts in ascending order, so the running total starts from the least likely tokens; sort with descending=True (or remove the tokens whose ascending total stays at or below 1 - p)",
+                _variant(_TOP_P, ("torch.sort(logits, dim=-1, descending=True)", "torch.sort(logits, dim=-1)"))),
+        Mistake("mask_not_unsorted", "your top-p applies the mask computed in sorted order directly to the logits in vocabulary order; scatter it back with the sort's indices first",
+                _variant(_TOP_P, ("    remove = remove_sorted.scatter(-1, order, remove_sorted)\n", ""),
+                         ("logits.masked_fill(remove, ", "logits.masked_fill(remove_sorted, "))),
+        Mistake("cumsum_of_logits", "your top-p adds up the logits instead of the probabilities; apply the softmax before the cumulative sum",
+                _variant(_TOP_P, ("probs = torch.softmax(sorted_logits, dim=-1)", "probs = sorted_logits"))),
+        Mistake("softmax_over_batch", "your top-p takes the softmax over the batch dimension (dim=0); each row's probabilities are a softmax over its vocabulary (dim=-1)",
+                _variant(_TOP_P, ("probs = torch.softmax(sorted_logits, dim=-1)", "probs = torch.softmax(sorted_logits, dim=0)"))),
+        Mistake("returns_probabilities", "your top-p returns probabilities with zeros for the removed tokens; return the logits with -inf for them (the sampler applies the softmax after all the processors)",
+                _variant(_TOP_P, ('return logits.masked_fill(remove, float("-inf"))', "return torch.softmax(logits, dim=-1).masked_fill(remove, 0.0)"))),
+        Mistake("removes_everything_for_p0", "your top-p removes every token when p = 0 (the mass before the most likely token, 0, is already >= p); the most likely token must always stay",
+                _variant(_TOP_P, ("    remove_sorted[:, 0] = False  # keep the most likely token\n", ""))),
+    ),
+    alternatives=(_TOP_P, """
+import torch
+
+def top_p_filter(logits, p):
+    if not 0 <= p <= 1:
+        raise ValueError(f"top_p must be between 0 and 1, got {p}")
+    if p >= 1:
+        return logits.clone()
+    probs = torch.softmax(logits, dim=-1)
+    out = torch.full_like(logits, float("-inf"))
+    for b in range(logits.shape[0]):
+        total = 0.0
+        for i in torch.argsort(probs[b], descending=True).tolist():
+            out[b, i] = logits[b, i]
+            total += probs[b, i].item()
+            if total >= p:
+                break
+    return out
+""", """
+import torch
+
+def top_p_filter(logits, p):
+    sorted_logits, order = torch.sort(logits, dim=-1)  # least likely first, as Hugging Face does
+    cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
+    remove = cumulative <= 1 - p
+    remove[:, -1] = False
+    return logits.masked_fill(remove.scatter(-1, order, remove), float("-inf"))
+"""),
+)
+
+
+# ---------------------------------------------------------------- exercise 4: repetition penalty
+
+_repetition_oracle = lambda logits, ids, penalty: RepetitionPenaltyLogitsProcessor(float(penalty))(ids, logits)  # noqa: E731
+
+
+@functools.lru_cache(maxsize=2)
+def _repetition_cases(hidden: bool) -> list[Case]:
+    def case(sub, logits, ids, penalty, visible=True):
+        return _processor_case(sub, _repetition_oracle, (logits, ids, penalty), _label(logits, generated_ids=ids, penalty=penalty), visible)
+
+    cases = [
+        case("sign", random_logits(1, 30, 0), distinct_ids(1, 30, 0), 1.3),
+        case("sign", random_logits(2, 30, 1), distinct_ids(2, 30, 1), 0.8),
+        case("once", random_logits(1, 20, 2), repeated_ids(1, 20, 2), 1.5),
+        case("rows", random_logits(3, 50, 3), repeated_ids(3, 50, 3), 1.3),
+        case("inputs", random_logits(2, 20, 4), repeated_ids(2, 20, 4), 1.3),
+    ]
+    if hidden:
+        cases += [
+            case("sign", random_logits(4, 1000, 5), distinct_ids(4, 1000, 5, T=30), 2.0, False),
+            case("sign", random_logits(3, 50, 6), distinct_ids(3, 50, 6), 1.0, False),
+            case("once", random_logits(2, 30, 7), repeated_ids(2, 30, 7, T=20), 1.2, False),
+            case("once", random_logits(1, 7, 8), torch.tensor([[3, 3, 3, 3]]), 0.5, False),
+            case("rows", random_logits(4, 1000, 9), repeated_ids(4, 1000, 9, T=12), 0.8, False),
+            case("inputs", random_logits(3, 50, 10), distinct_ids(3, 50, 10), 1.3, False),
+        ]
+    return cases
+
+
+REPETITION = Exercise(
+    name="apply_repetition_penalty",
+    cell="repetition_penalty",
+    test_cell="repetition_penalty_tests",
+    points=2.5,
+    subchecks=(
+        SubCheck("sign", 1.0, "the logit of every token in generated_ids is divided by the penalty if positive, multiplied by it if negative; other logits unchanged"),
+        SubCheck("once", 0.5, "a token is penalised once, however often it occurs"),
+        SubCheck("rows", 0.5, "each row is penalised for the tokens of its own row of generated_ids"),
+        SubCheck("inputs", 0.5, "returns a new tensor and leaves the logits passed in unchanged"),
+    ),
+    cases=_repetition_cases,
+    run=_processor_run,
+    compare=_processor_compare("apply_repetition_penalty"),
+    forbidden=FORBIDDEN,
+    mistakes=(
+        Mistake("once_per_occurrence", "your repetition penalty is applied once per occurrence, so a token seen three times is penalised three times; penalise each distinct token once", """
+def apply_repetition_penalty(logits, generated_ids, penalty):
+    out = logits.clone()
+    for b in range(out.shape[0]):
+        for token in generated_ids[b].tolist():
+            if out[b, token] > 0:
+                out[b, token] = out[b, token] / penalty
+            else:
+                out[b, token] = out[b, token] * penalty
+    return out
+"""),
+        Mistake("always_divides", "your repetition penalty divides every seen logit by the penalty; a negative logit divided by 1.3 gets larger (more likely): multiply negative logits, divide positive ones", """
+import torch
+
+def apply_repetition_penalty(logits, generated_ids, penalty):
+    seen = torch.gather(logits, 1, generated_ids)
+    return logits.scatter(1, generated_ids, seen / penalty)
+"""),
+        Mistake("sign_swapped", "your repetition penalty multiplies positive logits and divides negative ones, which makes seen tokens more likely; divide positive logits, multiply negative ones", """
+import torch
+
+def apply_repetition_penalty(logits, generated_ids, penalty):
+    seen = torch.gather(logits, 1, generated_ids)
+    seen = torch.where(seen > 0, seen * penalty, seen / penalty)
+    return logits.scatter(1, generated_ids, seen)
+"""),
+        Mistake("batch_mixed", "your repetition penalty penalises, in every row, the tokens seen in any row of the batch; each sequence is penalised for its own tokens only", """
+import torch
+
+def apply_repetition_penalty(logits, generated_ids, penalty):
+    out = logits.clone()
+    for token in set(generated_ids.flatten().tolist()):
+        column = out[:, token]
+        out[:, token] = torch.where(column < 0, column * penalty, column / penalty)
+    return out
+"""),
+        Mistake("subtracts", "your repetition penalty subtracts the penalty from the logits; the CTRL penalty is multiplicative: divide positive logits by it, multiply negative ones", """
+import torch
+
+def apply_repetition_penalty(logits, generated_ids, penalty):
+    seen = torch.zeros_like(logits, dtype=torch.bool).scatter(1, generated_ids, True)
+    return torch.where(seen, logits - penalty, logits)
+"""),
+        Mistake("modifies_input", "your repetition penalty changes the caller's logits in place; return a new tensor and leave the input unchanged", """
+def apply_repetition_penalty(logits, generated_ids, penalty):
+    for b in range(logits.shape[0]):
+        for token in set(generated_ids[b].tolist()):
+            if logits[b, token] < 0:
+                logits[b, token] *= penalty
+            else:
+                logits[b, token] /= penalty
+    return logits
+"""),
+    ),
+    alternatives=("""
+def apply_repetition_penalty(logits, generated_ids, penalty):
+    if penalty <= 0:
+        raise ValueError("penalty must be positive")
+    out = logits.clone()
+    for b in range(logits.shape[0]):
+        for token in set(generated_ids[b].tolist()):
+            x = logits[b, token]
+            out[b, token] = x / penalty if x > 0 else x * penalty
+    return out
+""", """
+import torch
+
+def apply_repetition_penalty(logits, generated_ids, penalty):
+    seen = torch.zeros_like(logits, dtype=torch.bool)
+    seen.scatter_(1, generated_ids, True)  # (B, V)
+    penalised = torch.where(logits > 0, logits / penalty, logits * penalty)
+    return torch.where(seen, penalised, logits)
+"""),
+)
+
+
+# ---------------------------------------------------------------- exercise 5: OpenAI's penalties
+
+
+def frequency_presence_loop(logits: torch.Tensor, generated_ids: torch.Tensor, frequency_penalty: float, presence_penalty: float) -> torch.Tensor:
+    """The OpenAI API's definition, one token at a time:
+    ``logit[j] -= c[j] * frequency_penalty + (c[j] > 0) * presence_penalty``."""
+    out = logits.clone()
+    for b in range(logits.shape[0]):
+        counts: dict[int, int] = {}
+        for token in generated_ids[b].tolist():
+            counts[token] = counts.get(token, 0) + 1
+        for token, c in counts.items():
+            out[b, token] = out[b, token] - (c * frequency_penalty + presence_penalty)
+    return out
+
+
+@functools.lru_cache(maxsize=2)
+def _penalties_cases(hidden: bool) -> list[Case]:
+    def case(sub, logits, ids, fp, pp, visible=True):
+        label = _label(logits, generated_ids=ids, frequency_penalty=fp, presence_penalty=pp)
+        return _processor_case(sub, frequency_presence_loop, (logits, ids, fp, pp), label, visible)
+
+    cases = [
+        case("frequency", random_logits(1, 20, 0), repeated_ids(1, 20, 0, T=12), 0.5, 0.0),
+        case("presence", random_logits(1, 20, 1), repeated_ids(1, 20, 1, T=12), 0.0, 0.8),
+        case("together", random_logits(3, 50, 2), repeated_ids(3, 50, 2, T=12), 0.5, 0.3),
+        case("together", random_logits(2, 20, 3), torch.zeros(2, 0, dtype=torch.long), 0.5, 0.5),
+        case("inputs", random_logits(2, 20, 4), repeated_ids(2, 20, 4), 0.5, 0.3),
+    ]
+    if hidden:
+        cases += [
+            case("frequency", random_logits(4, 1000, 5), repeated_ids(4, 1000, 5, T=30), 1.2, 0.0, False),
+            case("presence", random_logits(4, 1000, 6), repeated_ids(4, 1000, 6, T=30), 0.0, 1.5, False),
+            case("together", random_logits(4, 100, 7), repeated_ids(4, 100, 7, T=20), -0.4, -0.2, False),
+            case("together", random_logits(3, 50, 8), distinct_ids(3, 50, 8), 0.7, 0.1, False),
+            case("inputs", random_logits(3, 50, 9), repeated_ids(3, 50, 9), 1.0, 1.0, False),
+        ]
+    return cases
+
+
+_PENALTIES_HEAD = "import torch\n\ndef apply_frequency_presence_penalties(logits, generated_ids, frequency_penalty, presence_penalty):\n"
+
+PENALTIES = Exercise(
+    name="apply_frequency_presence_penalties",
+    cell="frequency_presence",
+    test_cell="frequency_presence_tests",
+    points=2.5,
+    subchecks=(
+        SubCheck("frequency", 1.0, "subtracts count * frequency_penalty from the logit of each token of generated_ids"),
+        SubCheck("presence", 0.5, "subtracts presence_penalty once from the logit of each token that occurs at all"),
+        SubCheck("together", 0.5, "both penalties at once, each row counting its own tokens (none yet: logits unchanged)"),
+        SubCheck("inputs", 0.5, "returns a new tensor and leaves the logits passed in unchanged"),
+    ),
+    cases=_penalties_cases,
+    run=_processor_run,
+    compare=_processor_compare("apply_frequency_presence_penalties"),
+    forbidden=FORBIDDEN,
+    mistakes=(
+        Mistake("presence_per_occurrence", "your presence penalty is subtracted once per occurrence; it is paid once for any token that occurs at all (only the frequency penalty grows with the count)", _PENALTIES_HEAD + """
+    counts = torch.zeros_like(logits)
+    counts.scatter_add_(1, generated_ids, torch.ones_like(generated_ids, dtype=logits.dtype))
+    return logits - counts * (frequency_penalty + presence_penalty)
+"""),
+        Mistake("scatter_not_add", "your frequency penalty does not grow with the count: scatter_ writes 1 for a token however often it occurs; count with scatter_add_ (or bincount)", _PENALTIES_HEAD + """
+    counts = torch.zeros_like(logits)
+    counts.scatter_(1, generated_ids, 1.0)
+    present = (counts > 0).float()
+    return logits - counts * frequency_penalty - present * presence_penalty
+"""),
+        Mistake("adds_penalties", "your penalties are added to the logits, which makes repeated tokens more likely; the OpenAI API subtracts them", _PENALTIES_HEAD + """
+    counts = torch.zeros_like(logits).scatter_add(1, generated_ids, torch.ones_like(generated_ids, dtype=logits.dtype))
+    return logits + counts * frequency_penalty + (counts > 0).float() * presence_penalty
+"""),
+        Mistake("swapped", "your penalties are swapped: the frequency penalty is multiplied by the count, the presence penalty is paid once per token that occurs", _PENALTIES_HEAD + """
+    counts = torch.zeros_like(logits).scatter_add(1, generated_ids, torch.ones_like(generated_ids, dtype=logits.dtype))
+    return logits - counts * presence_penalty - (counts > 0).float() * frequency_penalty
+"""),
+        Mistake("batch_counts", "your penalties count the tokens of the whole batch; each row counts its own generated tokens", _PENALTIES_HEAD + """
+    counts = torch.bincount(generated_ids.flatten(), minlength=logits.shape[-1]).to(logits.dtype)  # (V,)
+    return logits - counts * frequency_penalty - (counts > 0).to(logits.dtype) * presence_penalty
+"""),
+        Mistake("modifies_input", "your penalties change the caller's logits in place; return a new tensor and leave the input unchanged", """
+from collections import Counter
+
+def apply_frequency_presence_penalties(logits, generated_ids, frequency_penalty, presence_penalty):
+    for b, row in enumerate(generated_ids.tolist()):
+        for token, count in Counter(row).items():
+            logits[b, token] -= count * frequency_penalty + presence_penalty
+    return logits
+"""),
+    ),
+    alternatives=("""
+from collections import Counter
+
+def apply_frequency_presence_penalties(logits, generated_ids, frequency_penalty, presence_penalty):
+    out = logits.clone()
+    for b, row in enumerate(generated_ids.tolist()):
+        for token, count in Counter(row).items():
+            out[b, token] = out[b, token] - count * frequency_penalty - presence_penalty
+    return out
+""", """
+import torch
+import torch.nn.functional as F
+
+def apply_frequency_presence_penalties(logits, generated_ids, frequency_penalty, presence_penalty):
+    V = logits.shape[-1]
+    counts = F.one_hot(generated_ids, V).sum(dim=1).to(logits.dtype)  # (B, V)
+    penalty = frequency_penalty * counts + presence_penalty * counts.clamp(max=1)
+    return logits - penalty
+"""),
+)
