@@ -8,7 +8,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: help setup book test release grade demo-submissions mutants bench-grade lab clean
+.PHONY: help setup system-packages book test release grade demo-submissions mutants bench-grade lab clean
 
 help:
 	@echo "make book              build the book into _build/html (sets up .venv first)"
@@ -34,8 +34,11 @@ book: setup
 	$(BIN)/jupyter-book build -W --keep-going --all .
 	@echo "open _build/html/index.html"
 
-test: setup
+test: setup system-packages
 	$(BIN)/python -m pytest
+
+system-packages:
+	@bash .ci/system-packages
 
 release: setup
 	$(BIN)/python autograde/course.py release

@@ -107,9 +107,15 @@ def write_feedback(result: SubmissionResult, root: Path) -> Path:
     return folder
 
 
-def record_in_gradebook(db_url: str, results: list[SubmissionResult]) -> None:
+def record_in_gradebook(db_url: str, results: list[SubmissionResult], attempts: int = 6) -> None:
     """Put the scores in nbgrader's gradebook (one submission per student and chapter, the
-    engine's points as each test cell's auto score), so ``nbgrader export`` and formgrader see them."""
+    engine's points as each test cell's auto score), so ``nbgrader export`` and formgrader see them.
+
+    Each submission is one transaction, retried when another grader wrote the same rows at the
+    same moment (PostgreSQL with several graders), so no grade is lost.
+    """
+    import random
+    import time
     import warnings
 
     from nbgrader.api import Gradebook, MissingEntry
@@ -119,13 +125,20 @@ def record_in_gradebook(db_url: str, results: list[SubmissionResult]) -> None:
         for r in results:
             if r.status != "graded":
                 continue
-            gb.update_or_create_student(r.student)
-            try:
-                gb.remove_submission(r.chapter, r.student)
-            except MissingEntry:
-                pass
-            gb.add_submission(r.chapter, r.student)
-            for e in r.exercises:
-                grade = gb.find_grade(e.test_cell, r.chapter, r.chapter, r.student)
-                grade.auto_score = e.points
-            gb.db.commit()
+            for attempt in range(attempts):
+                try:
+                    gb.update_or_create_student(r.student)
+                    try:
+                        gb.remove_submission(r.chapter, r.student)
+                    except MissingEntry:
+                        pass
+                    gb.add_submission(r.chapter, r.student)
+                    for e in r.exercises:
+                        gb.find_grade(e.test_cell, r.chapter, r.chapter, r.student).auto_score = e.points
+                    gb.db.commit()
+                    break
+                except Exception:  # noqa: BLE001 - a concurrent writer: roll back and try again
+                    gb.db.rollback()
+                    if attempt == attempts - 1:
+                        raise
+                    time.sleep(random.uniform(0.05, 0.3) * (attempt + 1))
