@@ -1,6 +1,7 @@
 """Submissions per minute: the course's grader against plain sequential `nbgrader autograde`.
 
     python bench/grade.py [--submissions 100] [--nbgrader-sample 3] [--timeout 30]
+    python bench/grade.py --class-size 50 --all-chapters     # a whole term: every chapter, N students
 
 Builds N synthetic submissions of chapter 02 (about half correct, a third with one catalogued
 mistake, some unanswered, a few hostile ones from tests/hostile_submissions.py, endless loops
@@ -32,15 +33,15 @@ from hostile_submissions import CHAPTER, HOSTILE  # noqa: E402
 from llmcourse.grading.engine import exercises_of  # noqa: E402
 
 
-def synthetic(root: Path, n: int, seed: int, with_loops: bool) -> None:
-    """Write ``n`` submissions under ``root/submitted``."""
+def synthetic(root: Path, n: int, seed: int, with_loops: bool, chapter: str = CHAPTER) -> None:
+    """Write ``n`` submissions of ``chapter`` under ``root/submitted`` (hostile ones: chapter 02 only)."""
     rng = random.Random(seed)
-    solution = nbformat.read(ROOT / "solutions" / f"{CHAPTER}.ipynb", as_version=4)
-    untouched = nbformat.read(ROOT / "chapters" / f"{CHAPTER}.ipynb", as_version=4)
-    hostile = [h for h in HOSTILE if with_loops or "loop" not in h.student]
-    mistakes = [(e.cell, m.code) for e in exercises_of(CHAPTER).values() for m in e.mistakes]
+    solution = nbformat.read(ROOT / "solutions" / f"{chapter}.ipynb", as_version=4)
+    untouched = nbformat.read(ROOT / "chapters" / f"{chapter}.ipynb", as_version=4)
+    hostile = [h for h in HOSTILE if with_loops or "loop" not in h.student] if chapter == CHAPTER else []
+    mistakes = [(e.cell, m.code) for e in exercises_of(chapter).values() for m in e.mistakes]
     for i in range(n):
-        kind = rng.choices(["correct", "buggy", "untouched", "hostile"], weights=[50, 32, 12, 6])[0]
+        kind = rng.choices(["correct", "buggy", "untouched", "hostile"], weights=[50, 32, 12, 6 if hostile else 0])[0]
         nb = nbformat.from_dict(json.loads(json.dumps(untouched if kind == "untouched" else solution)))
         text = None
         if kind == "buggy":
@@ -51,12 +52,12 @@ def synthetic(root: Path, n: int, seed: int, with_loops: bool) -> None:
             if h.start != "solution":
                 nb = nbformat.from_dict(json.loads(json.dumps(untouched)))
             text = h.edit(nb)
-        folder = root / "submitted" / f"student{i:04d}-{kind}" / CHAPTER
+        folder = root / "submitted" / f"student{i:04d}-{kind}" / chapter
         folder.mkdir(parents=True)
         if isinstance(text, str):
-            (folder / f"{CHAPTER}.ipynb").write_text(text)
+            (folder / f"{chapter}.ipynb").write_text(text)
         else:
-            nbformat.write(nb, folder / f"{CHAPTER}.ipynb")
+            nbformat.write(nb, folder / f"{chapter}.ipynb")
 
 
 def nbgrader_autograde(root: Path, students: list[str]) -> float:
@@ -76,7 +77,11 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=30.0)
     parser.add_argument("--with-loops", action="store_true", help="include the endless-loop submissions (each costs --timeout)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--class-size", type=int, default=0, help="with --all-chapters: students per chapter")
+    parser.add_argument("--all-chapters", action="store_true", help="time a whole term: every chapter in solutions/")
     args = parser.parse_args()
+    if args.all_chapters:
+        return term(args.class_size or 50, args.timeout, args.seed)
 
     scratch = Path(tempfile.mkdtemp(prefix="bench-grade-"))
     ours_root, theirs_root = scratch / "ours", scratch / "nbgrader"
@@ -102,6 +107,20 @@ def main() -> None:
     print(f"{'nbgrader autograde, sequential':<38} {len(sample):>11} {theirs:>9.1f} {theirs_rate:>11.1f}")
     print(f"ratio: {ours_rate / theirs_rate:.1f}x")
     shutil.rmtree(scratch, ignore_errors=True)
+
+
+def term(students: int, timeout: float, seed: int) -> None:
+    """Grade ``students`` synthetic submissions of every chapter in one `course.grade` run."""
+    root = Path(tempfile.mkdtemp(prefix="bench-term-"))
+    shutil.copyfile(course.COURSE / "nbgrader_config.py", root / "nbgrader_config.py")
+    chapters = course.chapter_names()
+    for n, chapter in enumerate(chapters):
+        synthetic(root, students, seed + n, False, chapter)
+    start = time.perf_counter()
+    results = course.grade(root, chapters, time_limit=timeout, progress=False)
+    seconds = time.perf_counter() - start
+    print(f"machine: {os.cpu_count()} cores; {len(chapters)} chapters x {students} students = {len(results)} submissions")
+    print(f"graded in {seconds:.1f} s ({60 * len(results) / seconds:.0f} per minute), reports included; class report: {root / 'class_report.html'}")
 
 
 if __name__ == "__main__":
