@@ -67,3 +67,14 @@ def test_scan_source_finds_forbidden_names_and_tampering_but_not_honest_code():
         assert scan_source(hostile), hostile
     honest = 'def scaled_dot_product_attention(q, k, v, mask=None):\n    """My scaled_dot_product_attention."""\n    ops = 3\n    return model.eval()'
     assert scan_source(honest, ["scaled_dot_product_attention"]) == []
+
+
+def test_malformed_results_from_the_students_process_fail_without_crashing_the_judge():
+    from llmcourse.grading import ch02
+    from llmcourse.grading.contract import judge
+
+    cases = ch02.ATTENTION.cases(False)
+    junk = [{"tuple": [{"tensor": {"kind": "torch.Tensor", "dtype": "float32", "shape": [3, 3], "data": "@@not base64"}}, 5]},
+            {"dict": "not a dict"}, {"tensor": None}, ["not", "plain"], 17, None, {"error": 3}, {"tuple": None}]
+    outcome = judge(ch02.ATTENTION, cases, (junk * 2)[: len(cases)])
+    assert outcome.score == 0 and len(outcome.failures) == len(ch02.ATTENTION.subchecks)

@@ -317,6 +317,8 @@ def failure_of(exercise: Exercise, case: Case, got: Any, expected: Any = None) -
         exercise.compare(case, got, case.expected if expected is None else expected)
     except GradingError as exc:
         return str(exc)
+    except Exception as exc:  # noqa: BLE001 - malformed data from the student's process is a failure, not a crash
+        return f"{exercise.name} returned something the grader could not read ({type(exc).__name__}) for {case.label}"
     return None
 
 

@@ -285,7 +285,11 @@ def _judge(exercise: Exercise, test_cell: str, cases: list[contract.Case], outco
         if not isinstance(results, list) or len(results) != len(cases):
             result.status, result.messages = "error", ["the results were incomplete or corrupted"]
         else:
-            judged = contract.judge(exercise, cases, results)
+            try:
+                judged = contract.judge(exercise, cases, results)
+            except Exception as exc:  # noqa: BLE001 - never let one submission stop the batch
+                result.status, result.messages = "error", [f"the results could not be judged ({type(exc).__name__})"]
+                return result
             result.subchecks = judged.points
             result.points = judged.score
             result.messages = [f"{exercise.subcheck(s).requirement}: {m}" for s, m in judged.failures.items()]
