@@ -32,6 +32,7 @@ from llmcourse.grading.contract import Exercise
 
 GRADING_DIR = Path(__file__).resolve().parent
 MAX_MESSAGE_BYTES = 64 << 20
+MAX_MESSAGES = 10_000
 
 
 def checks_module(chapter: str) -> str:
@@ -145,6 +146,9 @@ class _Run:
         try:
             while not self.eof and self.reader.poll():
                 data = self.reader.recv_bytes(MAX_MESSAGE_BYTES)
+                if len(self.messages) > MAX_MESSAGES:  # a flood: keep reading (the child must not block), keep nothing
+                    self.bad_message = True
+                    continue
                 try:
                     message = json.loads(data)
                     if isinstance(message, dict):
