@@ -800,12 +800,12 @@ PENALTIES = Exercise(
     compare=_processor_compare("apply_frequency_presence_penalties"),
     forbidden=FORBIDDEN,
     mistakes=(
-        Mistake("presence_per_occurrence", "your presence penalty is subtracted once per occurrence; it is paid once for any token that occurs at all (only the frequency penalty grows with the count)", _PENALTIES_HEAD + """
+        Mistake("presence_per_occurrence", "your presence penalty grows with the count (it is subtracted once per occurrence, or the two penalties are swapped); it is paid once for any token that occurs at all, only the frequency penalty grows with the count", _PENALTIES_HEAD + """
     counts = torch.zeros_like(logits)
     counts.scatter_add_(1, generated_ids, torch.ones_like(generated_ids, dtype=logits.dtype))
     return logits - counts * (frequency_penalty + presence_penalty)
 """),
-        Mistake("scatter_not_add", "your frequency penalty does not grow with the count: scatter_ writes 1 for a token however often it occurs; count with scatter_add_ (or bincount)", _PENALTIES_HEAD + """
+        Mistake("scatter_not_add", "your frequency penalty does not grow with the count (scatter_ writes 1 for a token however often it occurs, or the two penalties are swapped); count with scatter_add_ (or bincount) and multiply by frequency_penalty", _PENALTIES_HEAD + """
     counts = torch.zeros_like(logits)
     counts.scatter_(1, generated_ids, 1.0)
     present = (counts > 0).float()
@@ -853,3 +853,672 @@ def apply_frequency_presence_penalties(logits, generated_ids, frequency_penalty,
     return logits - penalty
 """),
 )
+
+
+# ================================================================ decoders
+
+# ---------------------------------------------------------------- the models the decoders run
+
+
+@functools.lru_cache(maxsize=None)
+def tiny_model(seed: int = 0, vocab_size: int = 50, initializer_range: float = 0.3) -> GPT2LMHeadModel:
+    """A 2-layer, 32-wide random GPT-2, the same for the same arguments in every process.
+
+    A large ``initializer_range`` makes its next-token distributions peaked (greedy and beam
+    search differ), a small one makes them flat (long outputs have tiny probabilities). No
+    dropout, eval mode, no end token of its own.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        config = GPT2Config(
+            vocab_size=vocab_size, n_positions=64, n_embd=32, n_layer=2, n_head=2, initializer_range=initializer_range,
+            resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, bos_token_id=None, eos_token_id=None, pad_token_id=None,
+        )
+        return GPT2LMHeadModel(config).eval()
+
+
+def _model_label(spec: tuple) -> str:
+    seed, vocab_size, init = spec
+    return f"a random GPT-2 (vocabulary {vocab_size}, seed {seed}{', flat distributions' if init < 0.2 else ''})"
+
+
+@functools.lru_cache(maxsize=1)
+def course_model():
+    """``course-gpt`` and its tokenizer, on the CPU (loaded once per process)."""
+    from transformers.utils import logging as hf_logging
+
+    from llmcourse import models
+
+    hf_logging.disable_progress_bar()
+    try:
+        return models.load("course-gpt", device="cpu")
+    finally:
+        hf_logging.enable_progress_bar()
+
+
+def _hf_generate(model, ids: torch.Tensor, **kwargs) -> torch.Tensor:
+    """Hugging Face's ``generate`` (the oracle), without its warnings and on a copy of the ids."""
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        return model.generate(ids.clone(), attention_mask=torch.ones_like(ids), **kwargs)
+    finally:
+        hf_logging.set_verbosity(level)
+
+
+def _ids_compare(what: str):
+    @_robust
+    def compare(case: Case, got: Any, expected: Any) -> None:
+        e = array_of(expected)
+        if not (isinstance(got, dict) and "tensor" in got):
+            raise GradingError(f"{what} for {case.label}: expected a tensor of token ids, got {kind_of(got)}")
+        dtype = got["tensor"]["dtype"]
+        if not dtype.startswith(("int", "uint")):
+            raise GradingError(f"{what} for {case.label}: expected integer token ids (torch.long), got dtype torch.{dtype}")
+        a = array_of(got)
+        if a.shape != e.shape:
+            rows = f"\n  expected row 0: {e[0].tolist()}\n  got row 0:      {a[0].tolist() if a.ndim == 2 and len(a) else a.tolist()}" if a.ndim <= 2 else ""
+            raise GradingError(f"{what} for {case.label}: expected shape {e.shape} (B, T + new tokens, prompt included), got {a.shape}{rows}")
+        wrong = (a != e).nonzero()
+        if len(wrong[0]):
+            b, t = int(wrong[0][0]), int(wrong[1][0])
+            raise GradingError(
+                f"{what} for {case.label}: row {b} differs from position {t} on"
+                f"\n  expected row {b}: {e[b].tolist()}\n  got row {b}:      {a[b].tolist()}"
+            )
+
+    return compare
+
+
+# ---------------------------------------------------------------- exercise 6: greedy decoding
+
+PEAKED = (0, 50, 0.3)  # the random GPT-2 most cases use (seed, vocabulary, initializer range)
+OTHER = (1, 64, 0.3)
+
+
+def _prompts(n: int, T: int, vocab_size: int, seed: int) -> torch.Tensor:
+    return torch.randint(0, vocab_size, (n, T), generator=_seeded(seed))
+
+
+def _greedy_case(sub: str, spec: tuple, ids: torch.Tensor, n: int, eos: int | None, pad: int, visible: bool) -> Case:
+    kwargs = {"eos_token_id": eos, "pad_token_id": pad} if eos is not None else {"eos_token_id": None}
+    expected = _hf_generate(tiny_model(*spec), ids, do_sample=False, max_new_tokens=n, **kwargs)
+    label = f"prompts {tuple(ids.shape)}, max_new_tokens={n}, " + (f"eos_token_id={eos}, pad_token_id={pad}" if eos is not None else "no end token")
+    label += f", {_model_label(spec)}"
+    inputs = {"model": spec, "ids": ids, "max_new_tokens": n, "eos": eos, "pad": pad}
+    return Case(sub, inputs, to_plain(expected), label, visible)
+
+
+def _free_run(spec: tuple, ids: torch.Tensor, n: int) -> torch.Tensor:
+    return _hf_generate(tiny_model(*spec), ids, do_sample=False, max_new_tokens=n, eos_token_id=None)[:, ids.shape[1]:]
+
+
+@functools.lru_cache(maxsize=2)
+def _greedy_cases(hidden: bool) -> list[Case]:
+    P = _prompts(4, 5, 50, 1)
+    free = _free_run(PEAKED, P, 20)  # (4, 20): what greedy decoding produces without an end token
+    first = int(free[0, 0])  # row 0 ends at its first token; rows 1 and 2 later
+    cases = [
+        _greedy_case("no_eos", PEAKED, P[:1], 15, None, 0, True),
+        _greedy_case("no_eos", PEAKED, P[:3], 15, None, 0, True),
+        _greedy_case("eos_pad", PEAKED, P[:3], 10, first, 47, True),
+        _greedy_case("stops", PEAKED, P[:1], 15, first, 0, True),
+        _greedy_case("stops", PEAKED, P, 20, 37, 0, True),
+    ]
+    if hidden:
+        Q = _prompts(3, 7, 64, 2)
+        free_q = _free_run(OTHER, Q, 20)
+        cases += [
+            _greedy_case("no_eos", OTHER, Q, 20, None, 0, False),
+            _greedy_case("no_eos", PEAKED, P[:, :1], 12, None, 0, False),
+            _greedy_case("eos_pad", PEAKED, P[:3], 10, first, 0, False),
+            _greedy_case("eos_pad", OTHER, Q, 12, int(free_q[1, 3]), 5, False),
+            _greedy_case("stops", PEAKED, P[:3], 15, first, 3, False),
+            _greedy_case("stops", OTHER, Q, 20, int(free_q[0, 1]), 63, False),
+        ]
+    return cases
+
+
+def _greedy_run(fn, inputs):
+    model = tiny_model(*inputs["model"])
+    ids, n = inputs["ids"].clone(), inputs["max_new_tokens"]
+    if inputs["eos"] is None:
+        return fn(model, ids, n)
+    return fn(model, ids, n, eos_token_id=inputs["eos"], pad_token_id=inputs["pad"])
+
+
+_GREEDY = """import torch
+from llmcourse.models import logits_fn
+
+def greedy_decode(model, input_ids, max_new_tokens, eos_token_id=None, pad_token_id=0):
+    logits_of = logits_fn(model)
+    ids = input_ids
+    finished = torch.zeros(ids.shape[0], dtype=torch.bool)
+    with torch.no_grad():
+        for _ in range(max_new_tokens):
+            next_tok = logits_of(ids)[:, -1, :].argmax(dim=-1)
+            if eos_token_id is not None:
+                next_tok[finished] = pad_token_id
+                finished = finished | (next_tok == eos_token_id)
+            ids = torch.cat([ids, next_tok[:, None]], dim=1)
+            if eos_token_id is not None and finished.all():
+                break
+    return ids
+"""
+
+GREEDY = Exercise(
+    name="greedy_decode",
+    cell="greedy",
+    test_cell="greedy_tests",
+    points=3,
+    subchecks=(
+        SubCheck("no_eos", 1.0, "without an end token: the prompt followed by max_new_tokens most likely tokens, (B, T + max_new_tokens), as generate(do_sample=False)"),
+        SubCheck("eos_pad", 1.0, "a sequence that has produced eos_token_id gets pad_token_id from then on, while the others go on"),
+        SubCheck("stops", 1.0, "decoding stops as soon as every sequence has produced the end token (which is kept)"),
+    ),
+    cases=_greedy_cases,
+    run=_greedy_run,
+    compare=_ids_compare("greedy_decode"),
+    forbidden=FORBIDDEN,
+    mistakes=(
+        Mistake("no_padding_after_eos", "your greedy decoding keeps generating real tokens after a sequence's end token; once a sequence has produced eos_token_id, it gets pad_token_id at every later step",
+                _variant(_GREEDY, ("                next_tok[finished] = pad_token_id\n", ""))),
+        Mistake("stops_at_first_eos", "your greedy decoding stops the whole batch as soon as one sequence produces the end token; the others go on (the finished ones get padding) until every sequence has ended",
+                _variant(_GREEDY, ("if eos_token_id is not None and finished.all():", "if eos_token_id is not None and finished.any():"))),
+        Mistake("pads_with_eos", "your greedy decoding fills finished sequences with the end token; use pad_token_id after it",
+                _variant(_GREEDY, ("next_tok[finished] = pad_token_id", "next_tok[finished] = eos_token_id"))),
+        Mistake("never_stops_early", "your greedy decoding always runs max_new_tokens steps; stop as soon as every sequence has produced the end token (Hugging Face returns the shorter tensor)",
+                _variant(_GREEDY, ("            if eos_token_id is not None and finished.all():\n                break\n", ""))),
+        Mistake("drops_prompt", "your greedy decoding returns only the new tokens; return the prompt followed by them, (B, T + n)",
+                _variant(_GREEDY, ("    return ids\n", "    return ids[:, input_ids.shape[1]:]\n"))),
+        Mistake("eos_not_appended", "your greedy decoding stops before appending the end token that finishes the last sequence; the end token is part of the output", """
+import torch
+from llmcourse.models import logits_fn
+
+def greedy_decode(model, input_ids, max_new_tokens, eos_token_id=None, pad_token_id=0):
+    logits_of = logits_fn(model)
+    ids = input_ids
+    finished = torch.zeros(ids.shape[0], dtype=torch.bool)
+    with torch.no_grad():
+        for _ in range(max_new_tokens):
+            next_tok = logits_of(ids)[:, -1, :].argmax(dim=-1)
+            if eos_token_id is not None:
+                next_tok[finished] = pad_token_id
+                finished = finished | (next_tok == eos_token_id)
+                if finished.all():
+                    break
+            ids = torch.cat([ids, next_tok[:, None]], dim=1)
+    return ids
+"""),
+    ),
+    alternatives=("""
+import torch
+
+def greedy_decode(model, input_ids, max_new_tokens, eos_token_id=None, pad_token_id=0):
+    B, T = input_ids.shape
+    out = torch.full((B, T + max_new_tokens), pad_token_id, dtype=torch.long)
+    out[:, :T] = input_ids
+    alive = torch.ones(B, dtype=torch.bool)
+    n = 0
+    with torch.no_grad():
+        for step in range(max_new_tokens):
+            result = model(out[:, : T + step])
+            logits = result[0] if isinstance(result, tuple) else result.logits
+            tok = logits[:, -1, :].argmax(dim=-1)
+            tok = torch.where(alive, tok, torch.full_like(tok, pad_token_id))
+            out[:, T + step] = tok
+            n = step + 1
+            if eos_token_id is not None:
+                alive = alive & (tok != eos_token_id)
+                if not alive.any():
+                    break
+    return out[:, : T + n]
+""", """
+import torch
+from llmcourse.models import logits_fn
+
+def greedy_decode(model, input_ids, max_new_tokens, eos_token_id=None, pad_token_id=0):
+    logits_of = logits_fn(model)
+    rows = []
+    for prompt in input_ids.tolist():
+        seq = list(prompt)
+        for _ in range(max_new_tokens):
+            with torch.no_grad():
+                logits = logits_of(torch.tensor([seq]))[0, -1]
+            seq.append(int(logits.argmax()))
+            if seq[-1] == eos_token_id:
+                break
+        rows.append(seq)
+    longest = max(len(seq) for seq in rows)
+    return torch.tensor([seq + [pad_token_id] * (longest - len(seq)) for seq in rows])
+"""),
+)
+
+
+# ---------------------------------------------------------------- exercise 7: beam search
+
+FLAT = (4, 64, 0.1)  # flat distributions: 45 tokens have a joint probability below float32's smallest number
+FLAT_2 = (2, 50, 0.06)
+
+
+def _beam_case(sub: str, spec: tuple, ids: torch.Tensor, N: int, n: int, visible: bool) -> Case:
+    expected = _hf_generate(tiny_model(*spec), ids, num_beams=N, do_sample=False, early_stopping=False, max_new_tokens=n, eos_token_id=None)
+    label = f"prompts {tuple(ids.shape)}, num_beams={N}, max_new_tokens={n}, {_model_label(spec)}"
+    return Case(sub, {"model": spec, "ids": ids, "num_beams": N, "max_new_tokens": n}, to_plain(expected), label, visible)
+
+
+@functools.lru_cache(maxsize=2)
+def _beam_cases(hidden: bool) -> list[Case]:
+    P, Q = _prompts(4, 5, 50, 1), _prompts(3, 7, 64, 2)
+    cases = [
+        _beam_case("best", PEAKED, P[2:3], 4, 10, True),
+        _beam_case("best", OTHER, Q[:1], 3, 10, True),
+        _beam_case("long", FLAT, _prompts(1, 4, 64, 4), 2, 45, True),
+        _beam_case("batch", PEAKED, P[:3], 3, 6, True),
+    ]
+    if hidden:
+        cases += [
+            _beam_case("best", PEAKED, P[:1], 2, 8, False),
+            _beam_case("best", PEAKED, P[1:2], 3, 6, False),
+            _beam_case("best", PEAKED, P[3:4], 2, 12, False),
+            _beam_case("best", OTHER, Q[1:2], 1, 8, False),
+            _beam_case("long", FLAT_2, _prompts(1, 4, 50, 2), 2, 40, False),
+            _beam_case("long", FLAT, _prompts(2, 4, 64, 4), 2, 45, False),
+            _beam_case("batch", PEAKED, P, 2, 10, False),
+            _beam_case("batch", OTHER, Q, 3, 8, False),
+        ]
+    return cases
+
+
+def _beam_run(fn, inputs):
+    model = tiny_model(*inputs["model"])
+    return fn(model, inputs["ids"].clone(), inputs["num_beams"], inputs["max_new_tokens"])
+
+
+_BEAM = """import torch
+from llmcourse.models import logits_fn
+
+def beam_search(model, input_ids, num_beams, max_new_tokens, length_penalty=1.0):
+    logits_of = logits_fn(model)
+    best = []
+    for prompt in input_ids:  # each prompt on its own
+        beams = prompt[None, :]  # (1, T): a single beam to start with
+        scores = torch.zeros(1)  # the sum of the log-probs of each beam's tokens
+        for _ in range(max_new_tokens):
+            with torch.no_grad():
+                logits = logits_of(beams)[:, -1, :].float()  # (beams, V)
+            log_probs = torch.log_softmax(logits, dim=-1)  # (beams, V)
+            totals = scores[:, None] + log_probs  # (beams, V)
+            V = totals.shape[1]
+            scores, idx = totals.flatten().topk(num_beams)
+            beams = torch.cat([beams[idx // V], (idx % V)[:, None]], dim=1)
+        best.append(beams[0])
+    return torch.stack(best)
+"""
+
+BEAM = Exercise(
+    name="beam_search",
+    cell="beam_search",
+    test_cell="beam_search_tests",
+    points=3,
+    subchecks=(
+        SubCheck("best", 1.5, "returns the prompt and the beam with the highest sum of log-probabilities after max_new_tokens steps, as generate(num_beams=N, do_sample=False)"),
+        SubCheck("long", 0.5, "long outputs (45 tokens of a flat distribution, whose probability underflows float32) keep their order: scores are sums of log-probabilities"),
+        SubCheck("batch", 1.0, "each prompt of a batch is searched on its own: (B, T + max_new_tokens)"),
+    ),
+    cases=_beam_cases,
+    run=_beam_run,
+    compare=_ids_compare("beam_search"),
+    forbidden=FORBIDDEN,
+    mistakes=(
+        Mistake("multiplies_probabilities", "your beam search multiplies probabilities: after a few dozen tokens the product underflows to 0 in float32 and every beam looks alike; add log-probabilities (the beam scores are not accumulated in log space)",
+                _variant(_BEAM, ("scores = torch.zeros(1)", "scores = torch.ones(1)"),
+                         ("log_probs = torch.log_softmax(logits, dim=-1)", "probs = torch.softmax(logits, dim=-1)"),
+                         ("totals = scores[:, None] + log_probs", "totals = scores[:, None] * probs"))),
+        Mistake("sums_probabilities", "your beam search adds probabilities; a sequence's probability is the product of its tokens' probabilities, so add their log-probabilities",
+                _variant(_BEAM, ("log_probs = torch.log_softmax(logits, dim=-1)", "probs = torch.softmax(logits, dim=-1)"),
+                         ("totals = scores[:, None] + log_probs", "totals = scores[:, None] + probs"))),
+        Mistake("raw_logits", "your beam search adds up raw logits; they are not log-probabilities (each beam's logits have their own normaliser): apply log_softmax first",
+                _variant(_BEAM, ("totals = scores[:, None] + log_probs", "totals = scores[:, None] + logits"))),
+        Mistake("not_accumulated", "your beam search ranks the candidates by the new token's log-probability alone; a beam's score is the sum over all its generated tokens",
+                _variant(_BEAM, ("totals = scores[:, None] + log_probs", "totals = log_probs + 0 * scores[:, None]"))),
+        Mistake("all_beams_start_alive", "your beam search starts with num_beams copies of the prompt, all with score 0, so the first step picks the same tokens num_beams times; start from one beam",
+                _variant(_BEAM, ("beams = prompt[None, :]  # (1, T): a single beam to start with", "beams = prompt.repeat(num_beams, 1)"),
+                         ("scores = torch.zeros(1)", "scores = torch.zeros(num_beams)"))),
+        Mistake("own_best_token", "your beam search extends each beam with its own best token only (num_beams greedy searches side by side); all num_beams x V candidates compete for the num_beams places",
+                _variant(_BEAM, ("            scores, idx = totals.flatten().topk(num_beams)\n",
+                                 "            if beams.shape[0] == 1:\n                scores, idx = totals.flatten().topk(num_beams)\n"
+                                 "            else:\n                scores, tok = totals.max(dim=-1)\n"
+                                 "                idx = torch.arange(beams.shape[0]) * V + tok\n"
+                                 "                scores, order = scores.sort(descending=True)\n                idx = idx[order]\n"))),
+        Mistake("drops_prompt", "your beam search returns only the new tokens; return the prompt followed by them, (B, T + max_new_tokens)",
+                _variant(_BEAM, ("        best.append(beams[0])\n", "        best.append(beams[0, len(prompt):])\n"))),
+        Mistake("batch_as_beams", "your beam search treats the prompts of a batch as the beams of one search; search each prompt on its own and return one row per prompt", """
+import torch
+from llmcourse.models import logits_fn
+
+def beam_search(model, input_ids, num_beams, max_new_tokens, length_penalty=1.0):
+    logits_of = logits_fn(model)
+    beams = input_ids
+    scores = torch.zeros(len(input_ids))
+    for _ in range(max_new_tokens):
+        with torch.no_grad():
+            log_probs = torch.log_softmax(logits_of(beams)[:, -1, :].float(), dim=-1)
+        totals = scores[:, None] + log_probs
+        V = totals.shape[1]
+        scores, idx = totals.flatten().topk(num_beams)
+        beams = torch.cat([beams[idx // V], (idx % V)[:, None]], dim=1)
+    return beams[:1]
+"""),
+    ),
+    alternatives=(_BEAM, """
+import torch
+import torch.nn.functional as F
+
+def beam_search(model, input_ids, num_beams, max_new_tokens, length_penalty=1.0):
+    B, T = input_ids.shape
+    N = num_beams
+    seqs = input_ids.repeat_interleave(N, dim=0)  # (B * N, T)
+    scores = torch.full((B, N), -1e9)
+    scores[:, 0] = 0.0  # only the first copy of each prompt is alive at the start
+    with torch.no_grad():
+        for _ in range(max_new_tokens):
+            out = model(seqs)
+            logits = (out[0] if isinstance(out, tuple) else out.logits)[:, -1, :].float()
+            V = logits.shape[-1]
+            total = F.log_softmax(logits, dim=-1).view(B, N, V) + scores[:, :, None]
+            scores, idx = total.view(B, N * V).topk(N, dim=-1)  # (B, N)
+            source = idx // V + torch.arange(B)[:, None] * N  # (B, N): rows of seqs
+            seqs = torch.cat([seqs[source.flatten()], (idx % V).reshape(-1, 1)], dim=1)
+    return seqs.view(B, N, -1)[:, 0]
+""", """
+import math
+import torch
+from llmcourse.models import logits_fn
+
+def beam_search(model, input_ids, num_beams, max_new_tokens, length_penalty=1.0):
+    logits_of = logits_fn(model)
+    results = []
+    for prompt in input_ids.tolist():
+        beams = [(0.0, prompt)]  # (sum of log-probs, token list)
+        for _ in range(max_new_tokens):
+            with torch.no_grad():
+                logits = logits_of(torch.tensor([seq for _, seq in beams]))[:, -1, :]
+            log_probs = torch.log_softmax(logits.double(), dim=-1)
+            candidates = []
+            for (score, seq), row in zip(beams, log_probs):
+                values, tokens = row.topk(num_beams)  # a beam's best num_beams tokens are enough
+                candidates += [(score + v, seq + [t]) for v, t in zip(values.tolist(), tokens.tolist())]
+            candidates.sort(key=lambda c: c[0], reverse=True)
+            beams = candidates[:num_beams]
+        results.append(beams[0][1])
+    return torch.tensor(results)
+"""),
+)
+
+
+# ---------------------------------------------------------------- exercise 8: stop strings
+
+ANNA = "Anna: Hi, Ben!\nBen:"
+HANA = "Hana: I have to go now. Goodbye, Hugo!\nHugo: Goodbye,"
+QUESTION = "Question: What is 3 plus 4?\nAnswer:"
+DIARY = "Dear diary,\nOn Friday, I gently walked next to the library.\nYour"
+
+
+def seeded_sampler(seed: int, temperature: float):
+    """A ``next_token(logits, ids)`` hook drawing from softmax(logits / temperature) with its own
+    seeded generator (what ``functools.partial(llmcourse.decoding.sample, ...)`` gives)."""
+    generator = _seeded(seed)
+
+    def next_token(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        probs = torch.softmax(logits.float() / temperature, dim=-1)
+        return torch.multinomial(probs, 1, generator=generator).view(-1)
+
+    return next_token
+
+
+def streamed_until(tokenizer, new_tokens: list[int], stops: list[str]) -> str:
+    """What generate_until must return, given the tokens the model produces one by one."""
+    for n in range(1, len(new_tokens) + 1):
+        if new_tokens[n - 1] == tokenizer.eos_token_id:
+            return tokenizer.decode(new_tokens[: n - 1])
+        text = tokenizer.decode(new_tokens[:n])
+        found = [text.find(s) for s in stops if s in text]
+        if found:
+            return text[: min(found)]
+    return tokenizer.decode(new_tokens)
+
+
+def _until_case(sub: str, prompt: str, stop, n: int, sampler: tuple | None, visible: bool) -> Case:
+    model, tok = course_model()
+    ids = tok(prompt, return_tensors="pt").input_ids
+    kwargs = {"max_new_tokens": n, "eos_token_id": tok.eos_token_id, "pad_token_id": tok.eos_token_id}
+    if sampler is None:
+        out = _hf_generate(model, ids, do_sample=False, **kwargs)
+    else:
+        seed, temperature = sampler
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            out = _hf_generate(model, ids, do_sample=True, temperature=temperature, top_k=None, top_p=None, **kwargs)
+    stops = [stop] if isinstance(stop, str) else list(stop)
+    expected = streamed_until(tok, out[0, ids.shape[1]:].tolist(), stops)
+    label = f"prompt {prompt!r}, stop {stop!r}, max_new_tokens={n}"
+    if sampler is not None:
+        label += f", next_token=a sampler (seed {sampler[0]}, temperature {sampler[1]})"
+    inputs = {"prompt": prompt, "stop": stop, "max_new_tokens": n, "sampler": sampler}
+    return Case(sub, inputs, expected, label, visible)
+
+
+@functools.lru_cache(maxsize=2)
+def _until_cases(hidden: bool) -> list[Case]:
+    cases = [
+        _until_case("stop", ANNA, "\nAnna:", 40, None, True),  # three tokens: "\n", "Anna", ":"
+        _until_case("stop", ANNA, "Ben:", 40, None, True),  # in the prompt too: only the generated text counts
+        _until_case("mid_token", ANNA, "nna:", 40, None, True),  # starts inside the token "Anna"
+        _until_case("mid_token", ANNA, "Anna! H", 40, None, True),  # ends inside the token " How"
+        _until_case("several", ANNA, ["nn", "Anna"], 40, None, True),  # both complete with one token: cut at the earlier
+        _until_case("several", ANNA, ["nna", "An"], 40, None, True),
+        _until_case("limits", ANNA, "zebra", 12, None, True),  # never found: max_new_tokens
+        _until_case("limits", HANA, "zebra", 30, None, True),  # the end-of-text token comes first
+        _until_case("next_token", ANNA, ["\nAnna:", "\nBen:"], 40, (5, 1.5), True),
+    ]
+    if hidden:
+        cases += [
+            _until_case("stop", QUESTION, "\n\nQuestion:", 40, None, False),
+            _until_case("stop", DIARY, ".", 30, None, False),
+            _until_case("mid_token", ANNA, "ow are", 40, None, False),
+            _until_case("mid_token", HANA, "a! S", 30, None, False),
+            _until_case("several", ANNA, ["yesterday", "\nAnna:"], 40, None, False),
+            _until_case("several", ANNA, ["thank", "fine"], 40, None, False),
+            _until_case("limits", QUESTION, "zebra", 5, None, False),
+            _until_case("next_token", HANA, "\n", 30, (1, 1.2), False),
+            _until_case("next_token", ANNA, "?", 40, (2, 0.8), False),
+        ]
+    return cases
+
+
+def _until_run(fn, inputs):
+    model, tokenizer = course_model()
+    stop = list(inputs["stop"]) if isinstance(inputs["stop"], list) else inputs["stop"]
+    args = (model, tokenizer, inputs["prompt"], stop, inputs["max_new_tokens"])
+    if inputs["sampler"] is None:
+        return fn(*args)
+    return fn(*args, next_token=seeded_sampler(*inputs["sampler"]))
+
+
+@_robust
+def _until_compare(case: Case, got: Any, expected: Any) -> None:
+    if not isinstance(got, str):
+        raise GradingError(f"generate_until for {case.label}: expected a str, got {kind_of(got)}")
+    if got != expected:
+        raise GradingError(f"generate_until for {case.label}:\n  expected {expected!r}\n  got      {got!r}")
+
+
+_UNTIL = """import torch
+from llmcourse.models import logits_fn
+
+def generate_until(model, tokenizer, prompt, stop, max_new_tokens, next_token=None):
+    stops = [stop] if isinstance(stop, str) else list(stop)
+    logits_of = logits_fn(model)
+    ids = tokenizer(prompt, return_tensors="pt").input_ids
+    n_prompt = ids.shape[1]
+    text = ""
+    for _ in range(max_new_tokens):
+        with torch.no_grad():
+            logits = logits_of(ids)[:, -1, :]
+        tok = logits.argmax(dim=-1) if next_token is None else next_token(logits, ids)
+        if tok.item() == tokenizer.eos_token_id:
+            break
+        ids = torch.cat([ids, tok.view(1, 1)], dim=1)
+        text = tokenizer.decode(ids[0, n_prompt:])
+        hits = [text.index(s) for s in stops if s in text]
+        if hits:
+            return text[: min(hits)]
+    return text
+"""
+_UNTIL_SEARCH = "        hits = [text.index(s) for s in stops if s in text]\n        if hits:\n            return text[: min(hits)]\n"
+
+UNTIL = Exercise(
+    name="generate_until",
+    cell="generate_until",
+    test_cell="generate_until_tests",
+    points=3,
+    subchecks=(
+        SubCheck("stop", 1.0, "returns the generated text before the first stop string, found across tokens and only in the generated text (not the prompt)"),
+        SubCheck("mid_token", 0.5, "a stop string that starts or ends inside a token"),
+        SubCheck("several", 0.5, "a list of stop strings: cut at the earliest position where any of them occurs"),
+        SubCheck("limits", 0.5, "no stop string: the text of max_new_tokens tokens, or of the tokens before the end-of-text token"),
+        SubCheck("next_token", 0.5, "picks each token with next_token(logits, ids) when one is given"),
+    ),
+    cases=_until_cases,
+    run=_until_run,
+    compare=_until_compare,
+    forbidden=FORBIDDEN,
+    mistakes=(
+        Mistake("returns_stop_string", "your generate_until returns the stop string with the text; return the text before it",
+                _variant(_UNTIL, (_UNTIL_SEARCH, _UNTIL_SEARCH.replace("text.index(s) for", "text.index(s) + len(s) for")))),
+        Mistake("endswith_only", "your generate_until only checks whether the text ends with the stop string; a token can carry the end of the stop string and more text: search the whole generated text",
+                _variant(_UNTIL, (_UNTIL_SEARCH, "        for s in stops:\n            if text.endswith(s):\n                return text[: -len(s)]\n"))),
+        Mistake("token_level_match", "your generate_until only looks for the stop string in each new token's text, so it misses a stop string across a token boundary (or starting mid-token): search the decoded text so far",
+                _variant(_UNTIL, (_UNTIL_SEARCH, "        piece = tokenizer.decode(tok)\n        if any(s in piece for s in stops):\n"
+                                                 "            return tokenizer.decode(ids[0, n_prompt:-1])\n"))),
+        Mistake("searches_prompt", "your generate_until searches the prompt too, so a stop string in the prompt (a ReAct prompt contains 'Observation:') stops it at once; search only the generated text",
+                _variant(_UNTIL, ("        text = tokenizer.decode(ids[0, n_prompt:])\n" + _UNTIL_SEARCH,
+                                  "        full = tokenizer.decode(ids[0])\n        text = full[len(prompt):]\n"
+                                  "        hits = [full.index(s) for s in stops if s in full]\n        if hits:\n"
+                                  "            return full[len(prompt) : max(min(hits), len(prompt))]\n"))),
+        Mistake("returns_prompt", "your generate_until returns the prompt with the generated text; return only the generated text",
+                _variant(_UNTIL, ("            return text[: min(hits)]\n", "            return prompt + text[: min(hits)]\n"),
+                         ("    return text\n", "    return prompt + text\n"))),
+        Mistake("string_as_characters", "your generate_until turns a single stop string into a list of its characters (list(stop)), so it stops at any of them; wrap a string in a list: [stop]",
+                _variant(_UNTIL, ("stops = [stop] if isinstance(stop, str) else list(stop)", "stops = list(stop)"))),
+        Mistake("first_listed_not_earliest", "your generate_until cuts at the first stop string of the list that occurs, not at the earliest position in the text where any of them occurs",
+                _variant(_UNTIL, (_UNTIL_SEARCH, "        for s in stops:\n            if s in text:\n                return text[: text.index(s)]\n"))),
+        Mistake("ignores_end_of_text", "your generate_until goes on after the model's end-of-text token; stop there (the text after it belongs to another document)",
+                _variant(_UNTIL, ("        if tok.item() == tokenizer.eos_token_id:\n            break\n", ""))),
+        Mistake("ignores_next_token", "your generate_until always picks the most likely token; call next_token(logits, ids) when one is given (e.g. a sampler)",
+                _variant(_UNTIL, ("tok = logits.argmax(dim=-1) if next_token is None else next_token(logits, ids)", "tok = logits.argmax(dim=-1)"))),
+    ),
+    alternatives=("""
+import torch
+
+def generate_until(model, tokenizer, prompt, stop, max_new_tokens, next_token=None):
+    if isinstance(stop, str):
+        stop = [stop]
+    ids = tokenizer.encode(prompt, return_tensors="pt")
+    prompt_text = tokenizer.decode(ids[0])
+    generated = ""
+    for _ in range(max_new_tokens):
+        with torch.no_grad():
+            out = model(ids)
+        logits = (out[0] if isinstance(out, tuple) else out.logits)[:, -1, :]
+        tok = next_token(logits, ids) if next_token is not None else torch.argmax(logits, dim=-1)
+        if int(tok) == tokenizer.eos_token_id:
+            break
+        ids = torch.cat([ids, tok.reshape(1, 1)], dim=1)
+        generated = tokenizer.decode(ids[0])[len(prompt_text):]
+        positions = [generated.find(s) for s in stop]
+        positions = [p for p in positions if p >= 0]
+        if positions:
+            return generated[: min(positions)]
+    return generated
+""", """
+import re
+import torch
+from llmcourse.models import logits_fn
+
+def generate_until(model, tokenizer, prompt, stop, max_new_tokens, next_token=None):
+    stops = [stop] if isinstance(stop, str) else stop
+    pattern = re.compile("|".join(re.escape(s) for s in stops))
+    logits_of = logits_fn(model)
+    prompt_ids = tokenizer(prompt)["input_ids"]
+    new_ids = []
+    for _ in range(max_new_tokens):
+        ids = torch.tensor([prompt_ids + new_ids])
+        with torch.no_grad():
+            logits = logits_of(ids)[:, -1, :]
+        choice = next_token(logits, ids) if next_token else logits.argmax(-1)
+        token = int(choice[0])
+        if token == tokenizer.eos_token_id:
+            break
+        new_ids.append(token)
+        match = pattern.search(tokenizer.decode(new_ids))
+        if match:
+            return tokenizer.decode(new_ids)[: match.start()]
+    return tokenizer.decode(new_ids)
+"""),
+)
+
+
+EXERCISES: dict[str, Exercise] = {
+    "temperature": TEMPERATURE,
+    "top_k": TOP_K,
+    "top_p": TOP_P,
+    "repetition_penalty": REPETITION,
+    "frequency_presence": PENALTIES,
+    "greedy": GREEDY,
+    "beam_search": BEAM,
+    "generate_until": UNTIL,
+}
+
+
+def check_apply_temperature(fn, hidden: bool = False) -> None:
+    """Exercise 1, against Hugging Face's TemperatureLogitsWarper."""
+    check(TEMPERATURE, fn, hidden)
+
+
+def check_top_k_filter(fn, hidden: bool = False) -> None:
+    """Exercise 2, against Hugging Face's TopKLogitsWarper (ties included)."""
+    check(TOP_K, fn, hidden)
+
+
+def check_top_p_filter(fn, hidden: bool = False) -> None:
+    """Exercise 3, against Hugging Face's TopPLogitsWarper on tie-free logits."""
+    check(TOP_P, fn, hidden)
+
+
+def check_apply_repetition_penalty(fn, hidden: bool = False) -> None:
+    """Exercise 4, against Hugging Face's RepetitionPenaltyLogitsProcessor."""
+    check(REPETITION, fn, hidden)
+
+
+def check_apply_frequency_presence_penalties(fn, hidden: bool = False) -> None:
+    """Exercise 5, against the OpenAI API's definition written as a loop."""
+    check(PENALTIES, fn, hidden)
+
+
+def check_greedy_decode(fn, hidden: bool = False) -> None:
+    """Exercise 6, against Hugging Face's generate(do_sample=False) on small random GPT-2 models."""
+    check(GREEDY, fn, hidden)
+
+
+def check_beam_search(fn, hidden: bool = False) -> None:
+    """Exercise 7, against Hugging Face's generate(num_beams=N, early_stopping=False, eos_token_id=None)."""
+    check(BEAM, fn, hidden)
+
+
+def check_generate_until(fn, hidden: bool = False) -> None:
+    """Exercise 8, against the text of the tokens Hugging Face's generate produces with course-gpt."""
+    check(UNTIL, fn, hidden)
