@@ -8,10 +8,11 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: help setup system-packages book test release grade demo-submissions mutants bench-grade lab clean
+.PHONY: help setup system-packages mathjax book book-instructor test release grade demo-submissions mutants bench-grade lab clean
 
 help:
 	@echo "make book              build the book into _build/html (sets up .venv first)"
+	@echo "make book-instructor   build the instructor edition (solutions, hidden tests) into _build/instructor/html"
 	@echo "make test              run every test (sets up .venv first)"
 	@echo "make release           regenerate the student notebooks chapters/ from solutions/"
 	@echo "make grade             grade autograde/submitted/<student>/<chapter>/ (ARGS='--timeout 30 --memory 4')"
@@ -30,11 +31,19 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-book: setup
+# MathJax 3 is served by the book itself: fetched once from the npm registry into book/vendor/.
+mathjax:
+	$(PYTHON) book/install_mathjax.py
+
+book: setup mathjax
 	$(BIN)/jupyter-book build -W --keep-going --all .
 	@echo "open _build/html/index.html"
 
-test: setup system-packages
+# Solutions and hidden tests shown; executions cached in _build/instructor/.jupyter_cache.
+book-instructor: setup mathjax
+	$(BIN)/python book/instructor.py --out _build/instructor
+
+test: setup system-packages mathjax
 	$(BIN)/python -m pytest
 
 system-packages:
