@@ -1,5 +1,68 @@
-"""Shared test set-up: nothing may reach the Hugging Face Hub."""
+"""Shared test set-up: nothing may reach the Hugging Face Hub; the book is built once."""
+import json
 import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+# Set to a built book's HTML folder (e.g. _build/html after `make book`) to test that build
+# instead of building one: quicker while working on the book, never used by `make test`.
+BOOK_HTML_ENV = "LLMCOURSE_BOOK_HTML"
+
+
+def _build_book(out: Path) -> dict:
+    """Build the book as `make book` does, into `out`; returns {"html": path} or {"error": text}."""
+    started = time.monotonic()
+    mathjax = subprocess.run([sys.executable, str(ROOT / "book" / "install_mathjax.py")], capture_output=True, text=True)
+    if mathjax.returncode != 0:
+        return {"error": f"installing MathJax failed:\n{mathjax.stdout[-2000:]}\n{mathjax.stderr[-2000:]}"}
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    run = subprocess.run(
+        [str(jupyter_book), "build", "-W", "--keep-going", "--all", "--path-output", str(out), str(ROOT)],
+        capture_output=True, text=True,
+    )
+    if run.returncode != 0:
+        return {"error": f"book build failed:\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}"}
+    return {"html": str(out / "_build" / "html"), "seconds": round(time.monotonic() - started, 1)}
+
+
+@pytest.fixture(scope="session")
+def book_html(tmp_path_factory) -> Path:
+    """The student book's HTML, built once per test session (once in all, under pytest-xdist)."""
+    if os.environ.get(BOOK_HTML_ENV):
+        html = Path(os.environ[BOOK_HTML_ENV]).resolve()
+        assert (html / "index.html").is_file(), f"{BOOK_HTML_ENV}={html}: no built book there"
+        return html
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        result = _build_book(tmp_path_factory.mktemp("book"))
+    else:  # the first worker to get here builds; the others wait for it and read its result
+        from filelock import FileLock
+
+        shared = tmp_path_factory.getbasetemp().parent
+        record = shared / "book.json"
+        with FileLock(str(shared / "book.lock")):
+            if record.is_file():
+                result = json.loads(record.read_text())
+            else:
+                result = _build_book(shared / "book")
+                record.write_text(json.dumps(result))
+    if "error" in result:
+        pytest.fail(result["error"], pytrace=False)
+    return Path(result["html"])
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Say loudly when the browser tests could not run (tests/test_browser.py)."""
+    reason = getattr(config, "_llmcourse_browser_missing", None)
+    if reason:
+        terminalreporter.write_sep("!", "BROWSER TESTS SKIPPED", red=True, bold=True)
+        terminalreporter.write_line(reason, red=True, bold=True)
+        terminalreporter.write_line("Install Chromium (Debian: apt-get install chromium; `make test` does it as root) "
+                                    "and `pip install -r requirements.txt`; under CI=true this fails the run.", red=True)

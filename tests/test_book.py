@@ -1,7 +1,9 @@
-"""Build the book (as `make book` does) into a scratch folder and check what readers see."""
+"""Build the book (as `make book` does) into a scratch folder and check what readers see.
+
+The build is shared with tests/test_browser.py (the `book_html` fixture of conftest.py).
+"""
 import html
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,17 +15,38 @@ ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
 
 
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+REPOSITORY = CONFIG["repository"]["url"].rstrip("/")
+COLAB = "https://colab.research.google.com/"
+
+
+def toc_files() -> list[str]:
+    """The pages of _toc.yml after the root, in reading order, without suffix."""
+    files = []
+
+    def walk(entry):
+        if isinstance(entry, dict):
+            if "file" in entry:
+                files.append(entry["file"])
+            for key in ("parts", "chapters", "sections"):
+                for child in entry.get(key, []):
+                    walk(child)
+
+    walk(yaml.safe_load((ROOT / "_toc.yml").read_text()))
+    return [re.sub(r"\.(ipynb|md)$", "", f) for f in files]
+
+
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    out = tmp_path_factory.mktemp("book")
-    jb = Path(sys.executable).parent / "jupyter-book"
-    run = subprocess.run([str(jb), "build", "-W", "--keep-going", "--all", "--path-output", str(out), str(ROOT)], capture_output=True, text=True)
-    assert run.returncode == 0, f"book build failed:\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}"
-    return out / "_build" / "html"
+def built(book_html):
+    return book_html
 
 
 def _solution_lines(chapter: Path) -> list[str]:
+    """The lines of a chapter's solutions and hidden tests (long enough to be telling) that
+    its student edition does not also show elsewhere (e.g. in a demo or the prose)."""
     nb = nbformat.read(ROOT / "solutions" / chapter.name, as_version=4)
+    student = nbformat.read(ROOT / "chapters" / chapter.name, as_version=4)
+    shown = "\n".join(cell.source for cell in student.cells)
     lines = []
     for cell in nb.cells:
         inside = False
@@ -32,7 +55,7 @@ def _solution_lines(chapter: Path) -> list[str]:
                 inside = True
             elif "### END SOLUTION" in line or "### END HIDDEN TESTS" in line:
                 inside = False
-            elif inside and len(line.strip()) > 25:
+            elif inside and len(line.strip()) > 25 and line.strip() not in shown:
                 lines.append(line.strip())
     return lines
 
@@ -42,7 +65,9 @@ def test_chapter_page(built, chapter):
     page = built / "chapters" / f"{chapter.stem}.html"
     text = page.read_text()
     plain = html.unescape(re.sub(r"<[^>]+>", "", text))
-    errors = [word for word in re.findall(r"\b\w*Error\b", plain) if word != "NotImplementedError"]
+    # An error shown reads "SomeError: message" (the prose may name an exception, as in
+    # "raise `ValueError` when ...", without it being an error on the page).
+    errors = [word for word in re.findall(r"\b(\w*Error)\b:", plain) if word != "NotImplementedError"]
     assert "Traceback" not in plain and not errors, f"an error is shown on the page: {errors[:3]}"
     assert "NotImplementedError()" in plain, "exercise prompts are missing"
     leaked = [line for line in _solution_lines(chapter) if line in plain]
@@ -59,3 +84,79 @@ def test_chapter_page(built, chapter):
 def test_no_page_shows_a_traceback(built):
     for page in built.rglob("*.html"):
         assert "Traceback (most recent call last)" not in page.read_text(), page
+
+
+def _pages(built: Path) -> list[Path]:
+    return sorted(p for p in built.rglob("*.html") if "_sources" not in p.parts and "_static" not in p.parts)
+
+
+def test_pages_need_nothing_from_outside(built):
+    """Scripts, styles, fonts, images and math come from the build; only the Colab and
+    repository links (and links written in a chapter's own text) point outside."""
+    for page in _pages(built):
+        text = page.read_text()
+        for cdn in ("jsdelivr", "unpkg.com", "cdnjs", "googleapis", "require.js", "thebe"):
+            assert cdn not in text.lower(), f"{page.relative_to(built)} mentions {cdn}"
+        for tag, attr in re.findall(r"<(script|img|link|iframe|source|video|audio)\b[^>]*?\b(?:src|href)=\"([^\"]*)\"", text):
+            assert "://" not in attr and not attr.startswith("//"), f"{page.relative_to(built)}: <{tag}> loads {attr}"
+            if not attr.startswith(("data:", "#")):
+                target = (page.parent / attr.split("?")[0].split("#")[0]).resolve()
+                assert target.exists(), f"{page.relative_to(built)}: <{tag}> {attr} is not in the build"
+        outside_article = re.sub(r"<article.*?</article>", "", text, flags=re.S)
+        for href in re.findall(r"<a\b[^>]*\bhref=\"(https?://[^\"]+)\"", outside_article):
+            assert href.startswith((COLAB, REPOSITORY)), f"{page.relative_to(built)} links outside: {href}"
+
+
+def test_math_is_served_by_the_book(built):
+    page = (built / "chapters" / f"{CHAPTERS[0].stem}.html").read_text()
+    src = re.search(r'<script[^>]*src="([^"]*tex-mml-chtml\.js)[^"]*"', page)
+    assert src, "no MathJax script on the page"
+    assert (built / "chapters" / src.group(1)).resolve().is_file(), src.group(1)
+    assert (built / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").is_dir(), "MathJax's fonts are missing"
+
+
+def test_progress_bars_are_text_not_widgets(built):
+    for page in _pages(built):
+        text = page.read_text()
+        assert "application/vnd.jupyter.widget" not in text, f"{page.relative_to(built)} embeds ipywidgets"
+    chapter02 = built / "chapters" / "02_transformer_anatomy.html"
+    if chapter02.exists():  # its model load shows Hugging Face's progress bar, finished
+        assert re.search(r"Loading weights: 100%\|\u2588+\|", html.unescape(chapter02.read_text())), "progress bar not written as text"
+
+
+def test_landing_page(built):
+    landing = (built / "intro.html").read_text()
+    article = html.unescape(re.sub(r"<[^>]+>", "\n", re.search(r"<article.*?</article>", landing, re.S).group(0)))
+    assert [line.strip() for line in article.splitlines()].count("Chapters") == 1, "the heading 'Chapters' is not shown exactly once"
+    index = (built / "index.html").read_text()
+    assert 'rel="icon"' in index and "intro.html" in index
+
+
+def test_favicon_and_licence_footer(built):
+    for page in (built / "intro.html", built / "chapters" / f"{CHAPTERS[0].stem}.html"):
+        text = page.read_text()
+        icon = re.search(r'<link rel="icon" href="([^"]+)"', text)
+        assert icon and (page.parent / icon.group(1)).resolve().is_file(), f"{page.name}: no favicon"
+        footer = html.unescape(re.sub(r"<[^>]+>", "", re.search(r'<div class="extra_footer">.*?</div>', text, re.S).group(0)))
+        assert "MIT" in footer and "CC BY 4.0" in footer, footer
+        assert f'href="{REPOSITORY}/blob/' in text and "LICENSE-text.md" in text
+
+
+def test_instructor_edition_shows_solutions_and_hidden_tests(tmp_path):
+    """`make book-instructor`'s builder, without executing (the student build runs the code),
+    renders solutions/ with its solutions and hidden tests; the student book never does."""
+    sys.path.insert(0, str(ROOT / "book"))
+    try:
+        import instructor
+    finally:
+        sys.path.remove(str(ROOT / "book"))
+    out = instructor.build(tmp_path / "instructor", execute="off")
+    chapters = [ROOT / f"{f}.ipynb" for f in toc_files() if f.startswith("chapters/")]
+    assert chapters
+    for chapter in chapters:
+        page = out / "solutions" / f"{chapter.stem}.html"
+        plain = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
+        lines = _solution_lines(chapter)
+        assert lines and all(line in plain for line in lines), f"{page.name} lacks solution or hidden-test lines"
+        assert "Instructor edition" in page.read_text()
+    assert not (out / "chapters").exists(), "the instructor edition also rendered the student notebooks"
