@@ -160,3 +160,13 @@ def test_instructor_edition_shows_solutions_and_hidden_tests(tmp_path):
         assert lines and all(line in plain for line in lines), f"{page.name} lacks solution or hidden-test lines"
         assert "Instructor edition" in page.read_text()
     assert not (out / "chapters").exists(), "the instructor edition also rendered the student notebooks"
+
+
+def test_figures_have_alt_text(built):
+    """Chapter 02 describes its figures (cell metadata mystnb.image.alt); other chapters should
+    follow (Sphinx otherwise writes the image's file path as its alt text)."""
+    page = (built / "chapters" / "02_transformer_anatomy.html").read_text()
+    images = re.findall(r'<img\b[^>]*\balt="([^"]*)"[^>]*\bsrc="(\.\./_images/[^"]+)"', page)
+    assert images, "no figures found"
+    bad = [src for alt, src in images if not alt or "_images/" in alt or len(alt) < 40]
+    assert not bad, f"figures without a description: {bad}"
