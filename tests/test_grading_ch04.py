@@ -7,6 +7,8 @@ import time
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from llmcourse import metrics, text_metrics
 from llmcourse.grading import GradingError, ch04
@@ -299,3 +301,34 @@ def test_checks_leave_the_students_random_state_alone():
     before = torch.get_rng_state()
     ch04.check_sliding_window_perplexity(GOOD["sliding_window"])
     assert torch.equal(torch.get_rng_state(), before)
+
+
+# ---------------------------------------------------------------- alternatives on random text
+
+WORDS = ["the", "The", "cat", "sat", "on", "mat", "a", "dog", "3.50", "1,000", "2-1", "$", "U.S.", "don't", "&amp;", "(yes)",
+         "well,", "end.", "!", "Naïve", "café", "CAT"]
+sentence = st.lists(st.sampled_from(WORDS), max_size=10).map(" ".join)
+corpus = st.lists(st.tuples(sentence, st.lists(sentence, min_size=1, max_size=3)), min_size=1, max_size=5)
+text = sentence | st.text(max_size=30)
+ALTERNATIVES = {key: [answer(exercise, code) for code in exercise.alternatives] for key, exercise in ch04.EXERCISES.items()}
+
+
+@settings(max_examples=100, deadline=None)
+@given(corpus)
+def test_bleu_alternatives_agree_with_sacrebleu(pairs):
+    hypotheses, references = [h for h, _ in pairs], [r for _, r in pairs]
+    expected = ch04._bleu_oracle(hypotheses, references).score
+    for fn in ALTERNATIVES["bleu"]:
+        assert fn(hypotheses, references) == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+
+@settings(max_examples=100, deadline=None)
+@given(text, text)
+def test_rouge_alternatives_agree_with_rouge_score(prediction, reference):
+    for n in (1, 2, 3):
+        expected = ch04._rouge_oracle(prediction, reference, f"rouge{n}")
+        for fn in ALTERNATIVES["rouge_n"]:
+            assert fn(prediction, reference, n) == pytest.approx(expected, rel=1e-12)
+    expected = ch04._rouge_oracle(prediction, reference, "rougeL")
+    for fn in ALTERNATIVES["rouge_l"]:
+        assert fn(prediction, reference) == pytest.approx(expected, rel=1e-12)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import math
 import random
 from typing import Any
@@ -556,16 +557,26 @@ TINY_GPT2 = dict(vocab_size=50, n_positions=64, n_embd=32, n_layer=2, n_head=2, 
                  attn_pdrop=0.0, initializer_range=0.2, bos_token_id=0, eos_token_id=0)
 
 
-def tiny_model(state: dict[str, torch.Tensor] | None = None, seed: int = 0) -> GPT2LMHeadModel:
-    """A small random ``GPT2LMHeadModel`` (seeded), or one with the weights ``state``; the global
-    random state is left as it was."""
+def tiny_model(state: bytes | None = None, seed: int = 0) -> GPT2LMHeadModel:
+    """A small random ``GPT2LMHeadModel`` (seeded), or one with the weights ``state`` (see
+    :func:`tiny_weights`); the global random state is left as it was."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = GPT2LMHeadModel(GPT2Config(**TINY_GPT2))
     model.loss_type = "ForCausalLM"  # what transformers falls back to anyway, without a warning
     if state is not None:
-        model.load_state_dict(state)
+        model.load_state_dict(torch.load(io.BytesIO(state), weights_only=True))
     return model.eval()
+
+
+@functools.cache
+def tiny_weights(seed: int) -> bytes:
+    """The weights of ``tiny_model(seed=seed)``, saved as bytes. Cases carry these bytes, not
+    tensors: the engine sends a job's inputs to the student's process by pickling, where every
+    tensor takes a file descriptor (at most 256 per process start); equal bytes are pickled once."""
+    buffer = io.BytesIO()
+    torch.save(tiny_model(seed=seed).state_dict(), buffer)
+    return buffer.getvalue()
 
 
 @torch.no_grad()
@@ -585,7 +596,8 @@ def _sw_oracle(model, input_ids: torch.Tensor, max_length: int, stride: int) -> 
 
 @torch.no_grad()
 def _sw_case(sub: str, seed: int, N: int, max_length: int, stride: int, visible: bool, kind: str = "hf") -> Case:
-    model = tiny_model(seed=seed)
+    weights = tiny_weights(seed % 3)  # three models, shared by the cases
+    model = tiny_model(weights)
     input_ids = torch.randint(0, TINY_GPT2["vocab_size"], (1, N), generator=_seeded(1000 + seed))
     if max_length >= N:  # one window: the model's own loss on the whole text
         expected = math.exp(model(input_ids, labels=input_ids).loss.item())
@@ -593,7 +605,7 @@ def _sw_case(sub: str, seed: int, N: int, max_length: int, stride: int, visible:
         expected = _sw_oracle(model, input_ids, max_length, stride)
     what = "a GPT2LMHeadModel" if kind == "hf" else "a plain function ids (B, T) -> logits (B, T, V) (wrapping a GPT2LMHeadModel)"
     label = f"model = {what}, input_ids (1, {N}), max_length={max_length}, stride={stride}"
-    inputs = {"state": model.state_dict(), "input_ids": input_ids, "max_length": max_length, "stride": stride, "kind": kind}
+    inputs = {"state": weights, "input_ids": input_ids, "max_length": max_length, "stride": stride, "kind": kind}
     return Case(sub, inputs, to_plain(expected), label, visible)
 
 
@@ -631,7 +643,7 @@ def _sw_run(fn, inputs):
     if inputs["kind"] == "function":
         hf_model = model
 
-        def model(ids):  # noqa: F811 - any callable logits_fn accepts
+        def model(ids):  # any callable logits_fn accepts
             return hf_model(ids).logits
 
     with _one_thread():
