@@ -262,6 +262,6 @@ def test_the_course_block_with_gpt2_weights_matches_the_block_oracle():
     with torch.no_grad():
         for name, value in case.inputs["weights"].items():
             path, _, kind = name.rpartition(".")
-            getattr(ch03._module_at(block, path), kind).copy_(value)
-        got = block(case.inputs["x"])
+            getattr(ch03._module_at(block, path), kind).copy_(torch.from_numpy(value))
+        got = block(torch.from_numpy(case.inputs["x"]))
     torch.testing.assert_close(got.double(), torch.from_numpy(ch03.array_of(case.expected).copy()), atol=5e-5, rtol=1e-4)

@@ -60,6 +60,19 @@ def _seeded(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+# Case inputs hold numpy arrays, not tensors: the engine pickles a job's inputs into the student's
+# process, and torch's pickling sends every tensor through a file descriptor of its own (a few
+# hundred per job stop the whole grading run). Each run function turns them back into tensors.
+
+
+def _array(t: torch.Tensor | None) -> np.ndarray | None:
+    return None if t is None else t.detach().cpu().numpy().copy()
+
+
+def _tensor(a: np.ndarray | None) -> torch.Tensor | None:
+    return None if a is None else torch.from_numpy(np.array(a))  # a fresh, writable copy
+
+
 # ---------------------------------------------------------------- exercise 1: the causal mask
 
 
@@ -193,7 +206,7 @@ def _loss_case(sub: str, seed: int, B: int, T: int, V: int, pad: str, real: list
         label += ", no attention_mask"
     else:
         label += f", attention_mask {mask.tolist() if B * T <= 24 else '(' + str(B) + ', ' + str(T) + ')'}"
-    return Case(sub, (logits, ids, mask, sub == "scalar"), expected, label, visible)
+    return Case(sub, (_array(logits), _array(ids), _array(mask), sub == "scalar"), expected, label, visible)
 
 
 def _loss_cases(hidden: bool) -> list[Case]:
@@ -225,9 +238,10 @@ def _loss_cases(hidden: bool) -> list[Case]:
 
 
 def _loss_run(fn, inputs):
-    logits, ids, mask, want_grad = inputs
-    logits = logits.clone().requires_grad_(want_grad)
-    loss = fn(logits, ids.clone(), None if mask is None else mask.clone())
+    logits, ids, mask = (_tensor(a) for a in inputs[:3])
+    want_grad = inputs[3]
+    logits = logits.requires_grad_(want_grad)
+    loss = fn(logits, ids, mask)
     if not want_grad:
         return loss
     usable = isinstance(loss, torch.Tensor) and loss.dim() == 0 and loss.requires_grad
@@ -427,7 +441,7 @@ def _block_case(sub: str, C: int, H: int, B: int, T: int, pad: str, seed: int, v
     x = torch.randn(B, T, C, generator=g)
     mask = _padding(pad, B, T, g)
     config = {"vocab_size": 16, "block_size": T_max, "n_layer": 1, "n_head": H, "n_embd": C}
-    inputs = {"kind": sub, "config": config, "weights": weights, "x": x, "mask": mask}
+    inputs = {"kind": sub, "config": config, "weights": {k: _array(w) for k, w in weights.items()}, "x": _array(x), "mask": _array(mask)}
     label = f"GPTConfig(n_embd={C}, n_head={H}), x ({B}, {T}, {C})"
     if sub == "modules":
         expected = {f"{name}": ["LayerNorm", [C], True] for name in NORMS}
@@ -495,15 +509,15 @@ def _block_run(cls, inputs):
     with torch.no_grad():
         for name, value in inputs["weights"].items():
             path, _, kind = name.rpartition(".")
-            getattr(_module_at(block, path), kind).copy_(value)
+            getattr(_module_at(block, path), kind).copy_(_tensor(value))
     block.eval()
-    x, mask = inputs["x"].clone(), inputs["mask"]
+    x, mask = _tensor(inputs["x"]), _tensor(inputs["mask"])
     with torch.no_grad():
         if inputs["kind"] == "gelu":
             return block.mlp(x)
         if inputs["kind"] == "forward":
             return block(x)
-        return block(x, mask.clone())
+        return block(x, mask)
 
 
 def _block_compare(case: Case, got: Any, expected: Any) -> None:
@@ -533,7 +547,7 @@ def _block_compare(case: Case, got: Any, expected: Any) -> None:
     a, e = array_of(got), array_of(expected)
     if a.shape != e.shape:
         raise GradingError(f"block(x, attention_mask) for {case.label}: expected shape {e.shape}, got {a.shape}")
-    tokens = case.inputs["mask"].numpy().astype(bool)
+    tokens = case.inputs["mask"].astype(bool)
     expect_tensor(to_plain(torch.from_numpy(np.ascontiguousarray(a[tokens]))), to_plain(torch.from_numpy(np.ascontiguousarray(e[tokens]))),
                   what="block(x, attention_mask) at the positions that hold tokens (attention_mask 1)", context=case.label,
                   atol=5e-5, rtol=1e-4)
