@@ -78,3 +78,18 @@ def test_malformed_results_from_the_students_process_fail_without_crashing_the_j
             {"dict": "not a dict"}, {"tensor": None}, ["not", "plain"], 17, None, {"error": 3}, {"tuple": None}]
     outcome = judge(ch02.ATTENTION, cases, (junk * 2)[: len(cases)])
     assert outcome.score == 0 and len(outcome.failures) == len(ch02.ATTENTION.subchecks)
+
+
+def test_a_job_with_many_tensors_starts(tmp_path):
+    """Case inputs travel as plain pickle bytes: hundreds of tensors need no file descriptors."""
+    import torch
+
+    from llmcourse.grading import engine, sandbox
+
+    answer = [sandbox.Cell("answer", "import torch\ndef sinusoidal_positional_encoding(P, D):\n    return torch.zeros(P, D)", True)]
+    many = [(3, 4, [torch.randn(3) for _ in range(600)])]  # extra items ride along, as big case inputs would
+    jobs = [sandbox.Job("llmcourse.grading.ch02", "positional_encoding", answer, inputs, str(tmp_path / f"{i}.log"))
+            for i, inputs in enumerate([[(3, 4)], [case[:2] for case in many] + [many[0][:2]]])]
+    jobs[1].inputs.append(many[0])
+    outcomes = engine.run_jobs(jobs, workers=2, time_limit=60)
+    assert all(any(m.get("type") == "result" for m in o.messages) for o in outcomes), [o.messages for o in outcomes]

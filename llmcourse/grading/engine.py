@@ -15,6 +15,7 @@ import dataclasses
 import json
 import multiprocessing
 import os
+import pickle
 import signal
 import sys
 import tempfile
@@ -202,7 +203,9 @@ def run_jobs(jobs: list[sandbox.Job], workers: int, time_limit: float, progress=
         while pending and len(running) < workers:
             i, job = pending.popleft()
             reader, writer = ctx.Pipe(duplex=False)
-            process = ctx.Process(target=sandbox.run_job, args=(job, writer), daemon=True)
+            # Plain pickle bytes: multiprocessing's own pickler would share each tensor through a
+            # file descriptor (torch's reductions), and a job with hundreds of tensors runs out of them.
+            process = ctx.Process(target=sandbox.run_job, args=(pickle.dumps(job), writer), daemon=True)
             _start(process)
             writer.close()
             running[i] = _Run(process, reader, time.monotonic())

@@ -21,6 +21,7 @@ import ctypes
 import io
 import json
 import os
+import pickle
 import resource
 import signal
 import sys
@@ -113,8 +114,10 @@ def _python_of(source: str) -> str:
     return TransformerManager().transform_cell(source)
 
 
-def run_job(job: Job, conn) -> None:
-    """Entry point of the student's process (``multiprocessing`` target). Never returns."""
+def run_job(job_bytes: bytes, conn) -> None:
+    """Entry point of the student's process (``multiprocessing`` target): ``job_bytes`` is the
+    pickled :class:`Job` (from the grader, so safe to load). Never returns."""
+    job: Job = pickle.loads(job_bytes)
     def send(message: dict) -> None:
         conn.send_bytes(json.dumps(message).encode())
 
