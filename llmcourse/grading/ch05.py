@@ -19,9 +19,11 @@ sizes it is rebuilt from (:func:`tiny_model`), the course model by name.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 from typing import Any
 
+import numpy as np
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 from transformers.generation.logits_process import (
@@ -219,9 +221,25 @@ def _processor_compare(what: str):
                     if g.get("changed") else f"{what} did not change its input for {case.label}"
                 )
             return
-        expect_tensor(g.get("out"), e["out"], what=what, context=case.label, atol=1e-5, rtol=1e-5)
+        _expect_logits(g.get("out"), e["out"], what=what, context=case.label)
 
     return compare
+
+
+def _expect_logits(got: Any, expected: Any, *, what: str, context: str) -> None:
+    """Like :func:`expect_tensor`, but says which tokens a filter removed or kept by mistake."""
+    e = array_of(expected)
+    a = array_of(got) if isinstance(got, dict) and "tensor" in got else None
+    if a is not None and a.shape == e.shape and e.ndim == 2 and got["tensor"]["kind"] == "torch.Tensor":
+        removed_e, removed_a = np.isneginf(e), np.isneginf(a)
+        wrong = np.argwhere(removed_e != removed_a)
+        if len(wrong):
+            b, j = (int(i) for i in wrong[0])
+            kept = f"it keeps {int((~removed_a[b]).sum())} tokens of row {b}, the answer keeps {int((~removed_e[b]).sum())}"
+            if removed_a[b, j]:
+                raise GradingError(f"{what} for {context}: token {j} of row {b} should be kept (logit {e[b, j]:.6g}) but got -inf; {kept}")
+            raise GradingError(f"{what} for {context}: token {j} of row {b} should be removed (-inf) but got {a[b, j]:.6g}; {kept}")
+    expect_tensor(got, expected, what=what, context=context, atol=1e-5, rtol=1e-5)
 
 
 def _hf_processor(make):
@@ -857,6 +875,29 @@ def apply_frequency_presence_penalties(logits, generated_ids, frequency_penalty,
 
 # ================================================================ decoders
 
+
+@contextlib.contextmanager
+def one_thread():
+    """Run tiny models on one thread (and put the count back): more threads do not make them
+    faster, and on a busy machine they make them far slower (threads waiting for a core)."""
+    threads = torch.get_num_threads()
+    if threads > 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if threads > 1:
+            torch.set_num_threads(threads)
+
+
+def _on_one_thread(fn):
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        with one_thread():
+            return fn(*args, **kwargs)
+
+    return wrapped
+
 # ---------------------------------------------------------------- the models the decoders run
 
 
@@ -908,6 +949,26 @@ def _hf_generate(model, ids: torch.Tensor, **kwargs) -> torch.Tensor:
         hf_logging.set_verbosity(level)
 
 
+_mistake_runs: dict[tuple[int, int], tuple[Any, Any, Any]] = {}
+
+
+def _remember_mistakes(run):
+    """Grader side, a failing answer is compared with every catalogued mistake, each run on the
+    same case: remember a mistake's result per case (a mistake is the course's code, compiled
+    once; a student's function is never remembered, it may read globals that change)."""
+
+    @functools.wraps(run)
+    def wrapped(fn, inputs):
+        if not str(getattr(fn, "__globals__", {}).get("__name__", "")).startswith("mistake_"):
+            return run(fn, inputs)
+        key = (id(fn), id(inputs))
+        if key not in _mistake_runs or _mistake_runs[key][0] is not fn or _mistake_runs[key][1] is not inputs:
+            _mistake_runs[key] = (fn, inputs, run(fn, inputs))
+        return _mistake_runs[key][2]
+
+    return wrapped
+
+
 def _ids_compare(what: str):
     @_robust
     def compare(case: Case, got: Any, expected: Any) -> None:
@@ -956,6 +1017,7 @@ def _free_run(spec: tuple, ids: torch.Tensor, n: int) -> torch.Tensor:
 
 
 @functools.lru_cache(maxsize=2)
+@_on_one_thread
 def _greedy_cases(hidden: bool) -> list[Case]:
     P = _prompts(4, 5, 50, 1)
     free = _free_run(PEAKED, P, 20)  # (4, 20): what greedy decoding produces without an end token
@@ -981,6 +1043,8 @@ def _greedy_cases(hidden: bool) -> list[Case]:
     return cases
 
 
+@_remember_mistakes
+@_on_one_thread
 def _greedy_run(fn, inputs):
     model = tiny_model(*inputs["model"])
     ids, n = inputs["ids"].clone(), inputs["max_new_tokens"]
@@ -1110,6 +1174,7 @@ def _beam_case(sub: str, spec: tuple, ids: torch.Tensor, N: int, n: int, visible
 
 
 @functools.lru_cache(maxsize=2)
+@_on_one_thread
 def _beam_cases(hidden: bool) -> list[Case]:
     P, Q = _prompts(4, 5, 50, 1), _prompts(3, 7, 64, 2)
     cases = [
@@ -1132,6 +1197,8 @@ def _beam_cases(hidden: bool) -> list[Case]:
     return cases
 
 
+@_remember_mistakes
+@_on_one_thread
 def _beam_run(fn, inputs):
     model = tiny_model(*inputs["model"])
     return fn(model, inputs["ids"].clone(), inputs["num_beams"], inputs["max_new_tokens"])
@@ -1312,6 +1379,7 @@ def _until_case(sub: str, prompt: str, stop, n: int, sampler: tuple | None, visi
 
 
 @functools.lru_cache(maxsize=2)
+@_on_one_thread
 def _until_cases(hidden: bool) -> list[Case]:
     cases = [
         _until_case("stop", ANNA, "\nAnna:", 40, None, True),  # three tokens: "\n", "Anna", ":"
@@ -1339,6 +1407,8 @@ def _until_cases(hidden: bool) -> list[Case]:
     return cases
 
 
+@_remember_mistakes
+@_on_one_thread
 def _until_run(fn, inputs):
     model, tokenizer = course_model()
     stop = list(inputs["stop"]) if isinstance(inputs["stop"], list) else inputs["stop"]

@@ -1,0 +1,344 @@
+"""Chapter 05's checks: messages that name the mistake, forbidden routes caught (in the kernel and
+through the engine), oracles that agree with the course's reference, and cases that keep clear
+of floating-point ties so that any correct answer passes."""
+import functools
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+
+from llmcourse import decoding as reference
+from llmcourse import gpt
+from llmcourse.grading import GradingError, ch05
+from llmcourse.grading.contract import check, failure_of, mistake_answer, to_plain
+from llmcourse.grading.guards import scan_source
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTER = "05_controlling_outputs"
+REFERENCE = {  # exercise key -> the course's reference answer
+    "temperature": reference.apply_temperature,
+    "top_k": reference.top_k_filter,
+    "top_p": reference.top_p_filter,
+    "repetition_penalty": reference.apply_repetition_penalty,
+    "frequency_presence": reference.apply_frequency_presence_penalties,
+    "greedy": reference.greedy_decode,
+    "beam_search": reference.beam_search,
+    "generate_until": reference.generate_until,
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """The models are tiny: one thread is faster, and far faster when other processes share the CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def answer(exercise, code):
+    namespace = {}
+    exec(code, namespace)
+    return namespace[exercise.name]
+
+
+# ---------------------------------------------------------------- oracles and the reference
+
+
+@pytest.mark.parametrize("key", list(ch05.EXERCISES))
+def test_the_oracle_agrees_with_the_reference_on_every_case(key):
+    """Hugging Face (or the loop) and llmcourse.decoding, written independently, agree."""
+    exercise = ch05.EXERCISES[key]
+    for case in exercise.cases(True):
+        got = to_plain(exercise.run(REFERENCE[key], case.inputs))
+        assert failure_of(exercise, case, got) is None, (key, case.label, failure_of(exercise, case, got))
+
+
+@pytest.mark.parametrize("B, V, seed", [(1, 2, 0), (2, 3, 1), (5, 64, 2), (1, 257, 3), (8, 1000, 4)])
+def test_the_processor_oracles_agree_with_the_reference_on_random_inputs(B, V, seed):
+    logits = ch05.random_logits(B, V, seed)
+    ids = ch05.repeated_ids(B, V, seed, T=11)
+    same = lambda a, b: torch.equal(a.isinf(), b.isinf()) and torch.allclose(a[a.isfinite()], b[b.isfinite()], atol=1e-6)  # noqa: E731
+    for t in (0.3, 1.0, 4.0):
+        assert same(ch05._temperature_oracle(logits.clone(), t), reference.apply_temperature(logits, t))
+    for k in (1, 2, 7, V + 3):
+        assert same(ch05._top_k_oracle(logits.clone(), k), reference.top_k_filter(logits, k))
+    for p in (0.0, 0.3, 0.8, 0.97):
+        if ch05._nucleus_margin(logits, p) > 1e-5:
+            assert same(ch05._top_p_oracle(logits.clone(), p), reference.top_p_filter(logits, p))
+    for penalty in (0.7, 1.0, 1.6):
+        assert same(ch05._repetition_oracle(logits.clone(), ids, penalty), reference.apply_repetition_penalty(logits, ids, penalty))
+    for fp, pp in [(0.5, 0.0), (0.0, 0.5), (0.4, -0.3)]:
+        assert same(ch05.frequency_presence_loop(logits, ids, fp, pp), reference.apply_frequency_presence_penalties(logits, ids, fp, pp))
+
+
+def test_the_raising_cases_raise_in_hugging_face_and_the_reference():
+    for key in ("temperature", "top_k"):
+        exercise = ch05.EXERCISES[key]
+        raising = [c for c in exercise.cases(True) if c.subcheck == "raises"]
+        assert raising and all(c.expected == to_plain({"raised": "ValueError"}) for c in raising)
+        for case in raising:
+            with pytest.raises(ValueError):
+                REFERENCE[key](*case.inputs["args"])
+
+
+def test_top_p_cases_keep_clear_of_the_threshold():
+    """A correct answer summing from the other end, or in float64, keeps the same tokens."""
+    for case in ch05.TOP_P.cases(True):
+        logits, p = case.inputs["args"]
+        if 0 < p < 1:
+            assert ch05._nucleus_margin(logits, p) > 1e-4, case.label
+        if p == 1:  # a running total that rounds to 1.0 must not remove the least likely token
+            assert float(torch.softmax(logits, -1).min()) > 1e-3, case.label
+
+
+def _beam_margins(model, prompt, N, n):
+    """The smallest score gap, along the search, between the last kept and the first dropped
+    candidate, and between the best two beams at the end (float32, as generate computes them)."""
+    beams, scores, gaps = prompt[None], torch.zeros(1), []
+    with torch.no_grad():
+        for _ in range(n):
+            log_probs = torch.log_softmax(model(beams).logits[:, -1].float(), dim=-1)  # (beams, V)
+            V = log_probs.shape[-1]
+            top, index = (scores[:, None] + log_probs).flatten().topk(N + 1)
+            gaps.append(float(top[N - 1] - top[N]))
+            scores, index = top[:N], index[:N]
+            beams = torch.cat([beams[index // V], (index % V)[:, None]], dim=1)
+    if N > 1:
+        gaps.append(float(scores[0] - scores[1]))
+    return min(gaps)
+
+
+def test_decoder_cases_keep_clear_of_near_ties():
+    """Greedy and beam decisions differ from the next best by far more than the float error of
+    recomputing the sequence instead of using a KV cache."""
+    for case in ch05.GREEDY.cases(True):
+        model = ch05.tiny_model(*case.inputs["model"])
+        with torch.no_grad():
+            expected = torch.tensor(ch05.array_of(case.expected))
+            logits = model(expected).logits[:, case.inputs["ids"].shape[1] - 1 : -1].float()  # (B, n, V)
+        top2 = logits.topk(2, dim=-1).values
+        assert float((top2[..., 0] - top2[..., 1]).min()) > 1e-4, case.label
+    for case in ch05.BEAM.cases(True):
+        model = ch05.tiny_model(*case.inputs["model"])
+        for prompt in case.inputs["ids"]:
+            margin = _beam_margins(model, prompt, case.inputs["num_beams"], case.inputs["max_new_tokens"])
+            assert margin > 1e-4, (case.label, margin)
+
+
+def test_the_long_beam_case_underflows_a_product_of_probabilities():
+    case = next(c for c in ch05.BEAM.cases(False) if c.subcheck == "long")
+    model = ch05.tiny_model(*case.inputs["model"])
+    ids = torch.tensor(ch05.array_of(case.expected))
+    T = case.inputs["ids"].shape[1]
+    with torch.no_grad():
+        probs = model(ids).logits[0, T - 1 : -1].float().softmax(-1).gather(-1, ids[0, T:, None])
+    assert float(probs.prod()) == 0.0 and float(probs.log().sum()) > -200, "the product underflows, the sum does not"
+
+
+def test_stop_string_cases_exercise_what_they_claim():
+    cases = {(c.inputs["prompt"], str(c.inputs["stop"])): c.expected for c in ch05.UNTIL.cases(False)}
+    assert cases[(ch05.ANNA, "\nAnna:")] == " Hi, Anna! How are you?"
+    assert cases[(ch05.ANNA, "nna:")].endswith("\nA"), "the stop string starts inside a token"
+    assert cases[(ch05.ANNA, "['nn', 'Anna']")] == " Hi, ", "the earliest of two stop strings completed by one token"
+    assert "Ben:" in ch05.ANNA and cases[(ch05.ANNA, "Ben:")].count("\n") >= 2, "the prompt's own stop string does not count"
+    assert cases[(ch05.HANA, "zebra")] == " Hana! See you soon.", "the end-of-text token comes first"
+
+
+def test_the_sampler_case_matches_the_course_samplers_tokens():
+    """The oracle's seeded sampling (Hugging Face's generate after torch.manual_seed) draws the
+    same tokens as the seeded hook handed to the answer, and as llmcourse.decoding.sample."""
+    hf, tok = ch05.course_model()
+    ours = gpt.from_hf(hf).eval()
+    case = next(c for c in ch05.UNTIL.cases(False) if c.subcheck == "next_token")
+    seed, temperature = case.inputs["sampler"]
+    sampler = functools.partial(reference.sample, generator=torch.Generator().manual_seed(seed), temperature=temperature)
+    assert reference.generate_until(ours, tok, case.inputs["prompt"], case.inputs["stop"], case.inputs["max_new_tokens"], next_token=sampler) == case.expected
+
+
+# ---------------------------------------------------------------- feedback
+
+
+UNTIL_SAMPLE = {"returns_stop_string", "token_level_match", "searches_prompt", "first_listed_not_earliest", "ignores_next_token"}
+NAMED = [(k, m) for k, e in ch05.EXERCISES.items() for m in e.mistakes if k != "generate_until" or m.id in UNTIL_SAMPLE]
+
+
+@pytest.mark.parametrize("key, mistake", NAMED, ids=[f"{k}-{m.id}" for k, m in NAMED])
+def test_feedback_names_the_likely_mistake(key, mistake):
+    """Every catalogued mistake (a sample of the slower stop-string ones) fails the visible checks
+    with its own message among the likely mistakes."""
+    exercise = ch05.EXERCISES[key]
+    with pytest.raises(GradingError) as failure:
+        check(exercise, mistake_answer(exercise, mistake), quiet=True)
+    assert f"Likely mistake: {mistake.message}" in str(failure.value)
+
+
+def test_messages_show_what_differs():
+    def fails(exercise, mistake_id, visible_only=True):
+        mistake = next(m for m in exercise.mistakes if m.id == mistake_id)
+        with pytest.raises(GradingError) as failure:
+            check(exercise, mistake_answer(exercise, mistake), hidden=not visible_only, quiet=True)
+        return str(failure.value)
+
+    text = fails(ch05.TOP_K, "zero_disables")
+    assert "expected a ValueError, but it returned torch.Tensor of shape (2, 9)" in text and "k=0" in text
+    text = fails(ch05.TEMPERATURE, "modifies_input")
+    assert "changed the logits passed to it" in text and "1 of 3 requirements" in text
+    text = fails(ch05.GREEDY, "drops_prompt")
+    assert "expected shape (1, 20) (B, T + new tokens, prompt included), got (1, 15)" in text
+    text = fails(ch05.BEAM, "sums_probabilities")
+    assert "differs from position" in text and "expected row 0:" in text
+    text = fails(ch05.UNTIL, "returns_stop_string")
+    assert "expected ' Hi, Anna! How are you?'" in text and "got      ' Hi, Anna! How are you?\\nAnna:'" in text
+    text = fails(ch05.TOP_P, "drops_crossing_token")
+    assert "should be kept (logit" in text and "but got -inf; it keeps" in text
+    text = fails(ch05.TOP_K, "keeps_k_plus_1")
+    assert "should be removed (-inf) but got" in text
+
+
+def test_unimplemented_stub_gets_a_clear_message():
+    def stub(*args, **kwargs):
+        raise NotImplementedError()
+
+    for exercise in ch05.EXERCISES.values():
+        with pytest.raises(GradingError, match="not implemented yet"):
+            check(exercise, stub, quiet=True)
+
+
+def test_odd_results_fail_with_a_message_not_a_crash():
+    for exercise, odd in [(ch05.TOP_K, lambda logits, k: {"out": logits}), (ch05.GREEDY, lambda *a, **k: [[1, 2]]),
+                          (ch05.UNTIL, lambda *a, **k: None), (ch05.TEMPERATURE, lambda logits, t: (logits / t).double().numpy())]:
+        with pytest.raises(GradingError):
+            check(exercise, odd, quiet=True)
+
+
+# ---------------------------------------------------------------- forbidden routes
+
+
+def top_k_hf(logits, k):
+    from transformers.generation.logits_process import TopKLogitsWarper as Warper
+
+    return Warper(k)(None, logits.clone())
+
+
+def temperature_hf_list(logits, temperature):
+    from transformers import LogitsProcessorList, TemperatureLogitsWarper
+
+    return LogitsProcessorList([TemperatureLogitsWarper(temperature)])(None, logits.clone())
+
+
+def top_p_course(logits, p):
+    from llmcourse.decoding import top_p_filter as nucleus
+
+    return nucleus(logits, p)
+
+
+def top_p_course_swallowed(logits, p):
+    try:
+        reference.top_p_filter(logits, p)
+    except BaseException:  # noqa: BLE001 - hiding the call: caught on the way out
+        pass
+    return answer(ch05.TOP_P, ch05.TOP_P.alternatives[0])(logits, p)
+
+
+def greedy_hf(model, input_ids, max_new_tokens, eos_token_id=None, pad_token_id=0):
+    return model.generate(input_ids, do_sample=False, max_new_tokens=max_new_tokens, eos_token_id=eos_token_id, pad_token_id=pad_token_id)
+
+
+def greedy_course_gpt(model, input_ids, max_new_tokens, eos_token_id=None, pad_token_id=0):
+    return gpt.from_hf(model).generate(input_ids, max_new_tokens, eos_token_id=eos_token_id)
+
+
+def beam_hf(model, input_ids, num_beams, max_new_tokens, length_penalty=1.0):
+    return model.generate(input_ids, num_beams=num_beams, do_sample=False, early_stopping=False, max_new_tokens=max_new_tokens, eos_token_id=None)
+
+
+def beam_course(model, input_ids, num_beams, max_new_tokens, length_penalty=1.0):
+    return reference.beam_search(model, input_ids, num_beams, max_new_tokens)
+
+
+def until_course(model, tokenizer, prompt, stop, max_new_tokens, next_token=None):
+    return reference.generate_until(model, tokenizer, prompt, stop, max_new_tokens, next_token)
+
+
+@pytest.mark.parametrize("exercise, fn, used", [
+    (ch05.TOP_K, top_k_hf, "TopKLogitsWarper"),
+    (ch05.TEMPERATURE, temperature_hf_list, "TemperatureLogitsWarper"),
+    (ch05.TOP_P, top_p_course, "llmcourse.decoding.top_p_filter"),
+    (ch05.TOP_P, top_p_course_swallowed, "llmcourse.decoding.top_p_filter"),
+    (ch05.GREEDY, greedy_hf, "GenerationMixin.generate"),
+    (ch05.GREEDY, greedy_course_gpt, "llmcourse.gpt.generate"),
+    (ch05.BEAM, beam_hf, "GenerationMixin.generate"),
+    (ch05.BEAM, beam_course, "llmcourse.decoding.beam_search"),
+    (ch05.UNTIL, until_course, "llmcourse.decoding.generate_until"),
+], ids=["top_k-hf", "temperature-hf-list", "top_p-course", "top_p-course-swallowed", "greedy-generate", "greedy-course-gpt",
+        "beam-generate", "beam-course", "until-course"])
+def test_forbidden_routes_are_caught_and_named(exercise, fn, used):
+    with pytest.raises(GradingError, match="must be written by you") as failure:
+        check(exercise, fn, quiet=True)
+    assert used in str(failure.value)
+
+
+def test_forbidden_functions_work_again_after_a_check():
+    with pytest.raises(GradingError):
+        check(ch05.BEAM, beam_course, quiet=True)
+    model = ch05.tiny_model(*ch05.PEAKED)
+    ids = torch.zeros(1, 3, dtype=torch.long)
+    out = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=3, eos_token_id=None)
+    assert torch.equal(out, reference.greedy_decode(model, ids, 3))
+
+
+@pytest.mark.parametrize("source", [
+    "from llmcourse.decoding import top_k_filter",
+    "from llmcourse import decoding",
+    "import llmcourse.decoding as d",
+    "from transformers.generation.logits_process import TopKLogitsWarper",
+    "from transformers import TopPLogitsWarper",
+    "w = transformers.generation.logits_process.RepetitionPenaltyLogitsProcessor(1.2)",
+])
+def test_the_source_scan_finds_forbidden_imports(source):
+    assert scan_source(source, ch05.FORBIDDEN.names)
+
+
+def test_the_solution_passes_every_check_and_its_source_is_clean():
+    nb = nbformat.read(ROOT / "solutions" / f"{CHAPTER}.ipynb", as_version=4)
+    namespace = {}
+    exec("import torch\nfrom llmcourse.models import logits_fn", namespace)
+    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in nb.cells}
+    for exercise in ch05.EXERCISES.values():
+        source = cells[exercise.cell]
+        assert not scan_source(source, exercise.forbidden.names), exercise.cell
+        exec(source, namespace)
+        check(exercise, namespace[exercise.name], hidden=True, quiet=True)
+
+
+# ---------------------------------------------------------------- through the engine
+
+
+def test_forbidden_routes_score_zero_through_the_engine(tmp_path):
+    """In the sandboxed process too (the decorated generate is caught through __wrapped__), and
+    only in the exercises that use them."""
+    from llmcourse.grading.engine import Engine
+
+    source = nbformat.read(ROOT / "solutions" / f"{CHAPTER}.ipynb", as_version=4)
+    nb = nbformat.read(ROOT / "solutions" / f"{CHAPTER}.ipynb", as_version=4)
+    routes = {
+        "greedy": "def greedy_decode(model, input_ids, max_new_tokens, eos_token_id=None, pad_token_id=0):\n"
+                  "    return model.generate(input_ids, do_sample=False, max_new_tokens=max_new_tokens,\n"
+                  "                          eos_token_id=eos_token_id, pad_token_id=pad_token_id)\n",
+        "top_k": "def top_k_filter(logits, k):\n    import llmcourse\n    return llmcourse.decoding.top_k_filter(logits, k)\n",
+    }
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in routes:
+            cell.source = routes[gid]
+    path = tmp_path / f"{CHAPTER}.ipynb"
+    nbformat.write(nb, path)
+    result, = Engine({CHAPTER: source}).grade([("shortcut", CHAPTER, path)], progress=False)
+    status = {e.name: (e.status, e.points, e.max_points) for e in result.exercises}
+    assert status["greedy_decode"][:2] == ("forbidden", 0.0) and status["top_k_filter"][:2] == ("forbidden", 0.0), status
+    others = [s for name, s in status.items() if name not in ("greedy_decode", "top_k_filter")]
+    assert len(others) == 6 and all(s[0] == "passed" and s[1] == s[2] for s in others), status
+    messages = {e.name: e.messages[0] for e in result.exercises if e.messages}
+    assert "GenerationMixin.generate" in messages["greedy_decode"] and "llmcourse.decoding.top_k_filter" in messages["top_k_filter"]
