@@ -18,6 +18,7 @@ student could hand them in; the mutation suite grades every one of them.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -73,6 +74,13 @@ def _tensor(a: np.ndarray | None) -> torch.Tensor | None:
     return None if a is None else torch.from_numpy(np.array(a))  # a fresh, writable copy
 
 
+def _computed_once(cases):
+    """Cases are built once per process (the block's oracles take a second or two): the run
+    functions only ever hand the student copies of the inputs, so sharing them is safe."""
+    cached = functools.lru_cache(maxsize=None)(cases)
+    return functools.wraps(cases)(lambda hidden: list(cached(bool(hidden))))
+
+
 # ---------------------------------------------------------------- exercise 1: the causal mask
 
 
@@ -84,6 +92,7 @@ def _mask_expected(T: int) -> torch.Tensor:
     return weights > 0
 
 
+@_computed_once
 def _mask_cases(hidden: bool) -> list[Case]:
     sizes = {"shape": [(3, True), (5, True), (1, False), (17, False), (64, False)],
              "values": [(4, True), (6, True), (1, False), (2, False), (33, False), (128, False), (512, False)]}
@@ -209,6 +218,7 @@ def _loss_case(sub: str, seed: int, B: int, T: int, V: int, pad: str, real: list
     return Case(sub, (_array(logits), _array(ids), _array(mask), sub == "scalar"), expected, label, visible)
 
 
+@_computed_once
 def _loss_cases(hidden: bool) -> list[Case]:
     cases = [
         _loss_case("shift", 0, 1, 5, 7, "none", None, True),
@@ -460,6 +470,7 @@ def _block_case(sub: str, C: int, H: int, B: int, T: int, pad: str, seed: int, v
     return Case(sub, inputs, to_plain(out.float()), label, visible)
 
 
+@_computed_once
 def _block_cases(hidden: bool) -> list[Case]:
     cases = [
         _block_case("modules", 8, 2, 1, 3, "none", 0, True),
