@@ -4,7 +4,8 @@ size and where they were published.
 ``MILESTONES`` are the ideas before transformers; ``MODELS`` the transformer models of the
 timeline. ``year`` is that of the first public release (paper, preprint or announcement).
 ``parameters`` is the size of the largest version described in the source, or ``None`` when
-it was not published. ``source`` is the paper (title, year) or the announcement that states it.
+it was not published; ``tokens`` the number of training tokens of that version, where the source
+states it. ``source`` is the paper (title, year) or the announcement that states it.
 
     from llmcourse import history
     [m.name for m in history.MODELS if m.parameters and m.parameters >= 100e9]
@@ -33,6 +34,7 @@ class Model:
     note: str
     source: str
     active_parameters: float | None = None  # per token, for sparse mixture-of-experts models
+    tokens: float | None = None  # training tokens of that largest version, where the source states them
 
 
 M, B = 1e6, 1e9
@@ -84,7 +86,7 @@ MODELS: tuple[Model, ...] = (
     Model("Longformer", 2020, 435 * M, "encoder", "sliding-window + global attention, 4,096 tokens; Longformer-large",
           '"Longformer: The Long-Document Transformer" (Beltagy et al., 2020)'),
     Model("GPT-3", 2020, 175 * B, "decoder", "in-context (few-shot) learning",
-          '"Language Models are Few-Shot Learners" (Brown et al., 2020)'),
+          '"Language Models are Few-Shot Learners" (Brown et al., 2020)', tokens=300 * B),
     Model("Switch Transformer", 2021, 1571 * B, "encoder-decoder", "sparse mixture of experts: one expert per token; Switch-C",
           '"Switch Transformers: Scaling to Trillion Parameter Models with Simple and Efficient Sparsity" (Fedus et al., 2021)'),
     Model("Codex", 2021, 12 * B, "decoder", "GPT fine-tuned on code",
@@ -92,17 +94,17 @@ MODELS: tuple[Model, ...] = (
     Model("LaMDA", 2021, 137 * B, "decoder", "dialogue; announced 2021, paper 2022",
           '"LaMDA: Language Models for Dialog Applications" (Thoppilan et al., 2022)'),
     Model("Gopher", 2021, 280 * B, "decoder", "scaling study over 152 tasks",
-          '"Scaling Language Models: Methods, Analysis & Insights from Training Gopher" (Rae et al., 2021)'),
+          '"Scaling Language Models: Methods, Analysis & Insights from Training Gopher" (Rae et al., 2021)', tokens=300 * B),
     Model("InstructGPT", 2022, 175 * B, "decoder", "RLHF: its 1.3B version was preferred to the 175B GPT-3",
           '"Training language models to follow instructions with human feedback" (Ouyang et al., 2022)'),
     Model("Chinchilla", 2022, 70 * B, "decoder", "compute-optimal: 1.4T tokens, about 20 tokens per parameter",
-          '"Training Compute-Optimal Large Language Models" (Hoffmann et al., 2022)'),
+          '"Training Compute-Optimal Large Language Models" (Hoffmann et al., 2022)', tokens=1400 * B),
     Model("PaLM", 2022, 540 * B, "decoder", "trained with Pathways on 6,144 TPU v4 chips",
-          '"PaLM: Scaling Language Modeling with Pathways" (Chowdhery et al., 2022)'),
+          '"PaLM: Scaling Language Modeling with Pathways" (Chowdhery et al., 2022)', tokens=780 * B),
     Model("ChatGPT", 2022, None, "product", "a GPT-3.5 model tuned for dialogue with RLHF; size not published",
           'OpenAI, "Introducing ChatGPT" (2022)'),
     Model("LLaMA", 2023, 65 * B, "decoder", "open weights, 7B to 65B",
-          '"LLaMA: Open and Efficient Foundation Language Models" (Touvron et al., 2023)'),
+          '"LLaMA: Open and Efficient Foundation Language Models" (Touvron et al., 2023)', tokens=1400 * B),
     Model("GPT-4", 2023, None, "product", "accepts images; size not published",
           '"GPT-4 Technical Report" (OpenAI, 2023)'),
     Model("Mistral 7B", 2023, 7.3 * B, "decoder", "grouped-query and sliding-window attention",

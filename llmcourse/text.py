@@ -163,12 +163,14 @@ def _word_positions(tokenizer, encoding, sentence: str, word: str, batch_index: 
     return positions
 
 
-def word_vectors(model, tokenizer, sentence: str, word: str, layer: int = -1):
-    """The vectors of ``word`` in ``sentence``: ``(contextual, static)``, each (hidden_size,).
+def word_vectors(model, tokenizer, sentence: str, word: str, layer: int | None = -1):
+    """The vectors of ``word`` in ``sentence``: ``(contextual, static)``.
 
-    ``contextual``: the encoder's hidden state at layer ``layer`` (-1: the last) averaged over
-    the word's pieces; it depends on the whole sentence. ``static``: the rows of the input
-    embedding table for the same pieces, averaged; it is the same in every sentence.
+    ``contextual``: the encoder's hidden state at layer ``layer`` (0: the embeddings, -1: the
+    last) averaged over the word's pieces, (hidden_size,); it depends on the whole sentence.
+    With ``layer=None``, every layer's, (num_layers + 1, hidden_size). ``static``: the rows of
+    the input embedding table for the same pieces, averaged, (hidden_size,); it is the same in
+    every sentence.
     """
     import torch
 
@@ -176,10 +178,11 @@ def word_vectors(model, tokenizer, sentence: str, word: str, layer: int = -1):
     positions = _word_positions(tokenizer, encoding, sentence, word)
     inputs = {k: v.to(model.device) for k, v in encoding.items() if k != "offset_mapping"}
     with torch.no_grad():
-        hidden = model(**inputs, output_hidden_states=True).hidden_states[layer][0]  # (T, H)
+        hidden = torch.stack(model(**inputs, output_hidden_states=True).hidden_states)[:, 0]  # (L + 1, T, H)
         ids = inputs["input_ids"][0, positions]
         static = model.get_input_embeddings()(ids).mean(0)
-    return hidden[positions].mean(0).cpu(), static.cpu()
+    contextual = hidden[:, positions].mean(1)  # (L + 1, H)
+    return (contextual if layer is None else contextual[layer]).cpu(), static.cpu()
 
 
 def sentence_embeddings(model, tokenizer, sentences: Sequence[str]):

@@ -8,9 +8,9 @@ and ``TfidfVectorizer()`` with their default settings (``fit_transform(...).toar
 Answers return NumPy arrays, which :func:`~llmcourse.grading.contract.expect_tensor` does not
 take (it wants a ``torch.Tensor``), so this module compares arrays itself
 (:func:`expect_array`): kind, shape, dtype, then values, with the first differing entry named by
-its document and term. Where the student's vocabulary holds the right terms in another order,
-the columns are matched by term before counts are compared, so an unsorted vocabulary costs
-the vocabulary requirement only.
+its document and term. Columns are matched by term before values are compared, so a vocabulary
+in the wrong order, or with extra terms, costs the vocabulary requirement only (a missing term
+fails the values too: they cannot be right).
 
 Each exercise's ``mistakes`` and ``alternatives`` are complete answers, as a student could hand
 them in; the mutation suite (``course.py mutants``) grades every one of them.
@@ -54,9 +54,10 @@ _ASCII_WORDS = (
 ).split()
 _SINGLE = ["a", "I", "x", "b", "A", "y"]
 _PUNCT = [",", ".", "!", "?", ";", ":", " -", "(", ")", "'s", "\"", "...", " --"]
-# Unicode letters, digits and "_". Left out: characters whose lower case is longer than they are
-# ("İ", "ﬁ"), for which lower-casing before or after tokenising gives different tokens.
-_UNICODE_WORDS = ["café", "naïve", "Zürich", "façade", "Ångström", "東京", "北京", "Москва", "straße", "ΑΘΗΝΑ",
+# Unicode letters, digits and "_", in lower case (these corpora test which characters make tokens,
+# not lower-casing). Left out: characters whose lower case is longer than they are ("İ", "ﬁ"), for
+# which lower-casing before or after tokenising gives different tokens.
+_UNICODE_WORDS = ["café", "naïve", "zürich", "façade", "ångström", "東京", "北京", "москва", "straße", "αθηνα",
                   "año", "snake_case", "x2", "2024", "42", "3.14", "v1_2", "déjà-vu"]
 
 
