@@ -464,5 +464,5 @@ def _warn_names_outside_cells(exercise: Exercise) -> None:
 def forbidden_message(exercise: Exercise, names: Sequence[str]) -> str:
     return (
         f"{exercise.name} must be written by you, but your code used {', '.join(sorted(set(names)))}. "
-        "Re-implement it with basic tensor operations instead."
+        "Write it yourself from basic operations instead."
     )

@@ -276,7 +276,8 @@ def scan_source(source: str, forbidden_names: Iterable[str] = (), cell: str = ""
             for alias in node.names:
                 full = f"{module}.{alias.name}" if module else alias.name
                 roots = {module, alias.name, full, module.split(".")[0], alias.name.split(".")[0]}
-                if alias.name in names or full in names or module in names:
+                modules = {module, full, alias.name} - {""}
+                if alias.name in names or any(m == n or m.startswith(n + ".") for m in modules for n in names):
                     add(f"forbidden import {full}", node)
                 elif roots & set(TAMPERING):
                     add(f"import of {full} ({TAMPERING[next(iter(roots & set(TAMPERING)))]})", node)
