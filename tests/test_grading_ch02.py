@@ -171,3 +171,27 @@ def test_kernel_warns_about_names_from_demo_cells_and_check_submission_says_not_
     text = lambda cell: "".join(o.get("text", "") for o in cell.outputs)  # noqa: E731
     assert "WARNING: sinusoidal_positional_encoding uses pe_helper" in text(nb.cells[3])
     assert "uses pe_helper" in text(nb.cells[4]) and "Not ready yet" in text(nb.cells[4])
+
+
+def test_decorated_and_closure_functions_are_caught_too():
+    """The Python layer swaps closures (a decorator's wrapper) and follows __wrapped__."""
+    import functools
+
+    from llmcourse.grading.contract import Forbidden
+    from llmcourse.grading.guards import ForbiddenCall, Guard
+
+    def outer(scale):
+        @functools.wraps(reference.scaled_dot_product_attention)
+        def wrapper(*args, **kwargs):
+            return reference.scaled_dot_product_attention(*args, **kwargs)[0] * scale
+        return wrapper
+
+    decorated = outer(2.0)
+    import sys
+    module = sys.modules[__name__]
+    module._decorated = decorated
+    q = torch.randn(2, 3, 4)
+    with pytest.raises(ForbiddenCall):
+        with Guard(Forbidden(python=(f"{__name__}:_decorated",))):
+            decorated(q, q, q)
+    assert decorated(q, q, q).shape == (2, 3, 4), "put back afterwards"

@@ -24,7 +24,7 @@ import os
 import sys
 import sysconfig
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from types import FunctionType
+from types import CodeType, FunctionType
 from typing import Any
 
 import torch
@@ -107,6 +107,32 @@ def _tripwire(*args, **kwargs):
     _guards._hit_python(_sys._getframe().f_code.co_qualname)
 
 
+_tripwires: dict[tuple[str, ...], CodeType | None] = {}
+
+
+def _tripwire_code(freevars: tuple[str, ...]) -> CodeType | None:
+    """The tripwire's code with the same free variables as a closure it replaces (a function's
+    code can only be swapped for code with the same ones)."""
+    if freevars not in _tripwires:
+        if not freevars:
+            _tripwires[freevars] = _tripwire.__code__
+        else:
+            names = ", ".join(freevars)
+            source = (
+                "def outer():\n" + "".join(f"    {v} = None\n" for v in freevars)
+                + "    def tripwire(*args, **kwargs):\n"
+                + f"        ({names},)\n"
+                + "        import sys as _sys\n        from llmcourse.grading import guards as _guards\n"
+                + "        _guards._hit_python(_sys._getframe().f_code.co_qualname)\n"
+                + "    return tripwire\n"
+            )
+            namespace: dict = {}
+            exec(compile(source, "<tripwire>", "exec"), namespace)  # noqa: S102 - fixed source, names from code objects
+            code = namespace["outer"]().__code__
+            _tripwires[freevars] = code if code.co_freevars == freevars else None
+    return _tripwires[freevars]
+
+
 def _hit_python(name: str) -> None:
     if _active:
         _active[-1].hit(name)
@@ -144,12 +170,18 @@ class Guard:
             members = vars(obj).values() if isinstance(obj, type) else (obj,)
             for member in members:
                 function = getattr(member, "__func__", member)
-                if not isinstance(function, FunctionType) or function.__code__.co_freevars:
-                    continue
-                original = function.__code__
-                owner = f"{getattr(obj, '__module__', '')}.{function.__qualname__}".lstrip(".")
-                function.__code__ = _tripwire.__code__.replace(co_name=function.__name__, co_qualname=owner)
-                self._stack.callback(setattr, function, "__code__", original)
+                while function is not None:  # a decorated function: its __wrapped__ chain too
+                    if isinstance(function, FunctionType):
+                        self._swap(function, f"{getattr(obj, '__module__', '')}.{function.__qualname__}".lstrip("."))
+                    function = getattr(function, "__wrapped__", None)
+
+    def _swap(self, function: FunctionType, owner: str) -> None:
+        original = function.__code__
+        tripwire = _tripwire_code(original.co_freevars)
+        if tripwire is None:
+            return
+        function.__code__ = tripwire.replace(co_name=function.__name__, co_qualname=owner)
+        self._stack.callback(setattr, function, "__code__", original)
 
     def __enter__(self) -> Guard:
         _active.append(self)
