@@ -411,6 +411,17 @@ def run_cases(exercise: Exercise, answer: Any, inputs: Sequence[Any], guard: Cal
     return results
 
 
+_case_cache: dict[tuple[int, bool], list[Case]] = {}
+
+
+def cases_of(exercise: Exercise, hidden: bool) -> list[Case]:
+    """The exercise's cases, built once per process (oracles can be slow: models, sacrebleu)."""
+    key = (id(exercise), hidden)
+    if key not in _case_cache:
+        _case_cache[key] = exercise.cases(hidden)
+    return _case_cache[key]
+
+
 def check(exercise: Exercise, answer: Any, hidden: bool = False, quiet: bool = False) -> Outcome:
     """Check an answer in the student's own kernel (what a notebook's test cell does).
 
@@ -421,7 +432,7 @@ def check(exercise: Exercise, answer: Any, hidden: bool = False, quiet: bool = F
     from llmcourse.grading.guards import ForbiddenCall, Guard, swapped_globals
 
     start = time.perf_counter()
-    cases = exercise.cases(hidden)
+    cases = cases_of(exercise, hidden)
     forbidden: list[str] = []
     stand_ins = {name: load_qualname(target) for name, target in exercise.depends.items()}
     try:
