@@ -1,0 +1,136 @@
+"""Chapter 08's checks in the student's kernel: messages that name the mistake, forbidden routes
+caught, a trusted patchify for PatchEmbedding, and oracles that agree with the libraries."""
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from llmcourse import multimodal as reference
+from llmcourse.grading import GradingError, ch08
+from llmcourse.grading.contract import check, mistake_answer
+
+torch.set_num_threads(1)
+CHECKS = {"patchify": ch08.check_patchify, "patch_embedding": ch08.check_patch_embedding, "clip_loss": ch08.check_clip_loss}
+
+
+def answer(exercise, code, **extra):
+    namespace = dict(extra)
+    exec(code, namespace)
+    return namespace[exercise.name]
+
+
+@pytest.mark.parametrize("key, mistake", [(k, m) for k, ex in ch08.EXERCISES.items() for m in ex.mistakes],
+                         ids=lambda x: getattr(x, "id", x))
+def test_visible_feedback_names_the_likely_mistake(key, mistake):
+    with pytest.raises(GradingError) as failure:
+        CHECKS[key](mistake_answer(ch08.EXERCISES[key], mistake))
+    assert mistake.message in str(failure.value)
+
+
+@pytest.mark.parametrize("key", list(ch08.EXERCISES))
+def test_alternatives_get_full_marks_with_hidden_cases(key):
+    exercise = ch08.EXERCISES[key]
+    for code in exercise.alternatives:
+        outcome = check(exercise, answer(exercise, code, patchify=reference.patchify), hidden=True, quiet=True)
+        assert outcome.score == exercise.points
+
+
+def test_messages_say_the_inputs_and_the_values():
+    wrong = mistake_answer(ch08.PATCHIFY, next(m for m in ch08.PATCHIFY.mistakes if m.id == "column_order"))
+    with pytest.raises(GradingError) as failure:
+        ch08.check_patchify(wrong)
+    text = str(failure.value)
+    assert "images (2, 1, 4, 6), patch_size=2" in text and "at index (" in text and "expected" in text
+
+
+@pytest.mark.parametrize("key, mistake_id, failed", [
+    ("patchify", "no_error", 1), ("patchify", "transposed", 2), ("clip_loss", "detached", 1),
+    ("clip_loss", "times_temperature", 3), ("patch_embedding", "no_bias", 2),
+])
+def test_partial_credit_follows_the_requirements(key, mistake_id, failed):
+    exercise = ch08.EXERCISES[key]
+    wrong = mistake_answer(exercise, next(m for m in exercise.mistakes if m.id == mistake_id))
+    with pytest.raises(GradingError, match=f"{failed} of {len(exercise.subchecks)} requirements"):
+        check(exercise, wrong, hidden=True, quiet=True)
+
+
+def patchify_unfold(images, patch_size):
+    from torch.nn.functional import unfold as cut  # an alias: still caught
+
+    return cut(images, patch_size, stride=patch_size).transpose(1, 2)
+
+
+def patchify_course(images, patch_size):
+    return reference.patchify(images, patch_size)
+
+
+class EmbeddingConv(nn.Module):
+    def __init__(self, in_channels, patch_size, embed_dim):
+        super().__init__()
+        self.proj = nn.Linear(in_channels * patch_size**2, embed_dim)
+        self.p = patch_size
+
+    def forward(self, images):
+        E, D = self.proj.weight.shape
+        w = self.proj.weight.reshape(E, -1, self.p, self.p)
+        return F.conv2d(images, w, self.proj.bias, stride=self.p).flatten(2).transpose(1, 2)
+
+
+class EmbeddingCourse(reference.PatchEmbedding):
+    pass
+
+
+def clip_hf(image_embeds, text_embeds, temperature):
+    from transformers.models.clip import modeling_clip as m
+
+    logits = F.normalize(image_embeds, dim=-1) @ F.normalize(text_embeds, dim=-1).T / temperature
+    return getattr(m, ch08.HF_CLIP_LOSS_NAME)(logits)
+
+
+@pytest.mark.parametrize("check_fn, fn", [
+    (ch08.check_patchify, patchify_unfold), (ch08.check_patchify, patchify_course),
+    (ch08.check_patch_embedding, EmbeddingConv), (ch08.check_patch_embedding, EmbeddingCourse),
+    (ch08.check_clip_loss, clip_hf), (ch08.check_clip_loss, reference.clip_loss),
+])
+def test_forbidden_routes_are_caught(check_fn, fn):
+    with pytest.raises(GradingError, match="must be written by you"):
+        check_fn(fn)
+    assert reference.patchify(torch.zeros(1, 1, 4, 4), 2).shape == (1, 4, 4), "the reference works again afterwards"
+
+
+def test_patch_embedding_uses_a_trusted_patchify_and_puts_the_students_back():
+    wrong = mistake_answer(ch08.PATCHIFY, ch08.PATCHIFY.mistakes[0])
+    namespace = {"patchify": wrong}
+    exec(ch08.PATCH_EMBEDDING.alternatives[1], namespace)
+    ch08.check_patch_embedding(namespace["PatchEmbedding"], hidden=True)
+    assert namespace["patchify"] is wrong
+
+
+def test_unimplemented_stub_gets_a_clear_message():
+    def patchify(images, patch_size):
+        raise NotImplementedError()
+
+    with pytest.raises(GradingError, match="not implemented"):
+        ch08.check_patchify(patchify)
+
+
+def test_the_clip_oracle_is_the_loss_clipmodel_returns():
+    from transformers import CLIPConfig, CLIPModel
+
+    torch.manual_seed(0)
+    config = CLIPConfig(text_config={"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "vocab_size": 50,
+                                     "max_position_embeddings": 8, "projection_dim": 8},
+                        vision_config={"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "image_size": 8,
+                                       "patch_size": 4, "projection_dim": 8}, projection_dim=8)
+    model = CLIPModel(config).eval()
+    out = model(input_ids=torch.randint(0, 50, (3, 5)), pixel_values=torch.randn(3, 3, 8, 8), return_loss=True)
+    temperature = 1 / model.logit_scale.exp().item()
+    torch.testing.assert_close(reference.clip_loss(out.image_embeds, out.text_embeds, temperature), out.loss, atol=1e-5, rtol=1e-4)
+
+
+def test_the_patch_oracles_are_the_libraries():
+    case = next(c for c in ch08.PATCHIFY.cases(False) if c.subcheck == "order")
+    images, p = case.inputs
+    from llmcourse.grading.contract import array_of
+
+    torch.testing.assert_close(torch.from_numpy(array_of(case.expected)).float(), reference.patchify(torch.from_numpy(images), p))
