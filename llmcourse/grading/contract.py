@@ -20,6 +20,7 @@ the engine (:mod:`llmcourse.grading.engine`) runs part 2 in a sandboxed child pr
 from __future__ import annotations
 
 import base64
+import copy
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -393,8 +394,9 @@ def run_cases(exercise: Exercise, answer: Any, inputs: Sequence[Any], guard: Cal
             results.append(results[-1])  # out of memory once: the remaining cases would be too
             continue
         try:
+            fresh = copy.deepcopy(case_inputs)  # an answer that changes its inputs in place spoils no later check
             with guard():
-                value = exercise.run(answer, case_inputs)
+                value = exercise.run(answer, fresh)
             results.append(to_plain(value))
         except ForbiddenCall:
             raise
