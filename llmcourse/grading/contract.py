@@ -394,7 +394,10 @@ def run_cases(exercise: Exercise, answer: Any, inputs: Sequence[Any], guard: Cal
             results.append(results[-1])  # out of memory once: the remaining cases would be too
             continue
         try:
-            fresh = copy.deepcopy(case_inputs)  # an answer that changes its inputs in place spoils no later check
+            try:
+                fresh = copy.deepcopy(case_inputs)  # an answer that changes its inputs in place spoils no later check
+            except Exception:  # noqa: BLE001 - inputs that cannot be copied are used as they are
+                fresh = case_inputs
             with guard():
                 value = exercise.run(answer, fresh)
             results.append(to_plain(value))
