@@ -641,7 +641,8 @@ def top_p_filter(logits, p):
 
 # ---------------------------------------------------------------- exercise 4: repetition penalty
 
-_repetition_oracle = lambda logits, ids, penalty: RepetitionPenaltyLogitsProcessor(float(penalty))(ids, logits)  # noqa: E731
+def _repetition_oracle(logits, ids, penalty):
+    return RepetitionPenaltyLogitsProcessor(float(penalty))(ids, logits)
 
 
 @functools.lru_cache(maxsize=2)
@@ -901,7 +902,7 @@ def _on_one_thread(fn):
 # ---------------------------------------------------------------- the models the decoders run
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def tiny_model(seed: int = 0, vocab_size: int = 50, initializer_range: float = 0.3) -> GPT2LMHeadModel:
     """A 2-layer, 32-wide random GPT-2, the same for the same arguments in every process.
 
@@ -1232,7 +1233,7 @@ BEAM = Exercise(
     points=3,
     subchecks=(
         SubCheck("best", 1.5, "returns the prompt and the beam with the highest sum of log-probabilities after max_new_tokens steps, as generate(num_beams=N, do_sample=False)"),
-        SubCheck("long", 0.5, "long outputs (45 tokens of a flat distribution, whose probability underflows float32) keep their order: scores are sums of log-probabilities"),
+        SubCheck("long", 0.5, "long outputs (40 or more tokens of a flat distribution, whose joint probability underflows float32): scores are sums of log-probabilities"),
         SubCheck("batch", 1.0, "each prompt of a batch is searched on its own: (B, T + max_new_tokens)"),
     ),
     cases=_beam_cases,
@@ -1256,10 +1257,10 @@ BEAM = Exercise(
                          ("scores = torch.zeros(1)", "scores = torch.zeros(num_beams)"))),
         Mistake("own_best_token", "your beam search extends each beam with its own best token only (num_beams greedy searches side by side); all num_beams x V candidates compete for the num_beams places",
                 _variant(_BEAM, ("            scores, idx = totals.flatten().topk(num_beams)\n",
-                                 "            if beams.shape[0] == 1:\n                scores, idx = totals.flatten().topk(num_beams)\n"
-                                 "            else:\n                scores, tok = totals.max(dim=-1)\n"
-                                 "                idx = torch.arange(beams.shape[0]) * V + tok\n"
-                                 "                scores, order = scores.sort(descending=True)\n                idx = idx[order]\n"))),
+                                 ("            if beams.shape[0] == 1:\n                scores, idx = totals.flatten().topk(num_beams)\n"
+                                  "            else:\n                scores, tok = totals.max(dim=-1)\n"
+                                  "                idx = torch.arange(beams.shape[0]) * V + tok\n"
+                                  "                scores, order = scores.sort(descending=True)\n                idx = idx[order]\n")))),
         Mistake("drops_prompt", "your beam search returns only the new tokens; return the prompt followed by them, (B, T + max_new_tokens)",
                 _variant(_BEAM, ("        best.append(beams[0])\n", "        best.append(beams[0, len(prompt):])\n"))),
         Mistake("batch_as_beams", "your beam search treats the prompts of a batch as the beams of one search; search each prompt on its own and return one row per prompt", """
@@ -1472,13 +1473,13 @@ UNTIL = Exercise(
         Mistake("endswith_only", "your generate_until only checks whether the text ends with the stop string; a token can carry the end of the stop string and more text: search the whole generated text",
                 _variant(_UNTIL, (_UNTIL_SEARCH, "        for s in stops:\n            if text.endswith(s):\n                return text[: -len(s)]\n"))),
         Mistake("token_level_match", "your generate_until only looks for the stop string in each new token's text, so it misses a stop string across a token boundary (or starting mid-token): search the decoded text so far",
-                _variant(_UNTIL, (_UNTIL_SEARCH, "        piece = tokenizer.decode(tok)\n        if any(s in piece for s in stops):\n"
-                                                 "            return tokenizer.decode(ids[0, n_prompt:-1])\n"))),
+                _variant(_UNTIL, (_UNTIL_SEARCH, ("        piece = tokenizer.decode(tok)\n        if any(s in piece for s in stops):\n"
+                                                  "            return tokenizer.decode(ids[0, n_prompt:-1])\n")))),
         Mistake("searches_prompt", "your generate_until searches the prompt too, so a stop string in the prompt (a ReAct prompt contains 'Observation:') stops it at once; search only the generated text",
                 _variant(_UNTIL, ("        text = tokenizer.decode(ids[0, n_prompt:])\n" + _UNTIL_SEARCH,
-                                  "        full = tokenizer.decode(ids[0])\n        text = full[len(prompt):]\n"
-                                  "        hits = [full.index(s) for s in stops if s in full]\n        if hits:\n"
-                                  "            return full[len(prompt) : max(min(hits), len(prompt))]\n"))),
+                                  ("        full = tokenizer.decode(ids[0])\n        text = full[len(prompt):]\n"
+                                   "        hits = [full.index(s) for s in stops if s in full]\n        if hits:\n"
+                                   "            return full[len(prompt) : max(min(hits), len(prompt))]\n")))),
         Mistake("returns_prompt", "your generate_until returns the prompt with the generated text; return only the generated text",
                 _variant(_UNTIL, ("            return text[: min(hits)]\n", "            return prompt + text[: min(hits)]\n"),
                          ("    return text\n", "    return prompt + text\n"))),
