@@ -281,7 +281,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--rate-limit", type=int, default=None, help="requests per minute (429 past it)")
+    parser.add_argument("--parent-pid", type=int, default=None, help="exit when this process is gone (a kernel that died)")
     args = parser.parse_args(argv)
+    if args.parent_pid:
+        def watch(parent: int = args.parent_pid) -> None:
+            while os.getppid() == parent:
+                time.sleep(1)
+            os._exit(0)
+
+        threading.Thread(target=watch, daemon=True).start()
     api_key = os.environ.get("LLMCOURSE_SERVER_KEY") or None  # from the environment, never the command line (ps shows it)
     import uvicorn
 
@@ -326,7 +334,7 @@ def local_server(model: str = "course-gpt", *, api_key: str | None = None, rate_
 
     name = Path(model).name if Path(model).is_dir() else model
     port = port or _free_port()
-    command = [sys.executable, "-m", "llmcourse.serving", "--model", str(model), "--port", str(port)]
+    command = [sys.executable, "-m", "llmcourse.serving", "--model", str(model), "--port", str(port), "--parent-pid", str(os.getpid())]
     if rate_limit is not None:
         command += ["--rate-limit", str(rate_limit)]
     env = dict(os.environ, PYTHONUNBUFFERED="1")

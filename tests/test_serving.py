@@ -216,3 +216,19 @@ def test_connect_without_a_key_uses_the_local_server(monkeypatch, tmp_path):
         assert model == serving.DEFAULT_API_MODEL and client.api_key == "sk-from-env"
     assert calls == ["course-gpt"]
     assert "sk-from-env" not in repr(client)
+
+
+def test_the_chapter_never_shows_the_key(monkeypatch, capsys):
+    """Chapter 06 reads the key only to say whether there is one; the cell that does so prints no key."""
+    import nbformat
+
+    marker = "sk-marker-key-never-printed-0123"
+    monkeypatch.setenv("OPENAI_API_KEY", marker)
+    nb = nbformat.read(Path(__file__).resolve().parents[1] / "solutions" / "06_prompting.ipynb", as_version=4)
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    uses = [line for source in code for line in source.splitlines() if "OPENAI_API_KEY" in line]
+    assert uses and all("bool(os.environ.get(\"OPENAI_API_KEY\"))" in line for line in uses), uses
+    cell = next(source for source in code if "load_dotenv()" in source)
+    exec(cell.split("start = time.perf_counter()")[0], {"os": os})  # the key check, not the connection
+    printed = capsys.readouterr().out
+    assert "API key found: True" in printed and marker not in printed
