@@ -133,4 +133,4 @@ def test_the_patch_oracles_are_the_libraries():
     images, p = case.inputs
     from llmcourse.grading.contract import array_of
 
-    torch.testing.assert_close(torch.from_numpy(array_of(case.expected)).float(), reference.patchify(torch.from_numpy(images), p))
+    torch.testing.assert_close(torch.tensor(array_of(case.expected)).float(), reference.patchify(torch.from_numpy(images), p))
