@@ -8,7 +8,7 @@ import transformers.models.clip.modeling_clip as hf_clip
 from llmcourse import multimodal as mm
 
 torch.set_num_threads(1)
-HF_LOSS = getattr(hf_clip, "image_text_contrastive_loss", None) or getattr(hf_clip, "clip_loss")
+HF_LOSS = getattr(hf_clip, "image_text_contrastive_loss", None) or hf_clip.clip_loss  # transformers 5, else 4.x
 
 
 @pytest.mark.parametrize("B, C, H, W, p", [(1, 1, 8, 8, 4), (2, 3, 4, 6, 2), (2, 2, 9, 6, 3), (1, 3, 32, 32, 16)])
@@ -45,7 +45,7 @@ def test_clip_loss_is_symmetric_in_its_inputs_and_low_for_matching_pairs():
 
 
 def test_digits_split_and_captions():
-    tr, ytr, te, yte = mm.load_digits_split()
+    tr, _, te, _ = mm.load_digits_split()
     assert tr.shape[1:] == (1, 8, 8) and len(tr) + len(te) == 1797 and 0 <= tr.min() and tr.max() <= 1
     assert mm.caption_of(7) == "the number seven"
 
@@ -58,7 +58,7 @@ def test_captioner_trains_only_the_connector_and_writes_captions():
     cap = mm.DigitCaptioner(lm, tok)
     tr, ytr, te, yte = mm.load_digits_split()
     losses = mm.train_captioner(cap, tr, ytr, steps=3, batch_size=8, progress=False)
-    assert len(losses) == 3 and all(l == l for l in losses)
+    assert len(losses) == 3 and all(torch.isfinite(torch.tensor(losses)))
     assert all(torch.equal(before[k], v) for k, v in lm.state_dict().items()), "the language model stays frozen"
     assert not lm.training
     accuracy, captions = mm.caption_accuracy(cap, te[:5], yte[:5])
