@@ -25,12 +25,8 @@ import nbformat
 from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.errors import ConfigError
-from sphinx.util import logging
-
-logger = logging.getLogger(__name__)
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 BAR_WIDTH = 10
 
 
