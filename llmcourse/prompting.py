@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import string
 
-__all__ = ["OPEN", "CLOSE", "few_shot_messages", "fill_template", "template_fields", "quote_untrusted", "unquote"]
+__all__ = ["CLOSE", "OPEN", "few_shot_messages", "fill_template", "quote_untrusted", "template_fields", "unquote"]
 
 OPEN = "<data>"
 CLOSE = "</data>"

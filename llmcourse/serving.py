@@ -36,7 +36,7 @@ from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["ServingError", "build_app", "local_server", "connect", "chat", "complete", "DEFAULT_API_MODEL"]
+__all__ = ["DEFAULT_API_MODEL", "ServingError", "build_app", "chat", "complete", "connect", "local_server"]
 
 DEFAULT_API_MODEL = "gpt-4o-mini"  # the model connect() uses with a real OpenAI key
 END_OF_TURN = "\n"  # course-gpt's chat template puts each message on one line
@@ -183,8 +183,8 @@ def build_app(model: str = "course-gpt", api_key: str | None = None, rate_limit:
             return _error(400, "temperature must be in [0, 2], top_p in (0, 1], n in [1, 16], max_tokens >= 1, at most 4 non-empty stop strings.", "invalid_request_error")
         seed = body.get("seed")
         generator = torch.Generator().manual_seed(int(seed) if seed is not None else int.from_bytes(os.urandom(6), "big"))
-        kw = dict(temperature=temperature, top_p=top_p, max_tokens=max_tokens, generator=generator,
-                  presence_penalty=float(body.get("presence_penalty") or 0.0), frequency_penalty=float(body.get("frequency_penalty") or 0.0))
+        kw = {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens, "generator": generator,
+              "presence_penalty": float(body.get("presence_penalty") or 0.0), "frequency_penalty": float(body.get("frequency_penalty") or 0.0)}
         return stops, n, kw
 
     async def respond(body: dict, ids, chat_format: bool):
@@ -341,7 +341,7 @@ def local_server(model: str = "course-gpt", *, api_key: str | None = None, rate_
     env.pop("LLMCOURSE_SERVER_KEY", None)
     if api_key is not None:
         env["LLMCOURSE_SERVER_KEY"] = api_key
-    log = tempfile.NamedTemporaryFile("w+", prefix="llmcourse-server-", suffix=".log", delete=False)
+    log = tempfile.NamedTemporaryFile("w+", prefix="llmcourse-server-", suffix=".log", delete=False)  # noqa: SIM115 - closed in finally
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:

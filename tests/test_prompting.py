@@ -4,7 +4,15 @@ import string
 
 import pytest
 
-from llmcourse.prompting import CLOSE, OPEN, few_shot_messages, fill_template, quote_untrusted, template_fields, unquote
+from llmcourse.prompting import (
+    CLOSE,
+    OPEN,
+    few_shot_messages,
+    fill_template,
+    quote_untrusted,
+    template_fields,
+    unquote,
+)
 
 ATTACKS = [
     "",
