@@ -337,13 +337,25 @@ def mistake_answer(exercise: Exercise, mistake: Mistake) -> Any:
     return _mistake_answers[key]
 
 
+_mistake_results: dict[tuple[str, str, int], tuple[Case, Any]] = {}
+
+
+def _mistake_result(exercise: Exercise, mistake: Mistake, case: Case) -> Any:
+    """A catalogued mistake's plain result on a case, computed once (decoders run models)."""
+    key = (exercise.name, mistake.id, id(case))
+    if key not in _mistake_results or _mistake_results[key][0] is not case:
+        value = to_plain(exercise.run(mistake_answer(exercise, mistake), copy.deepcopy(case.inputs)))
+        _mistake_results[key] = (case, value)  # keeps the case alive, so its id is not reused
+    return _mistake_results[key][1]
+
+
 def likely_mistake(exercise: Exercise, case: Case, got: Any) -> str | None:
     """The message of the first catalogued mistake whose result on ``case`` equals ``got``."""
     if isinstance(got, dict) and "error" in got:
         return None
     for mistake in exercise.mistakes:
         try:
-            theirs = to_plain(exercise.run(mistake_answer(exercise, mistake), case.inputs))
+            theirs = _mistake_result(exercise, mistake, case)
             if failure_of(exercise, case, got, expected=theirs) is None:
                 return mistake.message
         except Exception:  # noqa: BLE001 - a mistake that cannot run on this case tells nothing
