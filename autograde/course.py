@@ -329,34 +329,38 @@ def mutant_submissions(root: Path, chapters: list[str]) -> dict[str, tuple[str, 
 
 
 def mutants(chapters: list[str], root: Path | None = None) -> tuple[list[tuple], list[str]]:
-    """Grade every catalogued mistake and alternative through the real grading path.
+    """Grade every catalogued mistake and alternative through the engine, as `make grade` does.
 
-    A mistake is caught when its exercise loses points and no other exercise does; an
-    alternative passes with full marks. Returns the table rows and the misses.
+    Each mutant is the solution notebook with one answer replaced; only that exercise is graded
+    (the others are the solution's, which the solution itself shows to be full marks). A mistake
+    is caught when its exercise loses points; an alternative passes with full marks. Returns the
+    table rows and the misses.
     """
     import tempfile
 
-    from llmcourse.grading.engine import exercises_of
+    from llmcourse.grading.engine import Engine, exercises_of
 
     root = root or Path(tempfile.mkdtemp(prefix="llmcourse-mutants-"))
-    shutil.copyfile(COURSE / "nbgrader_config.py", root / "nbgrader_config.py")
     planted = mutant_submissions(root, chapters)
-    results = {r.student: r for r in grade(root, chapters, progress=False)}
+    sources = {c: nbformat.read(SOLUTIONS / f"{c}.ipynb", as_version=4) for c in chapters}
+    items = [(student, chapter, root / "submitted" / student / chapter / f"{chapter}.ipynb", None, {key})
+             for student, (chapter, key, _, _) in planted.items()]
+    items += [(f"solution-{c}", c, SOLUTIONS / f"{c}.ipynb") for c in chapters]
+    results = {r.student: r for r in Engine(sources).grade(items, progress=False)}
     counts: dict[tuple[str, str], list[int]] = {}
-    misses = []
+    misses = [f"solution-{c}: {results[f'solution-{c}'].details}" for c in chapters
+              if results[f"solution-{c}"].score != results[f"solution-{c}"].max_score]
     for student, (chapter, key, kind, ident) in planted.items():
         result = results[student]
         name = exercises_of(chapter)[key].name
-        points = {e.name: (e.points, e.max_points) for e in result.exercises}
-        others_full = all(p == m for n, (p, m) in points.items() if n != name)
-        own, own_max = points.get(name, (None, None))
-        ok = (own is not None and own < own_max and others_full) if kind == "mistake" else (result.score == result.max_score)
+        (own,) = result.exercises
+        ok = own.points < own.max_points if kind == "mistake" else own.points == own.max_points
         row = counts.setdefault((chapter, name), [0, 0, 0, 0])
         index = 0 if kind == "mistake" else 2
         row[index] += ok
         row[index + 1] += 1
         if not ok:
-            misses.append(f"{student}: {result.details} ({'; '.join(e.summary() for e in result.exercises)})")
+            misses.append(f"{student}: {own.summary()}")
     rows = [(chapter, name, *row) for (chapter, name), row in sorted(counts.items())]
     return rows, misses
 

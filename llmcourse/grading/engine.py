@@ -333,8 +333,9 @@ class Engine:
         return self._cases[key]
 
     def grade(self, items: list[tuple], progress: bool = True) -> list[SubmissionResult]:
-        """Grade ``(student, chapter, notebook path[, checks])`` items; never raises for a bad
-        submission. ``checks`` is the checks module to use (default: the chapter's current one)."""
+        """Grade ``(student, chapter, notebook path[, checks[, only]])`` items; never raises for a
+        bad submission. ``checks`` is the checks module to use (default: the chapter's current
+        one); ``only``, a set of exercise keys, limits grading to those exercises."""
         from tqdm.auto import tqdm
 
         results: list[SubmissionResult] = []
@@ -344,6 +345,7 @@ class Engine:
         demo_names: dict[int, set[str]] = {}
         for student, chapter, path, *rest in items:
             checks = rest[0] if rest and rest[0] else checks_module(chapter)
+            only = rest[1] if len(rest) > 1 else None  # exercise keys to grade (the mutation suite), or all
             result = SubmissionResult(student, chapter, checks=checks)
             results.append(result)
             try:
@@ -355,6 +357,8 @@ class Engine:
             result.notes = sub.notes
             demo_names[id(result)] = sub.demo_names
             for key, exercise in exercises_of(chapter, checks).items():
+                if only is not None and key not in only:
+                    continue
                 job, scan = self._job(checks, key, exercise, sub, scratch / f"{len(jobs)}.log")
                 if scan:
                     result.exercises.append(
