@@ -303,6 +303,8 @@ def _judge(exercise: Exercise, test_cell: str, cases: list[contract.Case], outco
             if any("MemoryError" in m or "can't allocate memory" in m for m in judged.failures.values()):
                 result.messages.append("(it ran out of memory on at least one case)")
             result.status = "passed" if not judged.failures else "failed"
+    if outcome.bad_message:
+        result.messages.append("(the process also sent messages the grader could not read: ignored)")
     if result.status not in ("passed", "failed"):
         result.subchecks = {s.id: 0.0 for s in exercise.subchecks}
         result.points = 0.0
@@ -340,7 +342,7 @@ class Engine:
 
         results: list[SubmissionResult] = []
         jobs: list[sandbox.Job] = []
-        owners: list[tuple[SubmissionResult, str, str, list[str]]] = []  # result, exercise key, test cell, scan notes
+        owners: list[tuple[SubmissionResult, str, str]] = []  # result, exercise key, test cell
         scratch = Path(tempfile.mkdtemp(prefix="llmcourse-grading-"))
         demo_names: dict[int, set[str]] = {}
         for student, chapter, path, *rest in items:
@@ -367,12 +369,12 @@ class Engine:
                     )
                     continue
                 result.exercises.append(None)  # type: ignore[arg-type] - filled in below, in order
-                owners.append((result, key, exercise.test_cell, []))
+                owners.append((result, key, exercise.test_cell))
                 jobs.append(job)
         bar = tqdm(total=len(jobs), desc="grading", unit="exercise", disable=not progress or not jobs)
         outcomes = run_jobs(jobs, self.workers, self.time_limit, progress=bar.update)
         bar.close()
-        for (result, key, test_cell, _), outcome in zip(owners, outcomes):
+        for (result, key, test_cell), outcome in zip(owners, outcomes):
             exercise = exercises_of(result.chapter, result.checks)[key]
             judged = _judge(exercise, test_cell, self.cases(result.checks, key), outcome, self.time_limit)
             _hint_demo_names(judged, demo_names[id(result)])
