@@ -120,7 +120,7 @@ def tfidf_reference_swallowed(documents):
 
 @pytest.mark.parametrize("fn, check_fn, used", [
     (bow_alias, ch01.check_bag_of_words, "sklearn.feature_extraction.text.CountVectorizer"),
-    (tfidf_getattr, ch01.check_tfidf, "sklearn.feature_extraction.text.CountVectorizer"),
+    (tfidf_getattr, ch01.check_tfidf, "sklearn.feature_extraction.text.TfidfVectorizer"),  # its __init__: a closure (super())
     (tfidf_transformer, ch01.check_tfidf, "sklearn.feature_extraction.text.TfidfTransformer"),
     (tfidf_normalize, ch01.check_tfidf, "sklearn.preprocessing._data.normalize"),
     (bow_reference, ch01.check_bag_of_words, "llmcourse.text.bag_of_words"),
@@ -253,4 +253,4 @@ def test_engine_catches_scikit_learn_the_source_scan_cannot_read(tmp_path):
     by_name = {e.name: e for e in result.exercises}
     assert by_name["bag_of_words"].status == "passed" and by_name["bag_of_words"].points == 4
     assert by_name["tfidf"].status == "forbidden" and by_name["tfidf"].points == 0
-    assert "sklearn.feature_extraction.text.CountVectorizer" in by_name["tfidf"].messages[0]
+    assert "sklearn.feature_extraction.text.TfidfVectorizer" in by_name["tfidf"].messages[0]  # its __init__ (a closure)
