@@ -156,9 +156,15 @@ def test_unknown_model_and_bad_parameters_give_one_line_errors(server):
 
 def test_timeout_and_a_closed_port_give_one_line_errors(server):
     client, model, *_ = server
-    impatient = client.with_options(timeout=0.001)
-    with pytest.raises(ServingError, match=r"^timeout: .*max_tokens"):
-        chat(impatient, model, QUESTION, max_tokens=64)
+    silent = socket.socket()  # accepts connections and never answers: a timeout every time
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    try:
+        mute = openai.OpenAI(base_url=f"http://127.0.0.1:{silent.getsockname()[1]}/v1", api_key="x", max_retries=0, timeout=0.5)
+        with pytest.raises(ServingError, match=r"^timeout: .*max_tokens"):
+            chat(mute, model, QUESTION, max_tokens=64)
+    finally:
+        silent.close()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed = s.getsockname()[1]
