@@ -8,7 +8,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: help setup system-packages mathjax book book-instructor test release grade demo-submissions mutants bench-grade lab clean
+.PHONY: help setup system-packages mathjax book book-instructor test release grade demo-submissions mutants bench bench-grade lab clean
 
 help:
 	@echo "make book              build the book into _build/html (sets up .venv first)"
@@ -18,6 +18,7 @@ help:
 	@echo "make grade             grade autograde/submitted/<student>/<chapter>/ (ARGS='--timeout 30 --memory 4')"
 	@echo "make demo-submissions  example submissions to try 'make grade' on"
 	@echo "make mutants           grade every catalogued mistake and alternative; fails on a miss"
+	@echo "make bench             every benchmark, one table of ratios, written to the book's Performance page"
 	@echo "make bench-grade       submissions per minute: the course's grader vs nbgrader autograde"
 	@echo "make lab               open JupyterLab on the student notebooks"
 
@@ -57,6 +58,11 @@ grade: setup
 
 mutants: setup
 	$(BIN)/python autograde/course.py mutants
+
+# Every benchmark against its peer, in one run (20-30 min on 2 cores): prints the table and
+# rewrites performance.md + bench/results/ (commit them). ARGS="--quick" for a smoke test.
+bench: setup mathjax
+	$(BIN)/python bench/report.py $(ARGS)
 
 bench-grade: setup
 	$(BIN)/python bench/grade.py $(ARGS)

@@ -83,30 +83,40 @@ def main() -> None:
     if args.all_chapters:
         return term(args.class_size or 50, args.timeout, args.seed)
 
-    scratch = Path(tempfile.mkdtemp(prefix="bench-grade-"))
-    ours_root, theirs_root = scratch / "ours", scratch / "nbgrader"
-    for root in (ours_root, theirs_root):
-        root.mkdir()
-        shutil.copyfile(course.COURSE / "nbgrader_config.py", root / "nbgrader_config.py")
-    synthetic(ours_root, args.submissions, args.seed, args.with_loops)
-    students = sorted(p.name for p in (ours_root / "submitted").iterdir())
-    sample = [s for s in students if s.endswith(("-correct", "-buggy"))][: args.nbgrader_sample]
-    for student in sample:
-        shutil.copytree(ours_root / "submitted" / student, theirs_root / "submitted" / student)
-
-    start = time.perf_counter()
-    results = course.grade(ours_root, [CHAPTER], time_limit=args.timeout, progress=False)
-    ours = time.perf_counter() - start
-    theirs = nbgrader_autograde(theirs_root, sample)
-
-    ours_rate, theirs_rate = 60 * len(results) / ours, 60 * len(sample) / theirs
-    print(f"machine: {os.cpu_count()} cores; chapter {CHAPTER}; {len(results)} submissions "
-          f"({sum(r.status == 'graded' for r in results)} graded, {sum(r.status != 'graded' for r in results)} unreadable)")
+    result = compare_with_nbgrader(args.submissions, args.nbgrader_sample, args.timeout, args.seed, args.with_loops)
+    print(f"machine: {os.cpu_count()} cores; chapter {CHAPTER}; {result['submissions']} submissions "
+          f"({result['graded']} graded, {result['submissions'] - result['graded']} unreadable)")
     print(f"{'grader':<38} {'submissions':>11} {'seconds':>9} {'per minute':>11}")
-    print(f"{'course engine (make grade)':<38} {len(results):>11} {ours:>9.1f} {ours_rate:>11.1f}")
-    print(f"{'nbgrader autograde, sequential':<38} {len(sample):>11} {theirs:>9.1f} {theirs_rate:>11.1f}")
-    print(f"ratio: {ours_rate / theirs_rate:.1f}x")
-    shutil.rmtree(scratch, ignore_errors=True)
+    print(f"{'course engine (make grade)':<38} {result['submissions']:>11} {result['ours_seconds']:>9.1f} {result['ours_rate']:>11.1f}")
+    print(f"{'nbgrader autograde, sequential':<38} {result['sample']:>11} {result['nbgrader_seconds']:>9.1f} {result['nbgrader_rate']:>11.1f}")
+    print(f"ratio: {result['ours_rate'] / result['nbgrader_rate']:.1f}x")
+
+
+def compare_with_nbgrader(submissions: int = 100, nbgrader_sample: int = 3, timeout: float = 30.0,
+                          seed: int = 0, with_loops: bool = False) -> dict:
+    """Grade ``submissions`` synthetic chapter-02 submissions with the course's engine and a
+    sample of them with nbgrader's ``autograde``, in this one run; rates are per minute."""
+    scratch = Path(tempfile.mkdtemp(prefix="bench-grade-"))
+    try:
+        ours_root, theirs_root = scratch / "ours", scratch / "nbgrader"
+        for root in (ours_root, theirs_root):
+            root.mkdir()
+            shutil.copyfile(course.COURSE / "nbgrader_config.py", root / "nbgrader_config.py")
+        synthetic(ours_root, submissions, seed, with_loops)
+        students = sorted(p.name for p in (ours_root / "submitted").iterdir())
+        sample = [s for s in students if s.endswith(("-correct", "-buggy"))][:nbgrader_sample]
+        for student in sample:
+            shutil.copytree(ours_root / "submitted" / student, theirs_root / "submitted" / student)
+
+        start = time.perf_counter()
+        results = course.grade(ours_root, [CHAPTER], time_limit=timeout, progress=False)
+        ours = time.perf_counter() - start
+        theirs = nbgrader_autograde(theirs_root, sample)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return {"submissions": len(results), "graded": sum(r.status == "graded" for r in results),
+            "ours_seconds": ours, "ours_rate": 60 * len(results) / ours,
+            "sample": len(sample), "nbgrader_seconds": theirs, "nbgrader_rate": 60 * len(sample) / theirs}
 
 
 def term(students: int, timeout: float, seed: int) -> None:
