@@ -463,6 +463,8 @@ def _block_case(sub: str, C: int, H: int, B: int, T: int, pad: str, seed: int, v
             label = f"block.mlp on x ({B}, {T}, {C}), n_embd={C}"
         else:
             out = block(x.double(), attention_mask=hf_attention_mask(mask, T))
+            if isinstance(out, tuple):  # transformers 4.x: (hidden_states, ...)
+                out = out[0]
             if mask is not None:
                 label += f", attention_mask {mask.tolist() if B * T <= 16 else (B, T)} ({pad} padding)"
             else:
