@@ -164,11 +164,24 @@ def test_instructor_edition_shows_solutions_and_hidden_tests(tmp_path):
     assert not (out / "chapters").exists(), "the instructor edition also rendered the student notebooks"
 
 
-def test_figures_have_alt_text(built):
-    """Chapter 02 describes its figures (cell metadata mystnb.image.alt); other chapters should
-    follow (Sphinx otherwise writes the image's file path as its alt text)."""
-    page = (built / "chapters" / "02_transformer_anatomy.html").read_text()
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_figures_have_alt_text(built, chapter):
+    """Every figure is described (cell metadata mystnb.image.alt; Sphinx otherwise writes the
+    image's file path as its alt text)."""
+    page = (built / "chapters" / f"{chapter.stem}.html").read_text()
     images = re.findall(r'<img\b[^>]*\balt="([^"]*)"[^>]*\bsrc="(\.\./_images/[^"]+)"', page)
     assert images, "no figures found"
     bad = [src for alt, src in images if not alt or "_images/" in alt or len(alt) < 40]
     assert not bad, f"figures without a description: {bad}"
+
+
+def test_citations_link_to_the_chapters_references(built):
+    """{cite:p} roles render as author-year links to the chapter's own reference list."""
+    for chapter in CHAPTERS:
+        page = (built / "chapters" / f"{chapter.stem}.html").read_text()
+        links = re.findall(r'<a class="reference internal" href="(#id\d+)"[^>]*>', page)
+        assert links, f"{chapter.stem}: no citation links"
+        for href in links[:5]:
+            assert f'id="{href[1:]}"' in page, f"{chapter.stem}: citation {href} does not point into the page"
+    references = (built / "references.html").read_text()
+    assert references.count('class="citation"') + references.count("citation-label") >= 30

@@ -86,3 +86,86 @@ def test_every_chapter_is_in_the_table_of_contents():
     for path in CHAPTERS:
         assert f"file: chapters/{path.stem}" in toc, f"{path.name} is missing from _toc.yml"
     assert "colab_url" in CONFIG["launch_buttons"]
+
+
+# --- what readers expect of every chapter (issue 10) -----------------------------------------
+
+def _markdown_index(nb, pattern: str) -> int:
+    """Index of the first markdown cell matching ``pattern`` (a regex), or -1."""
+    return next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and re.search(pattern, c.source, re.M)), -1)
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_chapter_opens_with_objectives_and_time(path):
+    nb = nbformat.read(path, as_version=4)
+    first_code = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+    opening = _markdown_index(nb, r"^\*\*In this chapter you will\*\*")
+    assert 0 <= opening < first_code, f"{path.name}: no 'In this chapter you will' list before the first code cell"
+    cell = nb.cells[opening].source
+    objectives = re.findall(r"^- \S", cell, re.M)
+    assert 3 <= len(objectives) <= 8, f"{path.name}: {len(objectives)} learning objectives"
+    assert re.search(r"^\*\*Time:\*\* about \d+ minutes", cell, re.M), f"{path.name}: no time estimate"
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_chapter_ends_with_summary_practice_reading_and_references(path):
+    nb = nbformat.read(path, as_version=4)
+    order = [_markdown_index(nb, rf"^## {h}\b") for h in ("Summary", "Try it yourself", "Further reading", "References")]
+    assert all(i >= 0 for i in order), f"{path.name}: missing one of Summary / Try it yourself / Further reading / References: {order}"
+    assert order == sorted(order), f"{path.name}: the closing sections are out of order"
+    last_graded = max(i for i, c in enumerate(nb.cells) if nbgrader_meta(c).get("grade"))
+    assert order[0] > last_graded, f"{path.name}: the summary comes before the last exercise"
+    references = nb.cells[order[3]].source
+    assert "```{bibliography}" in references and ":filter: docname in docnames" in references
+    reading = nb.cells[order[2]].source
+    assert len(re.findall(r"\{cite:[tp]\}`", reading)) >= 3, f"{path.name}: further reading cites fewer than 3 works"
+    practice = nb.cells[order[1]].source
+    assert len(re.findall(r"^\s*(?:\d+\.|-) \S", practice, re.M)) >= 3, f"{path.name}: fewer than 3 exercises to try"
+
+
+def _bib_entries() -> list[tuple[str, str, str]]:
+    """(file, key, normalised title) of every entry of the book's .bib files."""
+    files = [ROOT / f for f in CONFIG["sphinx"]["config"]["bibtex_bibfiles"]]
+    entries = []
+    for file in files:
+        text = file.read_text()
+        for match in re.finditer(r"@\w+\{([^,\s]+),(.*?)\n\}", text, re.S):
+            title = re.search(r"\btitle\s*=\s*\{(.*?)\},?\s*\n", match.group(2), re.S)
+            assert title, f"{file.name}: {match.group(1)} has no title"
+            entries.append((file.name, match.group(1), re.sub(r"[^a-z0-9]", "", title.group(1).lower())))
+    return entries
+
+
+def test_every_paper_is_in_one_bib_file_once():
+    entries = _bib_entries()
+    keys = [k for _, k, _ in entries]
+    assert len(entries) >= 30
+    assert len(keys) == len(set(keys)), f"duplicate keys: {sorted({k for k in keys if keys.count(k) > 1})}"
+    titles = [t for _, _, t in entries]
+    twins = [(f, k) for f, k, t in entries if titles.count(t) > 1]
+    assert not twins, f"the same paper twice: {twins}"
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_citations_name_known_papers(path):
+    keys = {k for _, k, _ in _bib_entries()}
+    nb = nbformat.read(path, as_version=4)
+    cited = {k.strip() for c in nb.cells if c.cell_type == "markdown"
+             for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", c.source) for k in group.split(",")}
+    assert cited, f"{path.name} cites no paper"
+    assert cited <= keys, f"{path.name} cites unknown keys {sorted(cited - keys)}"
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_figures_are_described(path):
+    """Every cell that draws has alt text (cell metadata mystnb.image.alt); those that plot
+    measured time say so, since their picture changes from build to build."""
+    nb = nbformat.read(path, as_version=4)
+    draws = re.compile(r"\bplt\.|\.imshow\(|\.plot\(|subplots\(|diagrams\.\w+\(|\.show\(\)")
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or not draws.search(cell.source) or nbgrader_meta(cell).get("solution"):
+            continue
+        alt = cell.metadata.get("mystnb", {}).get("image", {}).get("alt", "")
+        assert len(alt) >= 40 and not alt.endswith((".png", ".svg")), f"{path.name}, cell {i}: no description of its figure"
+        if re.search(r"perf_counter|time\.time\(|timeit", cell.source):
+            assert "measured on the machine that built this page" in alt, f"{path.name}, cell {i}: a timing figure must say where it was measured"
