@@ -1,6 +1,7 @@
 """Release student notebooks with nbgrader and grade submissions with the course's engine.
 
-    python autograde/course.py release            # solutions/*.ipynb -> chapters/*.ipynb
+    python autograde/course.py release            # solutions/*.ipynb -> chapters/*.ipynb (set-up cells
+                                                  # pinned to v<pyproject version>)
     python autograde/course.py grade [--timeout S --memory GiB --workers N]
                                                   # autograde/submitted/* -> grades.csv + feedback/
     python autograde/course.py demo-submissions   # example submissions to try `grade` on
@@ -19,6 +20,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -102,6 +104,33 @@ def release(chapters: list[str], root: Path = COURSE, dest: Path = CHAPTERS) -> 
         nbformat.write(nb, target)
         written.append(target)
     return written
+
+
+SETUP_INSTALL = re.compile(r'("llmcourse @ git\+[^"@]+?)(?:@[^"]*)?"')
+
+
+def course_release() -> str:
+    """The course's release tag, ``v`` + pyproject.toml's version: what set-up cells install."""
+    import tomllib
+
+    return "v" + tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]["version"]
+
+
+def pin_setup_cells(chapters: list[str]) -> list[Path]:
+    """Make each solution notebook's set-up cell install the course at :func:`course_release`
+    (Colab then gets the code the notebook was written for, not whatever main holds).
+    Returns the notebooks changed."""
+    tag, changed = course_release(), []
+    for chapter in chapters:
+        path = SOLUTIONS / f"{chapter}.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        cell = next(c for c in nb.cells if c.cell_type == "code")
+        pinned = SETUP_INSTALL.sub(lambda m: f'{m.group(1)}@{tag}"', cell.source)
+        if pinned != cell.source:
+            cell.source = pinned
+            nbformat.write(nb, path)
+            changed.append(path)
+    return changed
 
 
 def checks_for(root: Path, chapter: str, version: str | None, latest: bool) -> tuple[str | None, str]:
@@ -390,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     chapters = args.chapters or chapter_names()
     if args.command == "release":
+        for path in pin_setup_cells(chapters):
+            print(f"pinned the set-up cell of {path.relative_to(PROJECT)} to {course_release()}")
         for path in release(chapters):
             print("wrote", path.relative_to(PROJECT))
     elif args.command == "mutants":

@@ -74,11 +74,15 @@ def test_student_edition_hides_solutions_and_hidden_tests(path):
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
 def test_setup_cell_installs_from_the_configured_repository(path):
-    """The first code cell installs llmcourse in Colab from the repository of _config.yml."""
+    """The first code cell installs llmcourse in Colab from the repository of _config.yml, at
+    the release tag of pyproject.toml's version."""
     nb = nbformat.read(path, as_version=4)
     first_code = next(c for c in nb.cells if c.cell_type == "code")
     assert 'find_spec("llmcourse") is None' in first_code.source, "the first code cell must be the set-up cell"
     assert f"git+{CONFIG['repository']['url']}" in first_code.source, "set-up cell and _config.yml disagree on the repository URL"
+    pinned = f"git+{CONFIG['repository']['url']}@{course.course_release()}\""
+    assert pinned in first_code.source, (f"the set-up cell must install the course's release {course.course_release()} "
+                                         "(pyproject.toml's version), not the default branch: run `make release`")
 
 
 def test_every_chapter_is_in_the_table_of_contents():
