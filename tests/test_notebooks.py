@@ -173,3 +173,20 @@ def test_figures_are_described(path):
         assert len(alt) >= 40 and not alt.endswith((".png", ".svg")), f"{path.name}, cell {i}: no description of its figure"
         if re.search(r"perf_counter|time\.time\(|timeit", cell.source):
             assert "measured on the machine that built this page" in alt, f"{path.name}, cell {i}: a timing figure must say where it was measured"
+
+
+def test_papers_cited_by_several_chapters_are_shared():
+    """book/bib/chNN.bib holds the papers only chapter NN cites; shared ones go to references.bib."""
+    home = {k: f for f, k, _ in _bib_entries()}
+    citing: dict[str, set[str]] = {}
+    for path in SOLUTIONS:
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "markdown":
+                for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", cell.source):
+                    for key in group.split(","):
+                        citing.setdefault(key.strip(), set()).add(path.name[:2])
+    misplaced = {k: (home[k], sorted(c)) for k, c in citing.items()
+                 if k in home and home[k] != "references.bib" and (len(c) > 1 or home[k] != f"ch{min(c)}.bib")}
+    assert not misplaced, f"move these entries: {misplaced}"
+    unused = sorted(k for k in home if k not in citing)
+    assert not unused, f"entries no chapter cites: {unused}"
