@@ -93,3 +93,26 @@ def test_a_job_with_many_tensors_starts(tmp_path):
     jobs[1].inputs.append(many[0])
     outcomes = engine.run_jobs(jobs, workers=2, time_limit=60)
     assert all(any(m.get("type") == "result" for m in o.messages) for o in outcomes), [o.messages for o in outcomes]
+
+
+def test_intake_notes_only_missing_graded_answers():
+    """Optional, ungraded answer cells (chapter 02's modern pieces) may be deleted silently;
+    a deleted graded answer is noted."""
+    from llmcourse.grading import intake
+    from llmcourse.grading.engine import exercises_of
+
+    root = Path(__file__).resolve().parents[1]
+    source = nbformat.read(root / "solutions" / "02_transformer_anatomy.ipynb", as_version=4)
+    graded = {e.cell for e in exercises_of("02_transformer_anatomy").values()}
+    optional = [c.metadata["nbgrader"]["grade_id"] for c in source.cells
+                if c.metadata.get("nbgrader", {}).get("solution") and c.metadata["nbgrader"]["grade_id"] not in graded]
+    assert optional, "chapter 02 has optional answer cells"
+
+    def without(grade_ids):
+        nb = nbformat.read(root / "solutions" / "02_transformer_anatomy.ipynb", as_version=4)
+        nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in grade_ids]
+        return intake.intake(nb, source, graded=graded)
+
+    assert not any("not found" in n for n in without(set(optional)).notes)
+    notes = without({"attention"}).notes
+    assert any(n == "solution cells not found: attention" for n in notes), notes

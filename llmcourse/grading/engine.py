@@ -352,13 +352,14 @@ class Engine:
             results.append(result)
             try:
                 nb = intake.read_notebook(path)
-                sub = intake.intake(nb, self.sources[chapter])
+                exercises = exercises_of(chapter, checks)
+                sub = intake.intake(nb, self.sources[chapter], graded={e.cell for e in exercises.values()})
             except ValueError as exc:
                 result.status, result.notes = "error", [str(exc)]
                 continue
             result.notes = sub.notes
             demo_names[id(result)] = sub.demo_names
-            for key, exercise in exercises_of(chapter, checks).items():
+            for key, exercise in exercises.items():
                 if only is not None and key not in only:
                     continue
                 job, scan = self._job(checks, key, exercise, sub, scratch / f"{len(jobs)}.log")

@@ -60,8 +60,11 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
     return nb
 
 
-def intake(nb: nbformat.NotebookNode, source: nbformat.NotebookNode) -> Submission:
+def intake(nb: nbformat.NotebookNode, source: nbformat.NotebookNode, graded: set[str] | None = None) -> Submission:
     """Find the set-up and solution cells of ``nb`` by the chapter's ``source`` notebook.
+
+    ``graded``: the grade_ids of the answer cells the chapter's exercises grade; a missing
+    solution cell is noted only when it is one of those (optional, ungraded answer cells may go).
 
     Repairs, each noted: a cell duplicated with its nbgrader id (the first copy is graded);
     cells whose nbgrader metadata or tags another editor stripped (recognised by cell id, or by
@@ -104,7 +107,7 @@ def intake(nb: nbformat.NotebookNode, source: nbformat.NotebookNode) -> Submissi
             restored.append(gid)
     if restored:
         sub.notes.append(f"nbgrader metadata of cells {', '.join(restored)} was lost: recognised them by id or first line")
-    missing = [gid for gid in wanted if gid not in sub.answers]
+    missing = [gid for gid in wanted if gid not in sub.answers and (graded is None or gid in graded)]
     if missing:
         sub.notes.append(f"solution cells not found: {', '.join(missing)}")
 
