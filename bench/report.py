@@ -202,7 +202,7 @@ plain sequential `nbgrader autograde`, which runs every notebook whole in a fres
 Windows of {results['perplexity']['max_length']} tokens every {results['perplexity']['stride']} over the
 validation text. The guide's loop weights each window's loss by one token too few after the first
 window, hence the small difference in the perplexities (chapter 04 explains it).
-""" + (f"""
+""" + ("""
 ## The book
 
 Each chapter's execution time is that of the student edition as `make book` runs it (demos and

@@ -173,8 +173,8 @@ def sliding_window_perplexity_variants(model, input_ids: torch.Tensor, max_lengt
     return {
         "exact": math.exp(sum(w.nll for w in windows) / sum(w.scored for w in windows)),
         "mean_of_windows": math.exp(sum(losses) / len(losses)),
-        "trg_len_minus_1": math.exp(sum(l * (t - 1) for l, t in zip(losses, trg_lens)) / sum(t - 1 for t in trg_lens)),
-        "trg_len": math.exp(sum(l * t for l, t in zip(losses, trg_lens)) / N),
+        "trg_len_minus_1": math.exp(sum(loss * (t - 1) for loss, t in zip(losses, trg_lens)) / sum(t - 1 for t in trg_lens)),
+        "trg_len": math.exp(sum(loss * t for loss, t in zip(losses, trg_lens)) / N),
     }
 
 

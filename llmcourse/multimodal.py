@@ -152,7 +152,7 @@ class DigitCaptioner(nn.Module):
 
     def caption_ids(self, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Token ids of each label's caption followed by the end token, padded; and a mask."""
-        seqs = [self.tokenizer.encode((" " + caption_of(l))[len(self.prompt):]) + [self.eos] for l in labels.tolist()]
+        seqs = [self.tokenizer.encode((" " + caption_of(label))[len(self.prompt):]) + [self.eos] for label in labels.tolist()]
         T = max(len(s) for s in seqs)
         ids = torch.full((len(seqs), T), self.eos, dtype=torch.long)
         mask = torch.zeros(len(seqs), T, dtype=torch.bool)
@@ -240,7 +240,7 @@ def caption_accuracy(captioner: DigitCaptioner, images, labels, batch_size: int 
     captions: list[str] = []
     for start in range(0, len(labels), batch_size):
         captions += captioner.generate(images[start : start + batch_size])
-    right = [c == caption_of(l) for c, l in zip(captions, labels.tolist())]
+    right = [c == caption_of(label) for c, label in zip(captions, labels.tolist())]
     return float(np.mean(right)), captions
 
 

@@ -59,7 +59,9 @@ def test_the_oracle_agrees_with_the_reference_on_every_case(key):
 def test_the_processor_oracles_agree_with_the_reference_on_random_inputs(B, V, seed):
     logits = ch05.random_logits(B, V, seed)
     ids = ch05.repeated_ids(B, V, seed, T=11)
-    same = lambda a, b: torch.equal(a.isinf(), b.isinf()) and torch.allclose(a[a.isfinite()], b[b.isfinite()], atol=1e-6)
+    def same(a, b):
+        return torch.equal(a.isinf(), b.isinf()) and torch.allclose(a[a.isfinite()], b[b.isfinite()], atol=1e-6)
+
     for t in (0.3, 1.0, 4.0):
         assert same(ch05._temperature_oracle(logits.clone(), t), reference.apply_temperature(logits, t))
     for k in (1, 2, 7, V + 3):
