@@ -5,12 +5,12 @@
 Both run greedy decoding of the same model (the bundled checkpoint, converted with
 `llmcourse.gpt.from_hf`) on the same prompt, with no early stop, in this one process, taking
 turns so that a machine whose speed drifts affects both alike. The figure quoted is the
-median over the repeats; the ratios are what to compare across machines, not the raw speeds.
+best of the repeats (the run least disturbed by whatever else the machine was doing); the
+ratios are what to compare across machines, not the raw speeds.
 """
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import torch
@@ -62,11 +62,11 @@ def measure(model: str = "course-gpt", new_tokens: int = 256, repeats: int = 5,
         for _ in range(repeats):
             times["course (KV cache)"].append(timed(lambda: generate(ours, idx, n)))
             times["Hugging Face generate"].append(timed(lambda: run_hf(idx)))
-        speeds = {k: B * n / statistics.median(v) for k, v in times.items()}
+        speeds = {k: B * n / min(v) for k, v in times.items()}
         rows.append((f"batch {B}", speeds["course (KV cache)"], speeds["Hugging Face generate"]))
 
-    cached = statistics.median(timed(lambda: generate(ours, prompt, n)) for _ in range(repeats))
-    uncached = statistics.median(timed(lambda: generate(ours, prompt, n, use_cache=False)) for _ in range(max(1, repeats // 2)))
+    cached = min(timed(lambda: generate(ours, prompt, n)) for _ in range(repeats))
+    uncached = min(timed(lambda: generate(ours, prompt, n, use_cache=False)) for _ in range(max(1, repeats // 2)))
     return {"rows": rows, "cached": n / cached, "uncached": n / uncached, "parameters": ours.num_parameters(),
             "prompt_tokens": prompt.shape[1], "new_tokens": n, "device": str(device), "threads": torch.get_num_threads()}
 
@@ -83,7 +83,7 @@ def main() -> None:
 
     print(f"model {args.model}: {result['parameters']:,} parameters; prompt {result['prompt_tokens']} tokens, "
           f"{args.new_tokens} new tokens, greedy; torch {torch.__version__}, {result['device']}, "
-          f"{result['threads']} threads; median of {args.repeats}")
+          f"{result['threads']} threads; best of {args.repeats}")
     print()
     print("| setting | course generate (tokens/s) | Hugging Face generate (tokens/s) | ratio |")
     print("|---|---|---|---|")

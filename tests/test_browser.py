@@ -247,6 +247,32 @@ def test_other_pages_load_cleanly(visit, book_html):
     assert not visit.problems, "\n".join(visit.problems)
 
 
+def test_performance_page(visit):
+    """The `make bench` report: its figure of time against length decodes, its table shows."""
+    page = visit.open("performance.html")
+    sizes = page.evaluate("""async () => Promise.all([...document.images].map(async img => {
+        try { await img.decode(); } catch (e) {}
+        return [img.naturalWidth, img.naturalHeight, img.alt];
+    }))""")
+    assert sizes and all(w > 0 and h > 0 and len(alt) > 40 for w, h, alt in sizes), sizes
+    table = page.inner_text("article table")
+    for peer in ("Hugging Face generate", "nbgrader autograde", "F.scaled_dot_product_attention"):
+        assert peer in table, peer
+    assert "cores" in page.inner_text("article")
+    assert not visit.problems, "\n".join(visit.problems)
+
+
+def test_citations_lead_to_the_reference_list(visit):
+    page = visit.open("chapters/02_transformer_anatomy.html")
+    link = page.locator('a.reference.internal[href^="#id"]').first
+    target = link.get_attribute("href")
+    link.click()
+    entry = page.locator(f'[id="{target[1:]}"]')
+    assert entry.count() == 1 and "Attention" in page.locator("div.citation").all_inner_texts().__str__()
+    assert entry.is_visible(), "the citation's reference entry is not on screen after the click"
+    assert not visit.problems, "\n".join(visit.problems)
+
+
 def test_landing_page(visit):
     page = visit.open("index.html")
     page.wait_for_url("**/intro.html")
