@@ -1,9 +1,9 @@
 """Seeded figures: two runs of a chapter draw the same pictures, except measured time.
 
 Each run executes the chapter's cells as a script (bench/run_notebook.py) and hashes every
-figure's PNG. Chapter 02 is the cheap one to run twice; the other chapters' figure cells are
-held to the same rule by tests/test_notebooks.py (descriptions, and timing figures that say
-where they were measured), and the book build draws each once.
+figure's PNG. Chapters 02 and 05 (which samples text) are cheap to run twice; the other
+chapters' figure cells are held to the same rule by tests/test_notebooks.py (descriptions, and
+timing figures that say where they were measured), and the book build draws each once.
 """
 import json
 import subprocess
@@ -14,7 +14,7 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TWICE = ["02_transformer_anatomy"]
+TWICE = ["02_transformer_anatomy", "05_controlling_outputs"]  # cheap to run twice; 05 samples
 
 
 def figure_hashes(notebook: Path, out: Path) -> dict[str, list[str]]:
