@@ -111,7 +111,10 @@ SETUP_INSTALL = re.compile(r'("llmcourse @ git\+[^"@]+?)(?:@[^"]*)?"')
 
 def course_release() -> str:
     """The course's release tag, ``v`` + pyproject.toml's version: what set-up cells install."""
-    import tomllib
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
 
     return "v" + tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]["version"]
 

@@ -30,7 +30,10 @@ FLOORED = ("transformers", "peft")  # the Hugging Face libraries the chapters' c
 
 def floors() -> dict[str, str]:
     """{package: oldest allowed version} read from pyproject.toml's dependencies."""
-    import tomllib
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
 
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     found = {}
