@@ -10,24 +10,14 @@ Time grows as T squared for both; the ratio says what materialising the weights 
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 import torch.nn.functional as F
 
 from llmcourse.attention import causal_mask, scaled_dot_product_attention
+from timing import best_seconds
 
 HEADS, HEAD_DIM = 4, 64
-
-
-def best_seconds(fn, repeats: int) -> float:
-    fn()  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def measure(lengths=(128, 256, 512, 1024, 2048), repeats: int = 5) -> list[dict]:

@@ -11,7 +11,6 @@ ratios are what to compare across machines, not the raw speeds.
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 from transformers import GenerationConfig
@@ -19,16 +18,7 @@ from transformers import GenerationConfig
 import llmcourse
 from llmcourse import models
 from llmcourse.gpt import from_hf, generate
-
-
-def timed(fn) -> float:
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    fn()
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
+from timing import best_seconds, seconds
 
 
 def measure(model: str = "course-gpt", new_tokens: int = 256, repeats: int = 5,
@@ -60,13 +50,13 @@ def measure(model: str = "course-gpt", new_tokens: int = 256, repeats: int = 5,
             raise SystemExit(f"batch {B}: the course's generate and Hugging Face's disagree")
         times = {"course (KV cache)": [], "Hugging Face generate": []}
         for _ in range(repeats):
-            times["course (KV cache)"].append(timed(lambda: generate(ours, idx, n)))
-            times["Hugging Face generate"].append(timed(lambda: run_hf(idx)))
+            times["course (KV cache)"].append(seconds(lambda: generate(ours, idx, n)))
+            times["Hugging Face generate"].append(seconds(lambda: run_hf(idx)))
         speeds = {k: B * n / min(v) for k, v in times.items()}
         rows.append((f"batch {B}", speeds["course (KV cache)"], speeds["Hugging Face generate"]))
 
-    cached = min(timed(lambda: generate(ours, prompt, n)) for _ in range(repeats))
-    uncached = min(timed(lambda: generate(ours, prompt, n, use_cache=False)) for _ in range(max(1, repeats // 2)))
+    cached = best_seconds(lambda: generate(ours, prompt, n), repeats, warm_up=False)
+    uncached = best_seconds(lambda: generate(ours, prompt, n, use_cache=False), max(1, repeats // 2), warm_up=False)
     return {"rows": rows, "cached": n / cached, "uncached": n / uncached, "parameters": ours.num_parameters(),
             "prompt_tokens": prompt.shape[1], "new_tokens": n, "device": str(device), "threads": torch.get_num_threads()}
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import time
 
 import torch
 
 from llmcourse import data, models
 from llmcourse.metrics import sliding_window_perplexity
+from timing import best_seconds
 
 
 def hf_guide_perplexity(model, input_ids: torch.Tensor, max_length: int, stride: int) -> float:
@@ -50,17 +50,11 @@ def measure(tokens: int = 8192, repeats: int = 3) -> dict:
     max_length = model.config.n_positions
     stride = max_length // 2
 
-    def timed(fn):
-        best, value = float("inf"), None
-        for _ in range(repeats):
-            start = time.perf_counter()
-            with torch.inference_mode():
-                value = fn()
-            best = min(best, time.perf_counter() - start)
-        return best, value
-
-    ours_s, ours = timed(lambda: sliding_window_perplexity(model, input_ids, max_length, stride))
-    hf_s, hf = timed(lambda: hf_guide_perplexity(model, input_ids, max_length, stride))
+    with torch.inference_mode():
+        ours = sliding_window_perplexity(model, input_ids, max_length, stride)
+        hf = hf_guide_perplexity(model, input_ids, max_length, stride)
+        ours_s = best_seconds(lambda: sliding_window_perplexity(model, input_ids, max_length, stride), repeats, warm_up=False)
+        hf_s = best_seconds(lambda: hf_guide_perplexity(model, input_ids, max_length, stride), repeats, warm_up=False)
     return {"tokens": input_ids.shape[1], "max_length": max_length, "stride": stride,
             "ours_s": ours_s, "ours_ppl": ours, "hf_s": hf_s, "hf_ppl": hf}
 

@@ -150,12 +150,17 @@ def test_every_paper_is_in_one_bib_file_once():
     assert not twins, f"the same paper twice: {twins}"
 
 
+def _cited_keys(path: Path) -> set[str]:
+    """The bib keys a notebook's prose cites with {cite}, {cite:p} or {cite:t} roles."""
+    nb = nbformat.read(path, as_version=4)
+    return {key.strip() for cell in nb.cells if cell.cell_type == "markdown"
+            for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", cell.source) for key in group.split(",")}
+
+
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
 def test_citations_name_known_papers(path):
     keys = {k for _, k, _ in _bib_entries()}
-    nb = nbformat.read(path, as_version=4)
-    cited = {k.strip() for c in nb.cells if c.cell_type == "markdown"
-             for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", c.source) for k in group.split(",")}
+    cited = _cited_keys(path)
     assert cited, f"{path.name} cites no paper"
     assert cited <= keys, f"{path.name} cites unknown keys {sorted(cited - keys)}"
 
@@ -180,11 +185,8 @@ def test_papers_cited_by_several_chapters_are_shared():
     home = {k: f for f, k, _ in _bib_entries()}
     citing: dict[str, set[str]] = {}
     for path in SOLUTIONS:
-        for cell in nbformat.read(path, as_version=4).cells:
-            if cell.cell_type == "markdown":
-                for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", cell.source):
-                    for key in group.split(","):
-                        citing.setdefault(key.strip(), set()).add(path.name[:2])
+        for key in _cited_keys(path):
+            citing.setdefault(key, set()).add(path.name[:2])
     misplaced = {k: (home[k], sorted(c)) for k, c in citing.items()
                  if k in home and home[k] != "references.bib" and (len(c) > 1 or home[k] != f"ch{min(c)}.bib")}
     assert not misplaced, f"move these entries: {misplaced}"
