@@ -171,6 +171,8 @@ def test_kernel_warns_about_names_from_demo_cells_and_check_submission_says_not_
     text = lambda cell: "".join(o.get("text", "") for o in cell.outputs)  # noqa: E731
     assert "WARNING: sinusoidal_positional_encoding uses pe_helper" in text(nb.cells[3])
     assert "uses pe_helper" in text(nb.cells[4]) and "Not ready yet" in text(nb.cells[4])
+    # the result displays nothing under the printed report (no stray "False")
+    assert [o.output_type for o in nb.cells[4].outputs] == ["stream"], nb.cells[4].outputs
 
 
 def test_decorated_and_closure_functions_are_caught_too():

@@ -14,6 +14,32 @@ from llmcourse.grading.contract import Exercise, GradingError, check
 TIME_LIMIT = 30.0  # the engine's default per exercise
 
 
+class Readiness:
+    """What :func:`check_submission` returns: true when the notebook is ready to submit.
+
+    The report is already printed, so in a notebook the value shows nothing more (a bare
+    ``True``/``False`` under the report would only repeat it); ``bool()`` and ``==`` work.
+    """
+
+    def __init__(self, ready: bool):
+        self.ready = ready
+
+    def __bool__(self) -> bool:
+        return self.ready
+
+    def __eq__(self, other: object) -> bool:
+        return bool(self) == other if isinstance(other, (bool, Readiness)) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.ready)
+
+    def __repr__(self) -> str:
+        return f"Readiness(ready={self.ready})"
+
+    def _ipython_display_(self) -> None:
+        """Display nothing: the printed report says it all."""
+
+
 def _caller_namespace() -> dict:
     frame = sys._getframe(2)
     return frame.f_globals
@@ -112,8 +138,8 @@ def _notebook_problems(path: Path, exercises: dict[str, Exercise]) -> list[str]:
     return problems
 
 
-def check_submission(notebook: str | Path | None = None) -> bool:
-    """Print whether this notebook is ready to submit and return True when it is.
+def check_submission(notebook: str | Path | None = None) -> Readiness:
+    """Print whether this notebook is ready to submit; the result is true when it is.
 
     Checks, for each graded exercise: the answer is defined, its visible checks pass within the
     grader's time limit, and it uses no name defined outside its own cell and the set-up cells
@@ -124,7 +150,7 @@ def check_submission(notebook: str | Path | None = None) -> bool:
     module = _chapter_of(namespace)
     if module is None:
         print("check_submission: run the set-up cells first (they import the chapter's checks as `grade`).")
-        return False
+        return Readiness(False)
     exercises: dict[str, Exercise] = module.EXERCISES
     chapter = module.__name__.rsplit("ch", 1)[-1]
     answers = {e.name for e in exercises.values()}
@@ -161,4 +187,4 @@ def check_submission(notebook: str | Path | None = None) -> bool:
     else:
         print("  (notebook file not found here, e.g. in Colab: its metadata was not checked; download it with File > Download .ipynb)")
     print("Ready to submit." if ready else "Not ready yet: see the ✗ lines above.")
-    return ready
+    return Readiness(ready)
