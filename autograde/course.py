@@ -32,6 +32,8 @@ PROJECT = COURSE.parent
 SOLUTIONS = PROJECT / "solutions"
 CHAPTERS = PROJECT / "chapters"
 PLANTED_BUGS = COURSE / "planted_bugs.json"
+sys.path.insert(0, str(PROJECT / "book" / "_ext"))
+import student_markdown  # noqa: E402  (book/_ext: MyST -> CommonMark for the student editions)
 
 
 def chapter_names() -> list[str]:
@@ -86,14 +88,27 @@ def checks_version(chapter: str) -> str:
     return hashlib.sha256(checks_file(chapter).read_bytes()).hexdigest()[:12]
 
 
+def bibliography() -> dict[str, "student_markdown.Work"]:
+    """Every work of the book's .bib files (``bibtex_bibfiles`` in _config.yml), by key."""
+    import yaml
+
+    config = yaml.safe_load((PROJECT / "_config.yml").read_text())
+    return student_markdown.load_bibliography([PROJECT / f for f in config["sphinx"]["config"]["bibtex_bibfiles"]])
+
+
 def release(chapters: list[str], root: Path = COURSE, dest: Path = CHAPTERS) -> list[Path]:
     """Write the student edition of each chapter to ``dest``, stamped with its version
     (``metadata.llmcourse``), and keep a snapshot of its checks in ``root/releases/<chapter>/``
-    so submissions made from this release are graded with these checks later."""
+    so submissions made from this release are graded with these checks later.
+
+    Its Markdown is CommonMark + math, which JupyterLab and Colab render: MyST's citations,
+    admonitions and bibliography are rewritten (``book/_ext/student_markdown.py``), and each
+    rewritten cell keeps its MyST in its metadata for the book."""
     dest.mkdir(parents=True, exist_ok=True)
-    written = []
+    written, works = [], bibliography()
     for chapter in chapters:
         nb = nbformat.read(generate_assignment(root, chapter), as_version=4)
+        nb = student_markdown.to_commonmark(nb, works)
         version = checks_version(chapter)
         nb.metadata["llmcourse"] = {"chapter": chapter, "version": version}
         snapshot = root / "releases" / chapter / f"{version}.py"

@@ -11,6 +11,9 @@ Loaded through ``sphinx.local_extensions`` in ``_config.yml``. It
   ``mathjax_path`` is local, with a message that says how;
 - writes index.html as a redirect to the landing page that names the favicon;
 - fills ``{repository_url}`` in the footer from the repository set once in ``_config.yml``;
+- reads the student editions with their Markdown's MyST originals (``make release`` writes
+  CommonMark + math for JupyterLab and Colab and keeps the MyST in cell metadata, see
+  ``student_markdown.py``), so the book keeps its citations and bibliography;
 - for the instructor edition (``course_book_edition = "instructor"``), reads notebooks with
   the outputs of exercise and test cells kept (the student book removes them).
 """
@@ -25,6 +28,7 @@ import nbformat
 from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.errors import ConfigError
+from student_markdown import with_myst
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 BAR_WIDTH = 10
@@ -174,6 +178,13 @@ def write_index(app: Sphinx, exception) -> None:
         f'<body><p><a href="{html.escape(target)}">{title}</a></p></body></html>\n',
         encoding="utf8",
     )
+
+
+# --- the notebooks as the book reads them ---------------------------------------------------
+
+def read_student_notebook(text: str) -> nbformat.NotebookNode:
+    """Read a student edition with the MyST original of each Markdown cell that has one."""
+    return with_myst(nbformat.reads(text, as_version=4))
 
 
 # --- the instructor edition's notebooks ---------------------------------------------------
