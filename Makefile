@@ -8,7 +8,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: help setup system-packages mathjax book book-instructor test release grade demo-submissions mutants bench bench-grade lab clean
+.PHONY: help setup system-packages mathjax book book-instructor test release grade demo-submissions mutants bench bench-grade lab lab-instructor clean
 
 help:
 	@echo "make book              build the book into _build/html (sets up .venv first)"
@@ -20,7 +20,8 @@ help:
 	@echo "make mutants           grade every catalogued mistake and alternative; fails on a miss"
 	@echo "make bench             every benchmark, one table of ratios, written to the book's Performance page"
 	@echo "make bench-grade       submissions per minute: the course's grader vs nbgrader autograde"
-	@echo "make lab               open JupyterLab on the student notebooks"
+	@echo "make lab               JupyterLab as students get it, on your copies of the notebooks in my-work/"
+	@echo "make lab-instructor    JupyterLab with nbgrader's instructor panes, on solutions/"
 
 setup: $(STAMP)
 
@@ -70,8 +71,14 @@ bench-grade: setup
 demo-submissions: setup
 	$(BIN)/python autograde/course.py demo-submissions
 
+# The student configuration (lab/student/: no nbgrader panes, nothing fetched) on copies of the
+# notebooks in my-work/ (made once, never overwritten; FOLDER=... for another place).
 lab: setup
-	$(BIN)/jupyter lab chapters/
+	$(BIN)/python lab/launch.py $(FOLDER)
+
+# nbgrader's Formgrader and Create Assignment panes, on the single source of every chapter.
+lab-instructor: setup
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) solutions/
 
 clean:
 	rm -rf _build autograde/release autograde/source autograde/autograded autograde/feedback autograde/gradebook.db autograde/grades.csv

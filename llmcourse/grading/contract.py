@@ -33,6 +33,11 @@ import numpy as np
 class GradingError(AssertionError):
     """A graded check failed; the message is written for the student."""
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows under a failing test cell: the message alone, since the frames
+        of the checks tell a student nothing about their code."""
+        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}"]
+
 
 # ---------------------------------------------------------------- the declaration
 
