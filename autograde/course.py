@@ -198,6 +198,7 @@ def grade(
     workers: int | None = None,
     progress: bool = True,
     chunk: int = 16,
+    scheduler: str | None = None,
 ) -> list:
     """Grade the class and write every report. Returns the results of every row.
 
@@ -211,6 +212,10 @@ def grade(
     ``feedback/``, ``class_report.html``, ``canvas_grades.csv``, ``moodle_grades.csv``,
     ``export/<chapter>_feedback.zip``, and nbgrader's gradebook (``db``: a SQLAlchemy URL, e.g.
     PostgreSQL; default SQLite in ``root``).
+
+    ``scheduler``: grade on a Dask cluster instead of this machine (``local:N``, a scheduler's
+    address or ``file:<scheduler file>``; see ``llmcourse.grading.distributed``): each
+    submission is one task, stored here once as it arrives; everything else is the same.
     """
     from llmcourse.grading import classreport, collect, report, term
     from llmcourse.grading.engine import Engine, SubmissionResult
@@ -256,19 +261,29 @@ def grade(
         _retry(lambda: generate_assignment(root, chapter, db))  # the gradebook needs the current source
         sources[chapter] = nbformat.read(SOLUTIONS / f"{chapter}.ipynb", as_version=4)
     print(f"grading {len(items)} submissions ({reused} unchanged since they were graded: kept)")
-    engine = Engine(sources, time_limit=time_limit, memory_bytes=int(memory_gib * (1 << 30)), workers=workers or os.cpu_count() or 1)
+
+    def store_result(result, item) -> None:
+        _, chapter, _, _, notes, meta, digest = item
+        result.notes[:0] = notes
+        _apply_lateness(result, the_term, meta)
+        report.write_feedback(result, root)
+        target = store / result.student / f"{chapter}.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps({"sha256": digest, "meta": meta, "result": result.to_dict()}, indent=1))
+
     fresh = []
-    for start in range(0, len(items), chunk):
-        batch = items[start : start + chunk]
-        results = engine.grade([(s, c, p, k) for s, c, p, k, *_ in batch], progress=progress)
-        for result, (_, chapter, _, _, notes, meta, digest) in zip(results, batch):
-            result.notes[:0] = notes
-            _apply_lateness(result, the_term, meta)
-            report.write_feedback(result, root)
-            target = store / result.student / f"{chapter}.json"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(json.dumps({"sha256": digest, "meta": meta, "result": result.to_dict()}, indent=1))
-        fresh += results
+    if scheduler and items:
+        fresh, failed = _grade_on_cluster(scheduler, items, sources, store_result, time_limit, memory_gib, workers, progress)
+        # A submission graded in an earlier run keeps that result until the next run succeeds.
+        skipped += [r for r in failed if not (store / r.student / f"{r.chapter}.json").exists()]
+    else:
+        engine = Engine(sources, time_limit=time_limit, memory_bytes=int(memory_gib * (1 << 30)), workers=workers or os.cpu_count() or 1)
+        for start in range(0, len(items), chunk):
+            batch = items[start : start + chunk]
+            results = engine.grade([(s, c, p, k) for s, c, p, k, *_ in batch], progress=progress)
+            for result, item in zip(results, batch):
+                store_result(result, item)
+            fresh += results
     if fresh:
         report.record_in_gradebook(gradebook_url(root, db), fresh)
 
@@ -291,6 +306,42 @@ def grade(
     classreport.lms_csvs(everything, the_term, root)
     classreport.pack_feedback(root, everything, originals)
     return everything
+
+
+def _grade_on_cluster(scheduler, items, sources, store_result, time_limit, memory_gib, workers, progress) -> tuple[list, list]:
+    """Grade ``items`` on a Dask cluster; store each result once as it arrives. Returns the
+    results and, for submissions that could not be graded there, error rows (not stored)."""
+    from tqdm.auto import tqdm
+
+    from llmcourse.grading import distributed
+    from llmcourse.grading.engine import SubmissionResult
+
+    tasks = [distributed.task_for(i, s, c, p, k, time_limit, int(memory_gib * (1 << 30))) for i, (s, c, p, k, *_) in enumerate(items)]
+    fresh, failed = [], []
+    with distributed.connect(scheduler, workers) as client:
+        print(f"grading on {scheduler}: {len(client.scheduler_info()['workers'])} workers")
+        bar = tqdm(total=len(tasks), desc="grading", unit="submission", disable=not progress)
+        for index, result, error in distributed.grade_on_cluster(client, tasks, sources):
+            student, chapter = items[index][0], items[index][1]
+            if result is None:
+                failed.append(SubmissionResult(student, chapter, status="error",
+                                               notes=[f"not graded on the cluster ({error}); the next run grades it again"]))
+            else:
+                store_result(result, items[index])
+                fresh.append(result)
+            bar.update()
+        bar.close()
+    print(f"graded {len(fresh)} submissions on the cluster" + (f", {len(failed)} not graded" if failed else ""))
+    return fresh, failed
+
+
+def run_worker(scheduler: str, processes: int) -> int:
+    """This machine's grading workers (`course.py worker --scheduler ...`), until Ctrl-C."""
+    from llmcourse.grading.distributed import worker_command
+
+    command, env = worker_command(scheduler, processes)
+    print(f"grading worker: {processes} process(es) joining {scheduler} (Ctrl-C stops them)")
+    os.execve(command[0], command, env)
 
 
 def _retry(action, attempts: int = 6):
@@ -422,7 +473,7 @@ def print_mutants(rows: list[tuple], misses: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["release", "grade", "demo-submissions", "mutants"])
+    parser.add_argument("command", choices=["release", "grade", "demo-submissions", "mutants", "worker"])
     parser.add_argument("chapters", nargs="*", help="chapter ids (default: all in solutions/)")
     parser.add_argument("--from", dest="source", type=Path, help="an LMS zip (Canvas, Moodle, Blackboard) or a folder of loose notebooks")
     parser.add_argument("--chapter", help="the chapter of a zip whose file names do not say it")
@@ -434,6 +485,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per exercise (default 30)")
     parser.add_argument("--memory", type=float, default=4.0, help="GiB per exercise (default 4)")
     parser.add_argument("--workers", type=int, default=None, help="processes at a time (default: every core)")
+    parser.add_argument("--scheduler", help="grade on a Dask cluster: local:N (N worker processes here), "
+                        "tcp://HOST:8786 (a `dask scheduler`) or file:PATH (its --scheduler-file); "
+                        "with `worker`, the scheduler this machine's workers join")
     args = parser.parse_args(argv)
     chapters = args.chapters or chapter_names()
     if args.command == "release":
@@ -445,6 +499,10 @@ def main(argv: list[str] | None = None) -> int:
         rows, misses = mutants(chapters)
         print_mutants(rows, misses)
         return 1 if misses else 0
+    elif args.command == "worker":
+        if not args.scheduler:
+            parser.error("worker needs --scheduler tcp://HOST:8786 (or file:PATH)")
+        return run_worker(args.scheduler, args.workers or os.cpu_count() or 1)
     elif args.command == "demo-submissions":
         for path in demo_submissions():
             print("wrote", path.relative_to(PROJECT))
@@ -454,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
         results = grade(
             chapters=args.chapters or None, source=args.source, chapter_hint=args.chapter, students=args.student,
             regrade=args.regrade, regrade_with_latest=args.regrade_with_latest, term_file=args.term, db=args.db,
-            time_limit=args.timeout, memory_gib=args.memory, workers=args.workers,
+            time_limit=args.timeout, memory_gib=args.memory, workers=args.workers, scheduler=args.scheduler,
         )
         if not results:
             print("no submissions under autograde/submitted/<student>/<chapter>/ (try: make demo-submissions)")
