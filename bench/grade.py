@@ -2,6 +2,7 @@
 
     python bench/grade.py [--submissions 100] [--nbgrader-sample 3] [--timeout 30]
     python bench/grade.py --class-size 50 --all-chapters     # a whole term: every chapter, N students
+    python bench/grade.py --scaling [--submissions 60]        # a Dask cluster: 2 one-core workers vs 1
 
 Builds N synthetic submissions of chapter 02 (about half correct, a third with one catalogued
 mistake, some unanswered, a few hostile ones from tests/hostile_submissions.py, endless loops
@@ -33,12 +34,12 @@ from hostile_submissions import CHAPTER, HOSTILE  # noqa: E402
 from llmcourse.grading.engine import exercises_of  # noqa: E402
 
 
-def synthetic(root: Path, n: int, seed: int, with_loops: bool, chapter: str = CHAPTER) -> None:
+def synthetic(root: Path, n: int, seed: int, with_loops: bool, chapter: str = CHAPTER, with_hostile: bool = True) -> None:
     """Write ``n`` submissions of ``chapter`` under ``root/submitted`` (hostile ones: chapter 02 only)."""
     rng = random.Random(seed)
     solution = nbformat.read(ROOT / "solutions" / f"{chapter}.ipynb", as_version=4)
     untouched = nbformat.read(ROOT / "chapters" / f"{chapter}.ipynb", as_version=4)
-    hostile = [h for h in HOSTILE if with_loops or "loop" not in h.student] if chapter == CHAPTER else []
+    hostile = [h for h in HOSTILE if with_loops or "loop" not in h.student] if chapter == CHAPTER and with_hostile else []
     mistakes = [(e.cell, m.code) for e in exercises_of(chapter).values() for m in e.mistakes]
     for i in range(n):
         kind = rng.choices(["correct", "buggy", "untouched", "hostile"], weights=[50, 32, 12, 6 if hostile else 0])[0]
@@ -79,9 +80,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--class-size", type=int, default=0, help="with --all-chapters: students per chapter")
     parser.add_argument("--all-chapters", action="store_true", help="time a whole term: every chapter in solutions/")
+    parser.add_argument("--scaling", action="store_true", help="grade on a local Dask cluster: one worker vs two")
     args = parser.parse_args()
     if args.all_chapters:
         return term(args.class_size or 50, args.timeout, args.seed)
+    if args.scaling:
+        result = compare_workers(args.submissions, args.timeout, args.seed)
+        for n, name in ((1, "one"), (2, "two")):
+            print(f"{n} worker(s) of one core: {result['submissions']} submissions in {result[name + '_seconds']:.1f} s, "
+                  f"{result[name + '_rate']:.1f}/min")
+        print(f"ratio: {result['two_rate'] / result['one_rate']:.2f}x")
+        return None
 
     result = compare_with_nbgrader(args.submissions, args.nbgrader_sample, args.timeout, args.seed, args.with_loops)
     print(f"machine: {os.cpu_count()} cores; chapter {CHAPTER}; {result['submissions']} submissions "
@@ -117,6 +126,38 @@ def compare_with_nbgrader(submissions: int = 100, nbgrader_sample: int = 3, time
     return {"submissions": len(results), "graded": sum(r.status == "graded" for r in results),
             "ours_seconds": ours, "ours_rate": 60 * len(results) / ours,
             "sample": len(sample), "nbgrader_seconds": theirs, "nbgrader_rate": 60 * len(sample) / theirs}
+
+
+def compare_workers(submissions: int = 60, timeout: float = 30.0, seed: int = 0) -> dict:
+    """Submissions per minute on a local Dask cluster (`make grade ARGS="--scheduler local:N"`)
+    of one worker process of one thread against two, in this one run, on the same synthetic
+    chapter-02 submissions (correct, buggy, unanswered; not the hostile ones, whose few long
+    waits on the limits, such as a 15 s memory bomb, would measure the last task's tail rather
+    than the throughput). Workers are started and warmed (torch imported, fork server up,
+    expected values computed) before the clock starts: what is timed is the grading."""
+    from llmcourse.grading import distributed
+
+    scratch = Path(tempfile.mkdtemp(prefix="bench-scaling-"))
+    try:
+        synthetic(scratch, submissions, seed, with_loops=False, with_hostile=False)
+        paths = sorted((scratch / "submitted").glob(f"*/{CHAPTER}/{CHAPTER}.ipynb"))
+        memory = 4 << 30
+        tasks = [distributed.task_for(i, p.parent.parent.name, CHAPTER, p, None, timeout, memory) for i, p in enumerate(paths)]
+        sources = {CHAPTER: nbformat.read(ROOT / "solutions" / f"{CHAPTER}.ipynb", as_version=4)}
+        texts = {chapter: nbformat.writes(nb) for chapter, nb in sources.items()}
+        seconds, scores = {}, {}
+        for workers in (1, 2):
+            with distributed.connect(f"local:{workers}") as client:
+                client.run(distributed.warm, texts, timeout, memory)
+                start = time.perf_counter()
+                graded = list(distributed.grade_on_cluster(client, tasks, sources))
+                seconds[workers] = time.perf_counter() - start
+            scores[workers] = sorted((i, r.score if r else None) for i, r, _ in graded)
+        assert scores[1] == scores[2], "one worker and two graded differently"
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return {"submissions": len(tasks), "one_seconds": seconds[1], "two_seconds": seconds[2],
+            "one_rate": 60 * len(tasks) / seconds[1], "two_rate": 60 * len(tasks) / seconds[2]}
 
 
 def term(students: int, timeout: float, seed: int) -> None:

@@ -100,6 +100,8 @@ def run(quick: bool, with_book: bool) -> dict:
     print("grading ...", flush=True)
     import grade
     results["grading"] = grade.compare_with_nbgrader(submissions=4 if quick else 100, nbgrader_sample=1 if quick else 3)
+    print("grading on a Dask cluster, 1 worker vs 2 ...", flush=True)
+    results["scaling"] = grade.compare_workers(submissions=4 if quick else 60)
     if with_book:
         print("book, cold and warm ...", flush=True)
         scratch = Path(tempfile.mkdtemp(prefix="bench-book-"))
@@ -123,6 +125,10 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
     gr = results["grading"]
     rows.append(("grading (submissions/min, higher is better)", f"{gr['ours_rate']:.1f}",
                  f"nbgrader autograde: {gr['nbgrader_rate']:.1f}", f"{gr['ours_rate'] / gr['nbgrader_rate']:.1f}x"))
+    sc = results.get("scaling")
+    if sc:
+        rows.append(("grading on a Dask cluster: 2 workers of one core (submissions/min)", f"{sc['two_rate']:.1f}",
+                     f"1 worker of one core: {sc['one_rate']:.1f}", f"{sc['two_rate'] / sc['one_rate']:.2f}x"))
     for r in results["attention"]:
         rows.append((f"attention, T = {r['T']} (ms, lower is better)", f"{1e3 * r['teaching_s']:.2f}",
                      f"F.scaled_dot_product_attention: {1e3 * r['fused_s']:.2f}", f"{r['teaching_s'] / r['fused_s']:.2f}x"))
@@ -197,7 +203,12 @@ produce identical tokens, checked before timing), and against itself without the
 {results['grading']['submissions']} synthetic submissions of chapter 02 (correct, buggy,
 unanswered, hostile) graded by the course's engine, and {results['grading']['sample']} of them by
 plain sequential `nbgrader autograde`, which runs every notebook whole in a fresh kernel.
-
+""" + (f"""
+The same engine on a local Dask cluster (`make grade ARGS="--scheduler local:N"`, the path that
+spreads grading over many machines): {results['scaling']['submissions']} correct, buggy and
+unanswered chapter-02 submissions graded by one worker process of one thread, then by two,
+each started and warmed before the clock starts.
+""" if results.get("scaling") else "") + """
 ## Sliding-window perplexity
 
 Windows of {results['perplexity']['max_length']} tokens every {results['perplexity']['stride']} over the

@@ -12,7 +12,8 @@ def test_quick_report_writes_the_page(tmp_path):
                          cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "| benchmark | course | peer | ratio |" in run.stdout
-    for peer in ("Hugging Face generate", "nbgrader autograde", "F.scaled_dot_product_attention", "Hugging Face guide's loop"):
+    for peer in ("Hugging Face generate", "nbgrader autograde", "F.scaled_dot_product_attention", "Hugging Face guide's loop",
+                 "1 worker of one core"):
         assert peer in run.stdout, peer
     page = (tmp_path / "performance.md").read_text()
     assert "measured by `make bench`" in page and "cores" in page

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import nbformat
 
-from llmcourse.grading.engine import Engine, SubmissionResult, checks_module
+from llmcourse.grading.engine import Engine, SubmissionResult, checks_module, exercises_of
 
 GRADING_DIR = Path(__file__).resolve().parent
 WORKER_SETTINGS = {
@@ -73,19 +73,22 @@ def module_sha256(checks: str) -> str:
     return hashlib.sha256((GRADING_DIR / f"{checks.rsplit('.', 1)[-1]}.py").read_bytes()).hexdigest()
 
 
-_engines = threading.local()
+_engines: dict[tuple, Engine] = {}
+_engines_lock = threading.Lock()
 
 
 def _engine(sources: dict[str, str], time_limit: float, memory_bytes: int) -> Engine:
-    """This worker thread's engine, kept between tasks (its fork server stays warm)."""
+    """This worker process's engine, kept between tasks (its fork server and the exercises'
+    expected values stay warm)."""
     key = (hashlib.sha256(repr(sorted(sources.items())).encode()).hexdigest(), time_limit, memory_bytes)
-    if getattr(_engines, "key", None) != key:
-        notebooks = {chapter: nbformat.reads(text, as_version=4) for chapter, text in sources.items()}
-        # One student process at a time per worker thread: start workers with --nthreads 1 and
-        # as many processes (--nworkers) as the machine has cores to give.
-        _engines.engine = Engine(notebooks, time_limit=time_limit, memory_bytes=memory_bytes, workers=1)
-        _engines.key = key
-    return _engines.engine
+    with _engines_lock:
+        if key not in _engines:
+            _engines.clear()
+            notebooks = {chapter: nbformat.reads(text, as_version=4) for chapter, text in sources.items()}
+            # One student process at a time per task: start workers with --nthreads 1 and as
+            # many processes (--nworkers) as the machine has cores to give.
+            _engines[key] = Engine(notebooks, time_limit=time_limit, memory_bytes=memory_bytes, workers=1)
+        return _engines[key]
 
 
 def grade_task(task: Task, sources: dict[str, str]) -> dict:
@@ -117,11 +120,20 @@ def grade_task(task: Task, sources: dict[str, str]) -> dict:
 
 
 def warm(sources: dict[str, str], time_limit: float, memory_bytes: int) -> str:
-    """Start this worker's engine and fork server before the first task (benchmarks)."""
-    engine = _engine(sources, time_limit, memory_bytes)
+    """Start this worker's engine and fork server before the first task (benchmarks: what is
+    timed is then the grading, not the start-up)."""
+    import time
+
     from llmcourse.grading.engine import _context
 
-    _context()
+    engine = _engine(sources, time_limit, memory_bytes)
+    for chapter in engine.sources:  # every exercise's cases and expected values
+        for key in exercises_of(chapter):
+            engine.cases(checks_module(chapter), key)
+    # The fork server imports torch and the checks before its first child: fork one now.
+    first = _context().Process(target=time.sleep, args=(0,), daemon=True)
+    first.start()
+    first.join()
     return f"{os.getpid()}: {len(engine.sources)} chapters"
 
 
