@@ -302,10 +302,33 @@ def grade(
     for r in skipped:
         report.write_feedback(r, root)
     report.write_csv(everything, csv_path or root / "grades.csv", the_term.roster)
-    classreport.class_report(everything, root / "class_report.html")
+    classreport.class_report(everything, root / "class_report.html", similar_answers(root, chapters_seen, the_term.similarity),
+                             the_term.similarity)
     classreport.lms_csvs(everything, the_term, root)
     classreport.pack_feedback(root, everything, originals)
     return everything
+
+
+def similar_answers(root: Path, chapters: list[str], settings) -> list:
+    """The class's similar answer cells, chapter by chapter (``llmcourse.grading.similarity``),
+    over every submission in ``root/submitted``; the starter code is the released chapter's."""
+    import time
+
+    from llmcourse.grading import similarity
+
+    started, pairs = time.perf_counter(), []
+    for chapter in chapters:
+        submissions = {}
+        for folder in sorted((root / "submitted").glob(f"*/{chapter}")):
+            path, _ = find_notebook(folder, chapter)
+            if path is not None:
+                submissions[folder.parent.name] = path
+        if len(submissions) > 1:
+            pairs += similarity.class_pairs(submissions, chapter, CHAPTERS / f"{chapter}.ipynb", settings)
+    if pairs:
+        print(f"similar answers: {len(pairs)} pair(s) at or above {settings.threshold:.0%} "
+              f"(class report; {time.perf_counter() - started:.1f} s)")
+    return pairs
 
 
 def _grade_on_cluster(scheduler, items, sources, store_result, time_limit, memory_gib, workers, progress) -> tuple[list, list]:

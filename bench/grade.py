@@ -61,6 +61,12 @@ def synthetic(root: Path, n: int, seed: int, with_loops: bool, chapter: str = CH
             nbformat.write(nb, folder / f"{chapter}.ipynb")
 
 
+def course_settings():
+    from llmcourse.grading.similarity import Settings
+
+    return Settings()
+
+
 def nbgrader_autograde(root: Path, students: list[str]) -> float:
     """Seconds for plain sequential ``nbgrader autograde`` of ``students``."""
     course.generate_assignment(root, CHAPTER)
@@ -99,6 +105,7 @@ def main() -> None:
     print(f"{'course engine (make grade)':<38} {result['submissions']:>11} {result['ours_seconds']:>9.1f} {result['ours_rate']:>11.1f}")
     print(f"{'nbgrader autograde, sequential':<38} {result['sample']:>11} {result['nbgrader_seconds']:>9.1f} {result['nbgrader_rate']:>11.1f}")
     print(f"ratio: {result['ours_rate'] / result['nbgrader_rate']:.1f}x")
+    print(f"similar answers of the {result['submissions']} submissions (part of the engine's time): {result['similarity_seconds']:.1f} s")
 
 
 def compare_with_nbgrader(submissions: int = 100, nbgrader_sample: int = 3, timeout: float = 30.0,
@@ -120,11 +127,14 @@ def compare_with_nbgrader(submissions: int = 100, nbgrader_sample: int = 3, time
         start = time.perf_counter()
         results = course.grade(ours_root, [CHAPTER], time_limit=timeout, progress=False)
         ours = time.perf_counter() - start
+        start = time.perf_counter()  # the class report's similar answers, part of the above, alone
+        course.similar_answers(ours_root, [CHAPTER], course_settings())
+        similarity = time.perf_counter() - start
         theirs = nbgrader_autograde(theirs_root, sample)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return {"submissions": len(results), "graded": sum(r.status == "graded" for r in results),
-            "ours_seconds": ours, "ours_rate": 60 * len(results) / ours,
+            "ours_seconds": ours, "ours_rate": 60 * len(results) / ours, "similarity_seconds": similarity,
             "sample": len(sample), "nbgrader_seconds": theirs, "nbgrader_rate": 60 * len(sample) / theirs}
 
 

@@ -125,6 +125,9 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
     gr = results["grading"]
     rows.append(("grading (submissions/min, higher is better)", f"{gr['ours_rate']:.1f}",
                  f"nbgrader autograde: {gr['nbgrader_rate']:.1f}", f"{gr['ours_rate'] / gr['nbgrader_rate']:.1f}x"))
+    if "similarity_seconds" in gr:
+        rows.append((f"similar answers, {gr['submissions']} submissions (s, part of grading them)", f"{gr['similarity_seconds']:.1f}",
+                     f"grading them: {gr['ours_seconds']:.1f}", f"{gr['similarity_seconds'] / gr['ours_seconds']:.2f}x"))
     sc = results.get("scaling")
     if sc:
         rows.append(("grading on a Dask cluster: 2 workers of one core (submissions/min)", f"{sc['two_rate']:.1f}",

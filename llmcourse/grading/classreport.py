@@ -4,6 +4,8 @@ feedback packed for bulk upload.
 - ``class_report.html``: per chapter, the score distribution (a histogram), the pass rate of every
   exercise and sub-check, the most common failure messages and likely mistakes (from the
   engine's catalogue), and the submissions that needed repair or could not be graded fully.
+  Each chapter then lists its similar answers (``llmcourse.grading.similarity``): pairs of
+  students whose answer cells are alike, side by side with the shared passages highlighted.
 - ``canvas_grades.csv``: Canvas's gradebook import. Canvas needs ``Student``, ``ID``,
   ``SIS User ID``, ``SIS Login ID`` and ``Section`` first (it matches rows by ``ID`` or the SIS
   columns), then one column per assignment, headed by the assignment's name in Canvas (here:
@@ -27,6 +29,9 @@ from collections import Counter
 from pathlib import Path
 
 from llmcourse.grading.engine import SubmissionResult, exercises_of
+from llmcourse.grading.similarity import Settings as SimilaritySettings
+from llmcourse.grading.similarity import SimilarPair
+from llmcourse.grading.similarity import html_section as similarity_section
 from llmcourse.grading.term import Term
 
 
@@ -101,10 +106,15 @@ def chapter_section(chapter: str, results: list[SubmissionResult]) -> str:
     return "".join(parts)
 
 
-def class_report(results: list[SubmissionResult], path: Path) -> Path:
-    """Write the class report page (self-contained: figures are embedded)."""
+def class_report(results: list[SubmissionResult], path: Path, similar: list[SimilarPair] | None = None,
+                 settings: SimilaritySettings | None = None) -> Path:
+    """Write the class report page (self-contained: figures are embedded). With ``similar``
+    (pairs from ``llmcourse.grading.similarity``), each chapter lists its similar answers."""
     chapters = sorted({r.chapter for r in results})
-    body = "".join(chapter_section(c, [r for r in results if r.chapter == c]) for c in chapters)
+    body = "".join(
+        chapter_section(c, [r for r in results if r.chapter == c])
+        + (similarity_section([p for p in similar if p.chapter == c], settings or SimilaritySettings()) if similar is not None else "")
+        for c in chapters)
     page = (
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Class report</title>"
         "<style>body{font-family:sans-serif;max-width:70em;margin:2em auto}td,th{padding:.15em .6em;text-align:left}"

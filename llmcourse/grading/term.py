@@ -15,6 +15,10 @@
     max_percent = 50
     marker_days = 1             # an LMS "LATE" marker with no time in the name counts as this many days
 
+    [similarity]                # the class report's "Similar answers" (llmcourse.grading.similarity)
+    threshold = 0.8             # mean similarity of two answer cells to list the pair (0-1)
+    min_tokens = 40             # shorter answers are not compared
+
 A submission's time is the LMS's timestamp in its file name or nbgrader's ``timestamp.txt``;
 without one, an LMS ``LATE`` marker counts ``marker_days`` days late, and otherwise it is on time.
 """
@@ -29,6 +33,8 @@ except ModuleNotFoundError:  # Python 3.10
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+
+from llmcourse.grading.similarity import Settings as SimilaritySettings
 
 
 @dataclass
@@ -46,6 +52,7 @@ class Term:
     percent_per_day: float = 0.0
     max_percent: float = 100.0
     marker_days: int = 1
+    similarity: SimilaritySettings = field(default_factory=SimilaritySettings)
 
     def days_late(self, student: str, chapter: str, submitted_at: datetime | None, late_marker: bool) -> int:
         """Started days after the deadline (with the student's extension); 0 when on time."""
@@ -95,4 +102,11 @@ def read_term(path: Path | None) -> Term:
     term.percent_per_day = float(rule.get("percent_per_day", 0))
     term.max_percent = float(rule.get("max_percent", 100))
     term.marker_days = int(rule.get("marker_days", 1))
+    similar = data.get("similarity", {})
+    unknown = set(similar) - {"threshold", "min_tokens"}
+    if unknown:
+        raise ValueError(f"{path.name}: [similarity] has unknown keys {sorted(unknown)} (threshold, min_tokens)")
+    defaults = SimilaritySettings()
+    term.similarity = SimilaritySettings(float(similar.get("threshold", defaults.threshold)),
+                                         int(similar.get("min_tokens", defaults.min_tokens)))
     return term
