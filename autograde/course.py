@@ -4,6 +4,10 @@
                                                   # pinned to v<pyproject version>)
     python autograde/course.py grade [--timeout S --memory GiB --workers N]
                                                   # autograde/submitted/* -> grades.csv + feedback/
+    python autograde/course.py grade --scheduler local:N|tcp://HOST:8786|file:PATH
+                                                  # the same, on a Dask cluster
+    python autograde/course.py worker --scheduler tcp://HOST:8786 [--workers N]
+                                                  # this machine's grading workers for that cluster
     python autograde/course.py demo-submissions   # example submissions to try `grade` on
     python autograde/course.py mutants            # the mutation suite: catalogued mistakes must lose points
 
