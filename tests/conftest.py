@@ -15,6 +15,39 @@ ROOT = Path(__file__).resolve().parents[1]
 # Set to a built book's HTML folder (e.g. _build/html after `make book`) to test that build
 # instead of building one: quicker while working on the book, never used by `make test`.
 BOOK_HTML_ENV = "LLMCOURSE_BOOK_HTML"
+# Debian's Chromium, driven by Playwright (test_browser.py: the book; test_lab.py: JupyterLab).
+CHROMIUM = os.environ.get("LLMCOURSE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _browser_missing() -> str | None:
+    import importlib.util
+
+    if importlib.util.find_spec("playwright") is None:
+        return "the Python package playwright is not installed (pip install -r requirements.txt)"
+    if not os.access(CHROMIUM, os.X_OK):
+        return f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium; `make test` installs it when root)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser(request):
+    """Headless Chromium; without it (or Playwright) the test skips loudly, except under
+    CI=true, where it fails. Playwright never downloads a browser here."""
+    missing = _browser_missing()
+    if missing:
+        message = f"browser tests not run: {missing}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message + " (CI=true: a browser is required)", pytrace=False)
+        request.config._llmcourse_browser_missing = message
+        pytest.skip("!!! " + message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
 
 
 def _build_book(out: Path) -> dict:

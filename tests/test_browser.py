@@ -22,9 +22,6 @@ import pytest
 
 from test_book import CONFIG, REPOSITORY, ROOT, _solution_lines, toc_files
 
-CHROMIUM = os.environ.get("LLMCOURSE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOTS = Path(os.environ.get("LLMCOURSE_SCREENSHOTS", ROOT / "_build" / "screenshots"))
 BRANCH = CONFIG["repository"].get("branch", "main")
 
@@ -55,34 +52,7 @@ def _search_term(chapter: Path) -> str:
     return max(sorted(set(mine)), key=mine.count)
 
 
-# --- the browser and the server ------------------------------------------------------------
-
-def _browser_missing() -> str | None:
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the Python package playwright is not installed (pip install -r requirements.txt)"
-    if not os.access(CHROMIUM, os.X_OK):
-        return f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium; `make test` installs it when root)"
-    return None
-
-
-@pytest.fixture(scope="module")
-def browser(request):
-    missing = _browser_missing()
-    if missing:
-        message = f"browser tests not run: {missing}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message + " (CI=true: a browser is required)", pytrace=False)
-        request.config._llmcourse_browser_missing = message
-        pytest.skip("!!! " + message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
+# --- the server (the browser, `browser`, is conftest.py's) ------------------------------------
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):

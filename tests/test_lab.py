@@ -7,7 +7,8 @@ the set-up cells, answers the attention exercise wrongly and then rightly (pasti
 into the cell and pressing Shift+Enter), and reads what the test cell and check_submission()
 print. Screenshots go to $LLMCOURSE_SCREENSHOTS (default _build/screenshots/), lab-*.png.
 
-Like the book's browser tests it skips without Chromium or Playwright, except under CI=true.
+Like the book's browser tests (conftest.py's `browser`) it skips without Chromium or Playwright,
+except under CI=true.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from urllib.parse import urlparse
 import nbformat
 import pytest
 
-from test_browser import CHROMIUM_ARGS, SCREENSHOTS, _browser_missing
+from test_browser import SCREENSHOTS
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lab"))
@@ -52,23 +53,6 @@ def _cells() -> list:
 
 def _index(predicate) -> int:
     return next(i for i, c in enumerate(_cells()) if predicate(c))
-
-
-@pytest.fixture(scope="module")
-def browser(request):
-    missing = _browser_missing()
-    if missing:
-        message = f"JupyterLab browser test not run: {missing}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message + " (CI=true: a browser is required)", pytrace=False)
-        pytest.skip("!!! " + message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=os.environ.get("LLMCOURSE_CHROMIUM", "/usr/bin/chromium"),
-                                              args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
