@@ -143,7 +143,7 @@ def check_rope(rope: Callable[..., torch.Tensor]) -> None:
         x = _randn(*shape, seed=seed)
         padded = torch.cat([torch.zeros_like(x[..., :1, :]), x], dim=-2)  # positions shifted by one
         mistakes = {
-            "you paired neighbours (2i, 2i+1) as the paper does; here dimension i pairs with i + d/2, as in Llama":
+            "you paired neighbours (2i, 2i+1) as the paper and Meta's code do; here dimension i pairs with i + d/2, as in Hugging Face's Llama code":
                 _rope_interleaved(x, base),
             "positions start at 0, not 1": hf_rope(padded, base)[..., 1:, :],
         }
@@ -160,7 +160,7 @@ def check_rope(rope: Callable[..., torch.Tensor]) -> None:
     shapes = [(6, 8), (2, 3, 5, 16), (1, 4)]
     _report("rope", [
         ("keeps the shape of x (..., T, d)", lambda: _first([_shape(rope(_randn(*s)), s) for s in shapes])),
-        ("rotates the pair (i, i + d/2) at position m by the angle m / base^(2i/d), as Llama's apply_rotary_pos_emb",
+        ("rotates the pair (i, i + d/2) at position m by the angle m / base^(2i/d), as Hugging Face's Llama apply_rotary_pos_emb",
          lambda: _first([case((2, 4, 7, 16), 0), case((10, 32), 1)])),
         ("uses `base` (Llama 3 uses 500000)", lambda: case((3, 9, 8), 2, base=500000.0)),
         ("q·k after the rotation depends only on the distance between the positions", relative),
