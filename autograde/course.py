@@ -125,7 +125,7 @@ def release(chapters: list[str], root: Path = COURSE, dest: Path = CHAPTERS) -> 
     return written
 
 
-SETUP_INSTALL = re.compile(r'("llmcourse @ git\+[^"@]+?)(?:@[^"]*)?"')
+SETUP_INSTALL = re.compile(r'"llmcourse @ git\+[^"@]+?(?:@[^"]*)?"')
 
 
 def course_release() -> str:
@@ -139,15 +139,18 @@ def course_release() -> str:
 
 
 def pin_setup_cells(chapters: list[str]) -> list[Path]:
-    """Make each solution notebook's set-up cell install the course at :func:`course_release`
-    (Colab then gets the code the notebook was written for, not whatever main holds).
-    Returns the notebooks changed."""
+    """Make each solution notebook's set-up cell install the course from the repository of
+    _config.yml (a fork's students install the fork) at :func:`course_release` (Colab then gets
+    the code the notebook was written for, not whatever main holds). Returns the notebooks changed."""
+    import yaml
+
+    repository = yaml.safe_load((PROJECT / "_config.yml").read_text())["repository"]["url"].rstrip("/")
     tag, changed = course_release(), []
     for chapter in chapters:
         path = SOLUTIONS / f"{chapter}.ipynb"
         nb = nbformat.read(path, as_version=4)
         cell = next(c for c in nb.cells if c.cell_type == "code")
-        pinned = SETUP_INSTALL.sub(lambda m: f'{m.group(1)}@{tag}"', cell.source)
+        pinned = SETUP_INSTALL.sub(lambda m: f'"llmcourse @ git+{repository}@{tag}"', cell.source)
         if pinned != cell.source:
             cell.source = pinned
             nbformat.write(nb, path)
@@ -250,15 +253,15 @@ def grade(
         checks, checks_note = checks_for(root, chapter, version, regrade_with_latest)
         stored = store / student / f"{chapter}.json"
         forced = regrade or (students is not None and student in students)
-        if students is not None and student not in students and stored.exists():
-            continue
+        if students is not None and student not in students:
+            continue  # --student grades exactly those students; the others' kept rows stay
         if stored.exists() and not forced:
             kept = json.loads(stored.read_text())
             if kept.get("sha256") == digest and kept.get("result", {}).get("checks") == (checks or f"llmcourse.grading.ch{chapter[:2]}"):
                 reused += 1
                 continue
         meta = collect.read_meta(folder)
-        items.append((student, chapter, path, checks, [n for n in (note, checks_note) if n], meta, digest))
+        items.append((student, chapter, path, checks, [n for n in (meta.get("note"), note, checks_note) if n], meta, digest))
 
     sources = {}
     for chapter in sorted({i[1] for i in items}):
@@ -294,7 +297,12 @@ def grade(
     everything, originals = list(skipped), {}
     for stored in sorted(store.glob("*/*.json")):
         kept = json.loads(stored.read_text())
-        everything.append(SubmissionResult.from_dict(kept["result"]))
+        result = SubmissionResult.from_dict(kept["result"])
+        # Lateness from the stored submission time and the term as it is now (term.toml may
+        # have changed since this result was graded).
+        result.late_penalty, result.notes = 0.0, [n for n in result.notes if not n.startswith(LATE_NOTE)]
+        _apply_lateness(result, the_term, kept.get("meta", {}))
+        everything.append(result)
         originals[(stored.parent.name, stored.stem)] = kept.get("meta", {}).get("original") or ""
     chapters_seen = sorted({r.chapter for r in everything} | (set(chapters or []) & set(known)))
     present = {(r.student, r.chapter) for r in everything}
@@ -385,6 +393,9 @@ def _retry(action, attempts: int = 6):
             time.sleep(random.uniform(0.2, 1.0) * (attempt + 1))
 
 
+LATE_NOTE = "late by "
+
+
 def _apply_lateness(result, the_term, meta: dict) -> None:
     from datetime import datetime
 
@@ -394,7 +405,7 @@ def _apply_lateness(result, the_term, meta: dict) -> None:
     days = the_term.days_late(result.student, result.chapter, submitted, bool(meta.get("late_marker")))
     if days:
         result.late_penalty = the_term.penalty(result.raw_score, days)
-        result.notes.append(f"late by {days} day(s): -{result.late_penalty:g} points")
+        result.notes.append(f"{LATE_NOTE}{days} day(s): -{result.late_penalty:g} points")
 
 
 # ---------------------------------------------------------------- example submissions
@@ -498,7 +509,7 @@ def print_mutants(rows: list[tuple], misses: list[str]) -> None:
         print("MISS", miss)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["release", "grade", "demo-submissions", "mutants", "worker"])
     parser.add_argument("chapters", nargs="*", help="chapter ids (default: all in solutions/)")
@@ -515,7 +526,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scheduler", help="grade on a Dask cluster: local:N (N worker processes here), "
                         "tcp://HOST:8786 (a `dask scheduler`) or file:PATH (its --scheduler-file); "
                         "with `worker`, the scheduler this machine's workers join")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_intermixed_args(argv)  # options and chapters in any order
     chapters = args.chapters or chapter_names()
     if args.command == "release":
         for path in pin_setup_cells(chapters):
@@ -536,11 +552,17 @@ def main(argv: list[str] | None = None) -> int:
     else:
         from llmcourse.grading import report
 
-        results = grade(
-            chapters=args.chapters or None, source=args.source, chapter_hint=args.chapter, students=args.student,
-            regrade=args.regrade, regrade_with_latest=args.regrade_with_latest, term_file=args.term, db=args.db,
-            time_limit=args.timeout, memory_gib=args.memory, workers=args.workers, scheduler=args.scheduler,
-        )
+        try:
+            results = grade(
+                chapters=args.chapters or None, source=args.source, chapter_hint=args.chapter, students=args.student,
+                regrade=args.regrade, regrade_with_latest=args.regrade_with_latest, term_file=args.term, db=args.db,
+                time_limit=args.timeout, memory_gib=args.memory, workers=args.workers, scheduler=args.scheduler,
+            )
+        except KeyboardInterrupt:
+            kept = len(list((COURSE / "results").glob("*/*.json")))
+            print(f"\nstopped: {kept} results are kept in autograde/results/; run the same command again to "
+                  "resume (what was graded is not graded again)", file=sys.stderr)
+            return 130
         if not results:
             print("no submissions under autograde/submitted/<student>/<chapter>/ (try: make demo-submissions)")
         for r in results:

@@ -20,7 +20,10 @@
     min_tokens = 40             # shorter answers are not compared
 
 A submission's time is the LMS's timestamp in its file name or nbgrader's ``timestamp.txt``;
-without one, an LMS ``LATE`` marker counts ``marker_days`` days late, and otherwise it is on time.
+without one, an LMS ``LATE`` marker counts ``marker_days`` days late (unless the student has an
+extension for that chapter: the LMS judged against the deadline alone), and otherwise it is on
+time. Lateness is worked out again from the stored times whenever reports are written, so a
+changed ``term.toml`` applies to results already kept, without grading again.
 """
 from __future__ import annotations
 
@@ -59,9 +62,10 @@ class Term:
         deadline = self.deadlines.get(chapter)
         if deadline is None:
             return 0
-        deadline += timedelta(hours=self.extensions.get(student, {}).get(chapter, 0))
-        if submitted_at is None:
-            return self.marker_days if late_marker else 0
+        extension = self.extensions.get(student, {}).get(chapter, 0)
+        deadline += timedelta(hours=extension)
+        if submitted_at is None:  # an LMS's LATE marker knows the deadline, not the extension
+            return self.marker_days if late_marker and not extension else 0
         seconds = (submitted_at - deadline).total_seconds()
         return max(0, math.ceil(seconds / 86400))
 
