@@ -89,15 +89,22 @@ def checks_file(chapter: str) -> Path:
 
 def checks_version(chapter: str) -> str:
     """The release version of a chapter: a hash of its checks (what decides grades)."""
-    return hashlib.sha256(checks_file(chapter).read_bytes()).hexdigest()[:12]
+    from llmcourse.grading.engine import checks_module, checks_sha256
+
+    return checks_sha256(checks_module(chapter))[:12]
+
+
+def book_config() -> dict:
+    """The book's _config.yml (the repository's address, the .bib files)."""
+    import yaml
+
+    return yaml.safe_load((PROJECT / "_config.yml").read_text())
 
 
 def bibliography() -> dict[str, "student_markdown.Work"]:
     """Every work of the book's .bib files (``bibtex_bibfiles`` in _config.yml), by key."""
-    import yaml
-
-    config = yaml.safe_load((PROJECT / "_config.yml").read_text())
-    return student_markdown.load_bibliography([PROJECT / f for f in config["sphinx"]["config"]["bibtex_bibfiles"]])
+    files = book_config()["sphinx"]["config"]["bibtex_bibfiles"]
+    return student_markdown.load_bibliography([PROJECT / f for f in files])
 
 
 def release(chapters: list[str], root: Path = COURSE, dest: Path = CHAPTERS) -> list[Path]:
@@ -142,9 +149,7 @@ def pin_setup_cells(chapters: list[str]) -> list[Path]:
     """Make each solution notebook's set-up cell install the course from the repository of
     _config.yml (a fork's students install the fork) at :func:`course_release` (Colab then gets
     the code the notebook was written for, not whatever main holds). Returns the notebooks changed."""
-    import yaml
-
-    repository = yaml.safe_load((PROJECT / "_config.yml").read_text())["repository"]["url"].rstrip("/")
+    repository = book_config()["repository"]["url"].rstrip("/")
     tag, changed = course_release(), []
     for chapter in chapters:
         path = SOLUTIONS / f"{chapter}.ipynb"

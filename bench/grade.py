@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 import course  # noqa: E402
 from hostile_submissions import CHAPTER, HOSTILE  # noqa: E402
 
+from llmcourse.grading import similarity  # noqa: E402
 from llmcourse.grading.engine import exercises_of  # noqa: E402
 
 
@@ -59,12 +60,6 @@ def synthetic(root: Path, n: int, seed: int, with_loops: bool, chapter: str = CH
             (folder / f"{chapter}.ipynb").write_text(text)
         else:
             nbformat.write(nb, folder / f"{chapter}.ipynb")
-
-
-def course_settings():
-    from llmcourse.grading.similarity import Settings
-
-    return Settings()
 
 
 def nbgrader_autograde(root: Path, students: list[str]) -> float:
@@ -128,13 +123,13 @@ def compare_with_nbgrader(submissions: int = 100, nbgrader_sample: int = 3, time
         results = course.grade(ours_root, [CHAPTER], time_limit=timeout, progress=False)
         ours = time.perf_counter() - start
         start = time.perf_counter()  # the class report's similar answers, part of the above, alone
-        course.similar_answers(ours_root, [CHAPTER], course_settings())
-        similarity = time.perf_counter() - start
+        course.similar_answers(ours_root, [CHAPTER], similarity.Settings())
+        similar = time.perf_counter() - start
         theirs = nbgrader_autograde(theirs_root, sample)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return {"submissions": len(results), "graded": sum(r.status == "graded" for r in results),
-            "ours_seconds": ours, "ours_rate": 60 * len(results) / ours, "similarity_seconds": similarity,
+            "ours_seconds": ours, "ours_rate": 60 * len(results) / ours, "similarity_seconds": similar,
             "sample": len(sample), "nbgrader_seconds": theirs, "nbgrader_rate": 60 * len(sample) / theirs}
 
 

@@ -197,10 +197,16 @@ def myst_only_syntax(markdown: str) -> list[str]:
             for match in INLINE.finditer(piece[1]):
                 if match.group("role"):
                     found.append(f"role {match.group('role')}`{match.group('body')}`")
-            prose = INLINE.sub(" ", piece[1])
-            for pattern, what in BLOCK_SYNTAX:
-                found += [f"{what} {m.group(0).strip()!r}" for m in pattern.finditer(prose)]
+            found += list(_block_syntax(piece[1]))
     return found
+
+
+def _block_syntax(text: str):
+    """Each piece of MyST block syntax in ``text`` outside code spans, described."""
+    prose = INLINE.sub(" ", text)
+    for pattern, what in BLOCK_SYNTAX:
+        for match in pattern.finditer(prose):
+            yield f"{what} {match.group(0).strip()!r}"
 
 
 # --- rewriting ---------------------------------------------------------------------------------
@@ -255,11 +261,8 @@ def convert_markdown(markdown: str, works: dict[str, Work], chapter_keys: set[st
 
 
 def _reject_block_syntax(text: str) -> None:
-    prose = INLINE.sub(" ", text)
-    for pattern, what in BLOCK_SYNTAX:
-        match = pattern.search(prose)
-        if match:
-            raise UnsupportedMyST(f"{what} {match.group(0).strip()!r} has no CommonMark form yet")
+    for found in _block_syntax(text):
+        raise UnsupportedMyST(f"{found} has no CommonMark form yet")
 
 
 def to_commonmark(nb, works: dict[str, Work]):

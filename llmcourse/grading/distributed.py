@@ -37,9 +37,8 @@ from pathlib import Path
 
 import nbformat
 
-from llmcourse.grading.engine import Engine, SubmissionResult, checks_module, exercises_of
+from llmcourse.grading.engine import Engine, SubmissionResult, checks_module, checks_sha256, exercises_of
 
-GRADING_DIR = Path(__file__).resolve().parent
 WORKER_SETTINGS = {
     # A worker starts the engine's fork server and student processes: Dask's default daemonic
     # worker processes may not have children.
@@ -68,11 +67,6 @@ class Task:
     memory_bytes: int
 
 
-def module_sha256(checks: str) -> str:
-    """The hash of a checks module's file (``llmcourse.grading.chNN``) on this machine."""
-    return hashlib.sha256((GRADING_DIR / f"{checks.rsplit('.', 1)[-1]}.py").read_bytes()).hexdigest()
-
-
 _engines: dict[tuple, Engine] = {}
 _engines_lock = threading.Lock()
 
@@ -94,7 +88,7 @@ def _engine(sources: dict[str, str], time_limit: float, memory_bytes: int) -> En
 def grade_task(task: Task, sources: dict[str, str]) -> dict:
     """Worker side: grade one submission, return its result as plain data."""
     if task.checks_source is None:
-        mine = module_sha256(task.checks)
+        mine = checks_sha256(task.checks)
         if mine != task.checks_sha256:
             raise RuntimeError(
                 f"this worker's {task.checks} differs from the client's (sha256 {mine[:12]} vs "
@@ -221,4 +215,4 @@ def task_for(index: int, student: str, chapter: str, path: Path, checks: str | N
     if name.startswith("file:"):
         return Task(index, student, chapter, path.read_bytes(), name, Path(name.removeprefix("file:")).read_bytes(), "",
                     time_limit, memory_bytes)
-    return Task(index, student, chapter, path.read_bytes(), name, None, module_sha256(name), time_limit, memory_bytes)
+    return Task(index, student, chapter, path.read_bytes(), name, None, checks_sha256(name), time_limit, memory_bytes)

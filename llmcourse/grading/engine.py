@@ -12,6 +12,7 @@ one process per exercise, forked from a pre-warmed server, ``workers`` at a time
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import multiprocessing
 import os
@@ -39,6 +40,11 @@ MAX_MESSAGES = 10_000
 def checks_module(chapter: str) -> str:
     """``"02_transformer_anatomy"`` -> ``"llmcourse.grading.ch02"``."""
     return f"llmcourse.grading.ch{chapter[:2]}"
+
+
+def checks_sha256(checks: str) -> str:
+    """The sha256 of a checks module's file (``llmcourse.grading.chNN``) on this machine."""
+    return hashlib.sha256((GRADING_DIR / f"{checks.rsplit('.', 1)[-1]}.py").read_bytes()).hexdigest()
 
 
 def exercises_of(chapter: str, checks: str | None = None) -> dict[str, Exercise]:
