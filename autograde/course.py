@@ -304,9 +304,14 @@ def grade(
         kept = json.loads(stored.read_text())
         result = SubmissionResult.from_dict(kept["result"])
         # Lateness from the stored submission time and the term as it is now (term.toml may
-        # have changed since this result was graded).
+        # have changed since this result was stored); the stored result and the student's
+        # feedback follow it.
+        stored_as = (result.late_penalty, list(result.notes))
         result.late_penalty, result.notes = 0.0, [n for n in result.notes if not n.startswith(LATE_NOTE)]
         _apply_lateness(result, the_term, kept.get("meta", {}))
+        if (result.late_penalty, result.notes) != stored_as:
+            stored.write_text(json.dumps({**kept, "result": result.to_dict()}, indent=1))
+            report.write_feedback(result, root)
         everything.append(result)
         originals[(stored.parent.name, stored.stem)] = kept.get("meta", {}).get("original") or ""
     chapters_seen = sorted({r.chapter for r in everything} | (set(chapters or []) & set(known)))

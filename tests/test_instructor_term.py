@@ -115,11 +115,14 @@ def test_student_grades_exactly_those_students_and_term_changes_apply_without_re
     rows = _rows(root)
     assert rows["ada"]["late_penalty"] == "2" and rows["ada"]["score"] == "8", "nbgrader's time, 2 started days late"
     assert "late by 2 day(s)" in rows["ada"]["notes"] and rows["bob"]["late_penalty"] == "0"
+    feedback = (root / "feedback" / "ada" / CH / f"{CH}.html").read_text()
+    assert "Score: 8 / 10" in feedback and "late by 2 day(s)" in feedback, "the feedback disagrees with grades.csv"
 
     (root / "term.toml").write_text(f'[deadlines]\n"{CH}" = "2026-10-05T23:59:00+00:00"\n'
                                     f'[extensions.ada]\n"{CH}" = 72\n[late_penalty]\npercent_per_day = 10\n')
     course.grade(root, [CH], progress=False)
     assert _rows(root)["ada"]["late_penalty"] == "0" and "late by" not in _rows(root)["ada"]["notes"]
+    assert "Score: 10 / 10" in (root / "feedback" / "ada" / CH / f"{CH}.html").read_text()
 
 
 def test_options_and_chapters_in_any_order():
