@@ -2,7 +2,7 @@
 
     python autograde/course.py release            # solutions/*.ipynb -> chapters/*.ipynb (set-up cells
                                                   # pinned to v<pyproject version>)
-    python autograde/course.py grade [--timeout S --memory GiB --workers N]
+    python autograde/course.py grade [--timeout S --memory GiB --workers N --no-isolation]
                                                   # autograde/submitted/* -> grades.csv + feedback/
     python autograde/course.py grade --scheduler local:N|tcp://HOST:8786|file:PATH
                                                   # the same, on a Dask cluster
@@ -132,6 +132,7 @@ def release(chapters: list[str], root: Path = COURSE, dest: Path = CHAPTERS) -> 
     return written
 
 
+RELEASE_STAMP = re.compile(r"[0-9a-f]{12}")  # what checks_version writes
 SETUP_INSTALL = re.compile(r'"llmcourse @ git\+[^"@]+?(?:@[^"]*)?"')
 
 
@@ -165,15 +166,20 @@ def pin_setup_cells(chapters: list[str]) -> list[Path]:
 
 def checks_for(root: Path, chapter: str, version: str | None, latest: bool) -> tuple[str | None, str]:
     """The checks to grade a submission of release ``version`` with, and a note when they are
-    not the current ones: a release's own snapshot, unless ``latest``."""
+    not the current ones: a release's own snapshot, unless ``latest``.
+
+    The stamp is a value looked up in the list of releases, never a path: anything not in the
+    list (another folder, a file the student sent) is graded with the current checks."""
     if version is None:
         return None, "no release stamp in the notebook: graded with the current checks"
+    if not isinstance(version, str) or not RELEASE_STAMP.fullmatch(version):
+        return None, "the release stamp is not one this course writes: graded with the current checks"
     if latest or version == checks_version(chapter):
         return None, ""
     for folder in (root, COURSE):
-        snapshot = folder / "releases" / chapter / f"{version}.py"
-        if snapshot.exists():
-            return f"file:{snapshot.resolve()}", f"graded with the checks of its release {version}"
+        releases = {p.name: p for p in (folder / "releases" / chapter).glob("*.py") if p.is_file() and not p.is_symlink()}
+        if f"{version}.py" in releases:
+            return f"file:{releases[f'{version}.py'].resolve()}", f"graded with the checks of its release {version}"
     return None, f"release {version} is unknown here: graded with the current checks"
 
 
@@ -211,6 +217,7 @@ def grade(
     progress: bool = True,
     chunk: int = 16,
     scheduler: str | None = None,
+    isolation: bool = True,
 ) -> list:
     """Grade the class and write every report. Returns the results of every row.
 
@@ -285,11 +292,12 @@ def grade(
 
     fresh = []
     if scheduler and items:
-        fresh, failed = _grade_on_cluster(scheduler, items, sources, store_result, time_limit, memory_gib, workers, progress)
+        fresh, failed = _grade_on_cluster(scheduler, items, sources, store_result, time_limit, memory_gib, workers, progress, isolation)
         # A submission graded in an earlier run keeps that result until the next run succeeds.
         skipped += [r for r in failed if not (store / r.student / f"{r.chapter}.json").exists()]
     else:
-        engine = Engine(sources, time_limit=time_limit, memory_bytes=int(memory_gib * (1 << 30)), workers=workers or os.cpu_count() or 1)
+        engine = Engine(sources, time_limit=time_limit, memory_bytes=int(memory_gib * (1 << 30)),
+                        workers=workers or os.cpu_count() or 1, isolation=isolation)
         for start in range(0, len(items), chunk):
             batch = items[start : start + chunk]
             results = engine.grade([(s, c, p, k) for s, c, p, k, *_ in batch], progress=progress)
@@ -353,7 +361,7 @@ def similar_answers(root: Path, chapters: list[str], settings) -> list:
     return pairs
 
 
-def _grade_on_cluster(scheduler, items, sources, store_result, time_limit, memory_gib, workers, progress) -> tuple[list, list]:
+def _grade_on_cluster(scheduler, items, sources, store_result, time_limit, memory_gib, workers, progress, isolation=True) -> tuple[list, list]:
     """Grade ``items`` on a Dask cluster; store each result once as it arrives. Returns the
     results and, for submissions that could not be graded there, error rows (not stored)."""
     from tqdm.auto import tqdm
@@ -361,7 +369,7 @@ def _grade_on_cluster(scheduler, items, sources, store_result, time_limit, memor
     from llmcourse.grading import distributed
     from llmcourse.grading.engine import SubmissionResult
 
-    tasks = [distributed.task_for(i, s, c, p, k, time_limit, int(memory_gib * (1 << 30))) for i, (s, c, p, k, *_) in enumerate(items)]
+    tasks = [distributed.task_for(i, s, c, p, k, time_limit, int(memory_gib * (1 << 30)), isolation) for i, (s, c, p, k, *_) in enumerate(items)]
     fresh, failed = [], []
     with distributed.connect(scheduler, workers) as client:
         print(f"grading on {scheduler}: {len(client.scheduler_info()['workers'])} workers")
@@ -533,6 +541,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per exercise (default 30)")
     parser.add_argument("--memory", type=float, default=4.0, help="GiB per exercise (default 4)")
     parser.add_argument("--workers", type=int, default=None, help="processes at a time (default: every core)")
+    parser.add_argument("--no-isolation", dest="isolation", action="store_false",
+                        help="grade without the operating-system sandbox where the kernel lacks it (every report says so)")
     parser.add_argument("--scheduler", help="grade on a Dask cluster: local:N (N worker processes here), "
                         "tcp://HOST:8786 (a `dask scheduler`) or file:PATH (its --scheduler-file); "
                         "with `worker`, the scheduler this machine's workers join")
@@ -561,13 +571,18 @@ def main(argv: list[str] | None = None) -> int:
             print("wrote", path.relative_to(PROJECT))
     else:
         from llmcourse.grading import report
+        from llmcourse.grading.isolation import IsolationError
 
         try:
             results = grade(
                 chapters=args.chapters or None, source=args.source, chapter_hint=args.chapter, students=args.student,
                 regrade=args.regrade, regrade_with_latest=args.regrade_with_latest, term_file=args.term, db=args.db,
                 time_limit=args.timeout, memory_gib=args.memory, workers=args.workers, scheduler=args.scheduler,
+                isolation=args.isolation,
             )
+        except IsolationError as exc:
+            print(f"not grading: {exc}", file=sys.stderr)
+            return 2
         except KeyboardInterrupt:
             kept = len(list((COURSE / "results").glob("*/*.json")))
             print(f"\nstopped: {kept} results are kept in autograde/results/; run the same command again to "

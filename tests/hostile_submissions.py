@@ -156,7 +156,8 @@ HOSTILE = [
     Hostile("disables_torch_function", set_cell("attention", "def scaled_dot_product_attention(q, k, v, mask=None):\n    with torch._C.DisableTorchFunction():\n        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)\n    return out, torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), -1)\n"), 6, "DisableTorchFunction"),
     Hostile("removes_profiler", set_cell("attention", "import sys\ndef scaled_dot_product_attention(q, k, v, mask=None):\n    sys.setprofile(None)\n    return ref.scaled_dot_product_attention(q, k, v, mask)\n"), 6, "setprofile"),
     Hostile("reference_obfuscated", set_cell("attention", "def scaled_dot_product_attention(q, k, v, mask=None):\n    fn = getattr(ref, 'scaled_dot_' + 'product_attention')\n    return fn(q, k, v, mask)\n"), 6, "llmcourse.attention.scaled_dot_product_attention"),
-    Hostile("reference_alias_in_setup", setup_alias, 6, "llmcourse.attention.scaled_dot_product_attention"),
+    # the reference is not there while grading (the stand-in says so), so no call of it can run
+    Hostile("reference_alias_in_setup", setup_alias, 6, "llmcourse.attention.scaled_dot_product_attention is not available while grading"),
     Hostile("thread", set_cell("attention", "import threading\n" + GOOD_ATTENTION), 6, "threads"),
     # crashes and limits cost only their own exercise
     Hostile("sys_exit", set_cell("multi_head_attention", mha_forward("import sys; sys.exit(3)")), 7, "raised SystemExit"),  # its layers sub-check passes

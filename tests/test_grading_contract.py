@@ -88,7 +88,8 @@ def test_a_job_with_many_tensors_starts(tmp_path):
 
     answer = [sandbox.Cell("answer", "import torch\ndef sinusoidal_positional_encoding(P, D):\n    return torch.zeros(P, D)", True)]
     many = [(3, 4, [torch.randn(3) for _ in range(600)])]  # extra items ride along, as big case inputs would
-    jobs = [sandbox.Job("llmcourse.grading.ch02", "positional_encoding", answer, inputs, str(tmp_path / f"{i}.log"))
+    runner = engine.runner_of("02_transformer_anatomy", "llmcourse.grading.ch02", "positional_encoding")
+    jobs = [sandbox.Job(runner, "sinusoidal_positional_encoding", answer, inputs, str(tmp_path / f"{i}.log"))
             for i, inputs in enumerate([[(3, 4)], [case[:2] for case in many] + [many[0][:2]]])]
     jobs[1].inputs.append(many[0])
     outcomes = engine.run_jobs(jobs, workers=2, time_limit=60)

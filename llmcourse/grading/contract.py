@@ -398,8 +398,9 @@ def load_qualname(target: str) -> Any:
     return obj
 
 
-def run_cases(exercise: Exercise, answer: Any, inputs: Sequence[Any], guard: Callable[[], Any]) -> list[Any]:
-    """Student side: run the answer on every case's inputs under ``guard()``; plain results.
+def run_cases(run: Callable[[Any, Any], Any], answer: Any, inputs: Sequence[Any], guard: Callable[[], Any]) -> list[Any]:
+    """Student side: run the answer on every case's inputs with ``run`` (an exercise's runner)
+    under ``guard()``; plain results.
 
     An exception becomes ``{"error": "TypeName: message"}``; a forbidden call propagates.
     """
@@ -416,7 +417,7 @@ def run_cases(exercise: Exercise, answer: Any, inputs: Sequence[Any], guard: Cal
             except Exception:  # noqa: BLE001 - inputs that cannot be copied are used as they are
                 fresh = case_inputs
             with guard():
-                value = exercise.run(answer, fresh)
+                value = run(answer, fresh)
             results.append(to_plain(value))
         except ForbiddenCall:
             raise
@@ -459,7 +460,7 @@ def check(exercise: Exercise, answer: Any, hidden: bool = False, quiet: bool = F
     stand_ins = {name: load_qualname(target) for name, target in exercise.depends.items()}
     try:
         with swapped_globals(answer, stand_ins):
-            results = run_cases(exercise, answer, [c.inputs for c in cases], lambda: Guard(exercise.forbidden))
+            results = run_cases(exercise.run, answer, [c.inputs for c in cases], lambda: Guard(exercise.forbidden))
     except ForbiddenCall as exc:
         forbidden.append(exc.name)
         results = [{"error": "a forbidden call"}] * len(cases)

@@ -65,23 +65,24 @@ class Task:
     checks_sha256: str  # of the current checks module the client has (when checks_source is None)
     time_limit: float
     memory_bytes: int
+    isolation: bool = True  # the operating-system sandbox (False: the instructor's --no-isolation)
 
 
 _engines: dict[tuple, Engine] = {}
 _engines_lock = threading.Lock()
 
 
-def _engine(sources: dict[str, str], time_limit: float, memory_bytes: int) -> Engine:
+def _engine(sources: dict[str, str], time_limit: float, memory_bytes: int, isolation: bool = True) -> Engine:
     """This worker process's engine, kept between tasks (its fork server and the exercises'
     expected values stay warm)."""
-    key = (hashlib.sha256(repr(sorted(sources.items())).encode()).hexdigest(), time_limit, memory_bytes)
+    key = (hashlib.sha256(repr(sorted(sources.items())).encode()).hexdigest(), time_limit, memory_bytes, isolation)
     with _engines_lock:
         if key not in _engines:
             _engines.clear()
             notebooks = {chapter: nbformat.reads(text, as_version=4) for chapter, text in sources.items()}
             # One student process at a time per task: start workers with --nthreads 1 and as
             # many processes (--nworkers) as the machine has cores to give.
-            _engines[key] = Engine(notebooks, time_limit=time_limit, memory_bytes=memory_bytes, workers=1)
+            _engines[key] = Engine(notebooks, time_limit=time_limit, memory_bytes=memory_bytes, workers=1, isolation=isolation)
         return _engines[key]
 
 
@@ -104,7 +105,7 @@ def grade_task(task: Task, sources: dict[str, str]) -> dict:
             partial.write_bytes(task.checks_source)
             partial.replace(snapshot)
         checks = f"file:{snapshot}"
-    engine = _engine(sources, task.time_limit, task.memory_bytes)
+    engine = _engine(sources, task.time_limit, task.memory_bytes, task.isolation)
     with tempfile.TemporaryDirectory(prefix="llmcourse-task-") as scratch:
         path = Path(scratch) / f"{task.chapter}.ipynb"
         path.write_bytes(task.notebook)
@@ -208,11 +209,11 @@ def grade_on_cluster(client, tasks: list[Task], sources: dict[str, nbformat.Note
 
 
 def task_for(index: int, student: str, chapter: str, path: Path, checks: str | None,
-             time_limit: float, memory_bytes: int) -> Task:
+             time_limit: float, memory_bytes: int, isolation: bool = True) -> Task:
     """The task of one submission, as ``course.grade`` describes it (``checks``: None for the
     chapter's current module, else ``file:<snapshot>``)."""
     name = checks or checks_module(chapter)
     if name.startswith("file:"):
         return Task(index, student, chapter, path.read_bytes(), name, Path(name.removeprefix("file:")).read_bytes(), "",
-                    time_limit, memory_bytes)
-    return Task(index, student, chapter, path.read_bytes(), name, None, checks_sha256(name), time_limit, memory_bytes)
+                    time_limit, memory_bytes, isolation)
+    return Task(index, student, chapter, path.read_bytes(), name, None, checks_sha256(name), time_limit, memory_bytes, isolation)

@@ -17,6 +17,7 @@ import json
 import multiprocessing
 import os
 import pickle
+import shutil
 import signal
 import sys
 import tempfile
@@ -29,10 +30,17 @@ from typing import Any
 
 import nbformat
 
-from llmcourse.grading import contract, guards, intake, sandbox
+from llmcourse.grading import contract, guards, intake, isolation, sandbox
 from llmcourse.grading.contract import Exercise
 
 GRADING_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = GRADING_DIR.parent
+# What the student's process may read of the grading package: what runs an answer, not the checks.
+STUDENT_SIDE = ("__init__.py", "contract.py", "guards.py", "sandbox.py", "isolation.py", "submission.py", "runners/")
+NOT_ISOLATED = (
+    "graded without the operating-system sandbox (--no-isolation): the student's code could read and write "
+    "what the grader can and leave processes running"
+)
 MAX_MESSAGE_BYTES = 64 << 20
 MAX_MESSAGES = 10_000
 
@@ -45,6 +53,15 @@ def checks_module(chapter: str) -> str:
 def checks_sha256(checks: str) -> str:
     """The sha256 of a checks module's file (``llmcourse.grading.chNN``) on this machine."""
     return hashlib.sha256((GRADING_DIR / f"{checks.rsplit('.', 1)[-1]}.py").read_bytes()).hexdigest()
+
+
+def runner_of(chapter: str, checks: str, key: str) -> str:
+    """``"module:qualname"`` of an exercise's runner, what the student's process imports to call
+    the answer. A release's snapshot (``file:...``) is run by the chapter's current runner of the
+    same exercise: the student's process never loads a checks module."""
+    current = checks_module(chapter) if checks.startswith("file:") else checks
+    run = contract.load_checks(current).EXERCISES[key].run
+    return f"{run.__module__}:{run.__qualname__}"
 
 
 def exercises_of(chapter: str, checks: str | None = None) -> dict[str, Exercise]:
@@ -134,6 +151,21 @@ def _context() -> multiprocessing.context.BaseContext:
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(name, "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from multiprocessing import forkserver
+
+    # The server (and every student process) starts from the allow-listed environment: no key
+    # of the grader's is in its memory.
+    saved = dict(os.environ)
+    try:
+        os.environ.clear()
+        os.environ.update({
+            k: v for k, v in saved.items()
+            if k in sandbox.ENVIRONMENT or k.startswith("LLMCOURSE_") or k in ("HOME", "TMPDIR", "MPLCONFIGDIR")
+        })
+        forkserver.ensure_running()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
     return ctx
 
 
@@ -208,6 +240,7 @@ def run_jobs(jobs: list[sandbox.Job], workers: int, time_limit: float, progress=
     while pending or running:
         while pending and len(running) < workers:
             i, job = pending.popleft()
+            _make_scratch(job)
             reader, writer = ctx.Pipe(duplex=False)
             # Plain pickle bytes: multiprocessing's own pickler would share each tensor through a
             # file descriptor (torch's reductions), and a job with hundreds of tensors runs out of them.
@@ -235,12 +268,48 @@ def run_jobs(jobs: list[sandbox.Job], workers: int, time_limit: float, progress=
                     run.messages, run.process.exitcode, run.timed_out, time.monotonic() - run.started,
                     _read_log(jobs[i]), run.bad_message,
                 )
+                if jobs[i].scratch:
+                    shutil.rmtree(jobs[i].scratch, ignore_errors=True)
                 run.reader.close()
                 run.process.close()
                 del running[i]
                 if progress is not None:
                     progress()
     return outcomes  # type: ignore[return-value]
+
+
+def _make_scratch(job: sandbox.Job) -> None:
+    """The job's own folder, the only one it may write; owned by ``nobody`` when the student's
+    process will drop root to it."""
+    if not job.scratch:
+        return
+    os.makedirs(job.scratch, mode=0o700)
+    if job.policy is not None and os.geteuid() == 0:
+        os.chown(job.scratch, isolation.NOBODY, isolation.NOBODY)
+
+
+def policy_for(exercise: Exercise, scratch: str) -> tuple[isolation.Policy, tuple[str, ...]]:
+    """What the student's process of ``exercise`` may read: the system's libraries, the
+    interpreter and site packages, and the course package without its grader side (the checks,
+    their cases and oracles) and without the exercise's forbidden references (its own stand-ins
+    stay: it runs on them). Also returns the modules of those hidden files (stand-ins there)."""
+    stand_ins = {target.partition(":")[0] for target in exercise.depends.values()}
+    hidden = {
+        p.relative_to(PACKAGE_DIR).as_posix() for p in GRADING_DIR.rglob("*.py")
+        if not any(p.relative_to(GRADING_DIR).as_posix().startswith(side) for side in STUDENT_SIDE)
+    }
+    for target in exercise.forbidden.python:
+        module = target.partition(":")[0]
+        if module.startswith("llmcourse.") and module not in stand_ins:
+            hidden |= {f"{module.removeprefix('llmcourse.').replace('.', '/')}.py", f"{module.removeprefix('llmcourse.').replace('.', '/')}/__init__.py"}
+    policy = isolation.Policy(
+        read_dirs=[*isolation.SYSTEM_DIRS, *isolation.interpreter_paths()],
+        read_files=[*isolation.SYSTEM_FILES, *isolation.course_files(PACKAGE_DIR, hidden)],
+        list_dirs=[str(PACKAGE_DIR)],
+        scratch=scratch,
+    )
+    modules = tuple(sorted("llmcourse." + h.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for h in hidden))
+    return policy, modules
 
 
 def _read_log(job: sandbox.Job) -> str:
@@ -331,7 +400,21 @@ class Engine:
     memory_bytes: int = 4 << 30
     output_bytes: int = 64 << 10
     cut_network: bool = True
+    isolation: bool = True  # the operating-system sandbox; False only with the instructor's --no-isolation
     _cases: dict[tuple[str, str], list[contract.Case]] = field(default_factory=dict, init=False)
+
+    def check_isolation(self) -> None:
+        """Refuse to grade when this machine lacks a mechanism of the sandbox (unless isolation
+        is off), naming what is missing."""
+        if not self.isolation:
+            return
+        missing = {k: v for k, v in _probe().items() if v != "yes"}
+        if missing:
+            raise isolation.IsolationError(
+                "this machine cannot isolate the students' code: " + "; ".join(f"{k}: {v}" for k, v in missing.items())
+                + ". Grade on Linux 5.13+ with Landlock and namespaces, or pass --no-isolation to grade without "
+                "the sandbox (every report will say so)"
+            )
 
     def cases(self, checks: str, name: str) -> list[contract.Case]:
         """Every case of one exercise (expected values computed once per run, in this process)."""
@@ -346,10 +429,12 @@ class Engine:
         one); ``only``, a set of exercise keys, limits grading to those exercises."""
         from tqdm.auto import tqdm
 
+        self.check_isolation()
         results: list[SubmissionResult] = []
         jobs: list[sandbox.Job] = []
         owners: list[tuple[SubmissionResult, str, str]] = []  # result, exercise key, test cell
         scratch = Path(tempfile.mkdtemp(prefix="llmcourse-grading-"))
+        scratch.chmod(0o711)  # a student's process (nobody) reaches its own folder in it, lists nothing
         demo_names: dict[int, set[str]] = {}
         for student, chapter, path, *rest in items:
             checks = rest[0] if rest and rest[0] else checks_module(chapter)
@@ -368,7 +453,7 @@ class Engine:
             for key, exercise in exercises.items():
                 if only is not None and key not in only:
                     continue
-                job, scan = self._job(checks, key, exercise, sub, scratch / f"{len(jobs)}.log")
+                job, scan = self._job(chapter, checks, key, exercise, sub, scratch / f"{len(jobs)}.log")
                 if scan:
                     result.exercises.append(
                         ExerciseResult(exercise.name, exercise.test_cell, 0.0, exercise.points, "forbidden",
@@ -391,6 +476,8 @@ class Engine:
             if started and started.get("network") != "cut":
                 result.network = "available"
         for result in results:
+            if not self.isolation and result.status == "graded":
+                result.notes.append(NOT_ISOLATED)
             if result.network != "cut" and result.status == "graded":
                 result.notes.append("the student's code ran with the network available (no network namespace here)")
         try:
@@ -399,7 +486,7 @@ class Engine:
             pass
         return results
 
-    def _job(self, checks: str, key: str, exercise: Exercise, sub: intake.Submission, log_path: Path) -> tuple[sandbox.Job, list[str]]:
+    def _job(self, chapter: str, checks: str, key: str, exercise: Exercise, sub: intake.Submission, log_path: Path) -> tuple[sandbox.Job, list[str]]:
         """The job of one exercise, and what the source scan found in the cells it would run."""
         all_exercises = contract.load_checks(checks).EXERCISES
         cells = [sandbox.Cell(f"setup {i + 1}", s, False) for i, s in enumerate(sub.setup)]
@@ -414,12 +501,26 @@ class Engine:
             cells.append(sandbox.Cell(exercise.cell, sub.answers[exercise.cell], True))
             scan += guards.scan_source(sub.answers[exercise.cell], exercise.forbidden.names, exercise.cell)
         job = sandbox.Job(
-            chapter=checks, exercise=key, cells=cells,
+            runner=runner_of(chapter, checks, key), answer_name=exercise.name, cells=cells,
+            depends=dict(exercise.depends), forbidden=exercise.forbidden,
             inputs=[c.inputs for c in self.cases(checks, key)], log_path=str(log_path),
             memory_bytes=self.memory_bytes, output_bytes=self.output_bytes,
             cell_seconds=min(10.0, self.time_limit / 3), cut_network=self.cut_network,
+            scratch=str(log_path.with_suffix("")),
         )
+        if self.isolation:
+            job.policy, job.stand_ins = policy_for(exercise, job.scratch)
+            job.attach = tuple(isolation.interpreter_paths() + [str(PACKAGE_DIR), str(log_path.parent)])
         return job, scan
+
+
+_probed: dict[str, str] = {}
+
+
+def _probe() -> dict[str, str]:
+    if not _probed:
+        _probed.update(isolation.probe())
+    return _probed
 
 
 def _hint_demo_names(result: ExerciseResult, demo_names: set[str]) -> None:

@@ -3,8 +3,12 @@
 The engine forks this process from a server that has imported torch and the chapter's checks
 but run no parallel torch operation (forking after one can hang the child). The process:
 
-- puts itself in its own process group, caps its memory, file size and threads, and leaves the
-  network where the platform allows (a new, empty network namespace);
+- puts itself in its own process group and, unless the instructor turned isolation off, in the
+  operating-system sandbox of :mod:`~llmcourse.grading.isolation` (PID, network and mount
+  namespaces, Landlock, no root): the student's code runs in the namespace's first process, so
+  nothing it starts outlives it;
+- caps its memory, file size and threads, and gets a scrubbed environment (``HOME`` and the
+  temporary folder are its own scratch directory, no key of the grader's is there);
 - sends its output to a capped log file;
 - runs the notebook's set-up cells, the solution cells the exercise depends on and the
   exercise's own cell (IPython syntax such as ``%matplotlib`` is translated; ``get_ipython()``
@@ -25,8 +29,11 @@ import pickle
 import resource
 import signal
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from llmcourse.grading import isolation
+from llmcourse.grading.contract import Forbidden
 
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
@@ -42,10 +49,11 @@ class Cell:
 
 @dataclass
 class Job:
-    """Everything the student's process gets: no expected values."""
+    """Everything the student's process gets: how to call the answer, never the checks (their
+    cases, expected values, oracles, mistakes)."""
 
-    chapter: str  # the checks: "llmcourse.grading.ch02", or "file:<snapshot of a release>"
-    exercise: str
+    runner: str  # "module:qualname" of the exercise's runner (llmcourse.grading.runners)
+    answer_name: str  # the notebook's name of the answer
     cells: list[Cell]
     inputs: list[Any]
     log_path: str
@@ -53,6 +61,12 @@ class Job:
     output_bytes: int = 64 << 10
     cell_seconds: float = 10.0
     cut_network: bool = True
+    scratch: str = ""  # the only folder it may write (made for this job, deleted after it)
+    policy: isolation.Policy | None = None  # None: no OS sandbox (--no-isolation)
+    attach: tuple[str, ...] = ()  # paths a hidden home must show (the interpreter's, the course's)
+    stand_ins: tuple[str, ...] = ()  # modules replaced by stand-ins (see _StandIns)
+    depends: dict[str, str] = field(default_factory=dict)  # answer names -> "module:qualname" trusted stand-ins
+    forbidden: Forbidden = field(default_factory=Forbidden)
 
 
 class _CellTimeout(BaseException):
@@ -75,6 +89,50 @@ class _CappedWriter(io.TextIOBase):
 
     def writable(self) -> bool:
         return True
+
+
+class _StandIns:
+    """An import hook: the modules the student's process may not load (the chapter's checks,
+    the grader's side, the exercise's forbidden references) are stand-ins. A checks module's
+    ``check_*`` functions do nothing; anything else of them is not there."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = set(names)
+
+    def find_spec(self, name, path=None, target=None):
+        import importlib.machinery
+
+        if name in self.names:
+            return importlib.machinery.ModuleSpec(name, self, is_package=False)
+        return None
+
+    def create_module(self, spec):
+        import types
+
+        module = types.ModuleType(spec.name, "a stand-in: not available while grading")
+
+        def __getattr__(attribute: str):
+            if attribute.startswith("check"):
+                return lambda *args, **kwargs: None
+            if attribute.startswith("__"):
+                raise AttributeError(attribute)
+            # ImportError (not AttributeError, which `from ... import` would turn into its own
+            # message) so that the feedback says why the name is missing.
+            raise ImportError(f"{spec.name}.{attribute} is not available while grading (your answer must not use it)")
+
+        module.__getattr__ = __getattr__
+        return module
+
+    def exec_module(self, module) -> None:
+        pass
+
+    def install(self) -> None:
+        for name in self.names:  # what the warm server had imported goes: imports now get the stand-in
+            sys.modules.pop(name, None)
+            parent, _, child = name.rpartition(".")
+            if parent in sys.modules and hasattr(sys.modules[parent], child):
+                delattr(sys.modules[parent], child)
+        sys.meta_path.insert(0, self)
 
 
 class _Anything:
@@ -108,6 +166,39 @@ def _limit(memory_bytes: int, output_bytes: int) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the cap fail instead of killing
 
 
+# What the student's process keeps of the grader's environment (``LLMCOURSE_*`` too).
+ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+               "OPENBLAS_NUM_THREADS", "MPLBACKEND", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+
+
+def scrubbed_environment(environ: dict[str, str], home: str) -> dict[str, str]:
+    """The allow-listed variables of ``environ``, with ``home`` as its home and temporary folder."""
+    kept = {k: v for k, v in environ.items() if k in ENVIRONMENT or k.startswith("LLMCOURSE_")}
+    kept.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    return {**kept, "HOME": home, "TMPDIR": home, "MPLCONFIGDIR": home}
+
+
+def _become_init(job: Job) -> None:
+    """Enter the namespaces and fork: this process waits, and the child, the first process of
+    the new PID namespace, goes on (when it exits, the kernel kills all it left behind)."""
+    isolation.enter_namespaces()
+    if os.geteuid() == 0:
+        isolation.hide_homes(list(job.attach))
+    pid = os.fork()
+    if pid:  # the outer process: wait, then exit as the child did
+        while True:
+            try:
+                _, status = os.waitpid(pid, 0)
+                break
+            except InterruptedError:
+                continue
+        if os.WIFSIGNALED(status):
+            signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+            os.kill(os.getpid(), os.WTERMSIG(status))
+        os._exit(os.waitstatus_to_exitcode(status))
+    isolation.die_with_parent()
+
+
 def _python_of(source: str) -> str:
     from IPython.core.inputtransformer2 import TransformerManager
 
@@ -123,7 +214,11 @@ def run_job(job_bytes: bytes, conn) -> None:
 
     try:
         os.setpgrp()
-        network = _cut_network() if job.cut_network else "available"
+        if job.policy is not None:
+            _become_init(job)
+            network = "cut"
+        else:
+            network = _cut_network() if job.cut_network else "available"
         import torch
 
         torch.set_num_threads(1)
@@ -133,17 +228,28 @@ def run_job(job_bytes: bytes, conn) -> None:
         sys.stdout = _CappedWriter(log, job.output_bytes)
         sys.stderr = sys.stdout
         _limit(job.memory_bytes, job.output_bytes)
-        send({"type": "start", "network": network})
+        if job.scratch:
+            environment = scrubbed_environment(dict(os.environ), job.scratch)
+            os.environ.clear()
+            os.environ.update(environment)
+            os.chdir(job.scratch)
+        if job.policy is not None:
+            isolation.cap_processes()
+            isolation.restrict(job.policy)
+            isolation.drop_root()
+        send({"type": "start", "network": network, "isolated": job.policy is not None})
         # Bound before any student code runs: patching these modules later changes nothing here.
-        from llmcourse.grading.contract import load_checks, load_qualname, run_cases
-
-        exercise = load_checks(job.chapter).EXERCISES[job.exercise]
+        from llmcourse.grading.contract import load_qualname, run_cases
         from llmcourse.grading.guards import ForbiddenCall, Guard
+
+        runner = load_qualname(job.runner)
+        stand_ins = {name: load_qualname(target) for name, target in job.depends.items()}
     except BaseException as exc:  # noqa: BLE001 - a broken sandbox is reported, not hidden
         send({"type": "sandbox-error", "error": f"{type(exc).__name__}: {exc}"})
         os._exit(3)
 
     namespace: dict[str, Any] = {"__name__": "__main__", "get_ipython": _Anything()}
+    _StandIns(job.stand_ins).install()
 
     def on_alarm(signum, frame):
         raise _CellTimeout()
@@ -166,15 +272,14 @@ def run_job(job_bytes: bytes, conn) -> None:
             signal.setitimer(signal.ITIMER_REAL, 0)
 
     try:
-        for name, target in exercise.depends.items():
-            namespace[name] = load_qualname(target)
-        answer = namespace.get(exercise.name)
+        namespace.update(stand_ins)
+        answer = namespace.get(job.answer_name)
         if answer is None:
             send({"type": "result", "missing": True})
         else:
-            guard = lambda: Guard(exercise.forbidden, report=lambda name: send({"type": "forbidden", "name": name}))  # noqa: E731
+            guard = lambda: Guard(job.forbidden, report=lambda name: send({"type": "forbidden", "name": name}))  # noqa: E731
             try:
-                results = run_cases(exercise, answer, job.inputs, guard)
+                results = run_cases(runner, answer, job.inputs, guard)
                 send({"type": "result", "results": results})
             except ForbiddenCall as exc:
                 send({"type": "forbidden", "name": exc.name})
