@@ -3,7 +3,9 @@ feedback packed for bulk upload.
 
 - ``class_report.html``: per chapter, the score distribution (a histogram), the pass rate of every
   exercise and sub-check, the most common failure messages and likely mistakes (from the
-  engine's catalogue), and the submissions that needed repair or could not be graded fully.
+  engine's catalogue), what needs review (constructs that may hide a forbidden call, listed with
+  the submission, cell and line; they cost nothing), and the submissions that needed repair or
+  could not be graded fully.
   Each chapter then lists its similar answers (``llmcourse.grading.similarity``): pairs of
   students whose answer cells are alike, side by side with the shared passages highlighted.
 - ``canvas_grades.csv``: Canvas's gradebook import. Canvas needs ``Student``, ``ID``,
@@ -98,6 +100,12 @@ def chapter_section(chapter: str, results: list[SubmissionResult]) -> str:
         if mistakes:
             parts.append("<p>Likely mistakes:</p><ul>" + "".join(f"<li>{n} × {esc(m)}</li>" for m, n in mistakes.most_common(6)) + "</ul>")
         parts.append("<p>Most common failures:</p><ul>" + "".join(f"<li>{n} × <code>{esc(m)}</code></li>" for m, n in messages.most_common(6)) + "</ul>")
+    review = [r for r in results if r.review]
+    if review:
+        parts.append("<h3>Needs review</h3><p>Constructs that can hide a forbidden call but are also written by "
+                     "honest students. They cost no points: a forbidden call that ran was caught and cost its exercise.</p><ul>")
+        parts += [f"<li>{esc(r.student)}: {esc('; '.join(r.review))}</li>" for r in review]
+        parts.append("</ul>")
     attention = [r for r in results if r.status == "error" or r.notes]
     if attention:
         parts.append("<h3>Submissions that needed repair or could not be graded</h3><ul>")

@@ -30,7 +30,7 @@ from typing import Any
 
 import nbformat
 
-from llmcourse.grading import contract, guards, intake, isolation, sandbox
+from llmcourse.grading import contract, guards, intake, isolation, redaction, sandbox
 from llmcourse.grading.contract import Exercise
 
 GRADING_DIR = Path(__file__).resolve().parent
@@ -106,6 +106,7 @@ class SubmissionResult:
     network: str = "cut"
     checks: str = ""  # the checks it was graded with (a module, or a release's snapshot file)
     late_penalty: float = 0.0  # points taken off for lateness (see llmcourse.grading.term)
+    review: list[str] = field(default_factory=list)  # constructs for the instructor to look at (cost nothing)
 
     @property
     def raw_score(self) -> float | None:
@@ -442,8 +443,13 @@ class Engine:
             result = SubmissionResult(student, chapter, checks=checks)
             results.append(result)
             try:
-                nb = intake.read_notebook(path)
                 exercises = exercises_of(chapter, checks)
+                self.cases(checks, next(iter(exercises)))
+            except Exception as exc:  # noqa: BLE001 - a broken release snapshot: this row, not the batch
+                result.status, result.notes = "error", [f"the checks {checks} could not be loaded ({type(exc).__name__}: {exc})"]
+                continue
+            try:
+                nb = intake.read_notebook(path)
                 sub = intake.intake(nb, self.sources[chapter], graded={e.cell for e in exercises.values()})
             except ValueError as exc:
                 result.status, result.notes = "error", [str(exc)]
@@ -453,7 +459,8 @@ class Engine:
             for key, exercise in exercises.items():
                 if only is not None and key not in only:
                     continue
-                job, scan = self._job(chapter, checks, key, exercise, sub, scratch / f"{len(jobs)}.log")
+                job, scan, review = self._job(chapter, checks, key, exercise, sub, scratch / f"{len(jobs)}.log")
+                result.review += [line for line in review if line not in result.review]
                 if scan:
                     result.exercises.append(
                         ExerciseResult(exercise.name, exercise.test_cell, 0.0, exercise.points, "forbidden",
@@ -484,10 +491,13 @@ class Engine:
             scratch.rmdir()
         except OSError:
             pass
-        return results
+        secrets = redaction.secret_values(env_files=[PACKAGE_DIR.parent / ".env", Path.cwd() / ".env"])
+        return [redaction.redact_fields(r, secrets) for r in results]
 
-    def _job(self, chapter: str, checks: str, key: str, exercise: Exercise, sub: intake.Submission, log_path: Path) -> tuple[sandbox.Job, list[str]]:
-        """The job of one exercise, and what the source scan found in the cells it would run."""
+    def _job(self, chapter: str, checks: str, key: str, exercise: Exercise, sub: intake.Submission,
+             log_path: Path) -> tuple[sandbox.Job, list[str], list[str]]:
+        """The job of one exercise, what the source scan found in the cells it would run (forbidden),
+        and what it found worth the instructor's review."""
         all_exercises = contract.load_checks(checks).EXERCISES
         cells = [sandbox.Cell(f"setup {i + 1}", s, False) for i, s in enumerate(sub.setup)]
         scan = [line for cell in cells if cell.source not in sub.trusted_setup for line in guards.scan_source(cell.source, (), cell.label)]
@@ -497,9 +507,11 @@ class Engine:
             # (a stand-in replaces its answer anyway), so it cannot reach this exercise's process.
             if source is not None and not guards.scan_source(source, (), dep.cell):
                 cells.append(sandbox.Cell(dep.cell, source, False))
+        review = [line for cell in cells if cell.source not in sub.trusted_setup for line in guards.review_source(cell.source, (), cell.label)]
         if exercise.cell in sub.answers:
             cells.append(sandbox.Cell(exercise.cell, sub.answers[exercise.cell], True))
             scan += guards.scan_source(sub.answers[exercise.cell], exercise.forbidden.names, exercise.cell)
+            review += guards.review_source(sub.answers[exercise.cell], exercise.forbidden.names, exercise.cell)
         job = sandbox.Job(
             runner=runner_of(chapter, checks, key), answer_name=exercise.name, cells=cells,
             depends=dict(exercise.depends), forbidden=exercise.forbidden,
@@ -511,7 +523,7 @@ class Engine:
         if self.isolation:
             job.policy, job.stand_ins = policy_for(exercise, job.scratch)
             job.attach = tuple(isolation.interpreter_paths() + [str(PACKAGE_DIR), str(log_path.parent)])
-        return job, scan
+        return job, scan, review
 
 
 _probed: dict[str, str] = {}

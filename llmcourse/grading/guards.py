@@ -246,20 +246,14 @@ def _globals_of(answer: Any) -> dict | None:
 
 # Ways to switch the runtime layers off or to hide what runs; none is needed by any exercise.
 TAMPERING = {
-    "setprofile": "sys.setprofile (switches off the grader's checks)",
-    "settrace": "sys.settrace (switches off the grader's checks)",
     "DisableTorchFunction": "torch._C.DisableTorchFunction (hides calls from the grader)",
     "DisableTorchFunctionSubclass": "torch._C.DisableTorchFunctionSubclass",
     "_DisableTorchDispatch": "torch._C._DisableTorchDispatch (hides calls from the grader)",
     "_C": "torch._C (PyTorch internals)",
     "ops": "torch.ops (calls operators around the checks)",
-    "_getframe": "sys._getframe",
-    "f_globals": "frame globals",
-    "f_back": "frame inspection",
     "input_transformers_cleanup": "IPython input transformers",
     "input_transformers_post": "IPython input transformers",
     "get_ipython": "get_ipython (changes how later cells run)",
-    "importlib": "importlib",
     "ctypes": "ctypes",
     "gc": "the gc module",
     "threading": "threads",
@@ -271,22 +265,39 @@ TAMPERING = {
     "builtins": "the builtins module",
 }
 # Words that are only suspicious as attributes (``torch.ops``), not as a student's variable name.
-ATTRIBUTE_ONLY = {"_C", "ops", "fork", "f_back", "f_globals", "Thread"}
-DYNAMIC_BUILTINS = {"exec", "eval", "compile", "__import__", "globals", "setattr", "delattr"}
+ATTRIBUTE_ONLY = {"_C", "ops", "fork", "f_back", "f_globals", "Thread", "f_locals", "co_code", "__code__"}
+DYNAMIC_BUILTINS = {"exec", "eval", "compile", "__import__", "globals"}
+
+# Constructs that may hide a forbidden call but are also written by honest students: they cost
+# nothing by themselves (a forbidden call that runs is caught at run time); the class report
+# lists them under "needs review".
+REVIEW = {
+    "setprofile": "sys.setprofile",
+    "settrace": "sys.settrace",
+    "_getframe": "frames (sys._getframe)",
+    "currentframe": "frames (inspect.currentframe)",
+    "f_back": "frames (f_back)",
+    "f_globals": "frames (f_globals)",
+    "f_locals": "frames (f_locals)",
+    "__code__": "code objects (__code__)",
+    "co_code": "code objects (co_code)",
+    "CodeType": "code objects (CodeType)",
+    "importlib": "importlib (loads modules by name)",
+    "runpy": "runpy (runs a module)",
+    "pickle": "pickle",
+    "marshal": "marshal",
+    "setattr": "setattr()",
+    "delattr": "delattr()",
+}
 
 
-def scan_source(source: str, forbidden_names: Iterable[str] = (), cell: str = "") -> list[str]:
-    """What the source uses that it may not: forbidden names and tampering, one line each.
-
-    ``forbidden_names`` are attribute or import names (``scaled_dot_product_attention``,
-    ``MultiheadAttention``) and module names (``llmcourse.attention``). Unparseable source gives
-    nothing here: it fails when it runs.
-    """
+def _parsed(source: str, forbidden_names: Iterable[str], cell: str):
+    """The source's syntax tree (empty when unparseable: it fails when it runs), the forbidden
+    names, the findings so far and how to add one ("what in cell 'c' (line n)")."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
-        return []
-    names = set(forbidden_names)
+        tree = ast.Module(body=[], type_ignores=[])
     where = f" in cell '{cell}'" if cell else ""
     found: list[str] = []
 
@@ -295,12 +306,19 @@ def scan_source(source: str, forbidden_names: Iterable[str] = (), cell: str = ""
         if line not in found:
             found.append(line)
 
-    docstrings = {
-        id(node.body[0].value)
-        for node in ast.walk(tree)
-        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-        and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)
-    }
+    return tree, set(forbidden_names), found, add
+
+
+def scan_source(source: str, forbidden_names: Iterable[str] = (), cell: str = "") -> list[str]:
+    """What the source uses that it may not: forbidden names and ways around the runtime layers
+    (torch internals, threads, other processes), one line each. These cost the exercise; what
+    may also be honest is :func:`review_source`'s.
+
+    ``forbidden_names`` are attribute or import names (``scaled_dot_product_attention``,
+    ``MultiheadAttention``) and module names (``llmcourse.attention``). Unparseable source gives
+    nothing here: it fails when it runs.
+    """
+    tree, names, found, add = _parsed(source, forbidden_names, cell)
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute):
             if node.attr in names:
@@ -322,9 +340,35 @@ def scan_source(source: str, forbidden_names: Iterable[str] = (), cell: str = ""
                     add(f"forbidden import {full}", node)
                 elif roots & set(TAMPERING):
                     add(f"import of {full} ({TAMPERING[next(iter(roots & set(TAMPERING)))]})", node)
+    return found
+
+
+def review_source(source: str, forbidden_names: Iterable[str] = (), cell: str = "") -> list[str]:
+    """Constructs of the source that may hide a forbidden call but may be honest (frames, code
+    objects, module runners, pickle, ``setattr``, computed attribute names, strings naming a
+    forbidden function): one line each, for the instructor to review. They cost no points."""
+    tree, names, found, add = _parsed(source, forbidden_names, cell)
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)
+    }
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in REVIEW:
+            add(REVIEW[node.attr], node)
+        elif isinstance(node, ast.Name) and node.id in REVIEW and node.id not in ATTRIBUTE_ONLY:
+            add(REVIEW[node.id], node)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            module = getattr(node, "module", None) or ""
+            roots = {module.split(".")[0]} | {a.name.split(".")[0] for a in node.names} | {a.name for a in node.names}
+            for root in sorted(roots & set(REVIEW)):
+                add(f"import of {REVIEW[root]}", node)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr" \
+                and len(node.args) >= 2 and not isinstance(node.args[1], ast.Constant):
+            add("getattr() with a computed name", node)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
-            text = node.value
-            hidden = [n for n in names | {"setprofile", "settrace", "DisableTorchFunction", "scaled_dot_product"} if n in text]
+            hidden = [n for n in names | {"setprofile", "settrace", "DisableTorchFunction", "scaled_dot_product"} if n in node.value]
             if hidden:
                 add(f"the name {hidden[0]!r} in a string", node)
     return found

@@ -29,7 +29,7 @@ def notes_of(result: SubmissionResult) -> list[str]:
         lines += [f"{e.name}: {error}" for error in e.cell_errors]
         if "[output trimmed by the grader]" in e.output:
             lines.append(f"{e.name}: output trimmed")
-    return lines + result.notes
+    return lines + result.notes + [f"needs review: {line}" for line in result.review]
 
 
 def write_csv(results: list[SubmissionResult], path: Path, roster: dict | None = None) -> None:

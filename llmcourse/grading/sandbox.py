@@ -135,13 +135,29 @@ class _StandIns:
         sys.meta_path.insert(0, self)
 
 
-class _Anything:
-    """``get_ipython()`` in the sandbox: every attribute and call is accepted and does nothing."""
+class _Shell:
+    """``get_ipython()`` in the sandbox. Magics that only time or capture a cell (``%%time``,
+    ``%time``, ``%%capture``) run its code as Jupyter does; the others (``%timeit``, ``!cmd``,
+    ``%matplotlib``, ``%%writefile``, ...) are skipped. Any other attribute or call is accepted
+    and does nothing, so changing how later cells run changes nothing."""
 
-    def __getattr__(self, name: str) -> _Anything:
+    RUN_CELL = {"time", "capture", "prun"}
+
+    def __init__(self, namespace: dict[str, Any]) -> None:
+        self._namespace = namespace
+
+    def run_cell_magic(self, name: str, line: str, cell: str) -> None:
+        if name in self.RUN_CELL:
+            exec(compile(_python_of(cell), f"<%%{name}>", "exec"), self._namespace)  # noqa: S102 - the student's code, in the student's process
+
+    def run_line_magic(self, name: str, line: str, *args) -> None:
+        if name == "time" and line.strip():
+            exec(compile(_python_of(line), "<%time>", "exec"), self._namespace)  # noqa: S102
+
+    def __getattr__(self, name: str) -> _Shell:
         return self
 
-    def __call__(self, *args, **kwargs) -> _Anything:
+    def __call__(self, *args, **kwargs) -> _Shell:
         return self
 
     def __iter__(self):
@@ -248,7 +264,8 @@ def run_job(job_bytes: bytes, conn) -> None:
         send({"type": "sandbox-error", "error": f"{type(exc).__name__}: {exc}"})
         os._exit(3)
 
-    namespace: dict[str, Any] = {"__name__": "__main__", "get_ipython": _Anything()}
+    namespace: dict[str, Any] = {"__name__": "__main__", "display": lambda *args, **kwargs: None}
+    namespace["get_ipython"] = _Shell(namespace).__call__
     _StandIns(job.stand_ins).install()
 
     def on_alarm(signum, frame):

@@ -1,0 +1,246 @@
+"""Issue 15: nothing a student controls reaches the grader, the instructor's files or other
+students. A hostile batch of chapter 02 is graded through ``course.grade`` (the path of
+``make grade``) with a key planted in the grader's environment and a ``.env`` in the course
+folder; each fixture gets its exact points, and nothing outside the grader's own outputs changes.
+
+Points of chapter 02: positional encoding 2, attention 4, multi-head attention 4 (10).
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "autograde"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import course  # noqa: E402
+from hostile_submissions import CHAPTER, cell  # noqa: E402
+
+from llmcourse.grading import engine, isolation, redaction  # noqa: E402
+
+PLANTED_KEY = "sk-planted-0123456789abcdef"
+DOTENV_SECRET = "dotenv-secret-9876543210"
+TOKEN = "llmcourse-isolation-marker"  # in the command line of a process that must not survive
+SOLUTION = nbformat.read(ROOT / "solutions" / f"{CHAPTER}.ipynb", as_version=4)
+PE = cell(SOLUTION, "positional_encoding").source
+ATTENTION = cell(SOLUTION, "attention").source
+MHA = cell(SOLUTION, "multi_head_attention").source
+
+
+@dataclass
+class Fixture:
+    student: str
+    cells: dict[str, str]  # grade_id -> source, in place of the solution's
+    points: dict[str, float]  # test cell -> expected points (the others: full marks)
+    review: str = ""  # must appear in the submission's "needs review" lines
+
+
+def attempt(code: str) -> str:
+    """``code`` run at the top of the positional-encoding cell, its failure printed, not raised."""
+    return f"import os\ntry:\n    print('attempt:', {code})\nexcept Exception as exc:\n    print('blocked:', type(exc).__name__)\n\n" + PE
+
+
+def fixtures(root: Path, home: Path) -> list[Fixture]:
+    course_env, checks = root / ".env", ROOT / "llmcourse" / "grading" / "ch02.py"
+    venv = Path(sys.prefix) / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+    other = root / "submitted" / "honest_magic" / CHAPTER / f"{CHAPTER}.ipynb"
+    full = {"positional_encoding_tests": 2}
+    return [
+        # secrets: none is visible, so none can reach a file
+        Fixture("reads_env_key", {"positional_encoding": attempt("os.environ.get('OPENAI_API_KEY')")}, full),
+        Fixture("reads_dotenv", {"positional_encoding": attempt(f"open({str(course_env)!r}).read()")}, full),
+        Fixture("reads_repo_dotenv", {"positional_encoding": attempt(f"open({str(ROOT / '.env')!r}).read()")}, full),
+        Fixture("reads_grader_environ", {"positional_encoding": attempt("open(f'/proc/{os.getppid()}/environ').read()")}, full),
+        # files: the course, the virtual environment, the results, the home, other students
+        Fixture("writes_checks", {"positional_encoding": attempt(f"open({str(checks)!r}, 'a').write('EXERCISES = {{}}')")}, full),
+        Fixture("writes_pth", {"positional_encoding": attempt(f"open({str(venv / 'zz_hostile.pth')!r}, 'w').write('import os')")}, full),
+        Fixture("writes_release", {"positional_encoding": attempt(f"open({str(root / 'releases' / CHAPTER / 'aaaaaaaaaaaa.py')!r}, 'w').write('x')")}, full),
+        Fixture("writes_results", {"positional_encoding": attempt(f"open({str(root / 'results' / 'x.json')!r}, 'w').write('x')")}, full),
+        Fixture("writes_home", {"positional_encoding": attempt(f"open({str(home / 'planted.txt')!r}, 'w').write('x')")}, full),
+        Fixture("copies_other_student", {"positional_encoding": attempt(f"open({str(other)!r}).read()[:10]")}, full),
+        Fixture("overwrites_other_student", {"positional_encoding": attempt(f"open({str(other)!r}, 'w').write('x')")}, full),
+        # processes: a new session, 20 s later, must find nothing left to run it
+        Fixture("setsid_child", {"positional_encoding": attempt(f"os.system('setsid sh -c \"sleep 20; echo {TOKEN} > {home}/late\" &')")}, full),
+        # oracles: the checks are a stand-in while grading
+        Fixture("calls_oracle", {"positional_encoding": "from llmcourse.grading import ch02\n\ndef sinusoidal_positional_encoding(num_positions, d_model):\n"
+                                 "    return ch02._pe_expected(num_positions, d_model)\n"}, {"positional_encoding_tests": 0}),
+        Fixture("oracle_by_setup_name", {"positional_encoding": "def sinusoidal_positional_encoding(num_positions, d_model):\n"
+                                         "    return grade.POSITIONAL_ENCODING.cases(True)[0].expected\n"}, {"positional_encoding_tests": 0}),
+        # second copies of forbidden code: the reference's file cannot be read; torch's copy is caught running
+        Fixture("reference_from_file", {"attention": "import importlib.util\nspec = importlib.util.spec_from_file_location('copy', "
+                                        f"{str(ROOT / 'llmcourse' / 'attention.py')!r})\ncopy = importlib.util.module_from_spec(spec)\n"
+                                        "spec.loader.exec_module(copy)\nscaled_dot_product_attention = copy.scaled_dot_product_attention\n"},
+                {"attention_tests": 0}, review="importlib"),
+        # honest students lose nothing
+        Fixture("honest_magic", {"positional_encoding": "%%time\n" + PE, "attention": "%time x = 1\n" + ATTENTION}, full),
+        Fixture("honest_setattr", {"multi_head_attention": MHA.replace("self.q_proj = nn.Linear(embed_dim, embed_dim, bias=bias)",
+                                                                      "setattr(self, 'q_proj', nn.Linear(embed_dim, embed_dim, bias=bias))")},
+                {"multi_head_attention_tests": 4}, review="setattr()"),
+        Fixture("honest_message", {"positional_encoding": PE.replace("    ### BEGIN SOLUTION\n", "    assert d_model > 0, "
+                                                                     "'sinusoidal_positional_encoding needs d_model > 0'\n", 1)},
+                full, review="in a string"),
+    ]
+
+
+def _snapshot(*folders: Path, skip: tuple[str, ...] = ()) -> dict[str, tuple[int, int, str]]:
+    """(size, mtime, sha256 of small files) of every file beneath ``folders``."""
+    found = {}
+    for folder in folders:
+        for dirpath, dirnames, filenames in os.walk(folder):
+            dirnames[:] = [d for d in dirnames if d not in skip]
+            for name in filenames:
+                path = Path(dirpath) / name
+                try:
+                    st = path.lstat()
+                except OSError:
+                    continue
+                digest = hashlib.sha256(path.read_bytes()).hexdigest() if st.st_size < 1 << 20 and path.is_file() else ""
+                found[str(path)] = (st.st_size, st.st_mtime_ns, digest)
+    return found
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    if any(v != "yes" for v in isolation.probe().values()):
+        pytest.fail(f"this machine cannot isolate students' code: {isolation.probe()}")
+    root, home = tmp_path_factory.mktemp("course"), tmp_path_factory.mktemp("home")
+    (home / "notes.txt").write_text("the instructor's own file")
+    (root / "nbgrader_config.py").write_text((course.COURSE / "nbgrader_config.py").read_text())
+    (root / ".env").write_text(f"OPENAI_API_KEY={DOTENV_SECRET}\n")
+    the_fixtures = fixtures(root, home)
+    for f in the_fixtures:
+        nb = nbformat.read(ROOT / "solutions" / f"{CHAPTER}.ipynb", as_version=4)
+        for gid, source in f.cells.items():
+            cell(nb, gid).source = source
+        folder = root / "submitted" / f.student / CHAPTER
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / f"{CHAPTER}.ipynb")
+    venv = Path(sys.prefix)
+    before = _snapshot(ROOT, skip=(".git", ".venv", "_build", "__pycache__", ".pytest_cache", "node_modules"))
+    before_venv, before_home = _snapshot(venv, skip=("__pycache__",)), _snapshot(home)
+    before_submitted = _snapshot(root / "submitted")
+    saved = {k: os.environ.get(k) for k in ("OPENAI_API_KEY", "HOME", "MPLCONFIGDIR")}
+    # the grader's own caches (matplotlib's fonts for the class report) are not the home's files
+    os.environ.update(OPENAI_API_KEY=PLANTED_KEY, HOME=str(home), MPLCONFIGDIR=str(tmp_path_factory.mktemp("mpl")))
+    cwd = os.getcwd()
+    os.chdir(root)  # the course folder's .env is read from where the grader runs
+    try:
+        start = time.perf_counter()
+        results = course.grade(root, chapters=[CHAPTER], time_limit=20.0, memory_gib=1.0, progress=False)
+        seconds = time.perf_counter() - start
+    finally:
+        os.chdir(cwd)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    survivors = [p for p in Path("/proc").glob("[0-9]*") if TOKEN.encode() in _cmdline(p)]
+    changes = {
+        "course folder": _changed(before, _snapshot(ROOT, skip=(".git", ".venv", "_build", "__pycache__", ".pytest_cache", "node_modules"))),
+        "virtual environment": _changed(before_venv, _snapshot(venv, skip=("__pycache__",))),
+        "home": _changed(before_home, _snapshot(home)),
+        "submissions": _changed(before_submitted, _snapshot(root / "submitted")),
+    }
+    rows = {row["student"]: row for row in csv.DictReader(open(root / "grades.csv"))}
+    return root, home, the_fixtures, {r.student: r for r in results}, rows, survivors, changes, seconds
+
+
+def _cmdline(proc: Path) -> bytes:
+    try:
+        return (proc / "cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _changed(before: dict, after: dict) -> list[str]:
+    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+
+
+def test_each_fixture_gets_its_exact_points(graded):
+    _, _, the_fixtures, results, rows, _, _, _ = graded
+    wrong = []
+    for f in the_fixtures:
+        r = results[f.student]
+        got = {e.test_cell: e.points for e in r.exercises}
+        expected = {e.test_cell: e.max_points for e in r.exercises} | f.points
+        if r.status != "graded" or got != expected:
+            wrong.append(f"{f.student}: expected {expected}, got {got} | {rows[f.student]['notes']}")
+        if f.review and not any(f.review in line for line in r.review):
+            wrong.append(f"{f.student}: expected a review line with {f.review!r}, got {r.review}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_honest_constructs_cost_nothing_but_are_listed_for_review(graded):
+    root, _, _, results, _, _, _, _ = graded
+    assert results["honest_setattr"].score == 10 and results["honest_message"].score == 10 and results["honest_magic"].score == 10
+    page = (root / "class_report.html").read_text()
+    assert "Needs review" in page and "honest_setattr" in page and "setattr()" in page
+
+
+def test_no_secret_reaches_any_file_the_grader_writes(graded):
+    root, *_ = graded
+    leaks = [str(p) for p in root.rglob("*") if p.is_file() and p.name != ".env"
+             and any(s.encode() in p.read_bytes() for s in (PLANTED_KEY, DOTENV_SECRET))]
+    assert not leaks, leaks
+
+
+def test_the_student_processes_saw_a_scrubbed_environment(graded):
+    root, *_ = graded
+    log = (root / "feedback" / "reads_env_key" / CHAPTER / "grading.log").read_text()
+    assert "attempt: None" in log, log[-2000:]
+    for student in ("reads_dotenv", "reads_repo_dotenv", "reads_grader_environ", "writes_checks", "writes_pth",
+                    "writes_release", "writes_results", "writes_home", "copies_other_student", "overwrites_other_student"):
+        log = (root / "feedback" / student / CHAPTER / "grading.log").read_text()
+        assert "blocked:" in log and "attempt:" not in log, f"{student}: {log[-2000:]}"
+
+
+def test_no_process_outlives_its_exercise(graded):
+    *_, survivors, _, _ = graded
+    assert not survivors, [(_cmdline(p), p) for p in survivors]
+
+
+def test_nothing_changes_outside_the_graders_outputs(graded):
+    _, home, *_, changes, _ = graded
+    assert not any(changes.values()), changes
+    assert not (home / "late").exists() and not (home / "planted.txt").exists()
+
+
+def test_metadata_is_never_a_path(tmp_path):
+    """A release stamp selects among the course's releases; anything else is the current checks."""
+    (tmp_path / "releases" / CHAPTER).mkdir(parents=True)
+    planted = tmp_path / "submitted" / "x" / CHAPTER / "evil.py"
+    planted.parent.mkdir(parents=True)
+    planted.write_text("raise SystemExit('ran the student code')")
+    for stamp in ("../../submitted/x/02_transformer_anatomy/evil", str(planted.with_suffix("")), "/etc/passwd", {"a": 1}, 7):
+        checks, note = course.checks_for(tmp_path, CHAPTER, stamp, latest=False)
+        assert checks is None and "current checks" in note, (stamp, checks, note)
+
+
+def test_a_snapshot_without_exercises_is_one_error_row(tmp_path):
+    """A broken checks file (a corrupt release snapshot) costs that submission a row, not the batch."""
+    broken = tmp_path / "broken.py"
+    broken.write_text("X = 1\n")
+    sources = {CHAPTER: SOLUTION}
+    results = engine.Engine(sources, workers=1).grade(
+        [("a", CHAPTER, ROOT / "solutions" / f"{CHAPTER}.ipynb", f"file:{broken}"),
+         ("b", CHAPTER, ROOT / "solutions" / f"{CHAPTER}.ipynb")], progress=False)
+    assert results[0].status == "error" and "could not be loaded" in results[0].notes[0]
+    assert results[1].status == "graded" and results[1].score == 10
+
+
+def test_redaction_of_every_string_of_a_result():
+    result = engine.SubmissionResult("s", CHAPTER, notes=[f"key {PLANTED_KEY}"],
+                                     exercises=[engine.ExerciseResult("e", "t", 1, 1, "passed", output=f"x{DOTENV_SECRET}y")])
+    secrets = redaction.secret_values({"MY_API_KEY": PLANTED_KEY, "PATH": "/usr/bin"}, [])
+    clean = redaction.redact_fields(result, secrets + [DOTENV_SECRET])
+    assert PLANTED_KEY not in repr(clean) and DOTENV_SECRET not in repr(clean) and "[redacted]" in clean.notes[0]
+    assert redaction.secret_values({"PATH": "/usr/bin:/bin"}, []) == []
