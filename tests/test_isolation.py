@@ -79,6 +79,16 @@ def fixtures(root: Path, home: Path) -> list[Fixture]:
                                         f"{str(ROOT / 'llmcourse' / 'attention.py')!r})\ncopy = importlib.util.module_from_spec(spec)\n"
                                         "spec.loader.exec_module(copy)\nscaled_dot_product_attention = copy.scaled_dot_product_attention\n"},
                 {"attention_tests": 0}, review="importlib"),
+        # forbidden code is caught when it runs, whoever calls it: an original kept by a cell, a reloaded module
+        Fixture("keeps_original", {"multi_head_attention": "Torch = getattr(nn, 'Multihead' + 'Attention')\n\n"
+                                   "class MultiHeadAttention(nn.Module):\n    def __init__(self, embed_dim, num_heads, bias=True):\n"
+                                   "        super().__init__()\n        self.inner = Torch(embed_dim, num_heads, bias=bias, batch_first=True)\n\n"
+                                   "    def forward(self, query, key, value, mask=None):\n"
+                                   "        return self.inner(query, key, value, attn_mask=None if mask is None else ~mask)\n"},
+                {"multi_head_attention_tests": 0}, review="getattr() with a computed name"),
+        Fixture("reloads_module", {"multi_head_attention": "import importlib\n"
+                                   "copy = importlib.reload(getattr(nn.modules, 'activ' + 'ation'))\n" + MHA},
+                {"multi_head_attention_tests": 0}, review="importlib"),
         # honest students lose nothing
         Fixture("honest_magic", {"positional_encoding": "%%time\n" + PE, "attention": "%time x = 1\n" + ATTENTION}, full),
         Fixture("honest_setattr", {"multi_head_attention": MHA.replace("self.q_proj = nn.Linear(embed_dim, embed_dim, bias=bias)",

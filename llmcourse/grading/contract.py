@@ -72,15 +72,19 @@ class Forbidden:
     ``torch``: dotted names of torch functions (caught at the torch-function level when the
     student's own code calls them). ``aten``: substrings of aten operator names (caught at
     PyTorch's dispatcher, which also sees ``torch.ops`` and calls made inside
-    ``DisableTorchFunction``). ``python``: dotted names of Python functions or classes (the course's
-    reference, Hugging Face helpers), caught whenever their code runs. ``names``: attribute and
-    import names that must not appear in the answer's source (read grader side).
+    ``DisableTorchFunction``). Both count whoever calls them, unless one of ``allowed_callers``
+    (library entry points such as a Hugging Face model's ``forward``, for an exercise whose answer
+    runs a model) is running further up the stack. ``python``: dotted names of Python functions or
+    classes (the course's reference, Hugging Face helpers), caught whenever their code runs, a
+    second copy of it too. ``names``: attribute and import names that must not appear in the
+    answer's source (read grader side).
     """
 
     torch: tuple[str, ...] = ()
     aten: tuple[str, ...] = ()
     python: tuple[str, ...] = ()
     names: tuple[str, ...] = ()
+    allowed_callers: tuple[str, ...] = ()  # "module:qualname" of library code that may reach forbidden torch/aten
 
 
 @dataclass(frozen=True)

@@ -499,14 +499,14 @@ class Engine:
         """The job of one exercise, what the source scan found in the cells it would run (forbidden),
         and what it found worth the instructor's review."""
         all_exercises = contract.load_checks(checks).EXERCISES
-        cells = [sandbox.Cell(f"setup {i + 1}", s, False) for i, s in enumerate(sub.setup)]
+        cells = [sandbox.Cell(f"setup {i + 1}", s, False, s in sub.trusted_setup) for i, s in enumerate(sub.setup)]
         scan = [line for cell in cells if cell.source not in sub.trusted_setup for line in guards.scan_source(cell.source, (), cell.label)]
         for dep in _dependencies(all_exercises, exercise):
             source = sub.answers.get(dep.cell)
             # A dependency's tampering is its own exercise's business: here its cell is left out
             # (a stand-in replaces its answer anyway), so it cannot reach this exercise's process.
             if source is not None and not guards.scan_source(source, (), dep.cell):
-                cells.append(sandbox.Cell(dep.cell, source, False))
+                cells.append(sandbox.Cell(dep.cell, source, False, quiet=True))
         review = [line for cell in cells if cell.source not in sub.trusted_setup for line in guards.review_source(cell.source, (), cell.label)]
         if exercise.cell in sub.answers:
             cells.append(sandbox.Cell(exercise.cell, sub.answers[exercise.cell], True))

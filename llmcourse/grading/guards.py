@@ -10,24 +10,27 @@
    through ``torch.ops.aten`` or inside ``DisableTorchFunction``, which layer 2 does not see.
 4. Python calls: the code of each forbidden Python function (the course's reference, every
    method of ``nn.MultiheadAttention``) is swapped for a tripwire while the student's code runs,
-   so it is caught under any name, through a subclass, or called by another object.
+   so it is caught under any name, through a subclass, or called by another object. In the
+   grader's sandbox, :func:`arm` swaps it for good before the first student cell (no cell can
+   keep an original to call later) and installs an audit hook (PEP 578, which no Python code
+   can remove) that catches a second copy of that code: a module run again from its file, or
+   its source compiled under another name.
 
-Layers 2 and 3 only count calls made by the student's own code (the nearest caller outside
-torch is not a library), so running a model inside an answer, whose layers dispatch fused
-kernels, is not the student's doing.
+Layers 2 and 3 count whoever calls a forbidden function or operator, unless the exercise names
+library entry points allowed to reach it (``Forbidden.allowed_callers``: a model's forward, whose
+layers may dispatch fused kernels) and one of them is running further up the stack.
 """
 from __future__ import annotations
 
 import ast
 import contextlib
-import os
+import inspect
+import re
 import sys
-import sysconfig
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import CodeType, FunctionType
 from typing import Any
 
-import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -43,27 +46,29 @@ class ForbiddenCall(BaseException):
         self.name = name
 
 
-# ---------------------------------------------------------------- whose call is it?
-
-_TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
-_THIS_FILE = __file__
-_LIBRARY_DIRS = tuple(
-    {os.path.realpath(p) + os.sep for p in (sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"])}
-    | {os.path.dirname(os.path.dirname(os.path.realpath(__file__))) + os.sep}  # llmcourse itself
-)
+# ---------------------------------------------------------------- allowed entry points
 
 
-def _is_library(filename: str) -> bool:
-    return filename.startswith("<frozen") or os.path.realpath(filename).startswith(_LIBRARY_DIRS)
+def _allowed_codes(entry_points: Iterable[str]) -> frozenset[CodeType]:
+    """The code objects of the library functions an exercise lets reach forbidden operators
+    (``"module:qualname"``; a model's ``forward``, say)."""
+    codes = set()
+    for target in entry_points:
+        obj = _loaded_or_none(target)
+        obj = getattr(obj, "__func__", obj)
+        if isinstance(obj, FunctionType):
+            codes.add(obj.__code__)
+    return frozenset(codes)
 
 
-def called_by_student(skip: int = 2) -> bool:
-    """True when the nearest caller outside torch (and this module) is not library code."""
+def reached_through(codes: frozenset[CodeType], skip: int = 2) -> bool:
+    """True when one of ``codes`` is running further up the stack."""
+    if not codes:
+        return False
     frame = sys._getframe(skip)
     while frame is not None:
-        name = frame.f_code.co_filename
-        if not (name.startswith(_TORCH_DIR) or name == _THIS_FILE):
-            return not _is_library(name)
+        if frame.f_code in codes:
+            return True
         frame = frame.f_back
     return False
 
@@ -72,25 +77,25 @@ def called_by_student(skip: int = 2) -> bool:
 
 
 class _FunctionLayer(TorchFunctionMode):
-    def __init__(self, forbidden: Mapping[Any, str], hit: Callable[[str], None]) -> None:
+    def __init__(self, forbidden: Mapping[Any, str], allowed: frozenset[CodeType], hit: Callable[[str], None]) -> None:
         super().__init__()
-        self.forbidden, self.hit = forbidden, hit
+        self.forbidden, self.allowed, self.hit = forbidden, allowed, hit
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         name = self.forbidden.get(func)
-        if name is not None and called_by_student():
+        if name is not None and not reached_through(self.allowed):
             self.hit(name)
         return func(*args, **(kwargs or {}))
 
 
 class _DispatchLayer(TorchDispatchMode):
-    def __init__(self, substrings: tuple[str, ...], hit: Callable[[str], None]) -> None:
+    def __init__(self, substrings: tuple[str, ...], allowed: frozenset[CodeType], hit: Callable[[str], None]) -> None:
         super().__init__()
-        self.substrings, self.hit = substrings, hit
+        self.substrings, self.allowed, self.hit = substrings, allowed, hit
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         op = func.name()
-        if any(s in op for s in self.substrings) and called_by_student():
+        if any(s in op for s in self.substrings) and not reached_through(self.allowed):
             self.hit(op)
         return func(*args, **(kwargs or {}))
 
@@ -133,10 +138,107 @@ def _tripwire_code(freevars: tuple[str, ...]) -> CodeType | None:
     return _tripwires[freevars]
 
 
+_armed: dict[str, Any] = {"report": None, "quiet": False}  # the sandbox's reporter, and whether a quiet cell runs
+
+
 def _hit_python(name: str) -> None:
     if _active:
         _active[-1].hit(name)
+    elif _armed["report"] is not None and not _armed["quiet"]:
+        _armed["report"](name)
     raise ForbiddenCall(name)
+
+
+def _members(obj: Any) -> Iterator[tuple[FunctionType, str]]:
+    """Every function a forbidden object runs (a class: each method; decorated: the wrapped
+    ones too), with the name a report gives it."""
+    members = vars(obj).values() if isinstance(obj, type) else (obj,)
+    for member in members:
+        function = getattr(member, "__func__", member)
+        while function is not None:
+            if isinstance(function, FunctionType):
+                yield function, f"{getattr(obj, '__module__', '')}.{function.__qualname__}".lstrip(".")
+            function = getattr(function, "__wrapped__", None)
+
+
+_installed: set[CodeType] = set()  # the tripwires now standing in for forbidden code
+
+
+def _tripwired(function: FunctionType, owner: str) -> CodeType | None:
+    """The tripwire to put in place of ``function``'s code (None: already one, or it has free
+    variables no tripwire can copy)."""
+    if function.__code__ in _installed:
+        return None
+    tripwire = _tripwire_code(function.__code__.co_freevars)
+    if tripwire is None:
+        return None
+    code = tripwire.replace(co_name=function.__name__, co_qualname=owner)
+    _installed.add(code)
+    return code
+
+
+def _squash(source: str) -> str:
+    return re.sub(r"\s+", "", source)
+
+
+def arm(forbidden: Forbidden, report: Callable[[str], None]) -> None:
+    """The grader's sandbox, before the first student cell: swap the code of every forbidden
+    Python function for a tripwire for the rest of the process, and install an audit hook that
+    catches a second copy of that code (a module executed again, or the function's source
+    compiled under any name) and refuses ``gc``'s walks over every object. A call caught outside
+    an answer's run is reported with ``report``, unless in a :func:`quiet` cell."""
+    fingerprints: dict[tuple[str, bytes], str] = {}
+    sources: dict[str, str] = {}
+    for obj in filter(None, map(_loaded_or_none, forbidden.python)):
+        for function, owner in _members(obj):
+            code = function.__code__
+            if code in _installed:
+                continue  # armed already
+            fingerprints[(code.co_qualname, code.co_code)] = owner
+            with contextlib.suppress(OSError, TypeError):
+                text = _squash(inspect.getsource(function))
+                if len(text) >= 80:  # a few lines at least: no false alarms
+                    sources[text] = owner
+            replacement = _tripwired(function, owner)
+            if replacement is not None:
+                function.__code__ = replacement
+    _armed["report"] = report
+
+    def copies_in(code: CodeType) -> str | None:
+        stack = [code]
+        while stack:
+            current = stack.pop()
+            owner = fingerprints.get((current.co_qualname, current.co_code))
+            if owner is not None:
+                return owner
+            stack.extend(c for c in current.co_consts if isinstance(c, CodeType))
+        return None
+
+    def hook(event: str, args: tuple) -> None:
+        if event == "exec" and args and isinstance(args[0], CodeType) and fingerprints:
+            owner = copies_in(args[0])
+        elif event == "compile" and args and isinstance(args[0], (str, bytes)) and sources:
+            text = _squash(args[0].decode("utf-8", "replace") if isinstance(args[0], bytes) else args[0])
+            owner = next((o for s, o in sources.items() if s in text), None)
+        elif event in ("gc.get_objects", "gc.get_referrers", "gc.get_referents"):
+            raise PermissionError(f"{event} is not available while grading")
+        else:
+            return
+        if owner is not None:
+            _hit_python(f"{owner} (a second copy)")
+
+    sys.addaudithook(hook)
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """While a cell runs whose forbidden calls are not this exercise's (the course's own set-up,
+    another exercise's answer): they are stopped, not reported."""
+    _armed["quiet"] = True
+    try:
+        yield
+    finally:
+        _armed["quiet"] = False
 
 
 def _loaded_or_none(qualname: str) -> Any:
@@ -164,6 +266,7 @@ class Guard:
         self.seen: list[str] = []
         self.functions = {load_qualname(name.replace(".", ":", 1) if ":" not in name else name): name for name in forbidden.torch}
         self.aten = tuple(forbidden.aten)
+        self.allowed = _allowed_codes(forbidden.allowed_callers)
         self.python = [obj for obj in map(_loaded_or_none, forbidden.python) if obj is not None]
         self._stack = contextlib.ExitStack()
 
@@ -176,30 +279,21 @@ class Guard:
 
     def _swap_code(self) -> None:
         for obj in self.python:
-            members = vars(obj).values() if isinstance(obj, type) else (obj,)
-            for member in members:
-                function = getattr(member, "__func__", member)
-                while function is not None:  # a decorated function: its __wrapped__ chain too
-                    if isinstance(function, FunctionType):
-                        self._swap(function, f"{getattr(obj, '__module__', '')}.{function.__qualname__}".lstrip("."))
-                    function = getattr(function, "__wrapped__", None)
-
-    def _swap(self, function: FunctionType, owner: str) -> None:
-        original = function.__code__
-        tripwire = _tripwire_code(original.co_freevars)
-        if tripwire is None:
-            return
-        function.__code__ = tripwire.replace(co_name=function.__name__, co_qualname=owner)
-        self._stack.callback(setattr, function, "__code__", original)
+            for function, owner in _members(obj):
+                original = function.__code__
+                replacement = _tripwired(function, owner)
+                if replacement is not None:
+                    function.__code__ = replacement
+                    self._stack.callback(setattr, function, "__code__", original)
 
     def __enter__(self) -> Guard:
         _active.append(self)
         self._stack.callback(_active.remove, self)
         self._swap_code()
         if self.functions:
-            self._stack.enter_context(_FunctionLayer(self.functions, self.hit))
+            self._stack.enter_context(_FunctionLayer(self.functions, self.allowed, self.hit))
         if self.aten:
-            self._stack.enter_context(_DispatchLayer(self.aten, self.hit))
+            self._stack.enter_context(_DispatchLayer(self.aten, self.allowed, self.hit))
         return self
 
     def __exit__(self, *exc) -> bool:

@@ -21,6 +21,7 @@ Nothing this process sends can run code in the grader's process; the grader deci
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import io
 import json
@@ -45,6 +46,7 @@ class Cell:
     label: str  # e.g. "setup 2" or the nbgrader grade_id
     source: str
     answer: bool  # the exercise's own cell (no soft time limit: the hard one applies)
+    quiet: bool = False  # the course's own set-up cell, or another exercise's answer: a forbidden call there is not this exercise's
 
 
 @dataclass
@@ -267,6 +269,13 @@ def run_job(job_bytes: bytes, conn) -> None:
     namespace: dict[str, Any] = {"__name__": "__main__", "display": lambda *args, **kwargs: None}
     namespace["get_ipython"] = _Shell(namespace).__call__
     _StandIns(job.stand_ins).install()
+    try:
+        from llmcourse.grading import guards
+
+        guards.arm(job.forbidden, report=lambda name: send({"type": "forbidden", "name": name}))
+    except BaseException as exc:  # noqa: BLE001
+        send({"type": "sandbox-error", "error": f"arming the guards: {type(exc).__name__}: {exc}"})
+        os._exit(3)
 
     def on_alarm(signum, frame):
         raise _CellTimeout()
@@ -277,7 +286,8 @@ def run_job(job_bytes: bytes, conn) -> None:
             code = compile(_python_of(cell.source), f"<cell {cell.label}>", "exec")
             if not cell.answer:
                 signal.setitimer(signal.ITIMER_REAL, job.cell_seconds)
-            exec(code, namespace)  # noqa: S102 - the student's code, in the student's process
+            with guards.quiet() if cell.quiet else contextlib.nullcontext():
+                exec(code, namespace)  # noqa: S102 - the student's code, in the student's process
         except _CellTimeout:
             send({"type": "cell", "cell": cell.label, "error": f"still running after {job.cell_seconds:g} s: stopped"})
         except BaseException as exc:  # noqa: BLE001 - SystemExit included: the exercise goes on
