@@ -36,6 +36,7 @@ from llmcourse.grading.contract import (
     kind_of,
     to_plain,
 )
+from llmcourse.grading.runners.ch01 import RUNNERS
 
 REFERENCE = "llmcourse.text"
 SKLEARN_TEXT = "sklearn.feature_extraction.text"
@@ -125,24 +126,6 @@ def _token_less(documents: list[str]) -> list[int]:
     """Indexes of the documents without any token, by scikit-learn's own analyzer."""
     analyze = CountVectorizer().build_analyzer()
     return [i for i, doc in enumerate(documents) if not analyze(doc)]
-
-
-# ---------------------------------------------------------------- running an answer (student side)
-
-
-def _run(fn, inputs):
-    documents, refuses = inputs
-    documents = list(documents)
-    if refuses:  # scikit-learn raises ValueError here: so must the answer
-        try:
-            result = fn(documents)
-        except ValueError:
-            return {"raised": "ValueError"}
-        return {"returned": result}
-    result = fn(documents)
-    if isinstance(result, (tuple, list)) and len(result) == 2 and isinstance(result[1], np.ndarray) and result[1].dtype.kind in "UO":
-        result = (result[0], result[1].tolist())  # a vocabulary as an array of strings: take its items
-    return result
 
 
 # ---------------------------------------------------------------- comparisons (grader side)
@@ -402,7 +385,7 @@ BAG_OF_WORDS = Exercise(
         SubCheck("empty", 0.5, "raises ValueError when no document has a token (also for an empty list)"),
     ),
     cases=_bow_cases,
-    run=_run,
+    run=RUNNERS["bag_of_words"],
     compare=_bow_compare,
     forbidden=Forbidden(
         python=(f"{REFERENCE}:bag_of_words", f"{REFERENCE}:tfidf", f"{REFERENCE}:tokenize", *SKLEARN_PYTHON),
@@ -593,7 +576,7 @@ TFIDF = Exercise(
         SubCheck("empty", 0.5, "raises ValueError when no document has a token (also for an empty list)"),
     ),
     cases=_tfidf_cases,
-    run=_run,
+    run=RUNNERS["tfidf"],
     compare=_tfidf_compare,
     depends={"bag_of_words": f"{REFERENCE}:bag_of_words"},
     forbidden=Forbidden(

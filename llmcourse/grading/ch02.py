@@ -26,6 +26,7 @@ from llmcourse.grading.contract import (
     items_of,
     to_plain,
 )
+from llmcourse.grading.runners.ch02 import PROJECTIONS, RUNNERS
 
 REFERENCE = "llmcourse.attention"
 FUSED_TORCH = ("torch.nn.functional.scaled_dot_product_attention", "torch.nn.functional.multi_head_attention_forward")
@@ -61,10 +62,6 @@ def _pe_cases(hidden: bool) -> list[Case]:
     ]
 
 
-def _pe_run(fn, inputs):
-    return fn(*inputs)
-
-
 def _pe_compare(case: Case, got: Any, expected: Any) -> None:
     if case.subcheck == "shape":
         if not (isinstance(got, dict) and "tensor" in got):
@@ -90,7 +87,7 @@ POSITIONAL_ENCODING = Exercise(
         SubCheck("odd", 0.5, "when d_model is odd, the last column is a sine"),
     ),
     cases=_pe_cases,
-    run=_pe_run,
+    run=RUNNERS["positional_encoding"],
     compare=_pe_compare,
     forbidden=Forbidden(python=(f"{REFERENCE}:sinusoidal_positional_encoding",), names=("sinusoidal_positional_encoding", REFERENCE)),
     mistakes=(
@@ -244,11 +241,6 @@ def _attention_cases(hidden: bool) -> list[Case]:
     return cases
 
 
-def _attention_run(fn, inputs):
-    q, k, v, mask = inputs
-    return fn(q.clone(), k.clone(), v.clone(), None if mask is None else mask.clone())
-
-
 def _attention_compare(case: Case, got: Any, expected: Any) -> None:
     out, weights = items_of(got, "scaled_dot_product_attention", 2)
     out_e, weights_e = expected["tuple"]
@@ -275,7 +267,7 @@ ATTENTION = Exercise(
         SubCheck("dtype", 0.5, "output and weights in the dtype of the inputs"),
     ),
     cases=_attention_cases,
-    run=_attention_run,
+    run=RUNNERS["attention"],
     compare=_attention_compare,
     forbidden=Forbidden(
         torch=FUSED_TORCH,
@@ -391,8 +383,6 @@ ATTENTION = Exercise(
 
 # ---------------------------------------------------------------- exercise 3: multi-head attention
 
-PROJECTIONS = ("q_proj", "k_proj", "v_proj", "out_proj")
-
 
 def _mha_case(sub, E, H, B, Tq, Tk, bias, masking, seed, visible) -> Case:
     torch.manual_seed(seed)
@@ -448,27 +438,6 @@ def _mha_cases(hidden: bool) -> list[Case]:
     return cases
 
 
-def _mha_run(cls, inputs):
-    E, H, bias = inputs["E"], inputs["H"], inputs["bias"]
-    module = cls(E, H, bias=bias)
-    layers = {}
-    for name in PROJECTIONS:
-        layer = getattr(module, name, None)
-        layers[name] = [list(layer.weight.shape), layer.bias is not None] if isinstance(layer, nn.Linear) else None
-    if inputs["layers_only"]:
-        return layers
-    missing = [name for name, found in layers.items() if found is None]
-    if missing:
-        raise AttributeError(f"no nn.Linear layers named {', '.join(missing)}")
-    with torch.no_grad():
-        for name, (weight, b) in inputs["weights"].items():
-            getattr(module, name).weight.copy_(weight)
-            if b is not None:
-                getattr(module, name).bias.copy_(b)
-        mask = inputs["mask"]
-        return module(inputs["query"].clone(), inputs["key"].clone(), inputs["key"].clone(), None if mask is None else mask.clone())
-
-
 def _mha_compare(case: Case, got: Any, expected: Any) -> None:
     if case.subcheck == "layers":
         have = {k: v for k, v in got.get("dict", {}).items()} if isinstance(got, dict) else {}
@@ -518,7 +487,7 @@ MULTI_HEAD_ATTENTION = Exercise(
         SubCheck("mask", 1.0, "a boolean mask broadcastable to (B, H, Tq, Tk), True = may attend"),
     ),
     cases=_mha_cases,
-    run=_mha_run,
+    run=RUNNERS["multi_head_attention"],
     compare=_mha_compare,
     depends={"scaled_dot_product_attention": f"{REFERENCE}:scaled_dot_product_attention"},
     forbidden=Forbidden(

@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 # Imported here, not when a check runs: the grading engine's server imports this module once,
 # so the students' processes (whose guards name these functions) start with them loaded.
@@ -48,6 +47,8 @@ from llmcourse.grading.contract import (
     kind_of,
     to_plain,
 )
+from llmcourse.grading.runners.ch03 import LINEARS, NORMS, RUNNERS
+from llmcourse.grading.runners.ch03 import _module_at  # noqa: F401 - tests/test_grading_ch03.py loads weights with ch03._module_at
 
 ATTENTION = "llmcourse.attention"
 LOSSES = "llmcourse.losses"
@@ -63,15 +64,12 @@ def _seeded(seed: int) -> torch.Generator:
 
 # Case inputs hold numpy arrays, not tensors: the engine pickles a job's inputs into the student's
 # process, and torch's pickling sends every tensor through a file descriptor of its own (a few
-# hundred per job stop the whole grading run). Each run function turns them back into tensors.
+# hundred per job stop the whole grading run). The runners (llmcourse.grading.runners.ch03) turn them
+# back into tensors.
 
 
 def _array(t: torch.Tensor | None) -> np.ndarray | None:
     return None if t is None else t.detach().cpu().numpy().copy()
-
-
-def _tensor(a: np.ndarray | None) -> torch.Tensor | None:
-    return None if a is None else torch.from_numpy(np.array(a))  # a fresh, writable copy
 
 
 def _computed_once(cases):
@@ -98,10 +96,6 @@ def _mask_cases(hidden: bool) -> list[Case]:
              "values": [(4, True), (6, True), (1, False), (2, False), (33, False), (128, False), (512, False)]}
     return [Case(sub, T, to_plain(_mask_expected(T)), f"T={T}", visible)
             for sub, all_sizes in sizes.items() for T, visible in all_sizes if visible or hidden]
-
-
-def _mask_run(fn, T):
-    return fn(T)
 
 
 def _mask_compare(case: Case, got: Any, expected: Any) -> None:
@@ -131,7 +125,7 @@ CAUSAL_MASK = Exercise(
         SubCheck("values", 1.5, "entry [i, j] is True exactly when j <= i: each token sees itself and the tokens before it"),
     ),
     cases=_mask_cases,
-    run=_mask_run,
+    run=RUNNERS["causal_mask"],
     compare=_mask_compare,
     forbidden=Forbidden(python=(f"{ATTENTION}:causal_mask",), names=(ATTENTION,)),
     mistakes=(
@@ -247,18 +241,6 @@ def _loss_cases(hidden: bool) -> list[Case]:
     return cases
 
 
-def _loss_run(fn, inputs):
-    logits, ids, mask = (_tensor(a) for a in inputs[:3])
-    want_grad = inputs[3]
-    logits = logits.requires_grad_(want_grad)
-    loss = fn(logits, ids, mask)
-    if not want_grad:
-        return loss
-    usable = isinstance(loss, torch.Tensor) and loss.dim() == 0 and loss.requires_grad
-    grad = torch.autograd.grad(loss, logits, allow_unused=True)[0] if usable else None
-    return loss, grad
-
-
 def _loss_compare(case: Case, got: Any, expected: Any) -> None:
     if case.subcheck != "scalar":
         value = float_of(expected)
@@ -307,7 +289,7 @@ CAUSAL_LM_LOSS = Exercise(
         SubCheck("scalar", 0.5, "returns a 0-dim float tensor whose gradient reaches the logits"),
     ),
     cases=_loss_cases,
-    run=_loss_run,
+    run=RUNNERS["causal_lm_loss"],
     compare=_loss_compare,
     forbidden=Forbidden(
         python=(f"{LOSSES}:causal_lm_loss", f"{LOSSES}:token_losses", f"{LOSSES}:causal_lm_labels",
@@ -390,10 +372,6 @@ CAUSAL_LM_LOSS = Exercise(
 
 
 # ---------------------------------------------------------------- exercise 3: a GPT-2 block
-
-# Where each parameter sits, with nn.Linear's shape (out, in) for n_embd = C.
-LINEARS = {"attn.c_attn": (3, 1), "attn.c_proj": (1, 1), "mlp.c_fc": (4, 1), "mlp.c_proj": (1, 4)}
-NORMS = ("ln_1", "ln_2")
 
 
 def _hf_block(C: int, H: int, T_max: int, seed: int) -> tuple[GPT2Block, dict[str, torch.Tensor]]:
@@ -495,42 +473,6 @@ def _block_cases(hidden: bool) -> list[Case]:
                 cases += [_block_case("padding", C, H, B, T, kind, 40 + 3 * n + i, False)
                           for i, kind in enumerate(("both", "left", "scattered"))]
     return cases
-
-
-def _module_at(module, path: str):
-    for part in path.split("."):
-        module = getattr(module, part, None)
-    return module
-
-
-def _block_run(cls, inputs):
-    from llmcourse.gpt import GPTConfig
-
-    block = cls(GPTConfig(**inputs["config"]))
-    found = {}
-    for path in (*NORMS, *LINEARS):
-        layer = _module_at(block, path)
-        if isinstance(layer, (nn.Linear, nn.LayerNorm)):
-            found[path] = [type(layer).__name__, list(layer.weight.shape), layer.bias is not None]
-        else:
-            found[path] = None if layer is None else [type(layer).__name__, None, None]
-    if inputs["kind"] == "modules":
-        return found
-    wrong = [path for path, layer in found.items() if layer is None or layer[1] is None]
-    if wrong:
-        raise AttributeError(f"no nn.Linear / nn.LayerNorm at {', '.join(wrong)}")
-    with torch.no_grad():
-        for name, value in inputs["weights"].items():
-            path, _, kind = name.rpartition(".")
-            getattr(_module_at(block, path), kind).copy_(_tensor(value))
-    block.eval()
-    x, mask = _tensor(inputs["x"]), _tensor(inputs["mask"])
-    with torch.no_grad():
-        if inputs["kind"] == "gelu":
-            return block.mlp(x)
-        if inputs["kind"] == "forward":
-            return block(x)
-        return block(x, mask)
 
 
 def _block_compare(case: Case, got: Any, expected: Any) -> None:
@@ -654,7 +596,7 @@ BLOCK = Exercise(
                  "GPT2Block at every token position, and stays finite at the padding positions"),
     ),
     cases=_block_cases,
-    run=_block_run,
+    run=RUNNERS["block"],
     compare=_block_compare,
     depends={"causal_mask": f"{ATTENTION}:causal_mask"},
     forbidden=Forbidden(

@@ -19,7 +19,6 @@ student could hand them in; the mutation suite grades every one of them.
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import io
 import math
@@ -30,7 +29,6 @@ import sacrebleu
 import torch
 import torch.nn.functional as F
 from rouge_score import rouge_scorer
-from transformers import GPT2Config, GPT2LMHeadModel
 
 from llmcourse.grading.contract import (
     Case,
@@ -46,6 +44,7 @@ from llmcourse.grading.contract import (
     kind_of,
     to_plain,
 )
+from llmcourse.grading.runners.ch04 import RUNNERS, TINY_GPT2, _RAISED, _one_thread, tiny_model
 
 METRICS = "llmcourse.metrics"
 TEXT_METRICS = "llmcourse.text_metrics"
@@ -57,20 +56,6 @@ SACREBLEU_NAMES = ("sacrebleu", "sacrebleu.metrics", "sacrebleu.metrics.bleu", "
 ROUGE_SCORE_NAMES = ("rouge_score", "rouge_score.rouge_scorer", "rouge_score.tokenize", "rouge_score.tokenizers",
                      "rouge_score.scoring", "rouge_scorer", "RougeScorer")
 NLTK_NAMES = ("nltk", "nltk.translate", "nltk.translate.bleu_score")
-
-
-@contextlib.contextmanager
-def _one_thread():
-    """Tiny models run on one thread: several threads gain nothing on them, and lose a lot when
-    other processes share the CPU (20x slower seen on 2 busy cores)."""
-    threads = torch.get_num_threads()
-    if threads > 1:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        if threads > 1:
-            torch.set_num_threads(threads)
 
 
 def _seeded(seed: int) -> torch.Generator:
@@ -308,13 +293,6 @@ def _ppl_cases(hidden: bool) -> list[Case]:
     return cases
 
 
-def _ppl_run(fn, inputs):
-    logits, input_ids, mask = inputs
-    if mask is None:  # attention_mask is optional
-        return fn(logits.clone(), input_ids.clone())
-    return fn(logits.clone(), input_ids.clone(), mask.clone())
-
-
 def _ppl_compare(case: Case, got: Any, expected: Any) -> None:
     _number(got, expected, what="perplexity", context=case.label, atol=1e-6, rtol=1e-5)
 
@@ -330,7 +308,7 @@ PERPLEXITY = Exercise(
         SubCheck("mask", 1.0, "targets whose attention_mask is 0 (padding) are not counted"),
     ),
     cases=_ppl_cases,
-    run=_ppl_run,
+    run=RUNNERS["perplexity"],
     compare=_ppl_compare,
     forbidden=Forbidden(
         python=tuple(f"{METRICS}:{name}" for name in _METRICS_FUNCTIONS),
@@ -551,23 +529,6 @@ def sliding_window_perplexity(model, input_ids, max_length, stride):
 """,
 ]
 
-# The tiny models of the cases: GPT-2 with a vocabulary of 50, wide initial weights so that
-# token probabilities vary (a mistake then changes the result by far more than rounding).
-TINY_GPT2 = dict(vocab_size=50, n_positions=64, n_embd=32, n_layer=2, n_head=2, resid_pdrop=0.0, embd_pdrop=0.0,
-                 attn_pdrop=0.0, initializer_range=0.2, bos_token_id=0, eos_token_id=0)
-
-
-def tiny_model(state: bytes | None = None, seed: int = 0) -> GPT2LMHeadModel:
-    """A small random ``GPT2LMHeadModel`` (seeded), or one with the weights ``state`` (see
-    :func:`tiny_weights`); the global random state is left as it was."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = GPT2LMHeadModel(GPT2Config(**TINY_GPT2))
-    model.loss_type = "ForCausalLM"  # what transformers falls back to anyway, without a warning
-    if state is not None:
-        model.load_state_dict(torch.load(io.BytesIO(state), weights_only=True))
-    return model.eval()
-
 
 @functools.cache
 def tiny_weights(seed: int) -> bytes:
@@ -638,18 +599,6 @@ def _sw_case_list(hidden: bool) -> list[Case]:
     return cases
 
 
-def _sw_run(fn, inputs):
-    model = tiny_model(inputs["state"])
-    if inputs["kind"] == "function":
-        hf_model = model
-
-        def model(ids):  # any callable logits_fn accepts
-            return hf_model(ids).logits
-
-    with _one_thread():
-        return fn(model, inputs["input_ids"].clone(), inputs["max_length"], inputs["stride"])
-
-
 def _sw_compare(case: Case, got: Any, expected: Any) -> None:
     _number(got, expected, what="sliding-window perplexity", context=case.label, atol=1e-6, rtol=1e-4)
 
@@ -666,7 +615,7 @@ SLIDING_WINDOW = Exercise(
         SubCheck("any_model", 0.5, "model may be anything logits_fn accepts (here a plain function ids -> logits)"),
     ),
     cases=_sw_cases,
-    run=_sw_run,
+    run=RUNNERS["sliding_window"],
     compare=_sw_compare,
     forbidden=Forbidden(python=tuple(f"{METRICS}:{name}" for name in _METRICS_FUNCTIONS), names=REFERENCE_NAMES),
     mistakes=_mistakes(SLIDING_WINDOW_MISTAKES),
@@ -893,9 +842,6 @@ def _bleu_oracle(hypotheses: list[str], references: list[list[str]]) -> sacreble
     return sacrebleu.corpus_bleu(hypotheses, streams)
 
 
-_RAISED = {"raised": "ValueError"}  # what run returns when the answer raised ValueError where it should
-
-
 def _bleu_case(sub: str, hypotheses: list[str], references: list[list[str]], visible: bool, label: str = "") -> Case:
     label = label or f"hypotheses={_short(hypotheses)}, references={_short(references)}"
     if sub == "errors":
@@ -962,17 +908,6 @@ def _bleu_cases(hidden: bool) -> list[Case]:
     return cases
 
 
-def _bleu_run(fn, inputs):
-    hypotheses, references, should_raise = inputs
-    hypotheses, references = list(hypotheses), [list(r) for r in references]
-    if not should_raise:
-        return fn(hypotheses, references)
-    try:
-        return fn(hypotheses, references)
-    except ValueError:
-        return dict(_RAISED)
-
-
 def _bleu_compare(case: Case, got: Any, expected: Any) -> None:
     raised = to_plain(_RAISED)
     if expected == raised:
@@ -1002,7 +937,7 @@ BLEU = Exercise(
         SubCheck("errors", 0.5, "ValueError when the numbers of hypotheses and of reference lists differ, or there are none"),
     ),
     cases=_bleu_cases,
-    run=_bleu_run,
+    run=RUNNERS["bleu"],
     compare=_bleu_compare,
     forbidden=Forbidden(
         python=(f"{TEXT_METRICS}:bleu", f"{TEXT_METRICS}:tokenize_13a", "sacrebleu:corpus_bleu", "sacrebleu:sentence_bleu",
@@ -1267,16 +1202,6 @@ def _rouge_l_cases(hidden: bool) -> list[Case]:
     return cases
 
 
-def _rouge_n_run(fn, inputs):
-    prediction, reference, n = inputs
-    return fn(prediction, reference, n)
-
-
-def _rouge_l_run(fn, inputs):
-    prediction, reference, _ = inputs
-    return fn(prediction, reference)
-
-
 def _rouge_compare(name: str):
     def compare(case: Case, got: Any, expected: Any) -> None:
         got_items = items_of(got, f"{name}(prediction, reference{', n' if name == 'rouge_n' else ''})", 3)
@@ -1307,7 +1232,7 @@ ROUGE_N = Exercise(
         SubCheck("empty", 0.5, "a text without n-grams (empty, only punctuation, or shorter than n) gives (0.0, 0.0, 0.0)"),
     ),
     cases=_rouge_n_cases,
-    run=_rouge_n_run,
+    run=RUNNERS["rouge_n"],
     compare=_rouge_compare("rouge_n"),
     forbidden=Forbidden(python=(f"{TEXT_METRICS}:rouge_n", f"{TEXT_METRICS}:tokenize_rouge", f"{TEXT_METRICS}:ngrams") + _ROUGE_PYTHON,
                         names=_ROUGE_NAMES),
@@ -1327,7 +1252,7 @@ ROUGE_L = Exercise(
         SubCheck("empty", 0.5, "a text without words (empty or only punctuation) gives (0.0, 0.0, 0.0)"),
     ),
     cases=_rouge_l_cases,
-    run=_rouge_l_run,
+    run=RUNNERS["rouge_l"],
     compare=_rouge_compare("rouge_l"),
     forbidden=Forbidden(python=(f"{TEXT_METRICS}:rouge_l", f"{TEXT_METRICS}:tokenize_rouge", f"{TEXT_METRICS}:lcs_length") + _ROUGE_PYTHON,
                         names=_ROUGE_NAMES),

@@ -15,17 +15,15 @@ Expected values come from an independent oracle, never from :mod:`llmcourse.deco
   strings searched in the text of the tokens ``generate`` produced, one token at a time.
 
 The student's process gets only inputs: logits and ids as tensors, a random model as the seed and
-sizes it is rebuilt from (:func:`tiny_model`), the course model by name.
+sizes it is rebuilt from (:func:`~llmcourse.grading.runners.ch05.tiny_model`), the course model by name.
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 from typing import Any
 
 import numpy as np
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel
 from transformers.generation.logits_process import (
     RepetitionPenaltyLogitsProcessor,
     TemperatureLogitsWarper,
@@ -46,6 +44,7 @@ from llmcourse.grading.contract import (
     kind_of,
     to_plain,
 )
+from llmcourse.grading.runners.ch05 import RUNNERS, _on_one_thread, course_model, tiny_model
 
 REFERENCE = "llmcourse.decoding"
 
@@ -177,7 +176,7 @@ def _label(logits: torch.Tensor, **params: Any) -> str:
     return text
 
 
-# ---------------------------------------------------------------- running and comparing
+# ---------------------------------------------------------------- cases and comparisons
 
 
 def _processor_case(sub: str, oracle, args: tuple, label: str, visible: bool) -> Case:
@@ -188,19 +187,6 @@ def _processor_case(sub: str, oracle, args: tuple, label: str, visible: bool) ->
     except ValueError:
         expected = {"raised": "ValueError"}
     return Case(sub, {"args": args}, to_plain(expected), label, visible)
-
-
-def _processor_run(fn, inputs):
-    """Call the answer on copies of the inputs; report the result, a ValueError, and whether the
-    answer changed its input tensors in place."""
-    args = [a.clone() if isinstance(a, torch.Tensor) else a for a in inputs["args"]]
-    before = [a.clone() if isinstance(a, torch.Tensor) else None for a in args]
-    try:
-        out = fn(*args)
-    except ValueError:
-        return {"raised": "ValueError"}
-    changed = any(b is not None and not torch.equal(a, b) for a, b in zip(args, before))
-    return {"out": out, "changed": changed}
 
 
 def _processor_compare(what: str):
@@ -292,7 +278,7 @@ TEMPERATURE = Exercise(
         SubCheck("inputs", 0.5, "returns a new tensor and leaves the logits passed in unchanged"),
     ),
     cases=_temperature_cases,
-    run=_processor_run,
+    run=RUNNERS["temperature"],
     compare=_processor_compare("apply_temperature"),
     forbidden=FORBIDDEN,
     mistakes=(
@@ -406,7 +392,7 @@ TOP_K = Exercise(
         SubCheck("raises", 0.5, "k <= 0 raises ValueError"),
     ),
     cases=_top_k_cases,
-    run=_processor_run,
+    run=RUNNERS["top_k"],
     compare=_processor_compare("top_k_filter"),
     forbidden=FORBIDDEN,
     mistakes=(
@@ -577,7 +563,7 @@ TOP_P = Exercise(
         SubCheck("keeps_one", 0.5, "always keeps the most likely token (p = 0 keeps exactly that one)"),
     ),
     cases=_top_p_cases,
-    run=_processor_run,
+    run=RUNNERS["top_p"],
     compare=_processor_compare("top_p_filter"),
     forbidden=FORBIDDEN,
     mistakes=(
@@ -681,7 +667,7 @@ REPETITION = Exercise(
         SubCheck("inputs", 0.5, "returns a new tensor and leaves the logits passed in unchanged"),
     ),
     cases=_repetition_cases,
-    run=_processor_run,
+    run=RUNNERS["repetition_penalty"],
     compare=_processor_compare("apply_repetition_penalty"),
     forbidden=FORBIDDEN,
     mistakes=(
@@ -815,7 +801,7 @@ PENALTIES = Exercise(
         SubCheck("inputs", 0.5, "returns a new tensor and leaves the logits passed in unchanged"),
     ),
     cases=_penalties_cases,
-    run=_processor_run,
+    run=RUNNERS["frequency_presence"],
     compare=_processor_compare("apply_frequency_presence_penalties"),
     forbidden=FORBIDDEN,
     mistakes=(
@@ -876,66 +862,13 @@ def apply_frequency_presence_penalties(logits, generated_ids, frequency_penalty,
 
 # ================================================================ decoders
 
-
-@contextlib.contextmanager
-def one_thread():
-    """Run tiny models on one thread (and put the count back): more threads do not make them
-    faster, and on a busy machine they make them far slower (threads waiting for a core)."""
-    threads = torch.get_num_threads()
-    if threads > 1:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        if threads > 1:
-            torch.set_num_threads(threads)
-
-
-def _on_one_thread(fn):
-    @functools.wraps(fn)
-    def wrapped(*args, **kwargs):
-        with one_thread():
-            return fn(*args, **kwargs)
-
-    return wrapped
-
-# ---------------------------------------------------------------- the models the decoders run
-
-
-@functools.cache
-def tiny_model(seed: int = 0, vocab_size: int = 50, initializer_range: float = 0.3) -> GPT2LMHeadModel:
-    """A 2-layer, 32-wide random GPT-2, the same for the same arguments in every process.
-
-    A large ``initializer_range`` makes its next-token distributions peaked (greedy and beam
-    search differ), a small one makes them flat (long outputs have tiny probabilities). No
-    dropout, eval mode, no end token of its own.
-    """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        config = GPT2Config(
-            vocab_size=vocab_size, n_positions=64, n_embd=32, n_layer=2, n_head=2, initializer_range=initializer_range,
-            resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, bos_token_id=None, eos_token_id=None, pad_token_id=None,
-        )
-        return GPT2LMHeadModel(config).eval()
+# The models the decoders run (tiny_model, course_model) are built in llmcourse.grading.runners.ch05,
+# with the runners: the student's process rebuilds them from what a case carries.
 
 
 def _model_label(spec: tuple) -> str:
     seed, vocab_size, init = spec
     return f"a random GPT-2 (vocabulary {vocab_size}, seed {seed}{', flat distributions' if init < 0.2 else ''})"
-
-
-@functools.lru_cache(maxsize=1)
-def course_model():
-    """``course-gpt`` and its tokenizer, on the CPU (loaded once per process)."""
-    from transformers.utils import logging as hf_logging
-
-    from llmcourse import models
-
-    hf_logging.disable_progress_bar()
-    try:
-        return models.load("course-gpt", device="cpu")
-    finally:
-        hf_logging.enable_progress_bar()
 
 
 def _hf_generate(model, ids: torch.Tensor, **kwargs) -> torch.Tensor:
@@ -948,26 +881,6 @@ def _hf_generate(model, ids: torch.Tensor, **kwargs) -> torch.Tensor:
         return model.generate(ids.clone(), attention_mask=torch.ones_like(ids), **kwargs)
     finally:
         hf_logging.set_verbosity(level)
-
-
-_mistake_runs: dict[tuple[int, int], tuple[Any, Any, Any]] = {}
-
-
-def _remember_mistakes(run):
-    """Grader side, a failing answer is compared with every catalogued mistake, each run on the
-    same case: remember a mistake's result per case (a mistake is the course's code, compiled
-    once; a student's function is never remembered, it may read globals that change)."""
-
-    @functools.wraps(run)
-    def wrapped(fn, inputs):
-        if not str(getattr(fn, "__globals__", {}).get("__name__", "")).startswith("mistake_"):
-            return run(fn, inputs)
-        key = (id(fn), id(inputs))
-        if key not in _mistake_runs or _mistake_runs[key][0] is not fn or _mistake_runs[key][1] is not inputs:
-            _mistake_runs[key] = (fn, inputs, run(fn, inputs))
-        return _mistake_runs[key][2]
-
-    return wrapped
 
 
 def _ids_compare(what: str):
@@ -1044,16 +957,6 @@ def _greedy_cases(hidden: bool) -> list[Case]:
     return cases
 
 
-@_remember_mistakes
-@_on_one_thread
-def _greedy_run(fn, inputs):
-    model = tiny_model(*inputs["model"])
-    ids, n = inputs["ids"].clone(), inputs["max_new_tokens"]
-    if inputs["eos"] is None:
-        return fn(model, ids, n)
-    return fn(model, ids, n, eos_token_id=inputs["eos"], pad_token_id=inputs["pad"])
-
-
 _GREEDY = """import torch
 from llmcourse.models import logits_fn
 
@@ -1084,7 +987,7 @@ GREEDY = Exercise(
         SubCheck("stops", 1.0, "decoding stops as soon as every sequence has produced the end token (which is kept)"),
     ),
     cases=_greedy_cases,
-    run=_greedy_run,
+    run=RUNNERS["greedy"],
     compare=_ids_compare("greedy_decode"),
     forbidden=FORBIDDEN,
     mistakes=(
@@ -1198,13 +1101,6 @@ def _beam_cases(hidden: bool) -> list[Case]:
     return cases
 
 
-@_remember_mistakes
-@_on_one_thread
-def _beam_run(fn, inputs):
-    model = tiny_model(*inputs["model"])
-    return fn(model, inputs["ids"].clone(), inputs["num_beams"], inputs["max_new_tokens"])
-
-
 _BEAM = """import torch
 from llmcourse.models import logits_fn
 
@@ -1237,7 +1133,7 @@ BEAM = Exercise(
         SubCheck("batch", 1.0, "each prompt of a batch is searched on its own: (B, T + max_new_tokens)"),
     ),
     cases=_beam_cases,
-    run=_beam_run,
+    run=RUNNERS["beam_search"],
     compare=_ids_compare("beam_search"),
     forbidden=FORBIDDEN,
     mistakes=(
@@ -1335,18 +1231,6 @@ QUESTION = "Question: What is 3 plus 4?\nAnswer:"
 DIARY = "Dear diary,\nOn Friday, I gently walked next to the library.\nYour"
 
 
-def seeded_sampler(seed: int, temperature: float):
-    """A ``next_token(logits, ids)`` hook drawing from softmax(logits / temperature) with its own
-    seeded generator (what ``functools.partial(llmcourse.decoding.sample, ...)`` gives)."""
-    generator = _seeded(seed)
-
-    def next_token(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-        probs = torch.softmax(logits.float() / temperature, dim=-1)
-        return torch.multinomial(probs, 1, generator=generator).view(-1)
-
-    return next_token
-
-
 def streamed_until(tokenizer, new_tokens: list[int], stops: list[str]) -> str:
     """What generate_until must return, given the tokens the model produces one by one."""
     for n in range(1, len(new_tokens) + 1):
@@ -1408,17 +1292,6 @@ def _until_cases(hidden: bool) -> list[Case]:
     return cases
 
 
-@_remember_mistakes
-@_on_one_thread
-def _until_run(fn, inputs):
-    model, tokenizer = course_model()
-    stop = list(inputs["stop"]) if isinstance(inputs["stop"], list) else inputs["stop"]
-    args = (model, tokenizer, inputs["prompt"], stop, inputs["max_new_tokens"])
-    if inputs["sampler"] is None:
-        return fn(*args)
-    return fn(*args, next_token=seeded_sampler(*inputs["sampler"]))
-
-
 @_robust
 def _until_compare(case: Case, got: Any, expected: Any) -> None:
     if not isinstance(got, str):
@@ -1464,7 +1337,7 @@ UNTIL = Exercise(
         SubCheck("next_token", 0.5, "picks each token with next_token(logits, ids) when one is given"),
     ),
     cases=_until_cases,
-    run=_until_run,
+    run=RUNNERS["generate_until"],
     compare=_until_compare,
     forbidden=FORBIDDEN,
     mistakes=(

@@ -25,6 +25,7 @@ import string
 from typing import Any
 
 from llmcourse.grading.contract import Case, Exercise, Forbidden, GradingError, Mistake, SubCheck, check, kind_of, to_plain
+from llmcourse.grading.runners.ch06 import RUNNERS
 
 REFERENCE = "llmcourse.prompting"
 OPEN, CLOSE = "<data>", "</data>"
@@ -108,11 +109,6 @@ def _fs_cases(hidden: bool) -> list[Case]:
         cases += [_fs_case("no_examples", "", [], "", False), _fs_case("no_examples", "multi\nline", [], "q\n", False)]
         cases.append(_fs_case("examples", "", [("same", "same")] * 3, "same", False))
     return cases
-
-
-def _fs_run(fn, inputs):
-    system, examples, query = inputs
-    return fn(system, [tuple(e) for e in examples], query)
 
 
 def _messages_of(plain: Any, case: Case) -> list:
@@ -232,7 +228,7 @@ FEW_SHOT_MESSAGES = Exercise(
         SubCheck("no_examples", 0.5, "with no examples: the system message and the query only"),
     ),
     cases=_fs_cases,
-    run=_fs_run,
+    run=RUNNERS["few_shot_messages"],
     compare=_fs_compare,
     forbidden=_forbidden("few_shot_messages"),
     mistakes=FEW_SHOT_MISTAKES,
@@ -287,14 +283,6 @@ def _template_cases(hidden: bool) -> list[Case]:
         for sub, template, fields, visible in _TEMPLATE_CASES
         if visible or hidden
     ]
-
-
-def _template_run(fn, inputs):
-    template, items = inputs
-    try:
-        return {"ok": fn(template, **dict(items))}
-    except Exception as exc:  # noqa: BLE001 - which exception, and what it says, is the result
-        return {"raised": type(exc).__name__, "message": str(exc)[:500]}
 
 
 def _field_names(case: Case) -> list[str]:
@@ -457,7 +445,7 @@ FILL_TEMPLATE = Exercise(
         SubCheck("unknown", 0.75, "a ValueError whose message names every unknown field (a keyword the template does not use)"),
     ),
     cases=_template_cases,
-    run=_template_run,
+    run=RUNNERS["fill_template"],
     compare=_template_compare,
     forbidden=_forbidden("fill_template", "template_fields"),
     mistakes=FILL_TEMPLATE_MISTAKES,
@@ -516,17 +504,6 @@ def _quote_cases(hidden: bool) -> list[Case]:
         ]
         cases += [_quote_case("random", _random_texts(seed, 100), f"100 random strings (seed {seed})", False) for seed in (1, 2, 3)]
     return cases
-
-
-def _quote_run(fn, texts):
-    unquote = getattr(fn, "__globals__", {}).get("unquote")
-    if not callable(unquote):
-        raise NameError("unquote is not defined: write it in the same cell as quote_untrusted")
-    results = []
-    for text in texts:
-        quoted = fn(text)
-        results.append({"quoted": quoted, "back": unquote(quoted) if isinstance(quoted, str) else None})
-    return results
 
 
 def _quote_compare(case: Case, got: Any, expected: Any) -> None:
@@ -641,7 +618,7 @@ QUOTE_UNTRUSTED = Exercise(
         SubCheck("random", 0.75, "the same for random text made of the delimiters' pieces"),
     ),
     cases=_quote_cases,
-    run=_quote_run,
+    run=RUNNERS["quote_untrusted"],
     compare=_quote_compare,
     forbidden=_forbidden("quote_untrusted", "unquote"),
     mistakes=QUOTE_MISTAKES,

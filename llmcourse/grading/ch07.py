@@ -44,6 +44,7 @@ from llmcourse.grading.contract import (
     kind_of,
     to_plain,
 )
+from llmcourse.grading.runners.ch07 import RUNNERS
 
 FINETUNE = "llmcourse.finetune"
 LORA = "llmcourse.lora"
@@ -54,15 +55,11 @@ def _seeded(seed: int) -> torch.Generator:
 
 
 # Case inputs hold numpy arrays, not tensors (see ch03: torch pickles each tensor through a file
-# descriptor); each run function turns them back into tensors.
+# descriptor); the runners (llmcourse.grading.runners.ch07) turn them back into tensors.
 
 
 def _array(t: torch.Tensor | None) -> np.ndarray | None:
     return None if t is None else t.detach().cpu().numpy().copy()
-
-
-def _tensor(a: np.ndarray | None) -> torch.Tensor | None:
-    return None if a is None else torch.from_numpy(np.array(a))
 
 
 # ---------------------------------------------------------------- exercise 1: masking the prompt
@@ -122,14 +119,6 @@ def _mask_cases(hidden: bool) -> list[Case]:
     return cases
 
 
-def _mask_run(fn, inputs):
-    ids, lengths, mask = (_tensor(a) for a in inputs[:3])
-    labels = fn(ids, lengths, mask) if mask is not None else fn(ids, lengths)
-    if inputs[3] == "copy":
-        return labels, ids
-    return labels
-
-
 def _mask_compare(case: Case, got: Any, expected: Any) -> None:
     labels_e = expected
     if case.subcheck == "copy":
@@ -167,7 +156,7 @@ MASK_PROMPT_TOKENS = Exercise(
         SubCheck("copy", 1.0, "returns a new torch.int64 tensor: input_ids is left unchanged"),
     ),
     cases=_mask_cases,
-    run=_mask_run,
+    run=RUNNERS["mask_prompt_tokens"],
     compare=_mask_compare,
     forbidden=Forbidden(python=(f"{FINETUNE}:mask_prompt_tokens",), names=(FINETUNE,)),
     mistakes=(
@@ -291,18 +280,6 @@ def _sft_cases(hidden: bool) -> list[Case]:
     return cases
 
 
-def _sft_run(fn, inputs):
-    logits, labels = (_tensor(a) for a in inputs[:2])
-    want_grad = inputs[2]
-    logits = logits.requires_grad_(want_grad)
-    loss = fn(logits, labels)
-    if not want_grad:
-        return loss
-    usable = isinstance(loss, torch.Tensor) and loss.dim() == 0 and loss.requires_grad
-    grad = torch.autograd.grad(loss, logits, allow_unused=True)[0] if usable else None
-    return loss, grad
-
-
 def _sft_compare(case: Case, got: Any, expected: Any) -> None:
     if case.subcheck != "scalar":
         expect_float(got, float_of(expected), what="loss", context=case.label, atol=1e-5, rtol=1e-5)
@@ -345,7 +322,7 @@ SFT_LOSS = Exercise(
         SubCheck("scalar", 1.0, "returns a 0-dim float tensor whose gradient reaches the logits"),
     ),
     cases=_sft_cases,
-    run=_sft_run,
+    run=RUNNERS["sft_loss"],
     compare=_sft_compare,
     forbidden=Forbidden(
         python=(f"{FINETUNE}:sft_loss", "transformers.loss.loss_utils:ForCausalLMLoss",
@@ -467,34 +444,6 @@ def _lora_cases(hidden: bool) -> list[Case]:
     return cases
 
 
-def _lora_run(cls, inputs):
-    base = nn.Linear(inputs["n_in"], inputs["n_out"], bias=inputs["b"] is not None)
-    with torch.no_grad():
-        base.weight.copy_(_tensor(inputs["W"]))
-        if inputs["b"] is not None:
-            base.bias.copy_(_tensor(inputs["b"]))
-    extra = {} if inputs["dropout"] is None else {"dropout": inputs["dropout"]}
-    layer = cls(base, inputs["r"], inputs["alpha"], **extra)
-    if inputs["kind"] == "params":
-        def described(name):
-            p = getattr(layer, name, None)
-            return [list(p.shape), bool(p.requires_grad) and isinstance(p, nn.Parameter)] if isinstance(p, torch.Tensor) else None
-        B = getattr(layer, "B", None)
-        frozen = not any(p.requires_grad for p in base.parameters())
-        return {"A": described("A"), "B": described("B"), "B_zero": bool(isinstance(B, torch.Tensor) and bool((B == 0).all())),
-                "base_frozen": frozen}
-    with torch.no_grad():
-        layer.A.copy_(_tensor(inputs["A"]))
-        layer.B.copy_(_tensor(inputs["B"]))
-    layer.eval()
-    x = _tensor(inputs["x"])
-    with torch.no_grad():
-        if inputs["kind"] == "forward":
-            return layer(x)
-        merged = layer.merge()
-        return [type(merged).__name__ if isinstance(merged, nn.Linear) else f"a {type(merged).__name__}", merged(x)]
-
-
 def _lora_compare(case: Case, got: Any, expected: Any) -> None:
     if case.subcheck == "params":
         if got == expected:
@@ -586,7 +535,7 @@ LORA_LINEAR = Exercise(
         SubCheck("merge", 1.5, "merge() returns one nn.Linear with the same outputs (weight W + (alpha / r) B A, the base's bias)"),
     ),
     cases=_lora_cases,
-    run=_lora_run,
+    run=RUNNERS["lora_linear"],
     compare=_lora_compare,
     forbidden=Forbidden(
         python=(f"{LORA}:LoRALinear", "peft.tuners.lora.layer:Linear", "peft.tuners.lora.layer:LoraLayer"),

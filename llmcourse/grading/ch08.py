@@ -11,7 +11,8 @@ course's own code (``llmcourse.multimodal``):
   ``clip_loss`` in 4.x) on the similarity logits, in float64, and its gradients by autograd.
 
 Case inputs are numpy arrays (see chapter 03: tensors each take a file descriptor on their way
-into the student's process); the run functions turn them back into tensors.
+into the student's process); the runners (:mod:`llmcourse.grading.runners.ch08`) turn them back
+into tensors.
 """
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ from llmcourse.grading.contract import (
     kind_of,
     to_plain,
 )
+from llmcourse.grading.runners.ch08 import RUNNERS
 
 REFERENCE = "llmcourse.multimodal"
 HF_CLIP = "transformers.models.clip.modeling_clip"
@@ -88,20 +90,6 @@ def _patchify_cases(hidden: bool) -> list[Case]:
     return cases
 
 
-def _patchify_run(fn, inputs):
-    images, p = inputs
-    images = torch.from_numpy(np.array(images))
-    if not images.shape[-1] % p and not images.shape[-2] % p:
-        return fn(images, p)
-    try:
-        result = fn(images, p)
-    except ValueError:
-        return "ValueError"
-    except Exception as exc:  # noqa: BLE001 - another exception is the student's result
-        return f"{type(exc).__name__} (not ValueError)"
-    return f"no error (returned {kind_of(to_plain(result))})"
-
-
 def _patchify_compare(case: Case, got: Any, expected: Any) -> None:
     if case.subcheck == "error":
         if got != expected:
@@ -135,7 +123,7 @@ PATCHIFY = Exercise(
         SubCheck("error", 1.0, "raises ValueError when H or W is not a multiple of patch_size"),
     ),
     cases=_patchify_cases,
-    run=_patchify_run,
+    run=RUNNERS["patchify"],
     compare=_patchify_compare,
     forbidden=Forbidden(
         torch=UNFOLD_TORCH,
@@ -215,23 +203,6 @@ def _embedding_cases(hidden: bool) -> list[Case]:
     return cases
 
 
-def _embedding_run(cls, inputs):
-    module = cls(inputs["C"], inputs["p"], inputs["E"])
-    proj = getattr(module, "proj", None)
-    if inputs["layer_only"]:
-        return [list(proj.weight.shape), proj.bias is not None] if isinstance(proj, nn.Linear) else None
-    if not isinstance(proj, nn.Linear):
-        raise AttributeError("PatchEmbedding has no nn.Linear named proj")
-    weight = torch.from_numpy(np.array(inputs["weight"]))
-    with torch.no_grad():
-        if proj.weight.shape != weight.shape:
-            raise ValueError(f"proj.weight has shape {tuple(proj.weight.shape)}, expected {tuple(weight.shape)}")
-        proj.weight.copy_(weight)
-        if proj.bias is not None:
-            proj.bias.copy_(torch.from_numpy(np.array(inputs["bias"])))
-        return module(torch.from_numpy(np.array(inputs["images"])))
-
-
 def _embedding_compare(case: Case, got: Any, expected: Any) -> None:
     if case.subcheck == "layer":
         C, p, E = case.inputs["C"], case.inputs["p"], case.inputs["E"]
@@ -267,7 +238,7 @@ PATCH_EMBEDDING = Exercise(
         SubCheck("conv", 2.0, "forward(images) is proj(patches), (B, N, embed_dim), equal to the strided nn.Conv2d whose weight is proj.weight reshaped to (E, C, p, p)"),
     ),
     cases=_embedding_cases,
-    run=_embedding_run,
+    run=RUNNERS["patch_embedding"],
     compare=_embedding_compare,
     depends={"patchify": f"{REFERENCE}:patchify"},
     forbidden=Forbidden(
@@ -379,21 +350,6 @@ def _clip_cases(hidden: bool) -> list[Case]:
     return cases
 
 
-def _clip_run(fn, inputs):
-    image, text, temperature, grad = inputs
-    image, text = torch.from_numpy(np.array(image)), torch.from_numpy(np.array(text))
-    if not grad:
-        with torch.no_grad():
-            return fn(image, text, temperature)
-    image.requires_grad_(True)
-    text.requires_grad_(True)
-    loss = fn(image, text, temperature)
-    if not isinstance(loss, torch.Tensor) or loss.grad_fn is None:
-        return (loss, None, None)
-    loss.backward()
-    return (loss, image.grad, text.grad)
-
-
 def _clip_compare(case: Case, got: Any, expected: Any) -> None:
     if case.subcheck == "grad":
         loss, g_image, g_text = items_of(got, "clip_loss (with gradients)", 3)
@@ -433,7 +389,7 @@ CLIP_LOSS = Exercise(
         SubCheck("grad", 0.5, "returns a scalar tensor that gradients flow through to both inputs"),
     ),
     cases=_clip_cases,
-    run=_clip_run,
+    run=RUNNERS["clip_loss"],
     compare=_clip_compare,
     forbidden=Forbidden(
         python=(f"{REFERENCE}:clip_loss", f"{HF_CLIP}:{HF_CLIP_LOSS_NAME}", f"{HF_CLIP}:contrastive_loss"),

@@ -1,0 +1,98 @@
+"""Student-side runners of chapter 04 (evaluating LLMs): see :mod:`llmcourse.grading.runners`."""
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel
+
+# The tiny models of the cases: GPT-2 with a vocabulary of 50, wide initial weights so that
+# token probabilities vary (a mistake then changes the result by far more than rounding).
+TINY_GPT2 = dict(vocab_size=50, n_positions=64, n_embd=32, n_layer=2, n_head=2, resid_pdrop=0.0, embd_pdrop=0.0,
+                 attn_pdrop=0.0, initializer_range=0.2, bos_token_id=0, eos_token_id=0)
+
+_RAISED = {"raised": "ValueError"}  # what run returns when the answer raised ValueError where it should
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Tiny models run on one thread: several threads gain nothing on them, and lose a lot when
+    other processes share the CPU (20x slower seen on 2 busy cores)."""
+    threads = torch.get_num_threads()
+    if threads > 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if threads > 1:
+            torch.set_num_threads(threads)
+
+
+def tiny_model(state: bytes | None = None, seed: int = 0) -> GPT2LMHeadModel:
+    """A small random ``GPT2LMHeadModel`` (seeded), or one with the weights ``state`` (a saved
+    ``state_dict`` as bytes, what the cases carry); the global random state is left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = GPT2LMHeadModel(GPT2Config(**TINY_GPT2))
+    model.loss_type = "ForCausalLM"  # what transformers falls back to anyway, without a warning
+    if state is not None:
+        model.load_state_dict(torch.load(io.BytesIO(state), weights_only=True))
+    return model.eval()
+
+
+def run_perplexity(fn: Callable[..., Any], inputs: tuple) -> Any:
+    """``perplexity(logits, input_ids[, attention_mask])`` on copies: logits (B, T, V), ids (B, T)."""
+    logits, input_ids, mask = inputs
+    if mask is None:  # attention_mask is optional
+        return fn(logits.clone(), input_ids.clone())
+    return fn(logits.clone(), input_ids.clone(), mask.clone())
+
+
+def run_sliding_window_perplexity(fn: Callable[..., Any], inputs: dict[str, Any]) -> Any:
+    """``sliding_window_perplexity(model, input_ids, max_length, stride)`` on the case's tiny model,
+    or on a plain function ids (B, T) -> logits (B, T, V) wrapping it (kind "function")."""
+    model = tiny_model(inputs["state"])
+    if inputs["kind"] == "function":
+        hf_model = model
+
+        def model(ids):  # any callable logits_fn accepts
+            return hf_model(ids).logits
+
+    with _one_thread():
+        return fn(model, inputs["input_ids"].clone(), inputs["max_length"], inputs["stride"])
+
+
+def run_bleu(fn: Callable[..., Any], inputs: tuple) -> Any:
+    """``bleu(hypotheses, references)``; where it should raise ValueError, ``_RAISED`` if it did."""
+    hypotheses, references, should_raise = inputs
+    hypotheses, references = list(hypotheses), [list(r) for r in references]
+    if not should_raise:
+        return fn(hypotheses, references)
+    try:
+        return fn(hypotheses, references)
+    except ValueError:
+        return dict(_RAISED)
+
+
+def run_rouge_n(fn: Callable[..., Any], inputs: tuple) -> Any:
+    """``rouge_n(prediction, reference, n)``."""
+    prediction, reference, n = inputs
+    return fn(prediction, reference, n)
+
+
+def run_rouge_l(fn: Callable[..., Any], inputs: tuple) -> Any:
+    """``rouge_l(prediction, reference)`` (the cases' n is not used)."""
+    prediction, reference, _ = inputs
+    return fn(prediction, reference)
+
+
+RUNNERS: dict[str, Callable] = {
+    "perplexity": run_perplexity,
+    "sliding_window": run_sliding_window_perplexity,
+    "bleu": run_bleu,
+    "rouge_n": run_rouge_n,
+    "rouge_l": run_rouge_l,
+}

@@ -1,0 +1,164 @@
+"""Student-side runners of chapter 05 (controlling LLM outputs): see :mod:`llmcourse.grading.runners`.
+
+The decoders run on models rebuilt here from what a case carries: a small random GPT-2 from its
+seed and sizes (:func:`tiny_model`), the course's ``course-gpt`` by name (:func:`course_model`).
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Run tiny models on one thread (and put the count back): more threads do not make them
+    faster, and on a busy machine they make them far slower (threads waiting for a core)."""
+    threads = torch.get_num_threads()
+    if threads > 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if threads > 1:
+            torch.set_num_threads(threads)
+
+
+def _on_one_thread(fn: Callable) -> Callable:
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        with one_thread():
+            return fn(*args, **kwargs)
+
+    return wrapped
+
+
+# ---------------------------------------------------------------- the models the decoders run
+
+
+@functools.cache
+def tiny_model(seed: int = 0, vocab_size: int = 50, initializer_range: float = 0.3) -> GPT2LMHeadModel:
+    """A 2-layer, 32-wide random GPT-2, the same for the same arguments in every process.
+
+    A large ``initializer_range`` makes its next-token distributions peaked (greedy and beam
+    search differ), a small one makes them flat (long outputs have tiny probabilities). No
+    dropout, eval mode, no end token of its own.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        config = GPT2Config(
+            vocab_size=vocab_size, n_positions=64, n_embd=32, n_layer=2, n_head=2, initializer_range=initializer_range,
+            resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, bos_token_id=None, eos_token_id=None, pad_token_id=None,
+        )
+        return GPT2LMHeadModel(config).eval()
+
+
+@functools.lru_cache(maxsize=1)
+def course_model():
+    """``course-gpt`` and its tokenizer, on the CPU (loaded once per process)."""
+    from transformers.utils import logging as hf_logging
+
+    from llmcourse import models
+
+    hf_logging.disable_progress_bar()
+    try:
+        return models.load("course-gpt", device="cpu")
+    finally:
+        hf_logging.enable_progress_bar()
+
+
+def seeded_sampler(seed: int, temperature: float) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """A ``next_token(logits, ids)`` hook drawing from softmax(logits / temperature) with its own
+    seeded generator (what ``functools.partial(llmcourse.decoding.sample, ...)`` gives)."""
+    generator = torch.Generator().manual_seed(seed)
+
+    def next_token(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        probs = torch.softmax(logits.float() / temperature, dim=-1)  # (B, V)
+        return torch.multinomial(probs, 1, generator=generator).view(-1)  # (B,)
+
+    return next_token
+
+
+_mistake_runs: dict[tuple[int, int], tuple[Any, Any, Any]] = {}
+
+
+def _remember_mistakes(run: Callable) -> Callable:
+    """Grader side, a failing answer is compared with every catalogued mistake, each run on the
+    same case: remember a mistake's result per case (a mistake is the course's code, compiled
+    once; a student's function is never remembered, it may read globals that change, so the
+    student's process always runs it)."""
+
+    @functools.wraps(run)
+    def wrapped(fn, inputs):
+        if not str(getattr(fn, "__globals__", {}).get("__name__", "")).startswith("mistake_"):
+            return run(fn, inputs)
+        key = (id(fn), id(inputs))
+        if key not in _mistake_runs or _mistake_runs[key][0] is not fn or _mistake_runs[key][1] is not inputs:
+            _mistake_runs[key] = (fn, inputs, run(fn, inputs))
+        return _mistake_runs[key][2]
+
+    return wrapped
+
+
+# ---------------------------------------------------------------- runners
+
+
+def run_processor(fn: Callable[..., Any], inputs: dict[str, Any]) -> dict[str, Any]:
+    """Call the answer on copies of the inputs; report the result, a ValueError, and whether the
+    answer changed its input tensors in place."""
+    args = [a.clone() if isinstance(a, torch.Tensor) else a for a in inputs["args"]]
+    before = [a.clone() if isinstance(a, torch.Tensor) else None for a in args]
+    try:
+        out = fn(*args)
+    except ValueError:
+        return {"raised": "ValueError"}
+    changed = any(b is not None and not torch.equal(a, b) for a, b in zip(args, before))
+    return {"out": out, "changed": changed}
+
+
+@_remember_mistakes
+@_on_one_thread
+def run_greedy_decode(fn: Callable[..., Any], inputs: dict[str, Any]) -> Any:
+    """``greedy_decode(model, ids, max_new_tokens[, eos_token_id=, pad_token_id=])`` on the case's tiny model."""
+    model = tiny_model(*inputs["model"])
+    ids, n = inputs["ids"].clone(), inputs["max_new_tokens"]
+    if inputs["eos"] is None:
+        return fn(model, ids, n)
+    return fn(model, ids, n, eos_token_id=inputs["eos"], pad_token_id=inputs["pad"])
+
+
+@_remember_mistakes
+@_on_one_thread
+def run_beam_search(fn: Callable[..., Any], inputs: dict[str, Any]) -> Any:
+    """``beam_search(model, ids, num_beams, max_new_tokens)`` on the case's tiny model."""
+    model = tiny_model(*inputs["model"])
+    return fn(model, inputs["ids"].clone(), inputs["num_beams"], inputs["max_new_tokens"])
+
+
+@_remember_mistakes
+@_on_one_thread
+def run_generate_until(fn: Callable[..., Any], inputs: dict[str, Any]) -> Any:
+    """``generate_until(model, tokenizer, prompt, stop, max_new_tokens[, next_token=])`` on
+    ``course-gpt``, with a seeded sampler as ``next_token`` when the case has one."""
+    model, tokenizer = course_model()
+    stop = list(inputs["stop"]) if isinstance(inputs["stop"], list) else inputs["stop"]
+    args = (model, tokenizer, inputs["prompt"], stop, inputs["max_new_tokens"])
+    if inputs["sampler"] is None:
+        return fn(*args)
+    return fn(*args, next_token=seeded_sampler(*inputs["sampler"]))
+
+
+RUNNERS: dict[str, Callable] = {
+    "temperature": run_processor,
+    "top_k": run_processor,
+    "top_p": run_processor,
+    "repetition_penalty": run_processor,
+    "frequency_presence": run_processor,
+    "greedy": run_greedy_decode,
+    "beam_search": run_beam_search,
+    "generate_until": run_generate_until,
+}

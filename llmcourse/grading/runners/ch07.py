@@ -1,0 +1,80 @@
+"""Student-side runners of chapter 07 (pretraining and fine-tuning): see
+:mod:`llmcourse.grading.runners`.
+
+Case inputs hold numpy arrays, not tensors (see :mod:`llmcourse.grading.runners.ch03`); the
+runners turn them back into tensors.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def _tensor(a: np.ndarray | None) -> torch.Tensor | None:
+    return None if a is None else torch.from_numpy(np.array(a))
+
+
+def run_mask_prompt_tokens(fn: Callable[..., Any], inputs: tuple) -> Any:
+    """``mask_prompt_tokens(input_ids, prompt_lengths[, attention_mask])``; for the "copy" cases,
+    ``(labels, input_ids)``, so that a change of the ids in place shows."""
+    ids, lengths, mask = (_tensor(a) for a in inputs[:3])
+    labels = fn(ids, lengths, mask) if mask is not None else fn(ids, lengths)
+    if inputs[3] == "copy":
+        return labels, ids
+    return labels
+
+
+def run_sft_loss(fn: Callable[..., Any], inputs: tuple) -> Any:
+    """``sft_loss(logits, labels)``; when the case asks for the gradient, ``(loss, d loss / d logits)``,
+    the gradient None when no usable graph reaches the logits."""
+    logits, labels = (_tensor(a) for a in inputs[:2])
+    want_grad = inputs[2]
+    logits = logits.requires_grad_(want_grad)
+    loss = fn(logits, labels)
+    if not want_grad:
+        return loss
+    usable = isinstance(loss, torch.Tensor) and loss.dim() == 0 and loss.requires_grad
+    grad = torch.autograd.grad(loss, logits, allow_unused=True)[0] if usable else None
+    return loss, grad
+
+
+def run_lora_linear(cls: type, inputs: dict[str, Any]) -> Any:
+    """``LoRALinear(base, r, alpha[, dropout=])`` on an ``nn.Linear`` with the case's weights:
+    for "params", how its A and B look and whether the base is frozen; else, with A and B set, in
+    eval mode: ``layer(x)`` ("forward") or ``[type of merge(), merge()(x)]`` ("merge")."""
+    base = nn.Linear(inputs["n_in"], inputs["n_out"], bias=inputs["b"] is not None)
+    with torch.no_grad():
+        base.weight.copy_(_tensor(inputs["W"]))
+        if inputs["b"] is not None:
+            base.bias.copy_(_tensor(inputs["b"]))
+    extra = {} if inputs["dropout"] is None else {"dropout": inputs["dropout"]}
+    layer = cls(base, inputs["r"], inputs["alpha"], **extra)
+    if inputs["kind"] == "params":
+        def described(name):
+            p = getattr(layer, name, None)
+            return [list(p.shape), bool(p.requires_grad) and isinstance(p, nn.Parameter)] if isinstance(p, torch.Tensor) else None
+        B = getattr(layer, "B", None)
+        frozen = not any(p.requires_grad for p in base.parameters())
+        return {"A": described("A"), "B": described("B"), "B_zero": bool(isinstance(B, torch.Tensor) and bool((B == 0).all())),
+                "base_frozen": frozen}
+    with torch.no_grad():
+        layer.A.copy_(_tensor(inputs["A"]))
+        layer.B.copy_(_tensor(inputs["B"]))
+    layer.eval()
+    x = _tensor(inputs["x"])
+    with torch.no_grad():
+        if inputs["kind"] == "forward":
+            return layer(x)
+        merged = layer.merge()
+        return [type(merged).__name__ if isinstance(merged, nn.Linear) else f"a {type(merged).__name__}", merged(x)]
+
+
+RUNNERS: dict[str, Callable] = {
+    "mask_prompt_tokens": run_mask_prompt_tokens,
+    "sft_loss": run_sft_loss,
+    "lora_linear": run_lora_linear,
+}

@@ -1,0 +1,76 @@
+"""Student-side runners of chapter 08 (multimodal models): see :mod:`llmcourse.grading.runners`.
+
+Case inputs hold numpy arrays, not tensors (see :mod:`llmcourse.grading.runners.ch03`); the
+runners turn them back into tensors.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from llmcourse.grading.contract import kind_of, to_plain
+
+
+def run_patchify(fn: Callable[..., Any], inputs: tuple) -> Any:
+    """``patchify(images, p)`` on images (B, C, H, W). When p does not divide H and W the answer
+    must raise ValueError: then a string saying what it did ("ValueError" when it did)."""
+    images, p = inputs
+    images = torch.from_numpy(np.array(images))
+    if not images.shape[-1] % p and not images.shape[-2] % p:
+        return fn(images, p)
+    try:
+        result = fn(images, p)
+    except ValueError:
+        return "ValueError"
+    except Exception as exc:  # noqa: BLE001 - another exception is the student's result
+        return f"{type(exc).__name__} (not ValueError)"
+    return f"no error (returned {kind_of(to_plain(result))})"
+
+
+def run_patch_embedding(cls: type, inputs: dict[str, Any]) -> Any:
+    """``PatchEmbedding(C, p, E)``: with ``layer_only``, the shape and bias of its ``proj``
+    (None when it is not an nn.Linear); else its output (B, N, E) on the images with the case's
+    weight and bias in ``proj``."""
+    module = cls(inputs["C"], inputs["p"], inputs["E"])
+    proj = getattr(module, "proj", None)
+    if inputs["layer_only"]:
+        return [list(proj.weight.shape), proj.bias is not None] if isinstance(proj, nn.Linear) else None
+    if not isinstance(proj, nn.Linear):
+        raise AttributeError("PatchEmbedding has no nn.Linear named proj")
+    weight = torch.from_numpy(np.array(inputs["weight"]))
+    with torch.no_grad():
+        if proj.weight.shape != weight.shape:
+            raise ValueError(f"proj.weight has shape {tuple(proj.weight.shape)}, expected {tuple(weight.shape)}")
+        proj.weight.copy_(weight)
+        if proj.bias is not None:
+            proj.bias.copy_(torch.from_numpy(np.array(inputs["bias"])))
+        return module(torch.from_numpy(np.array(inputs["images"])))
+
+
+def run_clip_loss(fn: Callable[..., Any], inputs: tuple) -> Any:
+    """``clip_loss(image_embeds, text_embeds, temperature)`` on embeddings (N, D); when the case
+    asks for gradients, ``(loss, d loss / d image_embeds, d loss / d text_embeds)``, the gradients
+    None when the loss has no graph."""
+    image, text, temperature, grad = inputs
+    image, text = torch.from_numpy(np.array(image)), torch.from_numpy(np.array(text))
+    if not grad:
+        with torch.no_grad():
+            return fn(image, text, temperature)
+    image.requires_grad_(True)
+    text.requires_grad_(True)
+    loss = fn(image, text, temperature)
+    if not isinstance(loss, torch.Tensor) or loss.grad_fn is None:
+        return (loss, None, None)
+    loss.backward()
+    return (loss, image.grad, text.grad)
+
+
+RUNNERS: dict[str, Callable] = {
+    "patchify": run_patchify,
+    "patch_embedding": run_patch_embedding,
+    "clip_loss": run_clip_loss,
+}
