@@ -3,6 +3,7 @@
     python bench/grade.py [--submissions 100] [--nbgrader-sample 3] [--timeout 30]
     python bench/grade.py --class-size 50 --all-chapters     # a whole term: every chapter, N students
     python bench/grade.py --scaling [--submissions 60]        # a Dask cluster: 2 one-core workers vs 1
+    python bench/grade.py --isolation [--submissions 60]      # the OS sandbox on vs --no-isolation
 
 Builds N synthetic submissions of chapter 02 (about half correct, a third with one catalogued
 mistake, some unanswered, a few hostile ones from tests/hostile_submissions.py, endless loops
@@ -82,7 +83,15 @@ def main() -> None:
     parser.add_argument("--class-size", type=int, default=0, help="with --all-chapters: students per chapter")
     parser.add_argument("--all-chapters", action="store_true", help="time a whole term: every chapter in solutions/")
     parser.add_argument("--scaling", action="store_true", help="grade on a local Dask cluster: one worker vs two")
+    parser.add_argument("--isolation", action="store_true", help="the operating-system sandbox on vs off, and each step's cost")
     args = parser.parse_args()
+    if args.isolation:
+        result = compare_isolation(args.submissions, args.timeout, args.seed)
+        for name in ("on", "off"):
+            print(f"isolation {name:<3}: {result['submissions']} submissions in {result[name + '_seconds']:.1f} s, {result[name + '_rate']:.1f}/min")
+        print(f"ratio (on / off): {result['on_rate'] / result['off_rate']:.2f}x; per exercise: "
+              + ", ".join(f"{step} {ms:.1f} ms" for step, ms in result["step_ms"].items()))
+        return None
     if args.all_chapters:
         return term(args.class_size or 50, args.timeout, args.seed)
     if args.scaling:
@@ -163,6 +172,35 @@ def compare_workers(submissions: int = 60, timeout: float = 30.0, seed: int = 0)
         shutil.rmtree(scratch, ignore_errors=True)
     return {"submissions": len(tasks), "one_seconds": seconds[1], "two_seconds": seconds[2],
             "one_rate": 60 * len(tasks) / seconds[1], "two_rate": 60 * len(tasks) / seconds[2]}
+
+
+def compare_isolation(submissions: int = 60, timeout: float = 30.0, seed: int = 0) -> dict:
+    """Submissions per minute of the engine with the operating-system sandbox (namespaces,
+    Landlock, no root) and without it (``--no-isolation``), in this one run on the same
+    synthetic chapter-02 submissions, and the mean milliseconds of each sandbox step per
+    exercise (the student's process measures them). The fork server is warmed first."""
+    from llmcourse.grading.engine import Engine
+
+    scratch = Path(tempfile.mkdtemp(prefix="bench-isolation-"))
+    try:
+        synthetic(scratch, submissions, seed, with_loops=False, with_hostile=False)
+        items = [(p.parent.parent.name, CHAPTER, p) for p in sorted((scratch / "submitted").glob(f"*/{CHAPTER}/{CHAPTER}.ipynb"))]
+        sources = {CHAPTER: nbformat.read(ROOT / "solutions" / f"{CHAPTER}.ipynb", as_version=4)}
+        seconds, scores, steps = {}, {}, {}
+        for name, isolated in (("on", True), ("off", False)):
+            engine = Engine(sources, time_limit=timeout, isolation=isolated)
+            engine.grade(items[:2], progress=False)  # warm: fork server, expected values
+            engine.sandbox_ms.clear()
+            start = time.perf_counter()
+            results = engine.grade(items, progress=False)
+            seconds[name] = time.perf_counter() - start
+            scores[name] = [r.score for r in results]
+            steps[name] = {step: sum(ms) / len(ms) for step, ms in engine.sandbox_ms.items()}
+        assert scores["on"] == scores["off"], "the sandbox changed a grade"
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return {"submissions": len(items), "on_seconds": seconds["on"], "off_seconds": seconds["off"],
+            "on_rate": 60 * len(items) / seconds["on"], "off_rate": 60 * len(items) / seconds["off"], "step_ms": steps["on"]}
 
 
 def term(students: int, timeout: float, seed: int) -> None:

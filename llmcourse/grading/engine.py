@@ -290,10 +290,22 @@ def _make_scratch(job: sandbox.Job) -> None:
 
 
 def policy_for(exercise: Exercise, scratch: str) -> tuple[isolation.Policy, tuple[str, ...]]:
-    """What the student's process of ``exercise`` may read: the system's libraries, the
-    interpreter and site packages, and the course package without its grader side (the checks,
-    their cases and oracles) and without the exercise's forbidden references (its own stand-ins
-    stay: it runs on them). Also returns the modules of those hidden files (stand-ins there)."""
+    """What the student's process of ``exercise`` may read (see :func:`_readable`), with
+    ``scratch`` as its own folder, and the modules it gets stand-ins for."""
+    read_dirs, read_files, modules = _readable(exercise)
+    return isolation.Policy(list(read_dirs), list(read_files), [str(PACKAGE_DIR)], scratch), modules
+
+
+_readable_cache: dict[int, tuple] = {}
+
+
+def _readable(exercise: Exercise) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Folders and files the student's process of ``exercise`` may read: the system's libraries,
+    the interpreter and site packages, and the course package without its grader side (the
+    checks, their cases and oracles) and without the exercise's forbidden references (its own
+    stand-ins stay: it runs on them); and the modules of the hidden files (stand-ins there)."""
+    if id(exercise) in _readable_cache:
+        return _readable_cache[id(exercise)]
     stand_ins = {target.partition(":")[0] for target in exercise.depends.values()}
     hidden = {
         p.relative_to(PACKAGE_DIR).as_posix() for p in GRADING_DIR.rglob("*.py")
@@ -303,14 +315,13 @@ def policy_for(exercise: Exercise, scratch: str) -> tuple[isolation.Policy, tupl
         module = target.partition(":")[0]
         if module.startswith("llmcourse.") and module not in stand_ins:
             hidden |= {f"{module.removeprefix('llmcourse.').replace('.', '/')}.py", f"{module.removeprefix('llmcourse.').replace('.', '/')}/__init__.py"}
-    policy = isolation.Policy(
-        read_dirs=[*isolation.SYSTEM_DIRS, *isolation.interpreter_paths()],
-        read_files=[*isolation.SYSTEM_FILES, *isolation.course_files(PACKAGE_DIR, hidden)],
-        list_dirs=[str(PACKAGE_DIR)],
-        scratch=scratch,
-    )
     modules = tuple(sorted("llmcourse." + h.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for h in hidden))
-    return policy, modules
+    _readable_cache[id(exercise)] = (
+        (*isolation.SYSTEM_DIRS, *isolation.interpreter_paths()),
+        (*isolation.SYSTEM_FILES, *isolation.course_files(PACKAGE_DIR, hidden)),
+        modules,
+    )
+    return _readable_cache[id(exercise)]
 
 
 def _read_log(job: sandbox.Job) -> str:
@@ -403,6 +414,7 @@ class Engine:
     cut_network: bool = True
     isolation: bool = True  # the operating-system sandbox; False only with the instructor's --no-isolation
     _cases: dict[tuple[str, str], list[contract.Case]] = field(default_factory=dict, init=False)
+    sandbox_ms: dict[str, list[float]] = field(default_factory=dict, init=False)  # step -> its milliseconds, per process
 
     def check_isolation(self) -> None:
         """Refuse to grade when this machine lacks a mechanism of the sandbox (unless isolation
@@ -480,6 +492,9 @@ class Engine:
             slot = next(i for i, e in enumerate(result.exercises) if e is None)
             result.exercises[slot] = judged
             started = next((m for m in outcome.messages if m.get("type") == "start"), None)
+            for step, ms in ((started or {}).get("ms") or {}).items():
+                if isinstance(ms, (int, float)):
+                    self.sandbox_ms.setdefault(str(step), []).append(float(ms))
             if started and started.get("network") != "cut":
                 result.network = "available"
         for result in results:
@@ -522,11 +537,19 @@ class Engine:
         )
         if self.isolation:
             job.policy, job.stand_ins = policy_for(exercise, job.scratch)
+            job.forbidden_sources = _fingerprints(exercise)
             job.attach = tuple(isolation.interpreter_paths() + [str(PACKAGE_DIR), str(log_path.parent)])
         return job, scan, review
 
 
 _probed: dict[str, str] = {}
+_fingerprint_cache: dict[int, dict[str, str]] = {}
+
+
+def _fingerprints(exercise: Exercise) -> dict[str, str]:
+    if id(exercise) not in _fingerprint_cache:
+        _fingerprint_cache[id(exercise)] = guards.source_fingerprints(exercise.forbidden)
+    return _fingerprint_cache[id(exercise)]
 
 
 def _probe() -> dict[str, str]:

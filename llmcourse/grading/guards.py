@@ -181,24 +181,34 @@ def _squash(source: str) -> str:
     return re.sub(r"\s+", "", source)
 
 
-def arm(forbidden: Forbidden, report: Callable[[str], None]) -> None:
+def source_fingerprints(forbidden: Forbidden) -> dict[str, str]:
+    """The source of every forbidden Python function, whitespace removed (a few lines at least:
+    no false alarms), with the name a report gives it. Computed by the grader, once per exercise."""
+    sources: dict[str, str] = {}
+    for obj in filter(None, map(_loaded_or_none, forbidden.python)):
+        for function, owner in _members(obj):
+            with contextlib.suppress(OSError, TypeError):
+                text = _squash(inspect.getsource(function))
+                if len(text) >= 80:
+                    sources[text] = owner
+    return sources
+
+
+def arm(forbidden: Forbidden, report: Callable[[str], None], sources: Mapping[str, str] | None = None) -> None:
     """The grader's sandbox, before the first student cell: swap the code of every forbidden
     Python function for a tripwire for the rest of the process, and install an audit hook that
     catches a second copy of that code (a module executed again, or the function's source
-    compiled under any name) and refuses ``gc``'s walks over every object. A call caught outside
+    compiled under any name: ``sources``, from :func:`source_fingerprints`) and refuses ``gc``'s
+    walks over every object. A call caught outside
     an answer's run is reported with ``report``, unless in a :func:`quiet` cell."""
+    sources = source_fingerprints(forbidden) if sources is None else dict(sources)
     fingerprints: dict[tuple[str, bytes], str] = {}
-    sources: dict[str, str] = {}
     for obj in filter(None, map(_loaded_or_none, forbidden.python)):
         for function, owner in _members(obj):
             code = function.__code__
             if code in _installed:
                 continue  # armed already
             fingerprints[(code.co_qualname, code.co_code)] = owner
-            with contextlib.suppress(OSError, TypeError):
-                text = _squash(inspect.getsource(function))
-                if len(text) >= 80:  # a few lines at least: no false alarms
-                    sources[text] = owner
             replacement = _tripwired(function, owner)
             if replacement is not None:
                 function.__code__ = replacement

@@ -30,6 +30,7 @@ import pickle
 import resource
 import signal
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +70,7 @@ class Job:
     stand_ins: tuple[str, ...] = ()  # modules replaced by stand-ins (see _StandIns)
     depends: dict[str, str] = field(default_factory=dict)  # answer names -> "module:qualname" trusted stand-ins
     forbidden: Forbidden = field(default_factory=Forbidden)
+    forbidden_sources: dict[str, str] = field(default_factory=dict)  # see guards.source_fingerprints
 
 
 class _CellTimeout(BaseException):
@@ -230,10 +232,19 @@ def run_job(job_bytes: bytes, conn) -> None:
     def send(message: dict) -> None:
         conn.send_bytes(json.dumps(message).encode())
 
+    spent: dict[str, float] = {}  # milliseconds per step of the sandbox, for bench/grade.py
+
+    @contextlib.contextmanager
+    def timed(step: str):
+        start = time.perf_counter()
+        yield
+        spent[step] = spent.get(step, 0.0) + 1000 * (time.perf_counter() - start)
+
     try:
         os.setpgrp()
         if job.policy is not None:
-            _become_init(job)
+            with timed("namespaces"):
+                _become_init(job)
             network = "cut"
         else:
             network = _cut_network() if job.cut_network else "available"
@@ -247,34 +258,32 @@ def run_job(job_bytes: bytes, conn) -> None:
         sys.stderr = sys.stdout
         _limit(job.memory_bytes, job.output_bytes)
         if job.scratch:
-            environment = scrubbed_environment(dict(os.environ), job.scratch)
-            os.environ.clear()
-            os.environ.update(environment)
-            os.chdir(job.scratch)
+            with timed("environment"):
+                environment = scrubbed_environment(dict(os.environ), job.scratch)
+                os.environ.clear()
+                os.environ.update(environment)
+                os.chdir(job.scratch)
         if job.policy is not None:
-            isolation.cap_processes()
-            isolation.restrict(job.policy)
-            isolation.drop_root()
-        send({"type": "start", "network": network, "isolated": job.policy is not None})
+            with timed("landlock"):
+                isolation.restrict(job.policy)
+            with timed("no root"):
+                isolation.cap_processes()
+                isolation.drop_root()
         # Bound before any student code runs: patching these modules later changes nothing here.
+        from llmcourse.grading import guards
         from llmcourse.grading.contract import load_qualname, run_cases
         from llmcourse.grading.guards import ForbiddenCall, Guard
 
         runner = load_qualname(job.runner)
         stand_ins = {name: load_qualname(target) for name, target in job.depends.items()}
+        namespace: dict[str, Any] = {"__name__": "__main__", "display": lambda *args, **kwargs: None}
+        namespace["get_ipython"] = _Shell(namespace).__call__
+        with timed("stand-ins and guards"):
+            _StandIns(job.stand_ins).install()
+            guards.arm(job.forbidden, lambda name: send({"type": "forbidden", "name": name}), job.forbidden_sources)
+        send({"type": "start", "network": network, "isolated": job.policy is not None, "ms": spent})
     except BaseException as exc:  # noqa: BLE001 - a broken sandbox is reported, not hidden
         send({"type": "sandbox-error", "error": f"{type(exc).__name__}: {exc}"})
-        os._exit(3)
-
-    namespace: dict[str, Any] = {"__name__": "__main__", "display": lambda *args, **kwargs: None}
-    namespace["get_ipython"] = _Shell(namespace).__call__
-    _StandIns(job.stand_ins).install()
-    try:
-        from llmcourse.grading import guards
-
-        guards.arm(job.forbidden, report=lambda name: send({"type": "forbidden", "name": name}))
-    except BaseException as exc:  # noqa: BLE001
-        send({"type": "sandbox-error", "error": f"arming the guards: {type(exc).__name__}: {exc}"})
         os._exit(3)
 
     def on_alarm(signum, frame):
