@@ -11,7 +11,7 @@ import pytest
 from llmcourse import text as reference
 from llmcourse.grading import GradingError, ch01
 from llmcourse.grading.contract import array_of, check, mistake_answer
-from llmcourse.grading.guards import scan_source
+from llmcourse.grading.guards import review_source, scan_source
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER = "01_history"
@@ -147,11 +147,17 @@ def test_scikit_learn_and_the_reference_are_caught_under_any_name(fn, check_fn, 
     "from llmcourse import text",
     "from llmcourse.text import tokenize",
     "v = text_module.CountVectorizer()",
-    "name = 'sklearn'",
 ])
 def test_the_source_scan_reads_forbidden_names(source):
     for exercise in (ch01.BAG_OF_WORDS, ch01.TFIDF):
         assert scan_source(source, exercise.forbidden.names), source
+
+
+def test_a_string_naming_a_forbidden_module_is_for_review():
+    """It may be honest (an error message); a call through it is caught when it runs (issue 15)."""
+    for exercise in (ch01.BAG_OF_WORDS, ch01.TFIDF):
+        assert not scan_source("name = 'sklearn'", exercise.forbidden.names)
+        assert review_source("name = 'sklearn'", exercise.forbidden.names)
 
 
 def test_honest_code_passes_the_source_scan():

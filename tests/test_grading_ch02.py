@@ -142,13 +142,19 @@ def test_patched_comparisons_change_nothing(monkeypatch):
         ch02.check_attention(mistake_answer(ch02.ATTENTION, ch02.ATTENTION.mistakes[0]))
 
 
-def test_a_model_run_inside_an_answer_is_not_the_students_call():
-    """Forbidden torch functions count only when the student's own code calls them."""
+def test_a_forbidden_function_counts_whoever_calls_it_unless_through_an_allowed_entry_point():
+    """Issue 15: caught by what runs, not by who calls; an exercise may name library entry points
+    (a model's forward) allowed to reach it."""
+    import dataclasses
+
     from llmcourse.gpt import GPT, GPTConfig
-    from llmcourse.grading.guards import Guard
+    from llmcourse.grading.guards import ForbiddenCall, Guard
 
     model = GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=8, attn_impl="sdpa")).eval()
-    with Guard(ch02.ATTENTION.forbidden):  # the model calls F.scaled_dot_product_attention inside
+    with pytest.raises(ForbiddenCall), Guard(ch02.ATTENTION.forbidden):  # the model calls F.scaled_dot_product_attention
+        model(torch.tensor([[1, 2, 3]]))
+    allowed = dataclasses.replace(ch02.ATTENTION.forbidden, allowed_callers=("llmcourse.gpt:GPT.forward",))
+    with Guard(allowed):
         model(torch.tensor([[1, 2, 3]]))
 
 

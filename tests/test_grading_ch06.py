@@ -9,7 +9,7 @@ import pytest
 from llmcourse import prompting as reference
 from llmcourse.grading import GradingError, ch06
 from llmcourse.grading.contract import check, mistake_answer
-from llmcourse.grading.guards import scan_source
+from llmcourse.grading.guards import review_source, scan_source
 
 EXERCISES = (ch06.FEW_SHOT_MESSAGES, ch06.FILL_TEMPLATE, ch06.QUOTE_UNTRUSTED)
 MISTAKES = [(ex, m) for ex in EXERCISES for m in ex.mistakes]
@@ -108,11 +108,17 @@ def test_the_reference_is_caught_under_any_name(fn, check_fn, used):
     "from llmcourse import prompting",
     "import llmcourse.prompting as p",
     "fields = p.template_fields(t)",
-    "m = importlib.import_module('llmcourse.prompting')",
 ])
 def test_the_source_scan_reads_forbidden_names(source):
     for exercise in EXERCISES:
         assert scan_source(source, exercise.forbidden.names), source
+
+
+def test_a_string_naming_a_forbidden_module_is_for_review():
+    """It may be honest (an error message); a call through it is caught when it runs (issue 15)."""
+    for exercise in EXERCISES:
+        assert not scan_source("m = importlib.import_module('llmcourse.prompting')", exercise.forbidden.names)
+        assert review_source("m = importlib.import_module('llmcourse.prompting')", exercise.forbidden.names)
 
 
 def test_honest_code_passes_the_source_scan():

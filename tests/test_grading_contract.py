@@ -8,7 +8,7 @@ import pytest
 
 from llmcourse.grading import GradingError
 from llmcourse.grading.contract import check, load_qualname, mistake_answer
-from llmcourse.grading.guards import scan_source
+from llmcourse.grading.guards import review_source, scan_source
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted(p.stem for p in (ROOT / "solutions").glob("*.ipynb"))
@@ -61,12 +61,22 @@ def test_valid_alternatives_pass_and_mistakes_fail_in_process(chapter, key, exer
 def test_scan_source_finds_forbidden_names_and_tampering_but_not_honest_code():
     assert scan_source("out = F.scaled_dot_product_attention(q, k, v)", ["scaled_dot_product_attention"])
     assert scan_source("from llmcourse.attention import causal_mask", ["llmcourse.attention"])
-    assert scan_source("fn = getattr(F, 'scaled_dot_product_attention')", ["scaled_dot_product_attention"])
-    for hostile in ["import sys\nsys.setprofile(None)", "with torch._C.DisableTorchFunction(): pass", "torch.ops.aten.mm(a, b)",
+    for hostile in ["with torch._C.DisableTorchFunction(): pass", "torch.ops.aten.mm(a, b)",
                     "exec('x = 1')", "import threading", "get_ipython().events.register('pre_run_cell', f)"]:
         assert scan_source(hostile), hostile
     honest = 'def scaled_dot_product_attention(q, k, v, mask=None):\n    """My scaled_dot_product_attention."""\n    ops = 3\n    return model.eval()'
-    assert scan_source(honest, ["scaled_dot_product_attention"]) == []
+    assert scan_source(honest, ["scaled_dot_product_attention"]) == [] and review_source(honest, ["scaled_dot_product_attention"]) == []
+
+
+def test_constructs_that_may_be_honest_are_for_review_not_forbidden():
+    """Issue 15: they cost nothing (a forbidden call that runs is caught at run time)."""
+    for code, found in [("fn = getattr(F, 'scaled_dot_product_attention')", "in a string"),
+                        ("fn = getattr(F, name)", "computed name"), ("import sys\nsys.setprofile(None)", "setprofile"),
+                        ("setattr(self, 'q_proj', layer)", "setattr()"), ("import runpy", "runpy"), ("import pickle", "pickle"),
+                        ("c = f.__code__", "code objects"), ("import sys\nframe = sys._getframe()", "frames"),
+                        ("raise ValueError('scaled_dot_product_attention needs 3-d q')", "in a string")]:
+        assert scan_source(code, ["scaled_dot_product_attention"]) == [], code
+        assert any(found in line for line in review_source(code, ["scaled_dot_product_attention"])), code
 
 
 def test_malformed_results_from_the_students_process_fail_without_crashing_the_judge():

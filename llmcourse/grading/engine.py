@@ -51,8 +51,14 @@ def checks_module(chapter: str) -> str:
 
 
 def checks_sha256(checks: str) -> str:
-    """The sha256 of a checks module's file (``llmcourse.grading.chNN``) on this machine."""
-    return hashlib.sha256((GRADING_DIR / f"{checks.rsplit('.', 1)[-1]}.py").read_bytes()).hexdigest()
+    """The sha256 of a checks module's file (``llmcourse.grading.chNN``) and of its runners
+    (``llmcourse.grading.runners.chNN``) on this machine: what decides a chapter's grades."""
+    name = checks.rsplit(".", 1)[-1]
+    digest = hashlib.sha256((GRADING_DIR / f"{name}.py").read_bytes())
+    runners = GRADING_DIR / "runners" / f"{name}.py"
+    if runners.is_file():
+        digest.update(runners.read_bytes())
+    return digest.hexdigest()
 
 
 def runner_of(chapter: str, checks: str, key: str) -> str:
@@ -138,14 +144,14 @@ class SubmissionResult:
 
 
 def _context() -> multiprocessing.context.BaseContext:
-    """A forkserver context whose server has imported torch and every chapter's checks, and
-    has run no torch operation: children forked from it start in milliseconds and cannot
+    """A forkserver context whose server has imported torch and every chapter's runners (not
+    their checks: the student's process must hold no oracle), and has run no torch operation: children forked from it start in milliseconds and cannot
     inherit a hung thread pool."""
     ctx = multiprocessing.get_context("forkserver")
-    chapters = sorted(p.stem for p in GRADING_DIR.glob("ch[0-9][0-9].py"))
+    chapters = sorted(p.stem for p in (GRADING_DIR / "runners").glob("ch[0-9][0-9].py"))
     ctx.set_forkserver_preload(
         ["torch", "torch._dynamo", "numpy", "matplotlib", "matplotlib.pyplot", "IPython.core.inputtransformer2", "llmcourse.grading.sandbox"]
-        + [f"llmcourse.grading.{c}" for c in chapters]
+        + [f"llmcourse.grading.runners.{c}" for c in chapters]  # how to call answers; never the checks
     )
     # The server inherits these: one thread per student process, no display, no hub.
     os.environ.setdefault("MPLBACKEND", "Agg")
@@ -289,39 +295,68 @@ def _make_scratch(job: sandbox.Job) -> None:
         os.chown(job.scratch, isolation.NOBODY, isolation.NOBODY)
 
 
-def policy_for(exercise: Exercise, scratch: str) -> tuple[isolation.Policy, tuple[str, ...]]:
-    """What the student's process of ``exercise`` may read (see :func:`_readable`), with
-    ``scratch`` as its own folder, and the modules it gets stand-ins for."""
-    read_dirs, read_files, modules = _readable(exercise)
+def policy_for(exercise: Exercise, runner: str, scratch: str) -> tuple[isolation.Policy, tuple[str, ...]]:
+    """What the student's process of ``exercise`` (run by ``runner``, "module:qualname") may read
+    (see :func:`_readable`), with ``scratch`` as its own folder, and the modules it gets
+    stand-ins for."""
+    read_dirs, read_files, modules = _readable(exercise, runner.partition(":")[0])
     return isolation.Policy(list(read_dirs), list(read_files), [str(PACKAGE_DIR)], scratch), modules
 
 
-_readable_cache: dict[int, tuple] = {}
+_readable_cache: dict[tuple[int, str], tuple] = {}
 
 
-def _readable(exercise: Exercise) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+def _readable(exercise: Exercise, runner_module: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """Folders and files the student's process of ``exercise`` may read: the system's libraries,
     the interpreter and site packages, and the course package without its grader side (the
     checks, their cases and oracles) and without the exercise's forbidden references (its own
-    stand-ins stay: it runs on them); and the modules of the hidden files (stand-ins there)."""
-    if id(exercise) in _readable_cache:
-        return _readable_cache[id(exercise)]
+    stand-ins stay: it runs on them, and so do the course modules its runner imports, where a
+    forbidden function is caught by the tripwire instead); and the modules of the hidden files
+    (stand-ins there)."""
+    key = (id(exercise), runner_module)
+    if key in _readable_cache:
+        return _readable_cache[key]
     stand_ins = {target.partition(":")[0] for target in exercise.depends.values()}
     hidden = {
         p.relative_to(PACKAGE_DIR).as_posix() for p in GRADING_DIR.rglob("*.py")
         if not any(p.relative_to(GRADING_DIR).as_posix().startswith(side) for side in STUDENT_SIDE)
     }
+    needed = set().union(*(_llmcourse_imports(m) for m in (runner_module, *stand_ins)))
     for target in exercise.forbidden.python:
         module = target.partition(":")[0]
-        if module.startswith("llmcourse.") and module not in stand_ins:
+        if module.startswith("llmcourse.") and module not in needed:
             hidden |= {f"{module.removeprefix('llmcourse.').replace('.', '/')}.py", f"{module.removeprefix('llmcourse.').replace('.', '/')}/__init__.py"}
     modules = tuple(sorted("llmcourse." + h.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for h in hidden))
-    _readable_cache[id(exercise)] = (
+    _readable_cache[key] = (
         (*isolation.SYSTEM_DIRS, *isolation.interpreter_paths()),
         (*isolation.SYSTEM_FILES, *isolation.course_files(PACKAGE_DIR, hidden)),
         modules,
     )
-    return _readable_cache[id(exercise)]
+    return _readable_cache[key]
+
+
+def _llmcourse_imports(module: str, seen: set[str] | None = None) -> set[str]:
+    """The course modules ``module`` imports, directly or through each other (read from their
+    source, so nothing is run)."""
+    import ast
+
+    seen = set() if seen is None else seen
+    path = PACKAGE_DIR.parent / (module.replace(".", "/") + ".py")
+    if not path.is_file():
+        path = path.with_suffix("") / "__init__.py"
+    if module in seen or not path.is_file():
+        return seen
+    seen.add(module)
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        for name in names:
+            if name.startswith("llmcourse.") and not name.startswith("llmcourse.grading."):
+                _llmcourse_imports(name, seen)
+    return seen
 
 
 def _read_log(job: sandbox.Job) -> str:
@@ -536,7 +571,7 @@ class Engine:
             scratch=str(log_path.with_suffix("")),
         )
         if self.isolation:
-            job.policy, job.stand_ins = policy_for(exercise, job.scratch)
+            job.policy, job.stand_ins = policy_for(exercise, job.runner, job.scratch)
             job.forbidden_sources = _fingerprints(exercise)
             job.attach = tuple(isolation.interpreter_paths() + [str(PACKAGE_DIR), str(log_path.parent)])
         return job, scan, review

@@ -138,7 +138,9 @@ def _tripwire_code(freevars: tuple[str, ...]) -> CodeType | None:
     return _tripwires[freevars]
 
 
-_armed: dict[str, Any] = {"report": None, "quiet": False}  # the sandbox's reporter, and whether a quiet cell runs
+# The sandbox's reporter, whether a quiet cell runs, and the cell source and code the sandbox
+# itself compiles and runs next (a student's own cell is not a copy of anything).
+_armed: dict[str, Any] = {"report": None, "quiet": False, "own": ()}
 
 
 def _hit_python(name: str) -> None:
@@ -225,6 +227,8 @@ def arm(forbidden: Forbidden, report: Callable[[str], None], sources: Mapping[st
         return None
 
     def hook(event: str, args: tuple) -> None:
+        if args and any(args[0] is own for own in _armed["own"]):
+            return
         if event == "exec" and args and isinstance(args[0], CodeType) and fingerprints:
             owner = copies_in(args[0])
         elif event == "compile" and args and isinstance(args[0], (str, bytes)) and sources:
@@ -238,6 +242,17 @@ def arm(forbidden: Forbidden, report: Callable[[str], None], sources: Mapping[st
             _hit_python(f"{owner} (a second copy)")
 
     sys.addaudithook(hook)
+
+
+def run_cell(source: str, filename: str, namespace: dict) -> None:
+    """Compile and run a cell's source (the sandbox's, not a copy the student's code makes)."""
+    _armed["own"] = (source,)
+    code = compile(source, filename, "exec")
+    _armed["own"] = (code,)
+    try:
+        exec(code, namespace)  # noqa: S102 - the student's code, in the student's process
+    finally:
+        _armed["own"] = ()
 
 
 @contextlib.contextmanager

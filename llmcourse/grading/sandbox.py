@@ -292,11 +292,11 @@ def run_job(job_bytes: bytes, conn) -> None:
     signal.signal(signal.SIGALRM, on_alarm)
     for cell in job.cells:
         try:
-            code = compile(_python_of(cell.source), f"<cell {cell.label}>", "exec")
+            source = _python_of(cell.source)
             if not cell.answer:
                 signal.setitimer(signal.ITIMER_REAL, job.cell_seconds)
             with guards.quiet() if cell.quiet else contextlib.nullcontext():
-                exec(code, namespace)  # noqa: S102 - the student's code, in the student's process
+                guards.run_cell(source, f"<cell {cell.label}>", namespace)
         except _CellTimeout:
             send({"type": "cell", "cell": cell.label, "error": f"still running after {job.cell_seconds:g} s: stopped"})
         except BaseException as exc:  # noqa: BLE001 - SystemExit included: the exercise goes on
