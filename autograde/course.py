@@ -237,7 +237,10 @@ def grade(
     submission is one task, stored here once as it arrives; everything else is the same.
     """
     from llmcourse.grading import classreport, collect, report, term
-    from llmcourse.grading.engine import Engine, SubmissionResult
+    from llmcourse.grading.engine import Engine, SubmissionResult, require_isolation
+
+    if isolation:
+        require_isolation()  # before anything is collected or written
 
     known = chapter_names()
     if source is not None:

@@ -230,7 +230,8 @@ def test_metadata_is_never_a_path(tmp_path):
     planted = tmp_path / "submitted" / "x" / CHAPTER / "evil.py"
     planted.parent.mkdir(parents=True)
     planted.write_text("raise SystemExit('ran the student code')")
-    for stamp in ("../../submitted/x/02_transformer_anatomy/evil", str(planted.with_suffix("")), "/etc/passwd", {"a": 1}, 7):
+    course_file = str(ROOT / "llmcourse" / "grading" / "ch02")  # an existing course file, as a stamp
+    for stamp in ("../../submitted/x/02_transformer_anatomy/evil", str(planted.with_suffix("")), "/etc/passwd", course_file, {"a": 1}, 7):
         checks, note = course.checks_for(tmp_path, CHAPTER, stamp, latest=False)
         assert checks is None and "current checks" in note, (stamp, checks, note)
 
@@ -254,3 +255,21 @@ def test_redaction_of_every_string_of_a_result():
     clean = redaction.redact_fields(result, secrets + [DOTENV_SECRET])
     assert PLANTED_KEY not in repr(clean) and DOTENV_SECRET not in repr(clean) and "[redacted]" in clean.notes[0]
     assert redaction.secret_values({"PATH": "/usr/bin:/bin"}, []) == []
+
+
+def test_grading_refuses_without_the_sandbox_unless_told_and_then_says_so(tmp_path, monkeypatch, capsys):
+    """Where the kernel lacks a mechanism, `make grade` stops with a message naming it; with
+    --no-isolation it grades, and every report says in one line what was not isolated."""
+    monkeypatch.setattr(engine, "_probed", {"landlock": "Landlock is not enabled in this kernel", "namespaces": "yes", "drop-root": "yes"})
+    real_grade = course.grade
+    monkeypatch.setattr(course, "grade", lambda **options: real_grade(tmp_path, **options))
+    (tmp_path / "nbgrader_config.py").write_text((ROOT / "autograde" / "nbgrader_config.py").read_text())
+    folder = tmp_path / "submitted" / "alice" / CHAPTER
+    folder.mkdir(parents=True)
+    nbformat.write(SOLUTION, folder / f"{CHAPTER}.ipynb")
+    assert course.main(["grade", CHAPTER]) == 2
+    assert "Landlock is not enabled" in capsys.readouterr().err and not (tmp_path / "grades.csv").exists()
+    assert course.main(["grade", CHAPTER, "--no-isolation"]) == 0
+    row = next(csv.DictReader(open(tmp_path / "grades.csv")))
+    assert row["score"] == "10" and engine.NOT_ISOLATED in row["notes"]
+    assert engine.NOT_ISOLATED in (tmp_path / "feedback" / "alice" / CHAPTER / "grading.log").read_text()

@@ -451,18 +451,6 @@ class Engine:
     _cases: dict[tuple[str, str], list[contract.Case]] = field(default_factory=dict, init=False)
     sandbox_ms: dict[str, list[float]] = field(default_factory=dict, init=False)  # step -> its milliseconds, per process
 
-    def check_isolation(self) -> None:
-        """Refuse to grade when this machine lacks a mechanism of the sandbox (unless isolation
-        is off), naming what is missing."""
-        if not self.isolation:
-            return
-        missing = {k: v for k, v in _probe().items() if v != "yes"}
-        if missing:
-            raise isolation.IsolationError(
-                "this machine cannot isolate the students' code: " + "; ".join(f"{k}: {v}" for k, v in missing.items())
-                + ". Grade on Linux 5.13+ with Landlock and namespaces, or pass --no-isolation to grade without "
-                "the sandbox (every report will say so)"
-            )
 
     def cases(self, checks: str, name: str) -> list[contract.Case]:
         """Every case of one exercise (expected values computed once per run, in this process)."""
@@ -477,7 +465,8 @@ class Engine:
         one); ``only``, a set of exercise keys, limits grading to those exercises."""
         from tqdm.auto import tqdm
 
-        self.check_isolation()
+        if self.isolation:
+            require_isolation()
         results: list[SubmissionResult] = []
         jobs: list[sandbox.Job] = []
         owners: list[tuple[SubmissionResult, str, str]] = []  # result, exercise key, test cell
@@ -578,6 +567,17 @@ class Engine:
 
 
 _probed: dict[str, str] = {}
+
+
+def require_isolation() -> None:
+    """Refuse to grade when this machine lacks a mechanism of the sandbox, naming what is missing."""
+    missing = {k: v for k, v in _probe().items() if v != "yes"}
+    if missing:
+        raise isolation.IsolationError(
+            "this machine cannot isolate the students' code: " + "; ".join(f"{k}: {v}" for k, v in missing.items())
+            + ". Grade on Linux 5.13+ with Landlock and namespaces, or pass --no-isolation to grade without "
+            "the sandbox (every report will say so)"
+        )
 _fingerprint_cache: dict[int, dict[str, str]] = {}
 
 
