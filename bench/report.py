@@ -7,7 +7,8 @@
 Each benchmark is measured against the peer it names, in this same run:
 
 - generation: the course's `generate` (KV cache) vs Hugging Face `generate` (bench/generate.py);
-- grading: the course's engine vs sequential `nbgrader autograde` (bench/grade.py);
+- grading: the course's engine vs sequential `nbgrader autograde` (bench/grade.py); with its
+  operating-system sandbox vs ``--no-isolation``;
 - attention: the teaching path vs `F.scaled_dot_product_attention`, by length (bench/attention.py);
 - sliding-window perplexity: `metrics.sliding_window_perplexity` vs the loop of Hugging Face's
   perplexity guide (bench/perplexity.py);
@@ -102,6 +103,8 @@ def run(quick: bool, with_book: bool) -> dict:
     results["grading"] = grade.compare_with_nbgrader(submissions=4 if quick else 100, nbgrader_sample=1 if quick else 3)
     print("grading on a Dask cluster, 1 worker vs 2 ...", flush=True)
     results["scaling"] = grade.compare_workers(submissions=4 if quick else 60)
+    print("grading with the OS sandbox vs --no-isolation ...", flush=True)
+    results["isolation"] = grade.compare_isolation(submissions=4 if quick else 60)
     if with_book:
         print("book, cold and warm ...", flush=True)
         scratch = Path(tempfile.mkdtemp(prefix="bench-book-"))
@@ -132,6 +135,11 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
     if sc:
         rows.append(("grading on a Dask cluster: 2 workers of one core (submissions/min)", f"{sc['two_rate']:.1f}",
                      f"1 worker of one core: {sc['one_rate']:.1f}", f"{sc['two_rate'] / sc['one_rate']:.2f}x"))
+    iso = results.get("isolation")
+    if iso:
+        steps = ", ".join(f"{step} {ms:.1f}" for step, ms in iso["step_ms"].items())
+        rows.append((f"grading with the OS sandbox (submissions/min; ms per exercise: {steps})", f"{iso['on_rate']:.1f}",
+                     f"--no-isolation: {iso['off_rate']:.1f}", f"{iso['on_rate'] / iso['off_rate']:.2f}x"))
     for r in results["attention"]:
         rows.append((f"attention, T = {r['T']} (ms, lower is better)", f"{1e3 * r['teaching_s']:.2f}",
                      f"F.scaled_dot_product_attention: {1e3 * r['fused_s']:.2f}", f"{r['teaching_s'] / r['fused_s']:.2f}x"))
