@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from llmcourse.grading.runners import loss_and_gradient
+
 # Where each parameter of a Block sits, with nn.Linear's shape (out, in) for n_embd = C.
 LINEARS = {"attn.c_attn": (3, 1), "attn.c_proj": (1, 1), "mlp.c_fc": (4, 1), "mlp.c_proj": (1, 4)}
 NORMS = ("ln_1", "ln_2")
@@ -42,9 +44,7 @@ def run_causal_lm_loss(fn: Callable[..., Any], inputs: tuple) -> Any:
     loss = fn(logits, ids, mask)
     if not want_grad:
         return loss
-    usable = isinstance(loss, torch.Tensor) and loss.dim() == 0 and loss.requires_grad
-    grad = torch.autograd.grad(loss, logits, allow_unused=True)[0] if usable else None
-    return loss, grad
+    return loss_and_gradient(loss, logits)
 
 
 def run_block(cls: type, inputs: dict[str, Any]) -> Any:

@@ -1,13 +1,14 @@
 """Student-side runners of chapter 04 (evaluating LLMs): see :mod:`llmcourse.grading.runners`."""
 from __future__ import annotations
 
-import contextlib
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
+
+from llmcourse.grading.runners import one_thread
 
 # The tiny models of the cases: GPT-2 with a vocabulary of 50, wide initial weights so that
 # token probabilities vary (a mistake then changes the result by far more than rounding).
@@ -15,20 +16,6 @@ TINY_GPT2 = dict(vocab_size=50, n_positions=64, n_embd=32, n_layer=2, n_head=2, 
                  attn_pdrop=0.0, initializer_range=0.2, bos_token_id=0, eos_token_id=0)
 
 _RAISED = {"raised": "ValueError"}  # what run returns when the answer raised ValueError where it should
-
-
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """Tiny models run on one thread: several threads gain nothing on them, and lose a lot when
-    other processes share the CPU (20x slower seen on 2 busy cores)."""
-    threads = torch.get_num_threads()
-    if threads > 1:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        if threads > 1:
-            torch.set_num_threads(threads)
 
 
 def tiny_model(state: bytes | None = None, seed: int = 0) -> GPT2LMHeadModel:
@@ -61,7 +48,7 @@ def run_sliding_window_perplexity(fn: Callable[..., Any], inputs: dict[str, Any]
         def model(ids):  # any callable logits_fn accepts
             return hf_model(ids).logits
 
-    with _one_thread():
+    with one_thread():
         return fn(model, inputs["input_ids"].clone(), inputs["max_length"], inputs["stride"])
 
 

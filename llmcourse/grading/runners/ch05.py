@@ -5,27 +5,14 @@ seed and sizes (:func:`tiny_model`), the course's ``course-gpt`` by name (:func:
 """
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
-
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """Run tiny models on one thread (and put the count back): more threads do not make them
-    faster, and on a busy machine they make them far slower (threads waiting for a core)."""
-    threads = torch.get_num_threads()
-    if threads > 1:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        if threads > 1:
-            torch.set_num_threads(threads)
+from llmcourse.grading.runners import one_thread
 
 
 def _on_one_thread(fn: Callable) -> Callable:

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from llmcourse.grading.runners import loss_and_gradient
+
 
 def _tensor(a: np.ndarray | None) -> torch.Tensor | None:
     return None if a is None else torch.from_numpy(np.array(a))
@@ -37,9 +39,7 @@ def run_sft_loss(fn: Callable[..., Any], inputs: tuple) -> Any:
     loss = fn(logits, labels)
     if not want_grad:
         return loss
-    usable = isinstance(loss, torch.Tensor) and loss.dim() == 0 and loss.requires_grad
-    grad = torch.autograd.grad(loss, logits, allow_unused=True)[0] if usable else None
-    return loss, grad
+    return loss_and_gradient(loss, logits)
 
 
 def run_lora_linear(cls: type, inputs: dict[str, Any]) -> Any:

@@ -44,7 +44,8 @@ from llmcourse.grading.contract import (
     kind_of,
     to_plain,
 )
-from llmcourse.grading.runners.ch04 import RUNNERS, TINY_GPT2, _RAISED, _one_thread, tiny_model
+from llmcourse.grading.runners import one_thread
+from llmcourse.grading.runners.ch04 import RUNNERS, TINY_GPT2, _RAISED, tiny_model
 
 METRICS = "llmcourse.metrics"
 TEXT_METRICS = "llmcourse.text_metrics"
@@ -572,7 +573,7 @@ def _sw_case(sub: str, seed: int, N: int, max_length: int, stride: int, visible:
 
 @functools.lru_cache(maxsize=2)
 def _sw_cases(hidden: bool) -> list[Case]:
-    with _one_thread():
+    with one_thread():
         return _sw_case_list(hidden)
 
 
