@@ -490,12 +490,24 @@ def mutants(chapters: list[str], root: Path | None = None) -> tuple[list[tuple],
 
     Each mutant is the solution notebook with one answer replaced; only that exercise is graded
     (the others are the solution's, which the solution itself shows to be full marks). A mistake
-    is caught when its exercise loses points; an alternative passes with full marks. Returns the
-    table rows and the misses.
+    is caught when its exercise loses points; an alternative passes with full marks. Each mistake
+    is also checked as the student's visible test cell checks it: one that loses points when
+    graded but passes every visible check would mislead the student, and is a miss. Returns the
+    table rows (chapter, exercise, mistakes caught, mistakes, caught by the visible checks,
+    alternatives passed, alternatives) and the misses.
     """
     import tempfile
 
+    from llmcourse.grading.contract import GradingError, check, mistake_answer
     from llmcourse.grading.engine import Engine, exercises_of
+
+    def caught_visibly(exercise, ident: str) -> bool:
+        mistake = next(m for m in exercise.mistakes if m.id == ident)
+        try:
+            check(exercise, mistake_answer(exercise, mistake), hidden=False, quiet=True)
+        except GradingError:
+            return True
+        return False
 
     root = root or Path(tempfile.mkdtemp(prefix="llmcourse-mutants-"))
     planted = mutant_submissions(root, chapters)
@@ -509,13 +521,20 @@ def mutants(chapters: list[str], root: Path | None = None) -> tuple[list[tuple],
               if results[f"solution-{c}"].score != results[f"solution-{c}"].max_score]
     for student, (chapter, key, kind, ident) in planted.items():
         result = results[student]
-        name = exercises_of(chapter)[key].name
+        exercise = exercises_of(chapter)[key]
         (own,) = result.exercises
         ok = own.points < own.max_points if kind == "mistake" else own.points == own.max_points
-        row = counts.setdefault((chapter, name), [0, 0, 0, 0])
-        index = 0 if kind == "mistake" else 2
-        row[index] += ok
-        row[index + 1] += 1
+        row = counts.setdefault((chapter, exercise.name), [0, 0, 0, 0, 0])
+        if kind == "mistake":
+            row[0] += ok
+            row[1] += 1
+            visibly = caught_visibly(exercise, ident)
+            row[2] += visibly
+            if ok and not visibly:
+                misses.append(f"{student}: passes every visible check, then loses points when graded: {own.summary()}")
+        else:
+            row[3] += ok
+            row[4] += 1
         if not ok:
             misses.append(f"{student}: {own.summary()}")
     rows = [(chapter, name, *row) for (chapter, name), row in sorted(counts.items())]
@@ -523,9 +542,12 @@ def mutants(chapters: list[str], root: Path | None = None) -> tuple[list[tuple],
 
 
 def print_mutants(rows: list[tuple], misses: list[str]) -> None:
-    print(f"{'chapter':<24} {'exercise':<34} {'bugs caught':>12} {'valid passed':>13}")
-    for chapter, name, caught, bugs, passed, valid in rows:
-        print(f"{chapter:<24} {name:<34} {f'{caught}/{bugs}':>12} {f'{passed}/{valid}':>13}")
+    print(f"{'chapter':<24} {'exercise':<34} {'bugs caught':>12} {'caught visibly':>15} {'valid passed':>13}")
+    for chapter, name, caught, bugs, visibly, passed, valid in rows:
+        print(f"{chapter:<24} {name:<34} {f'{caught}/{bugs}':>12} {f'{visibly}/{bugs}':>15} {f'{passed}/{valid}':>13}")
+    bugs, visibly = sum(r[3] for r in rows), sum(r[4] for r in rows)
+    print(f"{'all':<24} {'':<34} {f'{sum(r[2] for r in rows)}/{bugs}':>12} {f'{visibly}/{bugs}':>15} "
+          f"{f'{sum(r[5] for r in rows)}/{sum(r[6] for r in rows)}':>13}")
     for miss in misses:
         print("MISS", miss)
 

@@ -493,7 +493,7 @@ def _quote_cases(hidden: bool) -> list[Case]:
         _quote_case("roundtrip", ["Summarise this review: great phone, poor battery."], "a plain review", True),
         _quote_case("roundtrip", ["two\nlines  ", "", "\ttabs & ampersands; 3 < 4"], "text with newlines, spaces, '&', '<', and ''", True),
         _quote_case("delimiters", ["hello"], "text='hello'", True),
-        _quote_case("attacks", ATTACKS[:3], "injection strings holding the closing delimiter", True),
+        _quote_case("attacks", ATTACKS[:3] + ATTACKS[5:6], "injection strings holding the closing delimiter or an escaped one", True),
         _quote_case("random", _random_texts(0, 20), "20 random strings made of '<', '/', 'data', '&', ';', '\\\\', the delimiters ... (seed 0)", True),
     ]
     if hidden:
