@@ -293,9 +293,8 @@ def grade(
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps({"sha256": digest, "meta": meta, "result": result.to_dict()}, indent=1))
 
-    fresh = []
     if scheduler and items:
-        fresh, failed = _grade_on_cluster(scheduler, items, sources, store_result, time_limit, memory_gib, workers, progress, isolation)
+        _, failed = _grade_on_cluster(scheduler, items, sources, store_result, time_limit, memory_gib, workers, progress, isolation)
         # A submission graded in an earlier run keeps that result until the next run succeeds.
         skipped += [r for r in failed if not (store / r.student / f"{r.chapter}.json").exists()]
     else:
@@ -306,9 +305,6 @@ def grade(
             results = engine.grade([(s, c, p, k) for s, c, p, k, *_ in batch], progress=progress)
             for result, item in zip(results, batch):
                 store_result(result, item)
-            fresh += results
-    if fresh:
-        report.record_in_gradebook(gradebook_url(root, db), fresh)
 
     everything, originals = list(skipped), {}
     for stored in sorted(store.glob("*/*.json")):
@@ -334,12 +330,34 @@ def grade(
     everything.sort(key=lambda r: (r.student, r.chapter))
     for r in skipped:
         report.write_feedback(r, root)
+    _record_all(root, db, everything)
     report.write_csv(everything, csv_path or root / "grades.csv", the_term.roster)
     classreport.class_report(everything, root / "class_report.html", similar_answers(root, chapters_seen, the_term.similarity),
                              the_term.similarity)
     classreport.lms_csvs(everything, the_term, root)
     classreport.pack_feedback(root, everything, originals)
     return everything
+
+
+def _record_all(root: Path, db: str | None, results: list) -> None:
+    """Every graded result, kept or fresh, in nbgrader's gradebook with its late penalty as it is
+    now (the gradebook, grades.csv and the exports hold the same scores); a chapter the gradebook
+    does not know (a new or cleaned gradebook) is generated there first."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from llmcourse.grading import report
+
+    graded = [r for r in results if r.status == "graded"]
+    with Gradebook(gradebook_url(root, db)) as gb:
+        unknown = []
+        for chapter in sorted({r.chapter for r in graded}):
+            try:
+                gb.find_assignment(chapter)
+            except MissingEntry:
+                unknown.append(chapter)
+    for chapter in unknown:
+        _retry(lambda: generate_assignment(root, chapter, db))
+    report.record_in_gradebook(gradebook_url(root, db), graded)
 
 
 def similar_answers(root: Path, chapters: list[str], settings) -> list:

@@ -117,12 +117,29 @@ def test_student_grades_exactly_those_students_and_term_changes_apply_without_re
     assert "late by 2 day(s)" in rows["ada"]["notes"] and rows["bob"]["late_penalty"] == "0"
     feedback = (root / "feedback" / "ada" / CH / f"{CH}.html").read_text()
     assert "Score: 8 / 10" in feedback and "late by 2 day(s)" in feedback, "the feedback disagrees with grades.csv"
+    assert _exported(root) == {"ada": 8.0, "bob": 10.0}, "nbgrader export disagrees with grades.csv"
+
+    (root / "gradebook.db").unlink()  # a cleaned gradebook: kept results are recorded again
+    course.grade(root, [CH], progress=False)
+    assert _exported(root) == {"ada": 8.0, "bob": 10.0}
 
     (root / "term.toml").write_text(f'[deadlines]\n"{CH}" = "2026-10-05T23:59:00+00:00"\n'
                                     f'[extensions.ada]\n"{CH}" = 72\n[late_penalty]\npercent_per_day = 10\n')
     course.grade(root, [CH], progress=False)
     assert _rows(root)["ada"]["late_penalty"] == "0" and "late by" not in _rows(root)["ada"]["notes"]
     assert "Score: 10 / 10" in (root / "feedback" / "ada" / CH / f"{CH}.html").read_text()
+    assert _exported(root) == {"ada": 10.0, "bob": 10.0}
+
+
+def _exported(root: Path) -> dict[str, float]:
+    """The scores ``nbgrader export`` writes (its CSV plugin, on the course's gradebook)."""
+    from nbgrader.api import Gradebook
+    from nbgrader.plugins.export import CsvExportPlugin
+
+    plugin = CsvExportPlugin(to=str(root / "nbgrader_export.csv"))
+    with Gradebook(course.gradebook_url(root)) as gb:
+        plugin.export(gb)
+    return {r["student_id"]: float(r["score"]) for r in csv.DictReader(open(root / "nbgrader_export.csv")) if r["assignment"] == CH}
 
 
 def test_options_and_chapters_in_any_order():

@@ -109,7 +109,9 @@ def write_feedback(result: SubmissionResult, root: Path) -> Path:
 
 def record_in_gradebook(db_url: str, results: list[SubmissionResult], attempts: int = 6) -> None:
     """Put the scores in nbgrader's gradebook (one submission per student and chapter, the
-    engine's points as each test cell's auto score), so ``nbgrader export`` and formgrader see them.
+    engine's points as each test cell's auto score, the late penalty as the notebook's), so
+    ``nbgrader export`` and formgrader give what ``grades.csv`` gives. A submission already
+    recorded with the same scores and penalty is left as it is.
 
     Each submission is one transaction, retried when another grader wrote the same rows at the
     same moment (PostgreSQL with several graders), so no grade is lost.
@@ -125,6 +127,8 @@ def record_in_gradebook(db_url: str, results: list[SubmissionResult], attempts: 
         for r in results:
             if r.status != "graded":
                 continue
+            if _recorded(gb, r):
+                continue
             for attempt in range(attempts):
                 try:
                     gb.update_or_create_student(r.student)
@@ -135,6 +139,7 @@ def record_in_gradebook(db_url: str, results: list[SubmissionResult], attempts: 
                     gb.add_submission(r.chapter, r.student)
                     for e in r.exercises:
                         gb.find_grade(e.test_cell, r.chapter, r.chapter, r.student).auto_score = e.points
+                    gb.find_submission_notebook(r.chapter, r.chapter, r.student).late_submission_penalty = r.late_penalty
                     gb.db.commit()
                     break
                 except Exception:  # noqa: BLE001 - a concurrent writer: roll back and try again
@@ -142,3 +147,15 @@ def record_in_gradebook(db_url: str, results: list[SubmissionResult], attempts: 
                     if attempt == attempts - 1:
                         raise
                     time.sleep(random.uniform(0.05, 0.3) * (attempt + 1))
+
+
+def _recorded(gb, r: SubmissionResult) -> bool:
+    """Whether the gradebook already holds ``r``'s scores and late penalty."""
+    from nbgrader.api import MissingEntry
+
+    try:
+        notebook = gb.find_submission_notebook(r.chapter, r.chapter, r.student)
+        scores = {e.test_cell: gb.find_grade(e.test_cell, r.chapter, r.chapter, r.student).auto_score for e in r.exercises}
+    except MissingEntry:
+        return False
+    return (notebook.late_submission_penalty or 0.0) == r.late_penalty and scores == {e.test_cell: e.points for e in r.exercises}
