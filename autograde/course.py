@@ -331,7 +331,7 @@ def grade(
     for r in skipped:
         report.write_feedback(r, root)
     _record_all(root, db, everything)
-    report.write_csv(everything, csv_path or root / "grades.csv", the_term.roster)
+    report.write_csv(everything, csv_path or root / "grades.csv", the_term.roster, the_term.missing)
     classreport.class_report(everything, root / "class_report.html", similar_answers(root, chapters_seen, the_term.similarity),
                              the_term.similarity)
     classreport.lms_csvs(everything, the_term, root)

@@ -115,6 +115,33 @@ def test_class_report_and_lms_exports(term_run):
     assert f"1001/{CH}.html" in names and f"Grace Hopper_1003_assignsubmission_file_/{CH}.html" in names
 
 
+def test_a_missing_student_is_the_same_in_every_export(term_run):
+    """Issue 22: 0 by default in grades.csv, Canvas and Moodle; blank everywhere with
+    [reports] missing = "blank"."""
+    from llmcourse.grading import classreport, report, term
+
+    root, _, by_student, _ = term_run
+    results = list(by_student.values())
+
+    def missing_cells(the_term):
+        report.write_csv(results, root / "g.csv", the_term.roster, the_term.missing)
+        classreport.lms_csvs(results, the_term, root)
+        grades = next(r["score"] for r in csv.DictReader(open(root / "g.csv")) if r["student"] == "1009")
+        canvas = next(r[5] for r in csv.reader(open(root / "canvas_grades.csv")) if r[1] == "1009")
+        moodle = next(r[CH] for r in csv.DictReader(open(root / "moodle_grades.csv")) if r["ID number"] == "1009")
+        return {grades, canvas, moodle}
+
+    the_term = term.read_term(root / "term.toml")
+    assert missing_cells(the_term) == {"0"}
+    the_term.missing = ""
+    assert missing_cells(the_term) == {""}
+    (root / "t.toml").write_text('[reports]\nmissing = "maybe"\n')
+    with pytest.raises(ValueError, match="zero.*blank"):
+        term.read_term(root / "t.toml")
+    (root / "t.toml").write_text('[reports]\nmissing = "blank"\n')
+    assert term.read_term(root / "t.toml").missing == ""
+
+
 def test_regrading_one_student_replaces_only_that_row(term_run):
     root, _, _, _ = term_run
     others = {p: p.stat().st_mtime_ns for p in (root / "results").glob("*/*.json") if p.parent.name != "1003"}

@@ -133,8 +133,12 @@ def class_report(results: list[SubmissionResult], path: Path, similar: list[Simi
     return path
 
 
-def _score(r: SubmissionResult | None) -> str:
-    return "" if r is None or r.score is None else f"{r.score:g}"
+def _score(r: SubmissionResult | None, missing: str) -> str:
+    """A cell of an LMS CSV: the score, ``missing`` when there is no submission, blank when it
+    could not be graded."""
+    if r is None or r.status == "missing":
+        return missing
+    return "" if r.score is None else f"{r.score:g}"
 
 
 def lms_csvs(results: list[SubmissionResult], term: Term, folder: Path) -> tuple[Path, Path]:
@@ -149,7 +153,7 @@ def lms_csvs(results: list[SubmissionResult], term: Term, folder: Path) -> tuple
         writer.writerow(["Points Possible", "", "", "", "", *[f"{max((r.max_score for r in results if r.chapter == c), default=0):g}" for c in chapters]])
         for s in students:
             person = term.roster.get(s)
-            writer.writerow([person.name if person else s, s, "", person.email if person else "", "", *[_score(by_key.get((s, c))) for c in chapters]])
+            writer.writerow([person.name if person else s, s, "", person.email if person else "", "", *[_score(by_key.get((s, c)), term.missing) for c in chapters]])
     with open(moodle, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["Email address", "ID number", "Full name", *[col for c in chapters for col in (c, f"{c} feedback")]])
@@ -158,7 +162,7 @@ def lms_csvs(results: list[SubmissionResult], term: Term, folder: Path) -> tuple
             cells = []
             for c in chapters:
                 r = by_key.get((s, c))
-                cells += [_score(r), "" if r is None else "; ".join(e.summary() for e in r.exercises) or r.status]
+                cells += [_score(r, term.missing), "" if r is None else "; ".join(e.summary() for e in r.exercises) or r.status]
             writer.writerow([person.email if person else "", s, person.name if person else "", *cells])
     return canvas, moodle
 

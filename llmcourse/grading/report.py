@@ -32,16 +32,17 @@ def notes_of(result: SubmissionResult) -> list[str]:
     return lines + result.notes + [f"needs review: {line}" for line in result.review]
 
 
-def write_csv(results: list[SubmissionResult], path: Path, roster: dict | None = None) -> None:
-    """One row per student and chapter: score (after any late penalty), per-exercise points,
-    status (graded, error, missing) and notes; name and email from the roster when there is one."""
+def write_csv(results: list[SubmissionResult], path: Path, roster: dict | None = None, missing: str = "0") -> None:
+    """One row per student and chapter: score (after any late penalty; ``missing`` for a roster
+    student without a submission), per-exercise points, status (graded, error, missing) and
+    notes; name and email from the roster when there is one."""
     roster = roster or {}
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["student", "name", "email", "chapter", "score", "max_score", "late_penalty", "status", "details", "notes"])
         for r in results:
             person = roster.get(r.student)
-            score = "0" if r.status == "missing" else "" if r.score is None else f"{r.score:g}"
+            score = missing if r.status == "missing" else "" if r.score is None else f"{r.score:g}"
             max_score = f"{r.max_score:g}" if r.exercises else ""
             writer.writerow([
                 r.student, person.name if person else "", person.email if person else "", r.chapter, score, max_score,

@@ -15,6 +15,9 @@
     max_percent = 50
     marker_days = 1             # an LMS "LATE" marker with no time in the name counts as this many days
 
+    [reports]
+    missing = "zero"            # a roster student without a submission: "zero" (0) or "blank", in every report
+
     [similarity]                # the class report's "Similar answers" (llmcourse.grading.similarity)
     threshold = 0.8             # mean similarity of two answer cells to list the pair (0-1)
     min_tokens = 40             # shorter answers are not compared
@@ -56,6 +59,7 @@ class Term:
     max_percent: float = 100.0
     marker_days: int = 1
     similarity: SimilaritySettings = field(default_factory=SimilaritySettings)
+    missing: str = "0"  # what every report gives a roster student without a submission: "0" or "" (blank)
 
     def days_late(self, student: str, chapter: str, submitted_at: datetime | None, late_marker: bool) -> int:
         """Started days after the deadline (with the student's extension); 0 when on time."""
@@ -106,6 +110,11 @@ def read_term(path: Path | None) -> Term:
     term.percent_per_day = float(rule.get("percent_per_day", 0))
     term.max_percent = float(rule.get("max_percent", 100))
     term.marker_days = int(rule.get("marker_days", 1))
+    reports = data.get("reports", {})
+    missing = reports.get("missing", "zero")
+    if set(reports) - {"missing"} or missing not in ("zero", "blank"):
+        raise ValueError(f"{path.name}: [reports] takes missing = \"zero\" or \"blank\", got {reports}")
+    term.missing = "0" if missing == "zero" else ""
     similar = data.get("similarity", {})
     unknown = set(similar) - {"threshold", "min_tokens"}
     if unknown:
