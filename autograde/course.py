@@ -251,6 +251,7 @@ def grade(
     store = root / "results"
 
     items, skipped, reused = [], [], 0
+    latest: dict[tuple[str, str], bool] = {}
     for folder in sorted(p for p in (root / "submitted").glob("*/*") if p.is_dir()):
         student, chapter = folder.parent.name, folder.name
         if chapter not in wanted:
@@ -265,13 +266,18 @@ def grade(
             version = json.loads(data).get("metadata", {}).get("llmcourse", {}).get("version")
         except (ValueError, AttributeError):
             version = None
-        checks, checks_note = checks_for(root, chapter, version, regrade_with_latest)
         stored = store / student / f"{chapter}.json"
+        try:
+            kept = json.loads(stored.read_text()) if stored.exists() else {}
+        except ValueError:
+            kept = {}
+        # --regrade-with-latest is remembered per submission: later plain runs keep that choice.
+        latest[(student, chapter)] = regrade_with_latest or bool(kept.get("with_latest"))
+        checks, checks_note = checks_for(root, chapter, version, latest[(student, chapter)])
         forced = regrade or (students is not None and student in students)
         if students is not None and student not in students:
             continue  # --student grades exactly those students; the others' kept rows stay
-        if stored.exists() and not forced:
-            kept = json.loads(stored.read_text())
+        if kept and not forced:
             if kept.get("sha256") == digest and kept.get("result", {}).get("checks") == (checks or f"llmcourse.grading.ch{chapter[:2]}"):
                 reused += 1
                 continue
@@ -291,7 +297,8 @@ def grade(
         report.write_feedback(result, root)
         target = store / result.student / f"{chapter}.json"
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps({"sha256": digest, "meta": meta, "result": result.to_dict()}, indent=1))
+        target.write_text(json.dumps({"sha256": digest, "meta": meta, "with_latest": latest[(result.student, chapter)],
+                                      "result": result.to_dict()}, indent=1))
 
     if scheduler and items:
         _, failed = _grade_on_cluster(scheduler, items, sources, store_result, time_limit, memory_gib, workers, progress, isolation)

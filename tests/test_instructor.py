@@ -192,6 +192,8 @@ def test_a_submission_is_graded_with_the_checks_of_its_release(tmp_path):
     assert first.score == 10 and any(f"release {old}" in n for n in first.notes)
     latest = course.grade(root, progress=False, regrade=True, regrade_with_latest=True)[0]
     assert latest.score < 10
+    again = course.grade(root, progress=False)[0]  # a later plain run keeps the instructor's choice
+    assert again.score == latest.score and again.checks == latest.checks
 
 
 def test_release_stamps_the_version_and_keeps_its_checks(tmp_path):
