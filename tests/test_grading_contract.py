@@ -127,3 +127,21 @@ def test_intake_notes_only_missing_graded_answers():
     assert not any("not found" in n for n in without(set(optional)).notes)
     notes = without({"attention"}).notes
     assert any(n == "solution cells not found: attention" for n in notes), notes
+
+
+def test_a_test_cell_is_compared_by_what_it_runs_not_by_its_comments():
+    """Issue 22: a comment fixed in a test cell mid-term (or the student's spacing) is not an
+    edit; changing the call is."""
+    from llmcourse.grading import intake
+
+    root = Path(__file__).resolve().parents[1]
+    source = nbformat.read(root / "solutions" / "02_transformer_anatomy.ipynb", as_version=4)
+
+    def notes_after(edit):
+        nb = nbformat.read(root / "solutions" / "02_transformer_anatomy.ipynb", as_version=4)
+        test = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "attention_tests")
+        test.source = edit(test.source)
+        return [n for n in intake.intake(nb, source).notes if "test cells" in n]
+
+    assert notes_after(lambda s: "# checks the attention (comment fixed mid-term)\n\n" + s.replace("(", "( ", 1)) == []
+    assert notes_after(lambda s: s.replace("check_attention", "check_positional_encoding", 1)), "a changed call is an edit"
