@@ -271,8 +271,9 @@ def grade(
             kept = json.loads(stored.read_text()) if stored.exists() else {}
         except ValueError:
             kept = {}
-        # --regrade-with-latest is remembered per submission: later plain runs keep that choice.
-        latest[(student, chapter)] = regrade_with_latest or bool(kept.get("with_latest"))
+        # --regrade-with-latest is remembered per submission: later plain runs keep that choice
+        # (--regrade alone grades each submission with its release's checks again).
+        latest[(student, chapter)] = regrade_with_latest or (bool(kept.get("with_latest")) and not regrade)
         checks, checks_note = checks_for(root, chapter, version, latest[(student, chapter)])
         forced = regrade or (students is not None and student in students)
         if students is not None and student not in students:

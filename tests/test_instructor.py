@@ -195,6 +195,13 @@ def test_a_submission_is_graded_with_the_checks_of_its_release(tmp_path):
     again = course.grade(root, progress=False)[0]  # a later plain run keeps the instructor's choice
     assert again.score == latest.score and again.checks == latest.checks
 
+    ontime = root / "submitted" / "late" / CH  # a submission of the current release beside it
+    ontime.mkdir(parents=True)
+    (ontime / f"{CH}.ipynb").write_text(stamped(SOLUTION, course.checks_version(CH)))
+    course.grade(root, progress=False, regrade=True)  # "early" is with the old release's checks again
+    page = (root / "class_report.html").read_text()
+    assert f"1 graded with the checks of release {old}" in page and "1 graded with the current checks" in page
+
 
 def test_release_stamps_the_version_and_keeps_its_checks(tmp_path):
     written = course.release([CH], root=tmp_path / "course", dest=tmp_path / "chapters")

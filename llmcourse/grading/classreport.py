@@ -2,7 +2,7 @@
 feedback packed for bulk upload.
 
 - ``class_report.html``: per chapter, the score distribution (a histogram), the pass rate of every
-  exercise and sub-check, the most common failure messages and likely mistakes (from the
+  exercise and sub-check (per release, when submissions of several were graded with their own checks), the most common failure messages and likely mistakes (from the
   engine's catalogue), what needs review (constructs that may hide a forbidden call, listed with
   the submission, cell and line; they cost nothing), and the submissions that needed repair or
   could not be graded fully.
@@ -74,18 +74,16 @@ def chapter_section(chapter: str, results: list[SubmissionResult]) -> str:
             f"<p>{len(graded)} graded, {missing} missing, {len(errors)} could not be graded; mean {mean:.2f} / {max_score:g}.</p>"
             f"<img alt='Histogram of the scores of {esc(chapter)}' src='data:image/png;base64,{_figure_png(scores, max_score, chapter)}'>"
         )
-    declared = {}
+    releases: dict[str, list[SubmissionResult]] = {}  # each release's submissions, rated by its own sub-checks
     for r in graded:
-        declared.update({e.name: e for e in exercises_of(chapter, r.checks or None).values()})
-    parts.append("<table><tr><th>exercise / sub-check</th><th>passed</th><th>rate</th></tr>")
-    for name, exercise in declared.items():
-        rows = [e for r in graded for e in r.exercises if e.name == name]
-        passed = sum(e.status == "passed" for e in rows)
-        parts.append(f"<tr><td><b>{esc(name)}</b></td><td>{passed}/{len(rows)}</td><td>{passed / max(1, len(rows)):.0%}</td></tr>")
-        for sub in exercise.subchecks:
-            ok = sum(e.subchecks.get(sub.id, 0) == sub.points for e in rows)
-            parts.append(f"<tr><td>&nbsp;&nbsp;{esc(sub.requirement)}</td><td>{ok}/{len(rows)}</td><td>{ok / max(1, len(rows)):.0%}</td></tr>")
-    parts.append("</table>")
+        releases.setdefault(r.checks or "", []).append(r)
+    declared = {}
+    for checks, group in sorted(releases.items()):
+        exercises = exercises_of(chapter, checks or None)
+        declared.update({e.name: e for e in exercises.values()})
+        if len(releases) > 1:
+            parts.append(f"<h3>{len(group)} graded with {esc(_release_label(checks))}</h3>")
+        parts.append(_rates_table(exercises, group))
     for name in declared:
         rows = [e for r in graded for e in r.exercises if e.name == name and e.status != "passed"]
         if not rows:
@@ -112,6 +110,25 @@ def chapter_section(chapter: str, results: list[SubmissionResult]) -> str:
         parts += [f"<li>{esc(r.student)} ({esc(r.status)}): {esc('; '.join(r.notes))}</li>" for r in attention]
         parts.append("</ul>")
     return "".join(parts)
+
+
+def _release_label(checks: str) -> str:
+    """``file:.../releases/<chapter>/<version>.py`` -> "the checks of release <version>"."""
+    return f"the checks of release {Path(checks.removeprefix('file:')).stem}" if checks.startswith("file:") else "the current checks"
+
+
+def _rates_table(exercises: dict, results: list[SubmissionResult]) -> str:
+    """The pass rate of every exercise and sub-check among ``results`` (graded with ``exercises``)."""
+    esc = html.escape
+    parts = ["<table><tr><th>exercise / sub-check</th><th>passed</th><th>rate</th></tr>"]
+    for exercise in exercises.values():
+        rows = [e for r in results for e in r.exercises if e.name == exercise.name]
+        passed = sum(e.status == "passed" for e in rows)
+        parts.append(f"<tr><td><b>{esc(exercise.name)}</b></td><td>{passed}/{len(rows)}</td><td>{passed / max(1, len(rows)):.0%}</td></tr>")
+        for sub in exercise.subchecks:
+            ok = sum(e.subchecks.get(sub.id, 0) == sub.points for e in rows)
+            parts.append(f"<tr><td>&nbsp;&nbsp;{esc(sub.requirement)}</td><td>{ok}/{len(rows)}</td><td>{ok / max(1, len(rows)):.0%}</td></tr>")
+    return "".join(parts) + "</table>"
 
 
 def class_report(results: list[SubmissionResult], path: Path, similar: list[SimilarPair] | None = None,
