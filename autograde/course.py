@@ -382,8 +382,9 @@ def similar_answers(root: Path, chapters: list[str], settings) -> list:
             path, _ = find_notebook(folder, chapter)
             if path is not None:
                 submissions[folder.parent.name] = path
-        if len(submissions) > 1:
-            pairs += similarity.class_pairs(submissions, chapter, CHAPTERS / f"{chapter}.ipynb", settings)
+        if submissions:
+            pairs += similarity.class_pairs(submissions, chapter, CHAPTERS / f"{chapter}.ipynb", settings,
+                                            SOLUTIONS / f"{chapter}.ipynb")
     if pairs:
         print(f"similar answers: {len(pairs)} pair(s) at or above {settings.threshold:.0%} "
               f"(class report; {time.perf_counter() - started:.1f} s)")

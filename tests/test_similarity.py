@@ -96,7 +96,20 @@ def test_class_report_lists_the_copied_pair_side_by_side(tmp_path):
     results = course.grade(root, [chapter], progress=False)
     assert {r.student: e.status for r in results for e in r.exercises if e.name == exercise.name} == dict.fromkeys(answers, "passed")
     pairs = course.similar_answers(root, [chapter], similarity.Settings())
-    assert [(p.exercise, p.students) for p in pairs] == [(exercise.name, ("ada", "bob"))]
+    between_students = [p for p in pairs if not any(s.startswith(similarity.COURSE) for s in p.students)]
+    assert [(p.exercise, p.students) for p in between_students] == [(exercise.name, ("ada", "bob"))]
     page = (root / "class_report.html").read_text()
     assert "Similar answers" in page and "ada</b>" in page and "bob</b>" in page and "<mark>" in page
     assert "cy and dee" not in page and "ada and cy" not in page
+    # issue 22: near-copies of the course's own code (its solution, a packaged alternative) are for review
+    of_course = {frozenset(p.students) for p in pairs if p not in between_students}
+    assert {frozenset({"ada", "course: solution"}), frozenset({"bob", "course: solution"}),
+            frozenset({"cy", "course: alternative 1"}), frozenset({"dee", "course: alternative 2"})} <= of_course
+    assert "Near-copies of the course&#x27;s own code (needs review)" in page or "Near-copies of the course's own code" in page
+
+
+def test_the_course_code_compared_is_its_solution_alternatives_and_reference():
+    exercise = exercises_of("02_transformer_anatomy")["attention"]
+    code = similarity.course_code(exercise, ROOT / "solutions" / "02_transformer_anatomy.ipynb")
+    assert {"course: solution", "course: alternative 1", "course: llmcourse.attention.scaled_dot_product_attention"} <= set(code)
+    assert "def scaled_dot_product_attention" in code["course: llmcourse.attention.scaled_dot_product_attention"]

@@ -24,7 +24,9 @@ being chapter 03's Block, whose alternative differs from the solution in type hi
 comments only) and are not.
 
 A listed pair is for the instructor to read, never a verdict: the class report shows the two
-cells side by side with the shared passages highlighted.
+cells side by side with the shared passages highlighted. Each answer is also compared, the same
+way, with the course's own code (its solution, packaged alternatives and reference
+implementation): those pairs are listed apart, as near-copies to review.
 """
 from __future__ import annotations
 
@@ -124,10 +126,33 @@ def answer_cells(notebook: Path, cell_ids: set[str]) -> dict[str, str]:
     return found
 
 
+COURSE = "course: "  # how the course's own code is named in a pair
+
+
+def course_code(exercise, solution_notebook: Path) -> dict[str, str]:
+    """The course's own code for ``exercise``, by name: its solution cell, its packaged valid
+    alternatives and the course's reference implementation (its forbidden ``llmcourse`` code)."""
+    import inspect
+
+    from llmcourse.grading.contract import load_qualname
+
+    code = {f"{COURSE}solution": answer_cells(solution_notebook, {exercise.cell}).get(exercise.cell, "")}
+    code.update({f"{COURSE}alternative {i}": alternative for i, alternative in enumerate(exercise.alternatives, 1)})
+    for target in exercise.forbidden.python:
+        if target.startswith("llmcourse.") and "." not in target.partition(":")[2]:
+            try:
+                code[f"{COURSE}{target.replace(':', '.')}"] = inspect.getsource(load_qualname(target))
+            except (ImportError, OSError, TypeError, AttributeError):
+                continue
+    return {name: text for name, text in code.items() if text.strip()}
+
+
 def class_pairs(submissions: dict[str, Path], chapter: str, starter_notebook: Path,
-                settings: Settings = Settings()) -> list[SimilarPair]:
+                settings: Settings = Settings(), solution_notebook: Path | None = None) -> list[SimilarPair]:
     """Every similar pair of one chapter: ``submissions`` maps students to their notebooks,
-    ``starter_notebook`` is the chapter's student edition."""
+    ``starter_notebook`` is the chapter's student edition. With ``solution_notebook``, each
+    answer is also compared with the course's own code (:func:`course_code`): such a pair names
+    it ``course: ...`` and is listed for review as a near-copy of it."""
     from llmcourse.grading.engine import exercises_of
 
     exercises = exercises_of(chapter)
@@ -137,7 +162,10 @@ def class_pairs(submissions: dict[str, Path], chapter: str, starter_notebook: Pa
     pairs = []
     for exercise in exercises.values():
         answers = {s: c[exercise.cell] for s, c in cells.items() if exercise.cell in c}
-        pairs += similar_pairs(chapter, exercise.name, answers, starters.get(exercise.cell, ""), settings)
+        if solution_notebook is not None:
+            answers.update(course_code(exercise, solution_notebook))
+        found = similar_pairs(chapter, exercise.name, answers, starters.get(exercise.cell, ""), settings)
+        pairs += [p for p in found if not all(s.startswith(COURSE) for s in p.students)]
     return pairs
 
 
@@ -154,12 +182,24 @@ def _highlighted(code: str, spans: list[tuple[int, int]]) -> str:
 
 
 def html_section(pairs: list[SimilarPair], settings: Settings) -> str:
-    """The class report's "Similar answers" part of one chapter."""
+    """The class report's parts of one chapter: "Near-copies of the course's own code (needs
+    review)" and "Similar answers"."""
+    ours = [p for p in pairs if any(s.startswith(COURSE) for s in p.students)]
+    theirs = [p for p in pairs if p not in ours]
+    near = _pairs_html(
+        "Near-copies of the course's own code (needs review)", ours,
+        "Answers alike the course's solution, one of its packaged valid alternatives or its reference implementation "
+        "(same measure and threshold as below). Writing the standard answer is not copying: read them.") if ours else ""
+    return near + _pairs_html(
+        "Similar answers", theirs,
+        f"Pairs of answer cells whose mean similarity is at least {settings.threshold:.0%} (MOSS-style winnowing with "
+        f"copydetect; names, strings and comments ignored, the starter code left out, answers under {settings.min_tokens} "
+        "tokens not compared). Shared passages are highlighted. A listed pair is something to read, not a verdict.")
+
+
+def _pairs_html(title: str, pairs: list[SimilarPair], intro: str) -> str:
     esc = html.escape
-    head = (f"<h3>Similar answers</h3><p>Pairs of answer cells whose mean similarity is at least "
-            f"{settings.threshold:.0%} (MOSS-style winnowing with copydetect; names, strings and comments "
-            f"ignored, the starter code left out, answers under {settings.min_tokens} tokens not compared). "
-            "Shared passages are highlighted. A listed pair is something to read, not a verdict.</p>")
+    head = f"<h3>{esc(title)}</h3><p>{esc(intro)}</p>"
     if not pairs:
         return head + "<p>None.</p>"
     parts = [head, "<table><tr><th>exercise</th><th>students</th><th>similarity</th></tr>"]
