@@ -237,10 +237,11 @@ def grade(
     submission is one task, stored here once as it arrives; everything else is the same.
     """
     from llmcourse.grading import classreport, collect, report, term
-    from llmcourse.grading.engine import Engine, SubmissionResult, require_isolation
+    from llmcourse.grading import isolation as sandbox_isolation
+    from llmcourse.grading.engine import Engine, SubmissionResult
 
     if isolation:
-        require_isolation()  # before anything is collected or written
+        sandbox_isolation.require()  # before anything is collected or written
 
     known = chapter_names()
     if source is not None:

@@ -260,7 +260,7 @@ def test_redaction_of_every_string_of_a_result():
 def test_grading_refuses_without_the_sandbox_unless_told_and_then_says_so(tmp_path, monkeypatch, capsys):
     """Where the kernel lacks a mechanism, `make grade` stops with a message naming it; with
     --no-isolation it grades, and every report says in one line what was not isolated."""
-    monkeypatch.setattr(engine, "_probed", {"landlock": "Landlock is not enabled in this kernel", "namespaces": "yes", "drop-root": "yes"})
+    monkeypatch.setattr(isolation, "_probed", {"landlock": "Landlock is not enabled in this kernel", "namespaces": "yes", "drop-root": "yes"})
     real_grade = course.grade
     monkeypatch.setattr(course, "grade", lambda **options: real_grade(tmp_path, **options))
     (tmp_path / "nbgrader_config.py").write_text((ROOT / "autograde" / "nbgrader_config.py").read_text())

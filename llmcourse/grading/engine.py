@@ -35,8 +35,6 @@ from llmcourse.grading.contract import Exercise
 
 GRADING_DIR = Path(__file__).resolve().parent
 PACKAGE_DIR = GRADING_DIR.parent
-# What the student's process may read of the grading package: what runs an answer, not the checks.
-STUDENT_SIDE = ("__init__.py", "contract.py", "guards.py", "sandbox.py", "isolation.py", "submission.py", "runners/")
 NOT_ISOLATED = (
     "graded without the operating-system sandbox (--no-isolation): the student's code could read and write "
     "what the grader can and leave processes running"
@@ -295,70 +293,6 @@ def _make_scratch(job: sandbox.Job) -> None:
         os.chown(job.scratch, isolation.NOBODY, isolation.NOBODY)
 
 
-def policy_for(exercise: Exercise, runner: str, scratch: str) -> tuple[isolation.Policy, tuple[str, ...]]:
-    """What the student's process of ``exercise`` (run by ``runner``, "module:qualname") may read
-    (see :func:`_readable`), with ``scratch`` as its own folder, and the modules it gets
-    stand-ins for."""
-    read_dirs, read_files, modules = _readable(exercise, runner.partition(":")[0])
-    return isolation.Policy(list(read_dirs), list(read_files), [str(PACKAGE_DIR)], scratch), modules
-
-
-_readable_cache: dict[tuple[int, str], tuple] = {}
-
-
-def _readable(exercise: Exercise, runner_module: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """Folders and files the student's process of ``exercise`` may read: the system's libraries,
-    the interpreter and site packages, and the course package without its grader side (the
-    checks, their cases and oracles) and without the exercise's forbidden references (its own
-    stand-ins stay: it runs on them, and so do the course modules its runner imports, where a
-    forbidden function is caught by the tripwire instead); and the modules of the hidden files
-    (stand-ins there)."""
-    key = (id(exercise), runner_module)
-    if key in _readable_cache:
-        return _readable_cache[key]
-    stand_ins = {target.partition(":")[0] for target in exercise.depends.values()}
-    hidden = {
-        p.relative_to(PACKAGE_DIR).as_posix() for p in GRADING_DIR.rglob("*.py")
-        if not any(p.relative_to(GRADING_DIR).as_posix().startswith(side) for side in STUDENT_SIDE)
-    }
-    needed = set().union(*(_llmcourse_imports(m) for m in (runner_module, *stand_ins)))
-    for target in exercise.forbidden.python:
-        module = target.partition(":")[0]
-        if module.startswith("llmcourse.") and module not in needed:
-            hidden |= {f"{module.removeprefix('llmcourse.').replace('.', '/')}.py", f"{module.removeprefix('llmcourse.').replace('.', '/')}/__init__.py"}
-    modules = tuple(sorted("llmcourse." + h.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for h in hidden))
-    _readable_cache[key] = (
-        (*isolation.SYSTEM_DIRS, *isolation.interpreter_paths()),
-        (*isolation.SYSTEM_FILES, *isolation.course_files(PACKAGE_DIR, hidden)),
-        modules,
-    )
-    return _readable_cache[key]
-
-
-def _llmcourse_imports(module: str, seen: set[str] | None = None) -> set[str]:
-    """The course modules ``module`` imports, directly or through each other (read from their
-    source, so nothing is run)."""
-    import ast
-
-    seen = set() if seen is None else seen
-    path = PACKAGE_DIR.parent / (module.replace(".", "/") + ".py")
-    if not path.is_file():
-        path = path.with_suffix("") / "__init__.py"
-    if module in seen or not path.is_file():
-        return seen
-    seen.add(module)
-    for node in ast.walk(ast.parse(path.read_text())):
-        names = []
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-        for name in names:
-            if name.startswith("llmcourse.") and not name.startswith("llmcourse.grading."):
-                _llmcourse_imports(name, seen)
-    return seen
-
-
 def _read_log(job: sandbox.Job) -> str:
     try:
         with open(job.log_path, "rb") as f:
@@ -466,7 +400,7 @@ class Engine:
         from tqdm.auto import tqdm
 
         if self.isolation:
-            require_isolation()
+            isolation.require()
         results: list[SubmissionResult] = []
         jobs: list[sandbox.Job] = []
         owners: list[tuple[SubmissionResult, str, str]] = []  # result, exercise key, test cell
@@ -560,24 +494,12 @@ class Engine:
             scratch=str(log_path.with_suffix("")),
         )
         if self.isolation:
-            job.policy, job.stand_ins = policy_for(exercise, job.runner, job.scratch)
+            job.policy, job.stand_ins = isolation.policy_for(exercise, job.runner, job.scratch)
             job.forbidden_sources = _fingerprints(exercise)
             job.attach = tuple(isolation.interpreter_paths() + [str(PACKAGE_DIR), str(log_path.parent)])
         return job, scan, review
 
 
-_probed: dict[str, str] = {}
-
-
-def require_isolation() -> None:
-    """Refuse to grade when this machine lacks a mechanism of the sandbox, naming what is missing."""
-    missing = {k: v for k, v in _probe().items() if v != "yes"}
-    if missing:
-        raise isolation.IsolationError(
-            "this machine cannot isolate the students' code: " + "; ".join(f"{k}: {v}" for k, v in missing.items())
-            + ". Grade on Linux 5.13+ with Landlock and namespaces, or pass --no-isolation to grade without "
-            "the sandbox (every report will say so)"
-        )
 _fingerprint_cache: dict[int, dict[str, str]] = {}
 
 
@@ -585,12 +507,6 @@ def _fingerprints(exercise: Exercise) -> dict[str, str]:
     if id(exercise) not in _fingerprint_cache:
         _fingerprint_cache[id(exercise)] = guards.source_fingerprints(exercise.forbidden)
     return _fingerprint_cache[id(exercise)]
-
-
-def _probe() -> dict[str, str]:
-    if not _probed:
-        _probed.update(isolation.probe())
-    return _probed
 
 
 def _hint_demo_names(result: ExerciseResult, demo_names: set[str]) -> None:

@@ -18,8 +18,9 @@ speed), in this order:
 4. **No root**: a grader running as root drops the child to ``nobody`` (65534); every capability
    goes with it. ``RLIMIT_NPROC`` caps its processes.
 
-:func:`probe` says which mechanisms this machine has; the engine refuses to grade without them
-unless the instructor passes ``--no-isolation`` (and then every report says so).
+:func:`probe` says which mechanisms this machine has; :func:`require` refuses to grade without
+them unless the instructor passes ``--no-isolation`` (and then every report says so).
+:func:`policy_for` says what one exercise's process may read.
 """
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ import sys
 import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from llmcourse.grading.contract import Exercise
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
@@ -291,3 +294,95 @@ def drop_root() -> None:
 
 def cap_processes() -> None:
     resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
+
+
+# ---------------------------------------------------------------- what one exercise's process may read
+
+GRADING_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = GRADING_DIR.parent
+# What the student's process may read of the grading package: what runs an answer, not the checks.
+STUDENT_SIDE = ("__init__.py", "contract.py", "guards.py", "sandbox.py", "isolation.py", "submission.py", "runners/")
+
+def policy_for(exercise: Exercise, runner: str, scratch: str) -> tuple[Policy, tuple[str, ...]]:
+    """What the student's process of ``exercise`` (run by ``runner``, "module:qualname") may read
+    (see :func:`_readable`), with ``scratch`` as its own folder, and the modules it gets
+    stand-ins for."""
+    read_dirs, read_files, modules = _readable(exercise, runner.partition(":")[0])
+    return Policy(list(read_dirs), list(read_files), [str(PACKAGE_DIR)], scratch), modules
+
+
+_readable_cache: dict[tuple[int, str], tuple] = {}
+
+
+def _readable(exercise: Exercise, runner_module: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Folders and files the student's process of ``exercise`` may read: the system's libraries,
+    the interpreter and site packages, and the course package without its grader side (the
+    checks, their cases and oracles) and without the exercise's forbidden references (its own
+    stand-ins stay: it runs on them, and so do the course modules its runner imports, where a
+    forbidden function is caught by the tripwire instead); and the modules of the hidden files
+    (stand-ins there)."""
+    key = (id(exercise), runner_module)
+    if key in _readable_cache:
+        return _readable_cache[key]
+    stand_ins = {target.partition(":")[0] for target in exercise.depends.values()}
+    hidden = {
+        p.relative_to(PACKAGE_DIR).as_posix() for p in GRADING_DIR.rglob("*.py")
+        if not any(p.relative_to(GRADING_DIR).as_posix().startswith(side) for side in STUDENT_SIDE)
+    }
+    needed = set().union(*(_llmcourse_imports(m) for m in (runner_module, *stand_ins)))
+    for target in exercise.forbidden.python:
+        module = target.partition(":")[0]
+        if module.startswith("llmcourse.") and module not in needed:
+            hidden |= {f"{module.removeprefix('llmcourse.').replace('.', '/')}.py", f"{module.removeprefix('llmcourse.').replace('.', '/')}/__init__.py"}
+    modules = tuple(sorted("llmcourse." + h.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for h in hidden))
+    _readable_cache[key] = (
+        (*SYSTEM_DIRS, *interpreter_paths()),
+        (*SYSTEM_FILES, *course_files(PACKAGE_DIR, hidden)),
+        modules,
+    )
+    return _readable_cache[key]
+
+
+def _llmcourse_imports(module: str, seen: set[str] | None = None) -> set[str]:
+    """The course modules ``module`` imports, directly or through each other (read from their
+    source, so nothing is run)."""
+    import ast
+
+    seen = set() if seen is None else seen
+    path = PACKAGE_DIR.parent / (module.replace(".", "/") + ".py")
+    if not path.is_file():
+        path = path.with_suffix("") / "__init__.py"
+    if module in seen or not path.is_file():
+        return seen
+    seen.add(module)
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        for name in names:
+            if name.startswith("llmcourse.") and not name.startswith("llmcourse.grading."):
+                _llmcourse_imports(name, seen)
+    return seen
+
+
+_probed: dict[str, str] = {}
+
+
+def require() -> None:
+    """Refuse to grade when this machine lacks a mechanism of the sandbox, naming what is missing."""
+    missing = {k: v for k, v in _probe().items() if v != "yes"}
+    if missing:
+        raise IsolationError(
+            "this machine cannot isolate the students' code: " + "; ".join(f"{k}: {v}" for k, v in missing.items())
+            + ". Grade on Linux 5.13+ with Landlock and namespaces, or pass --no-isolation to grade without "
+            "the sandbox (every report will say so)"
+        )
+
+def _probe() -> dict[str, str]:
+    if not _probed:
+        _probed.update(probe())
+    return _probed
+
+
