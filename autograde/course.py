@@ -602,6 +602,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def stop_on_sigterm() -> None:
+    """Make SIGTERM stop grading as Ctrl-C does (what was graded is kept, the same command
+    resumes). ``kill`` sends SIGTERM, and make passes SIGTERM on to the grader (a SIGINT sent
+    to make alone it does not: it waits for the grader to finish; Ctrl-C reaches both)."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_intermixed_args(argv)  # options and chapters in any order
@@ -627,6 +639,7 @@ def main(argv: list[str] | None = None) -> int:
         from llmcourse.grading.isolation import IsolationError
 
         try:
+            stop_on_sigterm()
             results = grade(
                 chapters=args.chapters or None, source=args.source, chapter_hint=args.chapter, students=args.student,
                 regrade=args.regrade, regrade_with_latest=args.regrade_with_latest, term_file=args.term, db=args.db,

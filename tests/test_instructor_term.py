@@ -178,3 +178,26 @@ def test_the_class_data_is_ignored_by_git():
              "autograde/canvas_grades.csv", "autograde/moodle_grades.csv", ".env", "my-work/02.ipynb"]
     run = subprocess.run(["git", "check-ignore", "--no-index", *paths], cwd=ROOT, capture_output=True, text=True)
     assert sorted(run.stdout.split()) == sorted(paths), f"not ignored: {sorted(set(paths) - set(run.stdout.split()))}"
+
+
+def test_stopping_make_stops_grading_cleanly(tmp_path):
+    """Issue 22: `kill <make>` (SIGTERM, which make passes on) stops the grader as Ctrl-C does."""
+    import signal
+    import time
+
+    script = tmp_path / "grading.py"
+    script.write_text(
+        f"import sys, time\nsys.path.insert(0, {str(ROOT / 'autograde')!r})\nimport course\n"
+        "try:\n    course.stop_on_sigterm()\n    print('grading', flush=True)\n    time.sleep(60)\n"
+        "except KeyboardInterrupt:\n    open('stopped', 'w').write('yes')\n"
+    )
+    (tmp_path / "Makefile").write_text(f"grade:\n\t{sys.executable} {script}\n")
+    make = subprocess.Popen(["make", "-s", "grade"], cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    assert make.stdout.readline().strip() == "grading"
+    make.send_signal(signal.SIGTERM)
+    make.wait(timeout=60)
+    for _ in range(100):
+        if (tmp_path / "stopped").exists():
+            break
+        time.sleep(0.1)
+    assert (tmp_path / "stopped").read_text() == "yes", "the grader kept running after make was stopped"
