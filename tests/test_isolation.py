@@ -273,3 +273,60 @@ def test_grading_refuses_without_the_sandbox_unless_told_and_then_says_so(tmp_pa
     row = next(csv.DictReader(open(tmp_path / "grades.csv")))
     assert row["score"] == "10" and engine.NOT_ISOLATED in row["notes"]
     assert engine.NOT_ISOLATED in (tmp_path / "feedback" / "alice" / CHAPTER / "grading.log").read_text()
+
+
+TRIAL = '''
+import importlib.util, os, sys, tempfile
+spec = importlib.util.spec_from_file_location("isolation", sys.argv[1])
+iso = sys.modules["isolation"] = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(iso)
+assert os.getuid() != 0 and iso.probe() == {"landlock": "yes", "namespaces": "yes", "drop-root": "yes"}, iso.probe()
+scratch = tempfile.mkdtemp(dir=sys.argv[2])
+read, write = os.pipe()
+if os.fork() == 0:
+    iso.enter_namespaces()  # a user namespace first: nothing here needs root
+    if os.fork() == 0:
+        iso.die_with_parent()
+        iso.cap_processes()
+        iso.restrict(iso.Policy(read_dirs=["/usr", "/lib", "/lib64"], scratch=scratch))
+        seen = []
+        for label, attempt in [("pid", os.getpid), ("read", lambda: open("/etc/hostname").read()),
+                               ("write scratch", lambda: open(scratch + "/x", "w").write("ok")),
+                               ("write elsewhere", lambda: open(sys.argv[2] + "/evil", "w").write("x")),
+                               ("network", lambda: __import__("socket").create_connection(("127.0.0.1", 22), timeout=1))]:
+            try:
+                seen.append(f"{label}={attempt()!r}")
+            except OSError as exc:
+                seen.append(f"{label}=blocked {type(exc).__name__}")
+        os.write(write, "|".join(seen).encode())
+        os._exit(0)
+    os.wait()
+    os._exit(0)
+os.close(write)
+print(os.read(read, 4096).decode())
+'''
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not Path("/usr/bin/setpriv").exists() or not Path("/usr/bin/python3").exists(),
+                    reason="needs root to become nobody, setpriv and a system Python")
+def test_the_sandbox_works_for_an_instructor_without_root():
+    """As an unprivileged user (an instructor's laptop), a user namespace makes the PID, network
+    and mount namespaces possible, and Landlock confines the process the same way."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="llmcourse-nonroot-"))  # pytest's own folder is root's alone
+    try:
+        shutil.copy(ROOT / "llmcourse" / "grading" / "isolation.py", folder / "isolation.py")
+        (folder / "trial.py").write_text(TRIAL)
+        for path in (folder, *folder.iterdir()):
+            path.chmod(0o777)
+        done = subprocess.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3",
+                               str(folder / "trial.py"), str(folder / "isolation.py"), str(folder)],
+                              capture_output=True, text=True, timeout=60)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().split("|") == ["pid=1", "read=blocked PermissionError", "write scratch=2",
+                                              "write elsewhere=blocked PermissionError", "network=blocked OSError"], done.stdout
