@@ -152,6 +152,71 @@ def sinusoidal_positional_encoding(num_positions, d_model):
     pe[:, 1::2] = torch.cos(angles[:, : d_model // 2])
     return pe
 """),
+        Mistake("multiplied", "you multiply the position by 10000^(2i/d_model); divide by it (the wavelengths grow column by column)", """
+import torch
+def sinusoidal_positional_encoding(num_positions, d_model):
+    pos = torch.arange(num_positions, dtype=torch.float32)[:, None]
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float32)
+    angles = pos * 10000 ** (two_i / d_model)
+    pe = torch.zeros(num_positions, d_model)
+    pe[:, 0::2] = torch.sin(angles)
+    pe[:, 1::2] = torch.cos(angles[:, : d_model // 2])
+    return pe
+"""),
+        Mistake("integer_exponent", "your exponent uses integer division: 2i // d_model is 0, so every column has the same frequency; divide with /", """
+import math, torch
+def sinusoidal_positional_encoding(num_positions, d_model):
+    pe = torch.zeros(num_positions, d_model)
+    for pos in range(num_positions):
+        for i in range(d_model):
+            angle = pos / 10000 ** ((i - i % 2) // d_model)
+            pe[pos, i] = math.sin(angle) if i % 2 == 0 else math.cos(angle)
+    return pe
+"""),
+        Mistake("precedence", "10000 ** two_i / d_model is (10000 ** two_i) / d_model: the exponent needs parentheses, 10000 ** (two_i / d_model)", """
+import torch
+def sinusoidal_positional_encoding(num_positions, d_model):
+    pos = torch.arange(num_positions, dtype=torch.float64)[:, None]
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float64)
+    angles = pos / (10000 ** two_i / d_model)
+    pe = torch.zeros(num_positions, d_model, dtype=torch.float64)
+    pe[:, 0::2] = torch.sin(angles)
+    pe[:, 1::2] = torch.cos(angles[:, : d_model // 2])
+    return pe
+"""),
+        Mistake("odd_last_column_zero", "when d_model is odd your last column stays 0: it is a sine (an odd d_model has one more sine than cosine)", """
+import torch
+def sinusoidal_positional_encoding(num_positions, d_model):
+    pos = torch.arange(num_positions, dtype=torch.float32)[:, None]
+    two_i = torch.arange(0, d_model - 1, 2, dtype=torch.float32)
+    angles = pos / 10000 ** (two_i / d_model)
+    pe = torch.zeros(num_positions, d_model)
+    pe[:, 0:2 * angles.shape[1]:2] = torch.sin(angles)
+    pe[:, 1::2] = torch.cos(angles[:, : d_model // 2])
+    return pe
+"""),
+        Mistake("odd_cosines_too_many", "for an odd d_model there is one cosine column fewer than sines: keep cos(angles)[:, :d_model // 2]", """
+import torch
+def sinusoidal_positional_encoding(num_positions, d_model):
+    pos = torch.arange(num_positions, dtype=torch.float32)[:, None]
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float32)
+    angles = pos / 10000 ** (two_i / d_model)
+    pe = torch.zeros(num_positions, d_model)
+    pe[:, 0::2] = torch.sin(angles)
+    pe[:, 1::2] = torch.cos(angles)
+    return pe
+"""),
+        Mistake("integer_tensor", "your tensor holds integers (zeros_like of an integer arange): every sine and cosine is truncated; make it a float tensor", """
+import torch
+def sinusoidal_positional_encoding(num_positions, d_model):
+    pos = torch.arange(num_positions)[:, None]
+    two_i = torch.arange(0, d_model, 2)
+    angles = pos / 10000 ** (two_i / d_model)
+    pe = torch.zeros_like(pos).repeat(1, d_model)
+    pe[:, 0::2] = torch.sin(angles)
+    pe[:, 1::2] = torch.cos(angles[:, : d_model // 2])
+    return pe
+"""),
     ),
     alternatives=("""
 import math, torch

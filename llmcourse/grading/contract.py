@@ -359,15 +359,20 @@ def _mistake_result(exercise: Exercise, mistake: Mistake, case: Case) -> Any:
 
 
 def likely_mistake(exercise: Exercise, case: Case, got: Any) -> str | None:
-    """The message of the first catalogued mistake whose result on ``case`` equals ``got``."""
-    if isinstance(got, dict) and "error" in got:
-        return None
+    """The message of the first catalogued mistake whose result on ``case`` equals ``got``, or
+    which raises on it the very error ``got`` holds (``{"error": "TypeName: message"}``)."""
+    error = got.get("error") if isinstance(got, dict) and set(got) == {"error"} else None
     for mistake in exercise.mistakes:
         try:
             theirs = _mistake_result(exercise, mistake, case)
-            if failure_of(exercise, case, got, expected=theirs) is None:
+        except Exception as exc:  # noqa: BLE001 - the mistake's own error, compared as run_cases words it
+            if error is not None and error == f"{type(exc).__name__}: {str(exc)[:500]}":
                 return mistake.message
-        except Exception:  # noqa: BLE001 - a mistake that cannot run on this case tells nothing
+            continue
+        try:
+            if error is None and failure_of(exercise, case, got, expected=theirs) is None:
+                return mistake.message
+        except Exception:  # noqa: BLE001 - a result that cannot be compared tells nothing
             continue
     return None
 
