@@ -145,3 +145,16 @@ def test_a_test_cell_is_compared_by_what_it_runs_not_by_its_comments():
 
     assert notes_after(lambda s: "# checks the attention (comment fixed mid-term)\n\n" + s.replace("(", "( ", 1)) == []
     assert notes_after(lambda s: s.replace("check_attention", "check_positional_encoding", 1)), "a changed call is an edit"
+
+
+@pytest.mark.parametrize("chapter, key, exercise", EXERCISES, ids=IDS)
+def test_every_catalogued_mistake_is_named_by_the_visible_checks(chapter, key, exercise):
+    """Issue 16: the student's visible test cell fails on each catalogued mistake and says which
+    it likely is (several matching the failing case: the one agreeing with the answer on most cases)."""
+    unnamed = []
+    for mistake in exercise.mistakes:
+        with pytest.raises(GradingError) as failed:
+            check(exercise, mistake_answer(exercise, mistake), quiet=True)
+        if f"Likely mistake: {mistake.message}" not in str(failed.value):
+            unnamed.append(f"{mistake.id}: {str(failed.value)[:300]}")
+    assert not unnamed, unnamed

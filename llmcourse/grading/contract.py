@@ -308,13 +308,19 @@ def judge(exercise: Exercise, cases: Sequence[Case], results: Sequence[Any], for
     A sub-check earns its points when every one of its cases passed.
     """
     failures: dict[str, str] = {}
+    failing: list[tuple[Case, Any]] = []  # the first failing case of each sub-check, with its result
     for case, got in zip(cases, results, strict=True):
         if case.subcheck in failures:
             continue
         message = failure_of(exercise, case, got)
         if message is not None:
-            hint = likely_mistake(exercise, case, got)
-            failures[case.subcheck] = message + (f"\n  Likely mistake: {hint}" if hint else "")
+            failures[case.subcheck] = message
+            failing.append((case, got))
+    every = list(zip(cases, results))
+    for case, got in failing:
+        hint = likely_mistake(exercise, case, got, every)
+        if hint:
+            failures[case.subcheck] += f"\n  Likely mistake: {hint}"
     points = {s.id: (0.0 if s.id in failures else s.points) for s in exercise.subchecks}
     return Outcome(points, failures, sorted(set(forbidden)))
 
@@ -358,23 +364,29 @@ def _mistake_result(exercise: Exercise, mistake: Mistake, case: Case) -> Any:
     return _mistake_results[key][1]
 
 
-def likely_mistake(exercise: Exercise, case: Case, got: Any) -> str | None:
-    """The message of the first catalogued mistake whose result on ``case`` equals ``got``, or
-    which raises on it the very error ``got`` holds (``{"error": "TypeName: message"}``)."""
+def likely_mistake(exercise: Exercise, case: Case, got: Any, results: Sequence[tuple[Case, Any]] = ()) -> str | None:
+    """The message of the catalogued mistake whose result on ``case`` equals ``got`` (or which
+    raises on it the very error ``got`` holds, ``{"error": "TypeName: message"}``). When several
+    do, the one that agrees with the answer on most of the other cases (``results``: each case
+    with the answer's result)."""
+    matching = [m for m in exercise.mistakes if _agrees(exercise, m, case, got)]
+    if len(matching) > 1:
+        others = [(c, g) for c, g in results if c is not case]
+        matching.sort(key=lambda m: -sum(_agrees(exercise, m, c, g) for c, g in others))
+    return matching[0].message if matching else None
+
+
+def _agrees(exercise: Exercise, mistake: Mistake, case: Case, got: Any) -> bool:
+    """Whether ``mistake`` gives ``got`` on ``case`` (its result, or the very error)."""
     error = got.get("error") if isinstance(got, dict) and set(got) == {"error"} else None
-    for mistake in exercise.mistakes:
-        try:
-            theirs = _mistake_result(exercise, mistake, case)
-        except Exception as exc:  # noqa: BLE001 - the mistake's own error, compared as run_cases words it
-            if error is not None and error == f"{type(exc).__name__}: {str(exc)[:500]}":
-                return mistake.message
-            continue
-        try:
-            if error is None and failure_of(exercise, case, got, expected=theirs) is None:
-                return mistake.message
-        except Exception:  # noqa: BLE001 - a result that cannot be compared tells nothing
-            continue
-    return None
+    try:
+        theirs = _mistake_result(exercise, mistake, case)
+    except Exception as exc:  # noqa: BLE001 - the mistake's own error, compared as run_cases words it
+        return error is not None and error == f"{type(exc).__name__}: {str(exc)[:500]}"
+    try:
+        return error is None and failure_of(exercise, case, got, expected=theirs) is None
+    except Exception:  # noqa: BLE001 - a result that cannot be compared tells nothing
+        return False
 
 
 def load_checks(ref: str) -> Any:
