@@ -1,7 +1,8 @@
 """The student's side of the trust boundary: one process per (submission, exercise).
 
-The engine forks this process from a server that has imported torch and the chapter's checks
-but run no parallel torch operation (forking after one can hang the child). The process:
+The engine forks this process from a server that has imported torch and the chapters' runners
+(never their checks: this process holds no expected value or oracle) but run no parallel torch
+operation (forking after one can hang the child). The process:
 
 - puts itself in its own process group and, unless the instructor turned isolation off, in the
   operating-system sandbox of :mod:`~llmcourse.grading.isolation` (PID, network and mount
@@ -13,6 +14,9 @@ but run no parallel torch operation (forking after one can hang the child). The 
 - runs the notebook's set-up cells, the solution cells the exercise depends on and the
   exercise's own cell (IPython syntax such as ``%matplotlib`` is translated; ``get_ipython()``
   is a stand-in, so changing how later cells run changes nothing);
+- gives the chapter's checks module, the grader's side and the exercise's forbidden references
+  stand-ins (a checks module's ``check_*`` do nothing), and swaps every forbidden Python
+  function's code for a tripwire before the first cell (:func:`~llmcourse.grading.guards.arm`);
 - swaps in trusted stand-ins for the exercise's dependencies;
 - runs the student's answer on each case's inputs with the runtime guards on, and sends the
   results back as JSON bytes: plain data only, never an object.
