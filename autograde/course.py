@@ -27,6 +27,7 @@ import os
 import re
 import shutil
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
@@ -210,6 +211,7 @@ def grade(
     regrade: bool = False,
     regrade_with_latest: bool = False,
     term_file: Path | None = None,
+    overrides_file: Path | None = None,
     db: str | None = None,
     time_limit: float = 30.0,
     memory_gib: float = 4.0,
@@ -228,15 +230,17 @@ def grade(
     submission whose file and checks are unchanged is not graded again unless ``regrade`` or
     its student is in ``students``. ``chapters`` and ``students`` limit what is graded; the
     reports always hold the whole class. Reports: ``grades.csv`` (with roster rows "missing"),
-    ``feedback/``, ``class_report.html``, ``canvas_grades.csv``, ``moodle_grades.csv``,
-    ``export/<chapter>_feedback.zip``, and nbgrader's gradebook (``db``: a SQLAlchemy URL, e.g.
-    PostgreSQL; default SQLite in ``root``).
+    ``feedback/``, ``class_report.html`` with ``pages/`` (each submission's answers and
+    feedback), the LMS exports (``llmcourse.grading.lms``), and nbgrader's gradebook (``db``: a
+    SQLAlchemy URL, e.g. PostgreSQL; default SQLite in ``root``). The term (``term_file``,
+    default ``root/term.toml``) and the instructor's overrides (``overrides_file``, default
+    ``root/overrides.toml``) are applied to every result, kept or fresh, whenever reports are written.
 
     ``scheduler``: grade on a Dask cluster instead of this machine (``local:N``, a scheduler's
     address or ``file:<scheduler file>``; see ``llmcourse.grading.distributed``): each
     submission is one task, stored here once as it arrives; everything else is the same.
     """
-    from llmcourse.grading import classreport, collect, report, term
+    from llmcourse.grading import classreport, collect, lms, overrides, report, term
     from llmcourse.grading import isolation as sandbox_isolation
     from llmcourse.grading.engine import Engine, SubmissionResult
 
@@ -248,6 +252,7 @@ def grade(
         found = collect.collect(Path(source), root, known, chapter_hint)
         print(found.summary())
     the_term = term.read_term(term_file or root / "term.toml")
+    judgement = overrides.read_overrides(overrides_file or root / "overrides.toml", known)
     wanted = set(chapters or known)
     store = root / "results"
 
@@ -315,27 +320,32 @@ def grade(
             for result, item in zip(results, batch):
                 store_result(result, item)
 
-    everything, originals = list(skipped), {}
+    everything, originals, submitted, notebooks = list(skipped), {}, {}, {}
     for stored in sorted(store.glob("*/*.json")):
         kept = json.loads(stored.read_text())
         result = SubmissionResult.from_dict(kept["result"])
-        # Lateness from the stored submission time and the term as it is now (term.toml may
-        # have changed since this result was stored); the stored result and the student's
-        # feedback follow it.
-        stored_as = (result.late_penalty, list(result.notes))
+        key, meta = (stored.parent.name, stored.stem), kept.get("meta", {})
+        # The term and the overrides as they are now (either may have changed since this result
+        # was stored) decide the late penalty, the final points and the notes; the stored result
+        # stays as graded.
         result.late_penalty, result.notes = 0.0, [n for n in result.notes if not n.startswith(LATE_NOTE)]
-        _apply_lateness(result, the_term, kept.get("meta", {}))
-        if (result.late_penalty, result.notes) != stored_as:
-            stored.write_text(json.dumps({**kept, "result": result.to_dict()}, indent=1))
-            report.write_feedback(result, root)
+        overrides.apply(result, judgement.get(key))
+        _apply_lateness(result, the_term, meta)
+        report.write_feedback(result, root)
         everything.append(result)
-        originals[(stored.parent.name, stored.stem)] = kept.get("meta", {}).get("original") or ""
+        originals[key] = meta.get("original") or ""
+        submitted[key] = datetime.fromisoformat(meta["submitted_at"]) if meta.get("submitted_at") else None
+        notebooks[key] = find_notebook(root / "submitted" / key[0] / key[1], key[1])[0]
     chapters_seen = sorted({r.chapter for r in everything} | (set(chapters or []) & set(known)))
     present = {(r.student, r.chapter) for r in everything}
     for student in sorted(the_term.roster):
         for chapter in chapters_seen:
             if (student, chapter) not in present:
-                everything.append(SubmissionResult(student, chapter, status="missing", notes=["no submission"]))
+                absent = SubmissionResult(student, chapter, status="missing", notes=["no submission"])
+                everything.append(overrides.apply(absent, judgement.get((student, chapter))))
+    present = {(r.student, r.chapter) for r in everything}
+    for student, chapter in sorted(set(judgement) - present):
+        print(f"overrides: nothing graded for {student}/{chapter} and {student} is not on the roster: entry not applied")
     everything.sort(key=lambda r: (r.student, r.chapter))
     for r in skipped:
         report.write_feedback(r, root)
@@ -343,8 +353,10 @@ def grade(
     report.write_csv(everything, csv_path or root / "grades.csv", the_term.roster, the_term.missing)
     classreport.class_report(everything, root / "class_report.html", similar_answers(root, chapters_seen, the_term.similarity),
                              the_term.similarity)
-    classreport.lms_csvs(everything, the_term, root)
-    classreport.pack_feedback(root, everything, originals)
+    classreport.write_pages(root, everything, notebooks)
+    lms.gradebook_csvs(everything, the_term, root)
+    lms.moodle_worksheets(root, everything, the_term, originals, submitted)
+    lms.feedback_zips(root, everything, originals)
     return everything
 
 
@@ -356,7 +368,7 @@ def _record_all(root: Path, db: str | None, results: list) -> None:
 
     from llmcourse.grading import report
 
-    graded = [r for r in results if r.status == "graded"]
+    graded = [r for r in results if r.status in ("graded", "excused")]
     with Gradebook(gradebook_url(root, db)) as gb:
         unknown = []
         for chapter in sorted({r.chapter for r in graded}):
@@ -446,8 +458,6 @@ LATE_NOTE = "late by "
 
 
 def _apply_lateness(result, the_term, meta: dict) -> None:
-    from datetime import datetime
-
     if result.status != "graded":
         return
     submitted = datetime.fromisoformat(meta["submitted_at"]) if meta.get("submitted_at") else None
@@ -590,6 +600,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--regrade", action="store_true", help="grade again even what is unchanged")
     parser.add_argument("--regrade-with-latest", action="store_true", help="use the current checks for every release")
     parser.add_argument("--term", type=Path, help="the term's settings (default: autograde/term.toml)")
+    parser.add_argument("--overrides", type=Path, help="the instructor's overrides (default: autograde/overrides.toml)")
     parser.add_argument("--db", help="nbgrader gradebook URL (default: SQLite in autograde/), e.g. postgresql+psycopg://...")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per exercise (default 30)")
     parser.add_argument("--memory", type=float, default=4.0, help="GiB per exercise (default 4)")
@@ -637,16 +648,18 @@ def main(argv: list[str] | None = None) -> int:
     else:
         from llmcourse.grading import report
         from llmcourse.grading.isolation import IsolationError
+        from llmcourse.grading.term import SettingsError
 
         try:
             stop_on_sigterm()
             results = grade(
                 chapters=args.chapters or None, source=args.source, chapter_hint=args.chapter, students=args.student,
-                regrade=args.regrade, regrade_with_latest=args.regrade_with_latest, term_file=args.term, db=args.db,
+                regrade=args.regrade, regrade_with_latest=args.regrade_with_latest, term_file=args.term,
+                overrides_file=args.overrides, db=args.db,
                 time_limit=args.timeout, memory_gib=args.memory, workers=args.workers, scheduler=args.scheduler,
                 isolation=args.isolation,
             )
-        except IsolationError as exc:
+        except (IsolationError, SettingsError) as exc:
             print(f"not grading: {exc}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
@@ -659,8 +672,9 @@ def main(argv: list[str] | None = None) -> int:
         for r in results:
             score = f"{r.score:g}/{r.max_score:g}" if r.score is not None else "-"
             print(f"{r.student:>20} {r.chapter:<28} {score:>7} {r.status} {' | '.join(report.notes_of(r))}")
-        print("grades: autograde/grades.csv (canvas_grades.csv, moodle_grades.csv), class report: autograde/class_report.html, "
-              "feedback: autograde/feedback/<student>/<chapter>/ (zipped per chapter in autograde/export/)")
+        print("grades: autograde/grades.csv (canvas_grades.csv, moodle_grades.csv), class report: autograde/class_report.html "
+              "(each submission: autograde/pages/<chapter>/<student>.html), feedback: autograde/feedback/<student>/<chapter>/, "
+              "per chapter for the LMSs (feedback zips, Moodle grading worksheet): autograde/export/")
     return 0
 
 

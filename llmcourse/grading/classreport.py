@@ -8,33 +8,28 @@ feedback packed for bulk upload.
   could not be graded fully.
   Each chapter then lists its similar answers (``llmcourse.grading.similarity``): pairs of
   students whose answer cells are alike, side by side with the shared passages highlighted.
-- ``canvas_grades.csv``: Canvas's gradebook import. Canvas needs ``Student``, ``ID``,
-  ``SIS User ID``, ``SIS Login ID`` and ``Section`` first (it matches rows by ``ID`` or the SIS
-  columns), then one column per assignment, headed by the assignment's name in Canvas (here:
-  the chapter id; rename the header if your assignment is called otherwise).
-- ``moodle_grades.csv``: Moodle's "Import grades / CSV file". Moodle maps one identifier
-  column (``Email address``, ``ID number`` or ``Username``) at import time, then each grade
-  column to a grade item; a ``<chapter> feedback`` column can be mapped to the feedback.
-- ``<chapter>_feedback.zip``: one folder per student holding the feedback page and log; for
-  submissions that came from Moodle, the folder keeps Moodle's name so "Upload multiple
-  feedback files in a zip" files them to the right student.
+  Every count is of students. Each requirement's row opens onto the students who did not meet
+  it, and every student's name links to their submission's page.
+- ``pages/<chapter>/<student>.html``: one per submission, for the instructor: each answer cell
+  as submitted, under it that exercise's points, requirements and messages, then the
+  instructor's overrides and what needs review.
+
+The LMS exports are :mod:`llmcourse.grading.lms`'s.
 """
 from __future__ import annotations
 
 import base64
-import csv
 import html
 import io
 import re
-import zipfile
 from collections import Counter
 from pathlib import Path
+from urllib.parse import quote
 
 from llmcourse.grading.engine import SubmissionResult, exercises_of
 from llmcourse.grading.similarity import Settings as SimilaritySettings
 from llmcourse.grading.similarity import SimilarPair
 from llmcourse.grading.similarity import html_section as similarity_section
-from llmcourse.grading.term import Term
 
 
 def _figure_png(scores: list[float], max_score: float, title: str) -> str:
@@ -60,18 +55,29 @@ def _normalise(message: str) -> str:
     return re.sub(r"-?\d+(\.\d+)?(e-?\d+)?", "#", first)[:160]
 
 
+def page_link(student: str, chapter: str) -> str:
+    """The student's name linking to their submission's page (relative to the class report)."""
+    return f"<a href='pages/{quote(chapter)}/{quote(student)}.html'>{html.escape(student)}</a>"
+
+
+def _students(names: list[str], chapter: str) -> str:
+    return ", ".join(page_link(s, chapter) for s in sorted(set(names)))
+
+
 def chapter_section(chapter: str, results: list[SubmissionResult]) -> str:
     esc = html.escape
     graded = [r for r in results if r.status == "graded"]
     max_score = max((r.max_score for r in graded), default=0.0)
     parts = [f"<h2>{esc(chapter)}</h2>"]
     missing = sum(r.status == "missing" for r in results)
+    excused = sum(r.status == "excused" for r in results)
     errors = [r for r in results if r.status == "error"]
     if graded:
         scores = [r.score for r in graded]
         mean = sum(scores) / len(scores)
         parts.append(
-            f"<p>{len(graded)} graded, {missing} missing, {len(errors)} could not be graded; mean {mean:.2f} / {max_score:g}.</p>"
+            f"<p>{len(graded)} graded, {missing} missing, {excused} excused, {len(errors)} could not be graded; "
+            f"mean {mean:.2f} / {max_score:g}.</p>"
             f"<img alt='Histogram of the scores of {esc(chapter)}' src='data:image/png;base64,{_figure_png(scores, max_score, chapter)}'>"
         )
     releases: dict[str, list[SubmissionResult]] = {}  # each release's submissions, rated by its own sub-checks
@@ -83,33 +89,49 @@ def chapter_section(chapter: str, results: list[SubmissionResult]) -> str:
         declared.update({e.name: e for e in exercises.values()})
         if len(releases) > 1:
             parts.append(f"<h3>{len(group)} graded with {esc(_release_label(checks))}</h3>")
-        parts.append(_rates_table(exercises, group))
+        parts.append(_rates_table(exercises, group, chapter))
     for name in declared:
-        rows = [e for r in graded for e in r.exercises if e.name == name and e.status != "passed"]
+        rows = [(r.student, e) for r in graded for e in r.exercises if e.name == name and e.status != "passed"]
         if not rows:
             continue
-        statuses = Counter(e.status for e in rows)
-        messages = Counter(_normalise(m) for e in rows for m in e.messages[:1])
-        mistakes = Counter(
-            line.strip().removeprefix("Likely mistake:").strip()
-            for e in rows for m in e.messages for line in m.splitlines() if line.strip().startswith("Likely mistake:")
-        )
-        parts.append(f"<h3>{esc(name)}: {len(rows)} not passed ({esc(', '.join(f'{k} {v}' for k, v in statuses.items()))})</h3>")
+        statuses = Counter(e.status for _, e in rows)
+        messages: dict[str, set[str]] = {}
+        mistakes: dict[str, set[str]] = {}
+        for student, e in rows:
+            for m in e.messages[:1]:
+                messages.setdefault(_normalise(m), set()).add(student)
+            for line in (line.strip() for m in e.messages for line in m.splitlines()):
+                if line.startswith("Likely mistake:"):
+                    mistakes.setdefault(line.removeprefix("Likely mistake:").strip(), set()).add(student)
+        parts.append(f"<h3>{esc(name)}: {len(rows)} students did not pass ({esc(', '.join(f'{k} {v}' for k, v in statuses.items()))})</h3>")
         if mistakes:
-            parts.append("<p>Likely mistakes:</p><ul>" + "".join(f"<li>{n} × {esc(m)}</li>" for m, n in mistakes.most_common(6)) + "</ul>")
-        parts.append("<p>Most common failures:</p><ul>" + "".join(f"<li>{n} × <code>{esc(m)}</code></li>" for m, n in messages.most_common(6)) + "</ul>")
+            parts.append("<p>Likely mistakes (students):</p><ul>" + "".join(
+                f"<li>{len(who)} × {esc(m)} <details><summary>who</summary>{_students(list(who), chapter)}</details></li>"
+                for m, who in _most_common(mistakes)) + "</ul>")
+        parts.append("<p>Most common failures (students):</p><ul>" + "".join(
+            f"<li>{len(who)} × <code>{esc(m)}</code></li>" for m, who in _most_common(messages)) + "</ul>")
     review = [r for r in results if r.review]
     if review:
         parts.append("<h3>Needs review</h3><p>Constructs that can hide a forbidden call but are also written by "
                      "honest students. They cost no points: a forbidden call that ran was caught and cost its exercise.</p><ul>")
-        parts += [f"<li>{esc(r.student)}: {esc('; '.join(r.review))}</li>" for r in review]
+        parts += [f"<li>{page_link(r.student, chapter)}: {esc('; '.join(r.review))}</li>" for r in review]
         parts.append("</ul>")
     attention = [r for r in results if r.status == "error" or r.notes]
     if attention:
-        parts.append("<h3>Submissions that needed repair or could not be graded</h3><ul>")
-        parts += [f"<li>{esc(r.student)} ({esc(r.status)}): {esc('; '.join(r.notes))}</li>" for r in attention]
+        parts.append("<h3>Submissions with notes (repairs, lateness, overrides) or that could not be graded</h3><ul>")
+        parts += [f"<li>{page_link(r.student, chapter)} ({esc(r.status)}): {esc('; '.join(r.notes))}</li>" for r in attention]
         parts.append("</ul>")
+    everyone = sorted((r for r in results if r.status != "missing"), key=lambda r: r.student)
+    if everyone:
+        parts.append(f"<details><summary>All {len(everyone)} submissions</summary><table><tr><th>student</th><th>score</th><th>status</th></tr>")
+        parts += [f"<tr><td>{page_link(r.student, chapter)}</td><td>{'' if r.score is None else f'{r.score:g}'}</td><td>{esc(r.status)}</td></tr>"
+                  for r in everyone]
+        parts.append("</table></details>")
     return "".join(parts)
+
+
+def _most_common(groups: dict[str, set[str]], n: int = 6) -> list[tuple[str, set[str]]]:
+    return sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))[:n]
 
 
 def _release_label(checks: str) -> str:
@@ -117,18 +139,25 @@ def _release_label(checks: str) -> str:
     return f"the checks of release {Path(checks.removeprefix('file:')).stem}" if checks.startswith("file:") else "the current checks"
 
 
-def _rates_table(exercises: dict, results: list[SubmissionResult]) -> str:
-    """The pass rate of every exercise and sub-check among ``results`` (graded with ``exercises``)."""
+def _rates_table(exercises: dict, results: list[SubmissionResult], chapter: str) -> str:
+    """The pass rate of every exercise and sub-check among ``results`` (graded with
+    ``exercises``); each row opens onto the students who did not pass it."""
     esc = html.escape
-    parts = ["<table><tr><th>exercise / sub-check</th><th>passed</th><th>rate</th></tr>"]
+    parts = ["<table><tr><th>exercise / sub-check</th><th>passed</th><th>rate</th><th>did not pass</th></tr>"]
     for exercise in exercises.values():
-        rows = [e for r in results for e in r.exercises if e.name == exercise.name]
-        passed = sum(e.status == "passed" for e in rows)
-        parts.append(f"<tr><td><b>{esc(exercise.name)}</b></td><td>{passed}/{len(rows)}</td><td>{passed / max(1, len(rows)):.0%}</td></tr>")
+        rows = [(r.student, e) for r in results for e in r.exercises if e.name == exercise.name]
+        failed = [s for s, e in rows if e.status != "passed"]
+        parts.append(f"<tr><td><b>{esc(exercise.name)}</b></td>{_rate_cells(len(rows), failed, chapter)}</tr>")
         for sub in exercise.subchecks:
-            ok = sum(e.subchecks.get(sub.id, 0) == sub.points for e in rows)
-            parts.append(f"<tr><td>&nbsp;&nbsp;{esc(sub.requirement)}</td><td>{ok}/{len(rows)}</td><td>{ok / max(1, len(rows)):.0%}</td></tr>")
+            failed = [s for s, e in rows if e.subchecks.get(sub.id, 0) != sub.points]
+            parts.append(f"<tr><td>&nbsp;&nbsp;{esc(sub.requirement)}</td>{_rate_cells(len(rows), failed, chapter)}</tr>")
     return "".join(parts) + "</table>"
+
+
+def _rate_cells(total: int, failed: list[str], chapter: str) -> str:
+    passed = total - len(failed)
+    who = f"<details><summary>{len(failed)}</summary>{_students(failed, chapter)}</details>" if failed else ""
+    return f"<td>{passed}/{total}</td><td>{passed / max(1, total):.0%}</td><td>{who}</td>"
 
 
 def class_report(results: list[SubmissionResult], path: Path, similar: list[SimilarPair] | None = None,
@@ -150,56 +179,21 @@ def class_report(results: list[SubmissionResult], path: Path, similar: list[Simi
     return path
 
 
-def _score(r: SubmissionResult | None, missing: str) -> str:
-    """A cell of an LMS CSV: the score, ``missing`` when there is no submission, blank when it
-    could not be graded."""
-    if r is None or r.status == "missing":
-        return missing
-    return "" if r.score is None else f"{r.score:g}"
+def write_pages(root: Path, results: list[SubmissionResult], notebooks: dict[tuple[str, str], Path]) -> list[Path]:
+    """``root/pages/<chapter>/<student>.html`` for every submission (``notebooks``: where each
+    submitted notebook is): its answers with their feedback, for the instructor."""
+    from llmcourse.grading.report import feedback_html
+    from llmcourse.grading.similarity import answer_cells
 
-
-def lms_csvs(results: list[SubmissionResult], term: Term, folder: Path) -> tuple[Path, Path]:
-    """Write ``canvas_grades.csv`` and ``moodle_grades.csv`` (one row per student)."""
-    chapters = sorted({r.chapter for r in results})
-    students = sorted({r.student for r in results} | set(term.roster))
-    by_key = {(r.student, r.chapter): r for r in results}
-    canvas, moodle = folder / "canvas_grades.csv", folder / "moodle_grades.csv"
-    with open(canvas, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", *chapters])
-        writer.writerow(["Points Possible", "", "", "", "", *[f"{max((r.max_score for r in results if r.chapter == c), default=0):g}" for c in chapters]])
-        for s in students:
-            person = term.roster.get(s)
-            writer.writerow([person.name if person else s, s, "", person.email if person else "", "", *[_score(by_key.get((s, c)), term.missing) for c in chapters]])
-    with open(moodle, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["Email address", "ID number", "Full name", *[col for c in chapters for col in (c, f"{c} feedback")]])
-        for s in students:
-            person = term.roster.get(s)
-            cells = []
-            for c in chapters:
-                r = by_key.get((s, c))
-                cells += [_score(r, term.missing), "" if r is None else "; ".join(e.summary() for e in r.exercises) or r.status]
-            writer.writerow([person.email if person else "", s, person.name if person else "", *cells])
-    return canvas, moodle
-
-
-def pack_feedback(root: Path, results: list[SubmissionResult], originals: dict[tuple[str, str], str]) -> list[Path]:
-    """One zip per chapter under ``root/export``: a folder per student with the feedback page
-    and log (Moodle submissions keep Moodle's folder name)."""
-    out = root / "export"
-    out.mkdir(exist_ok=True)
     written = []
-    for chapter in sorted({r.chapter for r in results}):
-        path = out / f"{chapter}_feedback.zip"
-        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-            for r in results:
-                folder = root / "feedback" / r.student / chapter
-                if r.chapter != chapter or not folder.is_dir():
-                    continue
-                original = originals.get((r.student, chapter)) or ""
-                name = original.split("/")[0] if "_assignsubmission_file_" in original else r.student
-                for file in folder.iterdir():
-                    zf.write(file, f"{name}/{file.name}")
+    for r in results:
+        if r.status == "missing":
+            continue
+        cells = {e.cell for e in exercises_of(r.chapter, r.checks or None).values()}
+        notebook = notebooks.get((r.student, r.chapter))
+        answers = answer_cells(notebook, cells) if notebook is not None else {}
+        path = root / "pages" / r.chapter / f"{r.student}.html"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(feedback_html(r, answers), encoding="utf-8")
         written.append(path)
     return written

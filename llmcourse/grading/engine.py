@@ -104,13 +104,14 @@ class ExerciseResult:
 class SubmissionResult:
     student: str
     chapter: str
-    status: str = "graded"  # graded | error
+    status: str = "graded"  # graded | error | missing (a roster student) | excused (by the instructor)
     exercises: list[ExerciseResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     network: str = "cut"
     checks: str = ""  # the checks it was graded with (a module, or a release's snapshot file)
     late_penalty: float = 0.0  # points taken off for lateness (see llmcourse.grading.term)
     review: list[str] = field(default_factory=list)  # constructs for the instructor to look at (cost nothing)
+    overridden: dict[str, float] = field(default_factory=dict)  # exercise -> the grader's points, where the instructor set others
 
     @property
     def raw_score(self) -> float | None:

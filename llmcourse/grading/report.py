@@ -66,16 +66,25 @@ def log_text(result: SubmissionResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def feedback_html(result: SubmissionResult) -> str:
-    """A self-contained page for the student: score, then each exercise's requirements."""
+def feedback_html(result: SubmissionResult, answers: dict[str, str] | None = None) -> str:
+    """A self-contained page for the student: score, then each exercise's requirements.
+
+    With ``answers`` (solution cell grade_id -> the student's source) it is the instructor's
+    page of the submission: each exercise shows the answer above its feedback, and the page ends
+    with what needs review."""
     esc = html.escape
+    title = "Submission" if answers is not None else "Feedback"
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
-        f"<title>Feedback: {esc(result.chapter)}</title>",
+        f"<title>{title}: {esc(result.chapter)}</title>",
         "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}td,th{padding:.2em .6em;text-align:left}"
-        ".ok{color:#186a3b}.bad{color:#a93226}pre{background:#f4f4f4;padding:.6em;white-space:pre-wrap}</style></head><body>",
+        ".ok{color:#186a3b}.bad{color:#a93226}pre{background:#f4f4f4;padding:.6em;white-space:pre-wrap}"
+        "pre.answer{background:#eef3fa;border-left:3px solid #3572a5}</style></head><body>",
         f"<h1>{esc(result.chapter)}: {esc(result.student)}</h1>",
     ]
+    if result.status == "excused":
+        parts += ["<p><b>Excused</b>: no score is due.</p>"] + [f"<p>Note: {esc(n)}</p>" for n in result.notes]
+        return "".join(parts) + "</body></html>"
     if result.status != "graded":
         parts.append(f"<p class='bad'>This submission could not be graded: {esc('; '.join(result.notes))}</p></body></html>")
         return "".join(parts)
@@ -84,8 +93,11 @@ def feedback_html(result: SubmissionResult) -> str:
     exercises = {e.name: e for e in exercises_of(result.chapter, result.checks or None).values()}
     for e in result.exercises:
         cls = "ok" if e.status == "passed" else "bad"
-        parts.append(f"<h2>{esc(e.name)}: {e.points:g} / {e.max_points:g} <span class='{cls}'>({esc(STATUS_WORDS.get(e.status, e.status))})</span></h2>")
+        parts.append(f"<h2 id='{esc(e.name)}'>{esc(e.name)}: {e.points:g} / {e.max_points:g} "
+                     f"<span class='{cls}'>({esc(STATUS_WORDS.get(e.status, e.status))})</span></h2>")
         declared = exercises.get(e.name)
+        if answers is not None and declared is not None:
+            parts.append(f"<pre class='answer'>{esc(answers.get(declared.cell, '(no answer cell)'))}</pre>")
         if declared is not None:
             parts.append("<table><tr><th></th><th>requirement</th><th>points</th></tr>")
             for sub in declared.subchecks:
@@ -95,6 +107,8 @@ def feedback_html(result: SubmissionResult) -> str:
             parts.append("</table>")
         parts += [f"<pre>{esc(m)}</pre>" for m in e.messages]
         parts += [f"<p class='bad'>Cell error: {esc(c)}</p>" for c in e.cell_errors]
+    if answers is not None and result.review:
+        parts.append("<h2>Needs review</h2><ul>" + "".join(f"<li>{esc(line)}</li>" for line in result.review) + "</ul>")
     parts.append("</body></html>")
     return "".join(parts)
 
@@ -110,9 +124,10 @@ def write_feedback(result: SubmissionResult, root: Path) -> Path:
 
 def record_in_gradebook(db_url: str, results: list[SubmissionResult], attempts: int = 6) -> None:
     """Put the scores in nbgrader's gradebook (one submission per student and chapter, the
-    engine's points as each test cell's auto score, the late penalty as the notebook's), so
-    ``nbgrader export`` and formgrader give what ``grades.csv`` gives. A submission already
-    recorded with the same scores and penalty is left as it is.
+    engine's points as each test cell's auto score, an instructor's override as its manual
+    score, the late penalty as the notebook's), so ``nbgrader export`` and formgrader give what
+    ``grades.csv`` gives. An excused submission is removed (nbgrader has no "excused"). A
+    submission already recorded with the same scores and penalty is left as it is.
 
     Each submission is one transaction, retried when another grader wrote the same rows at the
     same moment (PostgreSQL with several graders), so no grade is lost.
@@ -126,9 +141,7 @@ def record_in_gradebook(db_url: str, results: list[SubmissionResult], attempts: 
     with Gradebook(db_url) as gb, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # SQLAlchemy's autoflush warnings from nbgrader's own add_submission
         for r in results:
-            if r.status != "graded":
-                continue
-            if _recorded(gb, r):
+            if r.status not in ("graded", "excused") or _recorded(gb, r):
                 continue
             for attempt in range(attempts):
                 try:
@@ -137,10 +150,12 @@ def record_in_gradebook(db_url: str, results: list[SubmissionResult], attempts: 
                         gb.remove_submission(r.chapter, r.student)
                     except MissingEntry:
                         pass
-                    gb.add_submission(r.chapter, r.student)
-                    for e in r.exercises:
-                        gb.find_grade(e.test_cell, r.chapter, r.chapter, r.student).auto_score = e.points
-                    gb.find_submission_notebook(r.chapter, r.chapter, r.student).late_submission_penalty = r.late_penalty
+                    if r.status == "graded":
+                        gb.add_submission(r.chapter, r.student)
+                        for e in r.exercises:
+                            grade = gb.find_grade(e.test_cell, r.chapter, r.chapter, r.student)
+                            grade.auto_score, grade.manual_score = _cell_scores(r, e)
+                        gb.find_submission_notebook(r.chapter, r.chapter, r.student).late_submission_penalty = r.late_penalty
                     gb.db.commit()
                     break
                 except Exception:  # noqa: BLE001 - a concurrent writer: roll back and try again
@@ -150,13 +165,25 @@ def record_in_gradebook(db_url: str, results: list[SubmissionResult], attempts: 
                     time.sleep(random.uniform(0.05, 0.3) * (attempt + 1))
 
 
+def _cell_scores(r: SubmissionResult, e) -> tuple[float, float | None]:
+    """(auto score, manual score) of an exercise's test cell: the grader's points, and the
+    instructor's override when there is one (nbgrader's score is then the manual one)."""
+    if e.name in r.overridden:
+        return r.overridden[e.name], e.points
+    return e.points, None
+
+
 def _recorded(gb, r: SubmissionResult) -> bool:
-    """Whether the gradebook already holds ``r``'s scores and late penalty."""
+    """Whether the gradebook already holds ``r`` as it is: its scores, overrides and late
+    penalty; for an excused submission, no submission at all."""
     from nbgrader.api import MissingEntry
 
     try:
         notebook = gb.find_submission_notebook(r.chapter, r.chapter, r.student)
-        scores = {e.test_cell: gb.find_grade(e.test_cell, r.chapter, r.chapter, r.student).auto_score for e in r.exercises}
+        cells = {e.test_cell: gb.find_grade(e.test_cell, r.chapter, r.chapter, r.student) for e in r.exercises}
     except MissingEntry:
+        return r.status == "excused"
+    if r.status == "excused":
         return False
-    return (notebook.late_submission_penalty or 0.0) == r.late_penalty and scores == {e.test_cell: e.points for e in r.exercises}
+    scores = {cell: (grade.auto_score, grade.manual_score) for cell, grade in cells.items()}
+    return (notebook.late_submission_penalty or 0.0) == r.late_penalty and scores == {e.test_cell: _cell_scores(r, e) for e in r.exercises}

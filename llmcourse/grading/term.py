@@ -43,6 +43,10 @@ from pathlib import Path
 from llmcourse.grading.similarity import Settings as SimilaritySettings
 
 
+class SettingsError(ValueError):
+    """A course settings file (term.toml, overrides.toml, roster) that cannot be used as it is."""
+
+
 @dataclass
 class Student:
     id: str
@@ -87,7 +91,7 @@ def read_roster(path: Path) -> dict[str, Student]:
         lower = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
         sid = next((lower[k] for k in ("id", "student", "student_id", "sis_id") if lower.get(k)), "")
         if not sid:
-            raise ValueError(f"{path.name}: a row without a student id: {row}")
+            raise SettingsError(f"{path.name}: a row without a student id: {row}")
         students[sid] = Student(sid, lower.get("name", ""), lower.get("email", ""))
     return students
 
@@ -103,7 +107,7 @@ def read_term(path: Path | None) -> Term:
     for chapter, when in data.get("deadlines", {}).items():
         deadline = when if isinstance(when, datetime) else datetime.fromisoformat(str(when))
         if deadline.tzinfo is None:
-            raise ValueError(f"{path.name}: the deadline of {chapter} needs a time zone, e.g. {deadline.isoformat()}+00:00")
+            raise SettingsError(f"{path.name}: the deadline of {chapter} needs a time zone, e.g. {deadline.isoformat()}+00:00")
         term.deadlines[chapter] = deadline
     term.extensions = {str(s): {c: float(h) for c, h in hours.items()} for s, hours in data.get("extensions", {}).items()}
     rule = data.get("late_penalty", {})
@@ -113,12 +117,12 @@ def read_term(path: Path | None) -> Term:
     reports = data.get("reports", {})
     missing = reports.get("missing", "zero")
     if set(reports) - {"missing"} or missing not in ("zero", "blank"):
-        raise ValueError(f"{path.name}: [reports] takes missing = \"zero\" or \"blank\", got {reports}")
+        raise SettingsError(f"{path.name}: [reports] takes missing = \"zero\" or \"blank\", got {reports}")
     term.missing = "0" if missing == "zero" else ""
     similar = data.get("similarity", {})
     unknown = set(similar) - {"threshold", "min_tokens"}
     if unknown:
-        raise ValueError(f"{path.name}: [similarity] has unknown keys {sorted(unknown)} (threshold, min_tokens)")
+        raise SettingsError(f"{path.name}: [similarity] has unknown keys {sorted(unknown)} (threshold, min_tokens)")
     defaults = SimilaritySettings()
     term.similarity = SimilaritySettings(float(similar.get("threshold", defaults.threshold)),
                                          int(similar.get("min_tokens", defaults.min_tokens)))
