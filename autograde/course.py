@@ -502,15 +502,18 @@ def demo_submissions(root: Path = COURSE) -> list[Path]:
 
 def mutant_submissions(root: Path, chapters: list[str]) -> dict[str, tuple[str, str, str, str]]:
     """Submissions made from the solution with one answer replaced by a catalogued mistake or a
-    valid alternative: ``{student: (chapter, exercise key, "mistake" | "alternative", id)}``."""
+    valid alternative (``autograde/alternatives/``, not shipped to students):
+    ``{student: (chapter, exercise key, "mistake" | "alternative", id)}``."""
+    from llmcourse.grading.alternatives import alternatives_of
     from llmcourse.grading.engine import exercises_of
 
     planted = {}
     for chapter in chapters:
         solution = nbformat.read(SOLUTIONS / f"{chapter}.ipynb", as_version=4)
+        alternatives = alternatives_of(chapter)
         for key, exercise in exercises_of(chapter).items():
             variants = [("mistake", m.id, m.code) for m in exercise.mistakes]
-            variants += [("alternative", str(i + 1), code) for i, code in enumerate(exercise.alternatives)]
+            variants += [("alternative", str(i + 1), code) for i, code in enumerate(alternatives.get(key, ()))]
             for kind, ident, code in variants:
                 nb = nbformat.from_dict(json.loads(json.dumps(solution)))
                 cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == exercise.cell)

@@ -10,11 +10,13 @@ import pytest
 
 from llmcourse import text as reference
 from llmcourse.grading import GradingError, ch01
+from llmcourse.grading.alternatives import alternatives_of
 from llmcourse.grading.contract import array_of, check, mistake_answer
 from llmcourse.grading.guards import review_source, scan_source
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER = "01_history"
+ALTERNATIVE_CODE = alternatives_of(CHAPTER)  # autograde/alternatives/: valid answers, never shipped to students
 
 
 def answer(exercise, code, **namespace):
@@ -23,7 +25,7 @@ def answer(exercise, code, **namespace):
 
 
 def good_bag_of_words():
-    return answer(ch01.BAG_OF_WORDS, ch01.BAG_OF_WORDS.alternatives[0])
+    return answer(ch01.BAG_OF_WORDS, ALTERNATIVE_CODE["bag_of_words"][0])
 
 
 MISTAKES = [(ex, m) for ex in (ch01.BAG_OF_WORDS, ch01.TFIDF) for m in ex.mistakes]
@@ -161,15 +163,15 @@ def test_a_string_naming_a_forbidden_module_is_for_review():
 
 
 def test_honest_code_passes_the_source_scan():
-    for exercise in ch01.EXERCISES.values():
-        for code in exercise.alternatives:
+    for key, exercise in ch01.EXERCISES.items():
+        for code in ALTERNATIVE_CODE[key]:
             assert scan_source(code, exercise.forbidden.names) == []
 
 
 def test_tfidf_runs_with_a_trusted_bag_of_words_and_puts_the_students_back():
     buggy = by_id(ch01.BAG_OF_WORDS, "no_lowercase")
     namespace = {"bag_of_words": buggy}
-    tfidf = answer(ch01.TFIDF, ch01.TFIDF.alternatives[0], **namespace)
+    tfidf = answer(ch01.TFIDF, ALTERNATIVE_CODE["tfidf"][0], **namespace)
     ch01.check_tfidf(tfidf, hidden=True)
     assert namespace["bag_of_words"] is buggy
     del namespace["bag_of_words"]  # missing altogether (its cell raised)

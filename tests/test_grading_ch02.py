@@ -8,7 +8,10 @@ from torch import nn
 
 from llmcourse import attention as reference
 from llmcourse.grading import GradingError, ch02
+from llmcourse.grading.alternatives import alternatives_of
 from llmcourse.grading.contract import mistake_answer
+
+ALTERNATIVE_CODE = alternatives_of("02_transformer_anatomy")  # autograde/alternatives/: valid answers, never shipped to students
 
 
 def answer(exercise, code):
@@ -17,7 +20,7 @@ def answer(exercise, code):
     return namespace[exercise.name]
 
 
-GOOD_SDPA = answer(ch02.ATTENTION, ch02.ATTENTION.alternatives[0])
+GOOD_SDPA = answer(ch02.ATTENTION, ALTERNATIVE_CODE["attention"][0])
 
 
 @pytest.mark.parametrize("mistake", ch02.ATTENTION.mistakes, ids=lambda m: m.id)

@@ -13,8 +13,11 @@ import llmcourse.attention
 import llmcourse.gpt
 from llmcourse import losses
 from llmcourse.grading import GradingError, ch03
+from llmcourse.grading.alternatives import alternatives_of
 from llmcourse.grading.contract import check, mistake_answer
 from llmcourse.grading.guards import scan_source
+
+ALTERNATIVE_CODE = alternatives_of("03_gpt_deep_dive")  # autograde/alternatives/: valid answers, never shipped to students
 
 
 @pytest.fixture(autouse=True)
@@ -181,7 +184,7 @@ def test_the_source_scan_sees_forbidden_names(source, exercise):
 
 
 def test_block_uses_a_trusted_causal_mask_and_puts_the_students_back():
-    code = ch03.BLOCK.alternatives[0]  # calls causal_mask(T)
+    code = ALTERNATIVE_CODE["block"][0]  # calls causal_mask(T)
     wrong = mistake_answer(ch03.CAUSAL_MASK, ch03.CAUSAL_MASK.mistakes[0])  # the student's own, wrong mask
     namespace = {"causal_mask": wrong}
     exec(code, namespace)

@@ -12,8 +12,11 @@ from hypothesis import strategies as st
 
 from llmcourse import metrics, text_metrics
 from llmcourse.grading import GradingError, ch04
+from llmcourse.grading.alternatives import alternatives_of
 from llmcourse.grading.contract import check, mistake_answer
 from llmcourse.grading.guards import scan_source
+
+ALTERNATIVE_CODE = alternatives_of("04_evaluating_llms")  # autograde/alternatives/: valid answers, never shipped to students
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -35,7 +38,7 @@ def mistake(exercise, mistake_id):
     return next(m for m in exercise.mistakes if m.id == mistake_id)
 
 
-GOOD = {key: answer(exercise, exercise.alternatives[0]) for key, exercise in ch04.EXERCISES.items()}
+GOOD = {key: answer(exercise, ALTERNATIVE_CODE[key][0]) for key, exercise in ch04.EXERCISES.items()}
 CHECKS = {
     "perplexity": ch04.check_perplexity,
     "sliding_window": ch04.check_sliding_window_perplexity,
@@ -309,7 +312,7 @@ WORDS = ["the", "The", "cat", "sat", "on", "mat", "a", "dog", "3.50", "1,000", "
 sentence = st.lists(st.sampled_from(WORDS), max_size=10).map(" ".join)
 corpus = st.lists(st.tuples(sentence, st.lists(sentence, min_size=1, max_size=3)), min_size=1, max_size=5)
 text = sentence | st.text(max_size=30)
-ALTERNATIVES = {key: [answer(exercise, code) for code in exercise.alternatives] for key, exercise in ch04.EXERCISES.items()}
+ALTERNATIVES = {key: [answer(exercise, code) for code in ALTERNATIVE_CODE[key]] for key, exercise in ch04.EXERCISES.items()}
 
 
 @settings(max_examples=100, deadline=None)

@@ -11,11 +11,13 @@ import torch
 from llmcourse import decoding as reference
 from llmcourse import gpt
 from llmcourse.grading import GradingError, ch05
+from llmcourse.grading.alternatives import alternatives_of
 from llmcourse.grading.contract import check, failure_of, mistake_answer, to_plain
 from llmcourse.grading.guards import scan_source
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER = "05_controlling_outputs"
+ALTERNATIVE_CODE = alternatives_of(CHAPTER)  # autograde/alternatives/: valid answers, never shipped to students
 REFERENCE = {  # exercise key -> the course's reference answer
     "temperature": reference.apply_temperature,
     "top_k": reference.top_k_filter,
@@ -241,7 +243,7 @@ def top_p_course_swallowed(logits, p):
         reference.top_p_filter(logits, p)
     except BaseException:  # noqa: BLE001, S110 - hiding the call: caught on the way out
         pass
-    return answer(ch05.TOP_P, ch05.TOP_P.alternatives[0])(logits, p)
+    return answer(ch05.TOP_P, ALTERNATIVE_CODE["top_p"][0])(logits, p)
 
 
 def greedy_hf(model, input_ids, max_new_tokens, eos_token_id=None, pad_token_id=0):

@@ -8,10 +8,12 @@ import pytest
 
 from llmcourse import prompting as reference
 from llmcourse.grading import GradingError, ch06
+from llmcourse.grading.alternatives import alternatives_of
 from llmcourse.grading.contract import check, mistake_answer
 from llmcourse.grading.guards import review_source, scan_source
 
 EXERCISES = (ch06.FEW_SHOT_MESSAGES, ch06.FILL_TEMPLATE, ch06.QUOTE_UNTRUSTED)
+ALTERNATIVE_CODE = alternatives_of("06_prompting")  # autograde/alternatives/: valid answers, never shipped to students
 MISTAKES = [(ex, m) for ex in EXERCISES for m in ex.mistakes]
 
 
@@ -122,8 +124,8 @@ def test_a_string_naming_a_forbidden_module_is_for_review():
 
 
 def test_honest_code_passes_the_source_scan():
-    for exercise in EXERCISES:
-        for code in exercise.alternatives:
+    for key, exercise in ch06.EXERCISES.items():
+        for code in ALTERNATIVE_CODE[key]:
             assert scan_source(code, exercise.forbidden.names) == []
 
 

@@ -7,9 +7,11 @@ from torch import nn
 
 from llmcourse import multimodal as reference
 from llmcourse.grading import GradingError, ch08
+from llmcourse.grading.alternatives import alternatives_of
 from llmcourse.grading.contract import check, mistake_answer
 
 torch.set_num_threads(1)
+ALTERNATIVE_CODE = alternatives_of("08_multimodal")  # autograde/alternatives/: valid answers, never shipped to students
 CHECKS = {"patchify": ch08.check_patchify, "patch_embedding": ch08.check_patch_embedding, "clip_loss": ch08.check_clip_loss}
 
 
@@ -30,7 +32,7 @@ def test_visible_feedback_names_the_likely_mistake(key, mistake):
 @pytest.mark.parametrize("key", list(ch08.EXERCISES))
 def test_alternatives_get_full_marks_with_hidden_cases(key):
     exercise = ch08.EXERCISES[key]
-    for code in exercise.alternatives:
+    for code in ALTERNATIVE_CODE[key]:
         outcome = check(exercise, answer(exercise, code, patchify=reference.patchify), hidden=True, quiet=True)
         assert outcome.score == exercise.points
 
@@ -101,7 +103,7 @@ def test_forbidden_routes_are_caught(check_fn, fn):
 def test_patch_embedding_uses_a_trusted_patchify_and_puts_the_students_back():
     wrong = mistake_answer(ch08.PATCHIFY, ch08.PATCHIFY.mistakes[0])
     namespace = {"patchify": wrong}
-    exec(ch08.PATCH_EMBEDDING.alternatives[1], namespace)  # noqa: S102 - the course's own answer
+    exec(ALTERNATIVE_CODE["patch_embedding"][1], namespace)  # noqa: S102 - the course's own answer
     ch08.check_patch_embedding(namespace["PatchEmbedding"], hidden=True)
     assert namespace["patchify"] is wrong
 

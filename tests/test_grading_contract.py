@@ -7,6 +7,7 @@ import nbformat
 import pytest
 
 from llmcourse.grading import GradingError
+from llmcourse.grading.alternatives import alternatives_of
 from llmcourse.grading.contract import check, load_qualname, mistake_answer
 from llmcourse.grading.guards import review_source, scan_source
 
@@ -31,7 +32,7 @@ def test_exercise_declaration(chapter, key, exercise):
     assert visible == {s.id for s in exercise.subchecks}, "every stated requirement has a visible check"
     assert {c.subcheck for c in exercise.cases(True)} == visible, "hidden checks add no new requirement"
     assert all(c.visible for c in exercise.cases(False))
-    assert len(exercise.mistakes) >= 5 and len(exercise.alternatives) >= 2
+    assert len(exercise.mistakes) >= 5 and len(alternatives_of(chapter).get(key, ())) >= 2  # autograde/alternatives/
     for target in exercise.depends.values():
         load_qualname(target)
 
@@ -48,7 +49,7 @@ def test_test_cell_is_a_one_line_call_of_a_check(chapter, key, exercise):
 @pytest.mark.parametrize("chapter, key, exercise", EXERCISES, ids=IDS)
 def test_valid_alternatives_pass_and_mistakes_fail_in_process(chapter, key, exercise):
     stand_ins = {name: load_qualname(t) for name, t in exercise.depends.items()}
-    for code in exercise.alternatives:
+    for code in alternatives_of(chapter)[key]:
         namespace = dict(stand_ins)
         exec(code, namespace)
         check(exercise, namespace[exercise.name], hidden=True, quiet=True)

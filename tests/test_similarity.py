@@ -20,6 +20,7 @@ import course  # noqa: E402
 from planted_copies import disguise  # noqa: E402
 
 from llmcourse.grading import similarity, term  # noqa: E402
+from llmcourse.grading.alternatives import alternatives_of  # noqa: E402
 from llmcourse.grading.engine import exercises_of  # noqa: E402
 
 CHAPTERS = sorted(p.stem for p in (ROOT / "solutions").glob("*.ipynb"))
@@ -39,7 +40,7 @@ def test_planted_copies_are_listed_and_independent_alternatives_are_not():
             starter = _cell(ROOT / "chapters" / f"{chapter}.ipynb", exercise.cell)
             solution = _cell(ROOT / "solutions" / f"{chapter}.ipynb", exercise.cell)
             answers = {"original": solution, "copy": disguise(solution),
-                       **{f"alternative{i}": code for i, code in enumerate(exercise.alternatives)}}
+                       **{f"alternative{i}": code for i, code in enumerate(alternatives_of(chapter)[key])}}
             pairs = {p.students: p.similarity for p in similarity.similar_pairs(chapter, exercise.name, answers, starter, settings)}
             listed += len(pairs)
             if ("copy", "original") in pairs:
@@ -86,7 +87,7 @@ def test_class_report_lists_the_copied_pair_side_by_side(tmp_path):
     shutil.copyfile(course.COURSE / "nbgrader_config.py", root / "nbgrader_config.py")
     exercise = exercises_of(chapter)["attention"]
     solution = _cell(ROOT / "solutions" / f"{chapter}.ipynb", exercise.cell)
-    answers = {"ada": solution, "bob": disguise(solution), "cy": exercise.alternatives[0], "dee": exercise.alternatives[1]}
+    answers = {"ada": solution, "bob": disguise(solution), "cy": alternatives_of(chapter)["attention"][0], "dee": alternatives_of(chapter)["attention"][1]}
     for student, code in answers.items():
         nb = nbformat.read(ROOT / "chapters" / f"{chapter}.ipynb", as_version=4)
         next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == exercise.cell).source = code
@@ -101,7 +102,7 @@ def test_class_report_lists_the_copied_pair_side_by_side(tmp_path):
     page = (root / "class_report.html").read_text()
     assert "Similar answers" in page and "ada</b>" in page and "bob</b>" in page and "<mark>" in page
     assert "cy and dee" not in page and "ada and cy" not in page
-    # issue 22: near-copies of the course's own code (its solution, a packaged alternative) are for review
+    # issue 22: near-copies of the course's own code (its solution, a valid alternative) are for review
     of_course = {frozenset(p.students) for p in pairs if p not in between_students}
     assert {frozenset({"ada", "course: solution"}), frozenset({"bob", "course: solution"}),
             frozenset({"cy", "course: alternative 1"}), frozenset({"dee", "course: alternative 2"})} <= of_course
@@ -109,7 +110,7 @@ def test_class_report_lists_the_copied_pair_side_by_side(tmp_path):
 
 
 def test_the_course_code_compared_is_its_solution_alternatives_and_reference():
-    exercise = exercises_of("02_transformer_anatomy")["attention"]
-    code = similarity.course_code(exercise, ROOT / "solutions" / "02_transformer_anatomy.ipynb")
+    code = similarity.course_code("02_transformer_anatomy", "attention", ROOT / "solutions" / "02_transformer_anatomy.ipynb")
     assert {"course: solution", "course: alternative 1", "course: llmcourse.attention.scaled_dot_product_attention"} <= set(code)
     assert "def scaled_dot_product_attention" in code["course: llmcourse.attention.scaled_dot_product_attention"]
+    assert code["course: alternative 1"] == alternatives_of("02_transformer_anatomy")["attention"][0]

@@ -21,8 +21,11 @@ The contract every chapter follows
   use (scoped to the student's own calls: a model run inside an answer may use fused kernels);
 - ``mistakes``: the catalogue of realistic wrong answers (code + a message naming the mistake),
   used for feedback ("your weights equal softmax(QK^T) without the 1/sqrt(d) scaling") and by
-  the mutation suite (``make mutants``), together with ``alternatives``, valid answers written
-  differently that must get full marks.
+  the mutation suite (``make mutants``), together with the exercise's valid alternatives,
+  answers written differently that must get full marks. Those are complete correct answers, so
+  they are not in this package's ``chNN.py`` (what the student's notebook imports) but on the
+  instructor's side, ``autograde/alternatives/chNN.py``, read by
+  :func:`llmcourse.grading.alternatives.alternatives_of`.
 
 A notebook test cell is one line, ``grade.check_attention(scaled_dot_product_attention)``, which
 runs the visible cases in the student's kernel (:func:`~llmcourse.grading.contract.check`); its

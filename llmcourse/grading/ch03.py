@@ -147,15 +147,6 @@ CAUSAL_MASK = Exercise(
         Mistake("buffer_shape", "your mask has shape (1, 1, T, T), as nanoGPT stores its mask buffer for (B, H, T, T) scores: "
                 "return (T, T)", _mask_mistake("    return torch.tril(torch.ones(T, T, dtype=torch.bool)).view(1, 1, T, T)\n")),
     ),
-    alternatives=(
-        _mask_mistake("    i = torch.arange(T)\n    return i[:, None] >= i[None, :]\n"),
-        _mask_mistake("    return ~torch.ones(T, T, dtype=torch.bool).triu(diagonal=1)\n"),
-        _mask_mistake("""    mask = torch.zeros(T, T, dtype=torch.bool)
-    for i in range(T):
-        mask[i, : i + 1] = True
-    return mask
-"""),
-    ),
 )
 
 
@@ -343,30 +334,6 @@ CAUSAL_LM_LOSS = Exercise(
         Mistake("item", "you return a Python number (.item() / float()): return the tensor, so that loss.backward() can train "
                 "the model", _loss_answer(_PER_TOKEN + """    return ((nll * counted).sum() / counted.sum()).item()
 """)),
-    ),
-    alternatives=(
-        _loss_answer("""
-    labels = input_ids[:, 1:].clone()
-    if attention_mask is not None:
-        labels[attention_mask[:, 1:] == 0] = -100
-    V = logits.size(-1)
-    return F.cross_entropy(logits[:, :-1].reshape(-1, V), labels.reshape(-1), ignore_index=-100)
-"""),
-        _loss_answer("""
-    log_probs = torch.log_softmax(logits[:, :-1].float(), dim=-1)  # (B, T-1, V)
-    picked = log_probs.gather(-1, input_ids[:, 1:, None]).squeeze(-1)  # (B, T-1)
-    weight = torch.ones_like(picked) if attention_mask is None else attention_mask[:, 1:].to(picked.dtype)
-    return -(picked * weight).sum() / weight.sum()
-"""),
-        _loss_answer("""
-    loss_fn = torch.nn.CrossEntropyLoss(reduction="none")
-    B, T, V = logits.shape
-    per_token = loss_fn(logits[:, :-1].reshape(-1, V), input_ids[:, 1:].reshape(-1)).view(B, T - 1)
-    if attention_mask is None:
-        return per_token.mean()
-    keep = attention_mask[:, 1:].bool()
-    return per_token[keep].mean()
-"""),
     ),
 )
 
@@ -648,72 +615,6 @@ BLOCK = Exercise(
                 _block_variant(("masked_fill(~allowed, torch.finfo(scores.dtype).min)", "masked_fill(~allowed, float('-inf'))"))),
         Mistake("one_norm", "you use ln_1 for both sublayers: GPT-2 has two LayerNorms with their own weights, ln_1 before "
                 "attention and ln_2 before the MLP", _block_variant(("x = x + self.mlp(self.ln_2(x))", "x = x + self.mlp(self.ln_1(x))"))),
-    ),
-    alternatives=(
-        # The student's own causal_mask (a trusted one stands in while grading), -inf and empty rows zeroed.
-        _block_variant(
-            ("allowed = torch.ones(T, T, dtype=torch.bool).tril()", "allowed = causal_mask(T).to(x.device)"),
-            ("scores = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)\n        y = scores.softmax(-1) @ v",
-             "scores = scores.masked_fill(~allowed, float('-inf'))\n        y = scores.softmax(-1).nan_to_num(0.0) @ v"),
-        ),
-        # One module per sublayer with nn.Sequential and nn.GELU, heads with einsum, ch02's attention as a helper.
-        """import math
-from collections import OrderedDict
-import torch
-from torch import nn
-
-
-def scaled_dot_product_attention(q, k, v, mask=None):
-    scores = torch.einsum("bhqd,bhkd->bhqk", q, k) / math.sqrt(q.shape[-1])
-    if mask is not None:
-        scores = scores.masked_fill(~mask, float("-inf"))
-    weights = torch.softmax(scores, dim=-1).nan_to_num(0.0)
-    return torch.einsum("bhqk,bhkd->bhqd", weights, v), weights
-
-
-class SelfAttention(nn.Module):
-    def __init__(self, config):
-        super().__init__()
-        self.n_head, self.n_embd = config.n_head, config.n_embd
-        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=True)
-        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=True)
-        self.register_buffer("bias", torch.ones(config.block_size, config.block_size, dtype=torch.bool).tril(), persistent=False)
-
-    def forward(self, x, attention_mask=None):
-        B, T, C = x.shape
-        q, k, v = self.c_attn(x).unflatten(-1, (3, self.n_head, C // self.n_head)).permute(2, 0, 3, 1, 4)
-        mask = self.bias[:T, :T]
-        if attention_mask is not None:
-            mask = mask & (attention_mask[:, None, None, :] == 1)
-        y, _ = scaled_dot_product_attention(q, k, v, mask)
-        return self.c_proj(y.permute(0, 2, 1, 3).flatten(2))
-
-
-class Block(nn.Module):
-    def __init__(self, config):
-        super().__init__()
-        C = config.n_embd
-        self.ln_1, self.ln_2 = nn.LayerNorm(C, eps=config.layer_norm_epsilon), nn.LayerNorm(C, eps=config.layer_norm_epsilon)
-        self.attn = SelfAttention(config)
-        self.mlp = nn.Sequential(OrderedDict(c_fc=nn.Linear(C, 4 * C), act=nn.GELU(approximate="tanh"), c_proj=nn.Linear(4 * C, C)))
-
-    def forward(self, x, attention_mask=None):
-        x = x + self.attn(self.ln_1(x), attention_mask)
-        return x + self.mlp(self.ln_2(x))
-""",
-        # The tanh GELU written out, the scores one head at a time.
-        _block_variant(
-            ('return self.c_proj(F.gelu(self.c_fc(x), approximate="tanh"))',
-             "h = self.c_fc(x)\n        h = 0.5 * h * (1 + torch.tanh(math.sqrt(2 / math.pi) * (h + 0.044715 * h ** 3)))\n"
-             "        return self.c_proj(h)"),
-            ("q, k, v = (t.view(B, T, H, C // H).transpose(1, 2) for t in (q, k, v))\n"
-             "        scores = q @ k.transpose(-2, -1) / math.sqrt(C // H)\n",
-             "d = C // H\n        heads = []\n        for h in range(H):\n"
-             "            qh, kh, vh = (t[..., h * d:(h + 1) * d] for t in (q, k, v))\n"
-             "            heads.append(qh @ kh.transpose(-2, -1) / math.sqrt(d))\n"
-             "        scores = torch.stack(heads, dim=1)\n"
-             "        v = v.view(B, T, H, d).transpose(1, 2)\n"),
-        ),
     ),
 )
 

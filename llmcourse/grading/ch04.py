@@ -193,53 +193,6 @@ def perplexity(logits, input_ids, attention_mask=None):
     ),
 ]
 
-PERPLEXITY_ALTERNATIVES = [
-    # explicit loops, float64
-    """import math
-import torch
-
-
-def perplexity(logits, input_ids, attention_mask=None):
-    B, T, V = logits.shape
-    total, count = 0.0, 0
-    for b in range(B):
-        for t in range(T - 1):
-            if attention_mask is not None and attention_mask[b, t + 1] == 0:
-                continue
-            log_probs = torch.log_softmax(logits[b, t].double(), dim=-1)
-            total -= log_probs[input_ids[b, t + 1]].item()
-            count += 1
-    return math.exp(total / count)
-""",
-    # F.cross_entropy with labels -100 at the padding, as Hugging Face does
-    """import torch
-import torch.nn.functional as F
-
-
-def perplexity(logits, input_ids, attention_mask=None):
-    labels = input_ids.clone()
-    if attention_mask is not None:
-        labels[attention_mask == 0] = -100
-    shift_logits = logits[:, :-1, :].contiguous()
-    shift_labels = labels[:, 1:].contiguous()
-    loss = F.cross_entropy(shift_logits.view(-1, shift_logits.size(-1)), shift_labels.view(-1), ignore_index=-100)
-    return torch.exp(loss).item()
-""",
-    # gather and a weighted sum
-    """import torch
-
-
-def perplexity(logits, input_ids, attention_mask=None):
-    if attention_mask is None:
-        attention_mask = torch.ones_like(input_ids)
-    log_probs = logits.log_softmax(-1)[:, :-1]
-    token_log_probs = log_probs.gather(2, input_ids[:, 1:, None])[..., 0]
-    weights = attention_mask[:, 1:].to(log_probs.dtype)
-    return torch.exp(-(token_log_probs * weights).sum() / weights.sum()).item()
-""",
-]
-
-
 
 # The course's reference for perplexity. window_losses is wrapped by @torch.no_grad(), whose
 # wrapper the guard cannot swap (a closure): its __wrapped__ function is listed instead.
@@ -316,7 +269,6 @@ PERPLEXITY = Exercise(
         names=REFERENCE_NAMES,
     ),
     mistakes=_mistakes(PERPLEXITY_MISTAKES),
-    alternatives=tuple(PERPLEXITY_ALTERNATIVES),
 )
 
 
@@ -454,82 +406,6 @@ def sliding_window_perplexity(model, input_ids, max_length, stride):
     ),
 ]
 
-SLIDING_WINDOW_ALTERNATIVES = [
-    # a loop over the tokens each window scores, explicit log-probabilities
-    """import math
-import torch
-from llmcourse.models import logits_fn
-
-
-def sliding_window_perplexity(model, input_ids, max_length, stride):
-    logits_of = logits_fn(model)
-    ids = input_ids[0]
-    N = len(ids)
-    total, scored = 0.0, 0
-    start, next_to_score = 0, 1
-    with torch.no_grad():
-        while next_to_score < N:
-            end = min(start + max_length, N)
-            log_probs = torch.log_softmax(logits_of(ids[start:end][None])[0].double(), dim=-1)
-            for t in range(next_to_score, end):
-                total -= log_probs[t - 1 - start, ids[t]].item()  # position t-1 predicts token t
-                scored += 1
-            next_to_score = end
-            start += stride
-    return math.exp(total / scored)
-""",
-    # the guide's labels with -100, but summed with F.cross_entropy and counted exactly
-    """import math
-import torch
-import torch.nn.functional as F
-from llmcourse.models import logits_fn
-
-
-def sliding_window_perplexity(model, input_ids, max_length, stride):
-    logits_of = logits_fn(model)
-    seq_len = input_ids.size(1)
-    nll_sum, n_tokens, prev_end = 0.0, 0, 0
-    for begin in range(0, seq_len, stride):
-        end = min(begin + max_length, seq_len)
-        window = input_ids[:, begin:end]
-        labels = window.clone()
-        labels[:, : prev_end - begin] = -100  # already scored: context only
-        with torch.no_grad():
-            logits = logits_of(window)
-        shift_labels = labels[0, 1:]
-        nll_sum += F.cross_entropy(logits[0, :-1], shift_labels, ignore_index=-100, reduction="sum").item()
-        n_tokens += (shift_labels != -100).sum().item()
-        prev_end = end
-        if end == seq_len:
-            break
-    return math.exp(nll_sum / n_tokens)
-""",
-    # first the windows (begin, end, first scored position), then one pass over them
-    """import math
-import torch
-from llmcourse.models import logits_fn
-
-
-def sliding_window_perplexity(model, input_ids, max_length, stride):
-    N = input_ids.shape[-1]
-    windows, scored_up_to = [], 1  # the first token is never scored
-    for begin in range(0, N, stride):
-        end = min(begin + max_length, N)
-        windows.append((begin, end, scored_up_to))
-        scored_up_to = end
-        if end == N:
-            break
-    logits_of = logits_fn(model)
-    nlls = []
-    with torch.no_grad():
-        for begin, end, first in windows:
-            log_probs = logits_of(input_ids[:, begin:end]).float().log_softmax(-1)[0]  # (W, V)
-            rows = torch.arange(first - 1 - begin, end - 1 - begin)
-            nlls.append(-log_probs[rows, input_ids[0, first:end]])
-    return torch.cat(nlls).mean().exp().item()
-""",
-]
-
 
 @functools.cache
 def tiny_weights(seed: int) -> bytes:
@@ -620,7 +496,6 @@ SLIDING_WINDOW = Exercise(
     compare=_sw_compare,
     forbidden=Forbidden(python=tuple(f"{METRICS}:{name}" for name in _METRICS_FUNCTIONS), names=REFERENCE_NAMES),
     mistakes=_mistakes(SLIDING_WINDOW_MISTAKES),
-    alternatives=tuple(SLIDING_WINDOW_ALTERNATIVES),
 )
 
 
@@ -763,76 +638,6 @@ def bleu(hypotheses, references):
         _variant(_BLEU, ("ref_len += min((abs(len(r) - len(h)), len(r)) for r in rs)[1]  # closest, then shortest", "ref_len += len(rs[0])")),
     ),
 ]
-BLEU_ALTERNATIVES = [
-    _BLEU,
-    # n-grams as strings in dicts, statistics per sentence then summed, geometric mean as a product
-    r'''import math
-import re
-
-
-def tokenize(line):
-    line = line.rstrip().replace("<skipped>", "").replace("-\n", "").replace("\n", " ")
-    for entity, char in [("&quot;", '"'), ("&amp;", "&"), ("&lt;", "<"), ("&gt;", ">")]:
-        line = line.replace(entity, char)
-    rules = [
-        (r"([\{-\~\[-\` -\&\(-\+\:-\@\/])", r" \1 "),
-        (r"([^0-9])([\.,])", r"\1 \2 "),
-        (r"([\.,])([^0-9])", r" \1 \2"),
-        (r"([0-9])(-)", r"\1 \2 "),
-    ]
-    line = f" {line} "
-    for pattern, repl in rules:
-        line = re.sub(pattern, repl, line)
-    return line.split()
-
-
-def count(tokens, n):
-    counts = {}
-    for i in range(len(tokens) - n + 1):
-        gram = " ".join(tokens[i : i + n])
-        counts[gram] = counts.get(gram, 0) + 1
-    return counts
-
-
-def sentence_stats(hyp, refs):
-    h, rs = tokenize(hyp), [tokenize(r) for r in refs]
-    best = sorted(rs, key=lambda r: (abs(len(r) - len(h)), len(r)))[0]
-    stats = [len(h), len(best)]
-    for n in range(1, 5):
-        hyp_counts = count(h, n)
-        ref_max = {}
-        for r in rs:
-            for gram, c in count(r, n).items():
-                ref_max[gram] = max(ref_max.get(gram, 0), c)
-        stats.append(sum(min(c, ref_max.get(gram, 0)) for gram, c in hyp_counts.items()))
-        stats.append(sum(hyp_counts.values()))
-    return stats
-
-
-def bleu(hypotheses, references):
-    if len(hypotheses) == 0:
-        raise ValueError("no hypotheses")
-    if len(hypotheses) != len(references):
-        raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} lists of references")
-    totals = [0] * 10
-    for hyp, refs in zip(hypotheses, references):
-        totals = [a + b for a, b in zip(totals, sentence_stats(hyp, refs))]
-    c, r = totals[0], totals[1]
-    correct, total = totals[2::2], totals[3::2]
-    if not any(correct) or not all(total):
-        return 0.0
-    product, halvings = 1.0, 0
-    for m, t in zip(correct, total):
-        if m == 0:
-            halvings += 1
-            product *= 1 / (2**halvings * t)
-        else:
-            product *= m / t
-    brevity = 1.0 if c >= r else math.exp(1 - r / c)
-    return 100 * brevity * product ** (1 / 4)
-''',
-]
-
 
 
 def _bleu_oracle(hypotheses: list[str], references: list[list[str]]) -> sacrebleu.metrics.bleu.BLEUScore:
@@ -946,7 +751,6 @@ BLEU = Exercise(
         names=REFERENCE_NAMES + SACREBLEU_NAMES + NLTK_NAMES,
     ),
     mistakes=_mistakes(BLEU_MISTAKES),
-    alternatives=tuple(BLEU_ALTERNATIVES),
 )
 
 
@@ -1005,31 +809,6 @@ ROUGE_N_MISTAKES = [
         "your ROUGE-N splits on whitespace only: rouge-score drops punctuation ('mat.' is the token 'mat')",
         _variant(_ROUGE_N, ('return re.findall(r"[a-z0-9]+", text.lower())', "return text.lower().split()")),
     ),
-]
-
-ROUGE_N_ALTERNATIVES = [
-    _ROUGE_N,
-    # rouge-score's own steps (replace non-alphanumerics by spaces, split), dicts instead of Counter
-    '''import re
-
-
-def rouge_n(prediction, reference, n):
-    def ngrams(text):
-        words = re.sub(r"[^a-z0-9]+", " ", text.lower()).split()
-        counts = {}
-        for i in range(len(words) - n + 1):
-            counts[tuple(words[i : i + n])] = counts.get(tuple(words[i : i + n]), 0) + 1
-        return counts
-
-    pred, ref = ngrams(prediction), ngrams(reference)
-    overlap = sum(min(c, pred.get(g, 0)) for g, c in ref.items())
-    n_pred, n_ref = sum(pred.values()), sum(ref.values())
-    precision = overlap / n_pred if n_pred else 0.0
-    recall = overlap / n_ref if n_ref else 0.0
-    if precision + recall == 0:
-        return precision, recall, 0.0
-    return precision, recall, 2 * precision * recall / (precision + recall)
-''',
 ]
 
 _ROUGE_L = '''import re
@@ -1093,34 +872,6 @@ ROUGE_L_MISTAKES = [
         ),
     ),
 ]
-
-ROUGE_L_ALTERNATIVES = [
-    _ROUGE_L,
-    # memoised recursion on the same tokens
-    '''import re
-from functools import lru_cache
-
-
-def rouge_l(prediction, reference):
-    pred = re.sub(r"[^a-z0-9]+", " ", prediction.lower()).split()
-    ref = re.sub(r"[^a-z0-9]+", " ", reference.lower()).split()
-    if len(pred) == 0 or len(ref) == 0:
-        return (0.0, 0.0, 0.0)
-
-    @lru_cache(maxsize=None)
-    def lcs(i, j):  # LCS of pred[i:] and ref[j:]
-        if i == len(pred) or j == len(ref):
-            return 0
-        if pred[i] == ref[j]:
-            return 1 + lcs(i + 1, j + 1)
-        return max(lcs(i + 1, j), lcs(i, j + 1))
-
-    p = lcs(0, 0) / len(pred)
-    r = lcs(0, 0) / len(ref)
-    return (p, r, 2 * p * r / (p + r) if p + r > 0 else 0.0)
-''',
-]
-
 
 
 _SCORERS: dict[str, rouge_scorer.RougeScorer] = {}
@@ -1238,7 +989,6 @@ ROUGE_N = Exercise(
     forbidden=Forbidden(python=(f"{TEXT_METRICS}:rouge_n", f"{TEXT_METRICS}:tokenize_rouge", f"{TEXT_METRICS}:ngrams") + _ROUGE_PYTHON,
                         names=_ROUGE_NAMES),
     mistakes=_mistakes(ROUGE_N_MISTAKES),
-    alternatives=tuple(ROUGE_N_ALTERNATIVES),
 )
 
 ROUGE_L = Exercise(
@@ -1258,7 +1008,6 @@ ROUGE_L = Exercise(
     forbidden=Forbidden(python=(f"{TEXT_METRICS}:rouge_l", f"{TEXT_METRICS}:tokenize_rouge", f"{TEXT_METRICS}:lcs_length") + _ROUGE_PYTHON,
                         names=_ROUGE_NAMES),
     mistakes=_mistakes(ROUGE_L_MISTAKES),
-    alternatives=tuple(ROUGE_L_ALTERNATIVES),
 )
 
 

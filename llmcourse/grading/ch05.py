@@ -332,20 +332,6 @@ def apply_temperature(logits, temperature):
     return logits
 """),
     ),
-    alternatives=("""
-def apply_temperature(logits, temperature):
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
-    return logits * (1.0 / temperature)
-""", """
-import torch
-
-def apply_temperature(logits, temperature):
-    if temperature <= 0:
-        raise ValueError("temperature must be strictly positive")
-    rows = [row / temperature for row in logits]
-    return torch.stack(rows)
-"""),
 )
 
 
@@ -471,29 +457,6 @@ def top_k_filter(logits, k):
     return logits.masked_fill(logits < kth, float("-inf"))
 """),
     ),
-    alternatives=("""
-def top_k_filter(logits, k):
-    if not isinstance(k, int) or k <= 0:
-        raise ValueError(f"k must be a positive int, got {k}")
-    out = logits.clone()
-    for b in range(logits.shape[0]):
-        row = logits[b]
-        kth = sorted(row.tolist(), reverse=True)[min(k, len(row)) - 1]
-        out[b][row < kth] = float("-inf")
-    return out
-""", """
-import torch
-
-def top_k_filter(logits, k):
-    if k <= 0:
-        raise ValueError("top-k needs k >= 1")
-    V = logits.shape[-1]
-    if k >= V:
-        return logits.clone()
-    sorted_desc, _ = torch.sort(logits, dim=-1, descending=True)
-    threshold = sorted_desc[:, k - 1].unsqueeze(-1)  # (B, 1)
-    return torch.where(logits >= threshold, logits, torch.full_like(logits, float("-inf")))
-"""),
 )
 
 
@@ -594,34 +557,6 @@ def top_p_filter(logits, p):
         Mistake("removes_everything_for_p0", "your top-p removes every token when p = 0 (the mass before the most likely token, 0, is already >= p); the most likely token must always stay",
                 _variant(_TOP_P, ("    remove_sorted[:, 0] = False  # keep the most likely token\n", ""))),
     ),
-    alternatives=(_TOP_P, """
-import torch
-
-def top_p_filter(logits, p):
-    if not 0 <= p <= 1:
-        raise ValueError(f"top_p must be between 0 and 1, got {p}")
-    if p >= 1:
-        return logits.clone()
-    probs = torch.softmax(logits, dim=-1)
-    out = torch.full_like(logits, float("-inf"))
-    for b in range(logits.shape[0]):
-        total = 0.0
-        for i in torch.argsort(probs[b], descending=True).tolist():
-            out[b, i] = logits[b, i]
-            total += probs[b, i].item()
-            if total >= p:
-                break
-    return out
-""", """
-import torch
-
-def top_p_filter(logits, p):
-    sorted_logits, order = torch.sort(logits, dim=-1)  # least likely first, as Hugging Face does
-    cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
-    remove = cumulative <= 1 - p
-    remove[:, -1] = False
-    return logits.masked_fill(remove.scatter(-1, order, remove), float("-inf"))
-"""),
 )
 
 
@@ -725,25 +660,6 @@ def apply_repetition_penalty(logits, generated_ids, penalty):
     return logits
 """),
     ),
-    alternatives=("""
-def apply_repetition_penalty(logits, generated_ids, penalty):
-    if penalty <= 0:
-        raise ValueError("penalty must be positive")
-    out = logits.clone()
-    for b in range(logits.shape[0]):
-        for token in set(generated_ids[b].tolist()):
-            x = logits[b, token]
-            out[b, token] = x / penalty if x > 0 else x * penalty
-    return out
-""", """
-import torch
-
-def apply_repetition_penalty(logits, generated_ids, penalty):
-    seen = torch.zeros_like(logits, dtype=torch.bool)
-    seen.scatter_(1, generated_ids, True)  # (B, V)
-    penalised = torch.where(logits > 0, logits / penalty, logits * penalty)
-    return torch.where(seen, penalised, logits)
-"""),
 )
 
 
@@ -838,25 +754,6 @@ def apply_frequency_presence_penalties(logits, generated_ids, frequency_penalty,
     return logits
 """),
     ),
-    alternatives=("""
-from collections import Counter
-
-def apply_frequency_presence_penalties(logits, generated_ids, frequency_penalty, presence_penalty):
-    out = logits.clone()
-    for b, row in enumerate(generated_ids.tolist()):
-        for token, count in Counter(row).items():
-            out[b, token] = out[b, token] - count * frequency_penalty - presence_penalty
-    return out
-""", """
-import torch
-import torch.nn.functional as F
-
-def apply_frequency_presence_penalties(logits, generated_ids, frequency_penalty, presence_penalty):
-    V = logits.shape[-1]
-    counts = F.one_hot(generated_ids, V).sum(dim=1).to(logits.dtype)  # (B, V)
-    penalty = frequency_penalty * counts + presence_penalty * counts.clamp(max=1)
-    return logits - penalty
-"""),
 )
 
 
@@ -1021,47 +918,6 @@ def greedy_decode(model, input_ids, max_new_tokens, eos_token_id=None, pad_token
     return ids
 """),
     ),
-    alternatives=("""
-import torch
-
-def greedy_decode(model, input_ids, max_new_tokens, eos_token_id=None, pad_token_id=0):
-    B, T = input_ids.shape
-    out = torch.full((B, T + max_new_tokens), pad_token_id, dtype=torch.long)
-    out[:, :T] = input_ids
-    alive = torch.ones(B, dtype=torch.bool)
-    n = 0
-    with torch.no_grad():
-        for step in range(max_new_tokens):
-            result = model(out[:, : T + step])
-            logits = result[0] if isinstance(result, tuple) else result.logits
-            tok = logits[:, -1, :].argmax(dim=-1)
-            tok = torch.where(alive, tok, torch.full_like(tok, pad_token_id))
-            out[:, T + step] = tok
-            n = step + 1
-            if eos_token_id is not None:
-                alive = alive & (tok != eos_token_id)
-                if not alive.any():
-                    break
-    return out[:, : T + n]
-""", """
-import torch
-from llmcourse.models import logits_fn
-
-def greedy_decode(model, input_ids, max_new_tokens, eos_token_id=None, pad_token_id=0):
-    logits_of = logits_fn(model)
-    rows = []
-    for prompt in input_ids.tolist():
-        seq = list(prompt)
-        for _ in range(max_new_tokens):
-            with torch.no_grad():
-                logits = logits_of(torch.tensor([seq]))[0, -1]
-            seq.append(int(logits.argmax()))
-            if seq[-1] == eos_token_id:
-                break
-        rows.append(seq)
-    longest = max(len(seq) for seq in rows)
-    return torch.tensor([seq + [pad_token_id] * (longest - len(seq)) for seq in rows])
-"""),
 )
 
 
@@ -1177,49 +1033,6 @@ def beam_search(model, input_ids, num_beams, max_new_tokens, length_penalty=1.0)
     return beams[:1]
 """),
     ),
-    alternatives=(_BEAM, """
-import torch
-import torch.nn.functional as F
-
-def beam_search(model, input_ids, num_beams, max_new_tokens, length_penalty=1.0):
-    B, T = input_ids.shape
-    N = num_beams
-    seqs = input_ids.repeat_interleave(N, dim=0)  # (B * N, T)
-    scores = torch.full((B, N), -1e9)
-    scores[:, 0] = 0.0  # only the first copy of each prompt is alive at the start
-    with torch.no_grad():
-        for _ in range(max_new_tokens):
-            out = model(seqs)
-            logits = (out[0] if isinstance(out, tuple) else out.logits)[:, -1, :].float()
-            V = logits.shape[-1]
-            total = F.log_softmax(logits, dim=-1).view(B, N, V) + scores[:, :, None]
-            scores, idx = total.view(B, N * V).topk(N, dim=-1)  # (B, N)
-            source = idx // V + torch.arange(B)[:, None] * N  # (B, N): rows of seqs
-            seqs = torch.cat([seqs[source.flatten()], (idx % V).reshape(-1, 1)], dim=1)
-    return seqs.view(B, N, -1)[:, 0]
-""", """
-import math
-import torch
-from llmcourse.models import logits_fn
-
-def beam_search(model, input_ids, num_beams, max_new_tokens, length_penalty=1.0):
-    logits_of = logits_fn(model)
-    results = []
-    for prompt in input_ids.tolist():
-        beams = [(0.0, prompt)]  # (sum of log-probs, token list)
-        for _ in range(max_new_tokens):
-            with torch.no_grad():
-                logits = logits_of(torch.tensor([seq for _, seq in beams]))[:, -1, :]
-            log_probs = torch.log_softmax(logits.double(), dim=-1)
-            candidates = []
-            for (score, seq), row in zip(beams, log_probs):
-                values, tokens = row.topk(num_beams)  # a beam's best num_beams tokens are enough
-                candidates += [(score + v, seq + [t]) for v, t in zip(values.tolist(), tokens.tolist())]
-            candidates.sort(key=lambda c: c[0], reverse=True)
-            beams = candidates[:num_beams]
-        results.append(beams[0][1])
-    return torch.tensor(results)
-"""),
 )
 
 
@@ -1365,54 +1178,6 @@ UNTIL = Exercise(
         Mistake("ignores_next_token", "your generate_until always picks the most likely token; call next_token(logits, ids) when one is given (e.g. a sampler)",
                 _variant(_UNTIL, ("tok = logits.argmax(dim=-1) if next_token is None else next_token(logits, ids)", "tok = logits.argmax(dim=-1)"))),
     ),
-    alternatives=("""
-import torch
-
-def generate_until(model, tokenizer, prompt, stop, max_new_tokens, next_token=None):
-    if isinstance(stop, str):
-        stop = [stop]
-    ids = tokenizer.encode(prompt, return_tensors="pt")
-    prompt_text = tokenizer.decode(ids[0])
-    generated = ""
-    for _ in range(max_new_tokens):
-        with torch.no_grad():
-            out = model(ids)
-        logits = (out[0] if isinstance(out, tuple) else out.logits)[:, -1, :]
-        tok = next_token(logits, ids) if next_token is not None else torch.argmax(logits, dim=-1)
-        if int(tok) == tokenizer.eos_token_id:
-            break
-        ids = torch.cat([ids, tok.reshape(1, 1)], dim=1)
-        generated = tokenizer.decode(ids[0])[len(prompt_text):]
-        positions = [generated.find(s) for s in stop]
-        positions = [p for p in positions if p >= 0]
-        if positions:
-            return generated[: min(positions)]
-    return generated
-""", """
-import re
-import torch
-from llmcourse.models import logits_fn
-
-def generate_until(model, tokenizer, prompt, stop, max_new_tokens, next_token=None):
-    stops = [stop] if isinstance(stop, str) else stop
-    pattern = re.compile("|".join(re.escape(s) for s in stops))
-    logits_of = logits_fn(model)
-    prompt_ids = tokenizer(prompt)["input_ids"]
-    new_ids = []
-    for _ in range(max_new_tokens):
-        ids = torch.tensor([prompt_ids + new_ids])
-        with torch.no_grad():
-            logits = logits_of(ids)[:, -1, :]
-        choice = next_token(logits, ids) if next_token else logits.argmax(-1)
-        token = int(choice[0])
-        if token == tokenizer.eos_token_id:
-            break
-        new_ids.append(token)
-        match = pattern.search(tokenizer.decode(new_ids))
-        if match:
-            return tokenizer.decode(new_ids)[: match.start()]
-    return tokenizer.decode(new_ids)
-"""),
 )
 
 

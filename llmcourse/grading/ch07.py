@@ -215,20 +215,6 @@ MASK_PROMPT_TOKENS = Exercise(
     return labels
 """)),
     ),
-    alternatives=(
-        _mask_answer("""    labels = input_ids.clone()
-    for b, n in enumerate(prompt_lengths):
-        labels[b, : int(n)] = -100
-    if attention_mask is not None:
-        labels = labels.masked_fill(attention_mask == 0, -100)
-    return labels
-"""),
-        _mask_answer(_POSITIONS + """    keep = positions >= lengths
-    if attention_mask is not None:
-        keep = keep & attention_mask.bool()
-    return torch.where(keep, input_ids, torch.full_like(input_ids, -100))
-"""),
-    ),
 )
 
 
@@ -354,19 +340,6 @@ SFT_LOSS = Exercise(
         Mistake("item", "you return a Python number (.item() / float()): return the tensor, so that loss.backward() can train "
                 "the model", _sft_answer(_PER_TOKEN + """    return ((nll * counted).sum() / counted.sum()).item()
 """)),
-    ),
-    alternatives=(
-        _sft_answer(_PER_TOKEN + """    return (nll * counted).sum() / counted.sum()
-"""),
-        _sft_answer("""    log_probs = torch.log_softmax(logits[:, :-1], dim=-1)
-    targets = labels[:, 1:]
-    keep = targets != -100
-    picked = log_probs[keep].gather(-1, targets[keep][:, None]).squeeze(-1)
-    return -picked.mean()
-"""),
-        _sft_answer("""    loss_fn = torch.nn.CrossEntropyLoss()  # ignore_index=-100 by default
-    return loss_fn(logits[:, :-1].flatten(0, 1), labels[:, 1:].flatten())
-"""),
     ),
 )
 
@@ -564,42 +537,6 @@ LORA_LINEAR = Exercise(
         Mistake("merge_no_bias", "merge() drops the base layer's bias: copy it into the merged nn.Linear",
                 _lora_variant(("            if self.base.bias is not None:\n                merged.bias.copy_(self.base.bias)\n",
                                "            if self.base.bias is not None:\n                merged.bias.zero_()\n"))),
-    ),
-    alternatives=(
-        # peft's own initialisation (kaiming on A), the update as two nn.Linear-free matmuls.
-        _lora_variant(
-            ("self.A = nn.Parameter(torch.randn(r, base.in_features) / math.sqrt(base.in_features))",
-             "self.A = nn.Parameter(torch.empty(r, base.in_features))\n        nn.init.kaiming_uniform_(self.A, a=math.sqrt(5))"),
-            ("return self.base(x) + self.dropout(x) @ self.A.T @ self.B.T * self.scaling",
-             "h = torch.matmul(self.dropout(x), self.A.t())\n        return self.base(x) + self.scaling * torch.matmul(h, self.B.t())"),
-        ),
-        # F.linear everywhere, merge with a copy of the base layer.
-        """import copy
-import torch
-import torch.nn.functional as F
-from torch import nn
-
-
-class LoRALinear(nn.Module):
-    def __init__(self, base, r, alpha, dropout=0.0):
-        super().__init__()
-        base.weight.requires_grad = False
-        if base.bias is not None:
-            base.bias.requires_grad = False
-        self.base, self.r, self.alpha = base, r, alpha
-        self.A = nn.Parameter(torch.empty(r, base.in_features).normal_(std=0.02))
-        self.B = nn.Parameter(base.weight.new_zeros(base.out_features, r))
-        self.drop = nn.Dropout(p=dropout)
-
-    def forward(self, x):
-        update = F.linear(F.linear(self.drop(x), self.A), self.B)
-        return F.linear(x, self.base.weight, self.base.bias) + (self.alpha / self.r) * update
-
-    def merge(self):
-        merged = copy.deepcopy(self.base)
-        merged.weight.data += (self.alpha / self.r) * (self.B.data @ self.A.data)
-        return merged
-""",
     ),
 )
 

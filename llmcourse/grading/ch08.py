@@ -154,19 +154,6 @@ PATCHIFY = Exercise(
                 _patchify_code(_CHECK + """    return images.reshape(B, -1, C * p * p)
 """)),
     ),
-    alternatives=(
-        _patchify_code(_CHECK + """    x = images.unfold(2, p, p).unfold(3, p, p)  # (B, C, gh, gw, p, p)
-    return x.permute(0, 2, 3, 1, 4, 5).reshape(B, -1, C * p * p)
-"""),
-        _patchify_code("""    if H % p != 0 or W % p != 0:
-        raise ValueError(f'{H}x{W} is not divisible by {p}')
-    rows = []
-    for i in range(0, H, p):
-        for j in range(0, W, p):
-            rows.append(images[:, :, i:i + p, j:j + p].reshape(B, -1))
-    return torch.stack(rows, dim=1)
-"""),
-    ),
 )
 
 
@@ -287,21 +274,6 @@ PATCH_EMBEDDING = Exercise(
         out = self.proj(patchify(images, p))
         return out.transpose(1, 2).reshape(B, -1, H // p, W // p)
 """),
-    ),
-    alternatives=(
-        _PE_HEAD + """        self.proj = nn.Linear(in_channels * patch_size ** 2, embed_dim)
-
-    def forward(self, images):
-        B, C, H, W = images.shape
-        p = self.patch_size
-        x = images.unfold(2, p, p).unfold(3, p, p).permute(0, 2, 3, 1, 4, 5).reshape(B, -1, C * p * p)
-        return x @ self.proj.weight.T + self.proj.bias
-""",
-        _PE_HEAD + """        self.proj = nn.Linear(in_channels * patch_size ** 2, embed_dim, bias=True)
-
-    def forward(self, images):
-        return self.proj(patchify(images, self.patch_size))
-""",
     ),
 )
 
@@ -425,23 +397,6 @@ CLIP_LOSS = Exercise(
     logits = (image @ text.T / temperature).detach()
     return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
 """)),
-    ),
-    alternatives=(
-        _clip_code("""    image = F.normalize(image_embeds, dim=-1)
-    text = F.normalize(text_embeds, dim=-1)
-    logits = image @ text.T / temperature
-    log_rows = logits.log_softmax(dim=1).diagonal()
-    log_cols = logits.log_softmax(dim=0).diagonal()
-    return -(log_rows.mean() + log_cols.mean()) / 2
-"""),
-        _clip_code("""    image = image_embeds / torch.sqrt((image_embeds ** 2).sum(-1, keepdim=True))
-    text = text_embeds / torch.sqrt((text_embeds ** 2).sum(-1, keepdim=True))
-    logits = torch.einsum("id,jd->ij", image, text) * (1.0 / temperature)
-    labels = torch.arange(logits.shape[0])
-    loss_i = F.cross_entropy(logits, labels)
-    loss_t = F.cross_entropy(logits.t(), labels)
-    return 0.5 * loss_i + 0.5 * loss_t
-"""),
     ),
 )
 

@@ -113,7 +113,7 @@ class Exercise:
     depends: Mapping[str, str] = field(default_factory=dict)  # notebook name -> "module:qualname" stand-in
     forbidden: Forbidden = Forbidden()
     mistakes: tuple[Mistake, ...] = ()
-    alternatives: tuple[str, ...] = ()  # valid answers written differently (code), for the mutation suite
+    alternatives: tuple[str, ...] = ()  # unused: kept only because old release snapshots (autograde/releases/) pass it; see grading/alternatives.py
 
     def __post_init__(self) -> None:
         total = sum(s.points for s in self.subchecks)

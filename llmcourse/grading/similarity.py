@@ -25,8 +25,9 @@ comments only) and are not.
 
 A listed pair is for the instructor to read, never a verdict: the class report shows the two
 cells side by side with the shared passages highlighted. Each answer is also compared, the same
-way, with the course's own code (its solution, packaged alternatives and reference
-implementation): those pairs are listed apart, as near-copies to review.
+way, with the course's own code (its solution, its valid alternatives, which live on the
+instructor's side in ``autograde/alternatives/``, and its reference implementation): those pairs
+are listed apart, as near-copies to review.
 """
 from __future__ import annotations
 
@@ -129,15 +130,21 @@ def answer_cells(notebook: Path, cell_ids: set[str]) -> dict[str, str]:
 COURSE = "course: "  # how the course's own code is named in a pair
 
 
-def course_code(exercise, solution_notebook: Path) -> dict[str, str]:
-    """The course's own code for ``exercise``, by name: its solution cell, its packaged valid
-    alternatives and the course's reference implementation (its forbidden ``llmcourse`` code)."""
+def course_code(chapter: str, key: str, solution_notebook: Path) -> dict[str, str]:
+    """The course's own code for exercise ``key`` of ``chapter``, by name: its solution cell, its
+    valid alternatives (:func:`llmcourse.grading.alternatives.alternatives_of`, none where
+    ``autograde/`` is absent) and the course's reference implementation (its forbidden
+    ``llmcourse`` code)."""
     import inspect
 
+    from llmcourse.grading.alternatives import alternatives_of
     from llmcourse.grading.contract import load_qualname
+    from llmcourse.grading.engine import exercises_of
 
+    exercise = exercises_of(chapter)[key]
     code = {f"{COURSE}solution": answer_cells(solution_notebook, {exercise.cell}).get(exercise.cell, "")}
-    code.update({f"{COURSE}alternative {i}": alternative for i, alternative in enumerate(exercise.alternatives, 1)})
+    code.update({f"{COURSE}alternative {i}": alternative
+                 for i, alternative in enumerate(alternatives_of(chapter).get(key, ()), 1)})
     for target in exercise.forbidden.python:
         if target.startswith("llmcourse.") and "." not in target.partition(":")[2]:
             try:
@@ -160,10 +167,10 @@ def class_pairs(submissions: dict[str, Path], chapter: str, starter_notebook: Pa
     starters = answer_cells(starter_notebook, ids)
     cells = {student: answer_cells(path, ids) for student, path in submissions.items()}
     pairs = []
-    for exercise in exercises.values():
+    for key, exercise in exercises.items():
         answers = {s: c[exercise.cell] for s, c in cells.items() if exercise.cell in c}
         if solution_notebook is not None:
-            answers.update(course_code(exercise, solution_notebook))
+            answers.update(course_code(chapter, key, solution_notebook))
         found = similar_pairs(chapter, exercise.name, answers, starters.get(exercise.cell, ""), settings)
         pairs += [p for p in found if not all(s.startswith(COURSE) for s in p.students)]
     return pairs
@@ -188,7 +195,7 @@ def html_section(pairs: list[SimilarPair], settings: Settings) -> str:
     theirs = [p for p in pairs if p not in ours]
     near = _pairs_html(
         "Near-copies of the course's own code (needs review)", ours,
-        "Answers alike the course's solution, one of its packaged valid alternatives or its reference implementation "
+        "Answers alike the course's solution, one of its valid alternatives or its reference implementation "
         "(same measure and threshold as below). Writing the standard answer is not copying: read them.") if ours else ""
     return near + _pairs_html(
         "Similar answers", theirs,
