@@ -154,9 +154,11 @@ def probe() -> dict[str, str]:
 # ---------------------------------------------------------------- namespaces and mounts
 
 
-def _unshare(flags: int, what: str) -> None:
+def unshare(flags: int, what: str = "") -> None:
+    """Move this process into new namespaces (``CLONE_NEW*`` ``flags``), or raise
+    :class:`IsolationError` saying why not (``what`` names them in the message)."""
     if _libc.unshare(flags) != 0:
-        raise _errno(f"unshare({what})")
+        raise _errno(f"unshare({what or hex(flags)})")
 
 
 def _write(path: str, text: str) -> None:
@@ -169,11 +171,11 @@ def enter_namespaces() -> None:
     first when not root, which makes the others unprivileged)."""
     if os.geteuid() != 0:
         uid, gid = os.geteuid(), os.getegid()
-        _unshare(CLONE_NEWUSER, "user namespace")
+        unshare(CLONE_NEWUSER, "user namespace")
         _write("/proc/self/setgroups", "deny")
         _write("/proc/self/uid_map", f"{uid} {uid} 1")
         _write("/proc/self/gid_map", f"{gid} {gid} 1")
-    _unshare(CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS, "PID, network and mount namespaces")
+    unshare(CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS, "PID, network and mount namespaces")
     if _libc.mount(None, b"/", None, ctypes.c_ulong(MS_REC | MS_PRIVATE), None) != 0:
         raise _errno("making the mounts private")
 
