@@ -497,7 +497,7 @@ class Engine:
         if self.isolation:
             job.policy, job.stand_ins = isolation.policy_for(exercise, job.runner, job.scratch)
             job.forbidden_sources = _fingerprints(exercise)
-            job.attach = tuple(isolation.interpreter_paths() + [str(PACKAGE_DIR), str(log_path.parent)])
+            job.attach = (*isolation.interpreter_paths(), str(PACKAGE_DIR), str(log_path.parent))
         return job, scan, review
 
 

@@ -25,6 +25,7 @@ them unless the instructor passes ``--no-isolation`` (and then every report says
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import resource
 import signal
@@ -87,13 +88,15 @@ class Policy:
     scratch: str = ""
 
 
-def interpreter_paths() -> list[str]:
-    """The interpreter, its standard library and the site packages (the virtual environment's)."""
+@functools.lru_cache(maxsize=None)
+def interpreter_paths() -> tuple[str, ...]:
+    """The interpreter, its standard library and the site packages (the virtual environment's).
+    Worked out once per process: they do not change while it runs."""
     paths = sysconfig.get_paths()
     found = {paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
     found.add(os.path.dirname(os.path.realpath(sys.executable)))
     found.add(sys.base_prefix)
-    return sorted(os.path.realpath(p) for p in found if os.path.isdir(p))
+    return tuple(sorted(os.path.realpath(p) for p in found if os.path.isdir(p)))
 
 
 SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sys/devices/system/cpu")
