@@ -495,19 +495,35 @@ class Engine:
             scratch=str(log_path.with_suffix("")),
         )
         if self.isolation:
-            job.policy, job.stand_ins = isolation.policy_for(exercise, job.runner, job.scratch)
-            job.forbidden_sources = _fingerprints(exercise)
+            prepared = _prepared(exercise, job.runner)
+            job.policy = dataclasses.replace(prepared.policy, scratch=job.scratch)
+            job.stand_ins, job.forbidden_sources = prepared.stand_ins, prepared.fingerprints
             job.attach = (*isolation.interpreter_paths(), str(PACKAGE_DIR), str(log_path.parent))
         return job, scan, review
 
 
-_fingerprint_cache: dict[int, dict[str, str]] = {}
+@dataclass(frozen=True)
+class _Prepared:
+    """What the sandbox of one exercise's student processes needs that is the same for every
+    submission: worked out once per exercise, in the grader's process (the one cache per exercise:
+    isolation.py, stdlib-only, cannot compute the fingerprints, which need guards and torch)."""
+
+    exercise: Exercise  # held, so that its id (the key) cannot be reused
+    policy: isolation.Policy  # what it may read (isolation.policy_for); each job gets a copy with its own scratch (the lists are shared, never changed)
+    stand_ins: tuple[str, ...]  # the modules it gets stand-ins for
+    fingerprints: dict[str, str]  # its forbidden functions' sources (guards.source_fingerprints)
 
 
-def _fingerprints(exercise: Exercise) -> dict[str, str]:
-    if id(exercise) not in _fingerprint_cache:
-        _fingerprint_cache[id(exercise)] = guards.source_fingerprints(exercise.forbidden)
-    return _fingerprint_cache[id(exercise)]
+_prepared_cache: dict[tuple[int, str], _Prepared] = {}
+
+
+def _prepared(exercise: Exercise, runner: str) -> _Prepared:
+    """The :class:`_Prepared` of ``exercise`` run by ``runner`` ("module:qualname")."""
+    key = (id(exercise), runner)
+    if key not in _prepared_cache:
+        policy, stand_ins = isolation.policy_for(exercise, runner, "")
+        _prepared_cache[key] = _Prepared(exercise, policy, stand_ins, guards.source_fingerprints(exercise.forbidden))
+    return _prepared_cache[key]
 
 
 def _hint_demo_names(result: ExerciseResult, demo_names: set[str]) -> None:

@@ -313,12 +313,10 @@ STUDENT_SIDE = ("__init__.py", "contract.py", "guards.py", "sandbox.py", "isolat
 def policy_for(exercise: Exercise, runner: str, scratch: str) -> tuple[Policy, tuple[str, ...]]:
     """What the student's process of ``exercise`` (run by ``runner``, "module:qualname") may read
     (see :func:`_readable`), with ``scratch`` as its own folder, and the modules it gets
-    stand-ins for."""
+    stand-ins for. Worked out afresh on each call (it lists the package and parses the runner's
+    imports): the engine keeps one per exercise."""
     read_dirs, read_files, modules = _readable(exercise, runner.partition(":")[0])
     return Policy(list(read_dirs), list(read_files), [str(PACKAGE_DIR)], scratch), modules
-
-
-_readable_cache: dict[tuple[int, str], tuple] = {}
 
 
 def _readable(exercise: Exercise, runner_module: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
@@ -328,9 +326,6 @@ def _readable(exercise: Exercise, runner_module: str) -> tuple[tuple[str, ...], 
     stand-ins stay: it runs on them, and so do the course modules its runner imports, where a
     forbidden function is caught by the tripwire instead); and the modules of the hidden files
     (stand-ins there)."""
-    key = (id(exercise), runner_module)
-    if key in _readable_cache:
-        return _readable_cache[key]
     stand_ins = {target.partition(":")[0] for target in exercise.depends.values()}
     hidden = {
         p.relative_to(PACKAGE_DIR).as_posix() for p in GRADING_DIR.rglob("*.py")
@@ -342,12 +337,11 @@ def _readable(exercise: Exercise, runner_module: str) -> tuple[tuple[str, ...], 
         if module.startswith("llmcourse.") and module not in needed:
             hidden |= {f"{module.removeprefix('llmcourse.').replace('.', '/')}.py", f"{module.removeprefix('llmcourse.').replace('.', '/')}/__init__.py"}
     modules = tuple(sorted("llmcourse." + h.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for h in hidden))
-    _readable_cache[key] = (
+    return (
         (*SYSTEM_DIRS, *interpreter_paths()),
         (*SYSTEM_FILES, *course_files(PACKAGE_DIR, hidden)),
         modules,
     )
-    return _readable_cache[key]
 
 
 def _llmcourse_imports(module: str, seen: set[str] | None = None) -> set[str]:
