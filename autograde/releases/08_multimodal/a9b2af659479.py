@@ -1,0 +1,424 @@
+"""Graded checks of chapter 08 (multimodal models), declared for the grading engine.
+
+Test cells call ``check_patchify(fn)``, ``check_patch_embedding(cls)`` and ``check_clip_loss(fn)``
+(visible cases); the hidden part adds ``hidden=True``. Expected values never come from the
+course's own code (``llmcourse.multimodal``):
+
+- patches: ``F.unfold(images, p, stride=p).transpose(1, 2)``;
+- the patch embedding: a strided ``nn.Conv2d(C, E, p, stride=p)`` whose weight is the linear
+  layer's weight reshaped to (E, C, p, p), flattened to (B, N, E);
+- CLIP's loss: Hugging Face's own CLIP loss (``image_text_contrastive_loss`` in transformers 5,
+  ``clip_loss`` in 4.x) on the similarity logits, in float64, and its gradients by autograd.
+
+Case inputs are numpy arrays (see chapter 03: tensors each take a file descriptor on their way
+into the student's process); the runners (:mod:`llmcourse.grading.runners.ch08`) turn them back
+into tensors.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import transformers.models.clip.modeling_clip as hf_clip
+from torch import nn
+
+from llmcourse.grading.contract import (
+    Case,
+    Exercise,
+    Forbidden,
+    GradingError,
+    Mistake,
+    SubCheck,
+    check,
+    expect_float,
+    expect_tensor,
+    float_of,
+    items_of,
+    kind_of,
+    to_plain,
+)
+from llmcourse.grading.runners.ch08 import RUNNERS
+
+REFERENCE = "llmcourse.multimodal"
+HF_CLIP = "transformers.models.clip.modeling_clip"
+# transformers 5 calls CLIP's loss image_text_contrastive_loss, 4.x clip_loss
+HF_CLIP_LOSS_NAME = "image_text_contrastive_loss" if hasattr(hf_clip, "image_text_contrastive_loss") else "clip_loss"
+hf_clip_loss = getattr(hf_clip, HF_CLIP_LOSS_NAME)
+UNFOLD_TORCH = ("torch.nn.functional.unfold", "torch.nn.functional.conv2d")
+UNFOLD_ATEN = ("im2col", "convolution")
+CONV_NAMES = ("Conv2d", "conv2d", "Unfold", "im2col", "_conv_forward", REFERENCE)
+
+
+def _seeded(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _images(seed: int, B: int, C: int, H: int, W: int) -> np.ndarray:
+    return torch.randn(B, C, H, W, generator=_seeded(seed)).numpy()
+
+
+def _label(images: np.ndarray, p: int) -> str:
+    return f"images {tuple(images.shape)}, patch_size={p}"
+
+
+# ---------------------------------------------------------------- exercise 1: patchify
+
+
+def _patchify_case(sub, seed, B, C, H, W, p, visible) -> Case:
+    images = _images(seed, B, C, H, W)
+    if sub == "error":
+        return Case(sub, (images, p), "ValueError", _label(images, p), visible)
+    patches = F.unfold(torch.from_numpy(images).double(), p, stride=p).transpose(1, 2)  # (B, N, C*p*p)
+    return Case(sub, (images, p), to_plain(patches.float()), _label(images, p), visible)
+
+
+def _patchify_cases(hidden: bool) -> list[Case]:
+    cases = [
+        _patchify_case("shape", 0, 2, 3, 4, 4, 2, True),
+        _patchify_case("shape", 1, 1, 1, 6, 9, 3, True),
+        _patchify_case("order", 2, 2, 1, 4, 6, 2, True),
+        _patchify_case("order", 3, 2, 3, 4, 4, 2, True),
+        _patchify_case("error", 4, 1, 3, 5, 4, 2, True),
+    ]
+    if hidden:
+        for n, (B, C, H, W, p) in enumerate([(1, 1, 2, 2, 2), (3, 2, 8, 4, 4), (2, 3, 9, 6, 3), (1, 4, 12, 16, 4), (2, 3, 32, 32, 8)]):
+            cases += [_patchify_case("shape", 10 + n, B, C, H, W, p, False), _patchify_case("order", 20 + n, B, C, H, W, p, False)]
+        cases += [_patchify_case("error", 30, 2, 1, 4, 7, 2, False), _patchify_case("error", 31, 1, 3, 9, 9, 2, False),
+                  _patchify_case("error", 32, 1, 1, 16, 16, 5, False)]
+    return cases
+
+
+def _patchify_compare(case: Case, got: Any, expected: Any) -> None:
+    if case.subcheck == "error":
+        if got != expected:
+            raise GradingError(f"patchify with {case.label}: the image size is not a multiple of the patch size, "
+                               f"expected a ValueError, got {got if isinstance(got, str) else kind_of(got)}")
+        return
+    if not (isinstance(got, dict) and "tensor" in got):
+        raise GradingError(f"patchify with {case.label}: expected a torch.Tensor, got {kind_of(got)}")
+    if case.subcheck == "shape":
+        want = expected["tensor"]["shape"] if isinstance(expected, dict) and "tensor" in expected else None
+        if got["tensor"]["shape"] != want:
+            raise GradingError(f"patchify with {case.label}: expected shape (B, N, C*p*p) = {tuple(want or ())}, got {tuple(got['tensor']['shape'])}")
+        return
+    expect_tensor(got, expected, what="patches (B, N, C*p*p)", context=case.label, atol=1e-6, rtol=1e-5)
+
+
+def _patchify_code(body: str) -> str:
+    return "import torch\ndef patchify(images, patch_size):\n    B, C, H, W = images.shape\n    p = patch_size\n" + body
+
+
+_CHECK = "    if H % p or W % p:\n        raise ValueError('image size is not a multiple of patch_size')\n"
+
+PATCHIFY = Exercise(
+    name="patchify",
+    cell="patchify",
+    test_cell="patchify_tests",
+    points=3,
+    subchecks=(
+        SubCheck("shape", 0.5, "returns (B, N, C*p*p) with N = (H/p) * (W/p), also for non-square images"),
+        SubCheck("order", 1.5, "patches row by row over the grid, each flattened as (channel, row, column): F.unfold's order"),
+        SubCheck("error", 1.0, "raises ValueError when H or W is not a multiple of patch_size"),
+    ),
+    cases=_patchify_cases,
+    run=RUNNERS["patchify"],
+    compare=_patchify_compare,
+    forbidden=Forbidden(
+        torch=UNFOLD_TORCH,
+        aten=UNFOLD_ATEN,
+        python=(f"{REFERENCE}:patchify", "torch.nn:Conv2d", "torch.nn:Unfold"),
+        names=CONV_NAMES,
+    ),
+    mistakes=(
+        Mistake("channels_last", "each of your patches is flattened as (row, column, channel), channels last; F.unfold's order is (channel, row, column)",
+                _patchify_code(_CHECK + """    x = images.reshape(B, C, H // p, p, W // p, p).permute(0, 2, 4, 3, 5, 1)
+    return x.reshape(B, -1, C * p * p)
+""")),
+        Mistake("column_order", "your patches go column by column over the grid; they go row by row (left to right, then the next row)",
+                _patchify_code(_CHECK + """    x = images.reshape(B, C, H // p, p, W // p, p).permute(0, 4, 2, 1, 3, 5)
+    return x.reshape(B, -1, C * p * p)
+""")),
+        Mistake("no_error", "you crop (or pad) images whose size is not a multiple of patch_size: raise a ValueError instead",
+                _patchify_code("""    images = images[:, :, : H // p * p, : W // p * p]
+    H, W = H // p * p, W // p * p
+    x = images.reshape(B, C, H // p, p, W // p, p).permute(0, 2, 4, 1, 3, 5)
+    return x.reshape(B, -1, C * p * p)
+""")),
+        Mistake("transposed", "you return (B, C*p*p, N), F.unfold's own layout: transpose the last two dimensions",
+                _patchify_code(_CHECK + """    x = images.reshape(B, C, H // p, p, W // p, p).permute(0, 2, 4, 1, 3, 5)
+    return x.reshape(B, -1, C * p * p).transpose(1, 2)
+""")),
+        Mistake("reshape_only", "you reshape the image straight to (B, N, C*p*p) without permuting, so a 'patch' is a run of consecutive pixels of one row, not a square",
+                _patchify_code(_CHECK + """    return images.reshape(B, -1, C * p * p)
+""")),
+    ),
+)
+
+
+# ---------------------------------------------------------------- exercise 2: PatchEmbedding
+
+
+def _embedding_case(sub, seed, B, C, H, W, p, E, visible) -> Case:
+    g = _seeded(seed)
+    images = _images(seed, B, C, H, W)
+    weight = torch.randn(E, C * p * p, generator=g) * 0.5
+    bias = torch.randn(E, generator=g)
+    inputs = {"C": C, "p": p, "E": E, "images": images, "weight": weight.numpy(), "bias": bias.numpy(), "layer_only": sub == "layer"}
+    label = f"PatchEmbedding(in_channels={C}, patch_size={p}, embed_dim={E}), images {tuple(images.shape)}"
+    if sub == "layer":
+        return Case(sub, inputs, to_plain([[E, C * p * p], True]), label, visible)
+    conv = nn.Conv2d(C, E, p, stride=p).double()
+    with torch.no_grad():
+        conv.weight.copy_(weight.double().reshape(E, C, p, p))
+        conv.bias.copy_(bias.double())
+        expected = conv(torch.from_numpy(images).double()).flatten(2).transpose(1, 2)  # (B, N, E)
+    return Case(sub, inputs, to_plain(expected.float()), label, visible)
+
+
+def _embedding_cases(hidden: bool) -> list[Case]:
+    cases = [
+        _embedding_case("layer", 0, 1, 3, 4, 4, 2, 5, True),
+        _embedding_case("layer", 1, 1, 1, 6, 6, 3, 4, True),
+        _embedding_case("conv", 2, 2, 1, 4, 4, 2, 5, True),
+        _embedding_case("conv", 3, 2, 3, 4, 6, 2, 8, True),
+    ]
+    if hidden:
+        for n, (B, C, H, W, p, E) in enumerate([(1, 1, 2, 2, 2, 1), (3, 2, 8, 4, 4, 6), (2, 3, 9, 6, 3, 16), (2, 3, 32, 32, 8, 32), (1, 4, 12, 16, 4, 7)]):
+            cases += [_embedding_case("layer", 10 + n, B, C, H, W, p, E, False), _embedding_case("conv", 20 + n, B, C, H, W, p, E, False)]
+    return cases
+
+
+def _embedding_compare(case: Case, got: Any, expected: Any) -> None:
+    if case.subcheck == "layer":
+        C, p, E = case.inputs["C"], case.inputs["p"], case.inputs["E"]
+        want = f"nn.Linear({C} * {p}**2 = {C * p * p}, {E}) with a bias"
+        layer = got.get("list") if isinstance(got, dict) else None
+        want_layer = expected.get("list") if isinstance(expected, dict) else None
+        if layer is None:
+            if want_layer is None:  # compared with a mistake that has no proj either
+                return
+            raise GradingError(f"{case.label}: needs an nn.Linear named proj, {want}; none found")
+        shape, has_bias = layer[0].get("list"), layer[1]
+        if want_layer is None or shape != want_layer[0].get("list") or has_bias is not want_layer[1]:
+            raise GradingError(f"{case.label}: proj should be {want}; got weight {tuple(shape)}, bias {'present' if has_bias else 'absent'}")
+        return
+    expect_tensor(got, expected, what="patch embeddings (B, N, embed_dim)", context=case.label, atol=1e-4, rtol=1e-4)
+
+
+_PE_HEAD = """import torch
+from torch import nn
+class PatchEmbedding(nn.Module):
+    def __init__(self, in_channels, patch_size, embed_dim):
+        super().__init__()
+        self.patch_size = patch_size
+"""
+
+PATCH_EMBEDDING = Exercise(
+    name="PatchEmbedding",
+    cell="patch_embedding",
+    test_cell="patch_embedding_tests",
+    points=3,
+    subchecks=(
+        SubCheck("layer", 1.0, "proj is nn.Linear(in_channels * patch_size**2, embed_dim), with its bias"),
+        SubCheck("conv", 2.0, "forward(images) is proj(patches), (B, N, embed_dim), equal to the strided nn.Conv2d whose weight is proj.weight reshaped to (E, C, p, p)"),
+    ),
+    cases=_embedding_cases,
+    run=RUNNERS["patch_embedding"],
+    compare=_embedding_compare,
+    depends={"patchify": f"{REFERENCE}:patchify"},
+    forbidden=Forbidden(
+        torch=UNFOLD_TORCH,
+        aten=UNFOLD_ATEN,
+        python=(f"{REFERENCE}:PatchEmbedding", "torch.nn:Conv2d", "torch.nn:Unfold"),
+        names=CONV_NAMES,
+    ),
+    mistakes=(
+        Mistake("wrong_order", "your patches are flattened as (row, column, channel), so proj.weight does not match the convolution's kernel reshaped to (E, C, p, p): flatten each patch as (channel, row, column)",
+                _PE_HEAD + """        self.proj = nn.Linear(in_channels * patch_size ** 2, embed_dim)
+
+    def forward(self, images):
+        B, C, H, W = images.shape
+        p = self.patch_size
+        x = images.reshape(B, C, H // p, p, W // p, p).permute(0, 2, 4, 3, 5, 1).reshape(B, -1, C * p * p)
+        return self.proj(x)
+"""),
+        Mistake("no_bias", "your proj has no bias (bias=False); the convolution it equals has one",
+                _PE_HEAD + """        self.proj = nn.Linear(in_channels * patch_size ** 2, embed_dim, bias=False)
+
+    def forward(self, images):
+        return self.proj(patchify(images, self.patch_size))
+"""),
+        Mistake("wrong_linear_size", "your proj takes patch_size**2 inputs, one channel's worth: a patch has in_channels * patch_size**2 numbers",
+                _PE_HEAD + """        self.proj = nn.Linear(patch_size ** 2, embed_dim)
+
+    def forward(self, images):
+        B, C, H, W = images.shape
+        p = self.patch_size
+        x = images.reshape(B, C, H // p, p, W // p, p).permute(0, 2, 4, 1, 3, 5).reshape(B, -1, C, p * p)
+        return self.proj(x).sum(2)
+"""),
+        Mistake("transposed", "you return (B, embed_dim, N), the convolution's layout: the course's layout is (B, N, embed_dim)",
+                _PE_HEAD + """        self.proj = nn.Linear(in_channels * patch_size ** 2, embed_dim)
+
+    def forward(self, images):
+        return self.proj(patchify(images, self.patch_size)).transpose(1, 2)
+"""),
+        Mistake("grid_output", "you return a grid (B, embed_dim, H/p, W/p) as the convolution does; flatten it to (B, N, embed_dim)",
+                _PE_HEAD + """        self.proj = nn.Linear(in_channels * patch_size ** 2, embed_dim)
+
+    def forward(self, images):
+        B, C, H, W = images.shape
+        p = self.patch_size
+        out = self.proj(patchify(images, p))
+        return out.transpose(1, 2).reshape(B, -1, H // p, W // p)
+"""),
+    ),
+)
+
+
+# ---------------------------------------------------------------- exercise 3: CLIP's loss
+
+
+def _clip_case(sub, seed, N, D, temperature, scale, visible, dtype=torch.float32) -> Case:
+    g = _seeded(seed)
+    image = torch.randn(N, D, generator=g, dtype=torch.float64)
+    text = torch.randn(N, D, generator=g, dtype=torch.float64) + 0.8 * image  # matching pairs are similar
+    if scale == "unit":
+        image, text = F.normalize(image, dim=-1), F.normalize(text, dim=-1)
+    else:
+        image = image * torch.rand(N, 1, generator=g, dtype=torch.float64).mul(4).add(0.3)
+        text = text * torch.rand(N, 1, generator=g, dtype=torch.float64).mul(4).add(0.3)
+    image, text = image.to(dtype), text.to(dtype)
+    i64, t64 = image.double().clone().requires_grad_(), text.double().clone().requires_grad_()
+    logits = F.normalize(i64, dim=-1) @ F.normalize(t64, dim=-1).T / temperature
+    loss = hf_clip_loss(logits)
+    grads = torch.autograd.grad(loss, (i64, t64))
+    label = f"image_embeds ({N}, {D}), text_embeds ({N}, {D}), temperature={temperature}, " + ("unit-norm inputs" if scale == "unit" else "inputs of varied norms")
+    inputs = (image.numpy(), text.numpy(), temperature, sub == "grad")
+    expected = to_plain((loss.float(), *(gr.float() for gr in grads))) if sub == "grad" else to_plain(loss.item())
+    return Case(sub, inputs, expected, label, visible)
+
+
+def _clip_cases(hidden: bool) -> list[Case]:
+    cases = [
+        _clip_case("symmetric", 0, 4, 8, 1.0, "unit", True),
+        _clip_case("symmetric", 1, 6, 5, 1.0, "unit", True),
+        _clip_case("temperature", 2, 4, 8, 0.07, "unit", True),
+        _clip_case("temperature", 3, 5, 16, 0.5, "unit", True),
+        _clip_case("normalise", 4, 4, 8, 1.0, "varied", True),
+        _clip_case("grad", 5, 4, 8, 0.1, "varied", True),
+    ]
+    if hidden:
+        for n, (N, D, t) in enumerate([(1, 3, 1.0), (2, 4, 0.2), (8, 32, 0.07), (16, 12, 0.01), (32, 64, 1 / 14.3)]):
+            cases += [
+                _clip_case("symmetric", 10 + n, N, D, 1.0, "unit", False),
+                _clip_case("temperature", 20 + n, N, D, t, "unit", False),
+                _clip_case("normalise", 30 + n, N, D, t, "varied", False),
+                _clip_case("grad", 40 + n, N, D, t, "varied", False),
+            ]
+        cases.append(_clip_case("normalise", 50, 8, 16, 0.07, "varied", False, torch.float64))
+    return cases
+
+
+def _clip_compare(case: Case, got: Any, expected: Any) -> None:
+    if case.subcheck == "grad":
+        loss, g_image, g_text = items_of(got, "clip_loss (with gradients)", 3)
+        e_loss, e_image, e_text = expected["tuple"]
+        if e_image is None or g_image is None:
+            if e_image is None and g_image is None:  # compared with a catalogued mistake's result
+                return
+            raise GradingError(f"clip_loss for {case.label}: no gradient flows back to the embeddings: return a tensor computed "
+                               "from them with torch operations (no .item(), .detach() or numpy)")
+        expect_float(loss, float_of(e_loss), what="clip_loss", context=case.label, atol=1e-5, rtol=1e-4)
+        expect_tensor(g_image, e_image, what="gradient of the loss w.r.t. image_embeds", context=case.label, atol=1e-5, rtol=1e-3)
+        expect_tensor(g_text, e_text, what="gradient of the loss w.r.t. text_embeds", context=case.label, atol=1e-5, rtol=1e-3)
+        return
+    if isinstance(got, dict) and "tensor" in got and got["tensor"]["shape"] != []:
+        raise GradingError(f"clip_loss for {case.label}: expected a scalar (0-d) loss, got a tensor of shape {tuple(got['tensor']['shape'])}")
+    if float_of(got) is None:
+        raise GradingError(f"clip_loss for {case.label}: expected a scalar loss, got {kind_of(got)}")
+    expect_float(got, float_of(expected), what="clip_loss", context=case.label, atol=1e-5, rtol=1e-4)
+
+
+def _clip_code(body: str) -> str:
+    return "import torch\nimport torch.nn.functional as F\ndef clip_loss(image_embeds, text_embeds, temperature):\n" + body
+
+
+_NORM = "    image = image_embeds / image_embeds.norm(dim=-1, keepdim=True)\n    text = text_embeds / text_embeds.norm(dim=-1, keepdim=True)\n"
+_LABELS = "    labels = torch.arange(len(image_embeds))\n"
+
+CLIP_LOSS = Exercise(
+    name="clip_loss",
+    cell="clip_loss",
+    test_cell="clip_loss_tests",
+    points=4,
+    subchecks=(
+        SubCheck("symmetric", 1.5, "the mean of the two cross-entropies, image -> text (rows) and text -> image (columns), the match of image i being text i"),
+        SubCheck("temperature", 1.0, "logits are the cosine similarities divided by temperature"),
+        SubCheck("normalise", 1.0, "image and text embeddings are L2-normalised first, whatever their norms"),
+        SubCheck("grad", 0.5, "returns a scalar tensor that gradients flow through to both inputs"),
+    ),
+    cases=_clip_cases,
+    run=RUNNERS["clip_loss"],
+    compare=_clip_compare,
+    forbidden=Forbidden(
+        python=(f"{REFERENCE}:clip_loss", f"{HF_CLIP}:{HF_CLIP_LOSS_NAME}", f"{HF_CLIP}:contrastive_loss"),
+        names=("image_text_contrastive_loss", "contrastive_loss", "modeling_clip", REFERENCE),
+    ),
+    mistakes=(
+        Mistake("no_normalisation", "you do not L2-normalise the embeddings: CLIP's logits are cosine similarities", _clip_code(_LABELS + """
+    logits = image_embeds @ text_embeds.T / temperature
+    return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+""")),
+        Mistake("times_temperature", "you multiply the similarities by the temperature; divide by it (CLIP's learned logit scale is 1 / temperature)", _clip_code(_NORM + _LABELS + """
+    logits = image @ text.T * temperature
+    return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+""")),
+        Mistake("one_direction", "your loss has only the image -> text direction; CLIP averages it with text -> image (the transposed logits)", _clip_code(_NORM + _LABELS + """
+    logits = image @ text.T / temperature
+    return F.cross_entropy(logits, labels)
+""")),
+        Mistake("sum_not_mean", "you sum the cross-entropies over the batch; CLIP takes their mean", _clip_code(_NORM + _LABELS + """
+    logits = image @ text.T / temperature
+    return (F.cross_entropy(logits, labels, reduction="sum") + F.cross_entropy(logits.T, labels, reduction="sum")) / 2
+""")),
+        Mistake("labels_zero", "your labels are all 0; the right text of image i is text i: labels = arange(N)", _clip_code(_NORM + """
+    logits = image @ text.T / temperature
+    labels = torch.zeros(len(image_embeds), dtype=torch.long)
+    return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+""")),
+        Mistake("sum_directions", "you add the two directions without halving: CLIP averages them", _clip_code(_NORM + _LABELS + """
+    logits = image @ text.T / temperature
+    return F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)
+""")),
+        Mistake("detached", "your loss is not connected to the embeddings (.item(), .detach() or numpy): gradients must flow", _clip_code(_NORM + _LABELS + """
+    logits = (image @ text.T / temperature).detach()
+    return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+""")),
+    ),
+)
+
+EXERCISES: dict[str, Exercise] = {
+    "patchify": PATCHIFY,
+    "patch_embedding": PATCH_EMBEDDING,
+    "clip_loss": CLIP_LOSS,
+}
+
+
+def check_patchify(fn, hidden: bool = False) -> None:
+    """Exercise 1, against ``F.unfold``. Hidden: more sizes, channels and patch sizes."""
+    check(PATCHIFY, fn, hidden)
+
+
+def check_patch_embedding(cls, hidden: bool = False) -> None:
+    """Exercise 2, against a strided ``nn.Conv2d`` with proj's weight reshaped; a correct
+    ``patchify`` stands in for yours while it runs."""
+    check(PATCH_EMBEDDING, cls, hidden)
+
+
+def check_clip_loss(fn, hidden: bool = False) -> None:
+    """Exercise 3, against Hugging Face's CLIP loss on the same similarity logits, and the
+    gradients autograd computes for it."""
+    check(CLIP_LOSS, fn, hidden)
