@@ -267,12 +267,70 @@ def expect_tensor(
     bad = ~(diff <= atol + rtol * np.abs(np.where(np.isfinite(e), e, 0.0)))
     if bad.any():
         index = tuple(int(i) for i in np.argwhere(bad)[0])
+        hint = how_values_differ(a, e, bad, atol, rtol)
         raise GradingError(
             f"{what}{where}: values differ (max abs diff {np.nanmax(np.where(np.isfinite(diff), diff, np.inf)):.3g}).\n"
             f"  at index {index}: expected {e[index]:.6g}, got {a[index]:.6g}\n"
             f"  expected starts {_preview(e)}\n"
-            f"  got      starts {_preview(a)}"
+            f"  got      starts {_preview(a)}" + (f"\n  {hint}" if hint else "")
         )
+
+
+def _close(a: np.ndarray, e: np.ndarray, atol: float, rtol: float) -> bool:
+    return a.shape == e.shape and bool(np.all((a == e) | (np.abs(a - e) <= atol + rtol * np.abs(np.where(np.isfinite(e), e, 0.0)))))
+
+
+def _factor(c: float) -> str:
+    """A ratio in words when it is a recognisable one: -1, k, 1/k, sqrt(k), 1/sqrt(k)."""
+    for k in range(2, 4097):
+        for value, text in ((k, f"{k}"), (1 / k, f"1/{k}"), (math.sqrt(k), f"sqrt({k})"), (1 / math.sqrt(k), f"1/sqrt({k})")):
+            if math.isclose(c, value, rel_tol=1e-4) and (k <= 64 or text.startswith(("sqrt", "1/sqrt"))):
+                return f"{c:.4g} = {text}"
+    return f"{c:.4g}"
+
+
+def how_values_differ(a: np.ndarray, e: np.ndarray, bad: np.ndarray, atol: float = 1e-5, rtol: float = 1e-4) -> str:
+    """One line saying how an answer's values differ from the expected ones, when a simple
+    relation explains it (a constant factor, a sign, a shift of every value, a transposition, a
+    shift by one position, a flip, a per-row factor), else which rows differ; "" when none does.
+    ``a`` and ``e`` are float64 arrays of one shape, ``bad`` marks the entries that differ."""
+    finite = np.isfinite(a) & np.isfinite(e)
+    nonzero = finite & (np.abs(e) > 1e-12)
+    if nonzero.sum() >= 2:
+        ratio = a[nonzero] / e[nonzero]
+        c = float(np.median(ratio))
+        if not math.isclose(c, 1.0, rel_tol=1e-3) and _close(a, e * c, atol, rtol * 10):
+            return ("hint: every value has the opposite sign: a sign error" if math.isclose(c, -1.0, rel_tol=1e-4)
+                    else f"hint: every value is {_factor(c)} times the expected one: a missing or extra factor?")
+    if finite.all() and a.size >= 2:
+        shift = float(np.median(a - e))
+        if abs(shift) > atol and _close(a, e + shift, atol, rtol * 10):
+            return f"hint: every value is the expected one {'+' if shift > 0 else '-'} {abs(shift):.4g}: an offset added or missing?"
+    for i in range(a.ndim):
+        for j in range(i + 1, a.ndim):
+            if a.shape[i] == a.shape[j] > 1 and _close(a, np.swapaxes(e, i, j), atol, rtol):
+                return f"hint: your result is the expected one with dimensions {i - a.ndim} and {j - a.ndim} swapped: a transpose?"
+    for axis in range(a.ndim):
+        if a.shape[axis] < 2:
+            continue
+        if _close(a, np.flip(e, axis), atol, rtol):
+            return f"hint: your result is the expected one reversed along dimension {axis - a.ndim}"
+        for step in (1, -1):
+            rolled = np.roll(e, step, axis)
+            keep = [slice(None)] * a.ndim
+            keep[axis] = slice(1, None) if step == 1 else slice(None, -1)
+            if _close(a[tuple(keep)], rolled[tuple(keep)], atol, rtol):
+                return f"hint: your result is the expected one shifted by {step} position along dimension {axis - a.ndim}: an off-by-one?"
+    if a.ndim >= 2 and finite.all():
+        rows_a, rows_e = a.reshape(-1, a.shape[-1]), e.reshape(-1, e.shape[-1])
+        rows = np.argwhere(bad.reshape(-1, a.shape[-1]).any(-1)).reshape(-1)
+        if len(rows) < len(rows_a):
+            listed = ", ".join(str(int(r)) for r in rows[:8]) + (", ..." if len(rows) > 8 else "")
+            return f"hint: {len(rows)} of {len(rows_a)} rows (flattened over every dimension but the last) differ: {listed}; the others are right"
+        scale = np.array([float(np.dot(x, y) / np.dot(y, y)) if np.dot(y, y) > 0 else 1.0 for x, y in zip(rows_a, rows_e)])
+        if not np.allclose(scale, scale[0], rtol=1e-3) and _close(rows_a, rows_e * scale[:, None], atol, rtol * 10):
+            return "hint: each row is a multiple of the expected row, by a different factor per row: a normalisation missing or over the wrong dimension?"
+    return ""
 
 
 def expect_float(got: Any, expected: float, *, what: str, context: str = "", atol: float = 1e-6, rtol: float = 1e-5) -> None:
@@ -282,7 +340,8 @@ def expect_float(got: Any, expected: float, *, what: str, context: str = "", ato
     if value is None:
         raise GradingError(f"{what}{where}: expected a number, got {kind_of(got)}")
     if not (abs(value - expected) <= atol + rtol * abs(expected) or value == expected):
-        raise GradingError(f"{what}{where}: expected {expected:.6g}, got {value:.6g}")
+        ratio = f" ({_factor(value / expected)} times the expected value)" if expected and value and abs(value / expected - 1) > 1e-3 else ""
+        raise GradingError(f"{what}{where}: expected {expected:.6g}, got {value:.6g}{ratio}")
 
 
 # ---------------------------------------------------------------- running one exercise in-process
