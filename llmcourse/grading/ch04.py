@@ -678,11 +678,13 @@ def _bleu_random(rng: random.Random, n_hypotheses: int, max_refs: int) -> tuple[
 
 
 def _bleu_subcheck(hypotheses: list[str], references: list[list[str]]) -> str:
-    """Which requirement a random corpus exercises: smoothing when an n-gram order has no match."""
+    """Which requirement a random corpus exercises: "corpus" when it has several hypotheses or
+    references (as the visible corpus cases, whatever else it needs); one hypothesis with one
+    reference is "smoothing" when an n-gram order has no match, else "sentence"."""
+    if len(hypotheses) > 1 or any(len(r) > 1 for r in references):
+        return "corpus"
     stats = _bleu_oracle(hypotheses, references)
-    if any(c == 0 for c in stats.counts):
-        return "smoothing"
-    return "corpus" if len(hypotheses) > 1 or any(len(r) > 1 for r in references) else "sentence"
+    return "smoothing" if any(c == 0 for c in stats.counts) else "sentence"
 
 
 @functools.lru_cache(maxsize=2)
@@ -697,6 +699,8 @@ def _bleu_cases(hidden: bool) -> list[Case]:
                    [["It costs $3.50, doesn't it?"], ["A dog ran in the park today.", "The dog ran."]], True),
         _bleu_case("corpus", ["a cat sat on the red mat today", "the dog"],
                    [["the cat sat on a mat", "a cat is on the mat"], ["the dog barked"]], True),
+        _bleu_case("corpus", ["the the the the cat sat on a mat", "a dog ran"],
+                   [["a cat sat on the mat", "the cat sat on the mat"], ["a dog ran in the park"]], True),
         _bleu_case("errors", ["the cat sat", "a dog ran"], [["the cat sat"]], True),
         _bleu_case("errors", [], [], True, "hypotheses=[], references=[]"),
     ]
@@ -706,7 +710,8 @@ def _bleu_cases(hidden: bool) -> list[Case]:
             hypotheses, references = _bleu_random(rng, n_hypotheses, max_refs)
             cases.append(_bleu_case(_bleu_subcheck(hypotheses, references), hypotheses, references, False))
         cases += [
-            _bleu_case("smoothing", ["well, the end.", "the big red dog ran in the park"], [["the end."], ["a big red dog is in a park"]], False),
+            _bleu_case("smoothing", ["the big red dog ran in the park"], [["a big red dog is in a park"]], False),
+            _bleu_case("smoothing", ["well the end"], [["the end"]], False),
             _bleu_case("smoothing", [""], [["the cat sat on the mat"]], False),
             _bleu_case("errors", ["the cat"], [["the cat"], ["a cat"]], False),
             _bleu_case("errors", ["x y z w"] * 3, [["x y z w"]] * 2, False),
@@ -889,10 +894,15 @@ _ROUGE_WORDS = ("the", "The", "THE", "cat", "Cat", "sat", "on", "mat", "mat.", "
                 "x-y", "don't", "!", "big", "red", "was", "under", "bed,")
 
 
-def _rouge_random(rng: random.Random, n_words: int) -> tuple[str, str]:
+# Plain words (lower-case ASCII, no punctuation): rouge-score's tokens are the words themselves, so
+# the cases made of them judge the counting, not the tokenizer (the "tokens" requirement's).
+_ROUGE_PLAIN = ("the", "cat", "sat", "on", "mat", "a", "dog", "ran", "3", "big", "red", "was", "under", "bed")
+
+
+def _rouge_random(rng: random.Random, n_words: int, words: tuple[str, ...] = _ROUGE_WORDS) -> tuple[str, str]:
     """A reference, and a prediction that shares some of its words (reordered, dropped, replaced)."""
-    reference = [rng.choice(_ROUGE_WORDS) for _ in range(n_words)]
-    prediction = [w if rng.random() < 0.6 else rng.choice(_ROUGE_WORDS) for w in reference if rng.random() < 0.85]
+    reference = [rng.choice(words) for _ in range(n_words)]
+    prediction = [w if rng.random() < 0.6 else rng.choice(words) for w in reference if rng.random() < 0.85]
     if rng.random() < 0.5 and len(prediction) > 2:
         i = rng.randrange(len(prediction) - 1)
         prediction[i], prediction[i + 1] = prediction[i + 1], prediction[i]
@@ -919,8 +929,9 @@ def _rouge_n_cases(hidden: bool) -> list[Case]:
     if hidden:
         rng = random.Random(5)
         for i, (n, n_words) in enumerate([(1, 6), (2, 8), (1, 15), (2, 20), (3, 12), (3, 25), (4, 30), (2, 3)]):
-            prediction, reference = _rouge_random(rng, n_words)
-            cases.append(_rouge_case("tokens" if i % 2 else "counts", prediction, reference, n, False))
+            sub = "tokens" if i % 2 else "counts"
+            prediction, reference = _rouge_random(rng, n_words, _ROUGE_WORDS if sub == "tokens" else _ROUGE_PLAIN)
+            cases.append(_rouge_case(sub, prediction, reference, n, False))
         cases += [
             _rouge_case("counts", "a b c d", "a b c d e f g h", 2, False),
             _rouge_case("counts", "cat the sat on mat", "the cat sat on the mat", 3, False),
@@ -944,12 +955,13 @@ def _rouge_l_cases(hidden: bool) -> list[Case]:
     if hidden:
         rng = random.Random(6)
         for i, n_words in enumerate([5, 9, 14, 20, 30, 2]):
-            prediction, reference = _rouge_random(rng, n_words)
-            cases.append(_rouge_case("tokens" if i % 2 else "lcs", prediction, reference, None, False))
+            sub = "tokens" if i % 2 else "lcs"
+            prediction, reference = _rouge_random(rng, n_words, _ROUGE_WORDS if sub == "tokens" else _ROUGE_PLAIN)
+            cases.append(_rouge_case(sub, prediction, reference, None, False))
         cases += [
             _rouge_case("lcs", "a b c d", "d c b a", None, False),
             _rouge_case("lcs", "police killed the gunman", "the gunman police killed", None, False),
-            _rouge_case("empty", "a cat", "the dog", None, False),
+            _rouge_case("lcs", "a cat", "the dog", None, False),  # no word in common: an LCS of 0
         ]
     return cases
 
@@ -961,10 +973,30 @@ def _rouge_compare(name: str):
             expected_items = items_of(expected, name, 3)
         except GradingError:
             raise GradingError(f"{name} for {case.label}: the result to compare with is {kind_of(expected)}") from None
+        if case.subcheck == "tokens":
+            _tokens_compare(name, case, got_items, expected_items)
+            return
         for what, g, e in zip(("precision", "recall", "fmeasure"), got_items, expected_items):
             _number(g, e, what=f"{name} {what}", context=case.label, atol=1e-9, rtol=1e-6)
 
     return compare
+
+
+def _tokens_compare(name: str, case: Case, got_items: list, expected_items: list) -> None:
+    """The "tokens" requirement: the tokens decide how many words (n-grams) each text has and how
+    many they share, so precision and recall as a pair; which of the two is which, and the
+    f-measure, are the formula's requirement ("counts" or "lcs"), judged by its own cases."""
+    values = [float_of(g) for g in got_items[:2]]
+    if None in values:
+        raise GradingError(f"{name} for {case.label}: precision and recall must be numbers, got "
+                           f"{kind_of(got_items[0])} and {kind_of(got_items[1])}")
+    wanted = [float_of(e) for e in expected_items[:2]]
+    if None in wanted:
+        raise GradingError(f"{name} for {case.label}: the result to compare with is not a pair of numbers")
+    close = all(abs(g - e) <= 1e-9 + 1e-6 * abs(e) for g, e in zip(sorted(values), sorted(wanted)))
+    if not close:
+        raise GradingError(f"{name} for {case.label}: precision and recall should be {wanted[0]:.6g} and {wanted[1]:.6g} "
+                           f"(from the words each text has and those they share), got {values[0]:.6g} and {values[1]:.6g}")
 
 
 _ROUGE_PYTHON = ("rouge_score.rouge_scorer:RougeScorer", "rouge_score.rouge_scorer:_score_ngrams", "rouge_score.rouge_scorer:_score_lcs",
@@ -980,7 +1012,8 @@ ROUGE_N = Exercise(
     subchecks=(
         SubCheck("counts", 1.0, "(precision, recall, fmeasure) of the n-grams the two texts share, counted with repeats "
                  "(precision over the prediction's n-grams, recall over the reference's, F1 their harmonic mean)"),
-        SubCheck("tokens", 0.5, "rouge-score's tokens: lower-cased runs of ASCII letters and digits; everything else separates them"),
+        SubCheck("tokens", 0.5, "rouge-score's tokens: lower-cased runs of ASCII letters and digits; everything else separates them "
+                 "(they decide the counts behind precision and recall)"),
         SubCheck("empty", 0.5, "a text without n-grams (empty, only punctuation, or shorter than n) gives (0.0, 0.0, 0.0)"),
     ),
     cases=_rouge_n_cases,
@@ -998,8 +1031,9 @@ ROUGE_L = Exercise(
     points=2,
     subchecks=(
         SubCheck("lcs", 1.0, "precision and recall are the longest common subsequence of words (gaps allowed, order kept) "
-                 "over the prediction's and the reference's lengths; F1 their harmonic mean"),
-        SubCheck("tokens", 0.5, "rouge-score's tokens: lower-cased runs of ASCII letters and digits; everything else separates them"),
+                 "over the prediction's and the reference's lengths; F1 their harmonic mean (0.0 when no word is shared)"),
+        SubCheck("tokens", 0.5, "rouge-score's tokens: lower-cased runs of ASCII letters and digits; everything else separates them "
+                 "(they decide the counts behind precision and recall)"),
         SubCheck("empty", 0.5, "a text without words (empty or only punctuation) gives (0.0, 0.0, 0.0)"),
     ),
     cases=_rouge_l_cases,

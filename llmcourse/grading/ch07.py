@@ -277,14 +277,20 @@ def _sft_compare(case: Case, got: Any, expected: Any) -> None:
             raise GradingError("different kinds of result")
         expect_float(loss, float_of(loss_e), what="loss", context=case.label, atol=1e-5, rtol=1e-5)
         return
+    # What the requirement states: a 0-dim float tensor with a gradient that reaches the logits. Its
+    # value, and the gradient's, are the "shift" and "ignore" requirements' (judged by their cases).
     if not (isinstance(loss, dict) and "tensor" in loss and loss["tensor"]["shape"] == []):
         raise GradingError(f"sft_loss must return a 0-dim torch.Tensor (so that loss.backward() trains the model), "
                            f"got {kind_of(loss)} for {case.label}")
-    expect_float(loss, float_of(loss_e), what="loss", context=case.label, atol=1e-5, rtol=1e-5)
+    if not loss["tensor"]["dtype"].startswith(("float", "bfloat")):
+        raise GradingError(f"sft_loss must return a float tensor, got torch.{loss['tensor']['dtype']} for {case.label}")
     if grad is None:
         raise GradingError(f"no gradient reaches the logits through your loss for {case.label} (.item(), .detach(), "
                            "torch.tensor(...) or .data cut the graph)")
-    expect_tensor(grad, grad_e, what="gradient of the loss with respect to the logits", context=case.label, atol=1e-6, rtol=1e-4)
+    g = array_of(grad)
+    if g is None or g.shape != array_of(grad_e).shape or not np.isfinite(g).all() or not g.any():
+        raise GradingError(f"the gradient of your loss with respect to the logits is zero or not finite for {case.label}: "
+                           "the loss must be computed from the logits")
 
 
 def _sft_answer(body: str) -> str:
@@ -304,7 +310,8 @@ SFT_LOSS = Exercise(
     subchecks=(
         SubCheck("shift", 1.0, "the logits at position t are scored against labels[:, t + 1] (logits[:, :-1] against "
                  "labels[:, 1:]), as GPT2LMHeadModel's loss with labels"),
-        SubCheck("ignore", 1.0, "labels equal to -100 are skipped; the mean is over the counted tokens of the whole batch"),
+        SubCheck("ignore", 1.0, "labels equal to -100 are skipped; the mean is over the counted tokens of the whole batch "
+                 "(not per sequence, not over every position)"),
         SubCheck("scalar", 1.0, "returns a 0-dim float tensor whose gradient reaches the logits"),
     ),
     cases=_sft_cases,
@@ -502,10 +509,11 @@ LORA_LINEAR = Exercise(
     test_cell="lora_linear_tests",
     points=4,
     subchecks=(
-        SubCheck("params", 1.0, "the base nn.Linear is frozen; A (r, in_features) and B (out_features, r) are trainable "
-                 "nn.Parameters, B zero at the start"),
-        SubCheck("forward", 1.5, "layer(x) = base(x) + (alpha / r) * x A^T B^T, equal to peft's LoRA layer with the same A and B"),
-        SubCheck("merge", 1.5, "merge() returns one nn.Linear with the same outputs (weight W + (alpha / r) B A, the base's bias)"),
+        SubCheck("params", 1.0, "the base nn.Linear is frozen (requires_grad=False on its weight and bias); A (r, in_features) "
+                 "and B (out_features, r) are trainable nn.Parameters, B zero at the start"),
+        SubCheck("forward", 1.5, "layer(x) = base(x) + (alpha / r) * dropout(x) A^T B^T, i.e. W x + b + (alpha / r) B A dropout(x), "
+                 "equal to peft's LoRA layer with the same A and B (run in eval mode: no dropout)"),
+        SubCheck("merge", 1.5, "merge() returns one nn.Linear with the same outputs: weight W + (alpha / r) B A, the base's bias"),
     ),
     cases=_lora_cases,
     run=RUNNERS["lora_linear"],
