@@ -694,8 +694,9 @@ def _penalties_cases(hidden: bool) -> list[Case]:
     ]
     if hidden:
         cases += [
-            case("frequency", random_logits(4, 1000, 5), repeated_ids(4, 1000, 5, T=30), 1.2, 0.0, False),
-            case("presence", random_logits(4, 1000, 6), repeated_ids(4, 1000, 6, T=30), 0.0, 1.5, False),
+            # frequency and presence: one row, as their visible cases (rows are the together requirement's)
+            case("frequency", random_logits(1, 1000, 5), repeated_ids(1, 1000, 5, T=30), 1.2, 0.0, False),
+            case("presence", random_logits(1, 1000, 6), repeated_ids(1, 1000, 6, T=30), 0.0, 1.5, False),
             case("together", random_logits(4, 100, 7), repeated_ids(4, 100, 7, T=20), -0.4, -0.2, False),
             case("together", random_logits(3, 50, 8), distinct_ids(3, 50, 8), 0.7, 0.1, False),
             case("inputs", random_logits(3, 50, 9), repeated_ids(3, 50, 9), 1.0, 1.0, False),
@@ -941,7 +942,9 @@ def _beam_cases(hidden: bool) -> list[Case]:
         _beam_case("best", PEAKED, P[2:3], 4, 10, True),
         _beam_case("best", OTHER, Q[:1], 3, 10, True),
         _beam_case("long", FLAT, _prompts(1, 4, 64, 4), 2, 45, True),
+        _beam_case("long", FLAT_2, _prompts(1, 4, 50, 2), 2, 40, True),
         _beam_case("batch", PEAKED, P[:3], 3, 6, True),
+        _beam_case("batch", OTHER, Q, 3, 8, True),
     ]
     if hidden:
         cases += [
@@ -949,10 +952,9 @@ def _beam_cases(hidden: bool) -> list[Case]:
             _beam_case("best", PEAKED, P[1:2], 3, 6, False),
             _beam_case("best", PEAKED, P[3:4], 2, 12, False),
             _beam_case("best", OTHER, Q[1:2], 1, 8, False),
-            _beam_case("long", FLAT_2, _prompts(1, 4, 50, 2), 2, 40, False),
-            _beam_case("long", FLAT, _prompts(2, 4, 64, 4), 2, 45, False),
+            _beam_case("long", FLAT, _prompts(2, 4, 64, 4)[1:], 2, 45, False),  # one prompt: batches are the batch requirement's
             _beam_case("batch", PEAKED, P, 2, 10, False),
-            _beam_case("batch", OTHER, Q, 3, 8, False),
+            _beam_case("batch", OTHER, Q[:2], 2, 12, False),
         ]
     return cases
 
@@ -985,8 +987,8 @@ BEAM = Exercise(
     points=3,
     subchecks=(
         SubCheck("best", 1.5, "returns the prompt and the beam with the highest sum of log-probabilities after max_new_tokens steps, as generate(num_beams=N, do_sample=False)"),
-        SubCheck("long", 0.5, "long outputs (40 or more tokens of a flat distribution, whose joint probability underflows float32): scores are sums of log-probabilities"),
-        SubCheck("batch", 1.0, "each prompt of a batch is searched on its own: (B, T + max_new_tokens)"),
+        SubCheck("long", 0.5, "long outputs (40 or more tokens of a flat distribution, whose joint probability underflows float32): the best beam, scored by sums of log-probabilities"),
+        SubCheck("batch", 1.0, "a batch of prompts: each prompt searched on its own for its best beam, (B, T + max_new_tokens)"),
     ),
     cases=_beam_cases,
     run=RUNNERS["beam_search"],
@@ -1042,6 +1044,7 @@ ANNA = "Anna: Hi, Ben!\nBen:"
 HANA = "Hana: I have to go now. Goodbye, Hugo!\nHugo: Goodbye,"
 QUESTION = "Question: What is 3 plus 4?\nAnswer:"
 DIARY = "Dear diary,\nOn Friday, I gently walked next to the library.\nYour"
+TOM = "Tom: What did you do today?\nMia:"
 
 
 def streamed_until(tokenizer, new_tokens: list[int], stops: list[str]) -> str:
@@ -1093,14 +1096,17 @@ def _until_cases(hidden: bool) -> list[Case]:
     if hidden:
         cases += [
             _until_case("stop", QUESTION, "\n\nQuestion:", 40, None, False),
-            _until_case("stop", DIARY, ".", 30, None, False),
+            _until_case("stop", TOM, "\nMia:", 40, None, False),  # in the prompt too
             _until_case("mid_token", ANNA, "ow are", 40, None, False),
             _until_case("mid_token", HANA, "a! S", 30, None, False),
             _until_case("several", ANNA, ["yesterday", "\nAnna:"], 40, None, False),
             _until_case("several", ANNA, ["thank", "fine"], 40, None, False),
             _until_case("limits", QUESTION, "zebra", 5, None, False),
-            _until_case("next_token", HANA, "\n", 30, (1, 1.2), False),
-            _until_case("next_token", ANNA, "?", 40, (2, 0.8), False),
+            _until_case("limits", DIARY, "zebra", 30, None, False),  # the end-of-text token comes first
+            # next_token: as the visible case, a list of stop strings, and the sampled text reaches
+            # max_new_tokens before any of them or the end-of-text token (greedy decoding would stop early)
+            _until_case("next_token", ANNA, ["\nAnna:", "\nBen:"], 30, (1, 0.8), False),
+            _until_case("next_token", TOM, ["\nTom:"], 30, (3, 1.2), False),
         ]
     return cases
 
