@@ -47,7 +47,7 @@ def test_messages_say_the_inputs_and_the_values():
 
 @pytest.mark.parametrize("key, mistake_id, failed", [
     ("patchify", "no_error", 1), ("patchify", "transposed", 2), ("clip_loss", "detached", 1),
-    ("clip_loss", "times_temperature", 3), ("patch_embedding", "no_bias", 2),
+    ("clip_loss", "times_temperature", 2), ("patch_embedding", "no_bias", 2),  # temperature and grad: the normalise cases are at temperature 1
 ])
 def test_partial_credit_follows_the_requirements(key, mistake_id, failed):
     exercise = ch08.EXERCISES[key]

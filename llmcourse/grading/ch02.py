@@ -24,6 +24,7 @@ from llmcourse.grading.contract import (
     check,
     expect_tensor,
     items_of,
+    kind_of,
     to_plain,
 )
 from llmcourse.grading.runners.ch02 import PROJECTIONS, RUNNERS
@@ -50,7 +51,9 @@ def _pe_expected(P: int, D: int) -> torch.Tensor:
 
 def _pe_cases(hidden: bool) -> list[Case]:
     sizes = {
-        "shape": [(3, 4, True), (5, 6, True), (1, 1, False), (17, 9, False)],
+        # an even d_model here: an odd one is the odd requirement's (a shape case with an odd
+        # d_model would charge the odd columns' mistakes to the shape as well)
+        "shape": [(3, 4, True), (5, 6, True), (1, 2, False), (17, 10, False), (1, 64, False)],
         "values": [(6, 8, True), (50, 32, False), (200, 64, False), (128, 512, False)],
         "odd": [(6, 5, True), (10, 1, False), (50, 33, False)],
     }
@@ -274,11 +277,16 @@ def _attention_cases(hidden: bool) -> list[Case]:
             mask = _random_mask(200 + n, (*batch, Tq, Tk))
             cases += [
                 _attention_case("values" if not batch else "batch", q, k, v, None, False),
+                _attention_case("values" if not batch else "batch", q, k, v, None, False, torch.bfloat16),
                 _attention_case("mask", q, k, v, mask, False),
                 _attention_case("mask", q, k, v, mask[(0,) * len(batch)], False),  # (Tq, Tk), broadcast
-                _attention_case("dtype", q, k, v, mask, False, torch.float64),
-                _attention_case("dtype", q, k, v, None, False, torch.bfloat16),
+                _attention_case("mask", q, k, v, mask, False, torch.float64),
             ]
+        # the dtype requirement judges the dtypes alone, on inputs of the visible case's rank (one
+        # batch dimension): other ranks are the batch requirement's
+        for n, (Tq, Tk, d, dv) in enumerate([(1, 1, 1, 1), (5, 5, 8, 8), (4, 7, 16, 5)]):
+            q, k, v = _qkv(300 + n, (2,), Tq, Tk, d, dv)
+            cases += [_attention_case("dtype", q, k, v, None, False, dtype) for dtype in (torch.float64, torch.bfloat16)]
         q, k, v = _qkv(9, (3,), 6, 4, 8, 2)
         rows = torch.ones(3, 6, 4, dtype=torch.bool)
         rows[0, 1], rows[2, 5] = False, False
@@ -289,10 +297,19 @@ def _attention_cases(hidden: bool) -> list[Case]:
 def _attention_compare(case: Case, got: Any, expected: Any) -> None:
     out, weights = items_of(got, "scaled_dot_product_attention", 2)
     out_e, weights_e = expected["tuple"]
-    name = expected["tuple"][0]["tensor"]["dtype"]  # the dtype of the inputs
-    tol = {"bfloat16": (2e-2, 2e-2), "float64": (1e-9, 1e-9)}.get(name, (1e-5, 1e-4))
-    expect_tensor(weights, weights_e, what="attention weights", context=case.label, atol=tol[0], rtol=tol[1], dtype=name)
-    expect_tensor(out, out_e, what="attention output", context=case.label, atol=tol[0], rtol=tol[1], dtype=name)
+    name = out_e["tensor"]["dtype"]  # the dtype of the inputs
+    if case.subcheck == "dtype":  # the dtypes alone: the values are the other requirements'
+        for what, t in (("attention weights", weights), ("attention output", out)):
+            if not (isinstance(t, dict) and "tensor" in t):
+                raise GradingError(f"{what} for {case.label}: expected a torch.Tensor, got {kind_of(t)}")
+            if t["tensor"]["dtype"] != name:
+                raise GradingError(f"{what} for {case.label}: expected dtype torch.{name}, got torch.{t['tensor']['dtype']} "
+                                   "(return the dtype of the inputs)")
+        return
+    # the values, to the precision of float32 at least (a result's dtype is the dtype requirement's)
+    tol = (2e-2, 2e-2) if name == "bfloat16" else (1e-5, 1e-4)
+    expect_tensor(weights, weights_e, what="attention weights", context=case.label, atol=tol[0], rtol=tol[1])
+    expect_tensor(out, out_e, what="attention output", context=case.label, atol=tol[0], rtol=tol[1])
 
 
 def _sdpa_mistake(body: str) -> str:
@@ -305,11 +322,11 @@ ATTENTION = Exercise(
     test_cell="attention_tests",
     points=4,
     subchecks=(
-        SubCheck("values", 1.5, "output and weights are softmax(q k^T / sqrt(d)) v and its weights, also when Tq != Tk and dv != d"),
+        SubCheck("values", 1.5, "weights = softmax(q k^T / sqrt(d)) over the keys and output = weights @ v, also when Tq != Tk and dv != d"),
         SubCheck("batch", 0.5, "any number of leading batch dimensions (none, one or several)"),
         SubCheck("mask", 1.0, "a boolean mask broadcastable to (..., Tq, Tk), True = may attend, applied before the softmax"),
         SubCheck("masked_row", 0.5, "a query whose mask row is all False gets zero weights and a zero output"),
-        SubCheck("dtype", 0.5, "output and weights in the dtype of the inputs"),
+        SubCheck("dtype", 0.5, "output and weights in the dtype of the inputs (float32, float64, bfloat16)"),
     ),
     cases=_attention_cases,
     run=RUNNERS["attention"],

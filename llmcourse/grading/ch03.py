@@ -558,7 +558,8 @@ BLOCK = Exercise(
                  "(nn.Linear(C, C)), mlp.c_fc (nn.Linear(C, 4C)), mlp.c_proj (nn.Linear(4C, C)), all with biases"),
         SubCheck("gelu", 0.5, "block.mlp(x) = c_proj(GELU(c_fc(x))) with GELU's tanh approximation, as GPT-2's"),
         SubCheck("forward", 1.5, "block(x) equals Hugging Face's GPT2Block with the same weights: pre-LN, causal "
-                 "multi-head self-attention, residual connections"),
+                 "multi-head self-attention (c_attn's output read as [q | k | v], scores scaled by 1 / sqrt(C / n_head)), "
+                 "residual connections"),
         SubCheck("padding", 1.0, "block(x, attention_mask) with a (B, T) padding mask (1 = token, 0 = padding) equals "
                  "GPT2Block at every token position, and stays finite at the padding positions"),
     ),

@@ -315,10 +315,10 @@ def _clip_cases(hidden: bool) -> list[Case]:
             cases += [
                 _clip_case("symmetric", 10 + n, N, D, 1.0, "unit", False),
                 _clip_case("temperature", 20 + n, N, D, t, "unit", False),
-                _clip_case("normalise", 30 + n, N, D, t, "varied", False),
+                _clip_case("normalise", 30 + n, N, D, 1.0, "varied", False),  # temperature 1: the normalisation alone
                 _clip_case("grad", 40 + n, N, D, t, "varied", False),
             ]
-        cases.append(_clip_case("normalise", 50, 8, 16, 0.07, "varied", False, torch.float64))
+        cases.append(_clip_case("normalise", 50, 8, 16, 1.0, "varied", False, torch.float64))
     return cases
 
 
@@ -355,7 +355,7 @@ CLIP_LOSS = Exercise(
     test_cell="clip_loss_tests",
     points=4,
     subchecks=(
-        SubCheck("symmetric", 1.5, "the mean of the two cross-entropies, image -> text (rows) and text -> image (columns), the match of image i being text i"),
+        SubCheck("symmetric", 1.5, "the mean of the two cross-entropies, image -> text (rows) and text -> image (columns), the match of image i being text i, each averaged over the batch"),
         SubCheck("temperature", 1.0, "logits are the cosine similarities divided by temperature"),
         SubCheck("normalise", 1.0, "image and text embeddings are L2-normalised first, whatever their norms"),
         SubCheck("grad", 0.5, "returns a scalar tensor that gradients flow through to both inputs"),
