@@ -191,6 +191,32 @@ FEW_SHOT_MISTAKES = _mistakes([
      _fs_variant(('messages.append({"role": "user", "content": query})', 'messages.append({"role": "assistant", "content": query})'))),
     ("examples_reversed", "your examples come in reverse order: keep the order they were given in",
      _fs_variant(("for user, assistant in examples:", "for user, assistant in reversed(examples):"))),
+    ("system_last", "the system message comes last: it is the first message, before the examples and the query",
+     """def few_shot_messages(system, examples, query):
+    messages = []
+    for user, assistant in examples:
+        messages.append({"role": "user", "content": user})
+        messages.append({"role": "assistant", "content": assistant})
+    return messages + [{"role": "user", "content": query}, {"role": "system", "content": system}]
+"""),
+    ("no_query", "your list ends with the last example: the query must follow, as the last user message",
+     _fs_variant(('    messages.append({"role": "user", "content": query})\n', ""))),
+    ("text_key", "your messages hold the text under 'text': the chat format's key is 'content'",
+     _fs_variant(('[{"role": "system", "content": system}]', '[{"role": "system", "text": system}]'),
+                 ('{"role": "user", "content": user}', '{"role": "user", "text": user}'),
+                 ('{"role": "assistant", "content": assistant}', '{"role": "assistant", "text": assistant}'),
+                 ('{"role": "user", "content": query}', '{"role": "user", "text": query}'))),
+    ("name_key", "your example messages carry an extra 'name' key (example_user, example_assistant): each message has "
+     "exactly the keys 'role' and 'content'",
+     _fs_variant(('{"role": "user", "content": user}', '{"role": "user", "content": user, "name": "example_user"}'),
+                 ('{"role": "assistant", "content": assistant}', '{"role": "assistant", "content": assistant, "name": "example_assistant"}'))),
+    ("capitalised_roles", "your roles are capitalised ('System', 'User', 'Assistant'): the chat format's roles are "
+     "lower-case 'system', 'user' and 'assistant'",
+     _fs_variant(('[{"role": "system"', '[{"role": "System"'), ('{"role": "user", "content": user}', '{"role": "User", "content": user}'),
+                 ('{"role": "assistant", "content": assistant}', '{"role": "Assistant", "content": assistant}'),
+                 ('{"role": "user", "content": query}', '{"role": "User", "content": query}'))),
+    ("first_example_only", "only the first example is in your list: every example, in order, is a user turn and then "
+     "an assistant turn", _fs_variant(("for user, assistant in examples:", "for user, assistant in examples[:1]:"))),
     ("tuples", "your messages are (role, content) tuples: the OpenAI chat format wants dicts {'role': ..., 'content': ...}",
      """def few_shot_messages(system, examples, query):
     messages = [("system", system)]
@@ -354,6 +380,29 @@ FILL_TEMPLATE_MISTAKES = _mistakes([
         template = template.replace("{" + name + "}", str(value))
     return template.replace("{{", "{").replace("}}", "}")
 '''))),
+    ("blank_for_missing", "a missing field becomes an empty string (format_map with a defaultdict, or .get(name, '')): "
+     "raise a ValueError naming every missing field",
+     _fill_variant(("    if missing or unknown:", "    if unknown:"),
+                   ("    return template.format_map(fields)\n",
+                    '    return "".join(literal + (str(fields.get(name, "")) if name is not None else "") for literal, name, _, _ in parts)\n'))),
+    ("vague_message", "your ValueError does not say which fields are at fault: its message must name every missing and "
+     "every unknown field", _fill_variant(('raise ValueError(f"missing fields: {missing}; unknown fields: {unknown}")',
+                                           'raise ValueError("the fields do not match the template")'))),
+    ("repr_values", "you insert repr() of each value (quotes around strings): insert str(value), as str.format does",
+     _fill_variant(("    return template.format_map(fields)\n",
+                    '    return "".join(literal + (repr(fields[name]) if name is not None else "") for literal, name, _, _ in parts)\n'))),
+    ("first_occurrence_only", "you replace only the first occurrence of each field (str.replace with count 1, or re.sub "
+     "with count=1): a field may repeat, and every occurrence is replaced",
+     _fill_variant(("    return template.format_map(fields)\n", """    text, seen = "", set()
+    for literal, name, _, _ in parts:
+        text += literal
+        if name is not None:
+            text += "{" + name + "}" if name in seen else str(fields[name])
+            seen.add(name)
+    return text
+"""))),
+    ("template_stripped", "you strip the template (or the result): its leading and trailing whitespace and newlines "
+     "are part of the text", _fill_variant(("    return template.format_map(fields)\n", "    return template.format_map(fields).strip()\n"))),
     ("no_str", "you join the values without str(): a number as a field's value raises TypeError",
      _fill_variant(("    return template.format_map(fields)\n", '''    return "".join(literal + (fields[name] if name is not None else "") for literal, name, _, _ in parts)
 '''))),
@@ -493,6 +542,18 @@ QUOTE_MISTAKES = _mistakes([
      "a text that holds '<\\\\/data>' does not come back",
      _quote_variant(('text.replace("&", "&amp;").replace("<", "&lt;")', 'text.replace(CLOSE, "<\\\\/data>")'),
                     ('body.replace("&lt;", "<").replace("&amp;", "&")', 'body.replace("<\\\\/data>", CLOSE)'))),
+    ("entity_for_delimiter_only", "you escape only '</data>' itself (as '&lt;/data>') and not '&': a text that already "
+     "holds '&lt;/data>' comes back as '</data>'",
+     _quote_variant(('text.replace("&", "&amp;").replace("<", "&lt;")', 'text.replace(CLOSE, "&lt;/data>")'),
+                    ('body.replace("&lt;", "<").replace("&amp;", "&")', 'body.replace("&lt;/data>", CLOSE)'))),
+    ("no_unescape", "unquote removes the delimiters but does not undo the escaping: '&lt;' must become '<' again, and "
+     "'&amp;' '&'", _quote_variant(('body.replace("&lt;", "<").replace("&amp;", "&")', "body"))),
+    ("slice_off_by_one", "unquote cuts len('<data>') characters from the end: '</data>' is one character longer "
+     "(quoted[len(OPEN):-len(CLOSE)])", _quote_variant(("quoted[len(OPEN):len(quoted) - len(CLOSE)]", "quoted[len(OPEN):len(quoted) - len(OPEN)]"))),
+    ("no_closing_tag", "your quoted form has no closing '</data>': it starts with <data> and ends with </data>",
+     _quote_variant(("+ CLOSE\n", "\n"), ("body = quoted[len(OPEN):len(quoted) - len(CLOSE)]", "body = quoted[len(OPEN):]"))),
+    ("text_stripped", "quote_untrusted strips the text: its leading and trailing whitespace are part of it and must come back",
+     _quote_variant(('OPEN + text.replace("&", "&amp;")', 'OPEN + text.strip().replace("&", "&amp;")'))),
     ("code_fence", "you fence the text with ``` instead of the <data> ... </data> delimiters the exercise asks for",
      '''def quote_untrusted(text):
     return "```\\n" + text.replace("`", "\\\\`") + "\\n```"
