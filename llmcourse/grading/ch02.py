@@ -402,6 +402,55 @@ ATTENTION = Exercise(
     w = torch.softmax(s, dim=-1).nan_to_num(0.0)
     return w, w @ v
 """)),
+        Mistake("mask_fill_zero", "you set the masked scores to 0, which still gets weight (e^0 = 1): set them to -inf before the softmax", _sdpa_mistake("""
+    s = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        s = s.masked_fill(~mask, 0.0)
+    w = torch.softmax(s, dim=-1)
+    return w @ v, w
+""")),
+        Mistake("large_negative", "a fully masked row gets equal weights: with -1e9 (not -inf) every score of that row is the same, so softmax spreads it evenly; give such a row zero weights", _sdpa_mistake("""
+    s = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        s = s.masked_fill(~mask, -1e9)
+    w = torch.softmax(s, dim=-1)
+    return w @ v, w
+""")),
+        Mistake("additive_bool_mask", "you add the boolean mask to the scores (True = +1): a boolean mask selects, masked_fill(~mask, -inf)", _sdpa_mistake("""
+    s = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        s = s + mask
+    w = torch.softmax(s, dim=-1)
+    return w @ v, w
+""")),
+        Mistake("scale_by_dv", "you scale by sqrt(v.shape[-1]), the size of the values; d is the size of q and k, q.shape[-1]", _sdpa_mistake("""
+    s = q @ k.transpose(-2, -1) / math.sqrt(v.shape[-1])
+    if mask is not None:
+        s = s.masked_fill(~mask, float("-inf"))
+    w = torch.softmax(s, dim=-1).nan_to_num(0.0)
+    return w @ v, w
+""")),
+        Mistake("scale_by_length", "you scale by sqrt(q.shape[-2]), the number of queries; d is the last dimension, q.shape[-1]", _sdpa_mistake("""
+    s = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-2])
+    if mask is not None:
+        s = s.masked_fill(~mask, float("-inf"))
+    w = torch.softmax(s, dim=-1).nan_to_num(0.0)
+    return w @ v, w
+""")),
+        Mistake("keys_times_queries", "you compute k q^T, (Tk, Tq); the scores are q k^T, one row per query (Tq, Tk)", _sdpa_mistake("""
+    s = k @ q.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        s = s.masked_fill(~mask, float("-inf"))
+    w = torch.softmax(s, dim=-1).nan_to_num(0.0)
+    return w @ v, w
+""")),
+        Mistake("scores_times_v", "your output multiplies v by the scores; it is the weights (after the softmax) times v", _sdpa_mistake("""
+    s = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        s = s.masked_fill(~mask, float("-inf"))
+    w = torch.softmax(s, dim=-1).nan_to_num(0.0)
+    return s.nan_to_num(0.0, neginf=0.0) @ v, w
+""")),
     ),
 )
 
@@ -446,6 +495,7 @@ def _mha_cases(hidden: bool) -> list[Case]:
         _mha_case("layers", 8, 2, 1, 3, 3, True, None, 0, True),
         _mha_case("layers", 12, 3, 1, 3, 3, False, None, 1, True),
         _mha_case("self", 8, 2, 2, 3, 3, True, None, 2, True),
+        _mha_case("self", 12, 3, 1, 4, 4, False, None, 6, True),  # bias=False: no bias may be added
         _mha_case("cross", 8, 2, 2, 3, 5, True, None, 3, True),
         _mha_case("mask", 8, 2, 2, 4, 4, True, "causal", 4, True),
         _mha_case("mask", 8, 2, 2, 3, 5, True, "random", 5, True),
@@ -550,6 +600,35 @@ MULTI_HEAD_ATTENTION = Exercise(
         Mistake("query_for_keys", "you project the query for the keys too: keys and values come from key and value", _MHA_HEAD + _SPLIT + """
         heads, w = scaled_dot_product_attention(split(self.q_proj(query)), split(self.k_proj(query)), split(self.v_proj(value)), mask)
         return self.out_proj(heads.transpose(1, 2).reshape(B, Tq, E)), w
+"""),
+        Mistake("averaged_weights", "you average the weights over the heads (nn.MultiheadAttention's default, average_attn_weights=True): return them per head, (B, H, Tq, Tk)", _MHA_HEAD + _SPLIT + """
+        heads, w = scaled_dot_product_attention(split(self.q_proj(query)), split(self.k_proj(key)), split(self.v_proj(value)), mask)
+        return self.out_proj(heads.transpose(1, 2).reshape(B, Tq, E)), w.mean(1)
+"""),
+        Mistake("inverted_mask", "you invert the mask (nn.MultiheadAttention's attn_mask convention, True = blocked); here True = may attend", _MHA_HEAD + _SPLIT + """
+        heads, w = scaled_dot_product_attention(split(self.q_proj(query)), split(self.k_proj(key)), split(self.v_proj(value)), None if mask is None else ~mask)
+        return self.out_proj(heads.transpose(1, 2).reshape(B, Tq, E)), w
+"""),
+        Mistake("view_after_transpose", "view() after transpose(1, 2) fails (the tensor is not contiguous): merge the heads with reshape (or .contiguous().view)", _MHA_HEAD + _SPLIT + """
+        heads, w = scaled_dot_product_attention(split(self.q_proj(query)), split(self.k_proj(key)), split(self.v_proj(value)), mask)
+        return self.out_proj(heads.transpose(1, 2).view(B, Tq, E)), w
+"""),
+        Mistake("query_length_for_keys", "you split key and value into heads with the query's length Tq; they have their own length Tk: view(B, -1, H, d)", _MHA_HEAD + """
+        split = lambda x: x.view(B, Tq, self.num_heads, self.head_dim).transpose(1, 2)
+        heads, w = scaled_dot_product_attention(split(self.q_proj(query)), split(self.k_proj(key)), split(self.v_proj(value)), mask)
+        return self.out_proj(heads.transpose(1, 2).reshape(B, Tq, E)), w
+"""),
+        Mistake("one_projection", "you project query, key and value with q_proj: each has its own layer, q_proj, k_proj and v_proj", _MHA_HEAD + _SPLIT + """
+        heads, w = scaled_dot_product_attention(split(self.q_proj(query)), split(self.q_proj(key)), split(self.q_proj(value)), mask)
+        return self.out_proj(heads.transpose(1, 2).reshape(B, Tq, E)), w
+"""),
+        Mistake("no_scaling", "your scores are not divided by sqrt(head_dim) before the softmax", _MHA_HEAD + _SPLIT + """
+        q, k, v = split(self.q_proj(query)), split(self.k_proj(key)), split(self.v_proj(value))
+        s = q @ k.transpose(-2, -1)
+        if mask is not None:
+            s = s.masked_fill(~mask, float("-inf"))
+        w = s.softmax(-1)
+        return self.out_proj((w @ v).transpose(1, 2).reshape(B, Tq, E)), w
 """),
     ),
 )
