@@ -284,7 +284,7 @@ def grade(
         forced = regrade or (students is not None and student in students)
         if students is not None and student not in students:
             continue  # --student grades exactly those students; the others' kept rows stay
-        if kept and not forced:
+        if kept and not forced and kept.get("result", {}).get("status") != "error":  # what could not be graded is tried again
             if kept.get("sha256") == digest and kept.get("result", {}).get("checks") == (checks or f"llmcourse.grading.ch{chapter[:2]}"):
                 reused += 1
                 continue

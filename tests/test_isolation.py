@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import shutil
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -330,3 +332,33 @@ def test_the_sandbox_works_for_an_instructor_without_root():
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().split("|") == ["pid=1", "read=blocked PermissionError", "write scratch=2",
                                               "write elsewhere=blocked PermissionError", "network=blocked OSError"], done.stdout
+
+
+def test_grading_from_another_checkout_uses_the_graders_own_package(tmp_path):
+    """`make grade` run from a clone while llmcourse is installed from elsewhere: the fork
+    server starts in the installed package's folder, so the student's process imports the same
+    llmcourse the sandbox lets it read (a second copy in the working directory was refused by
+    Landlock, and every exercise failed)."""
+    checkout = tmp_path / "clone"
+    shutil.copytree(ROOT / "llmcourse", checkout / "llmcourse", ignore=shutil.ignore_patterns("checkpoints", "__pycache__"))
+    script = tmp_path / "grade_one.py"
+    script.write_text(
+        "import sys, nbformat\n"
+        "from pathlib import Path\n"
+        "from llmcourse.grading.engine import Engine\n"
+        f"solution = Path({str(ROOT / 'solutions' / f'{CHAPTER}.ipynb')!r})\n"
+        f"engine = Engine({{{CHAPTER!r}: nbformat.read(solution, as_version=4)}}, time_limit=60)\n"
+        f"(result,) = engine.grade([('ada', {CHAPTER!r}, solution)], progress=False)\n"
+        "print(result.status, result.score, result.notes)\n")
+    run = subprocess.run([sys.executable, str(script)], cwd=checkout, capture_output=True, text=True, timeout=600)
+    assert run.stdout.split()[:2] == ["graded", "10.0"], run.stdout + run.stderr[-2000:]
+
+
+def test_a_failure_of_the_graders_sandbox_costs_no_points():
+    from llmcourse.grading.engine import SANDBOX_FAILED, ExerciseResult, SubmissionResult, not_graded_when_the_sandbox_failed
+
+    result = SubmissionResult("ada", CHAPTER, exercises=[
+        ExerciseResult("attention", "attention_tests", 0.0, 4.0, "error", messages=[f"{SANDBOX_FAILED}PermissionError"]),
+        ExerciseResult("pe", "pe_tests", 2.0, 2.0, "passed")])
+    not_graded_when_the_sandbox_failed(result)
+    assert result.status == "error" and result.score is None and "the next run grades it again" in result.notes[-1]

@@ -39,6 +39,7 @@ NOT_ISOLATED = (
     "graded without the operating-system sandbox (--no-isolation): the student's code could read and write "
     "what the grader can and leave processes running"
 )
+SANDBOX_FAILED = "the grader's sandbox failed: "  # the grader's own failure, never the student's
 MAX_MESSAGE_BYTES = 64 << 20
 MAX_MESSAGES = 10_000
 
@@ -139,6 +140,17 @@ class SubmissionResult:
         return "; ".join(f"{e.test_cell}={e.points:g}/{e.max_points:g}" for e in self.exercises)
 
 
+def not_graded_when_the_sandbox_failed(result: SubmissionResult) -> None:
+    """A submission one of whose exercises the grader's own sandbox failed to run is not graded
+    (status "error", kept out of the gradebook, graded again by the next run): the student
+    loses no points to the grader's failure."""
+    failed = [e for e in result.exercises if e.status == "error" and any(m.startswith(SANDBOX_FAILED) for m in e.messages)]
+    if failed and result.status == "graded":
+        result.status = "error"
+        result.notes.append(f"not graded: {failed[0].messages[0]} (in {', '.join(e.name for e in failed)}); "
+                            "the next run grades it again")
+
+
 # ---------------------------------------------------------------- processes
 
 
@@ -161,15 +173,21 @@ def _context() -> multiprocessing.context.BaseContext:
 
     # The server (and every student process) starts from the allow-listed environment: no key
     # of the grader's is in its memory.
-    saved = dict(os.environ)
+    # It also starts in the folder that holds this llmcourse: the server's sys.path begins with
+    # its working directory (python -c), and another checkout there (make grade run from a
+    # clone while llmcourse is installed from elsewhere) would give the student's process a
+    # second copy of the package, which the sandbox's read policy does not allow.
+    saved, cwd = dict(os.environ), os.getcwd()
     try:
         os.environ.clear()
         os.environ.update({
             k: v for k, v in saved.items()
             if k in sandbox.ENVIRONMENT or k.startswith("LLMCOURSE_") or k in ("HOME", "TMPDIR", "MPLCONFIGDIR")
         })
+        os.chdir(PACKAGE_DIR.parent)
         forkserver.ensure_running()
     finally:
+        os.chdir(cwd)
         os.environ.clear()
         os.environ.update(saved)
     return ctx
@@ -334,7 +352,7 @@ def _judge(exercise: Exercise, test_cell: str, cases: list[contract.Case], outco
             sandbox_error = by_type.get("sandbox-error")
             result.status = "error" if sandbox_error else "died"
             result.messages = [
-                f"the grader's sandbox failed: {sandbox_error[0].get('error')}" if sandbox_error
+                f"{SANDBOX_FAILED}{sandbox_error[0].get('error')}" if sandbox_error
                 else f"the process exited with code {outcome.exitcode} before its results were in (sys.exit / os._exit?)"
             ]
     elif final.get("missing"):
@@ -457,6 +475,7 @@ class Engine:
             if started and started.get("network") != "cut":
                 result.network = "available"
         for result in results:
+            not_graded_when_the_sandbox_failed(result)
             if not self.isolation and result.status == "graded":
                 result.notes.append(NOT_ISOLATED)
             if result.network != "cut" and result.status == "graded":
