@@ -347,3 +347,67 @@ def test_forbidden_routes_score_zero_through_the_engine(tmp_path):
     assert len(others) == 6 and all(s[0] == "passed" and s[1] == s[2] for s in others), status
     messages = {e.name: e.messages[0] for e in result.exercises if e.messages}
     assert "GenerationMixin.generate" in messages["greedy_decode"] and "llmcourse.decoding.top_k_filter" in messages["top_k_filter"]
+
+
+# ---------------------------------------------------------------- each case judges its own requirement
+
+
+def _how_the_stream_ends(case) -> str:
+    """How the tokens generate produces for an until-case end: "stop", "eos" or "max"."""
+    model, tok = ch05.course_model()
+    ids = tok(case.inputs["prompt"], return_tensors="pt").input_ids
+    n, sampler = case.inputs["max_new_tokens"], case.inputs["sampler"]
+    kwargs = {"max_new_tokens": n, "eos_token_id": tok.eos_token_id, "pad_token_id": tok.eos_token_id}
+    if sampler is None:
+        out = ch05._hf_generate(model, ids, do_sample=False, **kwargs)
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(sampler[0])
+            out = ch05._hf_generate(model, ids, do_sample=True, temperature=sampler[1], top_k=None, top_p=None, **kwargs)
+    new = out[0, ids.shape[1]:].tolist()
+    stops = [case.inputs["stop"]] if isinstance(case.inputs["stop"], str) else case.inputs["stop"]
+    for i in range(1, len(new) + 1):
+        if new[i - 1] == tok.eos_token_id:
+            return "eos"
+        if any(s in tok.decode(new[:i]) for s in stops):
+            return "stop"
+    assert len(new) == n
+    return "max"
+
+
+def test_each_stop_string_case_ends_as_its_requirement_says():
+    """Issue 16 item 3: the stop-string cases (hidden ones too) end at a stop string, the limits
+    cases without one, and the next_token cases, as the visible one, at max_new_tokens: none of
+    them judges what another requirement states."""
+    allowed = {"stop": {"stop"}, "mid_token": {"stop"}, "several": {"stop"}, "limits": {"eos", "max"}, "next_token": {"max"}}
+    for case in ch05.UNTIL.cases(True):
+        assert _how_the_stream_ends(case) in allowed[case.subcheck], case.label
+        if case.subcheck == "next_token":
+            assert isinstance(case.inputs["stop"], list), "a list, as in the visible case"
+
+
+def test_each_decoder_case_judges_its_own_requirement():
+    """Greedy stops cases: every sequence ends before max_new_tokens, padded with 0 (the padding
+    token given is eos_pad's). Beam long cases: one prompt (batches are the batch requirement's)."""
+    for case in ch05.GREEDY.cases(True):
+        if case.subcheck == "stops":
+            T = case.inputs["ids"].shape[1]
+            assert ch05.array_of(case.expected).shape[1] < T + case.inputs["max_new_tokens"] and case.inputs["pad"] == 0, case.label
+    for case in ch05.BEAM.cases(True):
+        if case.subcheck == "long":
+            assert case.inputs["ids"].shape[0] == 1, case.label
+
+
+def test_the_course_gpt_case_hands_the_answer_the_course_model():
+    """The greedy no_eos case with the course's GPT: its forward returns a tuple (no .logits), and
+    its tokens are the Hugging Face model's."""
+    case = next(c for c in ch05.GREEDY.cases(False) if c.inputs["course_gpt"])
+    seen = []
+
+    def probe(model, input_ids, max_new_tokens, eos_token_id=None, pad_token_id=0):
+        seen.append(model)
+        return reference.greedy_decode(model, input_ids, max_new_tokens)
+
+    got = to_plain(ch05.GREEDY.run(probe, case.inputs))
+    assert isinstance(seen[0], gpt.GPT) and isinstance(seen[0](case.inputs["ids"]), tuple)
+    assert failure_of(ch05.GREEDY, case, got) is None

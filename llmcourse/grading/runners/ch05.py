@@ -44,6 +44,15 @@ def tiny_model(seed: int = 0, vocab_size: int = 50, initializer_range: float = 0
         return GPT2LMHeadModel(config).eval()
 
 
+@functools.cache
+def tiny_course_gpt(seed: int = 0, vocab_size: int = 50, initializer_range: float = 0.3):
+    """:func:`tiny_model`'s weights in the course's own GPT (:class:`llmcourse.gpt.GPT`, whose forward
+    returns a tuple ``(logits, loss)``, not an object with ``.logits``)."""
+    from llmcourse import gpt
+
+    return gpt.from_hf(tiny_model(seed, vocab_size, initializer_range)).eval()
+
+
 @functools.lru_cache(maxsize=1)
 def course_model():
     """``course-gpt`` and its tokenizer, on the CPU (loaded once per process)."""
@@ -110,8 +119,9 @@ def run_processor(fn: Callable[..., Any], inputs: dict[str, Any]) -> dict[str, A
 @_remember_mistakes
 @_on_one_thread
 def run_greedy_decode(fn: Callable[..., Any], inputs: dict[str, Any]) -> Any:
-    """``greedy_decode(model, ids, max_new_tokens[, eos_token_id=, pad_token_id=])`` on the case's tiny model."""
-    model = tiny_model(*inputs["model"])
+    """``greedy_decode(model, ids, max_new_tokens[, eos_token_id=, pad_token_id=])`` on the case's tiny
+    model, as a Hugging Face model or as the course's GPT."""
+    model = (tiny_course_gpt if inputs.get("course_gpt") else tiny_model)(*inputs["model"])
     ids, n = inputs["ids"].clone(), inputs["max_new_tokens"]
     if inputs["eos"] is None:
         return fn(model, ids, n)
