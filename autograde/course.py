@@ -242,7 +242,7 @@ def grade(
     """
     from llmcourse.grading import classreport, collect, lms, overrides, report, term
     from llmcourse.grading import isolation as sandbox_isolation
-    from llmcourse.grading.engine import Engine, SubmissionResult
+    from llmcourse.grading.engine import SANDBOX_FAILED, Engine, SubmissionResult
 
     if isolation:
         sandbox_isolation.require()  # before anything is collected or written
@@ -299,10 +299,13 @@ def grade(
 
     def store_result(result, item) -> None:
         _, chapter, _, _, notes, meta, digest = item
+        target = store / result.student / f"{chapter}.json"
+        if target.exists() and any(n.startswith(f"not graded: {SANDBOX_FAILED}") for n in result.notes):
+            print(f"{result.student}/{chapter}: {result.notes[-1]}; its earlier result is kept until then")
+            return
         result.notes[:0] = notes
         _apply_lateness(result, the_term, meta)
         report.write_feedback(result, root)
-        target = store / result.student / f"{chapter}.json"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps({"sha256": digest, "meta": meta, "with_latest": latest[(result.student, chapter)],
                                       "result": result.to_dict()}, indent=1))
