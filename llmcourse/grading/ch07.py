@@ -480,6 +480,7 @@ def _lora_cases(hidden: bool) -> list[Case]:
         _lora_case("forward", 3, 5, 3, 1, 4, False, (2, 3), True),
         _lora_case("merge", 4, 6, 4, 2, 8, True, (3,), True),
         _lora_case("params", 5, 4, 6, 2, 16, True, (2,), True, dropout=0.1),
+        _lora_case("forward", 8, 4, 3, 2, 4, False, (3,), True, dropout=1.0),  # eval mode: no dropout, whatever p
         _lora_case("forward", 6, 7, 5, 3, 4, True, (2,), True, dropout=0.1),
         _lora_case("merge", 7, 5, 6, 3, 4, True, (2,), True),
     ]
@@ -632,6 +633,10 @@ LORA_LINEAR = Exercise(
         Mistake("no_dropout_argument", "your LoRALinear takes no dropout argument: its signature is LoRALinear(base, r, alpha, "
                 "dropout=0.0)", _lora_variant(("def __init__(self, base, r, alpha, dropout=0.0):", "def __init__(self, base, r, alpha):"),
                                               ("self.dropout = nn.Dropout(dropout)", "self.dropout = nn.Identity()"))),
+        Mistake("dropout_in_eval", "your dropout ignores the layer's mode (F.dropout(x, p) is always in training mode): in eval "
+                "mode dropout does nothing; use nn.Dropout, or F.dropout(x, p, training=self.training)",
+                _lora_variant(("self.dropout = nn.Dropout(dropout)", "self.p = dropout"),
+                              ("self.dropout(x) @ self.A.T", "nn.functional.dropout(x, self.p) @ self.A.T"))),
         Mistake("merge_returns_self", "merge() returns the LoRALinear itself: it must return one plain nn.Linear whose weight "
                 "holds W + (alpha / r) B A", _lora_variant((
                     """        merged = nn.Linear(self.base.in_features, self.base.out_features, bias=self.base.bias is not None)
