@@ -15,3 +15,6 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # editor stripped of its metadata is put back from the source instead of needing manual grading.
 c.Execute.timeout = 300
 c.OverwriteCells.add_missing_cells = True
+
+# `nbgrader export` writes here, not to grades.csv (the grader's own, with notes and late penalties).
+c.CsvExportPlugin.to = "nbgrader_grades.csv"

@@ -90,7 +90,7 @@ def test_an_override_reaches_every_report(graded):
     rows = _grades(graded)
     unscaled = rows["1002"]["score"]  # the grader's score of the answer without 1/sqrt(d)
     assert float(unscaled) < 10 and rows["1003"]["score"] == "10", "the override sets attention to 4/4"
-    assert "instructor: scaled_dot_product_attention set to 4/4 (the grader gave " in rows["1003"]["notes"]
+    assert "scaled_dot_product_attention 4/4 overridden: set to 4/4 by the instructor; the grader gave " in rows["1003"]["notes"]
     assert COMMENT in rows["1003"]["notes"]
     feedback = (graded / "feedback" / "1003" / CH / f"{CH}.html").read_text()
     assert "Score: 10 / 10" in feedback and "full marks for attention" in feedback

@@ -176,7 +176,7 @@ def test_the_class_data_is_ignored_by_git():
              "autograde/results/ada/x.json", "autograde/grades.csv", "autograde/feedback/ada/x.html",
              "autograde/export/x.zip", "autograde/gradebook.db", "autograde/class_report.html",
              "autograde/canvas_grades.csv", "autograde/moodle_grades.csv", ".env", "my-work/02.ipynb",
-             "autograde/overrides.toml", "autograde/pages/02/ada.html", "autograde/lms/02_moodle_worksheet.csv"]
+             "autograde/overrides.toml", "autograde/nbgrader_grades.csv", "autograde/pages/02/ada.html", "autograde/lms/02_moodle_worksheet.csv"]
     run = subprocess.run(["git", "check-ignore", "--no-index", *paths], cwd=ROOT, capture_output=True, text=True)
     assert sorted(run.stdout.split()) == sorted(paths), f"not ignored: {sorted(set(paths) - set(run.stdout.split()))}"
 

@@ -58,7 +58,7 @@ def feedback_text(r: SubmissionResult | None) -> str:
     """One paragraph of feedback for an LMS comment column: per exercise, then the notes."""
     if r is None:
         return ""
-    return "; ".join([e.summary() for e in r.exercises] + r.notes) or r.status
+    return "; ".join(([] if r.status == "graded" else [r.status]) + [e.summary() for e in r.exercises] + r.notes)
 
 
 def gradebook_csvs(results: list[SubmissionResult], term: Term, folder: Path) -> tuple[Path, Path]:

@@ -90,13 +90,12 @@ def apply(result: SubmissionResult, override: Override | None) -> SubmissionResu
         if exercise.name in override.points:
             before, exercise.points = exercise.points, override.points[exercise.name]
             result.overridden[exercise.name] = before
-            result.notes.append(f"{OVERRIDE_NOTE}{exercise.name} set to {exercise.points:g}/{exercise.max_points:g} "
-                                f"(the grader gave {before:g})")
+            exercise.messages.insert(0, f"set to {exercise.points:g}/{exercise.max_points:g} by the instructor; "
+                                        f"the grader gave {before:g} ({exercise.status})")
+            exercise.status = "overridden"
     missing = set(override.points) - {e.name for e in result.exercises}
     if missing and result.status == "graded":
         result.notes.append(f"{OVERRIDE_NOTE}no graded exercise {', '.join(sorted(missing))}: those points are not applied")
-    if override.excused:
-        result.notes.append(f"{OVERRIDE_NOTE}excused")
     if override.comment:
         result.notes.append(f"{OVERRIDE_NOTE}{override.comment}")
     return result

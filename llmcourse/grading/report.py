@@ -19,6 +19,7 @@ STATUS_WORDS = {
     "forbidden": "forbidden call",
     "missing": "not defined",
     "error": "could not be graded",
+    "overridden": "set by the instructor",
 }
 
 
