@@ -583,6 +583,7 @@ def _top_p_cases(hidden: bool) -> list[Case]:
         case("nucleus", nucleus_logits(3, 50, 0.9, 1), 0.9),
         case("nucleus", random_logits(2, 9, 2, scale=1.0), 1.0),
         case("nucleus", after_top_k(3, 50, 3), 0.3),
+        case("nucleus", random_logits(2, 1000, 2, scale=5.0), 1.0),  # a long tail of tiny probabilities, as a real model's
         case("keeps_one", nucleus_logits(3, 50, 0.0, 4), 0.0),
     ]
     if hidden:
@@ -592,6 +593,7 @@ def _top_p_cases(hidden: bool) -> list[Case]:
             case("nucleus", nucleus_logits(3, 50, 0.75, 30), 0.75, False),
             case("nucleus", nucleus_logits(1, 2, 0.6, 40), 0.6, False),
             case("nucleus", after_top_k(2, 100, 50), 0.95, False),
+            case("nucleus", random_logits(3, 2000, 0, scale=4.0), 1.0, False),
             case("keeps_one", nucleus_logits(3, 50, 0.01, 60), 0.01, False),
             case("keeps_one", nucleus_logits(4, 1000, 0.0, 70), 0.0, False),
         ]
@@ -664,6 +666,8 @@ def top_p_filter(logits, p):
                 _variant(_TOP_P, ('return logits.masked_fill(remove, float("-inf"))', "return torch.softmax(logits, dim=-1).masked_fill(remove, 0.0)"))),
         Mistake("removes_everything_for_p0", "your top-p removes every token when p = 0 (the mass before the most likely token, 0, is already >= p); the most likely token must always stay",
                 _variant(_TOP_P, ("    remove_sorted[:, 0] = False  # keep the most likely token\n", ""))),
+        Mistake("p_equal_1_rounds", "your top-p removes tokens at p = 1: in float32 the running total of many tiny probabilities (a real model's long tail) reaches 1.0 before the last token; p = 1 keeps every token, so handle it on its own",
+                _variant(_TOP_P, ("    if p == 1:\n        return logits.clone()\n", ""))),
         Mistake("p_as_fraction_of_vocabulary", "your top-p keeps a fixed fraction p of the vocabulary; p is a probability mass: keep the most likely tokens until their probabilities add up to p", """
 import math
 import torch
