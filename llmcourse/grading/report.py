@@ -93,7 +93,7 @@ def feedback_html(result: SubmissionResult, answers: dict[str, str] | None = Non
     parts += [f"<p>Note: {esc(n)}</p>" for n in result.notes]
     exercises = {e.name: e for e in exercises_of(result.chapter, result.checks or None).values()}
     for e in result.exercises:
-        cls = "ok" if e.status == "passed" else "bad"
+        cls = "ok" if e.status == "passed" or e.points == e.max_points else "bad"
         parts.append(f"<h2 id='{esc(e.name)}'>{esc(e.name)}: {e.points:g} / {e.max_points:g} "
                      f"<span class='{cls}'>({esc(STATUS_WORDS.get(e.status, e.status))})</span></h2>")
         declared = exercises.get(e.name)
