@@ -603,7 +603,8 @@ MULTI_HEAD_ATTENTION = Exercise(
 """),
         Mistake("averaged_weights", "you average the weights over the heads (nn.MultiheadAttention's default, average_attn_weights=True): return them per head, (B, H, Tq, Tk)", _MHA_HEAD + _SPLIT + """
         heads, w = scaled_dot_product_attention(split(self.q_proj(query)), split(self.k_proj(key)), split(self.v_proj(value)), mask)
-        return self.out_proj(heads.transpose(1, 2).reshape(B, Tq, E)), w.mean(1)
+        out = self.out_proj(heads.transpose(1, 2).reshape(B, Tq, E))
+        return out, w.mean(dim=1)  # (B, Tq, Tk)
 """),
         Mistake("inverted_mask", "you invert the mask (nn.MultiheadAttention's attn_mask convention, True = blocked); here True = may attend", _MHA_HEAD + _SPLIT + """
         heads, w = scaled_dot_product_attention(split(self.q_proj(query)), split(self.k_proj(key)), split(self.v_proj(value)), None if mask is None else ~mask)
