@@ -302,6 +302,8 @@ def _attention_compare(case: Case, got: Any, expected: Any) -> None:
         for what, t in (("attention weights", weights), ("attention output", out)):
             if not (isinstance(t, dict) and "tensor" in t):
                 raise GradingError(f"{what} for {case.label}: expected a torch.Tensor, got {kind_of(t)}")
+            if t["tensor"]["kind"] != "torch.Tensor":
+                raise GradingError(f"{what} for {case.label}: expected a plain torch.Tensor, got a {t['tensor']['kind']}")
             if t["tensor"]["dtype"] != name:
                 raise GradingError(f"{what} for {case.label}: expected dtype torch.{name}, got torch.{t['tensor']['dtype']} "
                                    "(return the dtype of the inputs)")
