@@ -144,10 +144,10 @@ def floods_output(nb):
 
 HOSTILE = [
     # cheats that used to score full marks: a wrong answer stays wrong, a forbidden one scores 0
-    Hostile("patches_check", set_cell("attention", NO_SCALING + "import llmcourse.grading.ch02 as g\ng.check_attention = lambda *a, **k: None\ng.EXERCISES.clear()\n"), 6, "without the 1/sqrt(d) scaling"),
-    Hostile("patches_grading_module", set_cell("attention", NO_SCALING + "import llmcourse.grading.contract as c\nc.expect_tensor = lambda *a, **k: None\nc.judge = lambda *a, **k: None\n"), 6, "scaled_dot_product_attention 0/4 failed"),
-    Hostile("rebinds_grade", set_cell("attention", NO_SCALING + "grade = type('G', (), {'check_attention': staticmethod(lambda *a, **k: None)})\n"), 6, "scaled_dot_product_attention 0/4 failed"),
-    Hostile("patches_tensor_methods", set_cell("attention", NO_SCALING + "torch.Tensor.any = lambda self, *a, **k: torch.tensor(False)\ntorch.Tensor.all = lambda self, *a, **k: torch.tensor(True)\ntorch.allclose = lambda *a, **k: True\n"), 6, "scaled_dot_product_attention 0/4 failed"),
+    Hostile("patches_check", set_cell("attention", NO_SCALING + "import llmcourse.grading.ch02 as g\ng.check_attention = lambda *a, **k: None\ng.EXERCISES.clear()\n"), 6.5, "without the 1/sqrt(d) scaling"),
+    Hostile("patches_grading_module", set_cell("attention", NO_SCALING + "import llmcourse.grading.contract as c\nc.expect_tensor = lambda *a, **k: None\nc.judge = lambda *a, **k: None\n"), 6.5, "scaled_dot_product_attention 0.5/4 failed"),
+    Hostile("rebinds_grade", set_cell("attention", NO_SCALING + "grade = type('G', (), {'check_attention': staticmethod(lambda *a, **k: None)})\n"), 6.5, "scaled_dot_product_attention 0.5/4 failed"),
+    Hostile("patches_tensor_methods", set_cell("attention", NO_SCALING + "torch.Tensor.any = lambda self, *a, **k: torch.tensor(False)\ntorch.Tensor.all = lambda self, *a, **k: torch.tensor(True)\ntorch.allclose = lambda *a, **k: True\n"), 6.5, "scaled_dot_product_attention 0.5/4 failed"),
     Hostile("tensor_subclass", set_cell("attention", "class Zero(torch.Tensor):\n    @classmethod\n    def __torch_function__(cls, func, types, args=(), kwargs=None):\n        if func is torch.Tensor.sub or func is torch.Tensor.__sub__:\n            return torch.zeros(())\n        return super().__torch_function__(func, types, args, kwargs or {})\n\n" + NO_SCALING.replace("return w @ v, w", "return (w @ v).as_subclass(Zero), w.as_subclass(Zero)")), 6, "expected a plain torch.Tensor"),
     Hostile("input_transformer", transformer_and_one_answer, 0, "IPython input transformers", start="untouched"),
     Hostile("hides_tracebacks", set_cell("attention", GOOD_ATTENTION + "get_ipython().showtraceback = lambda *a, **k: None\n"), 6, "forbidden"),

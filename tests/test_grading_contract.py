@@ -159,3 +159,32 @@ def test_every_catalogued_mistake_is_named_by_the_visible_checks(chapter, key, e
         if f"Likely mistake: {mistake.message}" not in str(failed.value):
             unnamed.append(f"{mistake.id}: {str(failed.value)[:300]}")
     assert not unnamed, unnamed
+
+
+def _failed_requirements(exercise, answer, hidden: bool) -> set[str]:
+    """The sub-checks ``answer`` fails, on the visible cases or on all cases (in process)."""
+    from llmcourse.grading.contract import cases_of, judge, run_cases
+    from llmcourse.grading.guards import ForbiddenCall, Guard, swapped_globals
+
+    cases = cases_of(exercise, hidden)
+    stand_ins = {name: load_qualname(t) for name, t in exercise.depends.items()}
+    try:
+        with swapped_globals(answer, stand_ins):
+            results = run_cases(exercise.run, answer, [c.inputs for c in cases], lambda: Guard(exercise.forbidden))
+    except ForbiddenCall:
+        return {"forbidden"}
+    return set(judge(exercise, cases, results).failures)
+
+
+@pytest.mark.parametrize("chapter, key, exercise", EXERCISES, ids=IDS)
+def test_the_hidden_cases_charge_a_mistake_only_to_requirements_it_visibly_breaks(chapter, key, exercise):
+    """Issue 16, item 3: each failure is charged to the requirement whose text it breaks, and the
+    visible checks show which that is; the hidden cases add sizes, seeds and dtypes to the same
+    requirements, so a mistake fails no requirement with all cases that it passes visibly."""
+    unfair = {}
+    for mistake in exercise.mistakes:
+        answer = mistake_answer(exercise, mistake)
+        extra = _failed_requirements(exercise, answer, True) - _failed_requirements(exercise, answer, False)
+        if extra:
+            unfair[mistake.id] = sorted(extra)
+    assert not unfair, f"failing only with the hidden cases: {unfair}"

@@ -412,6 +412,16 @@ BAG_OF_WORDS = Exercise(
                 _bow_variant(RESULT="counts[counts.sum(axis=1) > 0], vocabulary")),
         Mistake("no_value_error", "a corpus without any token must raise ValueError (scikit-learn's 'empty vocabulary'), not return an empty matrix",
                 _bow_variant().replace('raise ValueError("empty vocabulary")', "return np.zeros((len(documents), 0)), []")),
+        Mistake("frequencies", "you divide each count by the document's number of tokens (a term frequency): counts are raw counts",
+                _bow_variant(RESULT="counts / np.maximum(counts.sum(axis=1, keepdims=True), 1), vocabulary")),
+        Mistake("frequency_order", "your vocabulary is ordered by frequency (Counter.most_common): sort it alphabetically (sorted)",
+                _bow_variant(VOCABULARY="[t for t, _ in __import__('collections').Counter(term for doc in tokens for term in doc).most_common()]")),
+        Mistake("float32_counts", "your counts are float32: return a float64 array (np.zeros(..., dtype=np.float64))",
+                _bow_variant(DTYPE="np.float32")),
+        Mistake("empty_list_only", "you raise ValueError only for an empty list: a corpus whose documents have no token at all ('a', '!?') must raise it too",
+                _bow_variant().replace("if not vocabulary:", "if not documents:")),
+        Mistake("ascii_flag", "you match \\w in ASCII mode (re.ASCII or (?a)), so 'café' loses its 'é': \\w must match Unicode letters (the default for str patterns)",
+                _bow_variant(TOKENS='re.findall(r"(?a)\\b\\w\\w+\\b", doc.lower())')),
     ),
 )
 
@@ -424,7 +434,7 @@ def _tfidf_cases(hidden: bool) -> list[Case]:
         "vocabulary": [["The cat sat on the mat.", "A dog? THE dog!", "Café, café"]],
         "weights": [["the cat sat", "the cat ran", "the dog ran ran"], ["to be or not to be", "be quick", "not now"]],
         "norm": [["the cat sat", "the cat ran", "the dog ran ran"]],
-        "no_token": [["The cat sat.", "", "a !", "The dog sat."]],
+        "no_token": [["The cat sat.", "", "a !", "The dog sat."], ["", "The cat sat on the mat.", "?"]],
         "empty": [[], ["I", "?!"]],
     }
     cases = [_tfidf_case(sub, docs, True) for sub, corpora in visible.items() for docs in corpora]
@@ -478,8 +488,11 @@ def _tfidf_compare(case: Case, got: Any, expected: Any) -> None:
         a = full
         got_norms = np.sqrt((a.astype(np.float64) ** 2).sum(axis=1))
         want_norms = np.sqrt((e ** 2).sum(axis=1))
+        # A row of zeros has no length to scale to 1: whether a row should be zeros is for the
+        # weights (an idf that zeroes every term of a document) and no_token to judge, not this one.
+        scaled = (got_norms != 0) & (want_norms != 0)
         with np.errstate(invalid="ignore"):
-            bad = ~((np.abs(got_norms - want_norms) <= 1e-9) | (np.isnan(got_norms) & np.isnan(want_norms)))
+            bad = scaled & ~((np.abs(got_norms - want_norms) <= 1e-9) | (np.isnan(got_norms) & np.isnan(want_norms)))
         if bad.any():
             i = int(np.argmax(bad))
             raise GradingError(
@@ -568,6 +581,18 @@ def tfidf(documents):
     norms = np.linalg.norm(weights, axis=1, keepdims=True)
     return weights / np.where(norms == 0, 1, norms), vocabulary
 """),
+        Mistake("column_norm", "you normalise each column (axis=0): each row, a document, is divided by its own norm (axis=1)",
+                _tfidf_variant(NORMS="np.linalg.norm(weights, axis=0, keepdims=True)")),
+        Mistake("squared_norm", "you divide each row by the sum of its squares: the Euclidean (L2) norm is its square root",
+                _tfidf_variant(NORMS="(weights ** 2).sum(axis=1, keepdims=True)")),
+        Mistake("df_wrong_axis", "your document frequency sums along axis=1 (per document); df(t) counts, for each term, the documents that contain it: axis=0",
+                _tfidf_variant(DF="(counts > 0).sum(axis=1)")),
+        Mistake("float32", "your matrix is float32: return float64",
+                _tfidf_variant(DIVIDE="(weights / np.where(norms == 0, 1, norms)).astype(np.float32)")),
+        Mistake("binary_tf", "you use presence (0 or 1) as the term frequency; the default multiplies the raw count by the idf",
+                _tfidf_variant(TF="(counts > 0)")),
+        Mistake("idf_one_plus_ratio", "your idf is ln(1 + n / df); the default is ln((1 + n) / (1 + df)) + 1",
+                _tfidf_variant(IDF="np.log(1 + n / df)")),
     ),
 )
 

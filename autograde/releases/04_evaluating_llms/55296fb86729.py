@@ -191,6 +191,44 @@ def perplexity(logits, input_ids, attention_mask=None):
             ("return math.exp(nll[mask].mean().item())", "return math.exp((nll[mask].sum() / attention_mask.sum()).item())"),
         ),
     ),
+    (
+        "shift_wrong_way",
+        "your perplexity shifts the wrong way: logits[:, 1:] against input_ids[:, :-1] asks each position to predict "
+        "the token before it; logits[:, :-1] predict input_ids[:, 1:]",
+        _variant(_PPL, ("logits[:, :-1].float()", "logits[:, 1:].float()"), ("targets = input_ids[:, 1:]", "targets = input_ids[:, :-1]")),
+    ),
+    (
+        "no_log_softmax",
+        "your perplexity takes the raw logits as log-probabilities: apply log_softmax over the vocabulary first",
+        _variant(_PPL, ("log_probs = F.log_softmax(logits[:, :-1].float(), dim=-1)", "log_probs = logits[:, :-1].float()")),
+    ),
+    (
+        "softmax_over_time",
+        "your log_softmax runs over the positions (dim=1): each position's distribution is over the vocabulary, "
+        "the last dimension",
+        _variant(_PPL, ("log_probs = F.log_softmax(logits[:, :-1].float(), dim=-1)", "log_probs = F.log_softmax(logits.float(), dim=1)[:, :-1]")),
+    ),
+    (
+        "no_exp",
+        "your perplexity returns the mean negative log-likelihood (the cross-entropy): perplexity is its exponential",
+        _variant(_PPL, ("return math.exp(nll[mask].mean().item())", "return nll[mask].mean().item()")),
+    ),
+    (
+        "mean_of_token_perplexities",
+        "your perplexity averages exp(NLL) of the tokens: it is exp of the mean NLL (the exponential comes last)",
+        _variant(_PPL, ("return math.exp(nll[mask].mean().item())", "return nll[mask].exp().mean().item()")),
+    ),
+    (
+        "first_row_only",
+        "your perplexity scores only the first row of the batch: every row's predicted tokens count",
+        _variant(_PPL, ("return math.exp(nll[mask].mean().item())", "return math.exp(nll[0][mask[0]].mean().item())")),
+    ),
+    (
+        "mean_over_all_positions",
+        "your perplexity multiplies the NLL by the mask but divides by every position: divide by the number of "
+        "predicted tokens that are not padding",
+        _variant(_PPL, ("return math.exp(nll[mask].mean().item())", "return math.exp((nll * mask).mean().item())")),
+    ),
 ]
 
 
@@ -298,6 +336,33 @@ def sliding_window_perplexity(model, input_ids, max_length, stride):
     return torch.exp(torch.stack(nlls).mean()).item()
 """
 
+# A correct answer, the template of the mistakes below: each window scores the tokens after the
+# previous window's end, with the whole window as context.
+_SW_CORRECT = """import math
+import torch
+import torch.nn.functional as F
+from llmcourse.models import logits_fn
+
+
+def sliding_window_perplexity(model, input_ids, max_length, stride):
+    N = input_ids.size(1)
+    logits_of = logits_fn(model)
+    nll_sum, n_tokens, prev_end = 0.0, 0, 0
+    with torch.no_grad():
+        for begin in range(0, N, stride):
+            end = min(begin + max_length, N)
+            window = input_ids[:, begin:end]
+            logits = logits_of(window)
+            first = max(prev_end, begin + 1)  # the first token this window scores
+            if end > first:
+                nll_sum += F.cross_entropy(logits[0, first - begin - 1 : end - begin - 1], input_ids[0, first:end], reduction="sum").item()
+                n_tokens += end - first
+            prev_end = end
+            if end == N:
+                break
+    return math.exp(nll_sum / n_tokens)
+"""
+
 SLIDING_WINDOW_MISTAKES = [
     (
         "average_per_window",
@@ -403,6 +468,58 @@ def sliding_window_perplexity(model, input_ids, max_length, stride):
                 break
     return math.exp(nll_sum / n_tokens)
 """,
+    ),
+    (
+        "hugging_face_only",
+        "your sliding-window perplexity calls model(ids, labels=...) and reads .loss: model may be any causal LM "
+        "logits_fn accepts (a plain function ids -> logits has no labels argument); compute the loss from the logits",
+        _variant(
+            _GUIDE,
+            ("    nlls = []\n", "    nll_sum, n_tokens = 0.0, 0\n"),
+            (
+                "        nlls.append(outputs.loss)\n",
+                "        n = (target_ids[:, 1:] != -100).sum().item()\n"
+                "        nll_sum += outputs.loss.item() * n\n"
+                "        n_tokens += n\n",
+            ),
+            ("return torch.exp(torch.stack(nlls).mean()).item()", "return torch.exp(torch.tensor(nll_sum / n_tokens)).item()"),
+        ),
+    ),
+    (
+        "logits_attribute",
+        "your sliding-window perplexity reads model(ids).logits: model may be any causal LM logits_fn accepts, and a "
+        "plain function ids -> logits returns the logits themselves (logits_fn(model, ids) handles both)",
+        _SW_CORRECT.replace("logits = logits_of(window)", "logits = model(window).logits"),
+    ),
+    (
+        "window_one_short",
+        "your windows hold max_length - 1 tokens: a window is input_ids[:, begin : begin + max_length]",
+        _SW_CORRECT.replace("end = min(begin + max_length, N)", "end = min(begin + max_length - 1, N)"),
+    ),
+    (
+        "first_window_only",
+        "your sliding-window perplexity scores the first window only (the text truncated to max_length): the windows "
+        "go on every stride tokens until the end of the text",
+        _SW_CORRECT.replace("            if end == N:\n", "            if True:\n"),
+    ),
+    (
+        "disjoint_windows",
+        "your windows do not overlap (a new one every max_length tokens): they start every stride tokens, so that "
+        "each keeps max_length - stride tokens of context",
+        _SW_CORRECT.replace("for begin in range(0, N, stride):", "for begin in range(0, N, max_length):"),
+    ),
+    (
+        "divides_by_n",
+        "your sliding-window perplexity divides the summed NLL by N, the number of tokens: the first token is never "
+        "predicted, so the mean is over N - 1",
+        _SW_CORRECT.replace("return math.exp(nll_sum / n_tokens)", "return math.exp(nll_sum / N)"),
+    ),
+    (
+        "first_output",
+        "your sliding-window perplexity takes model(ids)[0] as the logits (the course GPT's (logits, loss)): a plain "
+        "function ids -> logits returns the logits tensor itself, whose [0] is the first row; logits_fn(model) "
+        "handles every kind of model",
+        _SW_CORRECT.replace("logits = logits_of(window)", "logits = model(window)[0]"),
     ),
 ]
 
@@ -637,6 +754,59 @@ def bleu(hypotheses, references):
         "closest to the hypothesis's (the shorter one on a tie)",
         _variant(_BLEU, ("ref_len += min((abs(len(r) - len(h)), len(r)) for r in rs)[1]  # closest, then shortest", "ref_len += len(rs[0])")),
     ),
+    (
+        "clip_by_sum_of_references",
+        "your BLEU clips a hypothesis n-gram by its count summed over the references: it is clipped by the largest "
+        "count in any one reference",
+        _variant(_BLEU, ("max_ref[gram] = max(max_ref[gram], c)", "max_ref[gram] += c")),
+    ),
+    (
+        "clip_by_first_reference",
+        "your BLEU clips the n-gram counts by the first reference only: the clip is the largest count in any reference",
+        _variant(_BLEU, ("            for r in rs:\n                for gram, c in ngram_counts(r, n).items():",
+                         "            for r in rs[:1]:\n                for gram, c in ngram_counts(r, n).items():")),
+    ),
+    (
+        "shortest_reference_length",
+        "your brevity penalty uses the shortest reference's length: it uses the reference length closest to the "
+        "hypothesis's (the shorter one on a tie)",
+        _variant(_BLEU, ("ref_len += min((abs(len(r) - len(h)), len(r)) for r in rs)[1]  # closest, then shortest", "ref_len += min(len(r) for r in rs)")),
+    ),
+    (
+        "penalty_when_longer",
+        "your brevity penalty also applies when the hypothesis is longer than the reference (exp(1 - r/c) > 1 then): "
+        "it is 1 unless the hypothesis is shorter",
+        _variant(_BLEU, ("    if hyp_len < ref_len:\n", "    if hyp_len > 0:\n")),
+    ),
+    (
+        "fraction_not_percent",
+        "your BLEU is between 0 and 1: sacrebleu's score is a percentage, between 0 and 100",
+        _variant(_BLEU, ("    return 100 * bp * math.exp(", "    return bp * math.exp(")),
+    ),
+    (
+        "orders_up_to_3",
+        "your BLEU uses the n-gram orders 1 to 3: BLEU's geometric mean is over n = 1, 2, 3 and 4",
+        _variant(_BLEU, ("    for n in range(4):\n", "    for n in range(3):\n"), ("for p in precisions) / 4)", "for p in precisions) / 3)")),
+    ),
+    (
+        "smoothing_k_not_doubled",
+        "your smoothing gives every order without a match 1/(2 * total): sacrebleu's 'exp' smoothing doubles the "
+        "divisor for each such order in turn, 1/(2^k * total) for the k-th",
+        _variant(_BLEU, ("            k *= 2\n            precisions.append(1 / (k * totals[n]))\n", "            precisions.append(1 / (2 * totals[n]))\n")),
+    ),
+    (
+        "missing_orders_skipped",
+        "your BLEU leaves out the n-gram orders the hypothesis is too short to have: with no 4-gram at all the score "
+        "is 0, as sacrebleu gives",
+        _variant(_BLEU, ("        if totals[n] == 0:\n            return 0.0\n", "        if totals[n] == 0:\n            continue\n"),
+                 ("for p in precisions) / 4)", "for p in precisions) / len(precisions))")),
+    ),
+    (
+        "empty_corpus_scored",
+        "your BLEU checks that the numbers of hypotheses and of reference lists agree but not that there is at least "
+        "one hypothesis: an empty corpus raises ValueError too",
+        _variant(_BLEU, ("    if len(hypotheses) != len(references) or not hypotheses:\n", "    if len(hypotheses) != len(references):\n")),
+    ),
 ]
 
 
@@ -678,11 +848,13 @@ def _bleu_random(rng: random.Random, n_hypotheses: int, max_refs: int) -> tuple[
 
 
 def _bleu_subcheck(hypotheses: list[str], references: list[list[str]]) -> str:
-    """Which requirement a random corpus exercises: smoothing when an n-gram order has no match."""
+    """Which requirement a random corpus exercises: "corpus" when it has several hypotheses or
+    references (as the visible corpus cases, whatever else it needs); one hypothesis with one
+    reference is "smoothing" when an n-gram order has no match, else "sentence"."""
+    if len(hypotheses) > 1 or any(len(r) > 1 for r in references):
+        return "corpus"
     stats = _bleu_oracle(hypotheses, references)
-    if any(c == 0 for c in stats.counts):
-        return "smoothing"
-    return "corpus" if len(hypotheses) > 1 or any(len(r) > 1 for r in references) else "sentence"
+    return "smoothing" if any(c == 0 for c in stats.counts) else "sentence"
 
 
 @functools.lru_cache(maxsize=2)
@@ -697,6 +869,9 @@ def _bleu_cases(hidden: bool) -> list[Case]:
                    [["It costs $3.50, doesn't it?"], ["A dog ran in the park today.", "The dog ran."]], True),
         _bleu_case("corpus", ["a cat sat on the red mat today", "the dog"],
                    [["the cat sat on a mat", "a cat is on the mat"], ["the dog barked"]], True),
+        _bleu_case("corpus", ["the the the the cat sat on a mat", "a dog ran"],
+                   [["a cat sat on the mat", "the cat sat on the mat"], ["a dog ran in the park"]], True),
+        _bleu_case("corpus", ["the cat sat on the mat"], [["the cat sat on the red mat", "the cat"]], True),
         _bleu_case("errors", ["the cat sat", "a dog ran"], [["the cat sat"]], True),
         _bleu_case("errors", [], [], True, "hypotheses=[], references=[]"),
     ]
@@ -706,7 +881,8 @@ def _bleu_cases(hidden: bool) -> list[Case]:
             hypotheses, references = _bleu_random(rng, n_hypotheses, max_refs)
             cases.append(_bleu_case(_bleu_subcheck(hypotheses, references), hypotheses, references, False))
         cases += [
-            _bleu_case("smoothing", ["well, the end.", "the big red dog ran in the park"], [["the end."], ["a big red dog is in a park"]], False),
+            _bleu_case("smoothing", ["the big red dog ran in the park"], [["a big red dog is in a park"]], False),
+            _bleu_case("smoothing", ["well the end"], [["the end"]], False),
             _bleu_case("smoothing", [""], [["the cat sat on the mat"]], False),
             _bleu_case("errors", ["the cat"], [["the cat"], ["a cat"]], False),
             _bleu_case("errors", ["x y z w"] * 3, [["x y z w"]] * 2, False),
@@ -809,6 +985,49 @@ ROUGE_N_MISTAKES = [
         "your ROUGE-N splits on whitespace only: rouge-score drops punctuation ('mat.' is the token 'mat')",
         _variant(_ROUGE_N, ('return re.findall(r"[a-z0-9]+", text.lower())', "return text.lower().split()")),
     ),
+    (
+        "f_zero_division",
+        "your ROUGE-N's f-measure divides by precision + recall even when both are 0: with no shared n-gram, "
+        "F1 is 0.0",
+        _variant(_ROUGE_N, ("f = 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)",
+                            "f = 2 * precision * recall / (precision + recall)")),
+    ),
+    (
+        "ngrams_short_by_one",
+        "your n-grams stop one short: a text of L tokens has L - n + 1 n-grams (range(len(tokens) - n + 1))",
+        _variant(_ROUGE_N, ("pred_ngrams = Counter(tuple(pred[i : i + n]) for i in range(len(pred) - n + 1))",
+                            "pred_ngrams = Counter(tuple(pred[i : i + n]) for i in range(len(pred) - n))"),
+                 ("ref_ngrams = Counter(tuple(ref[i : i + n]) for i in range(len(ref) - n + 1))",
+                  "ref_ngrams = Counter(tuple(ref[i : i + n]) for i in range(len(ref) - n))")),
+    ),
+    (
+        "unigrams_only",
+        "your ROUGE-N counts single words whatever n is: ROUGE-2 counts the pairs of consecutive words, ROUGE-n the n-grams",
+        _variant(_ROUGE_N, ("def rouge_n(prediction, reference, n):\n", "def rouge_n(prediction, reference, n):\n    n = 1\n")),
+    ),
+    (
+        "no_empty_guard",
+        "your ROUGE-N divides by the number of n-grams even when a text has none: then precision, recall and F1 are 0.0",
+        _variant(_ROUGE_N, ("precision = overlap / max(sum(pred_ngrams.values()), 1)", "precision = overlap / sum(pred_ngrams.values())"),
+                 ("recall = overlap / max(sum(ref_ngrams.values()), 1)", "recall = overlap / sum(ref_ngrams.values())")),
+    ),
+    (
+        "unclipped_overlap",
+        "your ROUGE-N counts every prediction n-gram that occurs in the reference, as often as the prediction has it: "
+        "a shared n-gram counts min(count in prediction, count in reference) times",
+        _variant(_ROUGE_N, ("overlap = sum((pred_ngrams & ref_ngrams).values())", "overlap = sum(c for g, c in pred_ngrams.items() if g in ref_ngrams)")),
+    ),
+    (
+        "unicode_words",
+        "your ROUGE-N keeps non-ASCII letters in words (\\w+): rouge-score's tokens are runs of ASCII letters and "
+        "digits, so 'café' is the token 'caf'",
+        _variant(_ROUGE_N, ('return re.findall(r"[a-z0-9]+", text.lower())', 'return re.findall(r"[^\\W_]+", text.lower())')),
+    ),
+    (
+        "f_missing_factor_2",
+        "your ROUGE-N's f-measure is P * R / (P + R): the harmonic mean is 2 P R / (P + R)",
+        _variant(_ROUGE_N, ("else 2 * precision * recall / (precision + recall)", "else precision * recall / (precision + recall)")),
+    ),
 ]
 
 _ROUGE_L = '''import re
@@ -871,6 +1090,51 @@ ROUGE_L_MISTAKES = [
             ("                table[i][j] = max(table[i - 1][j], table[i][j - 1])\n    return table[-1][-1]", "                table[i][j] = 0\n    return max(max(row) for row in table)"),
         ),
     ),
+    (
+        "f_zero_division",
+        "your ROUGE-L's f-measure divides by precision + recall even when both are 0: with no shared word, F1 is 0.0",
+        _variant(_ROUGE_L, ("f = 0.0 if length == 0 else 2 * precision * recall / (precision + recall)", "f = 2 * precision * recall / (precision + recall)")),
+    ),
+    (
+        "no_empty_guard",
+        "your ROUGE-L divides by a text's length even when it has no word: then precision, recall and F1 are 0.0",
+        _variant(_ROUGE_L, ("    if not pred or not ref:\n        return 0.0, 0.0, 0.0\n", "")),
+    ),
+    (
+        "greedy_matching",
+        "your ROUGE-L matches words greedily (each prediction word with the next occurrence in the reference): the longest "
+        "common subsequence needs the dynamic programme, a greedy match can miss it",
+        _variant(_ROUGE_L, ("    length = lcs(pred, ref)\n", """    length, j = 0, 0
+    for word in pred:
+        if word in ref[j:]:
+            j += ref[j:].index(word) + 1
+            length += 1
+""")),
+    ),
+    (
+        "common_words",
+        "your ROUGE-L counts the words the two texts share, in any order: the longest common subsequence keeps the order",
+        _variant(_ROUGE_L, ("    length = lcs(pred, ref)\n", "    length = sum((Counter(pred) & Counter(ref)).values())\n"),
+                 ("import re\n", "import re\nfrom collections import Counter\n")),
+    ),
+    (
+        "unicode_words",
+        "your ROUGE-L keeps non-ASCII letters in words (\\w+): rouge-score's tokens are runs of ASCII letters and "
+        "digits, so 'café' is the token 'caf'",
+        _variant(_ROUGE_L, ('return re.findall(r"[a-z0-9]+", text.lower())', 'return re.findall(r"[^\\W_]+", text.lower())')),
+    ),
+    (
+        "f_missing_factor_2",
+        "your ROUGE-L's f-measure is P * R / (P + R): the harmonic mean is 2 P R / (P + R)",
+        _variant(_ROUGE_L, ("else 2 * precision * recall / (precision + recall)", "else precision * recall / (precision + recall)")),
+    ),
+    (
+        "over_longer_length",
+        "your ROUGE-L divides the LCS by the longer text's length for both: precision is over the prediction's "
+        "length, recall over the reference's",
+        _variant(_ROUGE_L, ("precision, recall = length / len(pred), length / len(ref)",
+                            "precision = recall = length / max(len(pred), len(ref))")),
+    ),
 ]
 
 
@@ -889,14 +1153,28 @@ _ROUGE_WORDS = ("the", "The", "THE", "cat", "Cat", "sat", "on", "mat", "mat.", "
                 "x-y", "don't", "!", "big", "red", "was", "under", "bed,")
 
 
-def _rouge_random(rng: random.Random, n_words: int) -> tuple[str, str]:
+# Plain words (lower-case ASCII, no punctuation): rouge-score's tokens are the words themselves, so
+# the cases made of them judge the counting, not the tokenizer (the "tokens" requirement's).
+_ROUGE_PLAIN = ("the", "cat", "sat", "on", "mat", "a", "dog", "ran", "3", "big", "red", "was", "under", "bed")
+
+
+def _rouge_random(rng: random.Random, n_words: int, words: tuple[str, ...] = _ROUGE_WORDS) -> tuple[str, str]:
     """A reference, and a prediction that shares some of its words (reordered, dropped, replaced)."""
-    reference = [rng.choice(_ROUGE_WORDS) for _ in range(n_words)]
-    prediction = [w if rng.random() < 0.6 else rng.choice(_ROUGE_WORDS) for w in reference if rng.random() < 0.85]
+    reference = [rng.choice(words) for _ in range(n_words)]
+    prediction = [w if rng.random() < 0.6 else rng.choice(words) for w in reference if rng.random() < 0.85]
     if rng.random() < 0.5 and len(prediction) > 2:
         i = rng.randrange(len(prediction) - 1)
         prediction[i], prediction[i + 1] = prediction[i + 1], prediction[i]
     return " ".join(prediction), " ".join(reference)
+
+
+def _rouge_restyled(rng: random.Random, n_words: int) -> tuple[str, str]:
+    """A reference of plain words, and a prediction of the same words written otherwise (capitals,
+    punctuation, quotes): with rouge-score's tokens the two are the same sequence, so these cases
+    judge the tokens, not the formula (the visible "tokens" cases are of this kind)."""
+    words = [rng.choice(_ROUGE_PLAIN + ("café", "naïve")) for _ in range(n_words)]
+    styles = (str, str.capitalize, str.upper, "{},".format, "{}.".format, "'{}'".format, "({})".format, "{}!".format)
+    return " ".join(rng.choice(styles)(w) for w in words), " ".join(words)
 
 
 def _rouge_case(sub: str, prediction: str, reference: str, n: int | None, visible: bool) -> Case:
@@ -911,6 +1189,8 @@ def _rouge_n_cases(hidden: bool) -> list[Case]:
         _rouge_case("counts", "the cat sat on the mat", "the cat was on the mat", 1, True),
         _rouge_case("counts", "the cat sat on the mat", "the cat was on the mat", 2, True),
         _rouge_case("counts", "the the cat the", "the cat sat the the", 1, True),
+        _rouge_case("counts", "the the the cat", "the cat sat on the mat", 1, True),
+        _rouge_case("counts", "a dog ran", "the cat sat", 1, True),
         _rouge_case("tokens", "The Cat sat, on the MAT.", "the cat was on the mat!", 1, True),
         _rouge_case("tokens", "Naïve café, open!", "the café is open", 1, True),
         _rouge_case("empty", "", "the cat sat", 1, True),
@@ -918,9 +1198,12 @@ def _rouge_n_cases(hidden: bool) -> list[Case]:
     ]
     if hidden:
         rng = random.Random(5)
-        for i, (n, n_words) in enumerate([(1, 6), (2, 8), (1, 15), (2, 20), (3, 12), (3, 25), (4, 30), (2, 3)]):
-            prediction, reference = _rouge_random(rng, n_words)
-            cases.append(_rouge_case("tokens" if i % 2 else "counts", prediction, reference, n, False))
+        for n, n_words in [(1, 6), (1, 15), (2, 8), (3, 12), (4, 30), (2, 3)]:
+            prediction, reference = _rouge_random(rng, n_words, _ROUGE_PLAIN)
+            cases.append(_rouge_case("counts", prediction, reference, n, False))
+        for n, n_words in [(1, 8), (2, 20), (3, 25), (1, 3)]:
+            prediction, reference = _rouge_restyled(rng, n_words)
+            cases.append(_rouge_case("tokens", prediction, reference, n, False))
         cases += [
             _rouge_case("counts", "a b c d", "a b c d e f g h", 2, False),
             _rouge_case("counts", "cat the sat on mat", "the cat sat on the mat", 3, False),
@@ -936,6 +1219,7 @@ def _rouge_l_cases(hidden: bool) -> list[Case]:
     cases = [
         _rouge_case("lcs", "cat the sat on mat", "the cat sat on the mat", None, True),
         _rouge_case("lcs", "the cat was found under the bed", "the cat was under the bed", None, True),
+        _rouge_case("lcs", "a cat", "the dog", None, True),  # no word in common: an LCS of 0
         _rouge_case("tokens", "The Cat sat, on the MAT.", "the cat was on the mat!", None, True),
         _rouge_case("tokens", "Naïve café, open!", "the café is open", None, True),
         _rouge_case("empty", "", "the cat sat", None, True),
@@ -943,13 +1227,15 @@ def _rouge_l_cases(hidden: bool) -> list[Case]:
     ]
     if hidden:
         rng = random.Random(6)
-        for i, n_words in enumerate([5, 9, 14, 20, 30, 2]):
-            prediction, reference = _rouge_random(rng, n_words)
-            cases.append(_rouge_case("tokens" if i % 2 else "lcs", prediction, reference, None, False))
+        for n_words in [5, 14, 30]:
+            prediction, reference = _rouge_random(rng, n_words, _ROUGE_PLAIN)
+            cases.append(_rouge_case("lcs", prediction, reference, None, False))
+        for n_words in [9, 20, 2]:
+            prediction, reference = _rouge_restyled(rng, n_words)
+            cases.append(_rouge_case("tokens", prediction, reference, None, False))
         cases += [
             _rouge_case("lcs", "a b c d", "d c b a", None, False),
             _rouge_case("lcs", "police killed the gunman", "the gunman police killed", None, False),
-            _rouge_case("empty", "a cat", "the dog", None, False),
         ]
     return cases
 
@@ -961,10 +1247,30 @@ def _rouge_compare(name: str):
             expected_items = items_of(expected, name, 3)
         except GradingError:
             raise GradingError(f"{name} for {case.label}: the result to compare with is {kind_of(expected)}") from None
+        if case.subcheck == "tokens":
+            _tokens_compare(name, case, got_items, expected_items)
+            return
         for what, g, e in zip(("precision", "recall", "fmeasure"), got_items, expected_items):
             _number(g, e, what=f"{name} {what}", context=case.label, atol=1e-9, rtol=1e-6)
 
     return compare
+
+
+def _tokens_compare(name: str, case: Case, got_items: list, expected_items: list) -> None:
+    """The "tokens" requirement: the tokens decide how many words (n-grams) each text has and how
+    many they share, so precision and recall as a pair; which of the two is which, and the
+    f-measure, are the formula's requirement ("counts" or "lcs"), judged by its own cases."""
+    values = [float_of(g) for g in got_items[:2]]
+    if None in values:
+        raise GradingError(f"{name} for {case.label}: precision and recall must be numbers, got "
+                           f"{kind_of(got_items[0])} and {kind_of(got_items[1])}")
+    wanted = [float_of(e) for e in expected_items[:2]]
+    if None in wanted:
+        raise GradingError(f"{name} for {case.label}: the result to compare with is not a pair of numbers")
+    close = all(abs(g - e) <= 1e-9 + 1e-6 * abs(e) for g, e in zip(sorted(values), sorted(wanted)))
+    if not close:
+        raise GradingError(f"{name} for {case.label}: precision and recall should be {wanted[0]:.6g} and {wanted[1]:.6g} "
+                           f"(from the words each text has and those they share), got {values[0]:.6g} and {values[1]:.6g}")
 
 
 _ROUGE_PYTHON = ("rouge_score.rouge_scorer:RougeScorer", "rouge_score.rouge_scorer:_score_ngrams", "rouge_score.rouge_scorer:_score_lcs",
@@ -979,8 +1285,9 @@ ROUGE_N = Exercise(
     points=2,
     subchecks=(
         SubCheck("counts", 1.0, "(precision, recall, fmeasure) of the n-grams the two texts share, counted with repeats "
-                 "(precision over the prediction's n-grams, recall over the reference's, F1 their harmonic mean)"),
-        SubCheck("tokens", 0.5, "rouge-score's tokens: lower-cased runs of ASCII letters and digits; everything else separates them"),
+                 "(precision over the prediction's n-grams, recall over the reference's, F1 their harmonic mean, 0.0 when they share none)"),
+        SubCheck("tokens", 0.5, "rouge-score's tokens: lower-cased runs of ASCII letters and digits; everything else separates them "
+                 "(they decide the counts behind precision and recall)"),
         SubCheck("empty", 0.5, "a text without n-grams (empty, only punctuation, or shorter than n) gives (0.0, 0.0, 0.0)"),
     ),
     cases=_rouge_n_cases,
@@ -998,8 +1305,9 @@ ROUGE_L = Exercise(
     points=2,
     subchecks=(
         SubCheck("lcs", 1.0, "precision and recall are the longest common subsequence of words (gaps allowed, order kept) "
-                 "over the prediction's and the reference's lengths; F1 their harmonic mean"),
-        SubCheck("tokens", 0.5, "rouge-score's tokens: lower-cased runs of ASCII letters and digits; everything else separates them"),
+                 "over the prediction's and the reference's lengths; F1 their harmonic mean (0.0 when no word is shared)"),
+        SubCheck("tokens", 0.5, "rouge-score's tokens: lower-cased runs of ASCII letters and digits; everything else separates them "
+                 "(they decide the counts behind precision and recall)"),
         SubCheck("empty", 0.5, "a text without words (empty or only punctuation) gives (0.0, 0.0, 0.0)"),
     ),
     cases=_rouge_l_cases,

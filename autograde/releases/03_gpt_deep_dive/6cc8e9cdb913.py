@@ -93,7 +93,8 @@ def _mask_expected(T: int) -> torch.Tensor:
 @_computed_once
 def _mask_cases(hidden: bool) -> list[Case]:
     sizes = {"shape": [(3, True), (5, True), (1, False), (17, False), (64, False)],
-             "values": [(4, True), (6, True), (1, False), (2, False), (33, False), (128, False), (512, False)]}
+             # 160 is visible: above a buffer of a fixed size (128) that a mask may be sliced from
+             "values": [(4, True), (6, True), (160, True), (1, False), (2, False), (33, False), (128, False), (512, False)]}
     return [Case(sub, T, to_plain(_mask_expected(T)), f"T={T}", visible)
             for sub, all_sizes in sizes.items() for T, visible in all_sizes if visible or hidden]
 
@@ -104,11 +105,15 @@ def _mask_compare(case: Case, got: Any, expected: Any) -> None:
     if case.subcheck == "shape":
         want_shape, want_dtype = tuple(expected["tensor"]["shape"]), expected["tensor"]["dtype"]
         shape, dtype = tuple(got["tensor"]["shape"]), got["tensor"]["dtype"]
+        if got["tensor"]["kind"] != expected["tensor"]["kind"]:
+            raise GradingError(f"causal_mask({case.inputs}): expected a torch.Tensor, got a {got['tensor']['kind']}")
         if shape != want_shape or dtype != want_dtype:
             raise GradingError(f"causal_mask({case.inputs}): expected a torch.{want_dtype} tensor of shape {want_shape}, "
                                f"got torch.{dtype} of shape {shape}")
         return
-    expect_tensor(got, expected, what="causal mask (compared as numbers, True = 1)", context=case.label, atol=0, rtol=0)
+    # the values alone (what kind of tensor it is, its dtype, is the shape requirement's)
+    values = to_plain(torch.from_numpy(np.array(array_of(got))))
+    expect_tensor(values, expected, what="causal mask (compared as numbers, True = 1)", context=case.label, atol=0, rtol=0)
 
 
 def _mask_mistake(body: str) -> str:
@@ -146,6 +151,17 @@ CAUSAL_MASK = Exercise(
                 _mask_mistake("    return torch.zeros(T, T).masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float('-inf'))\n")),
         Mistake("buffer_shape", "your mask has shape (1, 1, T, T), as nanoGPT stores its mask buffer for (B, H, T, T) scores: "
                 "return (T, T)", _mask_mistake("    return torch.tril(torch.ones(T, T, dtype=torch.bool)).view(1, 1, T, T)\n")),
+        Mistake("int64", "your mask has an integer dtype (int64, from torch.ones(..., dtype=torch.long)): return "
+                "dtype=torch.bool", _mask_mistake("    return torch.ones(T, T, dtype=torch.long).tril()\n")),
+        Mistake("sees_next", "your mask lets each token see the token after it too (tril(diagonal=1)): entry [i, j] is True "
+                "exactly when j <= i", _mask_mistake("    return torch.ones(T, T, dtype=torch.bool).tril(diagonal=1)\n")),
+        Mistake("fixed_buffer", "you slice the mask from a buffer of a fixed size (128 x 128), too small for a longer sequence: "
+                "build it for the T you are given", "import torch\n_MASK = torch.ones(128, 128, dtype=torch.bool).tril()\n\n"
+                "def causal_mask(T):\n    return _MASK[:T, :T]\n"),
+        Mistake("numpy", "you return a NumPy array (np.tril): return a torch.Tensor (torch.tril, torch.ones)",
+                "import numpy as np\ndef causal_mask(T):\n    return np.tril(np.ones((T, T), dtype=bool))\n"),
+        Mistake("all_true", "your mask is True everywhere: nothing is masked, so a token sees the tokens after it; keep the lower "
+                "triangle (torch.tril)", _mask_mistake("    return torch.ones(T, T, dtype=torch.bool)\n")),
     ),
 )
 
@@ -333,6 +349,28 @@ CAUSAL_LM_LOSS = Exercise(
 """)),
         Mistake("item", "you return a Python number (.item() / float()): return the tensor, so that loss.backward() can train "
                 "the model", _loss_answer(_PER_TOKEN + """    return ((nll * counted).sum() / counted.sum()).item()
+""")),
+        Mistake("skips_predictions_from_padding", "you also skip the predictions made *from* padding (attention_mask[:, :-1] and "
+                "[:, 1:] both 1): with left padding the first real token is predicted from a padding position, and it counts, "
+                "since its label is real", _loss_answer(_PER_TOKEN + """    if attention_mask is not None:
+        counted = counted & (attention_mask[:, :-1] == 1)
+    return (nll * counted).sum() / counted.sum()
+""")),
+        Mistake("divide_by_tokens", "you divide by the number of tokens (attention_mask.sum(), or B * T), but there is one "
+                "prediction fewer per sequence: divide by the number of counted predictions (the mask of the targets, "
+                "attention_mask[:, 1:])", _loss_answer(_PER_TOKEN + """    tokens = input_ids.numel() if attention_mask is None else attention_mask.sum()
+    return (nll * counted).sum() / tokens
+""")),
+        Mistake("log_softmax_wrong_dim", "your log_softmax runs over the positions (dim=1); it runs over the vocabulary (dim=-1)",
+                _loss_answer(_LABELS + """    logp = F.log_softmax(logits, dim=1)[:, :-1]
+    nll = -logp.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
+    return (nll * counted).sum() / counted.sum()
+""")),
+        Mistake("classes_last", "F.cross_entropy wants the classes in dimension 1: pass (B, V, T - 1) (logits[:, :-1].transpose(1, 2)) "
+                "or flatten to (B * (T - 1), V)", _loss_answer("""    return F.cross_entropy(logits[:, :-1], input_ids[:, 1:])
+""")),
+        Mistake("mean_of_sequence_sums", "you sum each sequence's token losses and average the sums over the batch: the loss is "
+                "the mean over all counted tokens", _loss_answer(_PER_TOKEN + """    return (nll * counted).sum(1).mean()
 """)),
     ),
 )
@@ -558,7 +596,8 @@ BLOCK = Exercise(
                  "(nn.Linear(C, C)), mlp.c_fc (nn.Linear(C, 4C)), mlp.c_proj (nn.Linear(4C, C)), all with biases"),
         SubCheck("gelu", 0.5, "block.mlp(x) = c_proj(GELU(c_fc(x))) with GELU's tanh approximation, as GPT-2's"),
         SubCheck("forward", 1.5, "block(x) equals Hugging Face's GPT2Block with the same weights: pre-LN, causal "
-                 "multi-head self-attention, residual connections"),
+                 "multi-head self-attention (c_attn's output read as [q | k | v], scores scaled by 1 / sqrt(C / n_head)), "
+                 "residual connections"),
         SubCheck("padding", 1.0, "block(x, attention_mask) with a (B, T) padding mask (1 = token, 0 = padding) equals "
                  "GPT2Block at every token position, and stays finite at the padding positions"),
     ),

@@ -131,8 +131,9 @@ def _mask_compare(case: Case, got: Any, expected: Any) -> None:
                                "the prompt tokens as its input. Work on a copy (input_ids.clone())")
         if not (isinstance(labels, dict) and "tensor" in labels and labels["tensor"]["kind"] == "torch.Tensor"):
             raise GradingError(f"mask_prompt_tokens must return a torch.Tensor, got {kind_of(labels)} for {case.label}")
-        if labels["tensor"]["dtype"] != "int64" or labels["tensor"]["shape"] != list(array_of(ids_e).shape):
-            raise GradingError(f"the labels must be a torch.int64 tensor of input_ids' shape {tuple(array_of(ids_e).shape)}, "
+        want = labels_e["tensor"]["dtype"] if isinstance(labels_e, dict) and "tensor" in labels_e else "int64"  # int64 but for a mistake's
+        if labels["tensor"]["dtype"] != want or labels["tensor"]["shape"] != list(array_of(ids_e).shape):
+            raise GradingError(f"the labels must be a torch.{want} tensor of input_ids' shape {tuple(array_of(ids_e).shape)}, "
                                f"got torch.{labels['tensor']['dtype']} of shape {tuple(labels['tensor']['shape'])} for {case.label}")
         return  # the values are the other requirements'
     expect_tensor(got, labels_e, what="labels", context=case.label, atol=0, rtol=0)
@@ -214,6 +215,41 @@ MASK_PROMPT_TOKENS = Exercise(
         labels[attention_mask == 0] = -100
     return labels
 """)),
+        Mistake("float_labels", "your labels are a float tensor (torch.where with -100.0, or .float()): labels are token ids, "
+                "a torch.int64 tensor as input_ids", _mask_answer(_POSITIONS + """    labels = torch.where(positions < lengths, -100.0, input_ids.float())
+    if attention_mask is not None:
+        labels = torch.where(attention_mask == 0, -100.0, labels)
+    return labels
+""")),
+        Mistake("mask_inverted", "you mask the positions where attention_mask is 1: 1 marks a real token, 0 the padding",
+                _mask_answer(_POSITIONS + """    labels = input_ids.clone()
+    labels[positions < lengths] = -100
+    if attention_mask is not None:
+        labels[attention_mask == 1] = -100
+    return labels
+""")),
+        Mistake("padding_instead_of_prompt", "with an attention_mask you mask the padding instead of the prompt: the prompt "
+                "is masked in every case, the padding as well when there is a mask", _mask_answer(_POSITIONS + """    labels = input_ids.clone()
+    if attention_mask is not None:
+        labels[attention_mask == 0] = -100
+    else:
+        labels[positions < lengths] = -100
+    return labels
+""")),
+        Mistake("minus_one", "you mark the masked positions with -1: the label that cross-entropy skips (ignore_index) is -100",
+                _mask_answer(_POSITIONS + """    labels = input_ids.clone()
+    labels[positions < lengths] = -1
+    if attention_mask is not None:
+        labels[attention_mask == 0] = -1
+    return labels
+""")),
+        Mistake("masked_fill_discarded", "labels.masked_fill(...) returns a new tensor and leaves labels as it was: assign its "
+                "result (labels = labels.masked_fill(...)) or use masked_fill_", _mask_answer(_POSITIONS + """    labels = input_ids.clone()
+    labels.masked_fill(positions < lengths, -100)
+    if attention_mask is not None:
+        labels.masked_fill(attention_mask == 0, -100)
+    return labels
+""")),
     ),
 )
 
@@ -266,25 +302,42 @@ def _sft_cases(hidden: bool) -> list[Case]:
     return cases
 
 
+def _same_loss(got: Any, expected: Any, case: Case) -> None:
+    """The loss must be the expected number; a catalogued mistake's result may be no number (a
+    tensor of every token's loss): then the same kind of result with the same values."""
+    if float_of(expected) is not None or array_of(expected) is None:
+        expect_float(got, float_of(expected), what="loss", context=case.label, atol=1e-5, rtol=1e-5)
+        return
+    if kind_of(got) != kind_of(expected):
+        raise GradingError("different kinds of result")
+    expect_tensor(got, expected, what="loss", context=case.label, atol=1e-5, rtol=1e-5)
+
+
 def _sft_compare(case: Case, got: Any, expected: Any) -> None:
     if case.subcheck != "scalar":
-        expect_float(got, float_of(expected), what="loss", context=case.label, atol=1e-5, rtol=1e-5)
+        _same_loss(got, expected, case)
         return
     loss, grad = got["tuple"] if isinstance(got, dict) and "tuple" in got else (got, None)
     loss_e, grad_e = expected["tuple"]
     if grad_e is None:  # comparing with a catalogued mistake that returns no usable tensor
         if kind_of(loss) != kind_of(loss_e) or grad is not None:
             raise GradingError("different kinds of result")
-        expect_float(loss, float_of(loss_e), what="loss", context=case.label, atol=1e-5, rtol=1e-5)
+        _same_loss(loss, loss_e, case)
         return
+    # What the requirement states: a 0-dim float tensor with a gradient that reaches the logits. Its
+    # value, and the gradient's, are the "shift" and "ignore" requirements' (judged by their cases).
     if not (isinstance(loss, dict) and "tensor" in loss and loss["tensor"]["shape"] == []):
         raise GradingError(f"sft_loss must return a 0-dim torch.Tensor (so that loss.backward() trains the model), "
                            f"got {kind_of(loss)} for {case.label}")
-    expect_float(loss, float_of(loss_e), what="loss", context=case.label, atol=1e-5, rtol=1e-5)
+    if not loss["tensor"]["dtype"].startswith(("float", "bfloat")):
+        raise GradingError(f"sft_loss must return a float tensor, got torch.{loss['tensor']['dtype']} for {case.label}")
     if grad is None:
         raise GradingError(f"no gradient reaches the logits through your loss for {case.label} (.item(), .detach(), "
                            "torch.tensor(...) or .data cut the graph)")
-    expect_tensor(grad, grad_e, what="gradient of the loss with respect to the logits", context=case.label, atol=1e-6, rtol=1e-4)
+    g = array_of(grad)
+    if g is None or g.shape != array_of(grad_e).shape or not np.isfinite(g).all() or not g.any():
+        raise GradingError(f"the gradient of your loss with respect to the logits is zero or not finite for {case.label}: "
+                           "the loss must be computed from the logits")
 
 
 def _sft_answer(body: str) -> str:
@@ -304,7 +357,8 @@ SFT_LOSS = Exercise(
     subchecks=(
         SubCheck("shift", 1.0, "the logits at position t are scored against labels[:, t + 1] (logits[:, :-1] against "
                  "labels[:, 1:]), as GPT2LMHeadModel's loss with labels"),
-        SubCheck("ignore", 1.0, "labels equal to -100 are skipped; the mean is over the counted tokens of the whole batch"),
+        SubCheck("ignore", 1.0, "labels equal to -100 are skipped; the mean is over the counted tokens of the whole batch "
+                 "(not per sequence, not over every position)"),
         SubCheck("scalar", 1.0, "returns a 0-dim float tensor whose gradient reaches the logits"),
     ),
     cases=_sft_cases,
@@ -339,6 +393,28 @@ SFT_LOSS = Exercise(
 """)),
         Mistake("item", "you return a Python number (.item() / float()): return the tensor, so that loss.backward() can train "
                 "the model", _sft_answer(_PER_TOKEN + """    return ((nll * counted).sum() / counted.sum()).item()
+""")),
+        Mistake("detached", "your loss is computed from logits.detach() (or .data): no gradient reaches the logits, so "
+                "loss.backward() trains nothing", _sft_answer("""    V = logits.shape[-1]
+    return F.cross_entropy(logits.detach()[:, :-1].reshape(-1, V), labels[:, 1:].reshape(-1), ignore_index=-100)
+""")),
+        Mistake("nll_on_logits", "you pass the raw logits to F.nll_loss, which expects log-probabilities: apply log_softmax "
+                "first, or use F.cross_entropy", _sft_answer("""    V = logits.shape[-1]
+    return F.nll_loss(logits[:, :-1].reshape(-1, V), labels[:, 1:].reshape(-1), ignore_index=-100)
+""")),
+        Mistake("softmax_over_time", "your log_softmax runs over the positions (dim=1): the distribution of the next token is "
+                "over the vocabulary, the last dimension", _sft_answer("""    log_probs = F.log_softmax(logits, dim=1)[:, :-1]
+    targets = labels[:, 1:]
+    counted = targets != -100
+    nll = -log_probs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    return (nll * counted).sum() / counted.sum()
+""")),
+        Mistake("per_token", "you return the loss of every token (reduction='none'): the loss is one number, the mean over "
+                "the counted tokens", _sft_answer(_PER_TOKEN + """    return nll[counted]
+""")),
+        Mistake("count_unshifted", "you divide by the number of labels that are not -100 before the shift (labels != -100 "
+                "on all T positions): count the targets that are scored, labels[:, 1:] != -100",
+                _sft_answer(_PER_TOKEN + """    return (nll * counted).sum() / (labels != -100).sum()
 """)),
     ),
 )
@@ -403,6 +479,10 @@ def _lora_cases(hidden: bool) -> list[Case]:
         _lora_case("forward", 2, 6, 4, 2, 8, True, (3,), True),
         _lora_case("forward", 3, 5, 3, 1, 4, False, (2, 3), True),
         _lora_case("merge", 4, 6, 4, 2, 8, True, (3,), True),
+        _lora_case("params", 5, 4, 6, 2, 16, True, (2,), True, dropout=0.1),
+        _lora_case("forward", 8, 4, 3, 2, 4, False, (3,), True, dropout=1.0),  # eval mode: no dropout, whatever p
+        _lora_case("forward", 6, 7, 5, 3, 4, True, (2,), True, dropout=0.1),
+        _lora_case("merge", 7, 5, 6, 3, 4, True, (2,), True),
     ]
     if hidden:
         cases += [
@@ -502,10 +582,11 @@ LORA_LINEAR = Exercise(
     test_cell="lora_linear_tests",
     points=4,
     subchecks=(
-        SubCheck("params", 1.0, "the base nn.Linear is frozen; A (r, in_features) and B (out_features, r) are trainable "
-                 "nn.Parameters, B zero at the start"),
-        SubCheck("forward", 1.5, "layer(x) = base(x) + (alpha / r) * x A^T B^T, equal to peft's LoRA layer with the same A and B"),
-        SubCheck("merge", 1.5, "merge() returns one nn.Linear with the same outputs (weight W + (alpha / r) B A, the base's bias)"),
+        SubCheck("params", 1.0, "the base nn.Linear is frozen (requires_grad=False on its weight and bias); A (r, in_features) "
+                 "and B (out_features, r) are trainable nn.Parameters, B zero at the start"),
+        SubCheck("forward", 1.5, "layer(x) = base(x) + (alpha / r) * dropout(x) A^T B^T, i.e. W x + b + (alpha / r) B A dropout(x), "
+                 "equal to peft's LoRA layer with the same A and B (run in eval mode: no dropout)"),
+        SubCheck("merge", 1.5, "merge() returns one nn.Linear with the same outputs: weight W + (alpha / r) B A, the base's bias"),
     ),
     cases=_lora_cases,
     run=RUNNERS["lora_linear"],
@@ -534,6 +615,36 @@ LORA_LINEAR = Exercise(
                     ("self.B = nn.Parameter(torch.zeros(base.out_features, r))", "self.B = nn.Parameter(torch.zeros(r, base.out_features))"),
                     ("self.dropout(x) @ self.A.T @ self.B.T", "self.dropout(x) @ self.A @ self.B"),
                     ("self.B @ self.A)", "(self.A @ self.B).T)"))),
+        Mistake("integer_division", "your scaling is alpha // r, an integer division: it is alpha / r (4 / 3 is 1.33, not 1)",
+                _lora_variant(("self.scaling = alpha / r", "self.scaling = alpha // r"))),
+        Mistake("alpha_not_divided", "your update is scaled by alpha: the scaling is alpha / r",
+                _lora_variant(("self.scaling = alpha / r", "self.scaling = alpha"))),
+        Mistake("update_only", "your forward returns only the low-rank update (alpha / r) B A x: the frozen layer's output "
+                "base(x) is added to it", _lora_variant(("return self.base(x) + self.dropout(x)", "return self.dropout(x)"))),
+        Mistake("bias_not_frozen", "only the base layer's weight is frozen: its bias must not be trained either "
+                "(requires_grad=False on every parameter of base)",
+                _lora_variant(("        for p in self.base.parameters():\n            p.requires_grad_(False)\n",
+                               "        self.base.weight.requires_grad_(False)\n"))),
+        Mistake("plain_tensors", "A and B are plain tensors with requires_grad=True: make them nn.Parameters, so that "
+                "layer.parameters() (and the optimizer) sees them", _lora_variant(
+                    ("self.A = nn.Parameter(torch.randn(r, base.in_features) / math.sqrt(base.in_features))",
+                     "self.A = (torch.randn(r, base.in_features) / math.sqrt(base.in_features)).requires_grad_()"),
+                    ("self.B = nn.Parameter(torch.zeros(base.out_features, r))", "self.B = torch.zeros(base.out_features, r, requires_grad=True)"))),
+        Mistake("no_dropout_argument", "your LoRALinear takes no dropout argument: its signature is LoRALinear(base, r, alpha, "
+                "dropout=0.0)", _lora_variant(("def __init__(self, base, r, alpha, dropout=0.0):", "def __init__(self, base, r, alpha):"),
+                                              ("self.dropout = nn.Dropout(dropout)", "self.dropout = nn.Identity()"))),
+        Mistake("dropout_in_eval", "your dropout ignores the layer's mode (F.dropout(x, p) is always in training mode): in eval "
+                "mode dropout does nothing; use nn.Dropout, or F.dropout(x, p, training=self.training)",
+                _lora_variant(("self.dropout = nn.Dropout(dropout)", "self.p = dropout"),
+                              ("self.dropout(x) @ self.A.T", "nn.functional.dropout(x, self.p) @ self.A.T"))),
+        Mistake("merge_returns_self", "merge() returns the LoRALinear itself: it must return one plain nn.Linear whose weight "
+                "holds W + (alpha / r) B A", _lora_variant((
+                    """        merged = nn.Linear(self.base.in_features, self.base.out_features, bias=self.base.bias is not None)
+        with torch.no_grad():
+            merged.weight.copy_(self.base.weight + self.scaling * self.B @ self.A)
+            if self.base.bias is not None:
+                merged.bias.copy_(self.base.bias)
+        return merged""", "        return self"))),
         Mistake("merge_no_bias", "merge() drops the base layer's bias: copy it into the merged nn.Linear",
                 _lora_variant(("            if self.base.bias is not None:\n                merged.bias.copy_(self.base.bias)\n",
                                "            if self.base.bias is not None:\n                merged.bias.zero_()\n"))),

@@ -81,6 +81,7 @@ def _patchify_cases(hidden: bool) -> list[Case]:
         _patchify_case("order", 2, 2, 1, 4, 6, 2, True),
         _patchify_case("order", 3, 2, 3, 4, 4, 2, True),
         _patchify_case("error", 4, 1, 3, 5, 4, 2, True),
+        _patchify_case("error", 5, 1, 1, 4, 6, 4, True),  # W is the one that is not a multiple
     ]
     if hidden:
         for n, (B, C, H, W, p) in enumerate([(1, 1, 2, 2, 2), (3, 2, 8, 4, 4), (2, 3, 9, 6, 3), (1, 4, 12, 16, 4), (2, 3, 32, 32, 8)]):
@@ -152,6 +153,41 @@ PATCHIFY = Exercise(
 """)),
         Mistake("reshape_only", "you reshape the image straight to (B, N, C*p*p) without permuting, so a 'patch' is a run of consecutive pixels of one row, not a square",
                 _patchify_code(_CHECK + """    return images.reshape(B, -1, C * p * p)
+""")),
+        Mistake("patch_transposed", "each of your patches is flattened as (channel, column, row): within a channel the pixels go row by row, (channel, row, column) as F.unfold",
+                _patchify_code(_CHECK + """    x = images.reshape(B, C, H // p, p, W // p, p).permute(0, 2, 4, 1, 5, 3)
+    return x.reshape(B, -1, C * p * p)
+""")),
+        Mistake("height_only", "you only check that H is a multiple of patch_size: W must be one too",
+                _patchify_code("""    if H % p:
+        raise ValueError('image height is not a multiple of patch_size')
+    x = images[:, :, :, : W // p * p].reshape(B, C, H // p, p, W // p, p).permute(0, 2, 4, 1, 3, 5)
+    return x.reshape(B, -1, C * p * p)
+""")),
+        Mistake("width_only", "you only check that W is a multiple of patch_size: H must be one too",
+                _patchify_code("""    if W % p:
+        raise ValueError('image width is not a multiple of patch_size')
+    x = images[:, :, : H // p * p].reshape(B, C, H // p, p, W // p, p).permute(0, 2, 4, 1, 3, 5)
+    return x.reshape(B, -1, C * p * p)
+""")),
+        Mistake("assert", "you use assert, which raises AssertionError (and is skipped under python -O): raise ValueError",
+                _patchify_code("""    assert H % p == 0 and W % p == 0, 'image size is not a multiple of patch_size'
+    x = images.reshape(B, C, H // p, p, W // p, p).permute(0, 2, 4, 1, 3, 5)
+    return x.reshape(B, -1, C * p * p)
+""")),
+        Mistake("square_only", "you assume square images (W = H): the grid is H/p rows by W/p columns",
+                _patchify_code(_CHECK + """    x = images.reshape(B, C, H // p, p, H // p, p).permute(0, 2, 4, 1, 3, 5)
+    return x.reshape(B, (H // p) ** 2, C * p * p)
+""")),
+        Mistake("view_after_permute", "view() after permute() fails (the permuted tensor is not contiguous): use reshape (or .contiguous().view)",
+                _patchify_code(_CHECK + """    x = images.view(B, C, H // p, p, W // p, p).permute(0, 2, 4, 1, 3, 5)
+    return x.view(B, -1, C * p * p)
+""")),
+        Mistake("pads", "you pad images whose size is not a multiple of patch_size with zeros: raise a ValueError instead",
+                _patchify_code("""    images = torch.nn.functional.pad(images, (0, -W % p, 0, -H % p))
+    H, W = images.shape[-2:]
+    x = images.reshape(B, C, H // p, p, W // p, p).permute(0, 2, 4, 1, 3, 5)
+    return x.reshape(B, -1, C * p * p)
 """)),
     ),
 )
@@ -274,6 +310,51 @@ PATCH_EMBEDDING = Exercise(
         out = self.proj(patchify(images, p))
         return out.transpose(1, 2).reshape(B, -1, H // p, W // p)
 """),
+        Mistake("weight_not_transposed", "you multiply the patches by proj.weight itself, (embed_dim, C*p*p); nn.Linear computes x @ weight.T + bias: call self.proj(patches)",
+                _PE_HEAD + """        self.proj = nn.Linear(in_channels * patch_size ** 2, embed_dim)
+
+    def forward(self, images):
+        return patchify(images, self.patch_size) @ self.proj.weight + self.proj.bias
+"""),
+        Mistake("bias_twice", "you add proj.bias after calling proj, which already adds it: the bias counts twice",
+                _PE_HEAD + """        self.proj = nn.Linear(in_channels * patch_size ** 2, embed_dim)
+
+    def forward(self, images):
+        return self.proj(patchify(images, self.patch_size)) + self.proj.bias
+"""),
+        Mistake("column_order", "your patches go column by column over the grid; they go row by row, as patchify's (and the convolution's output flattened)",
+                _PE_HEAD + """        self.proj = nn.Linear(in_channels * patch_size ** 2, embed_dim)
+
+    def forward(self, images):
+        B, C, H, W = images.shape
+        p = self.patch_size
+        x = images.reshape(B, C, H // p, p, W // p, p).permute(0, 4, 2, 1, 3, 5).reshape(B, -1, C * p * p)
+        return self.proj(x)
+"""),
+        Mistake("activation", "you apply an activation after proj: the patch embedding is linear, as the convolution it equals",
+                _PE_HEAD + """        self.proj = nn.Linear(in_channels * patch_size ** 2, embed_dim)
+
+    def forward(self, images):
+        return torch.nn.functional.gelu(self.proj(patchify(images, self.patch_size)))
+"""),
+        Mistake("not_named_proj", "your linear layer is not named proj: the checks (and ViT code) look for self.proj",
+                _PE_HEAD + """        self.linear = nn.Linear(in_channels * patch_size ** 2, embed_dim)
+
+    def forward(self, images):
+        return self.linear(patchify(images, self.patch_size))
+"""),
+        Mistake("linear_arguments_swapped", "your proj is nn.Linear(embed_dim, in_channels * patch_size**2): nn.Linear takes (in_features, out_features)",
+                _PE_HEAD + """        self.proj = nn.Linear(embed_dim, in_channels * patch_size ** 2)
+
+    def forward(self, images):
+        return self.proj(patchify(images, self.patch_size))
+"""),
+        Mistake("pooled", "you average over the patches, (B, embed_dim): return one embedding per patch, (B, N, embed_dim)",
+                _PE_HEAD + """        self.proj = nn.Linear(in_channels * patch_size ** 2, embed_dim)
+
+    def forward(self, images):
+        return self.proj(patchify(images, self.patch_size)).mean(1)
+"""),
     ),
 )
 
@@ -315,10 +396,10 @@ def _clip_cases(hidden: bool) -> list[Case]:
             cases += [
                 _clip_case("symmetric", 10 + n, N, D, 1.0, "unit", False),
                 _clip_case("temperature", 20 + n, N, D, t, "unit", False),
-                _clip_case("normalise", 30 + n, N, D, t, "varied", False),
+                _clip_case("normalise", 30 + n, N, D, 1.0, "varied", False),  # temperature 1: the normalisation alone
                 _clip_case("grad", 40 + n, N, D, t, "varied", False),
             ]
-        cases.append(_clip_case("normalise", 50, 8, 16, 0.07, "varied", False, torch.float64))
+        cases.append(_clip_case("normalise", 50, 8, 16, 1.0, "varied", False, torch.float64))
     return cases
 
 
@@ -355,7 +436,7 @@ CLIP_LOSS = Exercise(
     test_cell="clip_loss_tests",
     points=4,
     subchecks=(
-        SubCheck("symmetric", 1.5, "the mean of the two cross-entropies, image -> text (rows) and text -> image (columns), the match of image i being text i"),
+        SubCheck("symmetric", 1.5, "the mean of the two cross-entropies, image -> text (rows) and text -> image (columns), the match of image i being text i, each averaged over the batch"),
         SubCheck("temperature", 1.0, "logits are the cosine similarities divided by temperature"),
         SubCheck("normalise", 1.0, "image and text embeddings are L2-normalised first, whatever their norms"),
         SubCheck("grad", 0.5, "returns a scalar tensor that gradients flow through to both inputs"),
@@ -396,6 +477,35 @@ CLIP_LOSS = Exercise(
         Mistake("detached", "your loss is not connected to the embeddings (.item(), .detach() or numpy): gradients must flow", _clip_code(_NORM + _LABELS + """
     logits = (image @ text.T / temperature).detach()
     return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+""")),
+        Mistake("normalise_wrong_axis", "you normalise along dim=0 (each feature over the batch); each embedding is normalised along its own features, dim=-1", _clip_code(_LABELS + """
+    image = image_embeds / image_embeds.norm(dim=0, keepdim=True)
+    text = text_embeds / text_embeds.norm(dim=0, keepdim=True)
+    logits = image @ text.T / temperature
+    return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+""")),
+        Mistake("no_keepdim", "you divide by norm(dim=-1) without keepdim=True: an (N,) vector divides the columns, not the rows; keep the dimension, (N, 1)", _clip_code(_LABELS + """
+    image = image_embeds / image_embeds.norm(dim=-1)
+    text = text_embeds / text_embeds.norm(dim=-1)
+    logits = image @ text.T / temperature
+    return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+""")),
+        Mistake("image_only_normalised", "you normalise the image embeddings only: the text embeddings are L2-normalised too", _clip_code(_LABELS + """
+    image = image_embeds / image_embeds.norm(dim=-1, keepdim=True)
+    logits = image @ text_embeds.T / temperature
+    return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+""")),
+        Mistake("loss_over_temperature", "you divide the loss by the temperature; the temperature divides the logits, before the softmax", _clip_code(_NORM + _LABELS + """
+    logits = image @ text.T
+    return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2 / temperature
+""")),
+        Mistake("sigmoid_loss", "you score each pair with a sigmoid (binary cross-entropy, as SigLIP does); CLIP's loss is the softmax cross-entropy over each row and each column", _clip_code(_NORM + """
+    logits = image @ text.T / temperature
+    return F.binary_cross_entropy_with_logits(logits, torch.eye(len(logits), dtype=logits.dtype))
+""")),
+        Mistake("per_pair", "you return a loss per pair, (N,) (reduction='none'): CLIP's loss is one number, each cross-entropy averaged over the batch", _clip_code(_NORM + _LABELS + """
+    logits = image @ text.T / temperature
+    return (F.cross_entropy(logits, labels, reduction="none") + F.cross_entropy(logits.T, labels, reduction="none")) / 2
 """)),
     ),
 )

@@ -253,6 +253,7 @@ def _temperature_cases(hidden: bool) -> list[Case]:
         case("values", random_logits(2, 9, 2), 1.0),
         case("values", after_top_k(3, 50, 3), 0.7),
         case("raises", random_logits(2, 9, 4), 0.0),
+        case("raises", random_logits(2, 9, 12), -0.5),
         case("inputs", random_logits(2, 9, 5), 0.5),
     ]
     if hidden:
@@ -261,7 +262,7 @@ def _temperature_cases(hidden: bool) -> list[Case]:
             case("values", random_logits(4, 1000, 7), 7.0, False),
             case("values", random_logits(2, 64, 8), 1e-3, False),
             case("values", random_logits(1, 1, 9), 1.5, False),
-            case("raises", random_logits(2, 9, 10), -1.0, False),
+            case("raises", random_logits(2, 9, 10), -3.0, False),
             case("inputs", random_logits(4, 100, 11), 2.0, False),
         ]
     return cases
@@ -331,6 +332,45 @@ def apply_temperature(logits, temperature):
     logits /= temperature
     return logits
 """),
+        Mistake("only_zero_raises", "your temperature raises ValueError for temperature 0 only; a negative temperature is invalid too (it would reverse the order of the tokens): raise for temperature <= 0", """
+def apply_temperature(logits, temperature):
+    if temperature == 0:
+        raise ValueError("temperature must not be 0")
+    return logits / temperature
+"""),
+        Mistake("asserts", "your temperature checks with assert, which raises AssertionError (and is skipped under python -O); raise ValueError for temperature <= 0", """
+def apply_temperature(logits, temperature):
+    assert temperature > 0, "temperature must be positive"
+    return logits / temperature
+"""),
+        Mistake("zero_returns_input", "your temperature returns the logits unchanged for temperature <= 0; raise ValueError instead (an invalid setting must not pass silently)", """
+def apply_temperature(logits, temperature):
+    if temperature <= 0:
+        return logits.clone()
+    return logits / temperature
+"""),
+        Mistake("returns_log_probabilities", "your temperature returns log-probabilities (log_softmax of the scaled logits); return the scaled logits themselves, logits / T", """
+import torch
+
+def apply_temperature(logits, temperature):
+    if temperature <= 0:
+        raise ValueError("temperature must be positive")
+    return torch.log_softmax(logits / temperature, dim=-1)
+"""),
+        Mistake("shifts_by_max", "your temperature subtracts each row's largest logit (a softmax's stability trick); the probabilities are the same but the logits are not: return logits / T, nothing else", """
+def apply_temperature(logits, temperature):
+    if temperature <= 0:
+        raise ValueError("temperature must be positive")
+    return (logits - logits.max(dim=-1, keepdim=True).values) / temperature
+"""),
+        Mistake("replaces_inf", "your temperature replaces -inf logits by a large finite number (nan_to_num); a token removed by an earlier filter must stay -inf", """
+import torch
+
+def apply_temperature(logits, temperature):
+    if temperature <= 0:
+        raise ValueError("temperature must be positive")
+    return torch.nan_to_num(logits / temperature)
+"""),
     ),
 )
 
@@ -352,6 +392,7 @@ def _top_k_cases(hidden: bool) -> list[Case]:
         case("ties", tied_logits(), 1),
         case("ties", tied_logits(), 3),
         case("raises", random_logits(2, 9, 3), 0),
+        case("raises", random_logits(2, 9, 10), -1),
     ]
     if hidden:
         cases += [
@@ -362,7 +403,7 @@ def _top_k_cases(hidden: bool) -> list[Case]:
             case("keeps", after_top_k(3, 50, 8), 4, False),
             case("ties", tied_logits(), 7, False),
             case("ties", torch.zeros(2, 6), 2, False),
-            case("raises", random_logits(2, 9, 9), -1, False),
+            case("raises", random_logits(2, 9, 9), -3, False),
         ]
     return cases
 
@@ -456,6 +497,73 @@ def top_k_filter(logits, k):
     kth = torch.topk(logits, k, dim=-1).values[:, -1:]
     return logits.masked_fill(logits < kth, float("-inf"))
 """),
+        Mistake("k_above_vocabulary_crashes", "your top-k fails when k is larger than the vocabulary (torch.topk cannot take more than V values); k >= V keeps every token: use min(k, V)", """
+import torch
+
+def top_k_filter(logits, k):
+    if k <= 0:
+        raise ValueError("k must be positive")
+    kth = torch.topk(logits, k, dim=-1).values[:, -1:]
+    return logits.masked_fill(logits < kth, float("-inf"))
+"""),
+        Mistake("rejects_k_above_vocabulary", "your top-k raises ValueError when k is larger than the vocabulary; k >= V is valid and keeps every token (only k <= 0 is an error)", """
+import torch
+
+def top_k_filter(logits, k):
+    if k <= 0 or k > logits.shape[-1]:
+        raise ValueError("k must be between 1 and the vocabulary size")
+    kth = torch.topk(logits, k, dim=-1).values[:, -1:]
+    return logits.masked_fill(logits < kth, float("-inf"))
+"""),
+        Mistake("only_zero_raises", "your top-k raises ValueError for k = 0 only; a negative k is invalid too: raise for k <= 0", """
+import torch
+
+def top_k_filter(logits, k):
+    if k == 0:
+        raise ValueError("k must not be 0")
+    k = min(k, logits.shape[-1])
+    kth = torch.topk(logits, k, dim=-1).values[:, -1:]
+    return logits.masked_fill(logits < kth, float("-inf"))
+"""),
+        Mistake("threshold_not_kept_2d", "your top-k compares the logits (B, V) with a threshold of shape (B,), which broadcasts along the vocabulary; keep the threshold (B, 1) (values[:, -1:], or keepdim / unsqueeze(-1))", """
+import torch
+
+def top_k_filter(logits, k):
+    if k <= 0:
+        raise ValueError("k must be positive")
+    k = min(k, logits.shape[-1])
+    kth = torch.topk(logits, k, dim=-1).values[:, -1]
+    return logits.masked_fill(logits < kth, float("-inf"))
+"""),
+        Mistake("returns_top_values", "your top-k returns the k largest values (B, k); return all V logits of each row, with -inf for the removed tokens, so that the token ids stay where they are", """
+import torch
+
+def top_k_filter(logits, k):
+    if k <= 0:
+        raise ValueError("k must be positive")
+    k = min(k, logits.shape[-1])
+    return torch.topk(logits, k, dim=-1).values
+"""),
+        Mistake("threshold_unsorted", "your top-k takes the logit at position k - 1 of the vocabulary as the threshold; the threshold is the k-th largest logit: sort (or torch.topk) first", """
+import torch
+
+def top_k_filter(logits, k):
+    if k <= 0:
+        raise ValueError("k must be positive")
+    k = min(k, logits.shape[-1])
+    kth = logits[:, k - 1 : k]
+    return logits.masked_fill(logits < kth, float("-inf"))
+"""),
+        Mistake("fills_large_negative", "your top-k sets the removed logits to a large negative number; set them to -inf, so that their probability is exactly 0 and later filters see them as removed", """
+import torch
+
+def top_k_filter(logits, k):
+    if k <= 0:
+        raise ValueError("k must be positive")
+    k = min(k, logits.shape[-1])
+    kth = torch.topk(logits, k, dim=-1).values[:, -1:]
+    return logits.masked_fill(logits < kth, -1e9)
+"""),
     ),
 )
 
@@ -475,6 +583,7 @@ def _top_p_cases(hidden: bool) -> list[Case]:
         case("nucleus", nucleus_logits(3, 50, 0.9, 1), 0.9),
         case("nucleus", random_logits(2, 9, 2, scale=1.0), 1.0),
         case("nucleus", after_top_k(3, 50, 3), 0.3),
+        case("nucleus", random_logits(2, 1000, 2, scale=5.0), 1.0),  # a long tail of tiny probabilities, as a real model's
         case("keeps_one", nucleus_logits(3, 50, 0.0, 4), 0.0),
     ]
     if hidden:
@@ -484,6 +593,7 @@ def _top_p_cases(hidden: bool) -> list[Case]:
             case("nucleus", nucleus_logits(3, 50, 0.75, 30), 0.75, False),
             case("nucleus", nucleus_logits(1, 2, 0.6, 40), 0.6, False),
             case("nucleus", after_top_k(2, 100, 50), 0.95, False),
+            case("nucleus", random_logits(3, 2000, 0, scale=4.0), 1.0, False),
             case("keeps_one", nucleus_logits(3, 50, 0.01, 60), 0.01, False),
             case("keeps_one", nucleus_logits(4, 1000, 0.0, 70), 0.0, False),
         ]
@@ -556,6 +666,49 @@ def top_p_filter(logits, p):
                 _variant(_TOP_P, ('return logits.masked_fill(remove, float("-inf"))', "return torch.softmax(logits, dim=-1).masked_fill(remove, 0.0)"))),
         Mistake("removes_everything_for_p0", "your top-p removes every token when p = 0 (the mass before the most likely token, 0, is already >= p); the most likely token must always stay",
                 _variant(_TOP_P, ("    remove_sorted[:, 0] = False  # keep the most likely token\n", ""))),
+        Mistake("p_equal_1_rounds", "your top-p removes tokens at p = 1: in float32 the running total of many tiny probabilities (a real model's long tail) reaches 1.0 before the last token; p = 1 keeps every token, so handle it on its own",
+                _variant(_TOP_P, ("    if p == 1:\n        return logits.clone()\n", ""))),
+        Mistake("p_as_fraction_of_vocabulary", "your top-p keeps a fixed fraction p of the vocabulary; p is a probability mass: keep the most likely tokens until their probabilities add up to p", """
+import math
+import torch
+
+def top_p_filter(logits, p):
+    k = max(1, math.ceil(p * logits.shape[-1]))
+    kth = torch.topk(logits, k, dim=-1).values[:, -1:]
+    return logits.masked_fill(logits < kth, float("-inf"))
+"""),
+        Mistake("probability_threshold", "your top-p keeps the tokens whose own probability is at least p; top-p keeps the most likely tokens until their probabilities add up to p (the most likely one always)", """
+import torch
+
+def top_p_filter(logits, p):
+    probs = torch.softmax(logits, dim=-1)
+    return logits.masked_fill(probs < p, float("-inf"))
+"""),
+        Mistake("ascending_keeps_wrong_end", "your top-p sorts in ascending order, as Hugging Face does, but removes the tokens whose running total goes above 1 - p, the most likely ones; remove those whose ascending total stays at or below 1 - p", """
+import torch
+
+def top_p_filter(logits, p):
+    sorted_logits, order = torch.sort(logits, dim=-1)
+    cumulative = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
+    remove = cumulative > 1 - p
+    remove[:, -1] = False
+    return logits.masked_fill(remove.scatter(-1, order, remove), float("-inf"))
+"""),
+        Mistake("gather_not_scatter", "your top-p puts the mask back in vocabulary order with gather(order); that applies the sort's permutation a second time: scatter(-1, order, mask) undoes it",
+                _variant(_TOP_P, ("remove = remove_sorted.scatter(-1, order, remove_sorted)", "remove = remove_sorted.gather(-1, order)"))),
+        Mistake("first_row_only", "your top-p computes the nucleus of the first row and applies it to every row; each row of the batch has its own distribution and its own nucleus", """
+import torch
+
+def top_p_filter(logits, p):
+    sorted_logits, order = torch.sort(logits[0], descending=True)
+    probs = torch.softmax(sorted_logits, dim=-1)
+    remove_sorted = torch.cumsum(probs, dim=-1) - probs >= p
+    remove_sorted[0] = False
+    remove = remove_sorted.scatter(0, order, remove_sorted)
+    return logits.masked_fill(remove, float("-inf"))
+"""),
+        Mistake("fills_zero", "your top-p sets the removed logits to 0, which still has a probability after the softmax; set them to -inf",
+                _variant(_TOP_P, ('return logits.masked_fill(remove, float("-inf"))', "return logits.masked_fill(remove, 0.0)"))),
     ),
 )
 
@@ -583,8 +736,9 @@ def _repetition_cases(hidden: bool) -> list[Case]:
             case("sign", random_logits(4, 1000, 5), distinct_ids(4, 1000, 5, T=30), 2.0, False),
             case("sign", random_logits(3, 50, 6), distinct_ids(3, 50, 6), 1.0, False),
             case("once", random_logits(2, 30, 7), repeated_ids(2, 30, 7, T=20), 1.2, False),
-            case("once", random_logits(1, 7, 8), torch.tensor([[3, 3, 3, 3]]), 0.5, False),
-            case("rows", random_logits(4, 1000, 9), repeated_ids(4, 1000, 9, T=12), 0.8, False),
+            # once and rows: penalties above 1, as their visible cases (below 1 is the sign requirement's)
+            case("once", random_logits(1, 7, 8), torch.tensor([[3, 3, 3, 3]]), 2.5, False),
+            case("rows", random_logits(4, 1000, 9), repeated_ids(4, 1000, 9, T=12), 1.6, False),
             case("inputs", random_logits(3, 50, 10), distinct_ids(3, 50, 10), 1.3, False),
         ]
     return cases
@@ -659,6 +813,56 @@ def apply_repetition_penalty(logits, generated_ids, penalty):
                 logits[b, token] /= penalty
     return logits
 """),
+        Mistake("always_multiplies", "your repetition penalty multiplies every seen logit by the penalty, which makes a positive logit larger (more likely); divide positive logits, multiply the others", """
+import torch
+
+def apply_repetition_penalty(logits, generated_ids, penalty):
+    seen = torch.gather(logits, 1, generated_ids)
+    return logits.scatter(1, generated_ids, seen * penalty)
+"""),
+        Mistake("first_row_ids", "your repetition penalty penalises every row for the tokens of the first row of generated_ids; each row is penalised for the tokens of its own row", """
+import torch
+
+def apply_repetition_penalty(logits, generated_ids, penalty):
+    out = logits.clone()
+    seen = generated_ids[0]
+    values = out[:, seen]
+    out[:, seen] = torch.where(values > 0, values / penalty, values * penalty)
+    return out
+"""),
+        Mistake("returns_seen_only", "your repetition penalty returns only the penalised logits of the seen tokens, (B, t); write them back into a copy of all the logits (scatter) and return (B, V)", """
+import torch
+
+def apply_repetition_penalty(logits, generated_ids, penalty):
+    seen = torch.gather(logits, 1, generated_ids)
+    return torch.where(seen > 0, seen / penalty, seen * penalty)
+"""),
+        Mistake("rejects_penalty_below_1", "your repetition penalty raises an error for a penalty below 1; it is valid (it makes repetition more likely) and uses the same rule", """
+import torch
+
+def apply_repetition_penalty(logits, generated_ids, penalty):
+    if penalty < 1:
+        raise ValueError("penalty must be >= 1")
+    seen = torch.gather(logits, 1, generated_ids)
+    seen = torch.where(seen > 0, seen / penalty, seen * penalty)
+    return logits.scatter(1, generated_ids, seen)
+"""),
+        Mistake("repeated_only", "your repetition penalty only penalises tokens that occur more than once; every token that occurs in generated_ids at all is penalised (once)", """
+import torch
+
+def apply_repetition_penalty(logits, generated_ids, penalty):
+    counts = torch.zeros_like(logits).scatter_add(1, generated_ids, torch.ones_like(generated_ids, dtype=logits.dtype))
+    penalised = torch.where(logits > 0, logits / penalty, logits * penalty)
+    return torch.where(counts > 1, penalised, logits)
+"""),
+        Mistake("last_token_only", "your repetition penalty only penalises the last token of each row; every token that occurs in generated_ids is penalised", """
+import torch
+
+def apply_repetition_penalty(logits, generated_ids, penalty):
+    last = generated_ids[:, -1:]
+    seen = torch.gather(logits, 1, last)
+    return logits.scatter(1, last, torch.where(seen > 0, seen / penalty, seen * penalty))
+"""),
     ),
 )
 
@@ -694,8 +898,9 @@ def _penalties_cases(hidden: bool) -> list[Case]:
     ]
     if hidden:
         cases += [
-            case("frequency", random_logits(4, 1000, 5), repeated_ids(4, 1000, 5, T=30), 1.2, 0.0, False),
-            case("presence", random_logits(4, 1000, 6), repeated_ids(4, 1000, 6, T=30), 0.0, 1.5, False),
+            # frequency and presence: one row, as their visible cases (rows are the together requirement's)
+            case("frequency", random_logits(1, 1000, 5), repeated_ids(1, 1000, 5, T=30), 1.2, 0.0, False),
+            case("presence", random_logits(1, 1000, 6), repeated_ids(1, 1000, 6, T=30), 0.0, 1.5, False),
             case("together", random_logits(4, 100, 7), repeated_ids(4, 100, 7, T=20), -0.4, -0.2, False),
             case("together", random_logits(3, 50, 8), distinct_ids(3, 50, 8), 0.7, 0.1, False),
             case("inputs", random_logits(3, 50, 9), repeated_ids(3, 50, 9), 1.0, 1.0, False),
@@ -752,6 +957,31 @@ def apply_frequency_presence_penalties(logits, generated_ids, frequency_penalty,
         for token, count in Counter(row).items():
             logits[b, token] -= count * frequency_penalty + presence_penalty
     return logits
+"""),
+        Mistake("presence_for_every_token", "your presence penalty is subtracted from every token (counts >= 0 is always true); only tokens that occur at least once (count > 0) pay it", _PENALTIES_HEAD + """
+    counts = torch.zeros_like(logits).scatter_add(1, generated_ids, torch.ones_like(generated_ids, dtype=logits.dtype))
+    return logits - counts * frequency_penalty - (counts >= 0).to(logits.dtype) * presence_penalty
+"""),
+        Mistake("first_row_counts", "your penalties count the tokens of the first row for every row; each row counts its own generated tokens", _PENALTIES_HEAD + """
+    counts = torch.bincount(generated_ids[0], minlength=logits.shape[-1]).to(logits.dtype)  # (V,)
+    return logits - counts * frequency_penalty - (counts > 0).to(logits.dtype) * presence_penalty
+"""),
+        Mistake("bincount_without_minlength", "your penalties count with torch.bincount without minlength, so the counts are only as long as the largest token id, not (V,); pass minlength=V", _PENALTIES_HEAD + """
+    counts = torch.stack([torch.bincount(row) for row in generated_ids]).to(logits.dtype)
+    return logits - counts * frequency_penalty - (counts > 0).to(logits.dtype) * presence_penalty
+"""),
+        Mistake("one_hot_without_num_classes", "your penalties count with F.one_hot without num_classes, so the counts are as long as the largest token id + 1, not (V,); pass num_classes=V", _PENALTIES_HEAD + """
+    import torch.nn.functional as F
+    counts = F.one_hot(generated_ids).sum(dim=1).to(logits.dtype)
+    return logits - counts * frequency_penalty - (counts > 0).to(logits.dtype) * presence_penalty
+"""),
+        Mistake("counts_dtype", "your penalties scatter_add integer ones (torch.ones_like(generated_ids) is long) into float counts; give the ones the logits' dtype (dtype=logits.dtype)", _PENALTIES_HEAD + """
+    counts = torch.zeros_like(logits).scatter_add(1, generated_ids, torch.ones_like(generated_ids))
+    return logits - counts * frequency_penalty - (counts > 0).to(logits.dtype) * presence_penalty
+"""),
+        Mistake("presence_only_repeated", "your presence penalty only applies to tokens that occur more than once; any token that occurs at all (count > 0) pays it once", _PENALTIES_HEAD + """
+    counts = torch.zeros_like(logits).scatter_add(1, generated_ids, torch.ones_like(generated_ids, dtype=logits.dtype))
+    return logits - counts * frequency_penalty - (counts > 1).to(logits.dtype) * presence_penalty
 """),
     ),
 )
@@ -814,12 +1044,14 @@ def _prompts(n: int, T: int, vocab_size: int, seed: int) -> torch.Tensor:
     return torch.randint(0, vocab_size, (n, T), generator=_seeded(seed))
 
 
-def _greedy_case(sub: str, spec: tuple, ids: torch.Tensor, n: int, eos: int | None, pad: int, visible: bool) -> Case:
+def _greedy_case(sub: str, spec: tuple, ids: torch.Tensor, n: int, eos: int | None, pad: int, visible: bool, course_gpt: bool = False) -> Case:
+    """``course_gpt``: the answer gets the same weights as the course's GPT (whose forward returns
+    a tuple), the oracle runs the Hugging Face model."""
     kwargs = {"eos_token_id": eos, "pad_token_id": pad} if eos is not None else {"eos_token_id": None}
     expected = _hf_generate(tiny_model(*spec), ids, do_sample=False, max_new_tokens=n, **kwargs)
     label = f"prompts {tuple(ids.shape)}, max_new_tokens={n}, " + (f"eos_token_id={eos}, pad_token_id={pad}" if eos is not None else "no end token")
-    label += f", {_model_label(spec)}"
-    inputs = {"model": spec, "ids": ids, "max_new_tokens": n, "eos": eos, "pad": pad}
+    label += f", {_model_label(spec)}" + (" as the course's GPT (llmcourse.gpt.GPT)" if course_gpt else "")
+    inputs = {"model": spec, "ids": ids, "max_new_tokens": n, "eos": eos, "pad": pad, "course_gpt": course_gpt}
     return Case(sub, inputs, to_plain(expected), label, visible)
 
 
@@ -836,6 +1068,7 @@ def _greedy_cases(hidden: bool) -> list[Case]:
     cases = [
         _greedy_case("no_eos", PEAKED, P[:1], 15, None, 0, True),
         _greedy_case("no_eos", PEAKED, P[:3], 15, None, 0, True),
+        _greedy_case("no_eos", PEAKED, P[:2], 10, None, 0, True, course_gpt=True),
         _greedy_case("eos_pad", PEAKED, P[:3], 10, first, 47, True),
         _greedy_case("stops", PEAKED, P[:1], 15, first, 0, True),
         _greedy_case("stops", PEAKED, P, 20, 37, 0, True),
@@ -846,10 +1079,13 @@ def _greedy_cases(hidden: bool) -> list[Case]:
         cases += [
             _greedy_case("no_eos", OTHER, Q, 20, None, 0, False),
             _greedy_case("no_eos", PEAKED, P[:, :1], 12, None, 0, False),
+            _greedy_case("no_eos", OTHER, Q, 15, None, 0, False, course_gpt=True),
             _greedy_case("eos_pad", PEAKED, P[:3], 10, first, 0, False),
             _greedy_case("eos_pad", OTHER, Q, 12, int(free_q[1, 3]), 5, False),
-            _greedy_case("stops", PEAKED, P[:3], 15, first, 3, False),
-            _greedy_case("stops", OTHER, Q, 20, int(free_q[0, 1]), 63, False),
+            # stops: as its visible cases, every sequence ends before max_new_tokens, padded with 0
+            # (the padding token given is the eos_pad requirement's)
+            _greedy_case("stops", PEAKED, P[:3], 15, first, 0, False),
+            _greedy_case("stops", OTHER, Q, 20, int(free_q[2, 0]), 0, False),
         ]
     return cases
 
@@ -879,7 +1115,7 @@ GREEDY = Exercise(
     test_cell="greedy_tests",
     points=3,
     subchecks=(
-        SubCheck("no_eos", 1.0, "without an end token: the prompt followed by max_new_tokens most likely tokens, (B, T + max_new_tokens), as generate(do_sample=False)"),
+        SubCheck("no_eos", 1.0, "without an end token: the prompt followed by max_new_tokens most likely tokens, (B, T + max_new_tokens), as generate(do_sample=False), for a Hugging Face model and the course's GPT"),
         SubCheck("eos_pad", 1.0, "a sequence that has produced eos_token_id gets pad_token_id from then on, while the others go on"),
         SubCheck("stops", 1.0, "decoding stops as soon as every sequence has produced the end token (which is kept)"),
     ),
@@ -917,6 +1153,51 @@ def greedy_decode(model, input_ids, max_new_tokens, eos_token_id=None, pad_token
             ids = torch.cat([ids, next_tok[:, None]], dim=1)
     return ids
 """),
+        Mistake("one_token_short", "your greedy decoding generates max_new_tokens - 1 tokens; the loop runs max_new_tokens times (range(max_new_tokens))",
+                _variant(_GREEDY, ("for _ in range(max_new_tokens):", "for _ in range(max_new_tokens - 1):"))),
+        Mistake("max_new_tokens_as_total_length", "your greedy decoding stops when the whole sequence, prompt included, has max_new_tokens tokens; max_new_tokens counts the new tokens only (max_length would count them all)", """
+import torch
+from llmcourse.models import logits_fn
+
+def greedy_decode(model, input_ids, max_new_tokens, eos_token_id=None, pad_token_id=0):
+    logits_of = logits_fn(model)
+    ids = input_ids
+    finished = torch.zeros(ids.shape[0], dtype=torch.bool)
+    with torch.no_grad():
+        while ids.shape[1] < max_new_tokens:
+            next_tok = logits_of(ids)[:, -1, :].argmax(dim=-1)
+            if eos_token_id is not None:
+                next_tok[finished] = pad_token_id
+                finished = finished | (next_tok == eos_token_id)
+            ids = torch.cat([ids, next_tok[:, None]], dim=1)
+            if eos_token_id is not None and finished.all():
+                break
+    return ids
+"""),
+        Mistake("first_position_logits", "your greedy decoding picks the next token from the logits of the first position; the next token is predicted by the last position, logits[:, -1, :]",
+                _variant(_GREEDY, ("logits_of(ids)[:, -1, :]", "logits_of(ids)[:, 0, :]"))),
+        Mistake("end_token_replaced", "your greedy decoding marks a sequence finished before padding, so its end token itself becomes pad_token_id; keep the end token, pad only from the next step on",
+                _variant(_GREEDY, ("                next_tok[finished] = pad_token_id\n                finished = finished | (next_tok == eos_token_id)\n",
+                                   "                finished = finished | (next_tok == eos_token_id)\n                next_tok[finished] = pad_token_id\n"))),
+        Mistake("pads_with_zero", "your greedy decoding pads finished sequences with 0; use the pad_token_id it is given",
+                _variant(_GREEDY, ("next_tok[finished] = pad_token_id", "next_tok[finished] = 0"))),
+        Mistake("hugging_face_only", "your greedy decoding reads model(ids).logits, which only a Hugging Face model has; the course's GPT returns a tuple (logits, loss): run the model through logits_fn(model)", """
+import torch
+
+def greedy_decode(model, input_ids, max_new_tokens, eos_token_id=None, pad_token_id=0):
+    ids = input_ids
+    finished = torch.zeros(ids.shape[0], dtype=torch.bool)
+    with torch.no_grad():
+        for _ in range(max_new_tokens):
+            next_tok = model(ids).logits[:, -1, :].argmax(dim=-1)
+            if eos_token_id is not None:
+                next_tok[finished] = pad_token_id
+                finished = finished | (next_tok == eos_token_id)
+            ids = torch.cat([ids, next_tok[:, None]], dim=1)
+            if eos_token_id is not None and finished.all():
+                break
+    return ids
+"""),
     ),
 )
 
@@ -941,7 +1222,9 @@ def _beam_cases(hidden: bool) -> list[Case]:
         _beam_case("best", PEAKED, P[2:3], 4, 10, True),
         _beam_case("best", OTHER, Q[:1], 3, 10, True),
         _beam_case("long", FLAT, _prompts(1, 4, 64, 4), 2, 45, True),
+        _beam_case("long", FLAT_2, _prompts(1, 4, 50, 2), 2, 40, True),
         _beam_case("batch", PEAKED, P[:3], 3, 6, True),
+        _beam_case("batch", OTHER, Q, 3, 8, True),
     ]
     if hidden:
         cases += [
@@ -949,10 +1232,9 @@ def _beam_cases(hidden: bool) -> list[Case]:
             _beam_case("best", PEAKED, P[1:2], 3, 6, False),
             _beam_case("best", PEAKED, P[3:4], 2, 12, False),
             _beam_case("best", OTHER, Q[1:2], 1, 8, False),
-            _beam_case("long", FLAT_2, _prompts(1, 4, 50, 2), 2, 40, False),
-            _beam_case("long", FLAT, _prompts(2, 4, 64, 4), 2, 45, False),
+            _beam_case("long", FLAT, _prompts(2, 4, 64, 4)[1:], 2, 45, False),  # one prompt: batches are the batch requirement's
             _beam_case("batch", PEAKED, P, 2, 10, False),
-            _beam_case("batch", OTHER, Q, 3, 8, False),
+            _beam_case("batch", OTHER, Q[:2], 2, 12, False),
         ]
     return cases
 
@@ -985,8 +1267,8 @@ BEAM = Exercise(
     points=3,
     subchecks=(
         SubCheck("best", 1.5, "returns the prompt and the beam with the highest sum of log-probabilities after max_new_tokens steps, as generate(num_beams=N, do_sample=False)"),
-        SubCheck("long", 0.5, "long outputs (40 or more tokens of a flat distribution, whose joint probability underflows float32): scores are sums of log-probabilities"),
-        SubCheck("batch", 1.0, "each prompt of a batch is searched on its own: (B, T + max_new_tokens)"),
+        SubCheck("long", 0.5, "long outputs (40 or more tokens of a flat distribution, whose joint probability underflows float32): the best beam, scored by sums of log-probabilities"),
+        SubCheck("batch", 1.0, "a batch of prompts: each prompt searched on its own for its best beam, (B, T + max_new_tokens)"),
     ),
     cases=_beam_cases,
     run=RUNNERS["beam_search"],
@@ -1032,6 +1314,16 @@ def beam_search(model, input_ids, num_beams, max_new_tokens, length_penalty=1.0)
         beams = torch.cat([beams[idx // V], (idx % V)[:, None]], dim=1)
     return beams[:1]
 """),
+        Mistake("returns_last_beam", "your beam search returns the last of the num_beams beams, the worst; topk sorts the best first: return beams[0]",
+                _variant(_BEAM, ("        best.append(beams[0])\n", "        best.append(beams[-1])\n"))),
+        Mistake("beam_and_token_swapped", "your beam search reads a flat candidate index i as beam i % V and token i // V; it is beam i // V, extended by token i % V",
+                _variant(_BEAM, ("beams = torch.cat([beams[idx // V], (idx % V)[:, None]], dim=1)", "beams = torch.cat([beams[idx % V], (idx // V)[:, None]], dim=1)"))),
+        Mistake("log_softmax_over_beams", "your beam search takes the log_softmax over the beams (dim=0); each beam's next-token distribution is a softmax over the vocabulary (dim=-1)",
+                _variant(_BEAM, ("log_probs = torch.log_softmax(logits, dim=-1)", "log_probs = torch.log_softmax(logits, dim=0)"))),
+        Mistake("returns_all_beams", "your beam search returns all num_beams beams; return only the best one for each prompt, (B, T + max_new_tokens)",
+                _variant(_BEAM, ("        best.append(beams[0])\n", "        best.append(beams)\n"))),
+        Mistake("ignores_parent_beam", "your beam search appends the chosen tokens to the beams in their old order; a candidate extends the beam it came from: reorder the beams by i // V before appending",
+                _variant(_BEAM, ("beams = torch.cat([beams[idx // V], (idx % V)[:, None]], dim=1)", "beams = torch.cat([beams.expand(num_beams, -1), (idx % V)[:, None]], dim=1)"))),
     ),
 )
 
@@ -1042,6 +1334,7 @@ ANNA = "Anna: Hi, Ben!\nBen:"
 HANA = "Hana: I have to go now. Goodbye, Hugo!\nHugo: Goodbye,"
 QUESTION = "Question: What is 3 plus 4?\nAnswer:"
 DIARY = "Dear diary,\nOn Friday, I gently walked next to the library.\nYour"
+TOM = "Tom: What did you do today?\nMia:"
 
 
 def streamed_until(tokenizer, new_tokens: list[int], stops: list[str]) -> str:
@@ -1086,6 +1379,7 @@ def _until_cases(hidden: bool) -> list[Case]:
         _until_case("mid_token", ANNA, "Anna! H", 40, None, True),  # ends inside the token " How"
         _until_case("several", ANNA, ["nn", "Anna"], 40, None, True),  # both complete with one token: cut at the earlier
         _until_case("several", ANNA, ["nna", "An"], 40, None, True),
+        _until_case("several", ANNA, ["zebra", "\nAnna:"], 40, None, True),  # one of them never occurs
         _until_case("limits", ANNA, "zebra", 12, None, True),  # never found: max_new_tokens
         _until_case("limits", HANA, "zebra", 30, None, True),  # the end-of-text token comes first
         _until_case("next_token", ANNA, ["\nAnna:", "\nBen:"], 40, (5, 1.5), True),
@@ -1093,14 +1387,17 @@ def _until_cases(hidden: bool) -> list[Case]:
     if hidden:
         cases += [
             _until_case("stop", QUESTION, "\n\nQuestion:", 40, None, False),
-            _until_case("stop", DIARY, ".", 30, None, False),
+            _until_case("stop", TOM, "\nMia:", 40, None, False),  # in the prompt too
             _until_case("mid_token", ANNA, "ow are", 40, None, False),
             _until_case("mid_token", HANA, "a! S", 30, None, False),
             _until_case("several", ANNA, ["yesterday", "\nAnna:"], 40, None, False),
             _until_case("several", ANNA, ["thank", "fine"], 40, None, False),
             _until_case("limits", QUESTION, "zebra", 5, None, False),
-            _until_case("next_token", HANA, "\n", 30, (1, 1.2), False),
-            _until_case("next_token", ANNA, "?", 40, (2, 0.8), False),
+            _until_case("limits", DIARY, "zebra", 30, None, False),  # the end-of-text token comes first
+            # next_token: as the visible case, a list of stop strings, and the sampled text reaches
+            # max_new_tokens before any of them or the end-of-text token (greedy decoding would stop early)
+            _until_case("next_token", ANNA, ["\nAnna:", "\nBen:"], 30, (1, 0.8), False),
+            _until_case("next_token", TOM, ["\nTom:"], 30, (3, 1.2), False),
         ]
     return cases
 
@@ -1177,6 +1474,19 @@ UNTIL = Exercise(
                 _variant(_UNTIL, ("        if tok.item() == tokenizer.eos_token_id:\n            break\n", ""))),
         Mistake("ignores_next_token", "your generate_until always picks the most likely token; call next_token(logits, ids) when one is given (e.g. a sampler)",
                 _variant(_UNTIL, ("tok = logits.argmax(dim=-1) if next_token is None else next_token(logits, ids)", "tok = logits.argmax(dim=-1)"))),
+        Mistake("one_token_short", "your generate_until generates max_new_tokens - 1 tokens at most; the loop runs max_new_tokens times",
+                _variant(_UNTIL, ("for _ in range(max_new_tokens):", "for _ in range(max_new_tokens - 1):"))),
+        Mistake("max_new_tokens_as_total_length", "your generate_until counts the prompt's tokens in max_new_tokens; it counts the generated tokens only",
+                _variant(_UNTIL, ("    for _ in range(max_new_tokens):\n", "    while ids.shape[1] < max_new_tokens:\n"))),
+        Mistake("strips_text", "your generate_until strips the spaces and newlines around the text; return the generated text exactly as decoded, up to the stop string",
+                _variant(_UNTIL, ("            return text[: min(hits)]\n", "            return text[: min(hits)].strip()\n"), ("    return text\n", "    return text.strip()\n"))),
+        Mistake("missing_stop_string_cuts", "your generate_until takes the smallest text.find(s) over all the stop strings, -1 for one that is absent; leave out the strings that are not found before taking the earliest position",
+                _variant(_UNTIL, (_UNTIL_SEARCH, ("        first = min(text.find(s) for s in stops)\n        if first >= 0:\n            return text[:first]\n")))),
+        Mistake("hook_arguments_swapped", "your generate_until calls next_token(ids, logits); the hook takes the logits first: next_token(logits, ids)",
+                _variant(_UNTIL, ("next_token(logits, ids)", "next_token(ids, logits)"))),
+        Mistake("decodes_end_of_text", "your generate_until appends the end-of-text token before stopping, so its text ('<|endoftext|>') is in the result; stop before appending it",
+                _variant(_UNTIL, ("        if tok.item() == tokenizer.eos_token_id:\n            break\n        ids = torch.cat([ids, tok.view(1, 1)], dim=1)\n        text = tokenizer.decode(ids[0, n_prompt:])\n",
+                                  "        ids = torch.cat([ids, tok.view(1, 1)], dim=1)\n        text = tokenizer.decode(ids[0, n_prompt:])\n        if tok.item() == tokenizer.eos_token_id:\n            break\n"))),
     ),
 )
 

@@ -24,6 +24,7 @@ from llmcourse.grading.contract import (
     check,
     expect_tensor,
     items_of,
+    kind_of,
     to_plain,
 )
 from llmcourse.grading.runners.ch02 import PROJECTIONS, RUNNERS
@@ -50,7 +51,9 @@ def _pe_expected(P: int, D: int) -> torch.Tensor:
 
 def _pe_cases(hidden: bool) -> list[Case]:
     sizes = {
-        "shape": [(3, 4, True), (5, 6, True), (1, 1, False), (17, 9, False)],
+        # an even d_model here: an odd one is the odd requirement's (a shape case with an odd
+        # d_model would charge the odd columns' mistakes to the shape as well)
+        "shape": [(3, 4, True), (5, 6, True), (1, 2, False), (17, 10, False), (1, 64, False)],
         "values": [(6, 8, True), (50, 32, False), (200, 64, False), (128, 512, False)],
         "odd": [(6, 5, True), (10, 1, False), (50, 33, False)],
     }
@@ -274,11 +277,16 @@ def _attention_cases(hidden: bool) -> list[Case]:
             mask = _random_mask(200 + n, (*batch, Tq, Tk))
             cases += [
                 _attention_case("values" if not batch else "batch", q, k, v, None, False),
+                _attention_case("values" if not batch else "batch", q, k, v, None, False, torch.bfloat16),
                 _attention_case("mask", q, k, v, mask, False),
                 _attention_case("mask", q, k, v, mask[(0,) * len(batch)], False),  # (Tq, Tk), broadcast
-                _attention_case("dtype", q, k, v, mask, False, torch.float64),
-                _attention_case("dtype", q, k, v, None, False, torch.bfloat16),
+                _attention_case("mask", q, k, v, mask, False, torch.float64),
             ]
+        # the dtype requirement judges the dtypes alone, on inputs of the visible case's rank (one
+        # batch dimension): other ranks are the batch requirement's
+        for n, (Tq, Tk, d, dv) in enumerate([(1, 1, 1, 1), (5, 5, 8, 8), (4, 7, 16, 5)]):
+            q, k, v = _qkv(300 + n, (2,), Tq, Tk, d, dv)
+            cases += [_attention_case("dtype", q, k, v, None, False, dtype) for dtype in (torch.float64, torch.bfloat16)]
         q, k, v = _qkv(9, (3,), 6, 4, 8, 2)
         rows = torch.ones(3, 6, 4, dtype=torch.bool)
         rows[0, 1], rows[2, 5] = False, False
@@ -289,10 +297,21 @@ def _attention_cases(hidden: bool) -> list[Case]:
 def _attention_compare(case: Case, got: Any, expected: Any) -> None:
     out, weights = items_of(got, "scaled_dot_product_attention", 2)
     out_e, weights_e = expected["tuple"]
-    name = expected["tuple"][0]["tensor"]["dtype"]  # the dtype of the inputs
-    tol = {"bfloat16": (2e-2, 2e-2), "float64": (1e-9, 1e-9)}.get(name, (1e-5, 1e-4))
-    expect_tensor(weights, weights_e, what="attention weights", context=case.label, atol=tol[0], rtol=tol[1], dtype=name)
-    expect_tensor(out, out_e, what="attention output", context=case.label, atol=tol[0], rtol=tol[1], dtype=name)
+    name = out_e["tensor"]["dtype"]  # the dtype of the inputs
+    if case.subcheck == "dtype":  # the dtypes alone: the values are the other requirements'
+        for what, t in (("attention weights", weights), ("attention output", out)):
+            if not (isinstance(t, dict) and "tensor" in t):
+                raise GradingError(f"{what} for {case.label}: expected a torch.Tensor, got {kind_of(t)}")
+            if t["tensor"]["kind"] != "torch.Tensor":
+                raise GradingError(f"{what} for {case.label}: expected a plain torch.Tensor, got a {t['tensor']['kind']}")
+            if t["tensor"]["dtype"] != name:
+                raise GradingError(f"{what} for {case.label}: expected dtype torch.{name}, got torch.{t['tensor']['dtype']} "
+                                   "(return the dtype of the inputs)")
+        return
+    # the values, to the precision of float32 at least (a result's dtype is the dtype requirement's)
+    tol = (2e-2, 2e-2) if name == "bfloat16" else (1e-5, 1e-4)
+    expect_tensor(weights, weights_e, what="attention weights", context=case.label, atol=tol[0], rtol=tol[1])
+    expect_tensor(out, out_e, what="attention output", context=case.label, atol=tol[0], rtol=tol[1])
 
 
 def _sdpa_mistake(body: str) -> str:
@@ -305,11 +324,11 @@ ATTENTION = Exercise(
     test_cell="attention_tests",
     points=4,
     subchecks=(
-        SubCheck("values", 1.5, "output and weights are softmax(q k^T / sqrt(d)) v and its weights, also when Tq != Tk and dv != d"),
+        SubCheck("values", 1.5, "weights = softmax(q k^T / sqrt(d)) over the keys and output = weights @ v, also when Tq != Tk and dv != d"),
         SubCheck("batch", 0.5, "any number of leading batch dimensions (none, one or several)"),
         SubCheck("mask", 1.0, "a boolean mask broadcastable to (..., Tq, Tk), True = may attend, applied before the softmax"),
         SubCheck("masked_row", 0.5, "a query whose mask row is all False gets zero weights and a zero output"),
-        SubCheck("dtype", 0.5, "output and weights in the dtype of the inputs"),
+        SubCheck("dtype", 0.5, "output and weights in the dtype of the inputs (float32, float64, bfloat16)"),
     ),
     cases=_attention_cases,
     run=RUNNERS["attention"],
@@ -385,6 +404,55 @@ ATTENTION = Exercise(
     w = torch.softmax(s, dim=-1).nan_to_num(0.0)
     return w, w @ v
 """)),
+        Mistake("mask_fill_zero", "you set the masked scores to 0, which still gets weight (e^0 = 1): set them to -inf before the softmax", _sdpa_mistake("""
+    s = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        s = s.masked_fill(~mask, 0.0)
+    w = torch.softmax(s, dim=-1)
+    return w @ v, w
+""")),
+        Mistake("large_negative", "a fully masked row gets equal weights: with -1e9 (not -inf) every score of that row is the same, so softmax spreads it evenly; give such a row zero weights", _sdpa_mistake("""
+    s = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        s = s.masked_fill(~mask, -1e9)
+    w = torch.softmax(s, dim=-1)
+    return w @ v, w
+""")),
+        Mistake("additive_bool_mask", "you add the boolean mask to the scores (True = +1): a boolean mask selects, masked_fill(~mask, -inf)", _sdpa_mistake("""
+    s = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        s = s + mask
+    w = torch.softmax(s, dim=-1)
+    return w @ v, w
+""")),
+        Mistake("scale_by_dv", "you scale by sqrt(v.shape[-1]), the size of the values; d is the size of q and k, q.shape[-1]", _sdpa_mistake("""
+    s = q @ k.transpose(-2, -1) / math.sqrt(v.shape[-1])
+    if mask is not None:
+        s = s.masked_fill(~mask, float("-inf"))
+    w = torch.softmax(s, dim=-1).nan_to_num(0.0)
+    return w @ v, w
+""")),
+        Mistake("scale_by_length", "you scale by sqrt(q.shape[-2]), the number of queries; d is the last dimension, q.shape[-1]", _sdpa_mistake("""
+    s = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-2])
+    if mask is not None:
+        s = s.masked_fill(~mask, float("-inf"))
+    w = torch.softmax(s, dim=-1).nan_to_num(0.0)
+    return w @ v, w
+""")),
+        Mistake("keys_times_queries", "you compute k q^T, (Tk, Tq); the scores are q k^T, one row per query (Tq, Tk)", _sdpa_mistake("""
+    s = k @ q.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        s = s.masked_fill(~mask, float("-inf"))
+    w = torch.softmax(s, dim=-1).nan_to_num(0.0)
+    return w @ v, w
+""")),
+        Mistake("scores_times_v", "your output multiplies v by the scores; it is the weights (after the softmax) times v", _sdpa_mistake("""
+    s = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        s = s.masked_fill(~mask, float("-inf"))
+    w = torch.softmax(s, dim=-1).nan_to_num(0.0)
+    return s.nan_to_num(0.0, neginf=0.0) @ v, w
+""")),
     ),
 )
 
@@ -429,6 +497,7 @@ def _mha_cases(hidden: bool) -> list[Case]:
         _mha_case("layers", 8, 2, 1, 3, 3, True, None, 0, True),
         _mha_case("layers", 12, 3, 1, 3, 3, False, None, 1, True),
         _mha_case("self", 8, 2, 2, 3, 3, True, None, 2, True),
+        _mha_case("self", 12, 3, 1, 4, 4, False, None, 6, True),  # bias=False: no bias may be added
         _mha_case("cross", 8, 2, 2, 3, 5, True, None, 3, True),
         _mha_case("mask", 8, 2, 2, 4, 4, True, "causal", 4, True),
         _mha_case("mask", 8, 2, 2, 3, 5, True, "random", 5, True),
@@ -533,6 +602,36 @@ MULTI_HEAD_ATTENTION = Exercise(
         Mistake("query_for_keys", "you project the query for the keys too: keys and values come from key and value", _MHA_HEAD + _SPLIT + """
         heads, w = scaled_dot_product_attention(split(self.q_proj(query)), split(self.k_proj(query)), split(self.v_proj(value)), mask)
         return self.out_proj(heads.transpose(1, 2).reshape(B, Tq, E)), w
+"""),
+        Mistake("averaged_weights", "you average the weights over the heads (nn.MultiheadAttention's default, average_attn_weights=True): return them per head, (B, H, Tq, Tk)", _MHA_HEAD + _SPLIT + """
+        heads, w = scaled_dot_product_attention(split(self.q_proj(query)), split(self.k_proj(key)), split(self.v_proj(value)), mask)
+        out = self.out_proj(heads.transpose(1, 2).reshape(B, Tq, E))
+        return out, w.mean(dim=1)  # (B, Tq, Tk)
+"""),
+        Mistake("inverted_mask", "you invert the mask (nn.MultiheadAttention's attn_mask convention, True = blocked); here True = may attend", _MHA_HEAD + _SPLIT + """
+        heads, w = scaled_dot_product_attention(split(self.q_proj(query)), split(self.k_proj(key)), split(self.v_proj(value)), None if mask is None else ~mask)
+        return self.out_proj(heads.transpose(1, 2).reshape(B, Tq, E)), w
+"""),
+        Mistake("view_after_transpose", "view() after transpose(1, 2) fails (the tensor is not contiguous): merge the heads with reshape (or .contiguous().view)", _MHA_HEAD + _SPLIT + """
+        heads, w = scaled_dot_product_attention(split(self.q_proj(query)), split(self.k_proj(key)), split(self.v_proj(value)), mask)
+        return self.out_proj(heads.transpose(1, 2).view(B, Tq, E)), w
+"""),
+        Mistake("query_length_for_keys", "you split key and value into heads with the query's length Tq; they have their own length Tk: view(B, -1, H, d)", _MHA_HEAD + """
+        split = lambda x: x.view(B, Tq, self.num_heads, self.head_dim).transpose(1, 2)
+        heads, w = scaled_dot_product_attention(split(self.q_proj(query)), split(self.k_proj(key)), split(self.v_proj(value)), mask)
+        return self.out_proj(heads.transpose(1, 2).reshape(B, Tq, E)), w
+"""),
+        Mistake("one_projection", "you project query, key and value with q_proj: each has its own layer, q_proj, k_proj and v_proj", _MHA_HEAD + _SPLIT + """
+        heads, w = scaled_dot_product_attention(split(self.q_proj(query)), split(self.q_proj(key)), split(self.q_proj(value)), mask)
+        return self.out_proj(heads.transpose(1, 2).reshape(B, Tq, E)), w
+"""),
+        Mistake("no_scaling", "your scores are not divided by sqrt(head_dim) before the softmax", _MHA_HEAD + _SPLIT + """
+        q, k, v = split(self.q_proj(query)), split(self.k_proj(key)), split(self.v_proj(value))
+        s = q @ k.transpose(-2, -1)
+        if mask is not None:
+            s = s.masked_fill(~mask, float("-inf"))
+        w = s.softmax(-1)
+        return self.out_proj((w @ v).transpose(1, 2).reshape(B, Tq, E)), w
 """),
     ),
 )
