@@ -468,7 +468,7 @@ def _lora_case(sub: str, seed: int, n_in: int, n_out: int, r: int, alpha: float,
     out = _peft_output(W, b, A, B, r, alpha, x).float()
     label = f"{args} with A, B set, x {tuple(shape) + (n_in,)}" + (" (in eval mode)" if dropout else "")
     if sub == "merge":
-        return Case(sub, inputs, to_plain(["Linear", out]), label + ", merge()", visible)
+        return Case(sub, inputs, to_plain(["Linear", out, out]), label + ", merge()", visible)
     return Case(sub, inputs, to_plain(out), label, visible)
 
 
@@ -525,15 +525,18 @@ def _lora_compare(case: Case, got: Any, expected: Any) -> None:
     if case.subcheck == "forward":
         expect_tensor(got, expected, what="LoRALinear(x)", context=case.label, atol=1e-4, rtol=1e-4)
         return
-    kind, out = items_of_list(got, "merge()")
-    kind_e, out_e = expected["list"]
+    kind, out, after = items_of_list(got, "merge()")
+    kind_e, out_e, after_e = expected["list"]
     if kind != kind_e:
         raise GradingError(f"merge() must return one nn.Linear, got {kind if isinstance(kind, str) else kind_of(kind)} for {case.label}")
     expect_tensor(out, out_e, what="merge()(x)", context=case.label, atol=1e-4, rtol=1e-4)
+    expect_tensor(after, after_e, what="the LoRA layer's own output after merge()", context=case.label + " (merge() must "
+                  "leave the LoRA layer as it was: build the merged nn.Linear from a copy of the base's weight)",
+                  atol=1e-4, rtol=1e-4)
 
 
 def items_of_list(plain: Any, what: str) -> list:
-    if isinstance(plain, dict) and "list" in plain and len(plain["list"]) == 2:
+    if isinstance(plain, dict) and "list" in plain and len(plain["list"]) == 3:
         return plain["list"]
     raise GradingError(f"{what}: unexpected result {kind_of(plain)}")
 
@@ -586,7 +589,8 @@ LORA_LINEAR = Exercise(
                  "and B (out_features, r) are trainable nn.Parameters, B zero at the start"),
         SubCheck("forward", 1.5, "layer(x) = base(x) + (alpha / r) * dropout(x) A^T B^T, i.e. W x + b + (alpha / r) B A dropout(x), "
                  "equal to peft's LoRA layer with the same A and B (run in eval mode: no dropout)"),
-        SubCheck("merge", 1.5, "merge() returns one nn.Linear with the same outputs: weight W + (alpha / r) B A, the base's bias"),
+        SubCheck("merge", 1.5, "merge() returns one nn.Linear with the same outputs: weight W + (alpha / r) B A, the base's bias; "
+                 "the LoRA layer itself is left unchanged (its outputs after merge() are those before)"),
     ),
     cases=_lora_cases,
     run=RUNNERS["lora_linear"],
@@ -648,6 +652,17 @@ LORA_LINEAR = Exercise(
         Mistake("merge_no_bias", "merge() drops the base layer's bias: copy it into the merged nn.Linear",
                 _lora_variant(("            if self.base.bias is not None:\n                merged.bias.copy_(self.base.bias)\n",
                                "            if self.base.bias is not None:\n                merged.bias.zero_()\n"))),
+        Mistake("merge_in_place", "merge() adds the update into the base layer's weight in place: the LoRA layer, which still "
+                "adds (alpha / r) B A x on top of that weight, then applies the update twice. Build the merged nn.Linear from a "
+                "copy (a new nn.Linear, or copy.deepcopy(self.base)) and leave the base as it was",
+                _lora_variant(("""        merged = nn.Linear(self.base.in_features, self.base.out_features, bias=self.base.bias is not None)
+        with torch.no_grad():
+            merged.weight.copy_(self.base.weight + self.scaling * self.B @ self.A)
+            if self.base.bias is not None:
+                merged.bias.copy_(self.base.bias)
+        return merged""", """        with torch.no_grad():
+            self.base.weight += self.scaling * self.B @ self.A
+        return self.base"""))),
     ),
 )
 

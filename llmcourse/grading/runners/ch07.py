@@ -45,7 +45,7 @@ def run_sft_loss(fn: Callable[..., Any], inputs: tuple) -> Any:
 def run_lora_linear(cls: type, inputs: dict[str, Any]) -> Any:
     """``LoRALinear(base, r, alpha[, dropout=])`` on an ``nn.Linear`` with the case's weights:
     for "params", how its A and B look and whether the base is frozen; else, with A and B set, in
-    eval mode: ``layer(x)`` ("forward") or ``[type of merge(), merge()(x)]`` ("merge")."""
+    eval mode: ``layer(x)`` ("forward") or ``[type of merge(), merge()(x), layer(x) after merge()]`` ("merge")."""
     base = nn.Linear(inputs["n_in"], inputs["n_out"], bias=inputs["b"] is not None)
     with torch.no_grad():
         base.weight.copy_(_tensor(inputs["W"]))
@@ -70,7 +70,8 @@ def run_lora_linear(cls: type, inputs: dict[str, Any]) -> Any:
         if inputs["kind"] == "forward":
             return layer(x)
         merged = layer.merge()
-        return [type(merged).__name__ if isinstance(merged, nn.Linear) else f"a {type(merged).__name__}", merged(x)]
+        kind = type(merged).__name__ if isinstance(merged, nn.Linear) else f"a {type(merged).__name__}"
+        return [kind, merged(x), layer(x)]  # the LoRA layer itself must be unchanged by merge()
 
 
 RUNNERS: dict[str, Callable] = {
