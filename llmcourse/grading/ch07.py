@@ -462,7 +462,8 @@ def _lora_case(sub: str, seed: int, n_in: int, n_out: int, r: int, alpha: float,
     args = f"LoRALinear(nn.Linear({n_in}, {n_out}{'' if bias else ', bias=False'}), r={r}, alpha={alpha}" + (
         f", dropout={dropout})" if dropout is not None else ")")
     if sub == "params":
-        expected = {"A": [[r, n_in], True], "B": [[n_out, r], True], "B_zero": True, "base_frozen": True}
+        expected = {"A": [[r, n_in], True], "B": [[n_out, r], True], "B_zero": True, "base_frozen": True, "A_random": True,
+                    "B_learns": True}
         return Case(sub, inputs, to_plain(expected), args, visible)
     W, b, A, B, x = (None if t is None else t.float().double() for t in (W, b, A, B, x))
     out = _peft_output(W, b, A, B, r, alpha, x).float()
@@ -521,6 +522,12 @@ def _lora_compare(case: Case, got: Any, expected: Any) -> None:
         if have.get("base_frozen") is not True:
             raise GradingError(f"{case.label}: the base layer's weight and bias must be frozen (requires_grad=False); "
                                "only A and B are trained")
+        if have.get("A_random") is not True:
+            raise GradingError(f"{case.label}: A is all zeros at the start: it must start random (e.g. "
+                               "torch.randn(r, in_features) / sqrt(in_features), or Kaiming), B zero")
+        if have.get("B_learns") is not True:
+            raise GradingError(f"{case.label}: one backward pass through a fresh layer, layer(x).sum().backward(), "
+                               "gives B no (or a zero) gradient: with A random and B zero, B's gradient is not zero")
         raise GradingError(f"{case.label}: the parameters differ from what is expected")
     if case.subcheck == "forward":
         expect_tensor(got, expected, what="LoRALinear(x)", context=case.label, atol=1e-4, rtol=1e-4)
@@ -586,7 +593,8 @@ LORA_LINEAR = Exercise(
     points=4,
     subchecks=(
         SubCheck("params", 1.0, "the base nn.Linear is frozen (requires_grad=False on its weight and bias); A (r, in_features) "
-                 "and B (out_features, r) are trainable nn.Parameters, B zero at the start"),
+                 "and B (out_features, r) are trainable nn.Parameters, B zero at the start and A random (not zero), so that "
+                 "a backward pass on a fresh layer gives B a non-zero gradient"),
         SubCheck("forward", 1.5, "layer(x) = base(x) + (alpha / r) * dropout(x) A^T B^T, i.e. W x + b + (alpha / r) B A dropout(x), "
                  "equal to peft's LoRA layer with the same A and B (run in eval mode: no dropout)"),
         SubCheck("merge", 1.5, "merge() returns one nn.Linear with the same outputs: weight W + (alpha / r) B A, the base's bias; "
@@ -652,6 +660,17 @@ LORA_LINEAR = Exercise(
         Mistake("merge_no_bias", "merge() drops the base layer's bias: copy it into the merged nn.Linear",
                 _lora_variant(("            if self.base.bias is not None:\n                merged.bias.copy_(self.base.bias)\n",
                                "            if self.base.bias is not None:\n                merged.bias.zero_()\n"))),
+        Mistake("A_zero", "A starts at zero as well as B: then neither gets a gradient (B's is x A^T, A's is B^T ...) and "
+                "the update never trains. A starts random (torch.randn(r, in_features) / sqrt(in_features), or Kaiming), "
+                "only B at zero", _lora_variant((
+                    "self.A = nn.Parameter(torch.randn(r, base.in_features) / math.sqrt(base.in_features))",
+                    "self.A = nn.Parameter(torch.zeros(r, base.in_features))"))),
+        Mistake("init_swapped", "your initialisations are swapped: B must start at zero, so that before training the layer "
+                "equals the pretrained one, and A random (with A at zero B gets no gradient)", _lora_variant(
+                    ("self.A = nn.Parameter(torch.randn(r, base.in_features) / math.sqrt(base.in_features))",
+                     "self.A = nn.Parameter(torch.zeros(r, base.in_features))"),
+                    ("self.B = nn.Parameter(torch.zeros(base.out_features, r))",
+                     "self.B = nn.Parameter(torch.randn(base.out_features, r) * 0.01)"))),
         Mistake("merge_in_place", "merge() adds the update into the base layer's weight in place: the LoRA layer, which still "
                 "adds (alpha / r) B A x on top of that weight, then applies the update twice. Build the merged nn.Linear from a "
                 "copy (a new nn.Linear, or copy.deepcopy(self.base)) and leave the base as it was",

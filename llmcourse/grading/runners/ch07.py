@@ -42,9 +42,24 @@ def run_sft_loss(fn: Callable[..., Any], inputs: tuple) -> Any:
     return loss_and_gradient(loss, logits)
 
 
+def _b_learns(layer: nn.Module, x: torch.Tensor) -> bool:
+    """Whether one backward pass through the fresh layer gives B a non-zero gradient (it does not
+    when A starts at zero: the update then never trains)."""
+    B = getattr(layer, "B", None)
+    if not isinstance(B, torch.Tensor) or not B.requires_grad:
+        return False
+    try:
+        layer.eval()
+        layer(x).sum().backward()
+    except Exception:  # noqa: BLE001 - a forward that fails is the forward requirement's
+        return False
+    return B.grad is not None and bool((B.grad != 0).any())
+
+
 def run_lora_linear(cls: type, inputs: dict[str, Any]) -> Any:
     """``LoRALinear(base, r, alpha[, dropout=])`` on an ``nn.Linear`` with the case's weights:
-    for "params", how its A and B look and whether the base is frozen; else, with A and B set, in
+    for "params", how its A and B look, whether the base is frozen, whether A starts non-zero and a
+    backward pass gives B a gradient; else, with A and B set, in
     eval mode: ``layer(x)`` ("forward") or ``[type of merge(), merge()(x), layer(x) after merge()]`` ("merge")."""
     base = nn.Linear(inputs["n_in"], inputs["n_out"], bias=inputs["b"] is not None)
     with torch.no_grad():
@@ -59,8 +74,10 @@ def run_lora_linear(cls: type, inputs: dict[str, Any]) -> Any:
             return [list(p.shape), bool(p.requires_grad) and isinstance(p, nn.Parameter)] if isinstance(p, torch.Tensor) else None
         B = getattr(layer, "B", None)
         frozen = not any(p.requires_grad for p in base.parameters())
+        A = getattr(layer, "A", None)
         return {"A": described("A"), "B": described("B"), "B_zero": bool(isinstance(B, torch.Tensor) and bool((B == 0).all())),
-                "base_frozen": frozen}
+                "base_frozen": frozen, "A_random": bool(isinstance(A, torch.Tensor) and bool((A != 0).any())),
+                "B_learns": _b_learns(layer, _tensor(inputs["x"]))}
     with torch.no_grad():
         layer.A.copy_(_tensor(inputs["A"]))
         layer.B.copy_(_tensor(inputs["B"]))
