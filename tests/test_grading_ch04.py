@@ -61,6 +61,8 @@ CHECKS = {
     ("bleu", "no_brevity_penalty"),
     ("bleu", "no_count_check"),
     ("bleu", "whitespace_tokenization"),
+    ("bleu", "tie_longer_reference"),
+    ("perplexity", "returns_tensor"),
     ("rouge_n", "set_overlap"),
     ("rouge_n", "no_lowercasing"),
     ("rouge_l", "longest_common_substring"),
@@ -115,11 +117,31 @@ def test_unimplemented_stub_gets_a_clear_message():
         ch04.check_bleu(stub)
 
 
-def test_a_tensor_result_counts_as_a_number():
+def test_a_tensor_result_fails_the_requirement_that_asks_for_a_python_float():
+    """Acceptance run: a 0-dim tensor (torch.exp(loss)) passed as a number; the statement asks for a
+    Python float, which the first requirement says. The other requirements judge the value only."""
     def tensor_perplexity(logits, input_ids, attention_mask=None):
         return torch.tensor(GOOD["perplexity"](logits, input_ids, attention_mask))
 
-    ch04.check_perplexity(tensor_perplexity, hidden=True)
+    with pytest.raises(GradingError, match="1 of 3 requirements") as failure:
+        check(ch04.PERPLEXITY, tensor_perplexity, hidden=True, quiet=True)
+    text = str(failure.value)
+    assert "expected a Python float, got a 0-dim torch.Tensor: call .item()" in text
+    assert "Likely mistake: " + mistake(ch04.PERPLEXITY, "returns_tensor").message in text
+
+    def tensor_sliding_window(model, input_ids, max_length, stride):
+        return torch.tensor(GOOD["sliding_window"](model, input_ids, max_length, stride))
+
+    with pytest.raises(GradingError, match="expected a Python float, got a 0-dim torch.Tensor"):
+        check(ch04.SLIDING_WINDOW, tensor_sliding_window, quiet=True)
+
+
+def test_a_tie_between_reference_lengths_takes_the_shorter_one_visibly():
+    """Acceptance run: taking the longer of two equally close references failed only a hidden case."""
+    wrong = mistake(ch04.BLEU, "tie_longer_reference")
+    with pytest.raises(GradingError) as failure:
+        check(ch04.BLEU, mistake_answer(ch04.BLEU, wrong), quiet=True)
+    assert "the shorter one on a tie" in str(failure.value) and f"Likely mistake: {wrong.message}" in str(failure.value)
 
 
 # ---------------------------------------------------------------- forbidden routes

@@ -84,6 +84,16 @@ def _number(got: Any, expected: Any, *, what: str, context: str, atol: float, rt
     expect_float(got, value, what=what, context=context, atol=atol, rtol=rtol)
 
 
+def _python_float(got: Any, expected: Any, *, what: str, context: str) -> None:
+    """A result must be a Python float (or int), not a tensor or array (a 0-dim one included, which
+    ``expect_float`` would accept). A catalogued mistake's result (``expected``) that is itself a
+    tensor is compared by value, so that the mistake returning one is recognised."""
+    if isinstance(got, dict) and "tensor" in got and not (isinstance(expected, dict) and "tensor" in expected):
+        inner = got["tensor"]
+        shown = f"a 0-dim {inner['kind']}" if inner["shape"] == [] else kind_of(got)
+        raise GradingError(f"{what} for {context}: expected a Python float, got {shown}: call .item()")
+
+
 def _short(value: Any, limit: int = 120) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 5] + " ...]"
@@ -224,6 +234,11 @@ def perplexity(logits, input_ids, attention_mask=None):
         _variant(_PPL, ("return math.exp(nll[mask].mean().item())", "return math.exp(nll[0][mask[0]].mean().item())")),
     ),
     (
+        "returns_tensor",
+        "your perplexity returns a 0-dim torch.Tensor (torch.exp(loss)): it must return a Python float; call .item()",
+        _variant(_PPL, ("return math.exp(nll[mask].mean().item())", "return torch.exp(nll[mask].mean())")),
+    ),
+    (
         "mean_over_all_positions",
         "your perplexity multiplies the NLL by the mask but divides by every position: divide by the number of "
         "predicted tokens that are not padding",
@@ -286,6 +301,8 @@ def _ppl_cases(hidden: bool) -> list[Case]:
 
 
 def _ppl_compare(case: Case, got: Any, expected: Any) -> None:
+    if case.subcheck == "shift":  # the requirement that says "returns a Python float"
+        _python_float(got, expected, what="perplexity", context=case.label)
     _number(got, expected, what="perplexity", context=case.label, atol=1e-6, rtol=1e-5)
 
 
@@ -295,7 +312,8 @@ PERPLEXITY = Exercise(
     test_cell="perplexity_tests",
     points=3,
     subchecks=(
-        SubCheck("shift", 1.5, "one text: logits[:, t] predicts input_ids[:, t+1]; exp of the mean negative log-likelihood of those tokens"),
+        SubCheck("shift", 1.5, "one text: returns a Python float (not a tensor); logits[:, t] predicts input_ids[:, t+1]; "
+                 "exp of the mean negative log-likelihood of those tokens"),
         SubCheck("batch", 0.5, "a batch: one mean over all predicted tokens of the batch (not a mean of per-row perplexities)"),
         SubCheck("mask", 1.0, "targets whose attention_mask is 0 (padding) are not counted"),
     ),
@@ -515,6 +533,11 @@ def sliding_window_perplexity(model, input_ids, max_length, stride):
         _SW_CORRECT.replace("return math.exp(nll_sum / n_tokens)", "return math.exp(nll_sum / N)"),
     ),
     (
+        "returns_tensor",
+        "your sliding-window perplexity returns a 0-dim torch.Tensor: it must return a Python float; call .item()",
+        _SW_CORRECT.replace("return math.exp(nll_sum / n_tokens)", "return torch.exp(torch.tensor(nll_sum / n_tokens))"),
+    ),
+    (
         "first_output",
         "your sliding-window perplexity takes model(ids)[0] as the logits (the course GPT's (logits, loss)): a plain "
         "function ids -> logits returns the logits tensor itself, whose [0] is the first row; logits_fn(model) "
@@ -594,6 +617,8 @@ def _sw_case_list(hidden: bool) -> list[Case]:
 
 
 def _sw_compare(case: Case, got: Any, expected: Any) -> None:
+    if case.subcheck == "single":  # the requirement that says "returns a Python float"
+        _python_float(got, expected, what="sliding-window perplexity", context=case.label)
     _number(got, expected, what="sliding-window perplexity", context=case.label, atol=1e-6, rtol=1e-4)
 
 
@@ -603,7 +628,8 @@ SLIDING_WINDOW = Exercise(
     test_cell="sliding_window_tests",
     points=3,
     subchecks=(
-        SubCheck("single", 0.5, "a text that fits in max_length: exp of the mean NLL of tokens 1..N-1, as the model's own loss"),
+        SubCheck("single", 0.5, "returns a Python float (not a tensor); a text that fits in max_length: exp of the mean NLL "
+                 "of tokens 1..N-1, as the model's own loss"),
         SubCheck("windows", 2.0, "windows of max_length tokens every stride tokens; each token after the first scored once, "
                  "in the first window that reaches it; the mean over all N-1 tokens"),
         SubCheck("any_model", 0.5, "model may be anything logits_fn accepts (here a plain function ids -> logits)"),
@@ -755,6 +781,13 @@ def bleu(hypotheses, references):
         _variant(_BLEU, ("ref_len += min((abs(len(r) - len(h)), len(r)) for r in rs)[1]  # closest, then shortest", "ref_len += len(rs[0])")),
     ),
     (
+        "tie_longer_reference",
+        "your brevity penalty takes the longer reference when two are equally close to the hypothesis's length: "
+        "sacrebleu takes the shorter one on a tie",
+        _variant(_BLEU, ("ref_len += min((abs(len(r) - len(h)), len(r)) for r in rs)[1]  # closest, then shortest",
+                         "ref_len += -min((abs(len(r) - len(h)), -len(r)) for r in rs)[1]  # closest, then longest")),
+    ),
+    (
         "clip_by_sum_of_references",
         "your BLEU clips a hypothesis n-gram by its count summed over the references: it is clipped by the largest "
         "count in any one reference",
@@ -872,6 +905,8 @@ def _bleu_cases(hidden: bool) -> list[Case]:
         _bleu_case("corpus", ["the the the the cat sat on a mat", "a dog ran"],
                    [["a cat sat on the mat", "the cat sat on the mat"], ["a dog ran in the park"]], True),
         _bleu_case("corpus", ["the cat sat on the mat"], [["the cat sat on the red mat", "the cat"]], True),
+        # two references equally close (4 and 6 tokens for 5): the shorter one's length counts
+        _bleu_case("corpus", ["the cat sat on mat"], [["the cat sat on", "a cat sat on the mat"]], True),
         _bleu_case("errors", ["the cat sat", "a dog ran"], [["the cat sat"]], True),
         _bleu_case("errors", [], [], True, "hypotheses=[], references=[]"),
     ]
@@ -915,7 +950,7 @@ BLEU = Exercise(
         SubCheck("smoothing", 0.5, "an n-gram order without a match uses sacrebleu's 'exp' smoothing; no match at all, "
                  "or no 4-gram at all, gives 0"),
         SubCheck("corpus", 1.0, "several hypotheses with one or more references each: counts and lengths summed over the "
-                 "corpus, clipping by the largest count in any reference, the closest reference length"),
+                 "corpus, clipping by the largest count in any reference, the closest reference length (the shorter one on a tie)"),
         SubCheck("errors", 0.5, "ValueError when the numbers of hypotheses and of reference lists differ, or there are none"),
     ),
     cases=_bleu_cases,
