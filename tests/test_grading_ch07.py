@@ -9,7 +9,7 @@ from transformers import GPT2Config, GPT2LMHeadModel
 
 from llmcourse import finetune, lora
 from llmcourse.grading import GradingError, ch07
-from llmcourse.grading.contract import array_of, check, float_of, mistake_answer
+from llmcourse.grading.contract import array_of, check, float_of, mistake_answer, to_plain
 from llmcourse.grading.guards import scan_source
 
 
@@ -46,6 +46,9 @@ def test_visible_feedback_names_the_likely_mistake(key, mistake):
     ("lora_linear", "B_random", 1),
     ("lora_linear", "merge_no_scaling", 1),
     ("lora_linear", "scaling_inverted", 2),
+    ("lora_linear", "merge_in_place", 1),
+    ("lora_linear", "A_zero", 1),
+    ("lora_linear", "dropout_on_output", 1),
 ])
 def test_partial_credit_follows_the_requirements(key, mistake_id, failed):
     exercise = ch07.EXERCISES[key]
@@ -74,10 +77,52 @@ def test_the_oracles_agree_with_hugging_face_and_the_course():
                 base.weight.copy_(torch.from_numpy(i["W"]))
                 if i["b"] is not None:
                     base.bias.copy_(torch.from_numpy(i["b"]))
-                layer = lora.LoRALinear(base, i["r"], i["alpha"])
+                train = i.get("train_seed") is not None
+                layer = lora.LoRALinear(base, i["r"], i["alpha"], i["dropout"] if train else 0.0)
                 layer.A.copy_(torch.from_numpy(i["A"]))
                 layer.B.copy_(torch.from_numpy(i["B"]))
+                layer.train(train)
+                if train:
+                    torch.manual_seed(i["train_seed"])
                 np.testing.assert_allclose(layer(torch.from_numpy(i["x"])).numpy(), array_of(case.expected), atol=1e-5)
+
+
+def test_the_train_mode_case_drops_some_inputs_and_not_others():
+    """The train-mode forward case is one where dropout matters: the expected output differs from
+    the output without dropout, and from the output of dropout on the branch's output."""
+    (case,) = [c for c in ch07.LORA_LINEAR.cases(False) if c.subcheck == "forward" and c.inputs.get("train_seed") is not None]
+    no_dropout = dict(case.inputs, train_seed=None)
+    eval_out = array_of(to_plain(ch07.LORA_LINEAR.run(answer(ch07.LORA_LINEAR, ch07._LORA_SOLUTION), no_dropout)))
+    assert not np.allclose(eval_out, array_of(case.expected), atol=1e-3)
+    on_output = next(m for m in ch07.LORA_LINEAR.mistakes if m.id == "dropout_on_output")
+    wrong = array_of(to_plain(ch07.LORA_LINEAR.run(mistake_answer(ch07.LORA_LINEAR, on_output), case.inputs)))
+    assert not np.allclose(wrong, array_of(case.expected), atol=1e-3)
+
+
+FUNCTIONAL_DROPOUT = ch07._LORA_SOLUTION.replace("self.dropout = nn.Dropout(dropout)", "self.p = dropout").replace(
+    "self.dropout(x) @ self.A.T", "nn.functional.dropout(x, self.p, self.training) @ self.A.T")
+
+
+def test_functional_dropout_on_the_input_passes_in_train_mode():
+    check(ch07.LORA_LINEAR, answer(ch07.LORA_LINEAR, FUNCTIONAL_DROPOUT), hidden=True, quiet=True)
+
+
+MERGE_IN_PLACE_CONSISTENT = ch07._LORA_SOLUTION.replace("""        merged = nn.Linear(self.base.in_features, self.base.out_features, bias=self.base.bias is not None)
+        with torch.no_grad():
+            merged.weight.copy_(self.base.weight + self.scaling * self.B @ self.A)
+            if self.base.bias is not None:
+                merged.bias.copy_(self.base.bias)
+        return merged""", """        with torch.no_grad():
+            self.base.weight += self.scaling * self.B @ self.A
+            self.B.zero_()
+        return self.base""")
+
+
+def test_a_merge_into_the_base_that_keeps_the_layer_consistent_passes():
+    """merge() may fold the update into the base in place (as peft's merge does) when the LoRA layer
+    stays what it was: here B is zeroed, so the layer no longer adds the update a second time."""
+    assert MERGE_IN_PLACE_CONSISTENT != ch07._LORA_SOLUTION
+    check(ch07.LORA_LINEAR, answer(ch07.LORA_LINEAR, MERGE_IN_PLACE_CONSISTENT), hidden=True, quiet=True)
 
 
 PEFT_INSIDE = """import torch

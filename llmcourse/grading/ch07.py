@@ -423,14 +423,17 @@ SFT_LOSS = Exercise(
 # ---------------------------------------------------------------- exercise 3: a LoRA layer
 
 
-def _peft_output(W, b, A, B, r, alpha, x) -> torch.Tensor:
-    """peft's LoRA layer on ``nn.Linear(W, b)`` with ``lora_A = A``, ``lora_B = B``, in float64."""
+def _peft_output(W, b, A, B, r, alpha, x, train_seed: int | None = None, dropout: float = 0.0) -> torch.Tensor:
+    """peft's LoRA layer on ``nn.Linear(W, b)`` with ``lora_A = A``, ``lora_B = B``, in the dtype of W
+    (float64), in eval mode; with ``train_seed``, in train mode with ``lora_dropout=dropout``, called
+    right after ``torch.manual_seed(train_seed)`` (dropout on x draws the mask the student's layer draws)."""
     out_f, in_f = W.shape
+    dtype = W.dtype
 
     class One(nn.Module):
         def __init__(self):
             super().__init__()
-            self.lin = nn.Linear(in_f, out_f, bias=b is not None, dtype=torch.float64)
+            self.lin = nn.Linear(in_f, out_f, bias=b is not None, dtype=dtype)
 
         def forward(self, x):
             return self.lin(x)
@@ -440,17 +443,22 @@ def _peft_output(W, b, A, B, r, alpha, x) -> torch.Tensor:
         module.lin.weight.copy_(W)
         if b is not None:
             module.lin.bias.copy_(b)
-    model = get_peft_model(module, LoraConfig(r=r, lora_alpha=alpha, lora_dropout=0.0, target_modules=["lin"]))
+    model = get_peft_model(module, LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout if train_seed is not None else 0.0,
+                                              target_modules=["lin"]))
     layer = model.base_model.model.lin
     with torch.no_grad():
         layer.lora_A["default"].weight.copy_(A)
         layer.lora_B["default"].weight.copy_(B)
-        model.eval()
-        return model(x.double())
+        if train_seed is None:
+            model.eval()
+            return model(x.to(dtype))
+        model.train()
+        torch.manual_seed(train_seed)
+        return model(x.to(dtype))
 
 
 def _lora_case(sub: str, seed: int, n_in: int, n_out: int, r: int, alpha: float, bias: bool, shape: tuple[int, ...],
-               visible: bool, dropout: float | None = None) -> Case:
+               visible: bool, dropout: float | None = None, train_seed: int | None = None) -> Case:
     g = _seeded(seed)
     W = torch.randn(n_out, n_in, generator=g, dtype=torch.float64) / n_in ** 0.5
     b = torch.randn(n_out, generator=g, dtype=torch.float64) * 0.5 if bias else None
@@ -458,13 +466,20 @@ def _lora_case(sub: str, seed: int, n_in: int, n_out: int, r: int, alpha: float,
     B = torch.randn(n_out, r, generator=g, dtype=torch.float64)
     x = torch.randn(*shape, n_in, generator=g, dtype=torch.float64)
     inputs = {"kind": sub, "r": r, "alpha": alpha, "dropout": dropout, "W": _array(W.float()), "b": _array(None if b is None else b.float()),
-              "A": _array(A.float()), "B": _array(B.float()), "x": _array(x.float()), "n_in": n_in, "n_out": n_out}
+              "A": _array(A.float()), "B": _array(B.float()), "x": _array(x.float()), "n_in": n_in, "n_out": n_out,
+              "train_seed": train_seed}
     args = f"LoRALinear(nn.Linear({n_in}, {n_out}{'' if bias else ', bias=False'}), r={r}, alpha={alpha}" + (
         f", dropout={dropout})" if dropout is not None else ")")
     if sub == "params":
         expected = {"A": [[r, n_in], True], "B": [[n_out, r], True], "B_zero": True, "base_frozen": True, "A_random": True,
                     "B_learns": True}
         return Case(sub, inputs, to_plain(expected), args, visible)
+    if train_seed is not None:  # float32, as the student's layer: the dropout mask drawn is the same
+        W, b, A, B, x = (None if t is None else t.float() for t in (W, b, A, B, x))
+        out = _peft_output(W, b, A, B, r, alpha, x, train_seed, dropout or 0.0).float()
+        label = (f"{args} with A, B set, x {tuple(shape) + (n_in,)}, in train mode (layer.train()), called right after "
+                 f"torch.manual_seed({train_seed})")
+        return Case(sub, inputs, to_plain(out), label, visible)
     W, b, A, B, x = (None if t is None else t.float().double() for t in (W, b, A, B, x))
     out = _peft_output(W, b, A, B, r, alpha, x).float()
     label = f"{args} with A, B set, x {tuple(shape) + (n_in,)}" + (" (in eval mode)" if dropout else "")
@@ -484,6 +499,7 @@ def _lora_cases(hidden: bool) -> list[Case]:
         _lora_case("forward", 8, 4, 3, 2, 4, False, (3,), True, dropout=1.0),  # eval mode: no dropout, whatever p
         _lora_case("forward", 6, 7, 5, 3, 4, True, (2,), True, dropout=0.1),
         _lora_case("merge", 7, 5, 6, 3, 4, True, (2,), True),
+        _lora_case("forward", 9, 6, 5, 2, 8, True, (4,), True, dropout=0.5, train_seed=1234),  # train mode: dropout on x
     ]
     if hidden:
         cases += [
@@ -494,6 +510,7 @@ def _lora_cases(hidden: bool) -> list[Case]:
             _lora_case("forward", 14, 10, 6, 2, 8, True, (3,), False, dropout=0.2),
             _lora_case("merge", 15, 16, 8, 4, 16, False, (2, 5), False),
             _lora_case("merge", 16, 12, 20, 8, 4, True, (4,), False),
+            _lora_case("forward", 17, 10, 7, 4, 16, False, (2, 3), False, dropout=0.3, train_seed=77),
         ]
     return cases
 
@@ -596,7 +613,9 @@ LORA_LINEAR = Exercise(
                  "and B (out_features, r) are trainable nn.Parameters, B zero at the start and A random (not zero), so that "
                  "a backward pass on a fresh layer gives B a non-zero gradient"),
         SubCheck("forward", 1.5, "layer(x) = base(x) + (alpha / r) * dropout(x) A^T B^T, i.e. W x + b + (alpha / r) B A dropout(x), "
-                 "equal to peft's LoRA layer with the same A and B (run in eval mode: no dropout)"),
+                 "equal to peft's LoRA layer with the same A and B: in eval mode (no dropout), and in train mode with "
+                 "dropout, where the dropout applies to the branch's input x (nn.Dropout or F.dropout(x, p, self.training)), "
+                 "the same mask as peft's after the same torch.manual_seed"),
         SubCheck("merge", 1.5, "merge() returns one nn.Linear with the same outputs: weight W + (alpha / r) B A, the base's bias; "
                  "the LoRA layer itself is left unchanged (its outputs after merge() are those before)"),
     ),
@@ -671,6 +690,10 @@ LORA_LINEAR = Exercise(
                      "self.A = nn.Parameter(torch.zeros(r, base.in_features))"),
                     ("self.B = nn.Parameter(torch.zeros(base.out_features, r))",
                      "self.B = nn.Parameter(torch.randn(base.out_features, r) * 0.01)"))),
+        Mistake("dropout_on_output", "your dropout is applied to the low-rank branch's output: LoRA drops its input, "
+                "(alpha / r) * dropout(x) A^T B^T, as peft does (in train mode the two differ)",
+                _lora_variant(("self.base(x) + self.dropout(x) @ self.A.T @ self.B.T * self.scaling",
+                               "self.base(x) + self.dropout(x @ self.A.T @ self.B.T * self.scaling)"))),
         Mistake("merge_in_place", "merge() adds the update into the base layer's weight in place: the LoRA layer, which still "
                 "adds (alpha / r) B A x on top of that weight, then applies the update twice. Build the merged nn.Linear from a "
                 "copy (a new nn.Linear, or copy.deepcopy(self.base)) and leave the base as it was",

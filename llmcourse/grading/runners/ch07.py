@@ -59,8 +59,9 @@ def _b_learns(layer: nn.Module, x: torch.Tensor) -> bool:
 def run_lora_linear(cls: type, inputs: dict[str, Any]) -> Any:
     """``LoRALinear(base, r, alpha[, dropout=])`` on an ``nn.Linear`` with the case's weights:
     for "params", how its A and B look, whether the base is frozen, whether A starts non-zero and a
-    backward pass gives B a gradient; else, with A and B set, in
-    eval mode: ``layer(x)`` ("forward") or ``[type of merge(), merge()(x), layer(x) after merge()]`` ("merge")."""
+    backward pass gives B a gradient; else, with A and B set, in eval mode (a "forward" case with a
+    ``train_seed``: in train mode, right after ``torch.manual_seed(train_seed)``): ``layer(x)``
+    ("forward") or ``[type of merge(), merge()(x), layer(x) after merge()]`` ("merge")."""
     base = nn.Linear(inputs["n_in"], inputs["n_out"], bias=inputs["b"] is not None)
     with torch.no_grad():
         base.weight.copy_(_tensor(inputs["W"]))
@@ -84,6 +85,10 @@ def run_lora_linear(cls: type, inputs: dict[str, Any]) -> Any:
     layer.eval()
     x = _tensor(inputs["x"])
     with torch.no_grad():
+        if inputs["kind"] == "forward" and inputs.get("train_seed") is not None:
+            layer.train()  # dropout runs: the seed makes its mask the one peft's layer draws on x
+            torch.manual_seed(inputs["train_seed"])
+            return layer(x)
         if inputs["kind"] == "forward":
             return layer(x)
         merged = layer.merge()
