@@ -694,6 +694,10 @@ LORA_LINEAR = Exercise(
                 "(alpha / r) * dropout(x) A^T B^T, as peft does (in train mode the two differ)",
                 _lora_variant(("self.base(x) + self.dropout(x) @ self.A.T @ self.B.T * self.scaling",
                                "self.base(x) + self.dropout(x @ self.A.T @ self.B.T * self.scaling)"))),
+        Mistake("merge_transposed", "merge() adds (A^T B^T) reshaped to the weight's shape: that is (B A)^T, laid out "
+                "wrongly; the update of the weight (out_features, in_features) is (alpha / r) B A",
+                _lora_variant(("self.base.weight + self.scaling * self.B @ self.A",
+                               "self.base.weight + self.scaling * (self.A.T @ self.B.T).reshape(self.base.weight.shape)"))),
         Mistake("merge_in_place", "merge() adds the update into the base layer's weight in place: the LoRA layer, which still "
                 "adds (alpha / r) B A x on top of that weight, then applies the update twice. Build the merged nn.Linear from a "
                 "copy (a new nn.Linear, or copy.deepcopy(self.base)) and leave the base as it was",
