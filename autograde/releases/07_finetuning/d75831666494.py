@@ -1,0 +1,734 @@
+"""Graded checks of chapter 07 (pretraining and fine-tuning), declared for the grading engine.
+
+Test cells call ``check_mask_prompt_tokens(fn)``, ``check_sft_loss(fn)`` and
+``check_lora_linear(cls)`` (visible cases); the hidden part adds ``hidden=True``. Expected
+values never come from the course's own code (``llmcourse.finetune``, ``llmcourse.lora``):
+
+- the labels: written out position by position here, in numpy;
+- the loss: ``F.cross_entropy`` in float64 on ``logits[:, :-1]`` and ``labels[:, 1:]`` with
+  ``ignore_index=-100``, which is what ``GPT2LMHeadModel(input_ids, labels=labels)`` computes
+  (``tests/test_grading_ch07.py`` checks the oracle against the model's own loss);
+- the LoRA layer: peft's own LoRA layer (``get_peft_model`` with a ``LoraConfig`` on a one-layer
+  module), its ``lora_A`` / ``lora_B`` set to the case's A and B, in float64.
+
+Each exercise's ``mistakes`` and ``alternatives`` are complete answers (imports included), as a
+student could hand them in; the mutation suite grades every one of them.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# Imported here, not when a check runs: the grading engine's server imports this module once,
+# so the students' processes (whose guards name these functions) start with them loaded.
+import peft.tuners.lora.layer  # noqa: F401
+import transformers.loss.loss_utils  # noqa: F401
+from peft import LoraConfig, get_peft_model
+
+from llmcourse.grading.contract import (
+    Case,
+    Exercise,
+    Forbidden,
+    GradingError,
+    Mistake,
+    SubCheck,
+    array_of,
+    check,
+    expect_float,
+    expect_tensor,
+    float_of,
+    kind_of,
+    to_plain,
+)
+from llmcourse.grading.runners.ch07 import RUNNERS
+
+FINETUNE = "llmcourse.finetune"
+LORA = "llmcourse.lora"
+
+
+def _seeded(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+# Case inputs hold numpy arrays, not tensors (see ch03: torch pickles each tensor through a file
+# descriptor); the runners (llmcourse.grading.runners.ch07) turn them back into tensors.
+
+
+def _array(t: torch.Tensor | None) -> np.ndarray | None:
+    return None if t is None else t.detach().cpu().numpy().copy()
+
+
+# ---------------------------------------------------------------- exercise 1: masking the prompt
+
+
+def _batch(seed: int, B: int, T: int, V: int, prompts: list[int], reals: list[int] | None):
+    """Right-padded ids (padding id 0, which also occurs inside real text), prompt lengths, mask."""
+    g = _seeded(seed)
+    ids = torch.randint(1, V, (B, T), generator=g)
+    for b in range(B):
+        n = T if reals is None else reals[b]
+        ids[b, min(n - 1, prompts[b] + 1)] = 0  # the padding id inside a response (not its first token)
+    mask = None
+    if reals is not None:
+        mask = torch.zeros(B, T, dtype=torch.long)
+        for b, n in enumerate(reals):
+            mask[b, :n] = 1
+        ids = ids.masked_fill(mask == 0, 0)
+    return ids, torch.tensor(prompts), mask
+
+
+def _labels_expected(ids: np.ndarray, prompts: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    labels = np.array(ids, dtype=np.int64)
+    for b in range(labels.shape[0]):
+        for t in range(labels.shape[1]):
+            if t < prompts[b] or (mask is not None and mask[b, t] == 0):
+                labels[b, t] = -100
+    return labels
+
+
+def _mask_case(sub: str, seed: int, B: int, T: int, prompts: list[int], reals: list[int] | None, visible: bool) -> Case:
+    ids, lengths, mask = _batch(seed, B, T, 50, prompts, reals)
+    expected = torch.from_numpy(_labels_expected(_array(ids), _array(lengths), _array(mask)))
+    label = f"input_ids {ids.tolist() if B * T <= 24 else (B, T)}, prompt_lengths {lengths.tolist()}"
+    label += ", no attention_mask" if mask is None else f", attention_mask {mask.tolist() if B * T <= 24 else (B, T)}"
+    expected = to_plain((expected, ids)) if sub == "copy" else to_plain(expected)
+    return Case(sub, (_array(ids), _array(lengths), _array(mask), sub), expected, label, visible)
+
+
+def _mask_cases(hidden: bool) -> list[Case]:
+    cases = [
+        _mask_case("prompt", 0, 1, 6, [2], None, True),
+        _mask_case("prompt", 1, 2, 5, [3, 1], None, True),
+        _mask_case("padding", 2, 2, 6, [2, 3], [6, 4], True),
+        _mask_case("padding", 3, 3, 5, [1, 2, 2], [3, 5, 4], True),
+        _mask_case("copy", 4, 2, 5, [2, 1], [5, 3], True),
+    ]
+    if hidden:
+        cases += [
+            _mask_case("prompt", 10, 3, 12, [5, 0, 11], None, False),
+            _mask_case("prompt", 11, 4, 9, [1, 2, 3, 4], None, False),
+            _mask_case("padding", 12, 4, 16, [3, 5, 2, 7], [16, 9, 4, 12], False),
+            _mask_case("padding", 13, 2, 8, [4, 4], [8, 8], False),  # a mask of ones
+            _mask_case("copy", 14, 3, 10, [3, 4, 2], [10, 6, 7], False),
+            _mask_case("copy", 15, 2, 7, [2, 5], None, False),
+        ]
+    return cases
+
+
+def _mask_compare(case: Case, got: Any, expected: Any) -> None:
+    labels_e = expected
+    if case.subcheck == "copy":
+        labels_e, ids_e = expected["tuple"]
+        if not (isinstance(got, dict) and "tuple" in got):
+            raise GradingError("different kinds of result")
+        labels, ids = got["tuple"]
+        if not np.array_equal(array_of(ids), array_of(ids_e)):
+            raise GradingError(f"mask_prompt_tokens changed input_ids in place for {case.label}: the model still needs "
+                               "the prompt tokens as its input. Work on a copy (input_ids.clone())")
+        if not (isinstance(labels, dict) and "tensor" in labels and labels["tensor"]["kind"] == "torch.Tensor"):
+            raise GradingError(f"mask_prompt_tokens must return a torch.Tensor, got {kind_of(labels)} for {case.label}")
+        want = labels_e["tensor"]["dtype"] if isinstance(labels_e, dict) and "tensor" in labels_e else "int64"  # int64 but for a mistake's
+        if labels["tensor"]["dtype"] != want or labels["tensor"]["shape"] != list(array_of(ids_e).shape):
+            raise GradingError(f"the labels must be a torch.{want} tensor of input_ids' shape {tuple(array_of(ids_e).shape)}, "
+                               f"got torch.{labels['tensor']['dtype']} of shape {tuple(labels['tensor']['shape'])} for {case.label}")
+        return  # the values are the other requirements'
+    expect_tensor(got, labels_e, what="labels", context=case.label, atol=0, rtol=0)
+
+
+def _mask_answer(body: str) -> str:
+    return "import torch\ndef mask_prompt_tokens(input_ids, prompt_lengths, attention_mask=None):\n" + body
+
+
+_POSITIONS = "    positions = torch.arange(input_ids.shape[1])[None, :]\n    lengths = torch.as_tensor(prompt_lengths)[:, None]\n"
+
+MASK_PROMPT_TOKENS = Exercise(
+    name="mask_prompt_tokens",
+    cell="mask_prompt_tokens",
+    test_cell="mask_prompt_tokens_tests",
+    points=3,
+    subchecks=(
+        SubCheck("prompt", 1.0, "positions 0 .. prompt_lengths[b] - 1 of row b are -100, every other position keeps its token id"),
+        SubCheck("padding", 1.0, "positions where attention_mask is 0 (padding on the right) are -100 too; tokens equal to "
+                 "the padding id inside the response are kept"),
+        SubCheck("copy", 1.0, "returns a new torch.int64 tensor: input_ids is left unchanged"),
+    ),
+    cases=_mask_cases,
+    run=RUNNERS["mask_prompt_tokens"],
+    compare=_mask_compare,
+    forbidden=Forbidden(python=(f"{FINETUNE}:mask_prompt_tokens",), names=(FINETUNE,)),
+    mistakes=(
+        Mistake("off_by_one", "your prompt mask is off by one: the prompt occupies positions 0 .. prompt_lengths[b] - 1, so "
+                "the first response token (at prompt_lengths[b]) must keep its label", _mask_answer(_POSITIONS + """    labels = input_ids.clone()
+    labels[positions <= lengths] = -100
+    if attention_mask is not None:
+        labels[attention_mask == 0] = -100
+    return labels
+""")),
+        Mistake("short_by_one", "your prompt mask stops one token early: the last prompt token (at prompt_lengths[b] - 1) "
+                "is still a label", _mask_answer(_POSITIONS + """    labels = input_ids.clone()
+    labels[positions < lengths - 1] = -100
+    if attention_mask is not None:
+        labels[attention_mask == 0] = -100
+    return labels
+""")),
+        Mistake("padding_not_masked", "the padding is not masked: positions where attention_mask is 0 must be -100 as well, "
+                "or the model learns to predict padding", _mask_answer(_POSITIONS + """    labels = input_ids.clone()
+    labels[positions < lengths] = -100
+    return labels
+""")),
+        Mistake("pad_id", "you mask every token equal to the padding id (0) instead of the positions attention_mask marks: "
+                "real text can contain that id (GPT-2 pads with its end-of-text token, which ends every response)",
+                _mask_answer(_POSITIONS + """    labels = input_ids.clone()
+    labels[positions < lengths] = -100
+    labels[input_ids == 0] = -100
+    return labels
+""")),
+        Mistake("in_place", "you modify input_ids in place: the labels must be a copy (input_ids.clone()), the model still "
+                "needs the prompt as its input", _mask_answer(_POSITIONS + """    labels = input_ids
+    labels[positions < lengths] = -100
+    if attention_mask is not None:
+        labels[attention_mask == 0] = -100
+    return labels
+""")),
+        Mistake("response_masked", "you masked the response and kept the prompt: the loss must count the response tokens "
+                "(what the model should answer), not the prompt", _mask_answer(_POSITIONS + """    labels = input_ids.clone()
+    labels[positions >= lengths] = -100
+    if attention_mask is not None:
+        labels[attention_mask == 0] = -100
+    return labels
+""")),
+        Mistake("zero_not_ignore", "you set the masked positions to 0; cross-entropy skips only the label -100 (ignore_index), "
+                "0 is a real token id", _mask_answer(_POSITIONS + """    labels = input_ids.clone()
+    labels[positions < lengths] = 0
+    if attention_mask is not None:
+        labels[attention_mask == 0] = 0
+    return labels
+""")),
+        Mistake("first_length", "you used prompt_lengths[0] for every row: each row has its own prompt length",
+                _mask_answer("""    labels = input_ids.clone()
+    labels[:, : int(prompt_lengths[0])] = -100
+    if attention_mask is not None:
+        labels[attention_mask == 0] = -100
+    return labels
+""")),
+        Mistake("float_labels", "your labels are a float tensor (torch.where with -100.0, or .float()): labels are token ids, "
+                "a torch.int64 tensor as input_ids", _mask_answer(_POSITIONS + """    labels = torch.where(positions < lengths, -100.0, input_ids.float())
+    if attention_mask is not None:
+        labels = torch.where(attention_mask == 0, -100.0, labels)
+    return labels
+""")),
+        Mistake("mask_inverted", "you mask the positions where attention_mask is 1: 1 marks a real token, 0 the padding",
+                _mask_answer(_POSITIONS + """    labels = input_ids.clone()
+    labels[positions < lengths] = -100
+    if attention_mask is not None:
+        labels[attention_mask == 1] = -100
+    return labels
+""")),
+        Mistake("padding_instead_of_prompt", "with an attention_mask you mask the padding instead of the prompt: the prompt "
+                "is masked in every case, the padding as well when there is a mask", _mask_answer(_POSITIONS + """    labels = input_ids.clone()
+    if attention_mask is not None:
+        labels[attention_mask == 0] = -100
+    else:
+        labels[positions < lengths] = -100
+    return labels
+""")),
+        Mistake("minus_one", "you mark the masked positions with -1: the label that cross-entropy skips (ignore_index) is -100",
+                _mask_answer(_POSITIONS + """    labels = input_ids.clone()
+    labels[positions < lengths] = -1
+    if attention_mask is not None:
+        labels[attention_mask == 0] = -1
+    return labels
+""")),
+        Mistake("masked_fill_discarded", "labels.masked_fill(...) returns a new tensor and leaves labels as it was: assign its "
+                "result (labels = labels.masked_fill(...)) or use masked_fill_", _mask_answer(_POSITIONS + """    labels = input_ids.clone()
+    labels.masked_fill(positions < lengths, -100)
+    if attention_mask is not None:
+        labels.masked_fill(attention_mask == 0, -100)
+    return labels
+""")),
+    ),
+)
+
+
+# ---------------------------------------------------------------- exercise 2: the SFT loss
+
+
+def _sft_expected(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    wide = logits.detach().double().requires_grad_()
+    V = logits.shape[-1]
+    loss = F.cross_entropy(wide[:, :-1].reshape(-1, V), labels[:, 1:].reshape(-1), ignore_index=-100)
+    (grad,) = torch.autograd.grad(loss, wide)
+    return loss.detach(), grad
+
+
+def _sft_case(sub: str, seed: int, B: int, T: int, V: int, prompts: list[int] | None, reals: list[int] | None,
+              visible: bool, dtype: torch.dtype = torch.float32) -> Case:
+    g = _seeded(seed)
+    logits = (torch.randn(B, T, V, generator=g, dtype=torch.float64) * 2).to(dtype)
+    labels = torch.randint(V, (B, T), generator=g)
+    for b in range(B):
+        if prompts is not None:
+            labels[b, : prompts[b]] = -100
+        if reals is not None:
+            labels[b, reals[b]:] = -100
+    loss, grad = _sft_expected(logits, labels)
+    expected = to_plain((loss, grad)) if sub == "scalar" else to_plain(loss)
+    label = f"logits ({B}, {T}, {V}) {str(dtype).removeprefix('torch.')}, labels {labels.tolist() if B * T <= 24 else (B, T)}"
+    return Case(sub, (_array(logits), _array(labels), sub == "scalar"), expected, label, visible)
+
+
+def _sft_cases(hidden: bool) -> list[Case]:
+    cases = [
+        _sft_case("shift", 0, 1, 5, 7, None, None, True),
+        _sft_case("shift", 1, 2, 4, 9, None, None, True),
+        _sft_case("ignore", 2, 2, 6, 7, [2, 3], [6, 4], True),
+        _sft_case("ignore", 3, 3, 5, 6, [1, 3, 2], [4, 5, 3], True),
+        _sft_case("scalar", 4, 2, 5, 5, [2, 1], [5, 4], True),
+    ]
+    if hidden:
+        cases += [
+            _sft_case("shift", 10, 4, 16, 50, None, None, False),
+            _sft_case("shift", 11, 2, 7, 11, None, None, False, torch.float64),
+            _sft_case("ignore", 12, 4, 12, 30, [3, 5, 2, 7], [12, 9, 6, 10], False),
+            _sft_case("ignore", 13, 2, 9, 13, [6, 2], [9, 9], False),
+            _sft_case("ignore", 14, 3, 8, 40, [1, 6, 3], [4, 8, 5], False, torch.float64),
+            _sft_case("scalar", 15, 3, 6, 9, None, None, False),
+            _sft_case("scalar", 16, 2, 8, 12, [3, 2], [8, 6], False),
+        ]
+    return cases
+
+
+def _same_loss(got: Any, expected: Any, case: Case) -> None:
+    """The loss must be the expected number; a catalogued mistake's result may be no number (a
+    tensor of every token's loss): then the same kind of result with the same values."""
+    if float_of(expected) is not None or array_of(expected) is None:
+        expect_float(got, float_of(expected), what="loss", context=case.label, atol=1e-5, rtol=1e-5)
+        return
+    if kind_of(got) != kind_of(expected):
+        raise GradingError("different kinds of result")
+    expect_tensor(got, expected, what="loss", context=case.label, atol=1e-5, rtol=1e-5)
+
+
+def _sft_compare(case: Case, got: Any, expected: Any) -> None:
+    if case.subcheck != "scalar":
+        _same_loss(got, expected, case)
+        return
+    loss, grad = got["tuple"] if isinstance(got, dict) and "tuple" in got else (got, None)
+    loss_e, grad_e = expected["tuple"]
+    if grad_e is None:  # comparing with a catalogued mistake that returns no usable tensor
+        if kind_of(loss) != kind_of(loss_e) or grad is not None:
+            raise GradingError("different kinds of result")
+        _same_loss(loss, loss_e, case)
+        return
+    # What the requirement states: a 0-dim float tensor with a gradient that reaches the logits. Its
+    # value, and the gradient's, are the "shift" and "ignore" requirements' (judged by their cases).
+    if not (isinstance(loss, dict) and "tensor" in loss and loss["tensor"]["shape"] == []):
+        raise GradingError(f"sft_loss must return a 0-dim torch.Tensor (so that loss.backward() trains the model), "
+                           f"got {kind_of(loss)} for {case.label}")
+    if not loss["tensor"]["dtype"].startswith(("float", "bfloat")):
+        raise GradingError(f"sft_loss must return a float tensor, got torch.{loss['tensor']['dtype']} for {case.label}")
+    if grad is None:
+        raise GradingError(f"no gradient reaches the logits through your loss for {case.label} (.item(), .detach(), "
+                           "torch.tensor(...) or .data cut the graph)")
+    g = array_of(grad)
+    if g is None or g.shape != array_of(grad_e).shape or not np.isfinite(g).all() or not g.any():
+        raise GradingError(f"the gradient of your loss with respect to the logits is zero or not finite for {case.label}: "
+                           "the loss must be computed from the logits")
+
+
+def _sft_answer(body: str) -> str:
+    return "import torch\nimport torch.nn.functional as F\ndef sft_loss(logits, labels):\n" + body
+
+
+_PER_TOKEN = """    targets = labels[:, 1:]
+    counted = targets != -100
+    nll = F.cross_entropy(logits[:, :-1].transpose(1, 2), targets.clamp(min=0), reduction="none")  # (B, T-1)
+"""
+
+SFT_LOSS = Exercise(
+    name="sft_loss",
+    cell="sft_loss",
+    test_cell="sft_loss_tests",
+    points=3,
+    subchecks=(
+        SubCheck("shift", 1.0, "the logits at position t are scored against labels[:, t + 1] (logits[:, :-1] against "
+                 "labels[:, 1:]), as GPT2LMHeadModel's loss with labels"),
+        SubCheck("ignore", 1.0, "labels equal to -100 are skipped; the mean is over the counted tokens of the whole batch "
+                 "(not per sequence, not over every position)"),
+        SubCheck("scalar", 1.0, "returns a 0-dim float tensor whose gradient reaches the logits"),
+    ),
+    cases=_sft_cases,
+    run=RUNNERS["sft_loss"],
+    compare=_sft_compare,
+    forbidden=Forbidden(
+        python=(f"{FINETUNE}:sft_loss", "transformers.loss.loss_utils:ForCausalLMLoss",
+                "transformers.loss.loss_utils:fixed_cross_entropy"),
+        names=(FINETUNE, "ForCausalLMLoss", "fixed_cross_entropy", "loss_function", "LOSS_MAPPING"),
+    ),
+    mistakes=(
+        Mistake("no_shift", "no shift: you score the logits at position t against labels[:, t]; the model would learn to "
+                "copy its input. Compare logits[:, :-1] with labels[:, 1:]", _sft_answer("""    V = logits.shape[-1]
+    return F.cross_entropy(logits.reshape(-1, V), labels.reshape(-1), ignore_index=-100)
+""")),
+        Mistake("shift_wrong_way", "you shift the wrong way: logits[:, 1:] against labels[:, :-1] asks each position to "
+                "predict the token before it", _sft_answer("""    V = logits.shape[-1]
+    return F.cross_entropy(logits[:, 1:].reshape(-1, V), labels[:, :-1].reshape(-1), ignore_index=-100)
+""")),
+        Mistake("mean_all_positions", "you divide by every position (B * (T - 1)) instead of the number of counted tokens "
+                "(labels != -100)", _sft_answer(_PER_TOKEN + """    return (nll * counted).sum() / nll.numel()
+""")),
+        Mistake("mean_per_sequence", "you average each sequence first and then the sequences; Hugging Face's loss averages "
+                "over all counted tokens of the batch together", _sft_answer(_PER_TOKEN + """    return ((nll * counted).sum(1) / counted.sum(1).clamp(min=1)).mean()
+""")),
+        Mistake("sum", "you return the sum of the token losses; the loss is their mean",
+                _sft_answer(_PER_TOKEN + """    return (nll * counted).sum()
+""")),
+        Mistake("ignore_not_skipped", "the -100 labels are not skipped: you replaced them by a real token id and counted them",
+                _sft_answer("""    V = logits.shape[-1]
+    return F.cross_entropy(logits[:, :-1].reshape(-1, V), labels[:, 1:].clamp(min=0).reshape(-1))
+""")),
+        Mistake("item", "you return a Python number (.item() / float()): return the tensor, so that loss.backward() can train "
+                "the model", _sft_answer(_PER_TOKEN + """    return ((nll * counted).sum() / counted.sum()).item()
+""")),
+        Mistake("detached", "your loss is computed from logits.detach() (or .data): no gradient reaches the logits, so "
+                "loss.backward() trains nothing", _sft_answer("""    V = logits.shape[-1]
+    return F.cross_entropy(logits.detach()[:, :-1].reshape(-1, V), labels[:, 1:].reshape(-1), ignore_index=-100)
+""")),
+        Mistake("nll_on_logits", "you pass the raw logits to F.nll_loss, which expects log-probabilities: apply log_softmax "
+                "first, or use F.cross_entropy", _sft_answer("""    V = logits.shape[-1]
+    return F.nll_loss(logits[:, :-1].reshape(-1, V), labels[:, 1:].reshape(-1), ignore_index=-100)
+""")),
+        Mistake("softmax_over_time", "your log_softmax runs over the positions (dim=1): the distribution of the next token is "
+                "over the vocabulary, the last dimension", _sft_answer("""    log_probs = F.log_softmax(logits, dim=1)[:, :-1]
+    targets = labels[:, 1:]
+    counted = targets != -100
+    nll = -log_probs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    return (nll * counted).sum() / counted.sum()
+""")),
+        Mistake("per_token", "you return the loss of every token (reduction='none'): the loss is one number, the mean over "
+                "the counted tokens", _sft_answer(_PER_TOKEN + """    return nll[counted]
+""")),
+        Mistake("count_unshifted", "you divide by the number of labels that are not -100 before the shift (labels != -100 "
+                "on all T positions): count the targets that are scored, labels[:, 1:] != -100",
+                _sft_answer(_PER_TOKEN + """    return (nll * counted).sum() / (labels != -100).sum()
+""")),
+    ),
+)
+
+
+# ---------------------------------------------------------------- exercise 3: a LoRA layer
+
+
+def _peft_output(W, b, A, B, r, alpha, x, train_seed: int | None = None, dropout: float = 0.0) -> torch.Tensor:
+    """peft's LoRA layer on ``nn.Linear(W, b)`` with ``lora_A = A``, ``lora_B = B``, in the dtype of W
+    (float64), in eval mode; with ``train_seed``, in train mode with ``lora_dropout=dropout``, called
+    right after ``torch.manual_seed(train_seed)`` (dropout on x draws the mask the student's layer draws)."""
+    out_f, in_f = W.shape
+    dtype = W.dtype
+
+    class One(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(in_f, out_f, bias=b is not None, dtype=dtype)
+
+        def forward(self, x):
+            return self.lin(x)
+
+    module = One()
+    with torch.no_grad():
+        module.lin.weight.copy_(W)
+        if b is not None:
+            module.lin.bias.copy_(b)
+    model = get_peft_model(module, LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout if train_seed is not None else 0.0,
+                                              target_modules=["lin"]))
+    layer = model.base_model.model.lin
+    with torch.no_grad():
+        layer.lora_A["default"].weight.copy_(A)
+        layer.lora_B["default"].weight.copy_(B)
+        if train_seed is None:
+            model.eval()
+            return model(x.to(dtype))
+        model.train()
+        torch.manual_seed(train_seed)
+        return model(x.to(dtype))
+
+
+def _lora_case(sub: str, seed: int, n_in: int, n_out: int, r: int, alpha: float, bias: bool, shape: tuple[int, ...],
+               visible: bool, dropout: float | None = None, train_seed: int | None = None) -> Case:
+    g = _seeded(seed)
+    W = torch.randn(n_out, n_in, generator=g, dtype=torch.float64) / n_in ** 0.5
+    b = torch.randn(n_out, generator=g, dtype=torch.float64) * 0.5 if bias else None
+    A = torch.randn(r, n_in, generator=g, dtype=torch.float64) / n_in ** 0.5
+    B = torch.randn(n_out, r, generator=g, dtype=torch.float64)
+    x = torch.randn(*shape, n_in, generator=g, dtype=torch.float64)
+    inputs = {"kind": sub, "r": r, "alpha": alpha, "dropout": dropout, "W": _array(W.float()), "b": _array(None if b is None else b.float()),
+              "A": _array(A.float()), "B": _array(B.float()), "x": _array(x.float()), "n_in": n_in, "n_out": n_out,
+              "train_seed": train_seed}
+    args = f"LoRALinear(nn.Linear({n_in}, {n_out}{'' if bias else ', bias=False'}), r={r}, alpha={alpha}" + (
+        f", dropout={dropout})" if dropout is not None else ")")
+    if sub == "params":
+        expected = {"A": [[r, n_in], True], "B": [[n_out, r], True], "B_zero": True, "base_frozen": True, "A_random": True,
+                    "B_learns": True}
+        return Case(sub, inputs, to_plain(expected), args, visible)
+    if train_seed is not None:  # float32, as the student's layer: the dropout mask drawn is the same
+        W, b, A, B, x = (None if t is None else t.float() for t in (W, b, A, B, x))
+        out = _peft_output(W, b, A, B, r, alpha, x, train_seed, dropout or 0.0).float()
+        label = (f"{args} with A, B set, x {tuple(shape) + (n_in,)}, in train mode (layer.train()), called right after "
+                 f"torch.manual_seed({train_seed})")
+        return Case(sub, inputs, to_plain(out), label, visible)
+    W, b, A, B, x = (None if t is None else t.float().double() for t in (W, b, A, B, x))
+    out = _peft_output(W, b, A, B, r, alpha, x).float()
+    label = f"{args} with A, B set, x {tuple(shape) + (n_in,)}" + (" (in eval mode)" if dropout else "")
+    if sub == "merge":
+        return Case(sub, inputs, to_plain(["Linear", out, out]), label + ", merge()", visible)
+    return Case(sub, inputs, to_plain(out), label, visible)
+
+
+def _lora_cases(hidden: bool) -> list[Case]:
+    cases = [
+        _lora_case("params", 0, 6, 4, 2, 8, True, (3,), True),
+        _lora_case("params", 1, 5, 7, 3, 3, False, (3,), True),
+        _lora_case("forward", 2, 6, 4, 2, 8, True, (3,), True),
+        _lora_case("forward", 3, 5, 3, 1, 4, False, (2, 3), True),
+        _lora_case("merge", 4, 6, 4, 2, 8, True, (3,), True),
+        _lora_case("params", 5, 4, 6, 2, 16, True, (2,), True, dropout=0.1),
+        _lora_case("forward", 8, 4, 3, 2, 4, False, (3,), True, dropout=1.0),  # eval mode: no dropout, whatever p
+        _lora_case("forward", 6, 7, 5, 3, 4, True, (2,), True, dropout=0.1),
+        _lora_case("merge", 7, 5, 6, 3, 4, True, (2,), True),
+        _lora_case("forward", 9, 6, 5, 2, 8, True, (4,), True, dropout=0.5, train_seed=1234),  # train mode: dropout on x
+    ]
+    if hidden:
+        cases += [
+            _lora_case("params", 10, 16, 8, 4, 16, True, (2,), False, dropout=0.1),
+            _lora_case("params", 11, 3, 12, 1, 1, True, (2,), False),
+            _lora_case("forward", 12, 16, 8, 4, 16, True, (2, 5), False),
+            _lora_case("forward", 13, 12, 20, 8, 4, True, (4,), False),
+            _lora_case("forward", 14, 10, 6, 2, 8, True, (3,), False, dropout=0.2),
+            _lora_case("merge", 15, 16, 8, 4, 16, False, (2, 5), False),
+            _lora_case("merge", 16, 12, 20, 8, 4, True, (4,), False),
+            _lora_case("forward", 17, 10, 7, 4, 16, False, (2, 3), False, dropout=0.3, train_seed=77),
+        ]
+    return cases
+
+
+def _lora_compare(case: Case, got: Any, expected: Any) -> None:
+    if case.subcheck == "params":
+        if got == expected:
+            return
+        have = got.get("dict", {}) if isinstance(got, dict) and isinstance(got.get("dict"), dict) else {}
+        want = expected["dict"]
+        for name in ("A", "B"):
+            w = want[name]["list"]
+            shape = w[0]["list"]
+            h = have.get(name)
+            if not isinstance(h, dict) or "list" not in h:
+                raise GradingError(f"{case.label} has no tensor attribute {name}: it needs a trainable nn.Parameter {name} "
+                                   f"of shape {tuple(shape)}")
+            h_shape, h_trainable = h["list"][0]["list"], h["list"][1]
+            if h_shape != shape:
+                raise GradingError(f"{case.label}: {name} should have shape {tuple(shape)} "
+                                   f"({'(r, in_features)' if name == 'A' else '(out_features, r)'}), got {tuple(h_shape)}")
+            if not h_trainable:
+                raise GradingError(f"{case.label}: {name} must be a trainable nn.Parameter (requires_grad=True)")
+        if have.get("B_zero") is not True:
+            raise GradingError(f"{case.label}: B must be zero at the start, so that the layer starts as the pretrained one")
+        if have.get("base_frozen") is not True:
+            raise GradingError(f"{case.label}: the base layer's weight and bias must be frozen (requires_grad=False); "
+                               "only A and B are trained")
+        if have.get("A_random") is not True:
+            raise GradingError(f"{case.label}: A is all zeros at the start: it must start random (e.g. "
+                               "torch.randn(r, in_features) / sqrt(in_features), or Kaiming), B zero")
+        if have.get("B_learns") is not True:
+            raise GradingError(f"{case.label}: one backward pass through a fresh layer, layer(x).sum().backward(), "
+                               "gives B no (or a zero) gradient: with A random and B zero, B's gradient is not zero")
+        raise GradingError(f"{case.label}: the parameters differ from what is expected")
+    if case.subcheck == "forward":
+        expect_tensor(got, expected, what="LoRALinear(x)", context=case.label, atol=1e-4, rtol=1e-4)
+        return
+    kind, out, after = items_of_list(got, "merge()")
+    kind_e, out_e, after_e = expected["list"]
+    if kind != kind_e:
+        raise GradingError(f"merge() must return one nn.Linear, got {kind if isinstance(kind, str) else kind_of(kind)} for {case.label}")
+    expect_tensor(out, out_e, what="merge()(x)", context=case.label, atol=1e-4, rtol=1e-4)
+    expect_tensor(after, after_e, what="the LoRA layer's own output after merge()", context=case.label + " (merge() must "
+                  "leave the LoRA layer as it was: build the merged nn.Linear from a copy of the base's weight)",
+                  atol=1e-4, rtol=1e-4)
+
+
+def items_of_list(plain: Any, what: str) -> list:
+    if isinstance(plain, dict) and "list" in plain and len(plain["list"]) == 3:
+        return plain["list"]
+    raise GradingError(f"{what}: unexpected result {kind_of(plain)}")
+
+
+_LORA_SOLUTION = """import math
+import torch
+from torch import nn
+
+
+class LoRALinear(nn.Module):
+    def __init__(self, base, r, alpha, dropout=0.0):
+        super().__init__()
+        self.base = base
+        for p in self.base.parameters():
+            p.requires_grad_(False)
+        self.scaling = alpha / r
+        self.A = nn.Parameter(torch.randn(r, base.in_features) / math.sqrt(base.in_features))
+        self.B = nn.Parameter(torch.zeros(base.out_features, r))
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x):
+        return self.base(x) + self.dropout(x) @ self.A.T @ self.B.T * self.scaling
+
+    def merge(self):
+        merged = nn.Linear(self.base.in_features, self.base.out_features, bias=self.base.bias is not None)
+        with torch.no_grad():
+            merged.weight.copy_(self.base.weight + self.scaling * self.B @ self.A)
+            if self.base.bias is not None:
+                merged.bias.copy_(self.base.bias)
+        return merged
+"""
+
+
+def _lora_variant(*replacements: tuple[str, str]) -> str:
+    code = _LORA_SOLUTION
+    for old, new in replacements:
+        if code.count(old) != 1:
+            raise ValueError(f"{old!r} occurs {code.count(old)} times")
+        code = code.replace(old, new)
+    return code
+
+
+LORA_LINEAR = Exercise(
+    name="LoRALinear",
+    cell="lora_linear",
+    test_cell="lora_linear_tests",
+    points=4,
+    subchecks=(
+        SubCheck("params", 1.0, "the base nn.Linear is frozen (requires_grad=False on its weight and bias); A (r, in_features) "
+                 "and B (out_features, r) are trainable nn.Parameters, B zero at the start and A random (not zero), so that "
+                 "a backward pass on a fresh layer gives B a non-zero gradient"),
+        SubCheck("forward", 1.5, "layer(x) = base(x) + (alpha / r) * dropout(x) A^T B^T, i.e. W x + b + (alpha / r) B A dropout(x), "
+                 "equal to peft's LoRA layer with the same A and B: in eval mode (no dropout), and in train mode with "
+                 "dropout, where the dropout applies to the branch's input x (nn.Dropout or F.dropout(x, p, self.training)), "
+                 "the same mask as peft's after the same torch.manual_seed"),
+        SubCheck("merge", 1.5, "merge() returns one nn.Linear with the same outputs: weight W + (alpha / r) B A, the base's bias; "
+                 "the LoRA layer itself is left unchanged (its outputs after merge() are those before)"),
+    ),
+    cases=_lora_cases,
+    run=RUNNERS["lora_linear"],
+    compare=_lora_compare,
+    forbidden=Forbidden(
+        python=(f"{LORA}:LoRALinear", "peft.tuners.lora.layer:Linear", "peft.tuners.lora.layer:LoraLayer"),
+        names=("peft", LORA),
+    ),
+    mistakes=(
+        Mistake("scaling_inverted", "your scaling is r / alpha; LoRA scales the update by alpha / r",
+                _lora_variant(("self.scaling = alpha / r", "self.scaling = r / alpha"))),
+        Mistake("merge_no_scaling", "merge() forgets the scaling: the merged weight is W + (alpha / r) B A",
+                _lora_variant(("self.base.weight + self.scaling * self.B @ self.A", "self.base.weight + self.B @ self.A"))),
+        Mistake("no_scaling", "your update is not scaled: multiply B A x by alpha / r",
+                _lora_variant(("self.scaling = alpha / r", "self.scaling = 1.0"))),
+        Mistake("B_random", "B is random at the start: it must be zero, so that before training the layer equals the "
+                "pretrained one (A is the random one)", _lora_variant((
+                    "self.B = nn.Parameter(torch.zeros(base.out_features, r))",
+                    "self.B = nn.Parameter(torch.randn(base.out_features, r) * 0.01)"))),
+        Mistake("base_not_frozen", "the base layer is not frozen: set requires_grad=False on its weight and bias, only A "
+                "and B are trained", _lora_variant(("        for p in self.base.parameters():\n            p.requires_grad_(False)\n", ""))),
+        Mistake("shapes_swapped", "A and B have each other's shapes: A is (r, in_features), B is (out_features, r)",
+                _lora_variant(
+                    ("self.A = nn.Parameter(torch.randn(r, base.in_features) / math.sqrt(base.in_features))",
+                     "self.A = nn.Parameter(torch.randn(base.in_features, r) / math.sqrt(base.in_features))"),
+                    ("self.B = nn.Parameter(torch.zeros(base.out_features, r))", "self.B = nn.Parameter(torch.zeros(r, base.out_features))"),
+                    ("self.dropout(x) @ self.A.T @ self.B.T", "self.dropout(x) @ self.A @ self.B"),
+                    ("self.B @ self.A)", "(self.A @ self.B).T)"))),
+        Mistake("integer_division", "your scaling is alpha // r, an integer division: it is alpha / r (4 / 3 is 1.33, not 1)",
+                _lora_variant(("self.scaling = alpha / r", "self.scaling = alpha // r"))),
+        Mistake("alpha_not_divided", "your update is scaled by alpha: the scaling is alpha / r",
+                _lora_variant(("self.scaling = alpha / r", "self.scaling = alpha"))),
+        Mistake("update_only", "your forward returns only the low-rank update (alpha / r) B A x: the frozen layer's output "
+                "base(x) is added to it", _lora_variant(("return self.base(x) + self.dropout(x)", "return self.dropout(x)"))),
+        Mistake("bias_not_frozen", "only the base layer's weight is frozen: its bias must not be trained either "
+                "(requires_grad=False on every parameter of base)",
+                _lora_variant(("        for p in self.base.parameters():\n            p.requires_grad_(False)\n",
+                               "        self.base.weight.requires_grad_(False)\n"))),
+        Mistake("plain_tensors", "A and B are plain tensors with requires_grad=True: make them nn.Parameters, so that "
+                "layer.parameters() (and the optimizer) sees them", _lora_variant(
+                    ("self.A = nn.Parameter(torch.randn(r, base.in_features) / math.sqrt(base.in_features))",
+                     "self.A = (torch.randn(r, base.in_features) / math.sqrt(base.in_features)).requires_grad_()"),
+                    ("self.B = nn.Parameter(torch.zeros(base.out_features, r))", "self.B = torch.zeros(base.out_features, r, requires_grad=True)"))),
+        Mistake("no_dropout_argument", "your LoRALinear takes no dropout argument: its signature is LoRALinear(base, r, alpha, "
+                "dropout=0.0)", _lora_variant(("def __init__(self, base, r, alpha, dropout=0.0):", "def __init__(self, base, r, alpha):"),
+                                              ("self.dropout = nn.Dropout(dropout)", "self.dropout = nn.Identity()"))),
+        Mistake("dropout_in_eval", "your dropout ignores the layer's mode (F.dropout(x, p) is always in training mode): in eval "
+                "mode dropout does nothing; use nn.Dropout, or F.dropout(x, p, training=self.training)",
+                _lora_variant(("self.dropout = nn.Dropout(dropout)", "self.p = dropout"),
+                              ("self.dropout(x) @ self.A.T", "nn.functional.dropout(x, self.p) @ self.A.T"))),
+        Mistake("merge_returns_self", "merge() returns the LoRALinear itself: it must return one plain nn.Linear whose weight "
+                "holds W + (alpha / r) B A", _lora_variant((
+                    """        merged = nn.Linear(self.base.in_features, self.base.out_features, bias=self.base.bias is not None)
+        with torch.no_grad():
+            merged.weight.copy_(self.base.weight + self.scaling * self.B @ self.A)
+            if self.base.bias is not None:
+                merged.bias.copy_(self.base.bias)
+        return merged""", "        return self"))),
+        Mistake("merge_no_bias", "merge() drops the base layer's bias: copy it into the merged nn.Linear",
+                _lora_variant(("            if self.base.bias is not None:\n                merged.bias.copy_(self.base.bias)\n",
+                               "            if self.base.bias is not None:\n                merged.bias.zero_()\n"))),
+        Mistake("A_zero", "A starts at zero as well as B: then neither gets a gradient (B's is x A^T, A's is B^T ...) and "
+                "the update never trains. A starts random (torch.randn(r, in_features) / sqrt(in_features), or Kaiming), "
+                "only B at zero", _lora_variant((
+                    "self.A = nn.Parameter(torch.randn(r, base.in_features) / math.sqrt(base.in_features))",
+                    "self.A = nn.Parameter(torch.zeros(r, base.in_features))"))),
+        Mistake("init_swapped", "your initialisations are swapped: B must start at zero, so that before training the layer "
+                "equals the pretrained one, and A random (with A at zero B gets no gradient)", _lora_variant(
+                    ("self.A = nn.Parameter(torch.randn(r, base.in_features) / math.sqrt(base.in_features))",
+                     "self.A = nn.Parameter(torch.zeros(r, base.in_features))"),
+                    ("self.B = nn.Parameter(torch.zeros(base.out_features, r))",
+                     "self.B = nn.Parameter(torch.randn(base.out_features, r) * 0.01)"))),
+        Mistake("dropout_on_output", "your dropout is applied to the low-rank branch's output: LoRA drops its input, "
+                "(alpha / r) * dropout(x) A^T B^T, as peft does (in train mode the two differ)",
+                _lora_variant(("self.base(x) + self.dropout(x) @ self.A.T @ self.B.T * self.scaling",
+                               "self.base(x) + self.dropout(x @ self.A.T @ self.B.T * self.scaling)"))),
+        Mistake("merge_transposed", "merge() adds (A^T B^T) reshaped to the weight's shape: that is (B A)^T, laid out "
+                "wrongly; the update of the weight (out_features, in_features) is (alpha / r) B A",
+                _lora_variant(("self.base.weight + self.scaling * self.B @ self.A",
+                               "self.base.weight + self.scaling * (self.A.T @ self.B.T).reshape(self.base.weight.shape)"))),
+        Mistake("merge_in_place", "merge() adds the update into the base layer's weight in place: the LoRA layer, which still "
+                "adds (alpha / r) B A x on top of that weight, then applies the update twice. Build the merged nn.Linear from a "
+                "copy (a new nn.Linear, or copy.deepcopy(self.base)) and leave the base as it was",
+                _lora_variant(("""        merged = nn.Linear(self.base.in_features, self.base.out_features, bias=self.base.bias is not None)
+        with torch.no_grad():
+            merged.weight.copy_(self.base.weight + self.scaling * self.B @ self.A)
+            if self.base.bias is not None:
+                merged.bias.copy_(self.base.bias)
+        return merged""", """        with torch.no_grad():
+            self.base.weight += self.scaling * self.B @ self.A
+        return self.base"""))),
+    ),
+)
+
+EXERCISES: dict[str, Exercise] = {
+    "mask_prompt_tokens": MASK_PROMPT_TOKENS,
+    "sft_loss": SFT_LOSS,
+    "lora_linear": LORA_LINEAR,
+}
+
+
+def check_mask_prompt_tokens(fn, hidden: bool = False) -> None:
+    """Exercise 1, against labels written out position by position. Hidden: more shapes and paddings."""
+    check(MASK_PROMPT_TOKENS, fn, hidden)
+
+
+def check_sft_loss(fn, hidden: bool = False) -> None:
+    """Exercise 2, against the loss GPT2LMHeadModel returns with these labels. Hidden: more shapes and float64."""
+    check(SFT_LOSS, fn, hidden)
+
+
+def check_lora_linear(cls, hidden: bool = False) -> None:
+    """Exercise 3, against peft's LoRA layer with the same A and B. Hidden: more sizes, ranks, dropout in eval mode."""
+    check(LORA_LINEAR, cls, hidden)
