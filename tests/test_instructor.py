@@ -92,7 +92,7 @@ def test_lms_zip_is_collected_with_its_naming_rules(term_run, capsys):
 def test_scores_lateness_and_roster(term_run):
     _, _, results, rows = term_run
     assert rows[("1002", CH)]["score"] == "10", "the resubmission (correct) is graded"
-    assert rows[("1003", CH)]["score"] == "6" and rows[("1003", CH)]["name"] == "Grace Hopper"
+    assert rows[("1003", CH)]["score"] == "6.5" and rows[("1003", CH)]["name"] == "Grace Hopper"
     assert rows[("1001", CH)]["late_penalty"] == "1" and rows[("1001", CH)]["score"] == "9", "LATE marker: one day, 10%"
     assert rows[("1004", CH)]["late_penalty"] == "1" and "late by 1 day" in rows[("1004", CH)]["notes"]
     assert rows[("1005", CH)]["late_penalty"] == "0", "the extension covers it"

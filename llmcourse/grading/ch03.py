@@ -265,11 +265,12 @@ def _loss_compare(case: Case, got: Any, expected: Any) -> None:
                            f"got {kind_of(loss)} for {case.label}")
     if not loss["tensor"]["dtype"].startswith(("float", "bfloat")):
         raise GradingError(f"the loss must be a floating-point tensor, got dtype {loss['tensor']['dtype']} for {case.label}")
-    expect_float(loss, float_of(loss_e), what="loss", context=case.label, atol=1e-5, rtol=1e-5)
-    if grad is None:
+    # This requirement is the kind of result and the graph, not the value: a wrong value is the
+    # shift's, the padding's or the mean's to charge.
+    gradient = array_of(grad) if grad is not None else None
+    if gradient is None or gradient.shape != array_of(grad_e).shape or not np.isfinite(gradient).all() or not gradient.any():
         raise GradingError(f"no gradient reaches the logits through your loss for {case.label} (.item(), .detach(), "
                            "torch.tensor(...) or .data cut the graph)")
-    expect_tensor(grad, grad_e, what="gradient of the loss with respect to the logits", context=case.label, atol=1e-6, rtol=1e-4)
 
 
 def _loss_answer(body: str) -> str:

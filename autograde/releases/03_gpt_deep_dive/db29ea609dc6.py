@@ -1,0 +1,682 @@
+"""Graded checks of chapter 03 (GPT deep dive), declared for the grading engine.
+
+Test cells call ``check_causal_mask(fn)``, ``check_causal_lm_loss(fn)`` and ``check_block(cls)``
+(visible cases); the hidden part adds ``hidden=True``. Expected values never come from the
+course's own code (``llmcourse.attention``, ``llmcourse.losses``, ``llmcourse.gpt``):
+
+- the causal mask: read off ``F.scaled_dot_product_attention(..., is_causal=True)`` (which keys
+  get a non-zero weight);
+- the loss: ``F.cross_entropy`` in float64 on the shifted labels with the padding labelled
+  -100, which is what ``GPT2LMHeadModel(input_ids, labels=...)`` computes
+  (``tests/test_grading_ch03.py`` checks the oracle against the model's own loss);
+- the block: Hugging Face's ``GPT2Block`` (eager attention, float64) with the same weights (its
+  Conv1D weights are the transposes of ``nn.Linear``'s) and the 4-d additive mask Hugging Face's
+  ``GPT2Model`` builds from a padding mask (the test file checks that too).
+
+Each exercise's ``mistakes`` and ``alternatives`` are complete answers (imports included), as a
+student could hand them in; the mutation suite grades every one of them.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+# Imported here, not when a check runs: the grading engine's server imports this module once,
+# so the students' processes (whose guards name these functions) start with them loaded.
+import transformers.integrations.sdpa_attention  # noqa: F401
+import transformers.loss.loss_utils  # noqa: F401
+from transformers import GPT2Config
+from transformers.models.gpt2.modeling_gpt2 import GPT2Block
+
+from llmcourse.grading.contract import (
+    Case,
+    Exercise,
+    Forbidden,
+    GradingError,
+    Mistake,
+    SubCheck,
+    array_of,
+    check,
+    expect_float,
+    expect_tensor,
+    float_of,
+    kind_of,
+    to_plain,
+)
+from llmcourse.grading.runners.ch03 import LINEARS, NORMS, RUNNERS
+from llmcourse.grading.runners.ch03 import _module_at  # noqa: F401 - tests/test_grading_ch03.py loads weights with ch03._module_at
+
+ATTENTION = "llmcourse.attention"
+LOSSES = "llmcourse.losses"
+GPT = "llmcourse.gpt"
+HF_GPT2 = "transformers.models.gpt2.modeling_gpt2"
+FUSED_TORCH = ("torch.nn.functional.scaled_dot_product_attention", "torch.nn.functional.multi_head_attention_forward")
+FUSED_ATEN = ("scaled_dot_product", "multi_head_attention")
+
+
+def _seeded(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+# Case inputs hold numpy arrays, not tensors: the engine pickles a job's inputs into the student's
+# process, and torch's pickling sends every tensor through a file descriptor of its own (a few
+# hundred per job stop the whole grading run). The runners (llmcourse.grading.runners.ch03) turn them
+# back into tensors.
+
+
+def _array(t: torch.Tensor | None) -> np.ndarray | None:
+    return None if t is None else t.detach().cpu().numpy().copy()
+
+
+def _computed_once(cases):
+    """Cases are built once per process (the block's oracles take a second or two): the run
+    functions only ever hand the student copies of the inputs, so sharing them is safe."""
+    cached = functools.lru_cache(maxsize=None)(cases)
+    return functools.wraps(cases)(lambda hidden: list(cached(bool(hidden))))
+
+
+# ---------------------------------------------------------------- exercise 1: the causal mask
+
+
+def _mask_expected(T: int) -> torch.Tensor:
+    """Which keys PyTorch's fused attention lets each query see with ``is_causal=True``: with
+    equal scores, the weights are uniform over the allowed keys and 0 elsewhere."""
+    zeros = torch.zeros(1, T, 1, dtype=torch.float64)
+    weights = F.scaled_dot_product_attention(zeros, zeros, torch.eye(T, dtype=torch.float64)[None], is_causal=True)[0]
+    return weights > 0
+
+
+@_computed_once
+def _mask_cases(hidden: bool) -> list[Case]:
+    sizes = {"shape": [(3, True), (5, True), (1, False), (17, False), (64, False)],
+             # 160 is visible: above a buffer of a fixed size (128) that a mask may be sliced from
+             "values": [(4, True), (6, True), (160, True), (1, False), (2, False), (33, False), (128, False), (512, False)]}
+    return [Case(sub, T, to_plain(_mask_expected(T)), f"T={T}", visible)
+            for sub, all_sizes in sizes.items() for T, visible in all_sizes if visible or hidden]
+
+
+def _mask_compare(case: Case, got: Any, expected: Any) -> None:
+    if not (isinstance(got, dict) and "tensor" in got):
+        raise GradingError(f"causal_mask({case.inputs}): expected a torch.Tensor, got {kind_of(got)}")
+    if case.subcheck == "shape":
+        want_shape, want_dtype = tuple(expected["tensor"]["shape"]), expected["tensor"]["dtype"]
+        shape, dtype = tuple(got["tensor"]["shape"]), got["tensor"]["dtype"]
+        if got["tensor"]["kind"] != expected["tensor"]["kind"]:
+            raise GradingError(f"causal_mask({case.inputs}): expected a torch.Tensor, got a {got['tensor']['kind']}")
+        if shape != want_shape or dtype != want_dtype:
+            raise GradingError(f"causal_mask({case.inputs}): expected a torch.{want_dtype} tensor of shape {want_shape}, "
+                               f"got torch.{dtype} of shape {shape}")
+        return
+    # the values alone (what kind of tensor it is, its dtype, is the shape requirement's)
+    values = to_plain(torch.from_numpy(np.array(array_of(got))))
+    expect_tensor(values, expected, what="causal mask (compared as numbers, True = 1)", context=case.label, atol=0, rtol=0)
+
+
+def _mask_mistake(body: str) -> str:
+    return "import torch\ndef causal_mask(T):\n" + body
+
+
+CAUSAL_MASK = Exercise(
+    name="causal_mask",
+    cell="causal_mask",
+    test_cell="causal_mask_tests",
+    points=2,
+    subchecks=(
+        SubCheck("shape", 0.5, "returns a torch.bool tensor of shape (T, T)"),
+        SubCheck("values", 1.5, "entry [i, j] is True exactly when j <= i: each token sees itself and the tokens before it"),
+    ),
+    cases=_mask_cases,
+    run=RUNNERS["causal_mask"],
+    compare=_mask_compare,
+    forbidden=Forbidden(python=(f"{ATTENTION}:causal_mask",), names=(ATTENTION,)),
+    mistakes=(
+        Mistake("future", "your mask is True above the diagonal: each token would see the tokens after it (the future) "
+                "and not those before it. Use the lower triangle (torch.tril)",
+                _mask_mistake("    return torch.ones(T, T, dtype=torch.bool).triu()\n")),
+        Mistake("no_self", "your diagonal is False: a token must be allowed to attend to itself (otherwise the first token "
+                "has nothing to attend to)", _mask_mistake("    return torch.ones(T, T, dtype=torch.bool).tril(diagonal=-1)\n")),
+        Mistake("blocked_convention", "your mask is True where attention is *blocked* (the convention of nn.MultiheadAttention's "
+                "attn_mask); in this course True means 'may attend'",
+                _mask_mistake("    return torch.ones(T, T, dtype=torch.bool).triu(diagonal=1)\n")),
+        Mistake("float", "your mask is a float tensor: return booleans (dtype=torch.bool, or .bool()), True = may attend",
+                _mask_mistake("    return torch.tril(torch.ones(T, T))\n")),
+        Mistake("uint8", "your mask has dtype uint8 (the masks of old PyTorch versions): return dtype=torch.bool",
+                _mask_mistake("    return torch.tril(torch.ones(T, T, dtype=torch.uint8))\n")),
+        Mistake("additive", "you return an additive mask (0 where allowed, -inf where blocked), the form that is added to the "
+                "scores; here the mask is boolean, True = may attend",
+                _mask_mistake("    return torch.zeros(T, T).masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float('-inf'))\n")),
+        Mistake("buffer_shape", "your mask has shape (1, 1, T, T), as nanoGPT stores its mask buffer for (B, H, T, T) scores: "
+                "return (T, T)", _mask_mistake("    return torch.tril(torch.ones(T, T, dtype=torch.bool)).view(1, 1, T, T)\n")),
+        Mistake("int64", "your mask has an integer dtype (int64, from torch.ones(..., dtype=torch.long)): return "
+                "dtype=torch.bool", _mask_mistake("    return torch.ones(T, T, dtype=torch.long).tril()\n")),
+        Mistake("sees_next", "your mask lets each token see the token after it too (tril(diagonal=1)): entry [i, j] is True "
+                "exactly when j <= i", _mask_mistake("    return torch.ones(T, T, dtype=torch.bool).tril(diagonal=1)\n")),
+        Mistake("fixed_buffer", "you slice the mask from a buffer of a fixed size (128 x 128), too small for a longer sequence: "
+                "build it for the T you are given", "import torch\n_MASK = torch.ones(128, 128, dtype=torch.bool).tril()\n\n"
+                "def causal_mask(T):\n    return _MASK[:T, :T]\n"),
+        Mistake("numpy", "you return a NumPy array (np.tril): return a torch.Tensor (torch.tril, torch.ones)",
+                "import numpy as np\ndef causal_mask(T):\n    return np.tril(np.ones((T, T), dtype=bool))\n"),
+        Mistake("all_true", "your mask is True everywhere: nothing is masked, so a token sees the tokens after it; keep the lower "
+                "triangle (torch.tril)", _mask_mistake("    return torch.ones(T, T, dtype=torch.bool)\n")),
+    ),
+)
+
+
+# ---------------------------------------------------------------- exercise 2: the causal LM loss
+
+
+def _loss_expected(logits: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Hugging Face's recipe in float64: labels = input_ids with padding -100, shifted inside."""
+    labels = ids if mask is None else ids.masked_fill(mask == 0, -100)
+    wide = logits.detach().double().requires_grad_()
+    V = logits.shape[-1]
+    loss = F.cross_entropy(wide[:, :-1].reshape(-1, V), labels[:, 1:].reshape(-1), ignore_index=-100)
+    (grad,) = torch.autograd.grad(loss, wide)
+    return loss.detach(), grad
+
+
+def _pad(kind: str, B: int, T: int, real: list[int] | None, g: torch.Generator) -> torch.Tensor | None:
+    """A (B, T) long mask: ``real[b]`` tokens in row b, right- or left-padded ("both": even rows
+    right, odd rows left). A right-padded row of n tokens has n - 1 predictions that count, a
+    left-padded one n (its first token is predicted from padding, and counts, as in Hugging Face)."""
+    if kind == "none":
+        return None
+    mask = torch.zeros(B, T, dtype=torch.long)
+    for b, n in enumerate(real):
+        side = kind if kind in ("right", "left") else ("right" if b % 2 == 0 else "left")
+        if side == "right":
+            mask[b, :n] = 1
+        else:
+            mask[b, T - n:] = 1
+    return mask
+
+
+def _loss_case(sub: str, seed: int, B: int, T: int, V: int, pad: str, real: list[int] | None, visible: bool,
+               dtype: torch.dtype = torch.float32) -> Case:
+    g = _seeded(seed)
+    logits = (torch.randn(B, T, V, generator=g, dtype=torch.float64) * 2).to(dtype)
+    ids = torch.randint(V, (B, T), generator=g)
+    mask = _pad(pad, B, T, real, g)
+    # Token 0 is also the padding id here (as with GPT-2's end-of-text token): make sure real text
+    # contains it as a target, so that skipping every 0 is not the same as skipping the padding.
+    for b in range(B):
+        positions = [t for t in range(1, T) if mask is None or (mask[b, t] == 1)]
+        if positions:
+            ids[b, positions[len(positions) // 2]] = 0
+    if mask is not None:
+        ids = ids.masked_fill(mask == 0, 0)
+    loss, grad = _loss_expected(logits, ids, mask)
+    expected = to_plain((loss, grad)) if sub == "scalar" else to_plain(loss)
+    label = f"logits ({B}, {T}, {V}) {str(dtype).removeprefix('torch.')}, input_ids ({B}, {T})"
+    if mask is None:
+        label += ", no attention_mask"
+    else:
+        label += f", attention_mask {mask.tolist() if B * T <= 24 else '(' + str(B) + ', ' + str(T) + ')'}"
+    return Case(sub, (_array(logits), _array(ids), _array(mask), sub == "scalar"), expected, label, visible)
+
+
+@_computed_once
+def _loss_cases(hidden: bool) -> list[Case]:
+    cases = [
+        _loss_case("shift", 0, 1, 5, 7, "none", None, True),
+        _loss_case("shift", 1, 2, 4, 9, "none", None, True),
+        _loss_case("padding", 2, 2, 5, 7, "both", [4, 3], True),
+        _loss_case("padding", 3, 3, 4, 6, "right", [2, 2, 2], True),
+        _loss_case("mean", 4, 2, 6, 7, "both", [6, 2], True),
+        _loss_case("mean", 5, 3, 5, 8, "right", [5, 3, 2], True),
+        _loss_case("scalar", 6, 2, 5, 5, "both", [4, 3], True),
+    ]
+    if hidden:
+        cases += [
+            _loss_case("shift", 10, 1, 2, 3, "none", None, False),
+            _loss_case("shift", 11, 4, 16, 50, "none", None, False),
+            _loss_case("shift", 12, 3, 9, 1000, "none", None, False),
+            _loss_case("shift", 13, 2, 7, 11, "none", None, False, torch.float64),
+            _loss_case("padding", 14, 4, 12, 30, "both", [8, 7, 8, 7], False),
+            _loss_case("padding", 15, 2, 9, 13, "left", [4, 4], False),
+            _loss_case("padding", 16, 3, 6, 10, "right", [6, 6, 6], False),  # a mask of ones
+            _loss_case("mean", 17, 4, 10, 21, "both", [10, 3, 7, 2], False),
+            _loss_case("mean", 18, 3, 8, 40, "left", [8, 2, 5], False),
+            _loss_case("mean", 19, 2, 11, 17, "right", [11, 4], False, torch.float64),
+            _loss_case("scalar", 20, 3, 6, 9, "none", None, False),
+            _loss_case("scalar", 21, 2, 8, 12, "both", [8, 7], False),
+        ]
+    return cases
+
+
+def _loss_compare(case: Case, got: Any, expected: Any) -> None:
+    if case.subcheck != "scalar":
+        value = float_of(expected)
+        expect_float(got, value, what="loss", context=case.label, atol=1e-5, rtol=1e-5)
+        return
+    loss, grad = got["tuple"] if isinstance(got, dict) and "tuple" in got else (got, None)
+    loss_e, grad_e = expected["tuple"]
+    if grad_e is None:  # comparing with a catalogued mistake that returns no usable tensor
+        if kind_of(loss) != kind_of(loss_e) or grad is not None:
+            raise GradingError("different kinds of result")
+        expect_float(loss, float_of(loss_e), what="loss", context=case.label, atol=1e-5, rtol=1e-5)
+        return
+    if not (isinstance(loss, dict) and "tensor" in loss and loss["tensor"]["shape"] == []):
+        raise GradingError(f"causal_lm_loss must return a 0-dim torch.Tensor (so that loss.backward() trains the model), "
+                           f"got {kind_of(loss)} for {case.label}")
+    if not loss["tensor"]["dtype"].startswith(("float", "bfloat")):
+        raise GradingError(f"the loss must be a floating-point tensor, got dtype {loss['tensor']['dtype']} for {case.label}")
+    # This requirement is the kind of result and the graph, not the value: a wrong value is the
+    # shift's, the padding's or the mean's to charge.
+    gradient = array_of(grad) if grad is not None else None
+    if gradient is None or gradient.shape != array_of(grad_e).shape or not np.isfinite(gradient).all() or not gradient.any():
+        raise GradingError(f"no gradient reaches the logits through your loss for {case.label} (.item(), .detach(), "
+                           "torch.tensor(...) or .data cut the graph)")
+
+
+def _loss_answer(body: str) -> str:
+    return "import torch\nimport torch.nn.functional as F\ndef causal_lm_loss(logits, input_ids, attention_mask=None):\n" + body
+
+
+_LABELS = """    labels = input_ids[:, 1:]
+    counted = torch.ones_like(labels, dtype=torch.bool) if attention_mask is None else attention_mask[:, 1:] == 1
+"""
+_PER_TOKEN = _LABELS + """    nll = F.cross_entropy(logits[:, :-1].transpose(1, 2), labels, reduction="none")  # (B, T-1)
+"""
+
+CAUSAL_LM_LOSS = Exercise(
+    name="causal_lm_loss",
+    cell="causal_lm_loss",
+    test_cell="causal_lm_loss_tests",
+    points=4,
+    subchecks=(
+        SubCheck("shift", 1.5, "the logits at position t are scored against the token at t + 1 (the mean cross-entropy of "
+                 "logits[:, :-1] and input_ids[:, 1:]), as GPT2LMHeadModel's loss"),
+        SubCheck("padding", 1.0, "predictions of padding (attention_mask 0 at the predicted token) are not counted, "
+                 "left and right padding"),
+        SubCheck("mean", 1.0, "the mean is over all counted tokens of the batch together (not per sequence, not over every position)"),
+        SubCheck("scalar", 0.5, "returns a 0-dim float tensor whose gradient reaches the logits"),
+    ),
+    cases=_loss_cases,
+    run=RUNNERS["causal_lm_loss"],
+    compare=_loss_compare,
+    forbidden=Forbidden(
+        python=(f"{LOSSES}:causal_lm_loss", f"{LOSSES}:token_losses", f"{LOSSES}:causal_lm_labels",
+                "transformers.loss.loss_utils:ForCausalLMLoss", "transformers.loss.loss_utils:fixed_cross_entropy"),
+        names=(LOSSES, "ForCausalLMLoss", "fixed_cross_entropy", "loss_function", "LOSS_MAPPING"),
+    ),
+    mistakes=(
+        Mistake("no_shift", "you score the logits at position t against the token at t itself: the model would learn to copy "
+                "its input. Compare logits[:, :-1] with input_ids[:, 1:]", _loss_answer("""
+    V = logits.shape[-1]
+    return F.cross_entropy(logits.reshape(-1, V), input_ids.reshape(-1))
+""")),
+        Mistake("shift_wrong_way", "you shift the wrong way: logits[:, 1:] against input_ids[:, :-1] asks each position to "
+                "predict the token *before* it", _loss_answer("""
+    V = logits.shape[-1]
+    return F.cross_entropy(logits[:, 1:].reshape(-1, V), input_ids[:, :-1].reshape(-1))
+""")),
+        Mistake("padding_counted", "you count the padding: tokens whose attention_mask is 0 are not text; leave them out of "
+                "the loss (label them -100, or mask them)", _loss_answer("""
+    V = logits.shape[-1]
+    return F.cross_entropy(logits[:, :-1].reshape(-1, V), input_ids[:, 1:].reshape(-1))
+""")),
+        Mistake("inputs_mask", "you mask with attention_mask[:, :-1] (the inputs'), but what is skipped is a prediction whose "
+                "*target* is padding: use attention_mask[:, 1:]", _loss_answer("""
+    labels = input_ids[:, 1:]
+    if attention_mask is not None:
+        labels = labels.masked_fill(attention_mask[:, :-1] == 0, -100)
+    return F.cross_entropy(logits[:, :-1].transpose(1, 2), labels, ignore_index=-100)
+""")),
+        Mistake("sum", "you return the sum of the token losses; the loss is their mean (a sum grows with the batch and "
+                "the length, and so would the gradients)", _loss_answer(_PER_TOKEN + """    return (nll * counted).sum()
+""")),
+        Mistake("mean_per_sequence", "you average each sequence first and then the sequences; Hugging Face (and this exercise) "
+                "averages over all counted tokens together, so longer sequences weigh more", _loss_answer(_PER_TOKEN + """    return ((nll * counted).sum(1) / counted.sum(1)).mean()
+""")),
+        Mistake("divide_by_positions", "you zero the padding but divide by every position (B * (T - 1)); divide by the number "
+                "of counted tokens", _loss_answer(_PER_TOKEN + """    return (nll * counted).sum() / nll.numel()
+""")),
+        Mistake("pad_id", "you skip every token with id 0 instead of the padding the attention_mask marks; real text can "
+                "contain the pad id (GPT-2 pads with its end-of-text token, which also separates documents)", _loss_answer("""
+    V = logits.shape[-1]
+    return F.cross_entropy(logits[:, :-1].reshape(-1, V), input_ids[:, 1:].reshape(-1), ignore_index=0)
+""")),
+        Mistake("softmax_first", "you apply softmax before F.cross_entropy, which expects raw logits (it applies log-softmax "
+                "itself)", _loss_answer(_LABELS + """    nll = F.cross_entropy(logits[:, :-1].softmax(-1).transpose(1, 2), labels, reduction="none")
+    return (nll * counted).sum() / counted.sum()
+""")),
+        Mistake("nll_on_logits", "F.nll_loss expects log-probabilities: apply log_softmax to the logits first", _loss_answer(_LABELS + """    nll = F.nll_loss(logits[:, :-1].transpose(1, 2), labels, reduction="none")
+    return (nll * counted).sum() / counted.sum()
+""")),
+        Mistake("item", "you return a Python number (.item() / float()): return the tensor, so that loss.backward() can train "
+                "the model", _loss_answer(_PER_TOKEN + """    return ((nll * counted).sum() / counted.sum()).item()
+""")),
+        Mistake("skips_predictions_from_padding", "you also skip the predictions made *from* padding (attention_mask[:, :-1] and "
+                "[:, 1:] both 1): with left padding the first real token is predicted from a padding position, and it counts, "
+                "since its label is real", _loss_answer(_PER_TOKEN + """    if attention_mask is not None:
+        counted = counted & (attention_mask[:, :-1] == 1)
+    return (nll * counted).sum() / counted.sum()
+""")),
+        Mistake("divide_by_tokens", "you divide by the number of tokens (attention_mask.sum(), or B * T), but there is one "
+                "prediction fewer per sequence: divide by the number of counted predictions (the mask of the targets, "
+                "attention_mask[:, 1:])", _loss_answer(_PER_TOKEN + """    tokens = input_ids.numel() if attention_mask is None else attention_mask.sum()
+    return (nll * counted).sum() / tokens
+""")),
+        Mistake("log_softmax_wrong_dim", "your log_softmax runs over the positions (dim=1); it runs over the vocabulary (dim=-1)",
+                _loss_answer(_LABELS + """    logp = F.log_softmax(logits, dim=1)[:, :-1]
+    nll = -logp.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
+    return (nll * counted).sum() / counted.sum()
+""")),
+        Mistake("classes_last", "F.cross_entropy wants the classes in dimension 1: pass (B, V, T - 1) (logits[:, :-1].transpose(1, 2)) "
+                "or flatten to (B * (T - 1), V)", _loss_answer("""    return F.cross_entropy(logits[:, :-1], input_ids[:, 1:])
+""")),
+        Mistake("mean_of_sequence_sums", "you sum each sequence's token losses and average the sums over the batch: the loss is "
+                "the mean over all counted tokens", _loss_answer(_PER_TOKEN + """    return (nll * counted).sum(1).mean()
+""")),
+    ),
+)
+
+
+# ---------------------------------------------------------------- exercise 3: a GPT-2 block
+
+
+def _hf_block(C: int, H: int, T_max: int, seed: int) -> tuple[GPT2Block, dict[str, torch.Tensor]]:
+    """A float64 GPT2Block with random weights (large enough that every mistake shows), and the
+    same weights in nn.Linear's orientation (Conv1D stores (in, out); nn.Linear (out, in))."""
+    config = GPT2Config(n_embd=C, n_head=H, n_positions=T_max, activation_function="gelu_new",
+                        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, layer_norm_epsilon=1e-5)
+    config._attn_implementation = "eager"
+    block = GPT2Block(config, layer_idx=0).double().eval()
+    g = _seeded(seed)
+    linear_weights = {}
+    with torch.no_grad():
+        for name, p in block.named_parameters():
+            if name.endswith("weight") and name.split(".")[0] in NORMS:
+                p.copy_(1 + 0.2 * torch.randn(p.shape, generator=g, dtype=torch.float64))
+            elif name.endswith("bias"):
+                p.copy_(0.2 * torch.randn(p.shape, generator=g, dtype=torch.float64))
+            else:
+                p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64) / p.shape[0] ** 0.5 * 1.5)
+            linear_weights[name] = (p.t() if name.removesuffix(".weight") in LINEARS and name.endswith("weight") else p).float().clone()
+    return block, linear_weights
+
+
+def hf_attention_mask(attention_mask: torch.Tensor | None, T: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """The 4-d additive mask ``(B or 1, 1, T, T)`` GPT2Model gives its blocks (eager attention):
+    0 where query i may see key j (j <= i and key j is not padding), the dtype's minimum elsewhere."""
+    allowed = torch.ones(T, T, dtype=torch.bool).tril()[None, None]
+    if attention_mask is not None:
+        allowed = allowed & attention_mask.bool()[:, None, None, :]
+    return torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)
+
+
+def _padding(kind: str, B: int, T: int, g: torch.Generator) -> torch.Tensor | None:
+    if kind == "none":
+        return None
+    lengths = torch.randint(max(1, T // 2), T, (B,), generator=g)
+    positions = torch.arange(T)
+    if kind == "scattered":
+        mask = (torch.rand(B, T, generator=g) > 0.35).long()
+        mask[:, 0] = 1
+        return mask
+    right = (positions[None, :] < lengths[:, None]).long()
+    left = (positions[None, :] >= T - lengths[:, None]).long()
+    if kind == "right":
+        return right
+    if kind == "left":
+        return left
+    return torch.where(torch.arange(B)[:, None] % 2 == 0, right, left)  # "both": alternate rows
+
+
+def _block_case(sub: str, C: int, H: int, B: int, T: int, pad: str, seed: int, visible: bool) -> Case:
+    T_max = 16
+    block, weights = _hf_block(C, H, T_max, seed)
+    g = _seeded(1000 + seed)
+    x = torch.randn(B, T, C, generator=g)
+    mask = _padding(pad, B, T, g)
+    config = {"vocab_size": 16, "block_size": T_max, "n_layer": 1, "n_head": H, "n_embd": C}
+    inputs = {"kind": sub, "config": config, "weights": {k: _array(w) for k, w in weights.items()}, "x": _array(x), "mask": _array(mask)}
+    label = f"GPTConfig(n_embd={C}, n_head={H}), x ({B}, {T}, {C})"
+    if sub == "modules":
+        expected = {f"{name}": ["LayerNorm", [C], True] for name in NORMS}
+        expected |= {name: ["Linear", [a * C, b * C], True] for name, (a, b) in LINEARS.items()}
+        return Case(sub, inputs, to_plain(expected), f"Block(GPTConfig(n_embd={C}, n_head={H}))", visible)
+    with torch.no_grad():
+        if sub == "gelu":
+            out = block.mlp(x.double())
+            label = f"block.mlp on x ({B}, {T}, {C}), n_embd={C}"
+        else:
+            out = block(x.double(), attention_mask=hf_attention_mask(mask, T))
+            if isinstance(out, tuple):  # transformers 4.x: (hidden_states, ...)
+                out = out[0]
+            if mask is not None:
+                label += f", attention_mask {mask.tolist() if B * T <= 16 else (B, T)} ({pad} padding)"
+            else:
+                label += ", no attention_mask"
+    return Case(sub, inputs, to_plain(out.float()), label, visible)
+
+
+@_computed_once
+def _block_cases(hidden: bool) -> list[Case]:
+    cases = [
+        _block_case("modules", 8, 2, 1, 3, "none", 0, True),
+        _block_case("modules", 12, 3, 1, 3, "none", 1, True),
+        _block_case("gelu", 8, 2, 2, 3, "none", 2, True),
+        _block_case("forward", 8, 2, 1, 4, "none", 3, True),
+        _block_case("forward", 12, 3, 2, 5, "none", 4, True),
+        _block_case("padding", 8, 2, 2, 4, "right", 5, True),
+        _block_case("padding", 8, 2, 2, 5, "left", 6, True),
+    ]
+    if hidden:
+        configs = [(8, 1, 2, 6), (16, 4, 2, 7), (24, 3, 3, 9), (32, 8, 1, 12), (12, 2, 2, 1)]
+        for n, (C, H, B, T) in enumerate(configs):
+            cases += [
+                _block_case("modules", C, H, B, T, "none", 10 + n, False),
+                _block_case("gelu", C, H, B, T, "none", 20 + n, False),
+                _block_case("forward", C, H, B, T, "none", 30 + n, False),
+            ]
+            if T > 1:
+                cases += [_block_case("padding", C, H, B, T, kind, 40 + 3 * n + i, False)
+                          for i, kind in enumerate(("both", "left", "scattered"))]
+    return cases
+
+
+def _block_compare(case: Case, got: Any, expected: Any) -> None:
+    if case.subcheck == "modules":
+        have = got.get("dict", {}) if isinstance(got, dict) else {}
+        for path, want in expected["dict"].items():
+            want = [want["list"][0], want["list"][1]["list"], want["list"][2]]
+            found = have.get(path)
+            layer = found.get("list") if isinstance(found, dict) else None
+            shape = layer[1].get("list") if layer and isinstance(layer[1], dict) else None
+            what = (f"nn.{want[0]}({want[1][0]})" if want[0] == "LayerNorm"
+                    else f"nn.Linear({want[1][1]}, {want[1][0]}) (weight {tuple(want[1])})")
+            if layer is None:
+                raise GradingError(f"{case.label} needs {what} at block.{path}; none found")
+            if [layer[0], shape, layer[2]] != want:
+                got_what = f"an {layer[0]}" if shape is None else f"nn.{layer[0]} with weight {tuple(shape)}, bias {'present' if layer[2] else 'absent'}"
+                raise GradingError(f"{case.label}: block.{path} should be {what} with a bias; got {got_what}")
+        return
+    if case.subcheck != "padding":
+        expect_tensor(got, expected, what="block.mlp(x)" if case.subcheck == "gelu" else "block(x)", context=case.label,
+                      atol=5e-5, rtol=1e-4)
+        return
+    # Padding: positions that hold tokens must equal GPT2Block's; padding positions may hold any
+    # finite value (a NaN there would reach every position of the next block through 0 * NaN).
+    if not (isinstance(got, dict) and "tensor" in got):
+        raise GradingError(f"block(x, attention_mask) for {case.label}: expected a torch.Tensor, got {kind_of(got)}")
+    a, e = array_of(got), array_of(expected)
+    if a.shape != e.shape:
+        raise GradingError(f"block(x, attention_mask) for {case.label}: expected shape {e.shape}, got {a.shape}")
+    tokens = case.inputs["mask"].astype(bool)
+    expect_tensor(to_plain(torch.from_numpy(np.ascontiguousarray(a[tokens]))), to_plain(torch.from_numpy(np.ascontiguousarray(e[tokens]))),
+                  what="block(x, attention_mask) at the positions that hold tokens (attention_mask 1)", context=case.label,
+                  atol=5e-5, rtol=1e-4)
+    pad_got, pad_expected = a[~tokens], e[~tokens]
+    if np.isfinite(pad_expected).all():
+        if not np.isfinite(pad_got).all():
+            raise GradingError(f"block(x, attention_mask) for {case.label}: NaN or inf at padding positions. A padding query "
+                               "with no key left to attend to gets softmax over nothing but -inf; NaN there spreads to every "
+                               "position of the next block (0 * NaN = NaN)")
+    elif not np.array_equal(np.isnan(pad_got), np.isnan(pad_expected)):
+        raise GradingError("the padding positions differ")
+
+
+_BLOCK_HEAD = """import math
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class MLP(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd)
+        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd)
+
+    def forward(self, x):
+        return self.c_proj(F.gelu(self.c_fc(x), approximate="tanh"))
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.n_head = config.n_head
+        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd)
+        self.c_proj = nn.Linear(config.n_embd, config.n_embd)
+
+    def forward(self, x, attention_mask=None):
+        B, T, C = x.shape
+        H = self.n_head
+        q, k, v = self.c_attn(x).split(C, dim=-1)
+        q, k, v = (t.view(B, T, H, C // H).transpose(1, 2) for t in (q, k, v))
+        scores = q @ k.transpose(-2, -1) / math.sqrt(C // H)
+        allowed = torch.ones(T, T, dtype=torch.bool).tril()
+        if attention_mask is not None:
+            allowed = allowed & attention_mask.bool()[:, None, None, :]
+        scores = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)
+        y = scores.softmax(-1) @ v
+        return self.c_proj(y.transpose(1, 2).reshape(B, T, C))
+"""
+
+_BLOCK_TAIL = """
+
+class Block(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.n_embd)
+        self.attn = CausalSelfAttention(config)
+        self.ln_2 = nn.LayerNorm(config.n_embd)
+        self.mlp = MLP(config)
+
+    def forward(self, x, attention_mask=None):
+        x = x + self.attn(self.ln_1(x), attention_mask)
+        x = x + self.mlp(self.ln_2(x))
+        return x
+"""
+_BLOCK_SOLUTION = _BLOCK_HEAD + _BLOCK_TAIL
+
+
+def _block_variant(*replacements: tuple[str, str]) -> str:
+    """The solution above with each ``old`` (which must occur exactly once) replaced by ``new``."""
+    code = _BLOCK_SOLUTION
+    for old, new in replacements:
+        if code.count(old) != 1:
+            raise ValueError(f"{old!r} occurs {code.count(old)} times")
+        code = code.replace(old, new)
+    return code
+
+
+BLOCK = Exercise(
+    name="Block",
+    cell="block",
+    test_cell="block_tests",
+    points=4,
+    subchecks=(
+        SubCheck("modules", 1.0, "submodules ln_1, ln_2 (nn.LayerNorm(C)), attn.c_attn (nn.Linear(C, 3C)), attn.c_proj "
+                 "(nn.Linear(C, C)), mlp.c_fc (nn.Linear(C, 4C)), mlp.c_proj (nn.Linear(4C, C)), all with biases"),
+        SubCheck("gelu", 0.5, "block.mlp(x) = c_proj(GELU(c_fc(x))) with GELU's tanh approximation, as GPT-2's"),
+        SubCheck("forward", 1.5, "block(x) equals Hugging Face's GPT2Block with the same weights: pre-LN, causal "
+                 "multi-head self-attention (c_attn's output read as [q | k | v], scores scaled by 1 / sqrt(C / n_head)), "
+                 "residual connections"),
+        SubCheck("padding", 1.0, "block(x, attention_mask) with a (B, T) padding mask (1 = token, 0 = padding) equals "
+                 "GPT2Block at every token position, and stays finite at the padding positions"),
+    ),
+    cases=_block_cases,
+    run=RUNNERS["block"],
+    compare=_block_compare,
+    depends={"causal_mask": f"{ATTENTION}:causal_mask"},
+    forbidden=Forbidden(
+        torch=FUSED_TORCH,
+        aten=FUSED_ATEN,
+        python=(f"{GPT}:Block", f"{GPT}:CausalSelfAttention", f"{GPT}:MLP",
+                f"{ATTENTION}:scaled_dot_product_attention", f"{ATTENTION}:MultiHeadAttention", "torch.nn:MultiheadAttention",
+                f"{HF_GPT2}:GPT2Block", f"{HF_GPT2}:GPT2Attention", f"{HF_GPT2}:GPT2MLP", f"{HF_GPT2}:eager_attention_forward",
+                "transformers.integrations.sdpa_attention:sdpa_attention_forward"),
+        names=("scaled_dot_product_attention", "multi_head_attention_forward", "MultiheadAttention", "GPT2Block",
+               "GPT2Attention", "GPT2MLP", "eager_attention_forward", "sdpa_attention_forward", ATTENTION),
+    ),
+    mistakes=(
+        Mistake("exact_gelu", "your MLP uses the exact GELU (nn.GELU() / F.gelu(x) by default); GPT-2 uses its tanh "
+                "approximation, F.gelu(x, approximate=\"tanh\") (they differ by up to about 5e-4)",
+                _block_variant(('F.gelu(self.c_fc(x), approximate="tanh")', "F.gelu(self.c_fc(x))"))),
+        Mistake("relu", "your MLP uses ReLU; GPT-2 uses GELU with the tanh approximation",
+                _block_variant(('F.gelu(self.c_fc(x), approximate="tanh")', "F.relu(self.c_fc(x))"))),
+        Mistake("post_ln", "you normalise after each residual addition (Post-LN, x = LN(x + f(x)), as the 2017 figure draws "
+                "it); GPT-2 is Pre-LN: x = x + f(LN(x))", _block_variant(
+                    ("x = x + self.attn(self.ln_1(x), attention_mask)", "x = self.ln_1(x + self.attn(x, attention_mask))"),
+                    ("x = x + self.mlp(self.ln_2(x))", "x = self.ln_2(x + self.mlp(x))"))),
+        Mistake("no_residual", "your block has no residual connections: add each sublayer's output to its input, "
+                "x = x + attn(ln_1(x)), then x = x + mlp(ln_2(x))", _block_variant(
+                    ("x = x + self.attn(self.ln_1(x), attention_mask)", "x = self.attn(self.ln_1(x), attention_mask)"),
+                    ("x = x + self.mlp(self.ln_2(x))", "x = self.mlp(self.ln_2(x))"))),
+        Mistake("residual_from_normed", "your residual adds the normalised x (h = ln_1(x); x = h + attn(h)); the residual "
+                "stream carries x itself: x = x + attn(ln_1(x))", _block_variant(
+                    ("x = x + self.attn(self.ln_1(x), attention_mask)", "h = self.ln_1(x)\n        x = h + self.attn(h, attention_mask)"),
+                    ("x = x + self.mlp(self.ln_2(x))", "h = self.ln_2(x)\n        x = h + self.mlp(h)"))),
+        Mistake("not_causal", "your attention is not causal: every position sees the whole sequence, future included; "
+                "combine the causal mask with the padding mask",
+                _block_variant(("allowed = torch.ones(T, T, dtype=torch.bool).tril()", "allowed = torch.ones(T, T, dtype=torch.bool)"))),
+        Mistake("qkv_split", "you split c_attn's output per head first; it is [q | k | v], each C wide: split it into three "
+                "C-wide pieces, then each into heads", _block_variant((
+                    "q, k, v = self.c_attn(x).split(C, dim=-1)\n        q, k, v = (t.view(B, T, H, C // H).transpose(1, 2) for t in (q, k, v))",
+                    "q, k, v = self.c_attn(x).view(B, T, H, 3 * (C // H)).transpose(1, 2).split(C // H, dim=-1)"))),
+        Mistake("head_split", "your heads are split with view(B, H, T, d), which mixes positions and heads: use "
+                "view(B, T, H, d).transpose(1, 2)",
+                _block_variant(("t.view(B, T, H, C // H).transpose(1, 2) for t", "t.reshape(B, H, T, C // H) for t"))),
+        Mistake("scale_by_C", "your scores are divided by sqrt(C); each head's are divided by sqrt(C // n_head)",
+                _block_variant(("/ math.sqrt(C // H)", "/ math.sqrt(C)"))),
+        Mistake("ignores_padding", "your tokens attend to the padding: attention_mask must hide the padding *keys*, the "
+                "columns of the scores (attention_mask[:, None, None, :]); ignoring it, or masking the rows (the queries), "
+                "leaves them visible",
+                _block_variant(("x = x + self.attn(self.ln_1(x), attention_mask)", "x = x + self.attn(self.ln_1(x))"))),
+        Mistake("nan_padding", "NaN at padding positions: with -inf, a padding query that has no key left (a left-padded "
+                "row starts with padding) gets softmax over nothing; use torch.finfo(dtype).min or zero those rows",
+                _block_variant(("masked_fill(~allowed, torch.finfo(scores.dtype).min)", "masked_fill(~allowed, float('-inf'))"))),
+        Mistake("one_norm", "you use ln_1 for both sublayers: GPT-2 has two LayerNorms with their own weights, ln_1 before "
+                "attention and ln_2 before the MLP", _block_variant(("x = x + self.mlp(self.ln_2(x))", "x = x + self.mlp(self.ln_1(x))"))),
+    ),
+)
+
+EXERCISES: dict[str, Exercise] = {
+    "causal_mask": CAUSAL_MASK,
+    "causal_lm_loss": CAUSAL_LM_LOSS,
+    "block": BLOCK,
+}
+
+
+def check_causal_mask(fn, hidden: bool = False) -> None:
+    """Exercise 1. Visible: small sizes; hidden: T = 1 up to 512."""
+    check(CAUSAL_MASK, fn, hidden)
+
+
+def check_causal_lm_loss(fn, hidden: bool = False) -> None:
+    """Exercise 2, against the loss GPT2LMHeadModel returns (labels = input_ids, padding -100).
+    Hidden: more shapes, vocabularies, paddings and float64 logits."""
+    check(CAUSAL_LM_LOSS, fn, hidden)
+
+
+def check_block(cls, hidden: bool = False) -> None:
+    """Exercise 3, against Hugging Face's GPT2Block with the same weights; a correct causal_mask
+    stands in for yours while it runs. Hidden: more widths, heads, lengths and paddings."""
+    check(BLOCK, cls, hidden)
