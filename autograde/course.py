@@ -308,7 +308,7 @@ def grade(
         report.write_feedback(result, root)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps({"sha256": digest, "meta": meta, "with_latest": latest[(result.student, chapter)],
-                                      "result": result.to_dict()}, indent=1))
+                                      "result": result.to_dict(), "feedback_of": _digest(result)}, indent=1))
 
     if scheduler and items:
         _, failed = _grade_on_cluster(scheduler, items, sources, store_result, time_limit, memory_gib, workers, progress, isolation)
@@ -334,7 +334,9 @@ def grade(
         result.late_penalty, result.notes = 0.0, [n for n in result.notes if not n.startswith(LATE_NOTE)]
         overrides.apply(result, judgement.get(key))
         _apply_lateness(result, the_term, meta)
-        report.write_feedback(result, root)
+        if kept.get("feedback_of") != _digest(result):  # the feedback shows the result as it is now, written once
+            report.write_feedback(result, root)
+            stored.write_text(json.dumps({**kept, "feedback_of": _digest(result)}, indent=1))
         everything.append(result)
         originals[key] = meta.get("original") or ""
         submitted[key] = datetime.fromisoformat(meta["submitted_at"]) if meta.get("submitted_at") else None
@@ -458,6 +460,11 @@ def _retry(action, attempts: int = 6):
 
 
 LATE_NOTE = "late by "
+
+
+def _digest(result) -> str:
+    """What a student's feedback was last written from (the result with lateness and overrides)."""
+    return hashlib.sha256(json.dumps(result.to_dict(), sort_keys=True).encode()).hexdigest()
 
 
 def _apply_lateness(result, the_term, meta: dict) -> None:

@@ -11,6 +11,7 @@ one process per exercise, forked from a pre-warmed server, ``workers`` at a time
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -128,6 +129,8 @@ class SubmissionResult:
 
     @classmethod
     def from_dict(cls, data: dict) -> SubmissionResult:
+        """A result from :meth:`to_dict`'s data, sharing no list or dict with it."""
+        data = copy.deepcopy(data)
         exercises = [ExerciseResult(**e) for e in data.get("exercises", [])]
         return cls(**{**data, "exercises": exercises})
 
