@@ -18,6 +18,7 @@ copies each solution notebook there first. Submissions go to
 exercise of each submission in its own sandboxed process (``llmcourse.grading.engine``) and
 records the points in nbgrader's gradebook, so ``nbgrader export`` still works.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -102,7 +103,7 @@ def book_config() -> dict:
     return yaml.safe_load((PROJECT / "_config.yml").read_text())
 
 
-def bibliography() -> dict[str, "student_markdown.Work"]:
+def bibliography() -> dict[str, student_markdown.Work]:
     """Every work of the book's .bib files (``bibtex_bibfiles`` in _config.yml), by key."""
     files = book_config()["sphinx"]["config"]["bibtex_bibfiles"]
     return student_markdown.load_bibliography([PROJECT / f for f in files])
@@ -178,7 +179,9 @@ def checks_for(root: Path, chapter: str, version: str | None, latest: bool) -> t
     if latest or version == checks_version(chapter):
         return None, ""
     for folder in (root, COURSE):
-        releases = {p.name: p for p in (folder / "releases" / chapter).glob("*.py") if p.is_file() and not p.is_symlink()}
+        releases = {
+            p.name: p for p in (folder / "releases" / chapter).glob("*.py") if p.is_file() and not p.is_symlink()
+        }
         if f"{version}.py" in releases:
             return f"file:{releases[f'{version}.py'].resolve()}", f"graded with the checks of its release {version}"
     return None, f"release {version} is unknown here: graded with the current checks"
@@ -284,12 +287,18 @@ def grade(
         forced = regrade or (students is not None and student in students)
         if students is not None and student not in students:
             continue  # --student grades exactly those students; the others' kept rows stay
-        if kept and not forced and kept.get("result", {}).get("status") != "error":  # what could not be graded is tried again
-            if kept.get("sha256") == digest and kept.get("result", {}).get("checks") == (checks or f"llmcourse.grading.ch{chapter[:2]}"):
+        if (
+            kept and not forced and kept.get("result", {}).get("status") != "error"
+        ):  # what could not be graded is tried again
+            if kept.get("sha256") == digest and kept.get("result", {}).get("checks") == (
+                checks or f"llmcourse.grading.ch{chapter[:2]}"
+            ):
                 reused += 1
                 continue
         meta = collect.read_meta(folder)
-        items.append((student, chapter, path, checks, [n for n in (meta.get("note"), note, checks_note) if n], meta, digest))
+        items.append(
+            (student, chapter, path, checks, [n for n in (meta.get("note"), note, checks_note) if n], meta, digest)
+        )
 
     sources = {}
     for chapter in sorted({i[1] for i in items}):
@@ -307,16 +316,33 @@ def grade(
         _apply_lateness(result, the_term, meta)
         report.write_feedback(result, root)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps({"sha256": digest, "meta": meta, "with_latest": latest[(result.student, chapter)],
-                                      "result": result.to_dict(), "feedback_of": _digest(result)}, indent=1))
+        target.write_text(
+            json.dumps(
+                {
+                    "sha256": digest,
+                    "meta": meta,
+                    "with_latest": latest[(result.student, chapter)],
+                    "result": result.to_dict(),
+                    "feedback_of": _digest(result),
+                },
+                indent=1,
+            )
+        )
 
     if scheduler and items:
-        _, failed = _grade_on_cluster(scheduler, items, sources, store_result, time_limit, memory_gib, workers, progress, isolation)
+        _, failed = _grade_on_cluster(
+            scheduler, items, sources, store_result, time_limit, memory_gib, workers, progress, isolation
+        )
         # A submission graded in an earlier run keeps that result until the next run succeeds.
         skipped += [r for r in failed if not (store / r.student / f"{r.chapter}.json").exists()]
     else:
-        engine = Engine(sources, time_limit=time_limit, memory_bytes=int(memory_gib * (1 << 30)),
-                        workers=workers or os.cpu_count() or 1, isolation=isolation)
+        engine = Engine(
+            sources,
+            time_limit=time_limit,
+            memory_bytes=int(memory_gib * (1 << 30)),
+            workers=workers or os.cpu_count() or 1,
+            isolation=isolation,
+        )
         for start in range(0, len(items), chunk):
             batch = items[start : start + chunk]
             results = engine.grade([(s, c, p, k) for s, c, p, k, *_ in batch], progress=progress)
@@ -350,14 +376,20 @@ def grade(
                 everything.append(overrides.apply(absent, judgement.get((student, chapter))))
     present = {(r.student, r.chapter) for r in everything}
     for student, chapter in sorted(set(judgement) - present):
-        print(f"overrides: nothing graded for {student}/{chapter} and {student} is not on the roster: entry not applied")
+        print(
+            f"overrides: nothing graded for {student}/{chapter} and {student} is not on the roster: entry not applied"
+        )
     everything.sort(key=lambda r: (r.student, r.chapter))
     for r in skipped:
         report.write_feedback(r, root)
     _record_all(root, db, everything)
     report.write_csv(everything, csv_path or root / "grades.csv", the_term.roster, the_term.missing)
-    classreport.class_report(everything, root / "class_report.html", similar_answers(root, chapters_seen, the_term.similarity),
-                             the_term.similarity)
+    classreport.class_report(
+        everything,
+        root / "class_report.html",
+        similar_answers(root, chapters_seen, the_term.similarity),
+        the_term.similarity,
+    )
     classreport.write_pages(root, everything, notebooks)
     lms.gradebook_csvs(everything, the_term, root)
     lms.moodle_worksheets(root, everything, the_term, originals, submitted)
@@ -401,15 +433,20 @@ def similar_answers(root: Path, chapters: list[str], settings) -> list:
             if path is not None:
                 submissions[folder.parent.name] = path
         if submissions:
-            pairs += similarity.class_pairs(submissions, chapter, CHAPTERS / f"{chapter}.ipynb", settings,
-                                            SOLUTIONS / f"{chapter}.ipynb")
+            pairs += similarity.class_pairs(
+                submissions, chapter, CHAPTERS / f"{chapter}.ipynb", settings, SOLUTIONS / f"{chapter}.ipynb"
+            )
     if pairs:
-        print(f"similar answers: {len(pairs)} pair(s) at or above {settings.threshold:.0%} "
-              f"(class report; {time.perf_counter() - started:.1f} s)")
+        print(
+            f"similar answers: {len(pairs)} pair(s) at or above {settings.threshold:.0%} "
+            f"(class report; {time.perf_counter() - started:.1f} s)"
+        )
     return pairs
 
 
-def _grade_on_cluster(scheduler, items, sources, store_result, time_limit, memory_gib, workers, progress, isolation=True) -> tuple[list, list]:
+def _grade_on_cluster(
+    scheduler, items, sources, store_result, time_limit, memory_gib, workers, progress, isolation=True
+) -> tuple[list, list]:
     """Grade ``items`` on a Dask cluster; store each result once as it arrives. Returns the
     results and, for submissions that could not be graded there, error rows (not stored)."""
     from tqdm.auto import tqdm
@@ -417,7 +454,10 @@ def _grade_on_cluster(scheduler, items, sources, store_result, time_limit, memor
     from llmcourse.grading import distributed
     from llmcourse.grading.engine import SubmissionResult
 
-    tasks = [distributed.task_for(i, s, c, p, k, time_limit, int(memory_gib * (1 << 30)), isolation) for i, (s, c, p, k, *_) in enumerate(items)]
+    tasks = [
+        distributed.task_for(i, s, c, p, k, time_limit, int(memory_gib * (1 << 30)), isolation)
+        for i, (s, c, p, k, *_) in enumerate(items)
+    ]
     fresh, failed = [], []
     with distributed.connect(scheduler, workers) as client:
         print(f"grading on {scheduler}: {len(client.scheduler_info()['workers'])} workers")
@@ -425,8 +465,14 @@ def _grade_on_cluster(scheduler, items, sources, store_result, time_limit, memor
         for index, result, error in distributed.grade_on_cluster(client, tasks, sources):
             student, chapter = items[index][0], items[index][1]
             if result is None:
-                failed.append(SubmissionResult(student, chapter, status="error",
-                                               notes=[f"not graded on the cluster ({error}); the next run grades it again"]))
+                failed.append(
+                    SubmissionResult(
+                        student,
+                        chapter,
+                        status="error",
+                        notes=[f"not graded on the cluster ({error}); the next run grades it again"],
+                    )
+                )
             else:
                 store_result(result, items[index])
                 fresh.append(result)
@@ -563,13 +609,18 @@ def mutants(chapters: list[str], root: Path | None = None) -> tuple[list[tuple],
     root = root or Path(tempfile.mkdtemp(prefix="llmcourse-mutants-"))
     planted = mutant_submissions(root, chapters)
     sources = {c: nbformat.read(SOLUTIONS / f"{c}.ipynb", as_version=4) for c in chapters}
-    items = [(student, chapter, root / "submitted" / student / chapter / f"{chapter}.ipynb", None, {key})
-             for student, (chapter, key, _, _) in planted.items()]
+    items = [
+        (student, chapter, root / "submitted" / student / chapter / f"{chapter}.ipynb", None, {key})
+        for student, (chapter, key, _, _) in planted.items()
+    ]
     items += [(f"solution-{c}", c, SOLUTIONS / f"{c}.ipynb") for c in chapters]
     results = {r.student: r for r in Engine(sources).grade(items, progress=False)}
     counts: dict[tuple[str, str], list[int]] = {}
-    misses = [f"solution-{c}: {results[f'solution-{c}'].details}" for c in chapters
-              if results[f"solution-{c}"].score != results[f"solution-{c}"].max_score]
+    misses = [
+        f"solution-{c}: {results[f'solution-{c}'].details}"
+        for c in chapters
+        if results[f"solution-{c}"].score != results[f"solution-{c}"].max_score
+    ]
     for student, (chapter, key, kind, ident) in planted.items():
         result = results[student]
         exercise = exercises_of(chapter)[key]
@@ -597,8 +648,10 @@ def print_mutants(rows: list[tuple], misses: list[str]) -> None:
     for chapter, name, caught, bugs, visibly, passed, valid in rows:
         print(f"{chapter:<24} {name:<34} {f'{caught}/{bugs}':>12} {f'{visibly}/{bugs}':>15} {f'{passed}/{valid}':>13}")
     bugs, visibly = sum(r[3] for r in rows), sum(r[4] for r in rows)
-    print(f"{'all':<24} {'':<34} {f'{sum(r[2] for r in rows)}/{bugs}':>12} {f'{visibly}/{bugs}':>15} "
-          f"{f'{sum(r[5] for r in rows)}/{sum(r[6] for r in rows)}':>13}")
+    print(
+        f"{'all':<24} {'':<34} {f'{sum(r[2] for r in rows)}/{bugs}':>12} {f'{visibly}/{bugs}':>15} "
+        f"{f'{sum(r[5] for r in rows)}/{sum(r[6] for r in rows)}':>13}"
+    )
     for miss in misses:
         print("MISS", miss)
 
@@ -607,22 +660,36 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["release", "grade", "demo-submissions", "mutants", "worker"])
     parser.add_argument("chapters", nargs="*", help="chapter ids (default: all in solutions/)")
-    parser.add_argument("--from", dest="source", type=Path, help="an LMS zip (Canvas, Moodle, Blackboard) or a folder of loose notebooks")
+    parser.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        help="an LMS zip (Canvas, Moodle, Blackboard) or a folder of loose notebooks",
+    )
     parser.add_argument("--chapter", help="the chapter of a zip whose file names do not say it")
     parser.add_argument("--student", action="append", help="re-grade these students only (repeatable)")
     parser.add_argument("--regrade", action="store_true", help="grade again even what is unchanged")
     parser.add_argument("--regrade-with-latest", action="store_true", help="use the current checks for every release")
     parser.add_argument("--term", type=Path, help="the term's settings (default: autograde/term.toml)")
     parser.add_argument("--overrides", type=Path, help="the instructor's overrides (default: autograde/overrides.toml)")
-    parser.add_argument("--db", help="nbgrader gradebook URL (default: SQLite in autograde/), e.g. postgresql+psycopg://...")
+    parser.add_argument(
+        "--db", help="nbgrader gradebook URL (default: SQLite in autograde/), e.g. postgresql+psycopg://..."
+    )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per exercise (default 30)")
     parser.add_argument("--memory", type=float, default=4.0, help="GiB per exercise (default 4)")
     parser.add_argument("--workers", type=int, default=None, help="processes at a time (default: every core)")
-    parser.add_argument("--no-isolation", dest="isolation", action="store_false",
-                        help="grade without the operating-system sandbox where the kernel lacks it (every report says so)")
-    parser.add_argument("--scheduler", help="grade on a Dask cluster: local:N (N worker processes here), "
-                        "tcp://HOST:8786 (a `dask scheduler`) or file:PATH (its --scheduler-file); "
-                        "with `worker`, the scheduler this machine's workers join")
+    parser.add_argument(
+        "--no-isolation",
+        dest="isolation",
+        action="store_false",
+        help="grade without the operating-system sandbox where the kernel lacks it (every report says so)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        help="grade on a Dask cluster: local:N (N worker processes here), "
+        "tcp://HOST:8786 (a `dask scheduler`) or file:PATH (its --scheduler-file); "
+        "with `worker`, the scheduler this machine's workers join",
+    )
     return parser
 
 
@@ -666,10 +733,19 @@ def main(argv: list[str] | None = None) -> int:
         try:
             stop_on_sigterm()
             results = grade(
-                chapters=args.chapters or None, source=args.source, chapter_hint=args.chapter, students=args.student,
-                regrade=args.regrade, regrade_with_latest=args.regrade_with_latest, term_file=args.term,
-                overrides_file=args.overrides, db=args.db,
-                time_limit=args.timeout, memory_gib=args.memory, workers=args.workers, scheduler=args.scheduler,
+                chapters=args.chapters or None,
+                source=args.source,
+                chapter_hint=args.chapter,
+                students=args.student,
+                regrade=args.regrade,
+                regrade_with_latest=args.regrade_with_latest,
+                term_file=args.term,
+                overrides_file=args.overrides,
+                db=args.db,
+                time_limit=args.timeout,
+                memory_gib=args.memory,
+                workers=args.workers,
+                scheduler=args.scheduler,
                 isolation=args.isolation,
             )
         except (IsolationError, SettingsError) as exc:
@@ -677,17 +753,22 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         except KeyboardInterrupt:
             kept = len(list((COURSE / "results").glob("*/*.json")))
-            print(f"\nstopped: {kept} results are kept in autograde/results/; run the same command again to "
-                  "resume (what was graded is not graded again)", file=sys.stderr)
+            print(
+                f"\nstopped: {kept} results are kept in autograde/results/; run the same command again to "
+                "resume (what was graded is not graded again)",
+                file=sys.stderr,
+            )
             return 130
         if not results:
             print("no submissions under autograde/submitted/<student>/<chapter>/ (try: make demo-submissions)")
         for r in results:
             score = f"{r.score:g}/{r.max_score:g}" if r.score is not None else "-"
             print(f"{r.student:>20} {r.chapter:<28} {score:>7} {r.status} {' | '.join(report.notes_of(r))}")
-        print("grades: autograde/grades.csv (canvas_grades.csv, moodle_grades.csv), class report: autograde/class_report.html "
-              "(each submission: autograde/pages/<chapter>/<student>.html), feedback: autograde/feedback/<student>/<chapter>/, "
-              "per chapter for the LMSs (feedback zips, Moodle grading worksheet): autograde/export/")
+        print(
+            "grades: autograde/grades.csv (canvas_grades.csv, moodle_grades.csv), class report: autograde/class_report.html "
+            "(each submission: autograde/pages/<chapter>/<student>.html), feedback: autograde/feedback/<student>/<chapter>/, "
+            "per chapter for the LMSs (feedback zips, Moodle grading worksheet): autograde/export/"
+        )
     return 0
 
 

@@ -1,5 +1,6 @@
 """nbgrader settings of the course. `autograde/course.py` loads this file; the course directory
 root is wherever this file lives, so the folder can be copied elsewhere (tests do)."""
+
 import os
 
 c = get_config()  # noqa: F821 - provided by traitlets when it loads this file

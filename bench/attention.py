@@ -7,6 +7,7 @@ matrix of weights and returns it; `torch.nn.functional.scaled_dot_product_attent
 fused kernel that never stores it. Both get the same causal mask, shapes (1, 4, T, 64), float32.
 Time grows as T squared for both; the ratio says what materialising the weights costs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,19 +30,24 @@ def measure(lengths=(128, 256, 512, 1024, 2048), repeats: int = 5) -> list[dict]
             q, k, v = (torch.randn(1, HEADS, T, HEAD_DIM, generator=g) for _ in range(3))  # (B, H, T, d)
             mask = causal_mask(T)  # (T, T), True = may attend
             out, _ = scaled_dot_product_attention(q, k, v, mask)
-            torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), rtol=1e-4, atol=1e-5)
-            rows.append({
-                "T": T,
-                "teaching_s": best_seconds(lambda: scaled_dot_product_attention(q, k, v, mask), repeats),
-                "fused_s": best_seconds(lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=mask), repeats),
-                "weights_mib": HEADS * T * T * 4 / 2**20,
-            })
+            torch.testing.assert_close(
+                out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), rtol=1e-4, atol=1e-5
+            )
+            rows.append(
+                {
+                    "T": T,
+                    "teaching_s": best_seconds(lambda: scaled_dot_product_attention(q, k, v, mask), repeats),
+                    "fused_s": best_seconds(lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=mask), repeats),
+                    "weights_mib": HEADS * T * T * 4 / 2**20,
+                }
+            )
     return rows
 
 
 def figure(rows: list[dict], machine: str):
     """Log-log plot of milliseconds against T for both paths, with a T^2 guide."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -69,8 +75,10 @@ def main() -> None:
     print("| T | teaching path (ms) | fused kernel (ms) | ratio | weights (MiB) |")
     print("|---|---|---|---|---|")
     for r in measure(args.lengths, args.repeats):
-        print(f"| {r['T']} | {1e3 * r['teaching_s']:.2f} | {1e3 * r['fused_s']:.2f} | "
-              f"{r['teaching_s'] / r['fused_s']:.2f}x | {r['weights_mib']:.2f} |")
+        print(
+            f"| {r['T']} | {1e3 * r['teaching_s']:.2f} | {1e3 * r['fused_s']:.2f} | "
+            f"{r['teaching_s'] / r['fused_s']:.2f}x | {r['weights_mib']:.2f} |"
+        )
 
 
 if __name__ == "__main__":

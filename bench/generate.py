@@ -8,6 +8,7 @@ turns so that a machine whose speed drifts affects both alike. The figure quoted
 best of the repeats (the run least disturbed by whatever else the machine was doing); the
 ratios are what to compare across machines, not the raw speeds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,13 @@ from llmcourse.gpt import from_hf, generate
 from timing import best_seconds, seconds
 
 
-def measure(model: str = "course-gpt", new_tokens: int = 256, repeats: int = 5,
-            batch_sizes: tuple[int, ...] = (1, 8), device: str = "cpu") -> dict:
+def measure(
+    model: str = "course-gpt",
+    new_tokens: int = 256,
+    repeats: int = 5,
+    batch_sizes: tuple[int, ...] = (1, 8),
+    device: str = "cpu",
+) -> dict:
     """Tokens per second of the course's `generate` and Hugging Face's, taking turns.
 
     Returns ``{"rows": [(setting, course tokens/s, HF tokens/s)], "cached": tokens/s,
@@ -36,7 +42,9 @@ def measure(model: str = "course-gpt", new_tokens: int = 256, repeats: int = 5,
     # No eos: both generate exactly n tokens (the model's own generation config would stop at
     # <|endoftext|>, and generate() merges it into any config passed, so clear it there).
     hf_model.generation_config.eos_token_id = None
-    hf_config = GenerationConfig(max_new_tokens=n, do_sample=False, eos_token_id=None, pad_token_id=tokenizer.pad_token_id)
+    hf_config = GenerationConfig(
+        max_new_tokens=n, do_sample=False, eos_token_id=None, pad_token_id=tokenizer.pad_token_id
+    )
 
     def run_hf(idx):
         with torch.inference_mode():
@@ -57,8 +65,16 @@ def measure(model: str = "course-gpt", new_tokens: int = 256, repeats: int = 5,
 
     cached = best_seconds(lambda: generate(ours, prompt, n), repeats, warm_up=False)
     uncached = best_seconds(lambda: generate(ours, prompt, n, use_cache=False), max(1, repeats // 2), warm_up=False)
-    return {"rows": rows, "cached": n / cached, "uncached": n / uncached, "parameters": ours.num_parameters(),
-            "prompt_tokens": prompt.shape[1], "new_tokens": n, "device": str(device), "threads": torch.get_num_threads()}
+    return {
+        "rows": rows,
+        "cached": n / cached,
+        "uncached": n / uncached,
+        "parameters": ours.num_parameters(),
+        "prompt_tokens": prompt.shape[1],
+        "new_tokens": n,
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+    }
 
 
 def main() -> None:
@@ -71,9 +87,11 @@ def main() -> None:
     args = parser.parse_args()
     result = measure(args.model, args.new_tokens, args.repeats, tuple(args.batch_sizes), args.device)
 
-    print(f"model {args.model}: {result['parameters']:,} parameters; prompt {result['prompt_tokens']} tokens, "
-          f"{args.new_tokens} new tokens, greedy; torch {torch.__version__}, {result['device']}, "
-          f"{result['threads']} threads; best of {args.repeats}")
+    print(
+        f"model {args.model}: {result['parameters']:,} parameters; prompt {result['prompt_tokens']} tokens, "
+        f"{args.new_tokens} new tokens, greedy; torch {torch.__version__}, {result['device']}, "
+        f"{result['threads']} threads; best of {args.repeats}"
+    )
     print()
     print("| setting | course generate (tokens/s) | Hugging Face generate (tokens/s) | ratio |")
     print("|---|---|---|---|")

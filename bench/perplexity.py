@@ -9,6 +9,7 @@ scores less one ("label shift"), which is exact for the first window and one tok
 every later one; the course's function sums the exact negative log-likelihoods. So the two
 numbers differ slightly, and the timing compares equal amounts of model work.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,10 +54,19 @@ def measure(tokens: int = 8192, repeats: int = 3) -> dict:
     with torch.inference_mode():
         ours = sliding_window_perplexity(model, input_ids, max_length, stride)
         hf = hf_guide_perplexity(model, input_ids, max_length, stride)
-        ours_s = best_seconds(lambda: sliding_window_perplexity(model, input_ids, max_length, stride), repeats, warm_up=False)
+        ours_s = best_seconds(
+            lambda: sliding_window_perplexity(model, input_ids, max_length, stride), repeats, warm_up=False
+        )
         hf_s = best_seconds(lambda: hf_guide_perplexity(model, input_ids, max_length, stride), repeats, warm_up=False)
-    return {"tokens": input_ids.shape[1], "max_length": max_length, "stride": stride,
-            "ours_s": ours_s, "ours_ppl": ours, "hf_s": hf_s, "hf_ppl": hf}
+    return {
+        "tokens": input_ids.shape[1],
+        "max_length": max_length,
+        "stride": stride,
+        "ours_s": ours_s,
+        "ours_ppl": ours,
+        "hf_s": hf_s,
+        "hf_ppl": hf,
+    }
 
 
 def main() -> None:

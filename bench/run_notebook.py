@@ -11,6 +11,7 @@ As Jupyter's inline backend does, the figures a cell leaves open are closed afte
 ``--figures`` writes the SHA-256 of each one's PNG, by notebook and cell, to a JSON file (two
 runs of a seeded chapter must draw the same pictures).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,9 @@ def may_raise(cell: dict, solutions: bool) -> bool:
     return "raises-exception" in metadata.get("tags", [])
 
 
-def run(path: Path, solutions: bool = False, figures: dict[int, list[str]] | None = None
-        ) -> tuple[float, list[tuple[float, int, str]], list[str]]:
+def run(
+    path: Path, solutions: bool = False, figures: dict[int, list[str]] | None = None
+) -> tuple[float, list[tuple[float, int, str]], list[str]]:
     """Run ``path``'s code cells; (seconds, [(seconds, cell, first line)], [errors]).
     ``figures``, when given, receives each cell's figure hashes by cell index."""
     cells = json.loads(path.read_text())["cells"]

@@ -1,8 +1,9 @@
 """Timing shared by the benchmarks: one call, or the best of several, with CUDA synchronised."""
+
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

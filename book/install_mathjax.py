@@ -8,6 +8,7 @@ The package comes from the npm registry (`npm pack`, so npm's own registry setti
 pinned by version and checked against the registry's sha512 integrity. Offline, point
 MATHJAX_TARBALL at a copy of mathjax-<version>.tgz. Does nothing when already installed.
 """
+
 from __future__ import annotations
 
 import base64
@@ -51,7 +52,9 @@ def _fetch(tmp: Path) -> Path:
         )
     run = subprocess.run(
         [npm, "pack", f"mathjax@{VERSION}", "--json", "--pack-destination", str(tmp)],
-        capture_output=True, text=True, cwd=tmp,
+        capture_output=True,
+        text=True,
+        cwd=tmp,
     )
     if run.returncode != 0:
         sys.exit(f"install_mathjax: `npm pack mathjax@{VERSION}` failed:\n{run.stderr[-2000:]}")

@@ -13,6 +13,7 @@
 Your own JupyterLab settings (theme, shortcuts) are read from ``~/.jupyter/lab`` as usual.
 Tests start it the same way (tests/test_lab.py).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,10 +58,17 @@ def command(folder: Path, options: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    ours, _, options = (argv[:argv.index("--")], None, argv[argv.index("--") + 1:]) if "--" in argv else (argv, None, [])
+    ours, _, options = (
+        (argv[: argv.index("--")], None, argv[argv.index("--") + 1 :]) if "--" in argv else (argv, None, [])
+    )
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("folder", nargs="?", type=Path, default=ROOT / "my-work",
-                        help="where your copies of the notebooks live (default: my-work/)")
+    parser.add_argument(
+        "folder",
+        nargs="?",
+        type=Path,
+        default=ROOT / "my-work",
+        help="where your copies of the notebooks live (default: my-work/)",
+    )
     args = parser.parse_args(ours)
     folder = args.folder.resolve()
     for path in prepare(folder):

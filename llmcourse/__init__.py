@@ -3,6 +3,7 @@
 Each module holds one idea (``attention``, ``gpt``, ``bpe``, ``data``, ...); notebooks
 import from here instead of copying code between chapters.
 """
+
 from llmcourse.hardware import device
 
 __all__ = ["device"]

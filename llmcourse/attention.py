@@ -7,6 +7,7 @@ Masks are boolean and follow one convention everywhere in the course:
 ``True`` means "this query may attend to this key". (Note that
 ``torch.nn.MultiheadAttention`` uses the opposite convention for boolean masks.)
 """
+
 from __future__ import annotations
 
 import math
@@ -44,9 +45,7 @@ def causal_mask(T: int, device: torch.device | str | None = None) -> torch.Tenso
     return torch.ones(T, T, dtype=torch.bool, device=device).tril()
 
 
-def _check_attention_inputs(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None
-) -> None:
+def _check_attention_inputs(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> None:
     if q.dim() < 2 or k.dim() < 2 or v.dim() < 2:
         raise ValueError(
             f"q, k, v need at least 2 dims (..., T, d); got {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}"
@@ -54,7 +53,9 @@ def _check_attention_inputs(
     if q.shape[-1] != k.shape[-1]:
         raise ValueError(f"q and k must share the last dim d; got q {tuple(q.shape)} and k {tuple(k.shape)}")
     if k.shape[-2] != v.shape[-2]:
-        raise ValueError(f"k and v must have the same number of positions Tk; got k {tuple(k.shape)}, v {tuple(v.shape)}")
+        raise ValueError(
+            f"k and v must have the same number of positions Tk; got k {tuple(k.shape)}, v {tuple(v.shape)}"
+        )
     try:
         batch_shape = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
     except RuntimeError:

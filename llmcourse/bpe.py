@@ -29,6 +29,7 @@ version that one of them knows and the other does not yet (with the versions pin
 ``requirements.txt``: Unicode 17 for ``regex``, 16 for ``tokenizers``); text with such
 characters can be split differently.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,9 +44,7 @@ END_OF_TEXT = "<|endoftext|>"
 # GPT-2's pre-tokenizer: contractions, optional space + letters, optional space + digits,
 # optional space + other symbols, then whitespace (a run of spaces before a word keeps its
 # last space for that word: "a   b" -> "a", "  ", " b").
-GPT2_SPLIT_PATTERN = regex.compile(
-    r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
-)
+GPT2_SPLIT_PATTERN = regex.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""")
 
 
 def bytes_to_unicode() -> dict[int, str]:

@@ -35,6 +35,7 @@ Typical use::
     text = corpus_text("train")           # one string: each document followed by EOT
     floor = entropy_floor(train, lambda t: len(tokenizer.encode(t)))  # nats per token
 """
+
 from __future__ import annotations
 
 import functools
@@ -42,8 +43,9 @@ import itertools
 import math
 import random
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, NamedTuple, Sequence, TypeVar
+from typing import NamedTuple, TypeVar
 
 EOT = "<|endoftext|>"
 """Written after every document when documents are joined into one training text."""
@@ -204,12 +206,14 @@ def _boy(name: str) -> Person:
     return Person(name, "he", "him", "his")
 
 
-GIRLS = [_girl(n) for n in (
-    "Anna Lily Mia Sara Emma Zoe Nora Ella Ruby Lucy Ivy Maya Clara Rosa Hana Tara Jade Kate Amy Eva"
-).split()]
-BOYS = [_boy(n) for n in (
-    "Ben Tom Sam Leo Max Jack Noah Finn Luke Omar Theo Hugo Ravi Dan Eli Owen Paul Tim Kai Adam"
-).split()]
+GIRLS = [
+    _girl(n)
+    for n in ("Anna Lily Mia Sara Emma Zoe Nora Ella Ruby Lucy Ivy Maya Clara Rosa Hana Tara Jade Kate Amy Eva").split()
+]
+BOYS = [
+    _boy(n)
+    for n in ("Ben Tom Sam Leo Max Jack Noah Finn Luke Omar Theo Hugo Ravi Dan Eli Owen Paul Tim Kai Adam").split()
+]
 PEOPLE = GIRLS + BOYS
 FAMILY = [_girl("mom"), _boy("dad"), _girl("grandma"), _boy("grandpa"), _girl("aunt"), _boy("uncle")]
 
@@ -225,19 +229,46 @@ CREATURES = (
 ).split()
 COLOURS = "red blue green yellow pink purple orange white black brown".split()
 HIDING_PLACES = [
-    "under the bed", "in the grass", "behind a rock", "near the door",
-    "in the sand", "under a tree", "on the road", "inside an old boot",
+    "under the bed",
+    "in the grass",
+    "behind a rock",
+    "near the door",
+    "in the sand",
+    "under a tree",
+    "on the road",
+    "inside an old boot",
 ]
 HOMES = ["a small house", "a little cottage", "a cozy cabin", "a big house", "an old farm", "a tiny hut"]
 LANDMARKS = ["the forest", "the river", "the lake", "the hill", "the park", "the sea", "the school", "the mountain"]
 ACTIVITIES = [
-    "play in the garden", "read books", "sing songs", "draw pictures", "climb trees", "swim in the lake",
-    "dance", "play with a ball", "look at the stars", "bake cookies", "ride a bike", "build sand castles",
-    "pick flowers", "fly a kite", "jump in puddles", "play the drums",
+    "play in the garden",
+    "read books",
+    "sing songs",
+    "draw pictures",
+    "climb trees",
+    "swim in the lake",
+    "dance",
+    "play with a ball",
+    "look at the stars",
+    "bake cookies",
+    "ride a bike",
+    "build sand castles",
+    "pick flowers",
+    "fly a kite",
+    "jump in puddles",
+    "play the drums",
 ]
 CHORES = [
-    "wash the dishes", "clean the kitchen", "cook dinner", "water the plants", "feed the dog", "carry the bags",
-    "fold the clothes", "sweep the floor", "paint the fence", "bake bread",
+    "wash the dishes",
+    "clean the kitchen",
+    "cook dinner",
+    "water the plants",
+    "feed the dog",
+    "carry the bags",
+    "fold the clothes",
+    "sweep the floor",
+    "paint the fence",
+    "bake bread",
 ]
 GAMES = ["hide and seek", "tag", "catch", "chess", "football", "cards"]
 FOODS = ["pizza", "soup", "rice", "pasta", "cake", "ice cream", "bread", "cheese", "salad", "pancakes"]
@@ -245,35 +276,111 @@ FRUITS = ["apples", "pears", "plums", "cherries", "strawberries", "oranges", "pe
 
 # name: (sound, number of legs); a sound of None means "this animal has no sound here".
 ANIMALS = {
-    "dog": ("woof", 4), "cat": ("meow", 4), "cow": ("moo", 4), "duck": ("quack", 2),
-    "sheep": ("baa", 4), "pig": ("oink", 4), "owl": ("hoot", 2), "lion": ("roar", 4),
-    "horse": ("neigh", 4), "frog": ("croak", 4), "mouse": ("squeak", 4), "hen": ("cluck", 2),
-    "bee": ("buzz", 6), "snake": ("hiss", 0), "spider": (None, 8), "ant": (None, 6), "fish": (None, 0),
+    "dog": ("woof", 4),
+    "cat": ("meow", 4),
+    "cow": ("moo", 4),
+    "duck": ("quack", 2),
+    "sheep": ("baa", 4),
+    "pig": ("oink", 4),
+    "owl": ("hoot", 2),
+    "lion": ("roar", 4),
+    "horse": ("neigh", 4),
+    "frog": ("croak", 4),
+    "mouse": ("squeak", 4),
+    "hen": ("cluck", 2),
+    "bee": ("buzz", 6),
+    "snake": ("hiss", 0),
+    "spider": (None, 8),
+    "ant": (None, 6),
+    "fish": (None, 0),
 }
 SOUNDS = {animal: sound for animal, (sound, _) in ANIMALS.items() if sound is not None}
 COLOURED_THINGS = {
-    "a banana": "yellow", "a lemon": "yellow", "the sun": "yellow", "a tomato": "red",
-    "a strawberry": "red", "a cherry": "red", "a carrot": "orange", "a pumpkin": "orange",
-    "a frog": "green", "a leaf": "green", "grass": "green", "the sky": "blue", "the sea": "blue",
-    "snow": "white", "milk": "white", "a cloud": "white", "coal": "black", "a crow": "black",
-    "a plum": "purple", "a grape": "purple", "a flamingo": "pink", "chocolate": "brown", "mud": "brown",
+    "a banana": "yellow",
+    "a lemon": "yellow",
+    "the sun": "yellow",
+    "a tomato": "red",
+    "a strawberry": "red",
+    "a cherry": "red",
+    "a carrot": "orange",
+    "a pumpkin": "orange",
+    "a frog": "green",
+    "a leaf": "green",
+    "grass": "green",
+    "the sky": "blue",
+    "the sea": "blue",
+    "snow": "white",
+    "milk": "white",
+    "a cloud": "white",
+    "coal": "black",
+    "a crow": "black",
+    "a plum": "purple",
+    "a grape": "purple",
+    "a flamingo": "pink",
+    "chocolate": "brown",
+    "mud": "brown",
 }
 _OPPOSITE_PAIRS = [
-    ("hot", "cold"), ("big", "small"), ("up", "down"), ("fast", "slow"), ("happy", "sad"),
-    ("day", "night"), ("open", "closed"), ("old", "young"), ("light", "dark"), ("wet", "dry"),
-    ("full", "empty"), ("loud", "quiet"), ("hard", "soft"), ("tall", "short"), ("early", "late"),
-    ("clean", "dirty"), ("strong", "weak"), ("thick", "thin"), ("rich", "poor"), ("left", "right"),
-    ("first", "last"), ("push", "pull"), ("win", "lose"), ("give", "take"), ("start", "stop"),
+    ("hot", "cold"),
+    ("big", "small"),
+    ("up", "down"),
+    ("fast", "slow"),
+    ("happy", "sad"),
+    ("day", "night"),
+    ("open", "closed"),
+    ("old", "young"),
+    ("light", "dark"),
+    ("wet", "dry"),
+    ("full", "empty"),
+    ("loud", "quiet"),
+    ("hard", "soft"),
+    ("tall", "short"),
+    ("early", "late"),
+    ("clean", "dirty"),
+    ("strong", "weak"),
+    ("thick", "thin"),
+    ("rich", "poor"),
+    ("left", "right"),
+    ("first", "last"),
+    ("push", "pull"),
+    ("win", "lose"),
+    ("give", "take"),
+    ("start", "stop"),
     ("inside", "outside"),
 ]
 OPPOSITES = dict(_OPPOSITE_PAIRS) | {b: a for a, b in _OPPOSITE_PAIRS}
 PLURALS = {
-    "cat": "cats", "dog": "dogs", "book": "books", "toy": "toys", "shoe": "shoes", "apple": "apples",
-    "box": "boxes", "bus": "buses", "fox": "foxes", "dish": "dishes", "glass": "glasses", "watch": "watches",
-    "baby": "babies", "city": "cities", "story": "stories", "leaf": "leaves", "knife": "knives",
-    "wolf": "wolves", "potato": "potatoes", "tomato": "tomatoes", "mouse": "mice", "child": "children",
-    "foot": "feet", "tooth": "teeth", "man": "men", "woman": "women", "goose": "geese",
-    "sheep": "sheep", "fish": "fish", "deer": "deer", "person": "people",
+    "cat": "cats",
+    "dog": "dogs",
+    "book": "books",
+    "toy": "toys",
+    "shoe": "shoes",
+    "apple": "apples",
+    "box": "boxes",
+    "bus": "buses",
+    "fox": "foxes",
+    "dish": "dishes",
+    "glass": "glasses",
+    "watch": "watches",
+    "baby": "babies",
+    "city": "cities",
+    "story": "stories",
+    "leaf": "leaves",
+    "knife": "knives",
+    "wolf": "wolves",
+    "potato": "potatoes",
+    "tomato": "tomatoes",
+    "mouse": "mice",
+    "child": "children",
+    "foot": "feet",
+    "tooth": "teeth",
+    "man": "men",
+    "woman": "women",
+    "goose": "geese",
+    "sheep": "sheep",
+    "fish": "fish",
+    "deer": "deer",
+    "person": "people",
 }
 SPELLING_WORDS = (
     "cat dog sun hat bed cup pig fish book tree milk bird frog cake ball star moon rain snow "
@@ -283,13 +390,22 @@ DAYS = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
 FEELINGS = ["fine", "very well", "happy", "a bit tired", "great", "sleepy"]
 # place: what you do there
 ERRANDS = {
-    "park": "play", "shop": "buy some bread", "library": "get a new book", "beach": "swim",
-    "zoo": "see the animals", "farm": "help my uncle", "pool": "learn to swim",
+    "park": "play",
+    "shop": "buy some bread",
+    "library": "get a new book",
+    "beach": "swim",
+    "zoo": "see the animals",
+    "farm": "help my uncle",
+    "pool": "learn to swim",
 }
 # weather: what the other person answers
 WEATHER_REPLIES = {
-    "sunny": "Let us play outside!", "rainy": "Then we need an umbrella.", "windy": "Good, we can fly a kite!",
-    "cold": "I will wear my warm coat.", "snowy": "Let us build a snowman!", "cloudy": "Maybe it will rain later.",
+    "sunny": "Let us play outside!",
+    "rainy": "Then we need an umbrella.",
+    "windy": "Good, we can fly a kite!",
+    "cold": "I will wear my warm coat.",
+    "snowy": "Let us build a snowman!",
+    "cloudy": "Maybe it will rain later.",
 }
 
 
@@ -371,29 +487,57 @@ def _verbs(objects: NounClass | None, forms: str) -> list[Verb]:
 
 
 VERBS = (
-    _verbs(ANIMAL_NOUNS, "see/saw feed/fed follow/followed hug/hugged chase/chased watch/watched help/helped "
-                         "call/called meet/met draw/drew pet/petted wash/washed greet/greeted tickle/tickled")
-    + _verbs(THING_NOUNS, "find/found carry/carried paint/painted drop/dropped hide/hid buy/bought "
-                          "lose/lost hold/held fix/fixed make/made share/shared throw/threw kick/kicked "
-                          "sell/sold wrap/wrapped bring/brought take/took keep/kept")
-    + _verbs(None, "walk/walked run/ran jump/jumped sit/sat sleep/slept sing/sang dance/danced "
-                   "play/played wait/waited rest/rested swim/swam laugh/laughed hop/hopped skip/skipped "
-                   "smile/smiled shout/shouted hum/hummed climb/climbed")
+    _verbs(
+        ANIMAL_NOUNS,
+        "see/saw feed/fed follow/followed hug/hugged chase/chased watch/watched help/helped "
+        "call/called meet/met draw/drew pet/petted wash/washed greet/greeted tickle/tickled",
+    )
+    + _verbs(
+        THING_NOUNS,
+        "find/found carry/carried paint/painted drop/dropped hide/hid buy/bought "
+        "lose/lost hold/held fix/fixed make/made share/shared throw/threw kick/kicked "
+        "sell/sold wrap/wrapped bring/brought take/took keep/kept",
+    )
+    + _verbs(
+        None,
+        "walk/walked run/ran jump/jumped sit/sat sleep/slept sing/sang dance/danced "
+        "play/played wait/waited rest/rested swim/swam laugh/laughed hop/hopped skip/skipped "
+        "smile/smiled shout/shouted hum/hummed climb/climbed",
+    )
 )
 # ADVERBS, PLACES and TIMES are optional: "" means none.
 ADVERBS = ["", "quickly ", "slowly ", "happily ", "quietly ", "carefully ", "proudly ", "gently ", "suddenly "]
-SPOTS = ["the house", "the school", "the barn", "the shop", "the bridge", "the old tree",
-         "the big rock", "the fence", "the pond", "the well", "the gate", "the library"]
+SPOTS = [
+    "the house",
+    "the school",
+    "the barn",
+    "the shop",
+    "the bridge",
+    "the old tree",
+    "the big rock",
+    "the fence",
+    "the pond",
+    "the well",
+    "the gate",
+    "the library",
+]
 PLACES = (
     [""]
     + [f" {where} {spot}" for where in ("near", "by", "behind", "next to", "in front of") for spot in SPOTS]
     + [" in the garden", " in the park", " in the forest", " in the yard", " at home", " at the beach"]
 )
-TIMES = (
-    ["", " in the morning", " in the afternoon", " in the evening", " after lunch", " before dinner",
-     " after school", " at noon", " at night", " at sunset"]
-    + [f" on {day}" for day in DAYS]
-)
+TIMES = [
+    "",
+    " in the morning",
+    " in the afternoon",
+    " in the evening",
+    " after lunch",
+    " before dinner",
+    " after school",
+    " at noon",
+    " at night",
+    " at sunset",
+] + [f" on {day}" for day in DAYS]
 
 
 def _noun_phrase(c: Chooser, kind: NounClass, articles: Sequence[str] = ("a ", "the ")) -> tuple[str, str]:
@@ -446,11 +590,13 @@ def _find_something(c: Chooser, hero: Person) -> None:
     c.say(" ")
     c.say_pick(HIDING_PLACES)
     c.say(". ")
-    c.say_pick([
-        f"{_cap(hero.he)} picked it up and took it home.",
-        f"{_cap(hero.he)} put it in {hero.his} bag.",
-        f"{_cap(hero.he)} could not believe {hero.his} eyes.",
-    ])
+    c.say_pick(
+        [
+            f"{_cap(hero.he)} picked it up and took it home.",
+            f"{_cap(hero.he)} put it in {hero.his} bag.",
+            f"{_cap(hero.he)} could not believe {hero.his} eyes.",
+        ]
+    )
     c.say(f" {hero.name} kept the {thing} ")
     c.say_pick(["on the table", "next to the bed", "in a box", "by the window", "under the pillow"])
     c.say(".")
@@ -513,9 +659,13 @@ def _help_family(c: Chooser, hero: Person) -> None:
     c.say(f" was very busy, so {hero.name} helped {relative.him} ")
     c.say_pick(CHORES)
     c.say(". ")
-    c.say_pick([
-        f'"You are a great helper, {hero.name}!"', f'"Thank you, {hero.name}!"', f'"You are so kind, {hero.name}!"',
-    ])
+    c.say_pick(
+        [
+            f'"You are a great helper, {hero.name}!"',
+            f'"Thank you, {hero.name}!"',
+            f'"You are so kind, {hero.name}!"',
+        ]
+    )
     c.say(f" said {hero.his} {relative.name}.")
 
 
@@ -565,9 +715,13 @@ def story(c: Chooser) -> None:
     c.say(" ")
     c.say_pick(LANDMARKS)
     c.say(". ")
-    c.say_pick([
-        f"{hero.name} loved to ", f"Every day, {hero.he} liked to ", f"More than anything, {hero.he} loved to ",
-    ])
+    c.say_pick(
+        [
+            f"{hero.name} loved to ",
+            f"Every day, {hero.he} liked to ",
+            f"More than anything, {hero.he} loved to ",
+        ]
+    )
     c.say_pick(ACTIVITIES)
     c.say(".")
     for _ in range(c.pick([1, 2])):
@@ -577,23 +731,26 @@ def story(c: Chooser) -> None:
         c.say("\n\n")
         c.say_pick(
             ["One day, ", "One morning, ", "One afternoon, ", "One evening, ", "One Monday, ", "One Friday, "]
-            if i == 0 else ["The next day, ", "A week later, ", "The day after, ", "Two days later, "]
+            if i == 0
+            else ["The next day, ", "A week later, ", "The day after, ", "Two days later, "]
         )
         c.pick(EPISODES)(c, hero)
         for _ in range(c.pick([1, 2])):
             c.say(" ")
             _free_sentence(c, hero, ["Then ", "After that, ", "Later, ", "Soon, ", "Next, ", "After a while, "])
     c.say("\n\n")
-    c.say_pick([
-        f"In the end, {hero.name} was very happy.",
-        f"That night, {hero.name} went to bed with a big smile.",
-        f"It was the best day ever for {hero.name}.",
-        f"{hero.name} would never forget that day.",
-        f"{_cap(hero.he)} fell asleep with a smile on {hero.his} face.",
-        f"And {hero.name} lived happily ever after.",
-        f"From then on, {hero.name} was never bored again.",
-        f"What a wonderful day it was for {hero.name}!",
-    ])
+    c.say_pick(
+        [
+            f"In the end, {hero.name} was very happy.",
+            f"That night, {hero.name} went to bed with a big smile.",
+            f"It was the best day ever for {hero.name}.",
+            f"{hero.name} would never forget that day.",
+            f"{_cap(hero.he)} fell asleep with a smile on {hero.his} face.",
+            f"And {hero.name} lived happily ever after.",
+            f"From then on, {hero.name} was never bored again.",
+            f"What a wonderful day it was for {hero.name}!",
+        ]
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -785,8 +942,21 @@ def _past_tense(c: Chooser) -> None:
 
 
 QUESTIONS = [
-    _addition, _subtraction, _bigger, _next_number, _sort_numbers, _opposite, _colour,
-    _plural, _sound, _legs, _spell, _count_letters, _repeat, _day_after, _past_tense,
+    _addition,
+    _subtraction,
+    _bigger,
+    _next_number,
+    _sort_numbers,
+    _opposite,
+    _colour,
+    _plural,
+    _sound,
+    _legs,
+    _spell,
+    _count_letters,
+    _repeat,
+    _day_after,
+    _past_tense,
 ]
 
 
@@ -854,7 +1024,7 @@ def generate_documents(n: int, seed: int) -> list[Document]:
     return [generate_document(rng) for _ in range(n)]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cached_split(split: str) -> tuple[Document, ...]:
     seed, n = SPLITS[split]
     return tuple(generate_documents(n, seed))

@@ -30,6 +30,7 @@ than ``generate``, but each step is one line. Put the model in eval mode first.
 
 Shapes: B batch, T prompt length, t tokens so far, V vocabulary size.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence

@@ -4,6 +4,7 @@ Each function returns a :class:`matplotlib.figure.Figure` that is not registered
 a notebook cell that ends with ``diagrams.transformer_block()`` shows it once and nothing leaks
 into later cells. The drawings are deterministic: boxes, arrows and labels only.
 """
+
 from __future__ import annotations
 
 from matplotlib.axes import Axes
@@ -34,21 +35,41 @@ def _canvas(width: float, height: float, size: tuple[float, float]) -> tuple[Fig
 def _box(ax: Axes, x: float, y: float, w: float, h: float, text: str, color: str, fontsize: float = 10) -> None:
     """A rounded box centred on (x, y) with a label inside."""
     ax.add_patch(
-        FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.02,rounding_size=0.15",
-                       facecolor=color, edgecolor="black", linewidth=1)
+        FancyBboxPatch(
+            (x - w / 2, y - h / 2),
+            w,
+            h,
+            boxstyle="round,pad=0.02,rounding_size=0.15",
+            facecolor=color,
+            edgecolor="black",
+            linewidth=1,
+        )
     )
     ax.text(x, y, text, ha="center", va="center", fontsize=fontsize)
 
 
 def _arrow(ax: Axes, start: tuple[float, float], end: tuple[float, float], color: str = "black", **kwargs) -> None:
-    ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=14, color=color, linewidth=1.4,
-                                 shrinkA=0, shrinkB=0, **kwargs))
+    ax.add_patch(
+        FancyArrowPatch(
+            start, end, arrowstyle="-|>", mutation_scale=14, color=color, linewidth=1.4, shrinkA=0, shrinkB=0, **kwargs
+        )
+    )
 
 
 def _plus(ax: Axes, x: float, y: float, r: float = 0.28) -> None:
     """The ⊕ of a residual addition."""
-    ax.add_patch(FancyBboxPatch((x - r, y - r), 2 * r, 2 * r, boxstyle="circle,pad=0", facecolor="white",
-                                edgecolor="black", linewidth=1.2, zorder=3))
+    ax.add_patch(
+        FancyBboxPatch(
+            (x - r, y - r),
+            2 * r,
+            2 * r,
+            boxstyle="circle,pad=0",
+            facecolor="white",
+            edgecolor="black",
+            linewidth=1.2,
+            zorder=3,
+        )
+    )
     ax.text(x, y, "+", ha="center", va="center", fontsize=13, zorder=4)
 
 
@@ -88,8 +109,16 @@ def transformer_block() -> Figure:
     ax.text(s + 0.45, add1 + 0.15, "x + attn(LN₁(x))", fontsize=8.5, va="bottom")
     ax.text(s + 0.45, add2 + 0.15, "x + mlp(LN₂(x))", fontsize=8.5, va="bottom")
 
-    _box(ax, s, 11.55, 4.6, 0.7, "to the next block (B, T, C);\nafter the last one: LayerNorm, LM head", TENSOR,
-         fontsize=8.5)
+    _box(
+        ax,
+        s,
+        11.55,
+        4.6,
+        0.7,
+        "to the next block (B, T, C);\nafter the last one: LayerNorm, LM head",
+        TENSOR,
+        fontsize=8.5,
+    )
     return fig
 
 
@@ -97,8 +126,14 @@ def qkv_projection() -> Figure:
     """How Q, K and V come from the same x through three linear projections, and meet in
     softmax(Q K^T / sqrt(d)) V, with the shape of every tensor."""
     fig, ax = _canvas(19, 8, (11, 4.6))
-    ax.text(9.5, 7.55, r"Self-attention: $\mathrm{softmax}(QK^\top/\sqrt{d})\,V$ with its shapes",
-            ha="center", fontsize=12, weight="bold")
+    ax.text(
+        9.5,
+        7.55,
+        r"Self-attention: $\mathrm{softmax}(QK^\top/\sqrt{d})\,V$ with its shapes",
+        ha="center",
+        fontsize=12,
+        weight="bold",
+    )
     _box(ax, 1.3, 3.8, 2.2, 1.2, "x\n(B, T, C)", TENSOR, fontsize=11)
     rows = {"Q": 6.0, "K": 3.8, "V": 1.4}
     roles = {"Q": "query: what am I\nlooking for?", "K": "key: what do\nI contain?", "V": "value: what do\nI pass on?"}
@@ -118,10 +153,18 @@ def qkv_projection() -> Figure:
     _box(ax, 17.4, 2.9, 2.6, 1.3, "weights @ V\n(B, T, d)", ATTENTION)
     _arrow(ax, (14.6, 4.25), (16.6, 3.55))
     _arrow(ax, (8.7, 1.4), (16.1, 2.6))
-    ax.text(17.4, 1.6, "each output row: a\nweighted average of\nthe rows of V", ha="center", va="top", fontsize=8,
-            color="dimgrey")
-    ax.text(11.3, 6.0, "row i: how well query i\nmatches every key", ha="center", va="bottom", fontsize=8,
-            color="dimgrey")
+    ax.text(
+        17.4,
+        1.6,
+        "each output row: a\nweighted average of\nthe rows of V",
+        ha="center",
+        va="top",
+        fontsize=8,
+        color="dimgrey",
+    )
+    ax.text(
+        11.3, 6.0, "row i: how well query i\nmatches every key", ha="center", va="bottom", fontsize=8, color="dimgrey"
+    )
     return fig
 
 
@@ -141,8 +184,14 @@ def multi_head_split_merge() -> Figure:
     """Multi-head attention's reshapes: (B, T, E) split into H heads of size E/H, attention in
     every head at once, heads put back side by side and mixed by out_proj."""
     fig, ax = _canvas(24, 7.6, (12, 4.0))
-    ax.text(12, 7.2, "Multi-head attention: split into H heads, attend, merge (here H = 4)", ha="center",
-            fontsize=12, weight="bold")
+    ax.text(
+        12,
+        7.2,
+        "Multi-head attention: split into H heads, attend, merge (here H = 4)",
+        ha="center",
+        fontsize=12,
+        weight="bold",
+    )
     T, E = 4.0, 3.2  # drawn height of T and width of E
     y0 = 1.3
     label = {"ha": "center", "va": "top", "fontsize": 9.5}
@@ -153,20 +202,40 @@ def multi_head_split_merge() -> Figure:
     ax.text(0.2, y0 + T / 2, "T rows", rotation=90, ha="right", va="center", fontsize=8.5)
 
     _arrow(ax, (4.2, y0 + T / 2), (6.4, y0 + T / 2))
-    ax.text(5.3, y0 + T / 2 + 0.3, ".view(B, T, H, E/H)\n.transpose(1, 2)", ha="center", va="bottom", fontsize=8,
-            family="monospace")
+    ax.text(
+        5.3,
+        y0 + T / 2 + 0.3,
+        ".view(B, T, H, E/H)\n.transpose(1, 2)",
+        ha="center",
+        va="bottom",
+        fontsize=8,
+        family="monospace",
+    )
     _heads(ax, 6.7, y0, E / 4, T)
     ax.text(7.8, y0 - 0.25, "H heads\n(B, H, T, E/H)", **label)
 
     _arrow(ax, (9.4, y0 + T / 2), (11.4, y0 + T / 2))
-    ax.text(10.4, y0 + T / 2 + 0.3, "attention in\nevery head at once,\nweights (B, H, T, T)", ha="center", va="bottom",
-            fontsize=8)
+    ax.text(
+        10.4,
+        y0 + T / 2 + 0.3,
+        "attention in\nevery head at once,\nweights (B, H, T, T)",
+        ha="center",
+        va="bottom",
+        fontsize=8,
+    )
     _heads(ax, 11.7, y0, E / 4, T)
     ax.text(12.8, y0 - 0.25, "heads' outputs\n(B, H, T, E/H)", **label)
 
     _arrow(ax, (14.4, y0 + T / 2), (16.4, y0 + T / 2))
-    ax.text(15.4, y0 + T / 2 + 0.3, ".transpose(1, 2)\n.reshape(B, T, E)", ha="center", va="bottom", fontsize=8,
-            family="monospace")
+    ax.text(
+        15.4,
+        y0 + T / 2 + 0.3,
+        ".transpose(1, 2)\n.reshape(B, T, E)",
+        ha="center",
+        va="bottom",
+        fontsize=8,
+        family="monospace",
+    )
     _bands(ax, 16.8, y0, E, T, HEADS)
     ax.text(16.8 + E / 2, y0 - 0.25, "heads side by side\n(B, T, E)", **label)
 

@@ -16,11 +16,12 @@ Two attention paths give the same numbers (see ``tests/test_gpt.py``):
     ``attn_impl="sdpa"``    ``torch.nn.functional.scaled_dot_product_attention``: fused kernels
                             (FlashAttention on CUDA), the default.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -342,8 +343,7 @@ def generate(
     end = T0 + max_new_tokens
     if end > model.config.block_size:
         raise ValueError(
-            f"prompt length {T0} + max_new_tokens {max_new_tokens} = {end} exceeds "
-            f"block_size={model.config.block_size}"
+            f"prompt length {T0} + max_new_tokens {max_new_tokens} = {end} exceeds block_size={model.config.block_size}"
         )
     choose = greedy if next_token is None else next_token
 

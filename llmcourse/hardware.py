@@ -3,6 +3,7 @@
 Every notebook and module asks :func:`device` instead of hard-coding ``.cuda()``,
 so the same code runs on a laptop CPU, an Apple GPU, or a CUDA GPU in Colab.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,9 +30,7 @@ def device() -> torch.device:
     if requested:
         kind = requested.split(":", 1)[0]
         if kind not in _KNOWN:
-            raise ValueError(
-                f"{ENV_VAR}={requested!r} is not a device this course knows; use one of {_KNOWN}"
-            )
+            raise ValueError(f"{ENV_VAR}={requested!r} is not a device this course knows; use one of {_KNOWN}")
         if kind == "cuda" and not torch.cuda.is_available():
             raise RuntimeError(f"{ENV_VAR}={requested!r} but CUDA is not available on this machine")
         if kind == "mps" and not _mps_available():

@@ -10,6 +10,7 @@ After training the update can be merged into ``W`` (``W + (alpha / r) B A``): on
 ``nn.Linear`` again, no extra cost at inference. This is the same computation as peft's
 ``peft.tuners.lora.Linear`` (``tests/test_lora.py`` compares them).
 """
+
 from __future__ import annotations
 
 import math
@@ -46,8 +47,13 @@ class LoRALinear(nn.Module):
 
     def merge(self) -> nn.Linear:
         """One ``nn.Linear`` with ``W + (alpha / r) B A`` (and the base's bias): same outputs in eval mode."""
-        merged = nn.Linear(self.base.in_features, self.base.out_features, bias=self.base.bias is not None,
-                           device=self.base.weight.device, dtype=self.base.weight.dtype)
+        merged = nn.Linear(
+            self.base.in_features,
+            self.base.out_features,
+            bias=self.base.bias is not None,
+            device=self.base.weight.device,
+            dtype=self.base.weight.dtype,
+        )
         with torch.no_grad():
             merged.weight.copy_(self.base.weight + self.scaling * (self.B @ self.A))
             if self.base.bias is not None:
@@ -63,8 +69,9 @@ def _parent(model: nn.Module, path: str) -> tuple[nn.Module, str]:
     return module, last
 
 
-def apply_lora(model: nn.Module, r: int = 8, alpha: float = 16, dropout: float = 0.0,
-               targets: Iterable[str] = DEFAULT_TARGETS) -> nn.Module:
+def apply_lora(
+    model: nn.Module, r: int = 8, alpha: float = 16, dropout: float = 0.0, targets: Iterable[str] = DEFAULT_TARGETS
+) -> nn.Module:
     """Freeze every parameter of ``model`` and wrap each ``nn.Linear`` whose name ends with one of
     ``targets`` in a :class:`LoRALinear` (in place; returns ``model``)."""
     targets = tuple(targets)

@@ -12,6 +12,7 @@ counted. This is exactly the loss Hugging Face's ``GPT2LMHeadModel(input_ids,
 labels=labels)`` returns when ``labels`` is ``input_ids`` with the padding set to ``-100``
 (``tests/test_losses.py`` checks it on random inputs with left and right padding).
 """
+
 from __future__ import annotations
 
 import torch
@@ -32,16 +33,22 @@ def causal_lm_labels(input_ids: torch.Tensor, attention_mask: torch.Tensor | Non
     return input_ids.masked_fill(attention_mask == 0, IGNORE_INDEX)
 
 
-def token_losses(logits: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def token_losses(
+    logits: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-prediction cross-entropy ``(B, T-1)`` and which predictions count ``(B, T-1)``, bool.
 
     Entry ``[b, t]`` is ``-log p(input_ids[b, t+1] | input_ids[b, :t+1])``; it counts when the
     token it predicts is not padding (``attention_mask[b, t+1] == 1``). Uncounted entries are 0.
     """
     if logits.dim() != 3 or input_ids.dim() != 2 or logits.shape[:2] != input_ids.shape:
-        raise ValueError(f"expected logits (B, T, V) and input_ids (B, T), got {tuple(logits.shape)} and {tuple(input_ids.shape)}")
+        raise ValueError(
+            f"expected logits (B, T, V) and input_ids (B, T), got {tuple(logits.shape)} and {tuple(input_ids.shape)}"
+        )
     if attention_mask is not None and attention_mask.shape != input_ids.shape:
-        raise ValueError(f"attention_mask must have the shape of input_ids {tuple(input_ids.shape)}, got {tuple(attention_mask.shape)}")
+        raise ValueError(
+            f"attention_mask must have the shape of input_ids {tuple(input_ids.shape)}, got {tuple(attention_mask.shape)}"
+        )
     predictions = logits[:, :-1, :]  # (B, T-1, V): made at positions 0 .. T-2
     targets = input_ids[:, 1:]  # (B, T-1): the tokens that came next
     counted = torch.ones_like(targets, dtype=torch.bool) if attention_mask is None else attention_mask[:, 1:] != 0
@@ -51,7 +58,9 @@ def token_losses(logits: torch.Tensor, input_ids: torch.Tensor, attention_mask: 
     return nll.masked_fill(~counted, 0.0), counted
 
 
-def causal_lm_loss(logits: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+def causal_lm_loss(
+    logits: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
+) -> torch.Tensor:
     """Mean next-token cross-entropy over every counted prediction of the batch (a 0-dim tensor).
 
     Args:

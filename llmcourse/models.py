@@ -7,6 +7,7 @@ Both come back in Hugging Face form (a ``transformers`` causal LM and a fast tok
 notebooks can use ``transformers`` (pipelines, ``generate``) and the course's own code
 (``llmcourse.gpt.from_hf`` turns a GPT-2-style model into the course's :class:`~llmcourse.gpt.GPT`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -27,11 +28,15 @@ def path_of(name: str) -> Path:
         raise KeyError(f"{name!r} is not a bundled model; bundled: {sorted(BUNDLED)}")
     path = BUNDLED[name]
     if not (path / "config.json").exists():
-        raise FileNotFoundError(f"the bundled model {name!r} is missing from {path}; retrain it with `python -m llmcourse.train`")
+        raise FileNotFoundError(
+            f"the bundled model {name!r} is missing from {path}; retrain it with `python -m llmcourse.train`"
+        )
     return path
 
 
-def load(name: str = DEFAULT, device: torch.device | str | None = None, dtype: torch.dtype | None = None, **model_kwargs):
+def load(
+    name: str = DEFAULT, device: torch.device | str | None = None, dtype: torch.dtype | None = None, **model_kwargs
+):
     """Return ``(model, tokenizer)`` for a bundled model, a local folder, or a Hub id.
 
     The model is in eval mode on ``device`` (default :func:`llmcourse.device`); ``model_kwargs``
@@ -74,7 +79,9 @@ def logits_fn(model) -> Callable[[torch.Tensor], torch.Tensor]:
 
     def logits_of(input_ids: torch.Tensor) -> torch.Tensor:
         if not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 2:
-            raise ValueError(f"input_ids must be a (B, T) tensor of token ids, got {getattr(input_ids, 'shape', type(input_ids))}")
+            raise ValueError(
+                f"input_ids must be a (B, T) tensor of token ids, got {getattr(input_ids, 'shape', type(input_ids))}"
+            )
         out = model(input_ids if device is None else input_ids.to(device))
         if isinstance(out, torch.Tensor):
             logits = out
@@ -85,7 +92,9 @@ def logits_fn(model) -> Callable[[torch.Tensor], torch.Tensor]:
         else:
             raise TypeError(f"cannot find logits in the model's output of type {type(out).__name__}")
         if logits.dim() != 3 or logits.shape[:2] != input_ids.shape:
-            raise ValueError(f"expected logits of shape (B, T, V) = {tuple(input_ids.shape)} + (V,), got {tuple(logits.shape)}")
+            raise ValueError(
+                f"expected logits of shape (B, T, V) = {tuple(input_ids.shape)} + (V,), got {tuple(logits.shape)}"
+            )
         return logits
 
     return logits_of

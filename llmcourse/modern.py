@@ -12,6 +12,7 @@
 Shapes use these letters: B batch, H query heads, G key/value heads, T positions, d head size,
 D model width.
 """
+
 from __future__ import annotations
 
 import math
@@ -90,9 +91,7 @@ class SwiGLU(nn.Module):
         return self.down_proj(gate * self.up_proj(x))
 
 
-def grouped_query_attention(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, is_causal: bool = True
-) -> torch.Tensor:
+def grouped_query_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, is_causal: bool = True) -> torch.Tensor:
     """Attention where ``H`` query heads share ``G`` key/value heads, ``H // G`` per group.
 
     ``q (B, H, Tq, d)``, ``k`` and ``v (B, G, Tk, d)``; query head ``h`` uses key/value head

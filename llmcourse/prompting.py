@@ -7,6 +7,7 @@
 These are the course's reference answers to the chapter's graded exercises; the checks
 (:mod:`llmcourse.grading.ch06`) never use them as oracles.
 """
+
 from __future__ import annotations
 
 import string
@@ -38,7 +39,9 @@ def template_fields(template: str) -> list[str]:
         if name is None:
             continue
         if not name.isidentifier() or spec or conversion:
-            raise ValueError(f"template field {{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}} is not a plain {{name}}")
+            raise ValueError(
+                f"template field {{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}} is not a plain {{name}}"
+            )
         if name not in fields:
             fields.append(name)
     return fields
@@ -77,5 +80,5 @@ def unquote(quoted: str) -> str:
     """The inverse of :func:`quote_untrusted`."""
     if not (quoted.startswith(OPEN) and quoted.endswith(CLOSE)):
         raise ValueError(f"not quoted text: it must start with {OPEN} and end with {CLOSE}")
-    body = quoted[len(OPEN): len(quoted) - len(CLOSE)]
+    body = quoted[len(OPEN) : len(quoted) - len(CLOSE)]
     return body.replace("&lt;", "<").replace("&amp;", "&")

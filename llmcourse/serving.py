@@ -64,14 +64,18 @@ class _Generator:
         self.name = Path(model).name if Path(model).is_dir() else model
         self.model, self.tokenizer = models.load(model, device="cpu")
         self.lock = threading.Lock()
-        self.context = getattr(self.model.config, "n_positions", None) or getattr(self.model.config, "max_position_embeddings", 1024)
+        self.context = getattr(self.model.config, "n_positions", None) or getattr(
+            self.model.config, "max_position_embeddings", 1024
+        )
 
     def prompt_ids(self, text: str, max_tokens: int):
         ids = self.tokenizer(text, return_tensors="pt").input_ids
         keep = max(1, self.context - max_tokens)
         return ids[:, -keep:]
 
-    def tokens(self, ids, *, temperature, top_p, max_tokens, presence_penalty, frequency_penalty, generator) -> Iterator[int]:
+    def tokens(
+        self, ids, *, temperature, top_p, max_tokens, presence_penalty, frequency_penalty, generator
+    ) -> Iterator[int]:
         """Token ids of one completion (KV cache), until the end-of-text token or max_tokens."""
         import torch
 
@@ -87,9 +91,16 @@ class _Generator:
                 if temperature == 0:
                     tok = logits.argmax(-1)
                 else:
-                    tok = decoding.sample(logits, all_ids, generator=generator, temperature=temperature,
-                                          top_p=None if top_p >= 1 else top_p, frequency_penalty=frequency_penalty,
-                                          presence_penalty=presence_penalty, prompt_length=prompt_length)
+                    tok = decoding.sample(
+                        logits,
+                        all_ids,
+                        generator=generator,
+                        temperature=temperature,
+                        top_p=None if top_p >= 1 else top_p,
+                        frequency_penalty=frequency_penalty,
+                        presence_penalty=presence_penalty,
+                        prompt_length=prompt_length,
+                    )
                 if int(tok) == self.tokenizer.eos_token_id:
                     return
                 step_ids = tok.view(1, 1)
@@ -157,7 +168,9 @@ def build_app(model: str = "course-gpt", api_key: str | None = None, rate_limit:
                 while recent and now - recent[0] > 60:
                     recent.popleft()
                 if len(recent) >= rate_limit:
-                    return _error(429, f"Rate limit reached: {rate_limit} requests per minute.", "requests", "rate_limit_exceeded")
+                    return _error(
+                        429, f"Rate limit reached: {rate_limit} requests per minute.", "requests", "rate_limit_exceeded"
+                    )
                 recent.append(now)
         return await call_next(request)
 
@@ -172,19 +185,43 @@ def build_app(model: str = "course-gpt", api_key: str | None = None, rate_limit:
     def parameters(body: dict):
         """The sampling controls of a request (OpenAI's names and defaults), or an error response."""
         if body.get("model") != gen.name:
-            return _error(404, f"The model {body.get('model')!r} does not exist; this server has {gen.name!r}.", "invalid_request_error", "model_not_found")
+            return _error(
+                404,
+                f"The model {body.get('model')!r} does not exist; this server has {gen.name!r}.",
+                "invalid_request_error",
+                "model_not_found",
+            )
         stop = body.get("stop") or []
         stops = [stop] if isinstance(stop, str) else list(stop)
         temperature = float(body.get("temperature") if body.get("temperature") is not None else 1.0)
         top_p = float(body.get("top_p") if body.get("top_p") is not None else 1.0)
         max_tokens = int(body.get("max_tokens") or body.get("max_completion_tokens") or 64)
         n = int(body.get("n") or 1)
-        if not (0 <= temperature <= 2) or not (0 < top_p <= 1) or not (1 <= n <= 16) or max_tokens < 1 or any(not s for s in stops) or len(stops) > 4:
-            return _error(400, "temperature must be in [0, 2], top_p in (0, 1], n in [1, 16], max_tokens >= 1, at most 4 non-empty stop strings.", "invalid_request_error")
+        if (
+            not (0 <= temperature <= 2)
+            or not (0 < top_p <= 1)
+            or not (1 <= n <= 16)
+            or max_tokens < 1
+            or any(not s for s in stops)
+            or len(stops) > 4
+        ):
+            return _error(
+                400,
+                "temperature must be in [0, 2], top_p in (0, 1], n in [1, 16], max_tokens >= 1, at most 4 non-empty stop strings.",
+                "invalid_request_error",
+            )
         seed = body.get("seed")
-        generator = torch.Generator().manual_seed(int(seed) if seed is not None else int.from_bytes(os.urandom(6), "big"))
-        kw = {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens, "generator": generator,
-              "presence_penalty": float(body.get("presence_penalty") or 0.0), "frequency_penalty": float(body.get("frequency_penalty") or 0.0)}
+        generator = torch.Generator().manual_seed(
+            int(seed) if seed is not None else int.from_bytes(os.urandom(6), "big")
+        )
+        kw = {
+            "temperature": temperature,
+            "top_p": top_p,
+            "max_tokens": max_tokens,
+            "generator": generator,
+            "presence_penalty": float(body.get("presence_penalty") or 0.0),
+            "frequency_penalty": float(body.get("frequency_penalty") or 0.0),
+        }
         return stops, n, kw
 
     async def respond(body: dict, ids, chat_format: bool):
@@ -199,18 +236,29 @@ def build_app(model: str = "course-gpt", api_key: str | None = None, rate_limit:
 
         def choice_of(i, text, finish):
             if chat_format:
-                return {"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": finish, "logprobs": None}
+                return {
+                    "index": i,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": finish,
+                    "logprobs": None,
+                }
             return {"index": i, "text": text, "finish_reason": finish, "logprobs": None}
 
         if body.get("stream"):
+
             def chunk(i, content, finish=None, first=False):
                 if chat_format:
                     delta = {} if finish else ({"role": "assistant", "content": ""} if first else {"content": content})
                     choice = {"index": i, "delta": delta, "finish_reason": finish, "logprobs": None}
                 else:
                     choice = {"index": i, "text": content, "finish_reason": finish, "logprobs": None}
-                data = {"id": cid, "object": "chat.completion.chunk" if chat_format else "text_completion", "created": created,
-                        "model": gen.name, "choices": [choice]}
+                data = {
+                    "id": cid,
+                    "object": "chat.completion.chunk" if chat_format else "text_completion",
+                    "created": created,
+                    "model": gen.name,
+                    "choices": [choice],
+                }
                 return f"data: {json.dumps(data)}\n\n"
 
             def events():
@@ -242,8 +290,18 @@ def build_app(model: str = "course-gpt", api_key: str | None = None, rate_limit:
 
         choices, produced = await run_in_threadpool(complete)
         prompt_tokens = int(ids.shape[1])
-        return {"id": cid, "object": "chat.completion" if chat_format else "text_completion", "created": created, "model": gen.name,
-                "choices": choices, "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": produced, "total_tokens": prompt_tokens + produced}}
+        return {
+            "id": cid,
+            "object": "chat.completion" if chat_format else "text_completion",
+            "created": created,
+            "model": gen.name,
+            "choices": choices,
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": produced,
+                "total_tokens": prompt_tokens + produced,
+            },
+        }
 
     async def json_body(request: Request):
         try:
@@ -258,7 +316,11 @@ def build_app(model: str = "course-gpt", api_key: str | None = None, rate_limit:
         if body is None:
             return _error(400, "The body must be a JSON object.", "invalid_request_error")
         messages = body.get("messages")
-        if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) and "role" in m for m in messages):
+        if (
+            not isinstance(messages, list)
+            or not messages
+            or not all(isinstance(m, dict) and "role" in m for m in messages)
+        ):
             return _error(400, "messages must be a non-empty list of {role, content} objects.", "invalid_request_error")
         messages = [{"role": m["role"], "content": m.get("content") or ""} for m in messages]
         text = gen.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
@@ -276,24 +338,37 @@ def build_app(model: str = "course-gpt", api_key: str | None = None, rate_limit:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m llmcourse.serving", description="OpenAI-compatible server for a course model")
+    parser = argparse.ArgumentParser(
+        prog="python -m llmcourse.serving", description="OpenAI-compatible server for a course model"
+    )
     parser.add_argument("--model", default="course-gpt", help="a bundled model's name or a model folder")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--rate-limit", type=int, default=None, help="requests per minute (429 past it)")
-    parser.add_argument("--parent-pid", type=int, default=None, help="exit when this process is gone (a kernel that died)")
+    parser.add_argument(
+        "--parent-pid", type=int, default=None, help="exit when this process is gone (a kernel that died)"
+    )
     args = parser.parse_args(argv)
     if args.parent_pid:
+
         def watch(parent: int = args.parent_pid) -> None:
             while os.getppid() == parent:
                 time.sleep(1)
             os._exit(0)
 
         threading.Thread(target=watch, daemon=True).start()
-    api_key = os.environ.get("LLMCOURSE_SERVER_KEY") or None  # from the environment, never the command line (ps shows it)
+    api_key = (
+        os.environ.get("LLMCOURSE_SERVER_KEY") or None
+    )  # from the environment, never the command line (ps shows it)
     import uvicorn
 
-    uvicorn.run(build_app(args.model, api_key, args.rate_limit), host=args.host, port=args.port, log_level="warning", access_log=False)
+    uvicorn.run(
+        build_app(args.model, api_key, args.rate_limit),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 # ================================================================ starting it, and talking to it
@@ -320,8 +395,15 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def local_server(model: str = "course-gpt", *, api_key: str | None = None, rate_limit: int | None = None,
-                 port: int | None = None, timeout: float = 120.0, client_timeout: float = 60.0):
+def local_server(
+    model: str = "course-gpt",
+    *,
+    api_key: str | None = None,
+    rate_limit: int | None = None,
+    port: int | None = None,
+    timeout: float = 120.0,
+    client_timeout: float = 60.0,
+):
     """Start the course's server in a subprocess; yield ``(client, model_name)``; stop it.
 
     ``client`` is an ``openai.OpenAI`` pointed at the server (no retries, so errors show at
@@ -334,7 +416,17 @@ def local_server(model: str = "course-gpt", *, api_key: str | None = None, rate_
 
     name = Path(model).name if Path(model).is_dir() else model
     port = port or _free_port()
-    command = [sys.executable, "-m", "llmcourse.serving", "--model", str(model), "--port", str(port), "--parent-pid", str(os.getpid())]
+    command = [
+        sys.executable,
+        "-m",
+        "llmcourse.serving",
+        "--model",
+        str(model),
+        "--port",
+        str(port),
+        "--parent-pid",
+        str(os.getpid()),
+    ]
     if rate_limit is not None:
         command += ["--rate-limit", str(rate_limit)]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -348,16 +440,22 @@ def local_server(model: str = "course-gpt", *, api_key: str | None = None, rate_
         deadline = time.monotonic() + timeout
         while True:
             if process.poll() is not None:
-                raise ServingError(f"the local server for {model!r} exited with code {process.returncode} before it was ready: {_last_lines(log.name)}")
+                raise ServingError(
+                    f"the local server for {model!r} exited with code {process.returncode} before it was ready: {_last_lines(log.name)}"
+                )
             try:
                 if httpx.get(f"{base}/health", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise ServingError(f"the local server for {model!r} did not answer on port {port} within {timeout:.0f} s: {_last_lines(log.name)}")
+                raise ServingError(
+                    f"the local server for {model!r} did not answer on port {port} within {timeout:.0f} s: {_last_lines(log.name)}"
+                )
             time.sleep(0.2)
-        client = OpenAI(base_url=f"{base}/v1", api_key=api_key or "no-key-needed", max_retries=0, timeout=client_timeout)
+        client = OpenAI(
+            base_url=f"{base}/v1", api_key=api_key or "no-key-needed", max_retries=0, timeout=client_timeout
+        )
         yield client, name
     finally:
         _stop(process)
@@ -399,16 +497,24 @@ def _one_line_errors(client, model: str):
     try:
         yield
     except openai.AuthenticationError:
-        raise ServingError("401: the server refused the API key. Check OPENAI_API_KEY in your .env file, "
-                           "or remove it to use the local server.") from None
+        raise ServingError(
+            "401: the server refused the API key. Check OPENAI_API_KEY in your .env file, "
+            "or remove it to use the local server."
+        ) from None
     except openai.RateLimitError:
         raise ServingError("429: rate limit reached. Wait a minute and try again, or send fewer requests.") from None
     except openai.APITimeoutError:
-        raise ServingError(f"timeout: {where} did not answer in time. Ask for fewer tokens (max_tokens) or raise the client's timeout.") from None
+        raise ServingError(
+            f"timeout: {where} did not answer in time. Ask for fewer tokens (max_tokens) or raise the client's timeout."
+        ) from None
     except openai.APIConnectionError:
-        raise ServingError(f"cannot reach {where}: is the server running? Start it with local_server(), or check your network.") from None
+        raise ServingError(
+            f"cannot reach {where}: is the server running? Start it with local_server(), or check your network."
+        ) from None
     except openai.NotFoundError:
-        raise ServingError(f"404: the server has no model {model!r}. Use the model name local_server() or connect() gave you.") from None
+        raise ServingError(
+            f"404: the server has no model {model!r}. Use the model name local_server() or connect() gave you."
+        ) from None
     except openai.APIStatusError as exc:
         message = " ".join(str(getattr(exc, "message", exc)).split())[:200]
         raise ServingError(f"{exc.status_code}: the request was refused ({message}). Check its parameters.") from None

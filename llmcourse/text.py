@@ -28,6 +28,7 @@ Typical use::
     model, tokenizer = text.load_encoder()
     contextual, static = text.word_vectors(model, tokenizer, "I sat on the river bank.", "bank")
 """
+
 from __future__ import annotations
 
 import re
@@ -38,8 +39,17 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
-    "TOKEN_PATTERN", "tokenize", "bag_of_words", "tfidf", "idf", "cosine_similarity_matrix",
-    "ENCODER_HUB_ID", "encoder_path", "load_encoder", "word_vectors", "sentence_embeddings",
+    "TOKEN_PATTERN",
+    "tokenize",
+    "bag_of_words",
+    "tfidf",
+    "idf",
+    "cosine_similarity_matrix",
+    "ENCODER_HUB_ID",
+    "encoder_path",
+    "load_encoder",
+    "word_vectors",
+    "sentence_embeddings",
 ]
 
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # scikit-learn's default token_pattern

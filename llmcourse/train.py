@@ -9,6 +9,7 @@ windows from a seeded generator, and each of the ``N`` processes trains on its `
 DDP averages the gradients, so the update equals that of one process on the whole batch.
 GPU when there is one (NCCL), CPU otherwise (gloo).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,8 +69,17 @@ class TrainConfig:
 PRESETS = {
     "course": TrainConfig(),
     "tiny": TrainConfig(
-        vocab_size=320, block_size=64, n_layer=2, n_head=2, n_embd=32, batch_size=8, max_steps=12,
-        warmup_steps=2, eval_every=6, eval_documents=10, train_documents=200,
+        vocab_size=320,
+        block_size=64,
+        n_layer=2,
+        n_head=2,
+        n_embd=32,
+        batch_size=8,
+        max_steps=12,
+        warmup_steps=2,
+        eval_every=6,
+        eval_documents=10,
+        train_documents=200,
     ),
 }
 
@@ -159,7 +169,9 @@ def _windows(n: int, context: int) -> list[tuple[int, int, int]]:
 
 
 @torch.no_grad()
-def document_cross_entropy(model, encode, documents: Sequence[data.Document], eot_id: int, batch_size: int = 16) -> float:
+def document_cross_entropy(
+    model, encode, documents: Sequence[data.Document], eot_id: int, batch_size: int = 16
+) -> float:
     """Mean cross-entropy in nats per token of whole documents.
 
     Each document is scored as ``EOT doc EOT``: the model predicts every token of the document
@@ -190,7 +202,9 @@ def document_cross_entropy(model, encode, documents: Sequence[data.Document], eo
             x[row, : len(xs)] = torch.tensor(xs)
             y[row, : len(ys)] = torch.tensor(ys)
         logits = _logits(model, x.to(device)).float()  # (B, T, V)
-        nats = torch.nn.functional.cross_entropy(logits.flatten(0, 1), y.to(device).flatten(), ignore_index=-100, reduction="sum")
+        nats = torch.nn.functional.cross_entropy(
+            logits.flatten(0, 1), y.to(device).flatten(), ignore_index=-100, reduction="sum"
+        )
         total_nats += nats.item()
         total_tokens += int((y != -100).sum())
     model.train(was_training)
@@ -236,7 +250,13 @@ def train(cfg: TrainConfig, out_dir: Path | None = None, runtime: Runtime | None
     eot = tokenizer.token_to_id(data.EOT)
     encode = lambda text: tokenizer.encode(text).ids  # noqa: E731
 
-    model_cfg = GPTConfig(vocab_size=tokenizer.get_vocab_size(), block_size=cfg.block_size, n_layer=cfg.n_layer, n_head=cfg.n_head, n_embd=cfg.n_embd)
+    model_cfg = GPTConfig(
+        vocab_size=tokenizer.get_vocab_size(),
+        block_size=cfg.block_size,
+        n_layer=cfg.n_layer,
+        n_head=cfg.n_head,
+        n_embd=cfg.n_embd,
+    )
     model = GPT(model_cfg).to(runtime.device)
     ddp_model = torch.nn.parallel.DistributedDataParallel(model) if runtime.world_size > 1 else model
     optimizer = make_optimizer(model, cfg)
@@ -366,19 +386,19 @@ exactly). It is meant for teaching, not for any real use.
 | architecture | GPT-2 (`GPT2LMHeadModel`): pre-LN blocks, learned positions, tied embeddings |
 | layers / heads / width | {cfg.n_layer} / {cfg.n_head} / {cfg.n_embd} |
 | context | {cfg.block_size} tokens |
-| vocabulary | {m['train_config']['vocab_size']} requested; byte-level BPE trained on the corpus (`llmcourse.bpe`), `<|endoftext|>` = id 0 |
-| parameters | {m['parameters']:,} |
+| vocabulary | {m["train_config"]["vocab_size"]} requested; byte-level BPE trained on the corpus (`llmcourse.bpe`), `<|endoftext|>` = id 0 |
+| parameters | {m["parameters"]:,} |
 
 ## Training
 
 | | |
 |---|---|
-| data | train split: {m['train_tokens']:,} tokens; {m['tokens_seen']:,} tokens seen ({m['tokens_seen'] / m['train_tokens']:.1f} epochs) |
+| data | train split: {m["train_tokens"]:,} tokens; {m["tokens_seen"]:,} tokens seen ({m["tokens_seen"] / m["train_tokens"]:.1f} epochs) |
 | optimisation | AdamW (0.9, 0.95), lr {cfg.lr} with {cfg.warmup_steps} warm-up steps and cosine decay to {cfg.min_lr}, weight decay {cfg.weight_decay}, {cfg.max_steps} steps of {cfg.batch_size} x {cfg.block_size} tokens |
-| hardware | {m["world_size"]} process{"es" if m["world_size"] > 1 else ""} on `{m['device']}`; {m['train_seconds'] / 60:.1f} minutes |
+| hardware | {m["world_size"]} process{"es" if m["world_size"] > 1 else ""} on `{m["device"]}`; {m["train_seconds"] / 60:.1f} minutes |
 | command | `python -m llmcourse.train` |
 
-## Evaluation (validation split, {m['validation_tokens']:,} tokens)
+## Evaluation (validation split, {m["validation_tokens"]:,} tokens)
 
 | | nats / token | perplexity |
 |---|---|---|
@@ -412,11 +432,17 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[TrainConfig, Path]:
         if field.name == "train_documents":
             continue
         if isinstance(field.default, bool):
-            parser.add_argument(f"--{field.name.replace('_', '-')}", action=argparse.BooleanOptionalAction, default=None)
+            parser.add_argument(
+                f"--{field.name.replace('_', '-')}", action=argparse.BooleanOptionalAction, default=None
+            )
         else:
             parser.add_argument(f"--{field.name.replace('_', '-')}", type=type(field.default), default=None)
     args = parser.parse_args(argv)
-    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if getattr(args, f.name, None) is not None}
+    overrides = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(TrainConfig)
+        if getattr(args, f.name, None) is not None
+    }
     cfg = dataclasses.replace(PRESETS[args.preset], **overrides)
     if args.out_dir is None and args.preset != "course":
         parser.error("--out-dir is required with a preset other than 'course' (so the bundled checkpoint stays intact)")

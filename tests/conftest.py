@@ -1,4 +1,5 @@
 """Shared test set-up: nothing may reach the Hugging Face Hub; the book is built once."""
+
 import json
 import os
 import subprocess
@@ -17,8 +18,16 @@ ROOT = Path(__file__).resolve().parents[1]
 BOOK_HTML_ENV = "LLMCOURSE_BOOK_HTML"
 # Debian's Chromium, driven by Playwright (test_browser.py: the book; test_lab.py: JupyterLab).
 CHROMIUM = os.environ.get("LLMCOURSE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def _browser_missing() -> str | None:
@@ -53,13 +62,16 @@ def browser(request):
 def _build_book(out: Path) -> dict:
     """Build the book as `make book` does, into `out`; returns {"html": path} or {"error": text}."""
     started = time.monotonic()
-    mathjax = subprocess.run([sys.executable, str(ROOT / "book" / "install_mathjax.py")], capture_output=True, text=True)
+    mathjax = subprocess.run(
+        [sys.executable, str(ROOT / "book" / "install_mathjax.py")], capture_output=True, text=True
+    )
     if mathjax.returncode != 0:
         return {"error": f"installing MathJax failed:\n{mathjax.stdout[-2000:]}\n{mathjax.stderr[-2000:]}"}
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     run = subprocess.run(
         [str(jupyter_book), "build", "-W", "--keep-going", "--all", "--path-output", str(out), str(ROOT)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     if run.returncode != 0:
         return {"error": f"book build failed:\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}"}
@@ -97,5 +109,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if reason:
         terminalreporter.write_sep("!", "BROWSER TESTS SKIPPED", red=True, bold=True)
         terminalreporter.write_line(reason, red=True, bold=True)
-        terminalreporter.write_line("Install Chromium (Debian: apt-get install chromium; `make test` does it as root) "
-                                    "and `pip install -r requirements.txt`; under CI=true this fails the run.", red=True)
+        terminalreporter.write_line(
+            "Install Chromium (Debian: apt-get install chromium; `make test` does it as root) "
+            "and `pip install -r requirements.txt`; under CI=true this fails the run.",
+            red=True,
+        )

@@ -1,6 +1,7 @@
 """Planted copies for the similarity report's tests: an answer rewritten the way students hide
 copying (every local name renamed, comments dropped and new ones added, helper functions and
 methods in another order), and the answers it must not be confused with."""
+
 from __future__ import annotations
 
 import ast
@@ -51,5 +52,8 @@ def disguise(code: str) -> str:
         cls.body = rest + methods[::-1]
     lines = ast.unparse(tree).splitlines()
     return "# my own solution, written from scratch\n" + "\n".join(
-        f"{line}  # step {i}" if line.strip() and not line.rstrip().endswith((":", "(", ",")) and '"""' not in line else line
-        for i, line in enumerate(lines))
+        f"{line}  # step {i}"
+        if line.strip() and not line.rstrip().endswith((":", "(", ",")) and '"""' not in line
+        else line
+        for i, line in enumerate(lines)
+    )

@@ -3,19 +3,20 @@
 not in what the student's notebook imports (``import llmcourse.grading.chNN as grade``), not in
 the installed package, not readable by the sandboxed student process.
 """
+
 from __future__ import annotations
 
 import ast
 import dataclasses
 import functools
 import importlib
-import tomllib
 import types
 from pathlib import Path
 
 import nbformat
 import pytest
 import setuptools
+import tomllib
 
 from llmcourse.grading import alternatives, isolation
 from llmcourse.grading.alternatives import alternatives_of
@@ -38,8 +39,12 @@ MISTAKE_BASES = {
 
 
 def all_alternatives():
-    return [(chapter, key, i, code) for chapter in CHAPTERS
-            for key, codes in alternatives_of(chapter).items() for i, code in enumerate(codes)]
+    return [
+        (chapter, key, i, code)
+        for chapter in CHAPTERS
+        for key, codes in alternatives_of(chapter).items()
+        for i, code in enumerate(codes)
+    ]
 
 
 def test_every_exercise_has_its_alternatives_in_autograde():
@@ -50,8 +55,20 @@ def test_every_exercise_has_its_alternatives_in_autograde():
     assert alternatives.ALTERNATIVES_DIR == ROOT / "autograde" / "alternatives"
 
 
-@pytest.mark.parametrize("chapter", ["../02_transformer_anatomy", "02_transformer_anatomy/../x", "99_nowhere", "ch02",
-                                     "llmcourse.grading.ch02", "", "02_Transformer", None, Path("02_transformer_anatomy")])
+@pytest.mark.parametrize(
+    "chapter",
+    [
+        "../02_transformer_anatomy",
+        "02_transformer_anatomy/../x",
+        "99_nowhere",
+        "ch02",
+        "llmcourse.grading.ch02",
+        "",
+        "02_Transformer",
+        None,
+        Path("02_transformer_anatomy"),
+    ],
+)
 def test_the_file_read_is_named_by_a_known_chapter_only(chapter):
     with pytest.raises(ValueError, match="not a chapter"):
         alternatives_of(chapter)
@@ -108,7 +125,9 @@ def reachable_strings(module: types.ModuleType) -> list[str]:
             if value.__module__ == module.__name__:
                 stack += list(vars(value).values())
         elif type(value).__module__.startswith("llmcourse") and not isinstance(value, types.ModuleType):
-            stack += [getattr(value, f.name) for f in dataclasses.fields(value)] if dataclasses.is_dataclass(value) else []
+            stack += (
+                [getattr(value, f.name) for f in dataclasses.fields(value)] if dataclasses.is_dataclass(value) else []
+            )
             stack += list(getattr(value, "__dict__", {}).values())
     return found
 
@@ -119,10 +138,18 @@ def test_the_students_import_holds_no_alternative():
     files = {}
     for path in sorted((ROOT / "llmcourse").rglob("*.py")):
         text = path.read_text()
-        files[path.relative_to(ROOT).as_posix()] = [text, *(node.value for node in ast.walk(ast.parse(text))
-                                                          if isinstance(node, ast.Constant) and isinstance(node.value, str))]
-    editions = {chapter: [cell.source for cell in nbformat.read(ROOT / "chapters" / f"{chapter}.ipynb", as_version=4).cells]
-                for chapter in CHAPTERS}
+        files[path.relative_to(ROOT).as_posix()] = [
+            text,
+            *(
+                node.value
+                for node in ast.walk(ast.parse(text))
+                if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            ),
+        ]
+    editions = {
+        chapter: [cell.source for cell in nbformat.read(ROOT / "chapters" / f"{chapter}.ipynb", as_version=4).cells]
+        for chapter in CHAPTERS
+    }
     imported = {chapter: reachable_strings(importlib.import_module(checks_module(chapter))) for chapter in CHAPTERS}
     assert sum(map(len, imported.values())) > 1000  # the walk does reach the exercises' messages and code
     shipped, checked = [], 0
@@ -158,14 +185,21 @@ def test_autograde_is_not_part_of_the_installed_package():
     their package data (read from the configuration, nothing is built)."""
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     find = config["packages"]["find"]
-    packages = setuptools.find_packages(where=str(ROOT / find.get("where", ["."])[0]), include=find.get("include", ["*"]),
-                                        exclude=find.get("exclude", ()))
+    packages = setuptools.find_packages(
+        where=str(ROOT / find.get("where", ["."])[0]),
+        include=find.get("include", ["*"]),
+        exclude=find.get("exclude", ()),
+    )
     assert "llmcourse.grading" in packages
     assert all(p == "llmcourse" or p.startswith("llmcourse.") for p in packages), packages
-    assert all(p == "llmcourse" or p.startswith("llmcourse.") for p in config.get("package-data", {})), config["package-data"]
+    assert all(p == "llmcourse" or p.startswith("llmcourse.") for p in config.get("package-data", {})), config[
+        "package-data"
+    ]
     assert not (ROOT / "MANIFEST.in").exists() or "autograde" not in (ROOT / "MANIFEST.in").read_text()
     assert "setuptools_scm" not in (ROOT / "pyproject.toml").read_text()  # it would put every tracked file in the sdist
-    assert alternatives.ALTERNATIVES_DIR.parent.parent == alternatives.GRADING_DIR.parents[1]  # beside the package, not in it
+    assert (
+        alternatives.ALTERNATIVES_DIR.parent.parent == alternatives.GRADING_DIR.parents[1]
+    )  # beside the package, not in it
 
 
 def test_the_sandbox_cannot_read_the_alternatives(tmp_path):
@@ -177,5 +211,8 @@ def test_the_sandbox_cannot_read_the_alternatives(tmp_path):
         for key, exercise in exercises_of(chapter).items():
             policy, _ = isolation.policy_for(exercise, runner_of(chapter, checks, key), str(tmp_path))
             folders = [Path(p).resolve() for p in (*policy.read_dirs, *policy.list_dirs, policy.scratch)]
-            assert not [p for p in folders if instructor.is_relative_to(p) or p.is_relative_to(instructor)], (chapter, key)
+            assert not [p for p in folders if instructor.is_relative_to(p) or p.is_relative_to(instructor)], (
+                chapter,
+                key,
+            )
             assert not [f for f in policy.read_files if Path(f).resolve().is_relative_to(instructor)], (chapter, key)

@@ -1,4 +1,5 @@
 """The reference attention in llmcourse.attention against PyTorch's own implementations."""
+
 import math
 
 import pytest
@@ -49,7 +50,11 @@ def test_sdpa_matches_torch(batch, Tq, Tk, d, dv, dtype, atol):
 @pytest.mark.parametrize("mask_shape", ["full", "2d", "broadcast-batch"])
 def test_sdpa_with_mask_matches_torch(batch, Tq, Tk, d, dv, mask_shape):
     g = torch.Generator().manual_seed(7)
-    q, k, v = torch.randn(*batch, Tq, d, generator=g), torch.randn(*batch, Tk, d, generator=g), torch.randn(*batch, Tk, dv, generator=g)
+    q, k, v = (
+        torch.randn(*batch, Tq, d, generator=g),
+        torch.randn(*batch, Tk, d, generator=g),
+        torch.randn(*batch, Tk, dv, generator=g),
+    )
     shape = {"full": (*batch, Tq, Tk), "2d": (Tq, Tk), "broadcast-batch": (*[1] * len(batch), Tq, Tk)}[mask_shape]
     mask = torch.rand(shape, generator=g) > 0.4
     mask[..., 0] = True  # every query may attend somewhere: PyTorch's result is then defined
@@ -115,7 +120,10 @@ def test_positional_encoding_rejects_bad_sizes():
         sinusoidal_positional_encoding(-1, 4)
 
 
-@pytest.mark.parametrize("E, H, B, Tq, Tk, bias", [(8, 1, 1, 1, 1, True), (16, 4, 2, 5, 7, True), (24, 3, 3, 6, 6, False), (32, 8, 2, 3, 9, True)])
+@pytest.mark.parametrize(
+    "E, H, B, Tq, Tk, bias",
+    [(8, 1, 1, 1, 1, True), (16, 4, 2, 5, 7, True), (24, 3, 3, 6, 6, False), (32, 8, 2, 3, 9, True)],
+)
 def test_mha_matches_torch(E, H, B, Tq, Tk, bias):
     torch.manual_seed(E * 100 + Tq)
     reference = torch.nn.MultiheadAttention(E, H, bias=bias, batch_first=True)
@@ -128,7 +136,11 @@ def test_mha_matches_torch(E, H, B, Tq, Tk, bias):
     for mask in (None, torch.rand(Tq, Tk) > 0.3, torch.rand(B, 1, Tq, Tk) > 0.3):
         if mask is not None:
             mask[..., 0] = True
-        torch_mask = None if mask is None else (~mask if mask.dim() == 2 else (~mask).expand(B, H, Tq, Tk).reshape(B * H, Tq, Tk))
+        torch_mask = (
+            None
+            if mask is None
+            else (~mask if mask.dim() == 2 else (~mask).expand(B, H, Tq, Tk).reshape(B * H, Tq, Tk))
+        )
         expected, expected_w = reference(x, y, y, attn_mask=torch_mask, average_attn_weights=False)
         out, weights = mine(x, y, y, mask)
         _close(out, expected, 1e-4, "MHA output")

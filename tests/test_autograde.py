@@ -1,4 +1,5 @@
 """End-to-end autograding on example submissions, in a scratch copy of the course directory."""
+
 import json
 import sys
 from pathlib import Path
@@ -56,7 +57,9 @@ def test_each_planted_bug_costs_points_in_its_exercise_only(graded):
         got = dict(part.split("=") for part in r.details.split("; "))
         for cell, max_points in points.items():
             earned = float(got[cell].split("/")[0])
-            assert (earned < max_points) if cell == bug["loses"] else (earned == max_points), f"{bug['student']}: {r.details}"
+            assert (earned < max_points) if cell == bug["loses"] else (earned == max_points), (
+                f"{bug['student']}: {r.details}"
+            )
 
 
 def test_a_notebook_of_another_name_is_graded_and_noted(graded):

@@ -1,4 +1,5 @@
 """`make bench`'s report: a quick run writes the table, the figure and the page."""
+
 import json
 import subprocess
 import sys
@@ -8,12 +9,22 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_quick_report_writes_the_page(tmp_path):
-    run = subprocess.run([sys.executable, str(ROOT / "bench" / "report.py"), "--quick", "--out", str(tmp_path)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "report.py"), "--quick", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "| benchmark | course | peer | ratio |" in run.stdout
-    for peer in ("Hugging Face generate", "nbgrader autograde", "F.scaled_dot_product_attention", "Hugging Face guide's loop",
-                 "1 worker of one core"):
+    for peer in (
+        "Hugging Face generate",
+        "nbgrader autograde",
+        "F.scaled_dot_product_attention",
+        "Hugging Face guide's loop",
+        "1 worker of one core",
+    ):
         assert peer in run.stdout, peer
     page = (tmp_path / "performance.md").read_text()
     assert "measured by `make bench`" in page and "cores" in page

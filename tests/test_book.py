@@ -2,6 +2,7 @@
 
 The build is shared with tests/test_browser.py (the `book_html` fixture of conftest.py).
 """
+
 import html
 import re
 import sys
@@ -68,7 +69,15 @@ def test_chapter_page(built, chapter):
     # An error shown is an error output (myst-nb's "output traceback") or an error on stderr; the
     # prose and a demo that prints an exception it caught may name one without being an error.
     assert "Traceback" not in plain and 'class="output traceback' not in text, "an error output is shown"
-    stderr = html.unescape(re.sub(r"<[^>]+>", "", " ".join(re.findall(r'<div class="output stderr[^"]*"><div class="highlight"><pre>(.*?)</pre>', text, re.S))))
+    stderr = html.unescape(
+        re.sub(
+            r"<[^>]+>",
+            "",
+            " ".join(
+                re.findall(r'<div class="output stderr[^"]*"><div class="highlight"><pre>(.*?)</pre>', text, re.S)
+            ),
+        )
+    )
     errors = re.findall(r"\b\w*Error\b", stderr)
     assert not errors, f"an error is shown on the page: {errors[:3]}"
     assert "NotImplementedError()" in plain, "exercise prompts are missing"
@@ -80,7 +89,9 @@ def test_chapter_page(built, chapter):
         assert (page.parent / src).resolve().exists(), src
     url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
     repo = url.removeprefix("https://github.com/")
-    assert f"https://colab.research.google.com/github/{repo}/blob/main/chapters/{chapter.name}" in text, "no Colab launch link to the student notebook"
+    assert f"https://colab.research.google.com/github/{repo}/blob/main/chapters/{chapter.name}" in text, (
+        "no Colab launch link to the student notebook"
+    )
 
 
 def test_no_page_shows_a_traceback(built):
@@ -99,7 +110,9 @@ def test_pages_need_nothing_from_outside(built):
         text = page.read_text()
         for cdn in ("jsdelivr", "unpkg.com", "cdnjs", "googleapis", "require.js", "thebe"):
             assert cdn not in text.lower(), f"{page.relative_to(built)} mentions {cdn}"
-        for tag, attr in re.findall(r"<(script|img|link|iframe|source|video|audio)\b[^>]*?\b(?:src|href)=\"([^\"]*)\"", text):
+        for tag, attr in re.findall(
+            r"<(script|img|link|iframe|source|video|audio)\b[^>]*?\b(?:src|href)=\"([^\"]*)\"", text
+        ):
             assert "://" not in attr and not attr.startswith("//"), f"{page.relative_to(built)}: <{tag}> loads {attr}"
             if not attr.startswith(("data:", "#")):
                 target = (page.parent / attr.split("?")[0].split("#")[0]).resolve()
@@ -123,13 +136,17 @@ def test_progress_bars_are_text_not_widgets(built):
         assert "application/vnd.jupyter.widget" not in text, f"{page.relative_to(built)} embeds ipywidgets"
     chapter02 = built / "chapters" / "02_transformer_anatomy.html"
     if chapter02.exists():  # its model load shows Hugging Face's progress bar, finished
-        assert re.search(r"Loading weights: 100%\|\u2588+\|", html.unescape(chapter02.read_text())), "progress bar not written as text"
+        assert re.search(r"Loading weights: 100%\|\u2588+\|", html.unescape(chapter02.read_text())), (
+            "progress bar not written as text"
+        )
 
 
 def test_landing_page(built):
     landing = (built / "intro.html").read_text()
     article = html.unescape(re.sub(r"<[^>]+>", "\n", re.search(r"<article.*?</article>", landing, re.S).group(0)))
-    assert [line.strip() for line in article.splitlines()].count("Chapters") == 1, "the heading 'Chapters' is not shown exactly once"
+    assert [line.strip() for line in article.splitlines()].count("Chapters") == 1, (
+        "the heading 'Chapters' is not shown exactly once"
+    )
     index = (built / "index.html").read_text()
     assert 'rel="icon"' in index and "intro.html" in index
 
@@ -139,7 +156,9 @@ def test_favicon_and_licence_footer(built):
         text = page.read_text()
         icon = re.search(r'<link rel="icon" href="([^"]+)"', text)
         assert icon and (page.parent / icon.group(1)).resolve().is_file(), f"{page.name}: no favicon"
-        footer = html.unescape(re.sub(r"<[^>]+>", "", re.search(r'<div class="extra_footer">.*?</div>', text, re.S).group(0)))
+        footer = html.unescape(
+            re.sub(r"<[^>]+>", "", re.search(r'<div class="extra_footer">.*?</div>', text, re.S).group(0))
+        )
         assert "MIT" in footer and "CC BY 4.0" in footer, footer
         assert f'href="{REPOSITORY}/blob/' in text and "LICENSE-text.md" in text
 

@@ -1,4 +1,5 @@
 """The teaching BPE in llmcourse.bpe against the `tokenizers` library: same merges, same ids."""
+
 import random
 
 import pytest
@@ -20,7 +21,20 @@ from llmcourse.bpe import (
 )
 
 SYLLABLES = ["th", "e", "an", "re", "in", "on", "at", "er", "st", "ou", "a", "o", "ing", "ed", "s", "ch", "qu", "ly"]
-FOREIGN_WORDS = ["café", "naïve", "Straße", "日本語", "東京", "😀", "🚀🚀", "Ωμέγα", "привет", "مرحبا", "\u00a0nbsp", "ﬁne"]
+FOREIGN_WORDS = [
+    "café",
+    "naïve",
+    "Straße",
+    "日本語",
+    "東京",
+    "😀",
+    "🚀🚀",
+    "Ωμέγα",
+    "привет",
+    "مرحبا",
+    "\u00a0nbsp",
+    "ﬁne",
+]
 SEPARATORS = [" "] * 12 + [". ", ", ", "!\n", "\n\n", "  ", "\t", " 1999 ", " 42", "'s ", "'ll ", " -- ", " (", ") "]
 
 # The `regex` module and the Oniguruma engine inside `tokenizers` ship different Unicode
@@ -55,7 +69,7 @@ def assert_same_ids(expected: list[int], got: list[int], text: str) -> None:
         at = next((i for i, (a, b) in enumerate(zip(expected, got)) if a != b), min(len(expected), len(got)))
         raise AssertionError(
             f"ids differ at position {at} for {text[:200]!r}{'...' if len(text) > 200 else ''}: "
-            f"tokenizers {expected[at:at + 5]}..., teaching {got[at:at + 5]}..."
+            f"tokenizers {expected[at : at + 5]}..., teaching {got[at : at + 5]}..."
         )
 
 

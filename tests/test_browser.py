@@ -7,6 +7,7 @@ Screenshots of every chapter page go to $LLMCOURSE_SCREENSHOTS (default _build/s
 Without Chromium or Playwright these tests skip with a loud message, except under CI=true,
 where they fail. Playwright never downloads a browser here (no `playwright install`).
 """
+
 from __future__ import annotations
 
 import functools
@@ -42,6 +43,7 @@ def _has_math(chapter: Path) -> bool:
 
 def _search_term(chapter: Path) -> str:
     """A word of this chapter's prose that no other chapter's prose uses (its most frequent)."""
+
     def words(path):
         text = re.sub(r"```.*?```|`[^`]*`|\$[^$]*\$|\(http[^)]*\)", " ", _markdown(path), flags=re.S)
         return re.findall(r"\b[a-z]{8,}\b", text.lower())
@@ -53,6 +55,7 @@ def _search_term(chapter: Path) -> str:
 
 
 # --- the server (the browser, `browser`, is conftest.py's) ------------------------------------
+
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
@@ -86,7 +89,12 @@ class Visit:
         self.problems: list[str] = []
         self.context.route("**/*", self._route)
         self.page = self.context.new_page()
-        self.page.on("console", lambda m: m.type == "error" and self.problems.append(f"console error: {m.text} ({m.location.get('url', '')})"))
+        self.page.on(
+            "console",
+            lambda m: (
+                m.type == "error" and self.problems.append(f"console error: {m.text} ({m.location.get('url', '')})")
+            ),
+        )
         self.page.on("pageerror", lambda e: self.problems.append(f"script error: {e}"))
         self.page.on("requestfailed", self._failed)
         self.page.on("response", lambda r: r.status >= 400 and self.problems.append(f"HTTP {r.status}: {r.url}"))
@@ -146,6 +154,7 @@ def _where(page) -> str:
 
 
 # --- the tests -----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
 def test_chapter_page_in_the_browser(visit, book_html, chapter):
@@ -209,8 +218,11 @@ def test_chapter_page_in_the_browser(visit, book_html, chapter):
 
 
 def test_other_pages_load_cleanly(visit, book_html):
-    pages = sorted(p.relative_to(book_html).as_posix() for p in book_html.rglob("*.html")
-                   if not {"_sources", "_static", "mathjax", "chapters"} & set(p.relative_to(book_html).parts))
+    pages = sorted(
+        p.relative_to(book_html).as_posix()
+        for p in book_html.rglob("*.html")
+        if not {"_sources", "_static", "mathjax", "chapters"} & set(p.relative_to(book_html).parts)
+    )
     assert "intro.html" in pages and "search.html" in pages
     for path in pages:
         visit.open(path)
@@ -275,11 +287,15 @@ def test_next_buttons_walk_every_chapter_in_order(visit):
 def test_search_finds_the_chapter(visit, chapter):
     term = _search_term(chapter)
     page = visit.open(f"search.html?q={quote(term)}")
-    page.wait_for_function("""() => {
+    page.wait_for_function(
+        """() => {
         const summary = document.querySelector("#search-results .search-summary, #search-results p");
         return summary && /found|did not match/i.test(summary.textContent);
-    }""", timeout=30_000)
+    }""",
+        timeout=30_000,
+    )
     hits = page.eval_on_selector_all("#search-results ul.search li a", "els => els.map(e => e.getAttribute('href'))")
     assert any(h.split("?")[0].split("#")[0].endswith(f"chapters/{chapter.stem}.html") for h in hits), (
-        f"searching {term!r} did not find {chapter.stem}: {hits}")
+        f"searching {term!r} did not find {chapter.stem}: {hits}"
+    )
     assert not visit.problems, "\n".join(visit.problems)

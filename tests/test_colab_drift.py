@@ -10,6 +10,7 @@ pyproject.toml (and say why in its comment), or make the code work with the olde
 
 The overlay is built once per machine under .venv/ (git-ignored); it needs the package index.
 """
+
 from __future__ import annotations
 
 import os
@@ -48,8 +49,11 @@ def floors() -> dict[str, str]:
 
 
 def pip(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *args],
-                   check=True, timeout=900)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *args],
+        check=True,
+        timeout=900,
+    )
 
 
 def overlay_for(pins: dict[str, str]) -> Path:
@@ -95,16 +99,26 @@ def overlay() -> Path:
 
 def test_overlay_shadows_the_pinned_release(overlay):
     code = "import transformers, peft; print(transformers.__version__, peft.__version__)"
-    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(overlay)},
-                         capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": str(overlay)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     pins = floors()
     assert [Version(v) for v in out] == [Version(pins["transformers"]), Version(pins["peft"])]
 
 
 @pytest.mark.parametrize("notebook", SOLUTIONS, ids=lambda p: p.stem)
 def test_solution_notebook_runs_with_the_oldest_allowed_releases(overlay, notebook):
-    run = subprocess.run([sys.executable, str(ROOT / "bench" / "run_notebook.py"), "--solutions", str(notebook)],
-                         env={**os.environ, "PYTHONPATH": str(overlay), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
-                         capture_output=True, text=True, timeout=1200)
-    assert run.returncode == 0, (f"{notebook.name} fails with {floors()}:\n"
-                                 + re.sub(r"\n\s*\n", "\n", run.stdout[-6000:] + run.stderr[-2000:]))
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run_notebook.py"), "--solutions", str(notebook)],
+        env={**os.environ, "PYTHONPATH": str(overlay), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    assert run.returncode == 0, f"{notebook.name} fails with {floors()}:\n" + re.sub(
+        r"\n\s*\n", "\n", run.stdout[-6000:] + run.stderr[-2000:]
+    )

@@ -1,4 +1,5 @@
 """The generated corpus in llmcourse.data: determinism, sizes, exact log-probabilities, injectivity."""
+
 import math
 import random
 import re
@@ -71,9 +72,11 @@ def kind_of(text: str) -> str:
 
 ALICE, BOB = data.PEOPLE[0], data.PEOPLE[-1]
 # Sub-grammars small enough to enumerate completely (the others are checked by parsing samples).
-SMALL_GRAMMARS = {f.__name__: f for f in data.QUESTIONS if f is not data._past_tense} | {
-    ex.__name__: (lambda c, ex=ex: ex(c, ALICE, BOB)) for ex in data.EXCHANGES if ex is not data._day_talk
-} | {"animal noun phrase": lambda c: data._noun_phrase(c, data.ANIMAL_NOUNS)}
+SMALL_GRAMMARS = (
+    {f.__name__: f for f in data.QUESTIONS if f is not data._past_tense}
+    | {ex.__name__: (lambda c, ex=ex: ex(c, ALICE, BOB)) for ex in data.EXCHANGES if ex is not data._day_talk}
+    | {"animal noun phrase": lambda c: data._noun_phrase(c, data.ANIMAL_NOUNS)}
+)
 
 
 # --- determinism, sizes, splits ---------------------------------------------------------

@@ -1,4 +1,5 @@
 """llmcourse.decoding against Hugging Face transformers: its logits processors and ``generate``."""
+
 from __future__ import annotations
 
 import functools
@@ -47,8 +48,15 @@ def tiny_model(seed: int = 0, vocab_size: int = 50) -> GPT2LMHeadModel:
     """A 2-layer, 32-wide random GPT-2: fast, and peaked enough (large init) to decode non-trivially."""
     torch.manual_seed(seed)
     config = GPT2Config(
-        vocab_size=vocab_size, n_positions=64, n_embd=32, n_layer=2, n_head=2, initializer_range=0.3,
-        bos_token_id=None, eos_token_id=None, pad_token_id=None,
+        vocab_size=vocab_size,
+        n_positions=64,
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        initializer_range=0.3,
+        bos_token_id=None,
+        eos_token_id=None,
+        pad_token_id=None,
     )
     return GPT2LMHeadModel(config).eval()
 
@@ -150,7 +158,9 @@ def test_top_p_keeps_the_crossing_token_and_chains_after_top_k():
     logits = random_logits(3, 50, seed=11)
     after_k = D.top_k_filter(logits, 10)
     for p in (0.3, 0.9):
-        assert_same(D.top_p_filter(after_k, p), TopPLogitsWarper(p)(dummy_ids(3), after_k.clone()), f"top-k then top-p {p}")
+        assert_same(
+            D.top_p_filter(after_k, p), TopPLogitsWarper(p)(dummy_ids(3), after_k.clone()), f"top-k then top-p {p}"
+        )
 
 
 def test_top_p_rejects_bad_p():
@@ -252,14 +262,22 @@ def test_sample_is_reproducible_and_respects_filters():
         (dict(temperature=3.0), dict(temperature=3.0, top_k=50)),  # generate's default top_k=50
         (dict(temperature=3.0, top_k=None), dict(temperature=3.0)),  # top_k=None: off
         (dict(top_k=None, top_p=0.9, temperature=0.7), dict(top_p=0.9, temperature=0.7)),
-        (dict(top_k=5, repetition_penalty=1.3, temperature=1.5), dict(top_k=5, repetition_penalty=1.3, temperature=1.5)),
+        (
+            dict(top_k=5, repetition_penalty=1.3, temperature=1.5),
+            dict(top_k=5, repetition_penalty=1.3, temperature=1.5),
+        ),
     ],
 )
 def test_sample_in_generate_matches_hf_sampling(course, hf_settings, our_settings):
     """Same processing order and the same draws as ``generate(do_sample=True)`` with the same seed."""
     hf, tok = course
     ours = gpt.from_hf(hf).eval()
-    prompts = torch.stack([tok(p, return_tensors="pt").input_ids[0, :8] for p in ["Once upon a time, there was a little", "Anna: Hello, Ben! How are you?"]])
+    prompts = torch.stack(
+        [
+            tok(p, return_tensors="pt").input_ids[0, :8]
+            for p in ["Once upon a time, there was a little", "Anna: Hello, Ben! How are you?"]
+        ]
+    )
     torch.manual_seed(123)
     expected = hf_generate(hf, prompts, do_sample=True, max_new_tokens=25, eos_token_id=None, **hf_settings)
     choose = functools.partial(D.sample, generator=torch.Generator().manual_seed(123), **our_settings)
@@ -309,13 +327,17 @@ def test_beam_search_without_eos_matches_hf(tiny, num_beams):
     model, prompts = tiny
     for B in (1, 3):
         x = prompts[:B]
-        expected = hf_generate(model, x, num_beams=num_beams, do_sample=False, early_stopping=False, max_new_tokens=10, eos_token_id=None)
+        expected = hf_generate(
+            model, x, num_beams=num_beams, do_sample=False, early_stopping=False, max_new_tokens=10, eos_token_id=None
+        )
         actual = D.beam_search(model, x, num_beams, 10)
         assert actual.shape == (B, 5 + 10)
         assert torch.equal(actual, expected), f"num_beams={num_beams} B={B}"
     greedy = D.greedy_decode(model, prompts, 10)
     assert torch.equal(D.beam_search(model, prompts, 1, 10), greedy), "one beam is greedy decoding"
-    assert not torch.equal(D.beam_search(model, prompts, num_beams, 10), greedy), "beams should find something else here"
+    assert not torch.equal(D.beam_search(model, prompts, num_beams, 10), greedy), (
+        "beams should find something else here"
+    )
 
 
 def sequence_log_prob(model, seq: torch.Tensor, prompt_len: int) -> float:
@@ -342,24 +364,49 @@ def test_beam_search_with_eos_matches_hf(tiny, length_penalty):
     for eos, row in cases:
         x = prompts[row : row + 1]
         for num_beams in (2, 3):
-            expected = hf_generate(model, x, num_beams=num_beams, do_sample=False, early_stopping=False, max_new_tokens=12,
-                                   eos_token_id=eos, pad_token_id=eos, length_penalty=length_penalty)
+            expected = hf_generate(
+                model,
+                x,
+                num_beams=num_beams,
+                do_sample=False,
+                early_stopping=False,
+                max_new_tokens=12,
+                eos_token_id=eos,
+                pad_token_id=eos,
+                length_penalty=length_penalty,
+            )
             actual = D.beam_search(model, x, num_beams, 12, length_penalty=length_penalty, eos_token_id=eos)
-            assert torch.equal(actual, expected), f"eos={eos} row={row} beams={num_beams} lp={length_penalty}:\n{actual}\nvs\n{expected}"
+            assert torch.equal(actual, expected), (
+                f"eos={eos} row={row} beams={num_beams} lp={length_penalty}:\n{actual}\nvs\n{expected}"
+            )
             lengths.add(actual.shape[1] - 5)
     assert len(lengths) >= 2 or length_penalty > 0, f"expected early finishes, got lengths {lengths}"
     # A batch: each prompt on its own, padded with the end token to the longest.
-    expected = hf_generate(model, prompts, num_beams=2, do_sample=False, early_stopping=False, max_new_tokens=12,
-                           eos_token_id=37, pad_token_id=37, length_penalty=length_penalty)
+    expected = hf_generate(
+        model,
+        prompts,
+        num_beams=2,
+        do_sample=False,
+        early_stopping=False,
+        max_new_tokens=12,
+        eos_token_id=37,
+        pad_token_id=37,
+        length_penalty=length_penalty,
+    )
     assert torch.equal(D.beam_search(model, prompts, 2, 12, length_penalty=length_penalty, eos_token_id=37), expected)
 
 
 def test_beam_search_course_gpt_with_end_token(course):
     hf, tok = course
-    prompts = ["Hana: I have to go now. Goodbye, Hugo!\nHugo: Goodbye,", "Dear diary,\nOn Friday, I gently walked next to the library.\nYour"]
+    prompts = [
+        "Hana: I have to go now. Goodbye, Hugo!\nHugo: Goodbye,",
+        "Dear diary,\nOn Friday, I gently walked next to the library.\nYour",
+    ]
     x = torch.cat([tok(p, return_tensors="pt").input_ids for p in prompts])  # (2, 17): same length
     for num_beams, lp in [(3, 1.0), (2, 0.0)]:
-        expected = hf_generate(hf, x, num_beams=num_beams, do_sample=False, early_stopping=False, max_new_tokens=16, length_penalty=lp)
+        expected = hf_generate(
+            hf, x, num_beams=num_beams, do_sample=False, early_stopping=False, max_new_tokens=16, length_penalty=lp
+        )
         actual = D.beam_search(hf, x, num_beams, 16, length_penalty=lp, eos_token_id=0)
         assert torch.equal(actual, expected), f"{tok.batch_decode(actual)} vs {tok.batch_decode(expected)}"
         assert (actual[:, -1] == 0).all() and actual.shape[1] < 17 + 16, "both hypotheses end with the end token"

@@ -1,4 +1,5 @@
 """The diagrams of chapter 02: each is a labelled Figure that renders to PNG."""
+
 import io
 
 import pytest

@@ -4,6 +4,7 @@ workers, each its own process tree as on two machines, one killed mid-batch.
 Every submission must be graded and stored exactly once, with the grades of a one-machine run;
 the results store, resume and --student re-grades must behave as on one machine.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,7 +25,6 @@ sys.path.insert(0, str(ROOT / "autograde"))
 sys.path.insert(0, str(ROOT / "bench"))
 import course  # noqa: E402
 from grade import synthetic  # noqa: E402  (bench/grade.py: correct, buggy, unanswered and hostile submissions)
-
 from llmcourse.grading import distributed, report  # noqa: E402
 
 CHAPTER = "02_transformer_anatomy"
@@ -39,8 +39,10 @@ def _course(root: Path) -> Path:
 
 
 def _grades(results) -> list[tuple]:
-    return [(r.student, r.chapter, r.status, r.score, [(e.name, e.points, e.status, e.subchecks) for e in r.exercises])
-            for r in results]
+    return [
+        (r.student, r.chapter, r.status, r.score, [(e.name, e.points, e.status, e.subchecks) for e in r.exercises])
+        for r in results
+    ]
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -57,17 +59,36 @@ def cluster(tmp_path_factory):
     scratch = tmp_path_factory.mktemp("dask")
     scheduler_file = scratch / "scheduler.json"
     dask = str(Path(sys.executable).parent / "dask")
-    scheduler = subprocess.Popen([dask, "scheduler", "--scheduler-file", str(scheduler_file), "--host", "127.0.0.1",
-                                  "--port", "0", "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                 start_new_session=True)
+    scheduler = subprocess.Popen(
+        [
+            dask,
+            "scheduler",
+            "--scheduler-file",
+            str(scheduler_file),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-dashboard",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 60
     while not scheduler_file.exists():
         assert scheduler.poll() is None and time.monotonic() < deadline, "the Dask scheduler did not start"
         time.sleep(0.2)
     address = f"file:{scheduler_file}"
-    workers = [subprocess.Popen([sys.executable, str(ROOT / "autograde" / "course.py"), "worker", "--scheduler", address,
-                                 "--workers", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-               for _ in range(2)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, str(ROOT / "autograde" / "course.py"), "worker", "--scheduler", address, "--workers", "1"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for _ in range(2)
+    ]
     try:
         from distributed import Client
 
@@ -85,7 +106,11 @@ def test_two_workers_one_killed_mid_batch(tmp_path, cluster, monkeypatch):
     root = _course(tmp_path / "cluster")
     feedback = Counter()
     write_feedback = report.write_feedback
-    monkeypatch.setattr(report, "write_feedback", lambda r, *a, **k: (feedback.update([(r.student, r.chapter)]), write_feedback(r, *a, **k))[1])
+    monkeypatch.setattr(
+        report,
+        "write_feedback",
+        lambda r, *a, **k: (feedback.update([(r.student, r.chapter)]), write_feedback(r, *a, **k))[1],
+    )
 
     killed: dict = {}
     victim = cluster["workers"][0]

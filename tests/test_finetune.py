@@ -1,4 +1,5 @@
 """llmcourse.finetune: SFT labels and loss against Hugging Face, the instruction set, a short run."""
+
 import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel

@@ -1,5 +1,6 @@
 """Tests for llmcourse.gpt: shapes and errors, the two attention paths, the KV cache,
 and exact agreement with Hugging Face's GPT2LMHeadModel (logits and greedy generations)."""
+
 from __future__ import annotations
 
 import math
@@ -275,7 +276,9 @@ def test_generate_next_token_hook():
     assert_same_tokens(out[:, 4:], full[:, 3:-1].argmin(dim=-1), "tokens follow the hook")
     for use_cache in (True, False):
         assert_same_tokens(
-            generate(model, idx, 5, next_token=greedy, use_cache=use_cache), generate(model, idx, 5), "greedy is the default"
+            generate(model, idx, 5, next_token=greedy, use_cache=use_cache),
+            generate(model, idx, 5),
+            "greedy is the default",
         )
 
 
@@ -336,8 +339,14 @@ def test_greedy_generation_with_eos_matches_hf():
 def test_from_hf_logits_and_greedy_generation(cfg, attn_impl):
     vocab, block, n_layer, n_head, n_embd, _ = cfg
     hf_config = transformers.GPT2Config(
-        vocab_size=vocab, n_positions=block, n_layer=n_layer, n_head=n_head, n_embd=n_embd,
-        bos_token_id=None, eos_token_id=None, attn_implementation="eager",
+        vocab_size=vocab,
+        n_positions=block,
+        n_layer=n_layer,
+        n_head=n_head,
+        n_embd=n_embd,
+        bos_token_id=None,
+        eos_token_id=None,
+        attn_implementation="eager",
     )
     torch.manual_seed(10)
     hf = transformers.GPT2LMHeadModel(hf_config).eval()

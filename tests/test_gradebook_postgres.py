@@ -4,6 +4,7 @@ The server is started here (Debian's postgresql package; `make test` installs it
 as the unprivileged `postgres` user since initdb refuses root. Without PostgreSQL the test skips
 loudly; under CI (CI=true) it must run.
 """
+
 import glob
 import os
 import shutil
@@ -42,12 +43,22 @@ def postgres():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    subprocess.run([*as_user, initdb, "-D", str(data), "-A", "trust", "-U", "postgres"], check=True, capture_output=True)
+    subprocess.run(
+        [*as_user, initdb, "-D", str(data), "-A", "trust", "-U", "postgres"], check=True, capture_output=True
+    )
     options = f"-k {sockets} -p {port} -c listen_addresses=''"
-    subprocess.run([*as_user, pg_ctl, "-D", str(data), "-o", options, "-w", "-l", str(base / "log"), "start"], check=True, capture_output=True)
+    subprocess.run(
+        [*as_user, pg_ctl, "-D", str(data), "-o", options, "-w", "-l", str(base / "log"), "start"],
+        check=True,
+        capture_output=True,
+    )
     try:
         psql = _binary("psql")
-        subprocess.run([*as_user, psql, "-h", str(sockets), "-p", str(port), "-U", "postgres", "-c", "CREATE DATABASE course"], check=True, capture_output=True)
+        subprocess.run(
+            [*as_user, psql, "-h", str(sockets), "-p", str(port), "-U", "postgres", "-c", "CREATE DATABASE course"],
+            check=True,
+            capture_output=True,
+        )
         yield f"postgresql+psycopg://postgres@/course?host={sockets}&port={port}"
     finally:
         subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
@@ -66,9 +77,16 @@ def test_two_graders_write_one_postgresql_gradebook_at_once(postgres, tmp_path):
             (folder / f"{CH}.ipynb").write_text(solution if i % 2 == 0 else untouched)
         (root / "nbgrader_config.py").write_text((ROOT / "autograde" / "nbgrader_config.py").read_text())
         roots.append(root)
-    code = ("import sys, pathlib; sys.path.insert(0, {a!r}); import course; "
-            "course.grade(pathlib.Path(sys.argv[1]), db=sys.argv[2], progress=False, workers=1)").format(a=str(ROOT / "autograde"))
-    graders = [subprocess.Popen([sys.executable, "-c", code, str(root), postgres], stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for root in roots]
+    code = (
+        "import sys, pathlib; sys.path.insert(0, {a!r}); import course; "
+        "course.grade(pathlib.Path(sys.argv[1]), db=sys.argv[2], progress=False, workers=1)"
+    ).format(a=str(ROOT / "autograde"))
+    graders = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(root), postgres], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        for root in roots
+    ]
     outputs = [g.communicate(timeout=600)[0].decode(errors="replace") for g in graders]
     assert all(g.returncode == 0 for g in graders), outputs
     from nbgrader.api import Gradebook

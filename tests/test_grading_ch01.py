@@ -1,6 +1,7 @@
 """Chapter 01's checks: messages that name the likely mistake, the first differing document and
 term, partial credit by requirement, scikit-learn caught under any name (in the kernel and
 through the engine), the trusted bag_of_words stand-in, and odd return values explained."""
+
 import json
 from pathlib import Path
 
@@ -50,7 +51,9 @@ def test_messages_give_the_document_term_and_values():
     assert "documents=['the cat and the hat', 'the THE The cat', 'hat']" in text
     with pytest.raises(GradingError, match="expected dtype float64, got int64"):
         ch01.check_bag_of_words(by_id(ch01.BAG_OF_WORDS, "int_counts"))
-    with pytest.raises(GradingError, match=r"expected shape \(n_documents, n_terms\) = \(3, 4\), got \(4, 3\) \(rows are documents"):
+    with pytest.raises(
+        GradingError, match=r"expected shape \(n_documents, n_terms\) = \(3, 4\), got \(4, 3\) \(rows are documents"
+    ):
         ch01.check_bag_of_words(by_id(ch01.BAG_OF_WORDS, "transposed"))
     with pytest.raises(GradingError, match=r"the right 7 terms, but not in sorted order"):
         ch01.check_bag_of_words(by_id(ch01.BAG_OF_WORDS, "insertion_order"))
@@ -60,16 +63,19 @@ def test_messages_give_the_document_term_and_values():
         ch01.check_tfidf(by_id(ch01.TFIDF, "nan_rows"))
 
 
-@pytest.mark.parametrize("exercise, mistake_id, lost", [
-    (ch01.BAG_OF_WORDS, "insertion_order", {"vocabulary"}),
-    (ch01.BAG_OF_WORDS, "ascii_only", {"unicode"}),
-    (ch01.BAG_OF_WORDS, "int_counts", {"counts"}),
-    (ch01.BAG_OF_WORDS, "single_characters", {"vocabulary", "no_token", "empty"}),
-    (ch01.BAG_OF_WORDS, "no_value_error", {"empty"}),
-    (ch01.TFIDF, "unsmoothed_idf", {"weights"}),
-    (ch01.TFIDF, "l1_norm", {"norm"}),
-    (ch01.TFIDF, "nan_rows", {"no_token"}),
-])
+@pytest.mark.parametrize(
+    "exercise, mistake_id, lost",
+    [
+        (ch01.BAG_OF_WORDS, "insertion_order", {"vocabulary"}),
+        (ch01.BAG_OF_WORDS, "ascii_only", {"unicode"}),
+        (ch01.BAG_OF_WORDS, "int_counts", {"counts"}),
+        (ch01.BAG_OF_WORDS, "single_characters", {"vocabulary", "no_token", "empty"}),
+        (ch01.BAG_OF_WORDS, "no_value_error", {"empty"}),
+        (ch01.TFIDF, "unsmoothed_idf", {"weights"}),
+        (ch01.TFIDF, "l1_norm", {"norm"}),
+        (ch01.TFIDF, "nan_rows", {"no_token"}),
+    ],
+)
 def test_partial_credit_follows_the_requirements(exercise, mistake_id, lost):
     with pytest.raises(GradingError) as failure:
         check(exercise, by_id(exercise, mistake_id), hidden=True, quiet=True)
@@ -120,14 +126,21 @@ def tfidf_reference_swallowed(documents):
     return counts, vocabulary
 
 
-@pytest.mark.parametrize("fn, check_fn, used", [
-    (bow_alias, ch01.check_bag_of_words, "sklearn.feature_extraction.text.CountVectorizer"),
-    (tfidf_getattr, ch01.check_tfidf, "sklearn.feature_extraction.text.TfidfVectorizer"),  # its __init__: a closure (super())
-    (tfidf_transformer, ch01.check_tfidf, "sklearn.feature_extraction.text.TfidfTransformer"),
-    (tfidf_normalize, ch01.check_tfidf, "sklearn.preprocessing._data.normalize"),
-    (bow_reference, ch01.check_bag_of_words, "llmcourse.text.bag_of_words"),
-    (tfidf_reference_swallowed, ch01.check_tfidf, "llmcourse.text.tfidf"),
-])
+@pytest.mark.parametrize(
+    "fn, check_fn, used",
+    [
+        (bow_alias, ch01.check_bag_of_words, "sklearn.feature_extraction.text.CountVectorizer"),
+        (
+            tfidf_getattr,
+            ch01.check_tfidf,
+            "sklearn.feature_extraction.text.TfidfVectorizer",
+        ),  # its __init__: a closure (super())
+        (tfidf_transformer, ch01.check_tfidf, "sklearn.feature_extraction.text.TfidfTransformer"),
+        (tfidf_normalize, ch01.check_tfidf, "sklearn.preprocessing._data.normalize"),
+        (bow_reference, ch01.check_bag_of_words, "llmcourse.text.bag_of_words"),
+        (tfidf_reference_swallowed, ch01.check_tfidf, "llmcourse.text.tfidf"),
+    ],
+)
 def test_scikit_learn_and_the_reference_are_caught_under_any_name(fn, check_fn, used):
     fn.__globals__["bag_of_words"] = None  # replaced by the stand-in while tfidf is checked
     try:
@@ -141,15 +154,18 @@ def test_scikit_learn_and_the_reference_are_caught_under_any_name(fn, check_fn, 
     assert reference.tfidf(["a cat", "the cat"])[1] == ["cat", "the"], "so does the reference"
 
 
-@pytest.mark.parametrize("source", [
-    "import sklearn",
-    "import sklearn.feature_extraction.text as t",
-    "from sklearn.feature_extraction.text import TfidfVectorizer as V",
-    "from sklearn.preprocessing import normalize",
-    "from llmcourse import text",
-    "from llmcourse.text import tokenize",
-    "v = text_module.CountVectorizer()",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import sklearn",
+        "import sklearn.feature_extraction.text as t",
+        "from sklearn.feature_extraction.text import TfidfVectorizer as V",
+        "from sklearn.preprocessing import normalize",
+        "from llmcourse import text",
+        "from llmcourse.text import tokenize",
+        "v = text_module.CountVectorizer()",
+    ],
+)
 def test_the_source_scan_reads_forbidden_names(source):
     for exercise in (ch01.BAG_OF_WORDS, ch01.TFIDF):
         assert scan_source(source, exercise.forbidden.names), source
@@ -209,7 +225,9 @@ def test_an_empty_corpus_must_raise_value_error():
         except ValueError:
             return np.zeros((len(documents), 0)), []
 
-    with pytest.raises(GradingError, match=r"scikit-learn raises ValueError\('empty vocabulary'\); yours returned a tuple of 2"):
+    with pytest.raises(
+        GradingError, match=r"scikit-learn raises ValueError\('empty vocabulary'\); yours returned a tuple of 2"
+    ):
         ch01.check_bag_of_words(empty_matrix)
 
     def index_error(documents):

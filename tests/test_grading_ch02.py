@@ -1,5 +1,6 @@
 """Chapter 02's checks in the student's kernel: messages that name the mistake, forbidden
 routes caught at every layer, trusted stand-ins, and nothing the student patches matters."""
+
 import math
 
 import pytest
@@ -11,7 +12,9 @@ from llmcourse.grading import GradingError, ch02
 from llmcourse.grading.alternatives import alternatives_of
 from llmcourse.grading.contract import mistake_answer
 
-ALTERNATIVE_CODE = alternatives_of("02_transformer_anatomy")  # autograde/alternatives/: valid answers, never shipped to students
+ALTERNATIVE_CODE = alternatives_of(
+    "02_transformer_anatomy"
+)  # autograde/alternatives/: valid answers, never shipped to students
 
 
 def answer(exercise, code):
@@ -40,7 +43,9 @@ def test_messages_give_shapes_dtype_and_first_differing_index():
     text = str(failure.value)
     assert "q (3, 4), k (3, 4)" in text and "at index (" in text and "expected" in text and "got" in text
     with pytest.raises(GradingError, match="expected dtype torch.float64, got torch.float32"):
-        ch02.check_attention(mistake_answer(ch02.ATTENTION, next(m for m in ch02.ATTENTION.mistakes if m.id == "upcast")))
+        ch02.check_attention(
+            mistake_answer(ch02.ATTENTION, next(m for m in ch02.ATTENTION.mistakes if m.id == "upcast"))
+        )
 
 
 def test_partial_credit_follows_the_requirements():
@@ -75,12 +80,15 @@ def sdpa_course_swallowed(q, k, v, mask=None):
     return GOOD_SDPA(q, k, v, mask)
 
 
-@pytest.mark.parametrize("fn, used", [
-    (sdpa_alias, "scaled_dot_product_attention"),
-    (sdpa_aten, "aten::_scaled_dot_product"),
-    (sdpa_course, "llmcourse.attention.scaled_dot_product_attention"),
-    (sdpa_course_swallowed, "llmcourse.attention.scaled_dot_product_attention"),
-])
+@pytest.mark.parametrize(
+    "fn, used",
+    [
+        (sdpa_alias, "scaled_dot_product_attention"),
+        (sdpa_aten, "aten::_scaled_dot_product"),
+        (sdpa_course, "llmcourse.attention.scaled_dot_product_attention"),
+        (sdpa_course_swallowed, "llmcourse.attention.scaled_dot_product_attention"),
+    ],
+)
 def test_forbidden_routes_are_caught_and_named(fn, used):
     with pytest.raises(GradingError, match=f"must be written by you.*{used}"):
         ch02.check_attention(fn)
@@ -92,7 +100,9 @@ class MHAWrapsTorch(nn.Module):
     def __init__(self, embed_dim, num_heads, bias=True):
         super().__init__()
         self.inner = nn.MultiheadAttention(embed_dim, num_heads, bias=bias, batch_first=True)
-        self.q_proj, self.k_proj, self.v_proj, self.out_proj = (nn.Linear(embed_dim, embed_dim, bias=bias) for _ in range(4))
+        self.q_proj, self.k_proj, self.v_proj, self.out_proj = (
+            nn.Linear(embed_dim, embed_dim, bias=bias) for _ in range(4)
+        )
 
     def forward(self, query, key, value, mask=None):
         return self.inner(query, key, value, attn_mask=None if mask is None else ~mask, average_attn_weights=False)
@@ -110,8 +120,13 @@ def test_mha_shortcuts_are_caught(cls):
 
 def test_mha_uses_a_trusted_attention_and_puts_the_students_back():
     namespace = {"torch": torch, "nn": nn, "math": math}
-    exec(ch02.MULTI_HEAD_ATTENTION.mistakes[0].code.replace("return heads.transpose(1, 2).reshape(B, Tq, E), w",
-                                                             "return self.out_proj(heads.transpose(1, 2).reshape(B, Tq, E)), w"), namespace)
+    exec(
+        ch02.MULTI_HEAD_ATTENTION.mistakes[0].code.replace(
+            "return heads.transpose(1, 2).reshape(B, Tq, E), w",
+            "return self.out_proj(heads.transpose(1, 2).reshape(B, Tq, E)), w",
+        ),
+        namespace,
+    )
     buggy = mistake_answer(ch02.ATTENTION, ch02.ATTENTION.mistakes[0])
     namespace["scaled_dot_product_attention"] = buggy  # the student's own, wrong attention
     ch02.check_multi_head_attention(namespace["MultiHeadAttention"], hidden=True)
@@ -154,7 +169,10 @@ def test_a_forbidden_function_counts_whoever_calls_it_unless_through_an_allowed_
     from llmcourse.grading.guards import ForbiddenCall, Guard
 
     model = GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=8, attn_impl="sdpa")).eval()
-    with pytest.raises(ForbiddenCall), Guard(ch02.ATTENTION.forbidden):  # the model calls F.scaled_dot_product_attention
+    with (
+        pytest.raises(ForbiddenCall),
+        Guard(ch02.ATTENTION.forbidden),
+    ):  # the model calls F.scaled_dot_product_attention
         model(torch.tensor([[1, 2, 3]]))
     allowed = dataclasses.replace(ch02.ATTENTION.forbidden, allowed_callers=("llmcourse.gpt:GPT.forward",))
     with Guard(allowed):
@@ -195,10 +213,12 @@ def test_decorated_and_closure_functions_are_caught_too():
         @functools.wraps(reference.scaled_dot_product_attention)
         def wrapper(*args, **kwargs):
             return reference.scaled_dot_product_attention(*args, **kwargs)[0] * scale
+
         return wrapper
 
     decorated = outer(2.0)
     import sys
+
     module = sys.modules[__name__]
     module._decorated = decorated
     q = torch.randn(2, 3, 4)

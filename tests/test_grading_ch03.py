@@ -2,6 +2,7 @@
 caught (Hugging Face's and the course's blocks, the fused attention kernel, Hugging Face's and
 the course's losses), the trusted causal_mask stand-in, and oracles that agree with
 Hugging Face's own models."""
+
 import math
 
 import pytest
@@ -17,7 +18,9 @@ from llmcourse.grading.alternatives import alternatives_of
 from llmcourse.grading.contract import check, mistake_answer
 from llmcourse.grading.guards import scan_source
 
-ALTERNATIVE_CODE = alternatives_of("03_gpt_deep_dive")  # autograde/alternatives/: valid answers, never shipped to students
+ALTERNATIVE_CODE = alternatives_of(
+    "03_gpt_deep_dive"
+)  # autograde/alternatives/: valid answers, never shipped to students
 
 
 @pytest.fixture(autouse=True)
@@ -59,14 +62,17 @@ def test_messages_say_the_inputs_and_the_values():
         ch03.check_causal_mask(floats)
 
 
-@pytest.mark.parametrize("key, mistake_id, failed", [
-    ("causal_lm_loss", "mean_per_sequence", 1),
-    ("causal_lm_loss", "item", 1),
-    ("block", "ignores_padding", 1),
-    ("block", "nan_padding", 1),
-    ("block", "exact_gelu", 3),
-    ("causal_mask", "float", 1),
-])
+@pytest.mark.parametrize(
+    "key, mistake_id, failed",
+    [
+        ("causal_lm_loss", "mean_per_sequence", 1),
+        ("causal_lm_loss", "item", 1),
+        ("block", "ignores_padding", 1),
+        ("block", "nan_padding", 1),
+        ("block", "exact_gelu", 3),
+        ("causal_mask", "float", 1),
+    ],
+)
 def test_partial_credit_follows_the_requirements(key, mistake_id, failed):
     exercise = ch03.EXERCISES[key]
     wrong = mistake_answer(exercise, next(m for m in exercise.mistakes if m.id == mistake_id))
@@ -86,10 +92,17 @@ class WrapsHuggingFace(nn.Module):
         super().__init__()
         from transformers.models.gpt2.modeling_gpt2 import GPT2Block
 
-        hf_config = GPT2Config(n_embd=config.n_embd, n_head=config.n_head, n_positions=config.block_size, activation_function="gelu_new")
+        hf_config = GPT2Config(
+            n_embd=config.n_embd, n_head=config.n_head, n_positions=config.block_size, activation_function="gelu_new"
+        )
         hf_config._attn_implementation = "eager"
         self.inner = GPT2Block(hf_config, layer_idx=0)
-        self.ln_1, self.ln_2, self.attn, self.mlp = self.inner.ln_1, self.inner.ln_2, SOLUTION_BLOCK(config).attn, SOLUTION_BLOCK(config).mlp
+        self.ln_1, self.ln_2, self.attn, self.mlp = (
+            self.inner.ln_1,
+            self.inner.ln_2,
+            SOLUTION_BLOCK(config).attn,
+            SOLUTION_BLOCK(config).mlp,
+        )
 
     def forward(self, x, attention_mask=None):
         return self.inner(x)
@@ -102,6 +115,7 @@ class SubclassesCourse(llmcourse.gpt.Block):
 
 def _with_attention(attend):
     """The solution's block with its attention computed by ``attend(q, k, v, allowed)``."""
+
     class Attention(nn.Module):
         def __init__(self, config):
             super().__init__()
@@ -140,18 +154,23 @@ def course_attention(q, k, v, allowed):
     return llmcourse.attention.scaled_dot_product_attention(q, k, v, allowed)[0]
 
 
-@pytest.mark.parametrize("cls, used", [
-    (WrapsHuggingFace, "GPT2Block"),  # its __init__, a closure (super()), is swapped too
-    (SubclassesCourse, r"llmcourse\.gpt\.(Block|MLP|CausalSelfAttention)"),
-    (_with_attention(fused), "scaled_dot_product_attention"),
-    (_with_attention(aten), "aten::_scaled_dot_product"),
-    (_with_attention(course_attention), "llmcourse.attention.scaled_dot_product_attention"),
-])
+@pytest.mark.parametrize(
+    "cls, used",
+    [
+        (WrapsHuggingFace, "GPT2Block"),  # its __init__, a closure (super()), is swapped too
+        (SubclassesCourse, r"llmcourse\.gpt\.(Block|MLP|CausalSelfAttention)"),
+        (_with_attention(fused), "scaled_dot_product_attention"),
+        (_with_attention(aten), "aten::_scaled_dot_product"),
+        (_with_attention(course_attention), "llmcourse.attention.scaled_dot_product_attention"),
+    ],
+)
 def test_forbidden_block_routes_are_caught_and_named(cls, used):
     with pytest.raises(GradingError, match=f"must be written by you.*{used}"):
         ch03.check_block(cls)
     config = llmcourse.gpt.GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=8)
-    assert llmcourse.gpt.Block(config, 0)(torch.randn(1, 3, 8)).shape == (1, 3, 8), "the course's block works again afterwards"
+    assert llmcourse.gpt.Block(config, 0)(torch.randn(1, 3, 8)).shape == (1, 3, 8), (
+        "the course's block works again afterwards"
+    )
 
 
 def test_forbidden_loss_and_mask_routes_are_caught():
@@ -169,13 +188,16 @@ def test_forbidden_loss_and_mask_routes_are_caught():
         ch03.check_causal_mask(lambda T: llmcourse.gpt.causal_mask(T))  # the same function, imported elsewhere
 
 
-@pytest.mark.parametrize("source, exercise", [
-    ("from transformers.models.gpt2.modeling_gpt2 import GPT2Block", ch03.BLOCK),
-    ("y = F.scaled_dot_product_attention(q, k, v, is_causal=True)", ch03.BLOCK),
-    ("from llmcourse.attention import causal_mask as cm", ch03.CAUSAL_MASK),
-    ("loss = model.loss_function(logits, labels, vocab_size)", ch03.CAUSAL_LM_LOSS),
-    ("from llmcourse.losses import causal_lm_loss as mine", ch03.CAUSAL_LM_LOSS),
-])
+@pytest.mark.parametrize(
+    "source, exercise",
+    [
+        ("from transformers.models.gpt2.modeling_gpt2 import GPT2Block", ch03.BLOCK),
+        ("y = F.scaled_dot_product_attention(q, k, v, is_causal=True)", ch03.BLOCK),
+        ("from llmcourse.attention import causal_mask as cm", ch03.CAUSAL_MASK),
+        ("loss = model.loss_function(logits, labels, vocab_size)", ch03.CAUSAL_LM_LOSS),
+        ("from llmcourse.losses import causal_lm_loss as mine", ch03.CAUSAL_LM_LOSS),
+    ],
+)
 def test_the_source_scan_sees_forbidden_names(source, exercise):
     assert scan_source(source, exercise.forbidden.names)
 
@@ -221,7 +243,9 @@ def test_unimplemented_stubs_get_a_clear_message():
 @pytest.mark.parametrize("seed", range(3))
 def test_the_loss_oracle_is_the_loss_gpt2lmheadmodel_returns(seed):
     torch.manual_seed(seed)
-    model = GPT2LMHeadModel(GPT2Config(vocab_size=29, n_positions=16, n_embd=16, n_layer=1, n_head=2, initializer_range=0.4)).eval()
+    model = GPT2LMHeadModel(
+        GPT2Config(vocab_size=29, n_positions=16, n_embd=16, n_layer=1, n_head=2, initializer_range=0.4)
+    ).eval()
     g = torch.Generator().manual_seed(seed)
     ids = torch.randint(29, (3, 9), generator=g)
     for mask in (None, ch03._pad("both", 3, 9, [9, 5, 7], g), ch03._pad("left", 3, 9, [2, 9, 4], g)):
@@ -266,4 +290,6 @@ def test_the_course_block_with_gpt2_weights_matches_the_block_oracle():
             path, _, kind = name.rpartition(".")
             getattr(ch03._module_at(block, path), kind).copy_(torch.from_numpy(value))
         got = block(torch.from_numpy(case.inputs["x"]))
-    torch.testing.assert_close(got.double(), torch.from_numpy(ch03.array_of(case.expected).copy()), atol=5e-5, rtol=1e-4)
+    torch.testing.assert_close(
+        got.double(), torch.from_numpy(ch03.array_of(case.expected).copy()), atol=5e-5, rtol=1e-4
+    )

@@ -1,6 +1,7 @@
 """Chapter 05's checks: messages that name the mistake, forbidden routes caught (in the kernel and
 through the engine), oracles that agree with the course's reference, and cases that keep clear
 of floating-point ties so that any correct answer passes."""
+
 import functools
 from pathlib import Path
 
@@ -61,6 +62,7 @@ def test_the_oracle_agrees_with_the_reference_on_every_case(key):
 def test_the_processor_oracles_agree_with_the_reference_on_random_inputs(B, V, seed):
     logits = ch05.random_logits(B, V, seed)
     ids = ch05.repeated_ids(B, V, seed, T=11)
+
     def same(a, b):
         return torch.equal(a.isinf(), b.isinf()) and torch.allclose(a[a.isfinite()], b[b.isfinite()], atol=1e-6)
 
@@ -72,9 +74,15 @@ def test_the_processor_oracles_agree_with_the_reference_on_random_inputs(B, V, s
         if ch05._nucleus_margin(logits, p) > 1e-5:
             assert same(ch05._top_p_oracle(logits.clone(), p), reference.top_p_filter(logits, p))
     for penalty in (0.7, 1.0, 1.6):
-        assert same(ch05._repetition_oracle(logits.clone(), ids, penalty), reference.apply_repetition_penalty(logits, ids, penalty))
+        assert same(
+            ch05._repetition_oracle(logits.clone(), ids, penalty),
+            reference.apply_repetition_penalty(logits, ids, penalty),
+        )
     for fp, pp in [(0.5, 0.0), (0.0, 0.5), (0.4, -0.3)]:
-        assert same(ch05.frequency_presence_loop(logits, ids, fp, pp), reference.apply_frequency_presence_penalties(logits, ids, fp, pp))
+        assert same(
+            ch05.frequency_presence_loop(logits, ids, fp, pp),
+            reference.apply_frequency_presence_penalties(logits, ids, fp, pp),
+        )
 
 
 def test_the_raising_cases_raise_in_hugging_face_and_the_reference():
@@ -93,14 +101,18 @@ def test_top_p_cases_keep_clear_of_the_threshold():
         logits, p = case.inputs["args"]
         if 0 < p < 1:
             assert ch05._nucleus_margin(logits, p) > 1e-4, case.label
-        if p == 1:  # every token stays, however a running total rounds (the long-tail cases check that it is not trusted)
+        if (
+            p == 1
+        ):  # every token stays, however a running total rounds (the long-tail cases check that it is not trusted)
             assert not ch05._top_p_oracle(logits.clone(), p).isinf().any(), case.label
 
 
 def test_the_long_tail_top_p_case_rounds_a_running_total_to_1():
     """p = 1 on logits with a long tail (as a real model's): a float32 running total reaches 1.0
     before the last token, so an answer that trusts it removes tokens."""
-    case = next(c for c in ch05.TOP_P.cases(False) if c.inputs["args"][1] == 1.0 and c.inputs["args"][0].shape[-1] == 1000)
+    case = next(
+        c for c in ch05.TOP_P.cases(False) if c.inputs["args"][1] == 1.0 and c.inputs["args"][0].shape[-1] == 1000
+    )
     probs = torch.softmax(case.inputs["args"][0], dim=-1).sort(dim=-1, descending=True).values
     assert bool(((probs.cumsum(dim=-1) - probs) >= 1.0).any())
 
@@ -154,7 +166,9 @@ def test_stop_string_cases_exercise_what_they_claim():
     assert cases[(ch05.ANNA, "\nAnna:")] == " Hi, Anna! How are you?"
     assert cases[(ch05.ANNA, "nna:")].endswith("\nA"), "the stop string starts inside a token"
     assert cases[(ch05.ANNA, "['nn', 'Anna']")] == " Hi, ", "the earliest of two stop strings completed by one token"
-    assert "Ben:" in ch05.ANNA and cases[(ch05.ANNA, "Ben:")].count("\n") >= 2, "the prompt's own stop string does not count"
+    assert "Ben:" in ch05.ANNA and cases[(ch05.ANNA, "Ben:")].count("\n") >= 2, (
+        "the prompt's own stop string does not count"
+    )
     assert cases[(ch05.HANA, "zebra")] == " Hana! See you soon.", "the end-of-text token comes first"
 
 
@@ -165,14 +179,27 @@ def test_the_sampler_case_matches_the_course_samplers_tokens():
     ours = gpt.from_hf(hf).eval()
     case = next(c for c in ch05.UNTIL.cases(False) if c.subcheck == "next_token")
     seed, temperature = case.inputs["sampler"]
-    sampler = functools.partial(reference.sample, generator=torch.Generator().manual_seed(seed), temperature=temperature)
-    assert reference.generate_until(ours, tok, case.inputs["prompt"], case.inputs["stop"], case.inputs["max_new_tokens"], next_token=sampler) == case.expected
+    sampler = functools.partial(
+        reference.sample, generator=torch.Generator().manual_seed(seed), temperature=temperature
+    )
+    assert (
+        reference.generate_until(
+            ours, tok, case.inputs["prompt"], case.inputs["stop"], case.inputs["max_new_tokens"], next_token=sampler
+        )
+        == case.expected
+    )
 
 
 # ---------------------------------------------------------------- feedback
 
 
-UNTIL_SAMPLE = {"returns_stop_string", "token_level_match", "searches_prompt", "first_listed_not_earliest", "ignores_next_token"}
+UNTIL_SAMPLE = {
+    "returns_stop_string",
+    "token_level_match",
+    "searches_prompt",
+    "first_listed_not_earliest",
+    "ignores_next_token",
+}
 NAMED = [(k, m) for k, e in ch05.EXERCISES.items() for m in e.mistakes if k != "generate_until" or m.id in UNTIL_SAMPLE]
 
 
@@ -219,8 +246,12 @@ def test_unimplemented_stub_gets_a_clear_message():
 
 
 def test_odd_results_fail_with_a_message_not_a_crash():
-    for exercise, odd in [(ch05.TOP_K, lambda logits, k: {"out": logits}), (ch05.GREEDY, lambda *a, **k: [[1, 2]]),
-                          (ch05.UNTIL, lambda *a, **k: None), (ch05.TEMPERATURE, lambda logits, t: (logits / t).double().numpy())]:
+    for exercise, odd in [
+        (ch05.TOP_K, lambda logits, k: {"out": logits}),
+        (ch05.GREEDY, lambda *a, **k: [[1, 2]]),
+        (ch05.UNTIL, lambda *a, **k: None),
+        (ch05.TEMPERATURE, lambda logits, t: (logits / t).double().numpy()),
+    ]:
         with pytest.raises(GradingError):
             check(exercise, odd, quiet=True)
 
@@ -255,7 +286,9 @@ def top_p_course_swallowed(logits, p):
 
 
 def greedy_hf(model, input_ids, max_new_tokens, eos_token_id=None, pad_token_id=0):
-    return model.generate(input_ids, do_sample=False, max_new_tokens=max_new_tokens, eos_token_id=eos_token_id, pad_token_id=pad_token_id)
+    return model.generate(
+        input_ids, do_sample=False, max_new_tokens=max_new_tokens, eos_token_id=eos_token_id, pad_token_id=pad_token_id
+    )
 
 
 def greedy_course_gpt(model, input_ids, max_new_tokens, eos_token_id=None, pad_token_id=0):
@@ -263,7 +296,14 @@ def greedy_course_gpt(model, input_ids, max_new_tokens, eos_token_id=None, pad_t
 
 
 def beam_hf(model, input_ids, num_beams, max_new_tokens, length_penalty=1.0):
-    return model.generate(input_ids, num_beams=num_beams, do_sample=False, early_stopping=False, max_new_tokens=max_new_tokens, eos_token_id=None)
+    return model.generate(
+        input_ids,
+        num_beams=num_beams,
+        do_sample=False,
+        early_stopping=False,
+        max_new_tokens=max_new_tokens,
+        eos_token_id=None,
+    )
 
 
 def beam_course(model, input_ids, num_beams, max_new_tokens, length_penalty=1.0):
@@ -274,18 +314,31 @@ def until_course(model, tokenizer, prompt, stop, max_new_tokens, next_token=None
     return reference.generate_until(model, tokenizer, prompt, stop, max_new_tokens, next_token)
 
 
-@pytest.mark.parametrize("exercise, fn, used", [
-    (ch05.TOP_K, top_k_hf, "TopKLogitsWarper"),
-    (ch05.TEMPERATURE, temperature_hf_list, "TemperatureLogitsWarper"),
-    (ch05.TOP_P, top_p_course, "llmcourse.decoding.top_p_filter"),
-    (ch05.TOP_P, top_p_course_swallowed, "llmcourse.decoding.top_p_filter"),
-    (ch05.GREEDY, greedy_hf, "GenerationMixin.generate"),
-    (ch05.GREEDY, greedy_course_gpt, "llmcourse.gpt.generate"),
-    (ch05.BEAM, beam_hf, "GenerationMixin.generate"),
-    (ch05.BEAM, beam_course, "llmcourse.decoding.beam_search"),
-    (ch05.UNTIL, until_course, "llmcourse.decoding.generate_until"),
-], ids=["top_k-hf", "temperature-hf-list", "top_p-course", "top_p-course-swallowed", "greedy-generate", "greedy-course-gpt",
-        "beam-generate", "beam-course", "until-course"])
+@pytest.mark.parametrize(
+    "exercise, fn, used",
+    [
+        (ch05.TOP_K, top_k_hf, "TopKLogitsWarper"),
+        (ch05.TEMPERATURE, temperature_hf_list, "TemperatureLogitsWarper"),
+        (ch05.TOP_P, top_p_course, "llmcourse.decoding.top_p_filter"),
+        (ch05.TOP_P, top_p_course_swallowed, "llmcourse.decoding.top_p_filter"),
+        (ch05.GREEDY, greedy_hf, "GenerationMixin.generate"),
+        (ch05.GREEDY, greedy_course_gpt, "llmcourse.gpt.generate"),
+        (ch05.BEAM, beam_hf, "GenerationMixin.generate"),
+        (ch05.BEAM, beam_course, "llmcourse.decoding.beam_search"),
+        (ch05.UNTIL, until_course, "llmcourse.decoding.generate_until"),
+    ],
+    ids=[
+        "top_k-hf",
+        "temperature-hf-list",
+        "top_p-course",
+        "top_p-course-swallowed",
+        "greedy-generate",
+        "greedy-course-gpt",
+        "beam-generate",
+        "beam-course",
+        "until-course",
+    ],
+)
 def test_forbidden_routes_are_caught_and_named(exercise, fn, used):
     with pytest.raises(GradingError, match="must be written by you") as failure:
         check(exercise, fn, quiet=True)
@@ -301,14 +354,17 @@ def test_forbidden_functions_work_again_after_a_check():
     assert torch.equal(out, reference.greedy_decode(model, ids, 3))
 
 
-@pytest.mark.parametrize("source", [
-    "from llmcourse.decoding import top_k_filter",
-    "from llmcourse import decoding",
-    "import llmcourse.decoding as d",
-    "from transformers.generation.logits_process import TopKLogitsWarper",
-    "from transformers import TopPLogitsWarper",
-    "w = transformers.generation.logits_process.RepetitionPenaltyLogitsProcessor(1.2)",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from llmcourse.decoding import top_k_filter",
+        "from llmcourse import decoding",
+        "import llmcourse.decoding as d",
+        "from transformers.generation.logits_process import TopKLogitsWarper",
+        "from transformers import TopPLogitsWarper",
+        "w = transformers.generation.logits_process.RepetitionPenaltyLogitsProcessor(1.2)",
+    ],
+)
 def test_the_source_scan_finds_forbidden_imports(source):
     assert scan_source(source, ch05.FORBIDDEN.names)
 
@@ -338,8 +394,8 @@ def test_forbidden_routes_score_zero_through_the_engine(tmp_path):
     nb = nbformat.read(ROOT / "solutions" / f"{CHAPTER}.ipynb", as_version=4)
     routes = {
         "greedy": "def greedy_decode(model, input_ids, max_new_tokens, eos_token_id=None, pad_token_id=0):\n"
-                  "    return model.generate(input_ids, do_sample=False, max_new_tokens=max_new_tokens,\n"
-                  "                          eos_token_id=eos_token_id, pad_token_id=pad_token_id)\n",
+        "    return model.generate(input_ids, do_sample=False, max_new_tokens=max_new_tokens,\n"
+        "                          eos_token_id=eos_token_id, pad_token_id=pad_token_id)\n",
         "top_k": "def top_k_filter(logits, k):\n    import llmcourse\n    return llmcourse.decoding.top_k_filter(logits, k)\n",
     }
     for cell in nb.cells:
@@ -348,13 +404,16 @@ def test_forbidden_routes_score_zero_through_the_engine(tmp_path):
             cell.source = routes[gid]
     path = tmp_path / f"{CHAPTER}.ipynb"
     nbformat.write(nb, path)
-    result, = Engine({CHAPTER: source}).grade([("shortcut", CHAPTER, path)], progress=False)
+    (result,) = Engine({CHAPTER: source}).grade([("shortcut", CHAPTER, path)], progress=False)
     status = {e.name: (e.status, e.points, e.max_points) for e in result.exercises}
     assert status["greedy_decode"][:2] == ("forbidden", 0.0) and status["top_k_filter"][:2] == ("failed", 0.0), status
     others = [s for name, s in status.items() if name not in ("greedy_decode", "top_k_filter")]
     assert len(others) == 6 and all(s[0] == "passed" and s[1] == s[2] for s in others), status
     messages = {e.name: e.messages[0] for e in result.exercises if e.messages}
-    assert "GenerationMixin.generate" in messages["greedy_decode"] and "llmcourse.decoding.top_k_filter" in messages["top_k_filter"]
+    assert (
+        "GenerationMixin.generate" in messages["greedy_decode"]
+        and "llmcourse.decoding.top_k_filter" in messages["top_k_filter"]
+    )
 
 
 # ---------------------------------------------------------------- each case judges its own requirement
@@ -371,8 +430,10 @@ def _how_the_stream_ends(case) -> str:
     else:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(sampler[0])
-            out = ch05._hf_generate(model, ids, do_sample=True, temperature=sampler[1], top_k=None, top_p=None, **kwargs)
-    new = out[0, ids.shape[1]:].tolist()
+            out = ch05._hf_generate(
+                model, ids, do_sample=True, temperature=sampler[1], top_k=None, top_p=None, **kwargs
+            )
+    new = out[0, ids.shape[1] :].tolist()
     stops = [case.inputs["stop"]] if isinstance(case.inputs["stop"], str) else case.inputs["stop"]
     for i in range(1, len(new) + 1):
         if new[i - 1] == tok.eos_token_id:
@@ -387,7 +448,13 @@ def test_each_stop_string_case_ends_as_its_requirement_says():
     """Issue 16 item 3: the stop-string cases (hidden ones too) end at a stop string, the limits
     cases without one, and the next_token cases, as the visible one, at max_new_tokens: none of
     them judges what another requirement states."""
-    allowed = {"stop": {"stop"}, "mid_token": {"stop"}, "several": {"stop"}, "limits": {"eos", "max"}, "next_token": {"max"}}
+    allowed = {
+        "stop": {"stop"},
+        "mid_token": {"stop"},
+        "several": {"stop"},
+        "limits": {"eos", "max"},
+        "next_token": {"max"},
+    }
     for case in ch05.UNTIL.cases(True):
         assert _how_the_stream_ends(case) in allowed[case.subcheck], case.label
         if case.subcheck == "next_token":
@@ -400,7 +467,9 @@ def test_each_decoder_case_judges_its_own_requirement():
     for case in ch05.GREEDY.cases(True):
         if case.subcheck == "stops":
             T = case.inputs["ids"].shape[1]
-            assert ch05.array_of(case.expected).shape[1] < T + case.inputs["max_new_tokens"] and case.inputs["pad"] == 0, case.label
+            assert (
+                ch05.array_of(case.expected).shape[1] < T + case.inputs["max_new_tokens"] and case.inputs["pad"] == 0
+            ), case.label
     for case in ch05.BEAM.cases(True):
         if case.subcheck == "long":
             assert case.inputs["ids"].shape[0] == 1, case.label

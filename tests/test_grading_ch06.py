@@ -1,6 +1,7 @@
 """Chapter 06's checks: messages that name the likely mistake, partial credit by requirement,
 the reference caught under any name, oracles independent of llmcourse.prompting that agree
 with it, and unquote read from the answer's own cell."""
+
 import string
 from pathlib import Path
 
@@ -34,20 +35,23 @@ def test_checks_name_the_likely_mistake(exercise, mistake):
     assert f"Likely mistake: {mistake.message}" in str(failure.value)
 
 
-@pytest.mark.parametrize("exercise, mistake_id, lost", [
-    (ch06.FEW_SHOT_MESSAGES, "no_system", {"structure", "system", "examples", "no_examples"}),
-    (ch06.FEW_SHOT_MESSAGES, "query_as_assistant", {"query", "no_examples"}),
-    (ch06.FEW_SHOT_MESSAGES, "examples_reversed", {"examples"}),
-    (ch06.FEW_SHOT_MESSAGES, "tuples", {"structure", "system", "examples", "query", "no_examples"}),
-    (ch06.FILL_TEMPLATE, "format_directly", {"missing", "unknown"}),
-    (ch06.FILL_TEMPLATE, "first_missing_only", {"missing", "unknown"}),  # raised before the unknown ones were named
-    (ch06.FILL_TEMPLATE, "unknown_ignored", {"unknown"}),
-    (ch06.FILL_TEMPLATE, "values_expanded", {"braces"}),
-    (ch06.FILL_TEMPLATE, "no_str", {"fill"}),  # braces cases have string values: str() is "fill"'s
-    (ch06.QUOTE_UNTRUSTED, "no_escaping", {"attacks", "random"}),
-    (ch06.QUOTE_UNTRUSTED, "strip", {"roundtrip", "random"}),  # whitespace at the ends is the round trip's
-    (ch06.QUOTE_UNTRUSTED, "code_fence", {"delimiters", "attacks", "random"}),
-])
+@pytest.mark.parametrize(
+    "exercise, mistake_id, lost",
+    [
+        (ch06.FEW_SHOT_MESSAGES, "no_system", {"structure", "system", "examples", "no_examples"}),
+        (ch06.FEW_SHOT_MESSAGES, "query_as_assistant", {"query", "no_examples"}),
+        (ch06.FEW_SHOT_MESSAGES, "examples_reversed", {"examples"}),
+        (ch06.FEW_SHOT_MESSAGES, "tuples", {"structure", "system", "examples", "query", "no_examples"}),
+        (ch06.FILL_TEMPLATE, "format_directly", {"missing", "unknown"}),
+        (ch06.FILL_TEMPLATE, "first_missing_only", {"missing", "unknown"}),  # raised before the unknown ones were named
+        (ch06.FILL_TEMPLATE, "unknown_ignored", {"unknown"}),
+        (ch06.FILL_TEMPLATE, "values_expanded", {"braces"}),
+        (ch06.FILL_TEMPLATE, "no_str", {"fill"}),  # braces cases have string values: str() is "fill"'s
+        (ch06.QUOTE_UNTRUSTED, "no_escaping", {"attacks", "random"}),
+        (ch06.QUOTE_UNTRUSTED, "strip", {"roundtrip", "random"}),  # whitespace at the ends is the round trip's
+        (ch06.QUOTE_UNTRUSTED, "code_fence", {"delimiters", "attacks", "random"}),
+    ],
+)
 def test_partial_credit_follows_the_requirements(exercise, mistake_id, lost):
     with pytest.raises(GradingError) as failure:
         check(exercise, by_id(exercise, mistake_id), hidden=True, quiet=True)
@@ -95,22 +99,28 @@ def fill_reference_renamed(template, **fields):
     return getattr(module, "fill_" + "template")(template, **fields)
 
 
-@pytest.mark.parametrize("fn, check_fn, used", [
-    (few_shot_reference, ch06.check_few_shot_messages, "llmcourse.prompting.few_shot_messages"),
-    (fill_reference_renamed, ch06.check_fill_template, "llmcourse.prompting.fill_template"),
-])
+@pytest.mark.parametrize(
+    "fn, check_fn, used",
+    [
+        (few_shot_reference, ch06.check_few_shot_messages, "llmcourse.prompting.few_shot_messages"),
+        (fill_reference_renamed, ch06.check_fill_template, "llmcourse.prompting.fill_template"),
+    ],
+)
 def test_the_reference_is_caught_under_any_name(fn, check_fn, used):
     with pytest.raises(GradingError, match=f"must be written by you.*{used}"):
         check_fn(fn)
     assert reference.fill_template("{a}", a=1) == "1", "the reference works again afterwards"
 
 
-@pytest.mark.parametrize("source", [
-    "from llmcourse.prompting import fill_template",
-    "from llmcourse import prompting",
-    "import llmcourse.prompting as p",
-    "fields = p.template_fields(t)",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from llmcourse.prompting import fill_template",
+        "from llmcourse import prompting",
+        "import llmcourse.prompting as p",
+        "fields = p.template_fields(t)",
+    ],
+)
 def test_the_source_scan_reads_forbidden_names(source):
     for exercise in EXERCISES:
         assert scan_source(source, exercise.forbidden.names), source
@@ -131,7 +141,11 @@ def test_honest_code_passes_the_source_scan():
 
 def test_template_oracle_is_pythons_parser():
     assert ch06._template_oracle("{{x}} {a} {a}", {"a": 1}) == {"ok": "{x} 1 1"}
-    assert ch06._template_oracle("{a} {b}", {"a": 1, "c": 2}) == {"raised": "ValueError", "missing": ["b"], "unknown": ["c"]}
+    assert ch06._template_oracle("{a} {b}", {"a": 1, "c": 2}) == {
+        "raised": "ValueError",
+        "missing": ["b"],
+        "unknown": ["c"],
+    }
     for _, template, fields, _ in ch06._TEMPLATE_CASES:
         oracle = ch06._template_oracle(template, fields)
         if "ok" in oracle:

@@ -1,4 +1,5 @@
 """Every chapter's EXERCISES follow the contract the engine reads (llmcourse/grading/__init__.py)."""
+
 import ast
 import importlib
 from pathlib import Path
@@ -13,8 +14,11 @@ from llmcourse.grading.guards import review_source, scan_source
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted(p.stem for p in (ROOT / "solutions").glob("*.ipynb"))
-EXERCISES = [(c, key, importlib.import_module(f"llmcourse.grading.ch{c[:2]}").EXERCISES[key])
-             for c in CHAPTERS for key in importlib.import_module(f"llmcourse.grading.ch{c[:2]}").EXERCISES]
+EXERCISES = [
+    (c, key, importlib.import_module(f"llmcourse.grading.ch{c[:2]}").EXERCISES[key])
+    for c in CHAPTERS
+    for key in importlib.import_module(f"llmcourse.grading.ch{c[:2]}").EXERCISES
+]
 IDS = [f"{c[:2]}-{key}" for c, key, _ in EXERCISES]
 
 
@@ -40,7 +44,9 @@ def test_exercise_declaration(chapter, key, exercise):
 @pytest.mark.parametrize("chapter, key, exercise", EXERCISES, ids=IDS)
 def test_test_cell_is_a_one_line_call_of_a_check(chapter, key, exercise):
     source = cells_by_id(chapter)[exercise.test_cell].source
-    visible = [ln for ln in source.split("### BEGIN HIDDEN TESTS")[0].splitlines() if ln.strip() and not ln.startswith("#")]
+    visible = [
+        ln for ln in source.split("### BEGIN HIDDEN TESTS")[0].splitlines() if ln.strip() and not ln.startswith("#")
+    ]
     assert len(visible) == 1, visible
     call = ast.parse(visible[0]).body[0].value
     assert isinstance(call, ast.Call) and call.func.attr.startswith("check_") and call.args[0].id == exercise.name
@@ -62,20 +68,34 @@ def test_valid_alternatives_pass_and_mistakes_fail_in_process(chapter, key, exer
 def test_scan_source_finds_forbidden_names_and_tampering_but_not_honest_code():
     assert scan_source("out = F.scaled_dot_product_attention(q, k, v)", ["scaled_dot_product_attention"])
     assert scan_source("from llmcourse.attention import causal_mask", ["llmcourse.attention"])
-    for hostile in ["with torch._C.DisableTorchFunction(): pass", "torch.ops.aten.mm(a, b)",
-                    "exec('x = 1')", "import threading", "get_ipython().events.register('pre_run_cell', f)"]:
+    for hostile in [
+        "with torch._C.DisableTorchFunction(): pass",
+        "torch.ops.aten.mm(a, b)",
+        "exec('x = 1')",
+        "import threading",
+        "get_ipython().events.register('pre_run_cell', f)",
+    ]:
         assert scan_source(hostile), hostile
     honest = 'def scaled_dot_product_attention(q, k, v, mask=None):\n    """My scaled_dot_product_attention."""\n    ops = 3\n    return model.eval()'
-    assert scan_source(honest, ["scaled_dot_product_attention"]) == [] and review_source(honest, ["scaled_dot_product_attention"]) == []
+    assert (
+        scan_source(honest, ["scaled_dot_product_attention"]) == []
+        and review_source(honest, ["scaled_dot_product_attention"]) == []
+    )
 
 
 def test_constructs_that_may_be_honest_are_for_review_not_forbidden():
     """Issue 15: they cost nothing (a forbidden call that runs is caught at run time)."""
-    for code, found in [("fn = getattr(F, 'scaled_dot_product_attention')", "in a string"),
-                        ("fn = getattr(F, name)", "computed name"), ("import sys\nsys.setprofile(None)", "setprofile"),
-                        ("setattr(self, 'q_proj', layer)", "setattr()"), ("import runpy", "runpy"), ("import pickle", "pickle"),
-                        ("c = f.__code__", "code objects"), ("import sys\nframe = sys._getframe()", "frames"),
-                        ("raise ValueError('scaled_dot_product_attention needs 3-d q')", "in a string")]:
+    for code, found in [
+        ("fn = getattr(F, 'scaled_dot_product_attention')", "in a string"),
+        ("fn = getattr(F, name)", "computed name"),
+        ("import sys\nsys.setprofile(None)", "setprofile"),
+        ("setattr(self, 'q_proj', layer)", "setattr()"),
+        ("import runpy", "runpy"),
+        ("import pickle", "pickle"),
+        ("c = f.__code__", "code objects"),
+        ("import sys\nframe = sys._getframe()", "frames"),
+        ("raise ValueError('scaled_dot_product_attention needs 3-d q')", "in a string"),
+    ]:
         assert scan_source(code, ["scaled_dot_product_attention"]) == [], code
         assert any(found in line for line in review_source(code, ["scaled_dot_product_attention"])), code
 
@@ -85,8 +105,21 @@ def test_malformed_results_from_the_students_process_fail_without_crashing_the_j
     from llmcourse.grading.contract import judge
 
     cases = ch02.ATTENTION.cases(False)
-    junk = [{"tuple": [{"tensor": {"kind": "torch.Tensor", "dtype": "float32", "shape": [3, 3], "data": "@@not base64"}}, 5]},
-            {"dict": "not a dict"}, {"tensor": None}, ["not", "plain"], 17, None, {"error": 3}, {"tuple": None}]
+    junk = [
+        {
+            "tuple": [
+                {"tensor": {"kind": "torch.Tensor", "dtype": "float32", "shape": [3, 3], "data": "@@not base64"}},
+                5,
+            ]
+        },
+        {"dict": "not a dict"},
+        {"tensor": None},
+        ["not", "plain"],
+        17,
+        None,
+        {"error": 3},
+        {"tuple": None},
+    ]
     outcome = judge(ch02.ATTENTION, cases, (junk * 2)[: len(cases)])
     assert outcome.score == 0 and len(outcome.failures) == len(ch02.ATTENTION.subchecks)
 
@@ -97,11 +130,17 @@ def test_a_job_with_many_tensors_starts(tmp_path):
 
     from llmcourse.grading import engine, sandbox
 
-    answer = [sandbox.Cell("answer", "import torch\ndef sinusoidal_positional_encoding(P, D):\n    return torch.zeros(P, D)", True)]
+    answer = [
+        sandbox.Cell(
+            "answer", "import torch\ndef sinusoidal_positional_encoding(P, D):\n    return torch.zeros(P, D)", True
+        )
+    ]
     many = [(3, 4, [torch.randn(3) for _ in range(600)])]  # extra items ride along, as big case inputs would
     runner = engine.runner_of("02_transformer_anatomy", "llmcourse.grading.ch02", "positional_encoding")
-    jobs = [sandbox.Job(runner, "sinusoidal_positional_encoding", answer, inputs, str(tmp_path / f"{i}.log"))
-            for i, inputs in enumerate([[(3, 4)], [case[:2] for case in many] + [many[0][:2]]])]
+    jobs = [
+        sandbox.Job(runner, "sinusoidal_positional_encoding", answer, inputs, str(tmp_path / f"{i}.log"))
+        for i, inputs in enumerate([[(3, 4)], [case[:2] for case in many] + [many[0][:2]]])
+    ]
     jobs[1].inputs.append(many[0])
     outcomes = engine.run_jobs(jobs, workers=2, time_limit=60)
     assert all(any(m.get("type") == "result" for m in o.messages) for o in outcomes), [o.messages for o in outcomes]
@@ -116,8 +155,11 @@ def test_intake_notes_only_missing_graded_answers():
     root = Path(__file__).resolve().parents[1]
     source = nbformat.read(root / "solutions" / "02_transformer_anatomy.ipynb", as_version=4)
     graded = {e.cell for e in exercises_of("02_transformer_anatomy").values()}
-    optional = [c.metadata["nbgrader"]["grade_id"] for c in source.cells
-                if c.metadata.get("nbgrader", {}).get("solution") and c.metadata["nbgrader"]["grade_id"] not in graded]
+    optional = [
+        c.metadata["nbgrader"]["grade_id"]
+        for c in source.cells
+        if c.metadata.get("nbgrader", {}).get("solution") and c.metadata["nbgrader"]["grade_id"] not in graded
+    ]
     assert optional, "chapter 02 has optional answer cells"
 
     def without(grade_ids):
@@ -145,7 +187,9 @@ def test_a_test_cell_is_compared_by_what_it_runs_not_by_its_comments():
         return [n for n in intake.intake(nb, source).notes if "test cells" in n]
 
     assert notes_after(lambda s: "# checks the attention (comment fixed mid-term)\n\n" + s.replace("(", "( ", 1)) == []
-    assert notes_after(lambda s: s.replace("check_attention", "check_positional_encoding", 1)), "a changed call is an edit"
+    assert notes_after(lambda s: s.replace("check_attention", "check_positional_encoding", 1)), (
+        "a changed call is an edit"
+    )
 
 
 @pytest.mark.parametrize("chapter, key, exercise", EXERCISES, ids=IDS)

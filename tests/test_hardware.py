@@ -1,4 +1,5 @@
 """llmcourse.device(): CUDA, then MPS, then CPU, with an environment override."""
+
 import pytest
 import torch
 

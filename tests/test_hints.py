@@ -1,6 +1,7 @@
 """Issue 16, item 4: a wrong answer that matches no catalogued mistake still hears how its
 values differ, in terms of the requirement: a factor, a sign, an offset, a transpose, a shift,
 a flip, a per-row factor, or which rows."""
+
 import math
 
 import numpy as np
@@ -20,17 +21,23 @@ def _hint(got: np.ndarray, expected: np.ndarray = E) -> str:
     return str(failed.value)
 
 
-@pytest.mark.parametrize("got, words", [
-    (E * math.sqrt(8), "2.828 = sqrt(8) times the expected one"),
-    (E / math.sqrt(64), "0.125 = 1/8 times"),
-    (-E, "opposite sign"),
-    (E + 0.5, "the expected one + 0.5"),
-    (np.swapaxes(E, -1, -2), "dimensions -2 and -1 swapped"),
-    (np.flip(E, -1).copy(), "reversed along dimension -1"),
-    (np.concatenate([E[:, :, :1], E[:, :, :-1]], axis=-1), "shifted by 1 position along dimension -1"),
-    (E * np.array([2.0, 3.0, 4.0, 5.0, 6.0])[:, None], "a different factor per row"),
-    (np.where(np.arange(5)[:, None] == 3, 0.0, E), "2 of 10 rows (flattened over every dimension but the last) differ: 3, 8"),
-])
+@pytest.mark.parametrize(
+    "got, words",
+    [
+        (E * math.sqrt(8), "2.828 = sqrt(8) times the expected one"),
+        (E / math.sqrt(64), "0.125 = 1/8 times"),
+        (-E, "opposite sign"),
+        (E + 0.5, "the expected one + 0.5"),
+        (np.swapaxes(E, -1, -2), "dimensions -2 and -1 swapped"),
+        (np.flip(E, -1).copy(), "reversed along dimension -1"),
+        (np.concatenate([E[:, :, :1], E[:, :, :-1]], axis=-1), "shifted by 1 position along dimension -1"),
+        (E * np.array([2.0, 3.0, 4.0, 5.0, 6.0])[:, None], "a different factor per row"),
+        (
+            np.where(np.arange(5)[:, None] == 3, 0.0, E),
+            "2 of 10 rows (flattened over every dimension but the last) differ: 3, 8",
+        ),
+    ],
+)
 def test_the_hint_names_the_relation(got, words):
     message = _hint(got)
     assert "hint: " in message and words in message, message

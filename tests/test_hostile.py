@@ -1,5 +1,6 @@
 """Hostile and broken submissions graded through the real path (`make grade` = course.grade):
 each gets its exact expected score and a note saying what happened; the files stay untouched."""
+
 import csv
 import sys
 import time
@@ -36,7 +37,9 @@ def test_hostile_submission_gets_its_exact_score_and_note(graded, hostile):
     if hostile.score is None:
         assert result.status == "error" and row["score"] == "", row
     else:
-        assert result.status == "graded" and result.score == hostile.score, f"{hostile.student}: {row['details']} | {row['notes']}"
+        assert result.status == "graded" and result.score == hostile.score, (
+            f"{hostile.student}: {row['details']} | {row['notes']}"
+        )
         assert row["score"] == f"{hostile.score:g}"
     assert hostile.note in row["notes"] + " | " + row["details"], row["notes"]
 

@@ -1,6 +1,7 @@
 """The instructor's workflow through `course.grade`: an LMS zip with mixed naming, a roster,
 deadlines and late work, re-grading one student, an interrupted run, versioned releases, the
 class report and the LMS exports."""
+
 import csv
 import json
 import os
@@ -16,7 +17,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "autograde"))
 import course  # noqa: E402
-
 from llmcourse.grading import collect  # noqa: E402
 
 CH = "02_transformer_anatomy"
@@ -52,12 +52,22 @@ def term_run(tmp_path_factory):
     old = (2026, 10, 1, 12, 0, 0)
     with zipfile.ZipFile(download, "w") as zf:
         zf.writestr(zipfile.ZipInfo(f"lovelaceada_LATE_1001_5001_{CH}.ipynb", old), SOLUTION)  # Canvas, marked late
-        zf.writestr(zipfile.ZipInfo(f"turingalan_1002_5002_{CH}.ipynb", old), with_bug(SOLUTION))  # Canvas, then a resubmission
+        zf.writestr(
+            zipfile.ZipInfo(f"turingalan_1002_5002_{CH}.ipynb", old), with_bug(SOLUTION)
+        )  # Canvas, then a resubmission
         zf.writestr(zipfile.ZipInfo(f"turingalan_1002_5003_{CH}-1.ipynb", old), SOLUTION)
-        zf.writestr(zipfile.ZipInfo(f"Grace Hopper_1003_assignsubmission_file_/{CH}.ipynb", old), with_bug(SOLUTION))  # Moodle
-        zf.writestr(zipfile.ZipInfo(f"{CH}_1004_attempt_2026-10-06-09-30-00_{CH}.ipynb", old), SOLUTION)  # Blackboard, late
-        zf.writestr(zipfile.ZipInfo(f"{CH}_1004_attempt_2026-10-04-09-30-00_{CH}.ipynb", old), UNTOUCHED)  # older attempt
-        zf.writestr(zipfile.ZipInfo(f"{CH}_1005_attempt_2026-10-06-09-30-00_{CH}.ipynb", old), SOLUTION)  # late, but extended
+        zf.writestr(
+            zipfile.ZipInfo(f"Grace Hopper_1003_assignsubmission_file_/{CH}.ipynb", old), with_bug(SOLUTION)
+        )  # Moodle
+        zf.writestr(
+            zipfile.ZipInfo(f"{CH}_1004_attempt_2026-10-06-09-30-00_{CH}.ipynb", old), SOLUTION
+        )  # Blackboard, late
+        zf.writestr(
+            zipfile.ZipInfo(f"{CH}_1004_attempt_2026-10-04-09-30-00_{CH}.ipynb", old), UNTOUCHED
+        )  # older attempt
+        zf.writestr(
+            zipfile.ZipInfo(f"{CH}_1005_attempt_2026-10-06-09-30-00_{CH}.ipynb", old), SOLUTION
+        )  # late, but extended
         zf.writestr(zipfile.ZipInfo(f"katherine_johnson_{CH}.ipynb", old), UNTOUCHED)  # loose notebook
         zf.writestr(zipfile.ZipInfo("notes.txt", old), "not a notebook")
         zf.writestr(zipfile.ZipInfo("homework.ipynb", old), SOLUTION)  # no chapter id
@@ -127,7 +137,9 @@ def test_a_missing_student_is_the_same_in_every_export(term_run):
         lms.gradebook_csvs(results, the_term, root)
         grades = next(r["score"] for r in csv.DictReader(open(root / "g.csv")) if r["student"] == "1009")
         canvas = next(r[5] for r in csv.reader(open(root / "canvas_grades.csv")) if r[1] == "1009")
-        moodle = next(r[CH] for r in csv.DictReader(open(root / "moodle_grades.csv")) if r["Email address"] == "emmy@example.org")
+        moodle = next(
+            r[CH] for r in csv.DictReader(open(root / "moodle_grades.csv")) if r["Email address"] == "emmy@example.org"
+        )
         return {grades, canvas, moodle}
 
     the_term = term.read_term(root / "term.toml")
@@ -159,7 +171,9 @@ def test_an_interrupted_run_resumes(tmp_path):
         folder.mkdir(parents=True)
         (folder / f"{CH}.ipynb").write_text(SOLUTION)
     code = f"import sys; sys.path.insert(0, {str(ROOT / 'autograde')!r}); import course, pathlib; course.grade(pathlib.Path({str(root)!r}), chunk=2, progress=False)"
-    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.time() + 120
     while time.time() < deadline and len(list((root / "results").glob("*/*.json"))) < 2:
         time.sleep(0.2)
@@ -178,12 +192,16 @@ def test_a_submission_is_graded_with_the_checks_of_its_release(tmp_path):
     snapshot = root / "releases" / CH / f"{old}.py"
     snapshot.parent.mkdir(parents=True)
     current = course.checks_file(CH).read_text()
-    buggy_release = current.replace("pos = torch.arange(P, dtype=torch.float64)", "pos = torch.arange(1, P + 1, dtype=torch.float64)")
+    buggy_release = current.replace(
+        "pos = torch.arange(P, dtype=torch.float64)", "pos = torch.arange(1, P + 1, dtype=torch.float64)"
+    )
     assert buggy_release != current
     snapshot.write_text(buggy_release)  # that release expected positions from 1
     nb = nbformat.reads(SOLUTION, as_version=4)
     cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "positional_encoding")
-    cell.source = cell.source.replace("torch.arange(num_positions, dtype=torch.float32)", "torch.arange(1, num_positions + 1, dtype=torch.float32)")
+    cell.source = cell.source.replace(
+        "torch.arange(num_positions, dtype=torch.float32)", "torch.arange(1, num_positions + 1, dtype=torch.float32)"
+    )
     folder = root / "submitted" / "early" / CH
     folder.mkdir(parents=True)
     (folder / f"{CH}.ipynb").write_text(stamped(nbformat.writes(nb), old))

@@ -1,6 +1,7 @@
 """Issue 22, items 5 and 6: the instructor's overrides (points, comments, "excused") survive
 re-grades and reach every report; the LMS exports import as they are. Each export is read back
 here the way its LMS reads it (ported from Moodle's and Canvas's importers, cited per test)."""
+
 from __future__ import annotations
 
 import csv
@@ -16,7 +17,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "autograde"))
 import course  # noqa: E402
-
 from llmcourse.grading import overrides, term  # noqa: E402
 
 CH = "02_transformer_anatomy"
@@ -67,7 +67,8 @@ def graded(tmp_path_factory):
         zf.writestr(zipfile.ZipInfo(f"Grace Hopper_1003_assignsubmission_file_/{CH}.ipynb", WHEN), wrong)
     (root / "roster.csv").write_text(
         "id,name,email\n1001,Ada Lovelace,ada@example.org\n1002,Alan Turing,alan@example.org\n"
-        "1003,Grace Hopper,grace@example.org\n1009,Emmy Noether,emmy@example.org\n1010,Joan Clarke,joan@example.org\n")
+        "1003,Grace Hopper,grace@example.org\n1009,Emmy Noether,emmy@example.org\n1010,Joan Clarke,joan@example.org\n"
+    )
     (root / "term.toml").write_text('roster = "roster.csv"\n')
     _write_overrides(root, OVERRIDES)
     course.grade(root, source=download, time_limit=20, progress=False)
@@ -83,14 +84,21 @@ def _exported(root: Path) -> dict[str, float]:
     from nbgrader.plugins.export import CsvExportPlugin
 
     CsvExportPlugin(to=str(root / "nbgrader_export.csv")).export(Gradebook(course.gradebook_url(root)))
-    return {r["student_id"]: float(r["score"]) for r in csv.DictReader(open(root / "nbgrader_export.csv")) if r["assignment"] == CH}
+    return {
+        r["student_id"]: float(r["score"])
+        for r in csv.DictReader(open(root / "nbgrader_export.csv"))
+        if r["assignment"] == CH
+    }
 
 
 def test_an_override_reaches_every_report(graded):
     rows = _grades(graded)
     unscaled = rows["1002"]["score"]  # the grader's score of the answer without 1/sqrt(d)
     assert float(unscaled) < 10 and rows["1003"]["score"] == "10", "the override sets attention to 4/4"
-    assert "scaled_dot_product_attention 4/4 overridden: set to 4/4 by the instructor; the grader gave " in rows["1003"]["notes"]
+    assert (
+        "scaled_dot_product_attention 4/4 overridden: set to 4/4 by the instructor; the grader gave "
+        in rows["1003"]["notes"]
+    )
     assert COMMENT in rows["1003"]["notes"]
     feedback = (graded / "feedback" / "1003" / CH / f"{CH}.html").read_text()
     assert "Score: 10 / 10" in feedback and "full marks for attention" in feedback
@@ -100,7 +108,9 @@ def test_an_override_reaches_every_report(graded):
     from nbgrader.api import Gradebook
 
     with Gradebook(course.gradebook_url(graded)) as gb:
-        cell = next(g for g in gb.find_submission_notebook(CH, CH, "1003").grades if g.max_score == 4 and g.auto_score < 4)
+        cell = next(
+            g for g in gb.find_submission_notebook(CH, CH, "1003").grades if g.max_score == 4 and g.auto_score < 4
+        )
         assert cell.manual_score == 4, "the override is nbgrader's manual score, the grader's stays the auto score"
 
 
@@ -135,13 +145,16 @@ def test_overrides_survive_a_regrade_and_removing_one_restores_the_grader(graded
     assert _exported(graded)["1003"] == 10.0
 
 
-@pytest.mark.parametrize("entry, message", [
-    (f'student = "1003"\nchapter = "{CH}"\n[override.points]\nattention = 4\n', "has no exercise 'attention'"),
-    (f'student = "1003"\nchapter = "{CH}"\n[override.points]\nscaled_dot_product_attention = 5\n', "from 0 to 4"),
-    ('student = "1003"\nchapter = "02_transformers"\n', "needs a student and a chapter"),
-    (f'student = "1003"\nchapter = "{CH}"\nexcused = "yes"\n', "true or false"),
-    (f'student = "1003"\nchapter = "{CH}"\npoint = 3\n', "unknown keys"),
-])
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        (f'student = "1003"\nchapter = "{CH}"\n[override.points]\nattention = 4\n', "has no exercise 'attention'"),
+        (f'student = "1003"\nchapter = "{CH}"\n[override.points]\nscaled_dot_product_attention = 5\n', "from 0 to 4"),
+        ('student = "1003"\nchapter = "02_transformers"\n', "needs a student and a chapter"),
+        (f'student = "1003"\nchapter = "{CH}"\nexcused = "yes"\n', "true or false"),
+        (f'student = "1003"\nchapter = "{CH}"\npoint = 3\n', "unknown keys"),
+    ],
+)
 def test_a_wrong_override_stops_the_run_naming_the_entry(tmp_path, entry, message):
     path = tmp_path / "overrides.toml"
     path.write_text("[[override]]\n" + entry)
@@ -153,7 +166,9 @@ def test_a_wrong_override_stops_the_run_naming_the_entry(tmp_path, entry, messag
 def test_the_command_line_refuses_a_wrong_overrides_file(tmp_path, monkeypatch, capsys):
     bad = tmp_path / "overrides.toml"
     bad.write_text(f'[[override]]\nstudent = "1"\nchapter = "{CH}"\n[override.points]\nnope = 1\n')
-    monkeypatch.setattr(course, "grade", lambda **kwargs: overrides.read_overrides(kwargs["overrides_file"], course.chapter_names()))
+    monkeypatch.setattr(
+        course, "grade", lambda **kwargs: overrides.read_overrides(kwargs["overrides_file"], course.chapter_names())
+    )
     assert course.main(["grade", "--overrides", str(bad)]) == 2
     assert "has no exercise 'nope'" in capsys.readouterr().err
 
@@ -177,36 +192,120 @@ def _moodle_import(path: Path) -> dict[str, tuple[str, float | None, str]]:
         grade = row[index["Grade"]]
         when = row[index["Last modified (grade)"]]
         read[identifier.removeprefix("Participant ")] = (
-            float(grade) if grade else None, datetime.fromisoformat(when) if when else None, row[index["Feedback comments"]])
+            float(grade) if grade else None,
+            datetime.fromisoformat(when) if when else None,
+            row[index["Feedback comments"]],
+        )
     return read
 
 
 def test_the_moodle_worksheet_imports_as_moodle_reads_it(graded):
     path = graded / "export" / f"{CH}_moodle_worksheet.csv"
     header = next(csv.reader(open(path, encoding="utf-8")))
-    assert header == ["Identifier", "Full name", "Email address", "Status", "Grade", "Maximum Grade", "Grade can be changed",
-                      "Last modified (submission)", "Last modified (grade)", "Feedback comments"], "Moodle's own columns"
+    assert header == [
+        "Identifier",
+        "Full name",
+        "Email address",
+        "Status",
+        "Grade",
+        "Maximum Grade",
+        "Grade can be changed",
+        "Last modified (submission)",
+        "Last modified (grade)",
+        "Feedback comments",
+    ], "Moodle's own columns"
     read = _moodle_import(path)
     assert set(read) == {"1003"}, "only Moodle's participants"
     grade, when, feedback = read["1003"]
     assert grade == 10 and when.tzinfo is not None and COMMENT in feedback
     row = next(csv.DictReader(open(path, encoding="utf-8")))
-    assert row["Full name"] == "Grace Hopper" and row["Email address"] == "grace@example.org" and row["Maximum Grade"] == "10"
+    assert (
+        row["Full name"] == "Grace Hopper"
+        and row["Email address"] == "grace@example.org"
+        and row["Maximum Grade"] == "10"
+    )
 
 
 def test_a_worksheet_downloaded_from_moodle_is_filled_in(graded):
     """Every participant of the Moodle assignment, matched by participant id or by email."""
     template = graded / "lms" / f"{CH}_moodle_worksheet.csv"
     template.parent.mkdir(exist_ok=True)
-    columns = ["Identifier", "Full name", "Email address", "Status", "Grade", "Maximum Grade", "Grade can be changed",
-               "Last modified (submission)", "Online text", "Last modified (grade)", "Feedback comments"]
+    columns = [
+        "Identifier",
+        "Full name",
+        "Email address",
+        "Status",
+        "Grade",
+        "Maximum Grade",
+        "Grade can be changed",
+        "Last modified (submission)",
+        "Online text",
+        "Last modified (grade)",
+        "Feedback comments",
+    ]
     with open(template, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(columns)
-        writer.writerow(["Participant 1003", "Grace Hopper", "grace@example.org", "Submitted for grading", "", "10.00", "Yes", "", "", "-", ""])
-        writer.writerow(["Participant 5510", "Joan Clarke", "joan@example.org", "No submission", "", "10.00", "Yes", "-", "", "-", ""])
-        writer.writerow(["Participant 5511", "Ada Lovelace", "ADA@example.org", "No submission", "", "10.00", "Yes", "-", "", "-", ""])
-        writer.writerow(["Participant 5599", "Someone Else", "else@example.org", "No submission", "", "10.00", "Yes", "-", "", "-", ""])
+        writer.writerow(
+            [
+                "Participant 1003",
+                "Grace Hopper",
+                "grace@example.org",
+                "Submitted for grading",
+                "",
+                "10.00",
+                "Yes",
+                "",
+                "",
+                "-",
+                "",
+            ]
+        )
+        writer.writerow(
+            [
+                "Participant 5510",
+                "Joan Clarke",
+                "joan@example.org",
+                "No submission",
+                "",
+                "10.00",
+                "Yes",
+                "-",
+                "",
+                "-",
+                "",
+            ]
+        )
+        writer.writerow(
+            [
+                "Participant 5511",
+                "Ada Lovelace",
+                "ADA@example.org",
+                "No submission",
+                "",
+                "10.00",
+                "Yes",
+                "-",
+                "",
+                "-",
+                "",
+            ]
+        )
+        writer.writerow(
+            [
+                "Participant 5599",
+                "Someone Else",
+                "else@example.org",
+                "No submission",
+                "",
+                "10.00",
+                "Yes",
+                "-",
+                "",
+                "-",
+                "",
+            ]
+        )
     try:
         course.grade(graded, [CH], progress=False)
         path = graded / "export" / f"{CH}_moodle_worksheet.csv"
@@ -215,7 +314,9 @@ def test_a_worksheet_downloaded_from_moodle_is_filled_in(graded):
         assert rows["Participant 1003"]["Grade"] == "10"
         assert rows["Participant 5510"]["Grade"] == "0", "a roster student with nothing handed in, matched by email"
         assert rows["Participant 5511"]["Grade"] == "10", "graded from Canvas, matched by email"
-        assert rows["Participant 5599"]["Grade"] == "" and rows["Participant 5599"]["Last modified (grade)"] == "-", "left as Moodle wrote it"
+        assert rows["Participant 5599"]["Grade"] == "" and rows["Participant 5599"]["Last modified (grade)"] == "-", (
+            "left as Moodle wrote it"
+        )
     finally:
         template.unlink()
         course.grade(graded, [CH], progress=False)
@@ -264,7 +365,7 @@ def test_the_canvas_feedback_zip_attaches_each_page_to_its_submission(graded):
 
 def test_the_class_report_drills_down_to_students_and_their_pages(graded):
     page = (graded / "class_report.html").read_text(encoding="utf-8")
-    attention = page[page.index("<b>scaled_dot_product_attention</b>"):]
+    attention = page[page.index("<b>scaled_dot_product_attention</b>") :]
     row = attention[: attention.index("</tr>")]
     assert "<td>1/3</td>" in row, "1003's override is not a pass of the grader's requirement"
     assert f"pages/{CH}/1002.html" in row and f"pages/{CH}/1003.html" in row and "1001.html" not in row
@@ -272,5 +373,6 @@ def test_the_class_report_drills_down_to_students_and_their_pages(graded):
     submission = (graded / "pages" / CH / "1002.html").read_text(encoding="utf-8")
     assert "class='answer'" in submission and "def scaled_dot_product_attention" in submission
     assert "without the 1/sqrt(d) scaling" in submission
-    assert json.loads((graded / "results" / "1003" / f"{CH}.json").read_text())["result"]["overridden"] == {}, \
+    assert json.loads((graded / "results" / "1003" / f"{CH}.json").read_text())["result"]["overridden"] == {}, (
         "overrides are never stored in the results"
+    )

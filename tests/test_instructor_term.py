@@ -1,5 +1,6 @@
 """An instructor's term without surprises (part of issue 22): identities from LMS downloads,
 late rules that follow term.toml, the command line and what git keeps out of the repository."""
+
 from __future__ import annotations
 
 import csv
@@ -16,7 +17,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "autograde"))
 import course  # noqa: E402
-
 from llmcourse.grading import collect, term  # noqa: E402
 
 CH, OTHER = "02_transformer_anatomy", "03_gpt_deep_dive"
@@ -34,15 +34,18 @@ def _zip(path: Path, files: dict[str, tuple[tuple, str]]) -> Path:
 
 def test_lms_names_become_the_right_students(tmp_path):
     early, late = (2026, 10, 1, 9, 0, 0), (2026, 10, 3, 9, 0, 0)
-    download = _zip(tmp_path / "canvas.zip", {
-        f"müllerjürgen_2001_7001_{CH}.ipynb": (early, SOLUTION),  # Canvas keeps accents in names
-        f"anonymous_2002_7002_{CH}.ipynb": (early, SOLUTION),  # an anonymous download
-        # a resubmission whose zip entry is older than the first upload: Canvas's counter decides
-        f"lovelaceada_2003_7003_{CH}.ipynb": (late, SOLUTION),
-        f"lovelaceada_2003_7010_{CH}-1.ipynb": (early, SOLUTION),
-        f"ada_lovelace_{CH} (1).ipynb": (early, SOLUTION),  # loose, re-downloaded
-        f"Copy of grace_hopper_{CH}.ipynb": (early, SOLUTION),
-    })
+    download = _zip(
+        tmp_path / "canvas.zip",
+        {
+            f"müllerjürgen_2001_7001_{CH}.ipynb": (early, SOLUTION),  # Canvas keeps accents in names
+            f"anonymous_2002_7002_{CH}.ipynb": (early, SOLUTION),  # an anonymous download
+            # a resubmission whose zip entry is older than the first upload: Canvas's counter decides
+            f"lovelaceada_2003_7003_{CH}.ipynb": (late, SOLUTION),
+            f"lovelaceada_2003_7010_{CH}-1.ipynb": (early, SOLUTION),
+            f"ada_lovelace_{CH} (1).ipynb": (early, SOLUTION),  # loose, re-downloaded
+            f"Copy of grace_hopper_{CH}.ipynb": (early, SOLUTION),
+        },
+    )
     found = collect.collect(download, tmp_path / "course", CHAPTERS)
     students = {f.student: f for f in found.found}
     assert set(students) == {"2001", "2002", "2003", "ada_lovelace", "grace_hopper"}, found.summary()
@@ -52,11 +55,14 @@ def test_lms_names_become_the_right_students(tmp_path):
 
 def test_a_notebook_of_another_chapter_is_graded_under_the_assignment(tmp_path):
     when = (2026, 10, 1, 9, 0, 0)
-    download = _zip(tmp_path / "assignment.zip", {
-        f"lovelaceada_2003_7003_{OTHER}.ipynb": (when, OTHER_EDITION),  # the name says chapter 03
-        "hopper_2004_7004_homework.ipynb": (when, OTHER_EDITION),  # only its stamp says so
-        f"turingalan_2005_7005_{CH}.ipynb": (when, SOLUTION),
-    })
+    download = _zip(
+        tmp_path / "assignment.zip",
+        {
+            f"lovelaceada_2003_7003_{OTHER}.ipynb": (when, OTHER_EDITION),  # the name says chapter 03
+            "hopper_2004_7004_homework.ipynb": (when, OTHER_EDITION),  # only its stamp says so
+            f"turingalan_2005_7005_{CH}.ipynb": (when, SOLUTION),
+        },
+    )
     found = collect.collect(download, tmp_path / "course", CHAPTERS, chapter=CH)
     assert {(f.student, f.chapter) for f in found.found} == {("2003", CH), ("2004", CH), ("2005", CH)}
     notes = {f.student: f.note for f in found.found}
@@ -75,8 +81,12 @@ def test_nbgrader_timestamps_are_read(tmp_path):
 
 
 def test_an_extension_cancels_an_lms_late_marker():
-    the_term = term.Term(deadlines={CH: datetime(2026, 10, 5, 23, 59, tzinfo=timezone.utc)},
-                         extensions={"ada": {CH: 48}}, percent_per_day=10, marker_days=1)
+    the_term = term.Term(
+        deadlines={CH: datetime(2026, 10, 5, 23, 59, tzinfo=timezone.utc)},
+        extensions={"ada": {CH: 48}},
+        percent_per_day=10,
+        marker_days=1,
+    )
     assert the_term.days_late("ada", CH, None, late_marker=True) == 0
     assert the_term.days_late("bob", CH, None, late_marker=True) == 1
     assert the_term.days_late("ada", CH, datetime(2026, 10, 8, 12, tzinfo=timezone.utc), late_marker=True) == 1
@@ -107,8 +117,9 @@ def test_student_grades_exactly_those_students_and_term_changes_apply_without_re
     course.grade(root, [CH], progress=False)
     assert _rows(root)["ada"]["score"] == "10" and _rows(root)["ada"]["late_penalty"] == "0"
 
-    (root / "term.toml").write_text(f'[deadlines]\n"{CH}" = "2026-10-05T23:59:00+00:00"\n'
-                                    "[late_penalty]\npercent_per_day = 10\n")
+    (root / "term.toml").write_text(
+        f'[deadlines]\n"{CH}" = "2026-10-05T23:59:00+00:00"\n[late_penalty]\npercent_per_day = 10\n'
+    )
     capsys.readouterr()
     course.grade(root, [CH], progress=False)
     assert "grading 0 submissions (2 unchanged" in capsys.readouterr().out
@@ -123,8 +134,10 @@ def test_student_grades_exactly_those_students_and_term_changes_apply_without_re
     course.grade(root, [CH], progress=False)
     assert _exported(root) == {"ada": 8.0, "bob": 10.0}
 
-    (root / "term.toml").write_text(f'[deadlines]\n"{CH}" = "2026-10-05T23:59:00+00:00"\n'
-                                    f'[extensions.ada]\n"{CH}" = 72\n[late_penalty]\npercent_per_day = 10\n')
+    (root / "term.toml").write_text(
+        f'[deadlines]\n"{CH}" = "2026-10-05T23:59:00+00:00"\n'
+        f'[extensions.ada]\n"{CH}" = 72\n[late_penalty]\npercent_per_day = 10\n'
+    )
     course.grade(root, [CH], progress=False)
     assert _rows(root)["ada"]["late_penalty"] == "0" and "late by" not in _rows(root)["ada"]["notes"]
     assert "Score: 10 / 10" in (root / "feedback" / "ada" / CH / f"{CH}.html").read_text()
@@ -139,11 +152,17 @@ def _exported(root: Path) -> dict[str, float]:
     plugin = CsvExportPlugin(to=str(root / "nbgrader_export.csv"))
     with Gradebook(course.gradebook_url(root)) as gb:
         plugin.export(gb)
-    return {r["student_id"]: float(r["score"]) for r in csv.DictReader(open(root / "nbgrader_export.csv")) if r["assignment"] == CH}
+    return {
+        r["student_id"]: float(r["score"])
+        for r in csv.DictReader(open(root / "nbgrader_export.csv"))
+        if r["assignment"] == CH
+    }
 
 
 def test_options_and_chapters_in_any_order():
-    args = course.build_parser().parse_intermixed_args(["grade", "--from", "x.zip", CH, "--student", "1", "--student", "2"])
+    args = course.build_parser().parse_intermixed_args(
+        ["grade", "--from", "x.zip", CH, "--student", "1", "--student", "2"]
+    )
     assert args.chapters == [CH] and args.source == Path("x.zip") and args.student == ["1", "2"]
 
 
@@ -163,20 +182,39 @@ def test_release_installs_from_the_configured_repository(tmp_path, monkeypatch):
     solutions.mkdir()
     nb = nbformat.read(ROOT / "solutions" / f"{CH}.ipynb", as_version=4)
     setup = next(c for c in nb.cells if c.cell_type == "code")
-    setup.source = setup.source.replace("git+https://github.com/llm-course/llm-course", "git+https://github.com/someone/old-fork")
+    setup.source = setup.source.replace(
+        "git+https://github.com/llm-course/llm-course", "git+https://github.com/someone/old-fork"
+    )
     nbformat.write(nb, solutions / f"{CH}.ipynb")
     monkeypatch.setattr(course, "SOLUTIONS", solutions)
     assert course.pin_setup_cells([CH]) == [solutions / f"{CH}.ipynb"]
-    source = next(c for c in nbformat.read(solutions / f"{CH}.ipynb", as_version=4).cells if c.cell_type == "code").source
+    source = next(
+        c for c in nbformat.read(solutions / f"{CH}.ipynb", as_version=4).cells if c.cell_type == "code"
+    ).source
     assert f'"llmcourse @ git+https://github.com/llm-course/llm-course@{course.course_release()}"' in source
 
 
 def test_the_class_data_is_ignored_by_git():
-    paths = ["autograde/roster.csv", "autograde/term.toml", "autograde/submissions.zip", "autograde/submitted/ada/x.ipynb",
-             "autograde/results/ada/x.json", "autograde/grades.csv", "autograde/feedback/ada/x.html",
-             "autograde/export/x.zip", "autograde/gradebook.db", "autograde/class_report.html",
-             "autograde/canvas_grades.csv", "autograde/moodle_grades.csv", ".env", "my-work/02.ipynb",
-             "autograde/overrides.toml", "autograde/nbgrader_grades.csv", "autograde/pages/02/ada.html", "autograde/lms/02_moodle_worksheet.csv"]
+    paths = [
+        "autograde/roster.csv",
+        "autograde/term.toml",
+        "autograde/submissions.zip",
+        "autograde/submitted/ada/x.ipynb",
+        "autograde/results/ada/x.json",
+        "autograde/grades.csv",
+        "autograde/feedback/ada/x.html",
+        "autograde/export/x.zip",
+        "autograde/gradebook.db",
+        "autograde/class_report.html",
+        "autograde/canvas_grades.csv",
+        "autograde/moodle_grades.csv",
+        ".env",
+        "my-work/02.ipynb",
+        "autograde/overrides.toml",
+        "autograde/nbgrader_grades.csv",
+        "autograde/pages/02/ada.html",
+        "autograde/lms/02_moodle_worksheet.csv",
+    ]
     run = subprocess.run(["git", "check-ignore", "--no-index", *paths], cwd=ROOT, capture_output=True, text=True)
     assert sorted(run.stdout.split()) == sorted(paths), f"not ignored: {sorted(set(paths) - set(run.stdout.split()))}"
 

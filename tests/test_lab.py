@@ -10,6 +10,7 @@ print. Screenshots go to $LLMCOURSE_SCREENSHOTS (default _build/screenshots/), l
 Like the book's browser tests (conftest.py's `browser`) it skips without Chromium or Playwright,
 except under CI=true.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,7 +34,7 @@ sys.path.insert(0, str(ROOT / "lab"))
 import launch  # noqa: E402
 
 CHAPTER = "02_transformer_anatomy.ipynb"
-WRONG = '''def scaled_dot_product_attention(q, k, v, mask=None):
+WRONG = """def scaled_dot_product_attention(q, k, v, mask=None):
     scores = q @ k.transpose(-2, -1)  # forgot to divide by sqrt(d)
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))
@@ -41,8 +42,10 @@ WRONG = '''def scaled_dot_product_attention(q, k, v, mask=None):
     if mask is not None:
         weights = weights.nan_to_num(0.0)
     return weights @ v, weights
-'''
-RIGHT = WRONG.replace("q @ k.transpose(-2, -1)  # forgot to divide by sqrt(d)", "q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])")
+"""
+RIGHT = WRONG.replace(
+    "q @ k.transpose(-2, -1)  # forgot to divide by sqrt(d)", "q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])"
+)
 # What only MyST renders: a role, a directive's fence or its options, a bibliography.
 RAW_MYST = re.compile(r"\{cite(:\w+)?\}|\{bibliography\}|\{admonition\}|```\{|:class:|:filter:")
 
@@ -66,13 +69,25 @@ def jupyterlab(tmp_path_factory):
     tracker = settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
     tracker.parent.mkdir(parents=True)
     tracker.write_text(json.dumps({"windowingMode": "none"}))
-    env = launch.environment({**os.environ, "JUPYTER_RUNTIME_DIR": str(runtime), "JUPYTERLAB_SETTINGS_DIR": str(settings),
-                              "JUPYTERLAB_WORKSPACES_DIR": str(scratch / "workspaces"), "IPYTHONDIR": str(scratch / "ipython")})
+    env = launch.environment(
+        {
+            **os.environ,
+            "JUPYTER_RUNTIME_DIR": str(runtime),
+            "JUPYTERLAB_SETTINGS_DIR": str(settings),
+            "JUPYTERLAB_WORKSPACES_DIR": str(scratch / "workspaces"),
+            "IPYTHONDIR": str(scratch / "ipython"),
+        }
+    )
     token = secrets.token_hex(16)
     options = ["--no-browser", "--ServerApp.ip=127.0.0.1", "--ServerApp.port=0", f"--IdentityProvider.token={token}"]
     log = (scratch / "jupyterlab.log").open("w")
-    server = subprocess.Popen([sys.executable, str(ROOT / "lab" / "launch.py"), str(folder), "--", *options],
-                              env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "lab" / "launch.py"), str(folder), "--", *options],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while not list(runtime.glob("jpserver-*.json")):
@@ -92,15 +107,19 @@ def jupyterlab(tmp_path_factory):
 
 def test_make_lab_is_the_students_jupyterlab(jupyterlab):
     """No instructor panes or server extensions; every notebook copied for the student."""
-    from urllib.request import urlopen
     from urllib.error import HTTPError
+    from urllib.request import urlopen
 
-    assert sorted(p.name for p in jupyterlab["folder"].glob("*.ipynb")) == sorted(p.name for p in (ROOT / "chapters").glob("*.ipynb"))
+    assert sorted(p.name for p in jupyterlab["folder"].glob("*.ipynb")) == sorted(
+        p.name for p in (ROOT / "chapters").glob("*.ipynb")
+    )
     with pytest.raises(HTTPError) as missing:
         urlopen(f"{jupyterlab['url']}formgrader?token={jupyterlab['token']}")
     assert missing.value.code == 404, "nbgrader's formgrader is served in the student JupyterLab"
     page = urlopen(f"{jupyterlab['url']}lab?token={jupyterlab['token']}").read().decode()
-    disabled = json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', page, re.S).group(1))["disabledExtensions"]
+    disabled = json.loads(
+        re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', page, re.S).group(1)
+    )["disabledExtensions"]
     assert "@jupyter/nbgrader" in disabled, f"nbgrader's lab extension is on: disabled {disabled}"
 
 
@@ -125,12 +144,17 @@ class Lab:
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.goto(f"{jupyterlab['url']}lab/tree/{CHAPTER}?token={jupyterlab['token']}")
         self.page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=90_000)
-        self.page.wait_for_selector(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
+        self.page.wait_for_selector(
+            ".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000
+        )
         markdown = sum(c.cell_type == "markdown" for c in _cells())
         try:  # every Markdown cell rendered (JupyterLab renders them after the notebook shows)
             self.page.wait_for_function(
                 "n => Array.from(document.querySelectorAll('.jp-NotebookPanel .jp-MarkdownOutput'))"
-                ".filter(e => e.textContent.trim()).length >= n", arg=markdown, timeout=60_000)
+                ".filter(e => e.textContent.trim()).length >= n",
+                arg=markdown,
+                timeout=60_000,
+            )
         except Exception:
             self.shot("not-rendered")
             raise
@@ -212,7 +236,9 @@ def test_student_path_in_jupyterlab(browser, jupyterlab):
 
     assert lab.run(answer, RIGHT) == ""
     passing = lab.run(test)
-    assert "scaled_dot_product_attention: visible checks passed" in passing and "Likely mistake" not in passing, passing[-3000:]
+    assert "scaled_dot_product_attention: visible checks passed" in passing and "Likely mistake" not in passing, (
+        passing[-3000:]
+    )
     lab.shot("passing-check", lab.cell(test))
 
     # Before you submit: the report says what is done and what is not.

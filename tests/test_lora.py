@@ -1,4 +1,5 @@
 """llmcourse.lora: the LoRA layer against peft's, merging, and LoRA on the course GPT."""
+
 import pytest
 import torch
 from torch import nn

@@ -1,5 +1,6 @@
 """llmcourse.losses against Hugging Face: GPT2LMHeadModel's own loss for labels=input_ids with
 the padding labelled -100, on random models and inputs with left, right and scattered padding."""
+
 import pytest
 import torch
 import torch.nn.functional as F

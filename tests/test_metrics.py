@@ -1,4 +1,5 @@
 """llmcourse.metrics against its oracles: Hugging Face's loss, sacrebleu, rouge-score, brute force."""
+
 import math
 import re
 
@@ -29,7 +30,9 @@ def one_thread():
 def tiny():
     """A small random GPT-2: 50 tokens, context 64."""
     torch.manual_seed(0)
-    config = GPT2Config(vocab_size=50, n_positions=64, n_embd=32, n_layer=2, n_head=2, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+    config = GPT2Config(
+        vocab_size=50, n_positions=64, n_embd=32, n_layer=2, n_head=2, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0
+    )
     return GPT2LMHeadModel(config).eval()
 
 
@@ -100,7 +103,11 @@ def test_padding_is_not_counted_and_the_mean_is_per_token(tiny, side):
 
 def test_perplexity_of_the_course_gpt_and_of_its_hugging_face_form(course_gpt):
     model, tokenizer = course_gpt
-    batch = tokenizer(["Once upon a time, there was a little fox named Leo.", "What is 2 plus 3?\nAnswer: 5."], return_tensors="pt", padding=True)
+    batch = tokenizer(
+        ["Once upon a time, there was a little fox named Leo.", "What is 2 plus 3?\nAnswer: 5."],
+        return_tensors="pt",
+        padding=True,
+    )
     ids, mask = batch["input_ids"], batch["attention_mask"]
     out = hf_loss(model, ids, mask)
     with torch.no_grad():
@@ -111,7 +118,13 @@ def test_perplexity_of_the_course_gpt_and_of_its_hugging_face_form(course_gpt):
 
 @pytest.mark.parametrize(
     "logits_shape,ids_shape,mask_shape",
-    [((2, 5), (2, 5), None), ((2, 5, 7), (2, 4), None), ((2, 5, 7), (10,), None), ((1, 1, 7), (1, 1), None), ((2, 5, 7), (2, 5), (2, 4))],
+    [
+        ((2, 5), (2, 5), None),
+        ((2, 5, 7), (2, 4), None),
+        ((2, 5, 7), (10,), None),
+        ((1, 1, 7), (1, 1), None),
+        ((2, 5, 7), (2, 5), (2, 4)),
+    ],
 )
 def test_perplexity_rejects_bad_shapes(logits_shape, ids_shape, mask_shape):
     mask = None if mask_shape is None else torch.ones(mask_shape, dtype=torch.long)
@@ -151,9 +164,13 @@ def long_ids():
 def test_one_window_equals_hugging_face_loss_on_the_whole_text(tiny, long_ids):
     expected = math.exp(hf_loss(tiny, long_ids).loss.item())
     for max_length, stride in [(41, 5), (64, 40), (100, 1)]:
-        assert metrics.sliding_window_perplexity(tiny, long_ids, max_length, stride) == pytest.approx(expected, rel=1e-5)
+        assert metrics.sliding_window_perplexity(tiny, long_ids, max_length, stride) == pytest.approx(
+            expected, rel=1e-5
+        )
         variants = metrics.sliding_window_perplexity_variants(tiny, long_ids, max_length, stride)
-        assert variants == pytest.approx(dict.fromkeys(variants, expected), rel=1e-5)  # one window: no weighting to get wrong
+        assert variants == pytest.approx(
+            dict.fromkeys(variants, expected), rel=1e-5
+        )  # one window: no weighting to get wrong
 
 
 @pytest.mark.parametrize("max_length,stride", [(8, 4), (8, 7), (8, 1), (5, 3), (16, 10), (2, 1)])
@@ -162,7 +179,9 @@ def test_sliding_window_equals_brute_force(tiny, long_ids, max_length, stride):
     assert metrics.sliding_window_perplexity(tiny, long_ids, max_length, stride) == pytest.approx(expected, rel=1e-5)
 
 
-@pytest.mark.parametrize("N,max_length,stride", [(41, 8, 4), (41, 8, 7), (40, 8, 4), (9, 8, 1), (100, 10, 3), (3, 2, 1)])
+@pytest.mark.parametrize(
+    "N,max_length,stride", [(41, 8, 4), (41, 8, 7), (40, 8, 4), (9, 8, 1), (100, 10, 3), (3, 2, 1)]
+)
 def test_every_token_after_the_first_is_scored_once_with_context(N, max_length, stride):
     ids = torch.randint(50, (1, N), generator=torch.Generator().manual_seed(N))
     windows = metrics.window_losses(lambda x: torch.zeros(*x.shape, 50), ids, max_length, stride)
@@ -210,7 +229,9 @@ def hugging_face_guide(model, ids, max_length, stride):
 def test_variants_are_the_guides_numbers_and_differ_from_the_exact_one(tiny, long_ids, max_length, stride):
     variants = metrics.sliding_window_perplexity_variants(tiny, long_ids, max_length, stride)
     assert variants == pytest.approx(hugging_face_guide(tiny, long_ids, max_length, stride), rel=1e-5)
-    assert variants["exact"] == pytest.approx(metrics.sliding_window_perplexity(tiny, long_ids, max_length, stride), rel=1e-12)
+    assert variants["exact"] == pytest.approx(
+        metrics.sliding_window_perplexity(tiny, long_ids, max_length, stride), rel=1e-12
+    )
     for name in ("mean_of_windows", "trg_len_minus_1", "trg_len"):
         assert abs(variants[name] - variants["exact"]) > 1e-6, name
 
@@ -231,17 +252,54 @@ def test_sliding_window_accepts_the_course_gpt_and_runs_without_gradients(course
 
 @pytest.mark.parametrize(
     "shape,max_length,stride",
-    [((1, 20), 8, 9), ((1, 20), 8, 8), ((1, 20), 8, 0), ((1, 20), 1, 1), ((20,), 8, 4), ((2, 20), 8, 4), ((1, 1), 8, 4)],
+    [
+        ((1, 20), 8, 9),
+        ((1, 20), 8, 8),
+        ((1, 20), 8, 0),
+        ((1, 20), 1, 1),
+        ((20,), 8, 4),
+        ((2, 20), 8, 4),
+        ((1, 1), 8, 4),
+    ],
 )
 def test_sliding_window_rejects_bad_arguments(shape, max_length, stride):
     with pytest.raises(ValueError):
-        metrics.sliding_window_perplexity(lambda x: torch.zeros(*x.shape, 5), torch.zeros(shape, dtype=torch.long), max_length, stride)
+        metrics.sliding_window_perplexity(
+            lambda x: torch.zeros(*x.shape, 5), torch.zeros(shape, dtype=torch.long), max_length, stride
+        )
 
 
 # ------------------------------------------------------------------ BLEU
 
-WORDS = ["the", "The", "cat", "sat", "on", "mat", "a", "dog", "ran", "3.50", "1,000", "2-1", "$", "e.g.",
-         "U.S.", "don't", "&amp;", "&quot;", "<skipped>", "Naïve", "café", "(yes)", "well,", "end.", "10-", "x-y", "!"]
+WORDS = [
+    "the",
+    "The",
+    "cat",
+    "sat",
+    "on",
+    "mat",
+    "a",
+    "dog",
+    "ran",
+    "3.50",
+    "1,000",
+    "2-1",
+    "$",
+    "e.g.",
+    "U.S.",
+    "don't",
+    "&amp;",
+    "&quot;",
+    "<skipped>",
+    "Naïve",
+    "café",
+    "(yes)",
+    "well,",
+    "end.",
+    "10-",
+    "x-y",
+    "!",
+]
 sentence = st.lists(st.sampled_from(WORDS), max_size=12).map(" ".join)
 corpus = st.lists(st.tuples(sentence, st.lists(sentence, min_size=1, max_size=3)), min_size=1, max_size=6)
 
@@ -258,15 +316,23 @@ def sacrebleu_score(hypotheses, references):
 def test_bleu_equals_sacrebleu_on_random_corpora(pairs):
     hypotheses = [h for h, _ in pairs]
     references = [refs for _, refs in pairs]
-    assert metrics.bleu(hypotheses, references) == pytest.approx(sacrebleu_score(hypotheses, references), rel=1e-12, abs=1e-12)
+    assert metrics.bleu(hypotheses, references) == pytest.approx(
+        sacrebleu_score(hypotheses, references), rel=1e-12, abs=1e-12
+    )
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.tuples(st.text(max_size=40), st.lists(st.text(max_size=40), min_size=1, max_size=2)), min_size=1, max_size=4))
+@given(
+    st.lists(
+        st.tuples(st.text(max_size=40), st.lists(st.text(max_size=40), min_size=1, max_size=2)), min_size=1, max_size=4
+    )
+)
 def test_bleu_equals_sacrebleu_on_any_unicode(pairs):
     hypotheses = [h for h, _ in pairs]
     references = [refs for _, refs in pairs]
-    assert metrics.bleu(hypotheses, references) == pytest.approx(sacrebleu_score(hypotheses, references), rel=1e-12, abs=1e-12)
+    assert metrics.bleu(hypotheses, references) == pytest.approx(
+        sacrebleu_score(hypotheses, references), rel=1e-12, abs=1e-12
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -301,7 +367,24 @@ def test_bleu_pairs_hypotheses_with_their_references_where_sacrebleu_truncates()
 
 # ------------------------------------------------------------------ ROUGE
 
-ROUGE_WORDS = ["the", "The", "CAT", "cat", "sat", "mat", "a", "Naïve", "café", "3", "x-y", "don't", "ÉCOLE", "İs", "!", "..."]
+ROUGE_WORDS = [
+    "the",
+    "The",
+    "CAT",
+    "cat",
+    "sat",
+    "mat",
+    "a",
+    "Naïve",
+    "café",
+    "3",
+    "x-y",
+    "don't",
+    "ÉCOLE",
+    "İs",
+    "!",
+    "...",
+]
 text = st.lists(st.sampled_from(ROUGE_WORDS), max_size=12).map(" ".join)
 SCORER = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rouge3", "rouge4", "rougeL"], use_stemmer=False)
 
@@ -323,7 +406,9 @@ def test_rouge_tokenizer_equals_rouge_scores(line):
 
 def test_rouge_known_values():
     assert metrics.tokenize_rouge("Naïve café!") == ["na", "ve", "caf"]
-    assert metrics.rouge_n("the cat the cat", "the cat sat", 1) == pytest.approx((2 / 4, 2 / 3, 2 * (1 / 2) * (2 / 3) / (1 / 2 + 2 / 3)))
+    assert metrics.rouge_n("the cat the cat", "the cat sat", 1) == pytest.approx(
+        (2 / 4, 2 / 3, 2 * (1 / 2) * (2 / 3) / (1 / 2 + 2 / 3))
+    )
     assert metrics.rouge_l("cat the sat", "the cat sat") == pytest.approx((2 / 3, 2 / 3, 2 / 3))
     assert metrics.rouge_n("", "the cat", 1) == (0.0, 0.0, 0.0)
     assert metrics.rouge_l("the cat", "!!!") == (0.0, 0.0, 0.0)
@@ -361,7 +446,11 @@ def test_multiple_choice_accuracy_counts_acc_acc_norm_and_chance(course_gpt):
     items = [
         metrics.QuizItem("Question: What is the opposite of hot?\nAnswer: The opposite of hot is", ["cold", "wet"], 0),
         metrics.QuizItem("Question: What colour is the sky?\nAnswer: The sky is", ["red", "blue", "green", "white"], 1),
-        ("Question: What colour is the sky?\nAnswer: The sky is", ["blue", "red", "green", "white"], 3),  # a plain tuple will do
+        (
+            "Question: What colour is the sky?\nAnswer: The sky is",
+            ["blue", "red", "green", "white"],
+            3,
+        ),  # a plain tuple will do
     ]
     result = metrics.multiple_choice_accuracy(model, tokenizer, items)
     expected_acc = expected_norm = 0
@@ -370,7 +459,9 @@ def test_multiple_choice_accuracy_counts_acc_acc_norm_and_chance(course_gpt):
         expected_acc += max(range(len(scores)), key=scores.__getitem__) == answer
         normed = [s / len(o) for s, o in zip(scores, options)]
         expected_norm += max(range(len(scores)), key=normed.__getitem__) == answer
-    assert result == pytest.approx({"acc": expected_acc / 3, "acc_norm": expected_norm / 3, "chance": (1 / 2 + 1 / 4 + 1 / 4) / 3, "n": 3})
+    assert result == pytest.approx(
+        {"acc": expected_acc / 3, "acc_norm": expected_norm / 3, "chance": (1 / 2 + 1 / 4 + 1 / 4) / 3, "n": 3}
+    )
     assert result["acc"] == pytest.approx(2 / 3)  # it knows the two facts, so the third item is wrong
 
 

@@ -1,5 +1,6 @@
 """The bundled checkpoint: loads offline in Hugging Face form, equals the course's GPT,
 and reproduces the figures its model card states."""
+
 import json
 import math
 
@@ -49,14 +50,25 @@ def test_course_gpt_equals_hugging_face_on_the_checkpoint(loaded):
         with torch.no_grad():
             diff = (ours(idx)[0] - model(idx).logits).abs().max().item()
         assert diff < 1e-5 * max(1.0, model(idx).logits.abs().max().item()), f"B={B}, T={T}: max diff {diff}"
-    prompt = tokenizer(["Lucy: Good morning, Tom!\nTom:", "Dear diary, today I"], return_tensors="pt", padding=True)["input_ids"][:, :6]
-    hf_out = model.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=40, do_sample=False, eos_token_id=None, pad_token_id=tokenizer.pad_token_id)
+    prompt = tokenizer(["Lucy: Good morning, Tom!\nTom:", "Dear diary, today I"], return_tensors="pt", padding=True)[
+        "input_ids"
+    ][:, :6]
+    hf_out = model.generate(
+        prompt,
+        attention_mask=torch.ones_like(prompt),
+        max_new_tokens=40,
+        do_sample=False,
+        eos_token_id=None,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     assert torch.equal(generate(ours, prompt, 40), hf_out)
 
 
 def test_checkpoint_reproduces_its_model_card(loaded):
     model, tokenizer = loaded
-    ce = train.document_cross_entropy(model, lambda t: tokenizer(t)["input_ids"], data.load_corpus("validation"), tokenizer.eos_token_id)
+    ce = train.document_cross_entropy(
+        model, lambda t: tokenizer(t)["input_ids"], data.load_corpus("validation"), tokenizer.eos_token_id
+    )
     assert ce == pytest.approx(METRICS["validation_cross_entropy"], rel=1e-4), (ce, METRICS["validation_cross_entropy"])
     floor = data.entropy_floor(data.load_corpus("validation"), lambda t: len(tokenizer(t)["input_ids"]))
     assert floor == pytest.approx(METRICS["entropy_floor"], rel=1e-9)

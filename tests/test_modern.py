@@ -1,5 +1,6 @@
 """llmcourse.modern against independent implementations, and the self-checks of chapter 02's
 optional exercises (correct answers pass, known mistakes are named)."""
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -68,12 +69,15 @@ def report(check, answer, capsys):
     return capsys.readouterr().out
 
 
-@pytest.mark.parametrize("check,answer", [
-    (selfcheck.check_rms_norm, modern.rms_norm),
-    (selfcheck.check_rope, modern.rope),
-    (selfcheck.check_swiglu, modern.SwiGLU),
-    (selfcheck.check_grouped_query_attention, modern.grouped_query_attention),
-])
+@pytest.mark.parametrize(
+    "check,answer",
+    [
+        (selfcheck.check_rms_norm, modern.rms_norm),
+        (selfcheck.check_rope, modern.rope),
+        (selfcheck.check_swiglu, modern.SwiGLU),
+        (selfcheck.check_grouped_query_attention, modern.grouped_query_attention),
+    ],
+)
 def test_self_checks_pass_the_reference(check, answer, capsys):
     out = report(check, answer, capsys)
     assert "✗" not in out and "all self-checks pass" in out, out
@@ -93,15 +97,21 @@ def _gqa_tiled(q, k, v, is_causal=True):
     return F.scaled_dot_product_attention(q, k.repeat(1, r, 1, 1), v.repeat(1, r, 1, 1), is_causal=is_causal)
 
 
-@pytest.mark.parametrize("check,answer,message", [
-    (selfcheck.check_rms_norm, lambda x, w, eps=1e-6: F.layer_norm(x, x.shape[-1:], w, eps=eps), "LayerNorm"),
-    (selfcheck.check_rms_norm, lambda x, w, eps=1e-6: x / (x.pow(2).mean(-1, keepdim=True).sqrt() + eps) * w,
-     "inside the square root"),
-    (selfcheck.check_rope, lambda x, base=10000.0: selfcheck._rope_interleaved(x, base), "neighbours (2i, 2i+1)"),
-    (selfcheck.check_rope, _not_implemented, "not implemented yet"),
-    (selfcheck.check_swiglu, _SiluOnUp, "gate_proj's output"),
-    (selfcheck.check_grouped_query_attention, _gqa_tiled, "repeat_interleave"),
-])
+@pytest.mark.parametrize(
+    "check,answer,message",
+    [
+        (selfcheck.check_rms_norm, lambda x, w, eps=1e-6: F.layer_norm(x, x.shape[-1:], w, eps=eps), "LayerNorm"),
+        (
+            selfcheck.check_rms_norm,
+            lambda x, w, eps=1e-6: x / (x.pow(2).mean(-1, keepdim=True).sqrt() + eps) * w,
+            "inside the square root",
+        ),
+        (selfcheck.check_rope, lambda x, base=10000.0: selfcheck._rope_interleaved(x, base), "neighbours (2i, 2i+1)"),
+        (selfcheck.check_rope, _not_implemented, "not implemented yet"),
+        (selfcheck.check_swiglu, _SiluOnUp, "gate_proj's output"),
+        (selfcheck.check_grouped_query_attention, _gqa_tiled, "repeat_interleave"),
+    ],
+)
 def test_self_checks_name_the_mistake(check, answer, message, capsys):
     out = report(check, answer, capsys)
     assert "✗" in out and message in out, out

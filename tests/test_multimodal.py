@@ -1,5 +1,6 @@
 """llmcourse.multimodal: patches in F.unfold's order, the patch embedding as a strided conv,
 CLIP's loss as Hugging Face computes it, and the LLaVA-style captioner's plumbing."""
+
 import pytest
 import torch
 import torch.nn.functional as F

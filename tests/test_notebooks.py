@@ -1,4 +1,5 @@
 """The chapter notebooks: single source in solutions/, student editions in chapters/."""
+
 import json
 import re
 import sys
@@ -23,7 +24,9 @@ def nbgrader_meta(cell):
 
 def test_there_are_chapters():
     assert SOLUTIONS, "no notebooks in solutions/"
-    assert [p.name for p in CHAPTERS] == [p.name for p in SOLUTIONS], "chapters/ and solutions/ hold different notebooks"
+    assert [p.name for p in CHAPTERS] == [p.name for p in SOLUTIONS], (
+        "chapters/ and solutions/ hold different notebooks"
+    )
 
 
 @pytest.mark.parametrize("path", SOLUTIONS + CHAPTERS, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -53,7 +56,9 @@ def test_source_notebook_structure(path):
     graded = [c for c in nb.cells if nbgrader_meta(c).get("grade")]
     assert solutions and graded, "a chapter needs graded exercises"
     for cell in solutions:
-        assert "### BEGIN SOLUTION" in cell.source and "### END SOLUTION" in cell.source, nbgrader_meta(cell)["grade_id"]
+        assert "### BEGIN SOLUTION" in cell.source and "### END SOLUTION" in cell.source, nbgrader_meta(cell)[
+            "grade_id"
+        ]
     for cell in graded:
         gid = nbgrader_meta(cell)["grade_id"]
         assert nbgrader_meta(cell).get("points", 0) > 0, f"{gid} has no points"
@@ -61,7 +66,9 @@ def test_source_notebook_structure(path):
         assert hidden and "### END HIDDEN TESTS" in hidden, f"{gid} has no hidden tests"
         assert re.search(r"\bgrade\.check_\w+\(", visible), f"{gid} has no visible test"
     for cell in solutions + graded:  # the book renders the student edition, where these raise
-        assert {"raises-exception", "remove-output"} <= set(cell.metadata.get("tags", [])), nbgrader_meta(cell)["grade_id"]
+        assert {"raises-exception", "remove-output"} <= set(cell.metadata.get("tags", [])), nbgrader_meta(cell)[
+            "grade_id"
+        ]
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
@@ -79,10 +86,14 @@ def test_setup_cell_installs_from_the_configured_repository(path):
     nb = nbformat.read(path, as_version=4)
     first_code = next(c for c in nb.cells if c.cell_type == "code")
     assert 'find_spec("llmcourse") is None' in first_code.source, "the first code cell must be the set-up cell"
-    assert f"git+{CONFIG['repository']['url']}" in first_code.source, "set-up cell and _config.yml disagree on the repository URL"
-    pinned = f"git+{CONFIG['repository']['url']}@{course.course_release()}\""
-    assert pinned in first_code.source, (f"the set-up cell must install the course's release {course.course_release()} "
-                                         "(pyproject.toml's version), not the default branch: run `make release`")
+    assert f"git+{CONFIG['repository']['url']}" in first_code.source, (
+        "set-up cell and _config.yml disagree on the repository URL"
+    )
+    pinned = f'git+{CONFIG["repository"]["url"]}@{course.course_release()}"'
+    assert pinned in first_code.source, (
+        f"the set-up cell must install the course's release {course.course_release()} "
+        "(pyproject.toml's version), not the default branch: run `make release`"
+    )
 
 
 def test_every_chapter_is_in_the_table_of_contents():
@@ -94,9 +105,12 @@ def test_every_chapter_is_in_the_table_of_contents():
 
 # --- what readers expect of every chapter (issue 10) -----------------------------------------
 
+
 def _markdown_index(nb, pattern: str) -> int:
     """Index of the first markdown cell matching ``pattern`` (a regex), or -1."""
-    return next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and re.search(pattern, c.source, re.M)), -1)
+    return next(
+        (i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and re.search(pattern, c.source, re.M)), -1
+    )
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
@@ -114,8 +128,12 @@ def test_chapter_opens_with_objectives_and_time(path):
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
 def test_chapter_ends_with_summary_practice_reading_and_references(path):
     nb = nbformat.read(path, as_version=4)
-    order = [_markdown_index(nb, rf"^## {h}\b") for h in ("Summary", "Try it yourself", "Further reading", "References")]
-    assert all(i >= 0 for i in order), f"{path.name}: missing one of Summary / Try it yourself / Further reading / References: {order}"
+    order = [
+        _markdown_index(nb, rf"^## {h}\b") for h in ("Summary", "Try it yourself", "Further reading", "References")
+    ]
+    assert all(i >= 0 for i in order), (
+        f"{path.name}: missing one of Summary / Try it yourself / Further reading / References: {order}"
+    )
     assert order == sorted(order), f"{path.name}: the closing sections are out of order"
     last_graded = max(i for i, c in enumerate(nb.cells) if nbgrader_meta(c).get("grade"))
     assert order[0] > last_graded, f"{path.name}: the summary comes before the last exercise"
@@ -153,8 +171,13 @@ def test_every_paper_is_in_one_bib_file_once():
 def _cited_keys(path: Path) -> set[str]:
     """The bib keys a notebook's prose cites with {cite}, {cite:p} or {cite:t} roles."""
     nb = nbformat.read(path, as_version=4)
-    return {key.strip() for cell in nb.cells if cell.cell_type == "markdown"
-            for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", cell.source) for key in group.split(",")}
+    return {
+        key.strip()
+        for cell in nb.cells
+        if cell.cell_type == "markdown"
+        for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", cell.source)
+        for key in group.split(",")
+    }
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
@@ -175,9 +198,13 @@ def test_figures_are_described(path):
         if cell.cell_type != "code" or not draws.search(cell.source) or nbgrader_meta(cell).get("solution"):
             continue
         alt = cell.metadata.get("mystnb", {}).get("image", {}).get("alt", "")
-        assert len(alt) >= 40 and not alt.endswith((".png", ".svg")), f"{path.name}, cell {i}: no description of its figure"
+        assert len(alt) >= 40 and not alt.endswith((".png", ".svg")), (
+            f"{path.name}, cell {i}: no description of its figure"
+        )
         if re.search(r"perf_counter|time\.time\(|timeit", cell.source):
-            assert "measured on the machine that built this page" in alt, f"{path.name}, cell {i}: a timing figure must say where it was measured"
+            assert "measured on the machine that built this page" in alt, (
+                f"{path.name}, cell {i}: a timing figure must say where it was measured"
+            )
 
 
 def test_papers_cited_by_several_chapters_are_shared():
@@ -187,8 +214,11 @@ def test_papers_cited_by_several_chapters_are_shared():
     for path in SOLUTIONS:
         for key in _cited_keys(path):
             citing.setdefault(key, set()).add(path.name[:2])
-    misplaced = {k: (home[k], sorted(c)) for k, c in citing.items()
-                 if k in home and home[k] != "references.bib" and (len(c) > 1 or home[k] != f"ch{min(c)}.bib")}
+    misplaced = {
+        k: (home[k], sorted(c))
+        for k, c in citing.items()
+        if k in home and home[k] != "references.bib" and (len(c) > 1 or home[k] != f"ch{min(c)}.bib")
+    }
     assert not misplaced, f"move these entries: {misplaced}"
     unused = sorted(k for k in home if k not in citing)
     assert not unused, f"entries no chapter cites: {unused}"

@@ -1,4 +1,5 @@
 """llmcourse.prompting: chat messages, templates and quoting untrusted text."""
+
 import random
 import string
 

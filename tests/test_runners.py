@@ -1,5 +1,6 @@
 """The student-side runners (llmcourse.grading.runners) stand apart from the checks: importing
 them loads no checks module and no oracle, and every exercise runs its chapter's runner."""
+
 import importlib
 import subprocess
 import sys

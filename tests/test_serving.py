@@ -1,4 +1,5 @@
 """The course's local OpenAI-compatible server, through the official openai client (offline)."""
+
 import os
 import socket
 import time
@@ -67,7 +68,10 @@ def test_greedy_is_deterministic_and_answers_in_the_corpus_format(server):
     again = chat(client, model, QUESTION, temperature=0, max_tokens=20, seed=2)
     assert first == again and first.strip()
     assert "\n" not in first  # the assistant's turn ends at the end of its line
-    assert complete(client, model, "Question: What colour is a grape?\nAnswer:", temperature=0, stop="\n") == " A grape is purple."
+    assert (
+        complete(client, model, "Question: What colour is a grape?\nAnswer:", temperature=0, stop="\n")
+        == " A grape is purple."
+    )
 
 
 def test_a_seed_reproduces_a_sample_and_other_seeds_differ(server):
@@ -86,7 +90,9 @@ def test_sampling_controls_change_the_output_as_they_should(server):
     hot = _complete(server, STORY, temperature=1.8, seed=3).choices[0].text
     assert hot != greedy
     # penalties against repeated tokens: fewer repeats than greedy decoding's
-    penalised = _complete(server, STORY, temperature=0.01, seed=3, presence_penalty=2.0, frequency_penalty=2.0).choices[0].text
+    penalised = (
+        _complete(server, STORY, temperature=0.01, seed=3, presence_penalty=2.0, frequency_penalty=2.0).choices[0].text
+    )
     assert penalised != greedy
     assert len(set(penalised.split())) / len(penalised.split()) > len(set(greedy.split())) / len(greedy.split())
     # max_tokens bounds the completion and says so
@@ -102,7 +108,10 @@ def test_stop_strings_are_not_included(server):
     assert cut.choices[0].finish_reason == "stop"
     client, model, *_ = server
     answer = chat(client, model, QUESTION, temperature=0, max_tokens=20)
-    assert chat(client, model, QUESTION, temperature=0, max_tokens=20, stop=answer.split()[1]) == answer[: answer.index(answer.split()[1])]
+    assert (
+        chat(client, model, QUESTION, temperature=0, max_tokens=20, stop=answer.split()[1])
+        == answer[: answer.index(answer.split()[1])]
+    )
 
 
 def test_n_choices(server):
@@ -160,7 +169,9 @@ def test_timeout_and_a_closed_port_give_one_line_errors(server):
     silent.bind(("127.0.0.1", 0))
     silent.listen()
     try:
-        mute = openai.OpenAI(base_url=f"http://127.0.0.1:{silent.getsockname()[1]}/v1", api_key="x", max_retries=0, timeout=0.5)
+        mute = openai.OpenAI(
+            base_url=f"http://127.0.0.1:{silent.getsockname()[1]}/v1", api_key="x", max_retries=0, timeout=0.5
+        )
         with pytest.raises(ServingError, match=r"^timeout: .*max_tokens"):
             chat(mute, model, QUESTION, max_tokens=64)
     finally:
@@ -233,7 +244,7 @@ def test_the_chapter_never_shows_the_key(monkeypatch, capsys):
     nb = nbformat.read(Path(__file__).resolve().parents[1] / "solutions" / "06_prompting.ipynb", as_version=4)
     code = [c.source for c in nb.cells if c.cell_type == "code"]
     uses = [line for source in code for line in source.splitlines() if "OPENAI_API_KEY" in line]
-    assert uses and all("bool(os.environ.get(\"OPENAI_API_KEY\"))" in line for line in uses), uses
+    assert uses and all('bool(os.environ.get("OPENAI_API_KEY"))' in line for line in uses), uses
     cell = next(source for source in code if "load_dotenv()" in source)
     exec(cell.split("start = time.perf_counter()")[0], {"os": os})  # the key check, not the connection
     printed = capsys.readouterr().out

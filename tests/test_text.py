@@ -1,5 +1,6 @@
 """llmcourse.text against scikit-learn (fixed corpora, the grader's random corpora and
 hypothesis-generated text), the all-MiniLM-L6-v2 encoder offline, and llmcourse.history."""
+
 import math
 import os
 
@@ -176,9 +177,35 @@ def test_without_the_package_the_hub_id_is_used_and_offline_says_so(monkeypatch)
 
 def test_history_table_covers_the_syllabus_with_sources():
     names = {m.name for m in history.MODELS}
-    for wanted in ["GPT-1", "BERT", "GPT-2", "RoBERTa", "ALBERT", "DistilBERT", "XLNet", "BART", "T5", "ELECTRA",
-                   "Longformer", "Reformer", "GPT-3", "Codex", "LaMDA", "Gopher", "Switch Transformer", "InstructGPT",
-                   "Chinchilla", "PaLM", "ChatGPT", "LLaMA", "GPT-4", "Mistral 7B", "Mixtral 8x7B", "Gemini 1.5", "Claude 3"]:
+    for wanted in [
+        "GPT-1",
+        "BERT",
+        "GPT-2",
+        "RoBERTa",
+        "ALBERT",
+        "DistilBERT",
+        "XLNet",
+        "BART",
+        "T5",
+        "ELECTRA",
+        "Longformer",
+        "Reformer",
+        "GPT-3",
+        "Codex",
+        "LaMDA",
+        "Gopher",
+        "Switch Transformer",
+        "InstructGPT",
+        "Chinchilla",
+        "PaLM",
+        "ChatGPT",
+        "LLaMA",
+        "GPT-4",
+        "Mistral 7B",
+        "Mixtral 8x7B",
+        "Gemini 1.5",
+        "Claude 3",
+    ]:
         assert wanted in names, wanted
     assert history.by_name("GPT-3").parameters == 175e9 and history.by_name("GPT-2").parameters == 1.5e9
     assert history.by_name("Gopher").parameters == 280e9 and history.by_name("PaLM").parameters == 540e9

@@ -1,4 +1,5 @@
 """The training entry point: tiny runs on one and two processes, and what it saves."""
+
 import json
 import math
 import os
@@ -33,15 +34,29 @@ def test_single_process_run_saves_a_loadable_model(tiny_run):
     metrics = json.loads((tiny_run / "metrics.json").read_text())
     assert len(metrics["validation_curve"]) == 2
     assert metrics["validation_cross_entropy"] > metrics["entropy_floor"] > 0
-    for name in ("model.safetensors", "tokenizer.json", "config.json", "README.md", "loss_curve.png", "chat_template.jinja"):
+    for name in (
+        "model.safetensors",
+        "tokenizer.json",
+        "config.json",
+        "README.md",
+        "loss_curve.png",
+        "chat_template.jinja",
+    ):
         assert (tiny_run / name).exists(), name
     model = AutoModelForCausalLM.from_pretrained(tiny_run)
     tokenizer = AutoTokenizer.from_pretrained(tiny_run)
     assert tokenizer.eos_token == data.EOT and model.config.eos_token_id == tokenizer.eos_token_id
-    chat = tokenizer.apply_chat_template([{"role": "user", "content": "Hi"}], tokenize=False, add_generation_prompt=True)
+    chat = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "Hi"}], tokenize=False, add_generation_prompt=True
+    )
     assert chat == "User: Hi\nAssistant:"
-    recomputed = train.document_cross_entropy(model, lambda t: tokenizer(t)["input_ids"], data.load_corpus("validation"), tokenizer.eos_token_id)
-    assert math.isclose(recomputed, metrics["validation_cross_entropy"], rel_tol=1e-4), (recomputed, metrics["validation_cross_entropy"])
+    recomputed = train.document_cross_entropy(
+        model, lambda t: tokenizer(t)["input_ids"], data.load_corpus("validation"), tokenizer.eos_token_id
+    )
+    assert math.isclose(recomputed, metrics["validation_cross_entropy"], rel_tol=1e-4), (
+        recomputed,
+        metrics["validation_cross_entropy"],
+    )
     assert f"{metrics['validation_cross_entropy']:.4f}" in (tiny_run / "README.md").read_text()
 
 
@@ -101,7 +116,9 @@ def test_document_cross_entropy_matches_a_direct_computation():
         logits = model(ids[:, :-1])[0][0]
         total += torch.nn.functional.cross_entropy(logits, ids[0, 1:], reduction="sum").item()
         count += ids.shape[1] - 1
-    assert train.document_cross_entropy(model, encode, docs, eot_id=0, batch_size=3) == pytest.approx(total / count, rel=1e-5)
+    assert train.document_cross_entropy(model, encode, docs, eot_id=0, batch_size=3) == pytest.approx(
+        total / count, rel=1e-5
+    )
 
 
 def test_cli_refuses_to_overwrite_the_bundled_checkpoint_with_a_tiny_run():

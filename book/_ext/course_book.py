@@ -17,6 +17,7 @@ Loaded through ``sphinx.local_extensions`` in ``_config.yml``. It
 - for the instructor edition (``course_book_edition = "instructor"``), reads notebooks with
   the outputs of exercise and test cells kept (the student book removes them).
 """
+
 from __future__ import annotations
 
 import html
@@ -28,6 +29,7 @@ import nbformat
 from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.errors import ConfigError
+
 from student_markdown import with_myst
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -35,6 +37,7 @@ BAR_WIDTH = 10
 
 
 # --- progress widgets as text ---------------------------------------------------------------
+
 
 def _plain(value: str) -> str:
     """A tqdm widget's HTML text as plain text (tqdm pads with figure spaces, escapes HTML)."""
@@ -48,6 +51,7 @@ def widget_text(model_id: str, state: dict) -> str | None:
     HTML: counts and rates); it becomes "Loading weights: 100%|##########| 52/52 [...]".
     A lone HTML/Label/progress widget becomes its value.
     """
+
     def model(ref):
         key = ref.removeprefix("IPY_MODEL_") if isinstance(ref, str) else None
         entry = state.get(key)
@@ -132,6 +136,7 @@ def widgets_as_text(app: Sphinx, doctree: nodes.document) -> None:
 
 # --- configuration checks and footer --------------------------------------------------------
 
+
 def check_config(app: Sphinx, config) -> None:
     path = config.mathjax_path or ""
     if path and "://" not in path:
@@ -152,12 +157,12 @@ def check_config(app: Sphinx, config) -> None:
     if "{repository_url}" in footer or "{branch}" in footer:
         options["extra_footer"] = footer.replace("{repository_url}", repository).replace("{branch}", branch)
     if config.course_book_edition == "instructor":
-        note = ("Instructor edition: solutions and hidden tests are shown. "
-                "Do not publish it to students.")
+        note = "Instructor edition: solutions and hidden tests are shown. Do not publish it to students."
         options["announcement"] = options.get("announcement") or note
 
 
 # --- the site's index.html -------------------------------------------------------------------
+
 
 def write_index(app: Sphinx, exception) -> None:
     """index.html: a redirect to the landing page that, unlike sphinx-external-toc's bare one
@@ -172,7 +177,7 @@ def write_index(app: Sphinx, exception) -> None:
         icon = f'<link rel="icon" href="{html.escape(href)}">'
     title = html.escape(app.config.html_title or app.config.project or "")
     Path(app.outdir, "index.html").write_text(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{title}</title>{icon}"
         f'<meta http-equiv="Refresh" content="0; url={html.escape(target)}"></head>'
         f'<body><p><a href="{html.escape(target)}">{title}</a></p></body></html>\n',
@@ -182,12 +187,14 @@ def write_index(app: Sphinx, exception) -> None:
 
 # --- the notebooks as the book reads them ---------------------------------------------------
 
+
 def read_student_notebook(text: str) -> nbformat.NotebookNode:
     """Read a student edition with the MyST original of each Markdown cell that has one."""
     return with_myst(nbformat.reads(text, as_version=4))
 
 
 # --- the instructor edition's notebooks ---------------------------------------------------
+
 
 def read_instructor_notebook(text: str) -> nbformat.NotebookNode:
     """Read a solution notebook keeping the outputs of its exercise and test cells.

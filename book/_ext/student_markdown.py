@@ -23,6 +23,7 @@ Syntax this module does not know (another role or directive, a target, a comment
 release with the cell it is in (:class:`UnsupportedMyST`): add it here rather than let it reach
 students raw. :func:`myst_only_syntax` finds what would not render; tests run it on chapters/.
 """
+
 from __future__ import annotations
 
 import copy
@@ -36,9 +37,19 @@ MYST_METADATA = "myst"  # cell.metadata["llmcourse"]["myst"]: the cell's MyST or
 INLINE = re.compile(r"(?P<role>\{(?P<name>[\w:.+-]+)\})?(?P<ticks>`+)(?P<body>.+?)(?<!`)(?P=ticks)(?!`)", re.S)
 FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,}|:{3,})\s*(?P<info>.*)$")
 DIRECTIVE_INFO = re.compile(r"^\{(?P<name>[\w:.+-]+)\}\s*(?P<argument>.*)$")
-ADMONITIONS = {"admonition": "", "note": "Note", "tip": "Tip", "hint": "Hint", "important": "Important",
-               "warning": "Warning", "caution": "Caution", "attention": "Attention", "danger": "Danger",
-               "error": "Error", "seealso": "See also"}
+ADMONITIONS = {
+    "admonition": "",
+    "note": "Note",
+    "tip": "Tip",
+    "hint": "Hint",
+    "important": "Important",
+    "warning": "Warning",
+    "caution": "Caution",
+    "attention": "Attention",
+    "danger": "Danger",
+    "error": "Error",
+    "seealso": "See also",
+}
 CITE_ROLES = {"cite", "cite:p", "cite:t", "cite:ps", "cite:ts"}
 # MyST block syntax that CommonMark shows as text (outside code): targets, comments, block
 # breaks, option lines of a directive, substitutions.
@@ -57,15 +68,16 @@ class UnsupportedMyST(ValueError):
 
 # --- the bibliography ------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Work:
     """One entry of the book's bibliography, as a student notebook cites and lists it."""
 
     key: str
-    short: str      # "Vaswani et al."
-    year: str       # "2017"
+    short: str  # "Vaswani et al."
+    year: str  # "2017"
     reference: str  # the full reference in Markdown (pybtex's plain style)
-    link: str       # the paper's address, or "" when the entry has none
+    link: str  # the paper's address, or "" when the entry has none
 
     @property
     def sort_key(self) -> tuple[str, str, str]:
@@ -115,8 +127,13 @@ def load_bibliography(files: list[Path]) -> dict[str, Work]:
             if link:
                 reference += f" [{link}]({link})"
             persons = entry.persons.get("author") or entry.persons.get("editor") or []
-            works[formatted.key] = Work(formatted.key, _short_authors(persons) if persons else formatted.key,
-                                        entry.fields.get("year", "n.d."), reference, link)
+            works[formatted.key] = Work(
+                formatted.key,
+                _short_authors(persons) if persons else formatted.key,
+                entry.fields.get("year", "n.d."),
+                reference,
+                link,
+            )
     return works
 
 
@@ -143,6 +160,7 @@ def reference_list(keys: set[str], works: dict[str, Work]) -> str:
 
 # --- scanning Markdown -----------------------------------------------------------------------
 
+
 def _blocks(markdown: str):
     """Split Markdown into ('text', str), ('code', str) and ('directive', name, argument, body)
     pieces: fenced code is kept whole, a MyST directive's body is given without its fence."""
@@ -162,11 +180,16 @@ def _blocks(markdown: str):
             text = []
         directive = DIRECTIVE_INFO.match(opening.group("info").strip())
         if directive:
-            yield ("directive", directive.group("name"), directive.group("argument").strip(), "\n".join(lines[i + 1:end]))
+            yield (
+                "directive",
+                directive.group("name"),
+                directive.group("argument").strip(),
+                "\n".join(lines[i + 1 : end]),
+            )
         elif fence.startswith(":"):
-            yield ("directive", "", opening.group("info").strip(), "\n".join(lines[i + 1:end]))
+            yield ("directive", "", opening.group("info").strip(), "\n".join(lines[i + 1 : end]))
         else:
-            yield ("code", "\n".join(lines[i:end + 1]))
+            yield ("code", "\n".join(lines[i : end + 1]))
         i = end + 1
     if text:
         yield ("text", "\n".join(text))
@@ -211,6 +234,7 @@ def _block_syntax(text: str):
 
 # --- rewriting ---------------------------------------------------------------------------------
 
+
 def _inline(text: str, works: dict[str, Work]) -> str:
     def replace(match: re.Match) -> str:
         name = match.group("name")
@@ -231,7 +255,9 @@ def _admonition(name: str, argument: str, body: str, works, chapter_keys) -> str
     unknown = set(options) - {"class", "name"}
     if unknown:
         raise UnsupportedMyST(f"admonition option(s) {sorted(unknown)} have no CommonMark form yet")
-    kind = ADMONITIONS[name] or next((ADMONITIONS[c] for c in options.get("class", "").split() if ADMONITIONS.get(c)), "")
+    kind = ADMONITIONS[name] or next(
+        (ADMONITIONS[c] for c in options.get("class", "").split() if ADMONITIONS.get(c)), ""
+    )
     title = _inline(argument, works) if name == "admonition" else ""
     heading = ": ".join(part for part in (kind, title) if part) or "Note"
     inner = convert_markdown("\n".join(lines).strip("\n"), works, chapter_keys)

@@ -32,6 +32,7 @@ runs the visible cases in the student's kernel (:func:`~llmcourse.grading.contra
 hidden part adds ``hidden=True``. Grading (:mod:`llmcourse.grading.engine`) does not run test
 cells: it runs each answer in a sandboxed process and decides in its own.
 """
+
 from llmcourse.grading.contract import Case, Exercise, Forbidden, GradingError, Mistake, SubCheck, check
 from llmcourse.grading.submission import check_submission
 

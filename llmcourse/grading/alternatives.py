@@ -13,6 +13,7 @@ no alternatives.
 The file is parsed, never run: ``ALTERNATIVES`` must be a literal
 ``dict[str, tuple[str, ...]]`` keyed by the exercise's key in the chapter's ``EXERCISES``.
 """
+
 from __future__ import annotations
 
 import ast
@@ -40,19 +41,29 @@ def alternatives_of(chapter: str) -> dict[str, tuple[str, ...]]:
     return dict(_read(alternatives_file(chapter)))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _read(path: Path) -> tuple[tuple[str, tuple[str, ...]], ...]:
     if not path.is_file():
         return ()
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    values = [node.value for node in tree.body
-              if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == "ALTERNATIVES"
-              or isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["ALTERNATIVES"]]
+    values = [
+        node.value
+        for node in tree.body
+        if isinstance(node, ast.AnnAssign)
+        and isinstance(node.target, ast.Name)
+        and node.target.id == "ALTERNATIVES"
+        or isinstance(node, ast.Assign)
+        and [getattr(t, "id", None) for t in node.targets] == ["ALTERNATIVES"]
+    ]
     if len(values) != 1:
         raise ValueError(f"{path}: needs exactly one ALTERNATIVES = {{...}}")
     found = ast.literal_eval(values[0])
-    if not (isinstance(found, dict) and all(
+    if not (
+        isinstance(found, dict)
+        and all(
             isinstance(key, str) and isinstance(codes, tuple) and all(isinstance(code, str) for code in codes)
-            for key, codes in found.items())):
+            for key, codes in found.items()
+        )
+    ):
         raise ValueError(f"{path}: ALTERNATIVES must be a dict[str, tuple[str, ...]]")
     return tuple(found.items())

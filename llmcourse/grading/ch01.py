@@ -15,6 +15,7 @@ fails the values too: they cannot be right).
 Each exercise's ``mistakes`` and ``alternatives`` are complete answers, as a student could hand
 them in; the mutation suite (``course.py mutants``) grades every one of them.
 """
+
 from __future__ import annotations
 
 import random
@@ -40,9 +41,20 @@ from llmcourse.grading.runners.ch01 import RUNNERS
 
 REFERENCE = "llmcourse.text"
 SKLEARN_TEXT = "sklearn.feature_extraction.text"
-SKLEARN_PYTHON = tuple(f"{SKLEARN_TEXT}:{name}" for name in ("CountVectorizer", "TfidfVectorizer", "TfidfTransformer", "HashingVectorizer"))
-SKLEARN_NAMES = ("sklearn", "sklearn.feature_extraction", SKLEARN_TEXT, "sklearn.preprocessing",
-                 "CountVectorizer", "TfidfVectorizer", "TfidfTransformer", "HashingVectorizer", REFERENCE)
+SKLEARN_PYTHON = tuple(
+    f"{SKLEARN_TEXT}:{name}" for name in ("CountVectorizer", "TfidfVectorizer", "TfidfTransformer", "HashingVectorizer")
+)
+SKLEARN_NAMES = (
+    "sklearn",
+    "sklearn.feature_extraction",
+    SKLEARN_TEXT,
+    "sklearn.preprocessing",
+    "CountVectorizer",
+    "TfidfVectorizer",
+    "TfidfTransformer",
+    "HashingVectorizer",
+    REFERENCE,
+)
 
 
 # ---------------------------------------------------------------- corpora
@@ -54,12 +66,30 @@ _ASCII_WORDS = (
     "attention transformer sentence document table red green blue old new long short day night"
 ).split()
 _SINGLE = ["a", "I", "x", "b", "A", "y"]
-_PUNCT = [",", ".", "!", "?", ";", ":", " -", "(", ")", "'s", "\"", "...", " --"]
+_PUNCT = [",", ".", "!", "?", ";", ":", " -", "(", ")", "'s", '"', "...", " --"]
 # Unicode letters, digits and "_", in lower case (these corpora test which characters make tokens,
 # not lower-casing). Left out: characters whose lower case is longer than they are ("İ", "ﬁ"), for
 # which lower-casing before or after tokenising gives different tokens.
-_UNICODE_WORDS = ["café", "naïve", "zürich", "façade", "ångström", "東京", "北京", "москва", "straße", "αθηνα",
-                  "año", "snake_case", "x2", "2024", "42", "3.14", "v1_2", "déjà-vu"]
+_UNICODE_WORDS = [
+    "café",
+    "naïve",
+    "zürich",
+    "façade",
+    "ångström",
+    "東京",
+    "北京",
+    "москва",
+    "straße",
+    "αθηνα",
+    "año",
+    "snake_case",
+    "x2",
+    "2024",
+    "42",
+    "3.14",
+    "v1_2",
+    "déjà-vu",
+]
 
 
 def _random_document(rng: random.Random, words: list[str], length: int, capitals: bool = True) -> str:
@@ -91,7 +121,9 @@ def _corpus(seed: int, n_documents: int, max_length: int, *, unicode: bool = Fal
     weighted = [w for rank, w in enumerate(pool) for _ in range(max(1, 12 // (rank + 1)))]
     if unicode:
         weighted += _UNICODE_WORDS * 2
-    docs = [_random_document(rng, weighted, rng.randint(1, max_length), capitals=not unicode) for _ in range(n_documents)]
+    docs = [
+        _random_document(rng, weighted, rng.randint(1, max_length), capitals=not unicode) for _ in range(n_documents)
+    ]
     empties = ["", "   ", "!?", "a", "I x y", "... -- !", "a, b; c."]
     for _ in range(token_less):
         docs.insert(rng.randint(0, len(docs)), rng.choice(empties))
@@ -185,7 +217,9 @@ def _column_order(got_terms: list[str], terms: list[str], *, what: str, context:
     repeated = sorted({t for t in got_terms if got_terms.count(t) > 1}) if len(column) != len(got_terms) else []
     missing = [t for t in terms if t not in column]
     if repeated or missing:
-        detail = f"terms repeated: {_preview_terms(repeated)}" if repeated else f"no column for {_preview_terms(missing)}"
+        detail = (
+            f"terms repeated: {_preview_terms(repeated)}" if repeated else f"no column for {_preview_terms(missing)}"
+        )
         raise GradingError(f"{what} for {context}: {detail}, so the values cannot match: fix the vocabulary first")
     return [column[term] for term in terms]
 
@@ -201,15 +235,26 @@ def _checked_array(got: Any, expected: Any, *, what: str, context: str, n_column
     shape = e.shape if n_columns is None or e.ndim != 2 else (e.shape[0], n_columns)
     if a.shape != shape:
         hint = " (rows are documents, columns are terms)" if a.shape == shape[::-1] else ""
-        raise GradingError(f"{what} for {context}: expected shape (n_documents, n_terms) = {shape}, got {a.shape}{hint}")
+        raise GradingError(
+            f"{what} for {context}: expected shape (n_documents, n_terms) = {shape}, got {a.shape}{hint}"
+        )
     got_dtype, want_dtype = got["tensor"]["dtype"], expected["tensor"]["dtype"]
     if got_dtype != want_dtype:
         raise GradingError(f"{what} for {context}: expected dtype {want_dtype}, got {got_dtype}")
     return a
 
 
-def expect_array(got: Any, expected: Any, *, what: str, context: str, terms: list[str], got_terms: list[str] | None = None,
-                 atol: float = 1e-9, rtol: float = 1e-9) -> None:
+def expect_array(
+    got: Any,
+    expected: Any,
+    *,
+    what: str,
+    context: str,
+    terms: list[str],
+    got_terms: list[str] | None = None,
+    atol: float = 1e-9,
+    rtol: float = 1e-9,
+) -> None:
     """Fail unless ``got`` is a dense NumPy array of ``expected``'s shape, dtype and values.
 
     Both are plain data (arrays as :func:`~llmcourse.grading.contract.to_plain` makes them; the
@@ -219,10 +264,20 @@ def expect_array(got: Any, expected: Any, *, what: str, context: str, terms: lis
     """
     order = None if got_terms is None else _column_order(got_terms, terms, what=what, context=context)
     a = _checked_array(got, expected, what=what, context=context, n_columns=None if order is None else len(got_terms))
-    _expect_values(a if order is None else a[:, order], array_of(expected), what=what, context=context, terms=terms, atol=atol, rtol=rtol)
+    _expect_values(
+        a if order is None else a[:, order],
+        array_of(expected),
+        what=what,
+        context=context,
+        terms=terms,
+        atol=atol,
+        rtol=rtol,
+    )
 
 
-def _expect_values(a: np.ndarray, e: np.ndarray, *, what: str, context: str, terms: list[str], atol: float, rtol: float) -> None:
+def _expect_values(
+    a: np.ndarray, e: np.ndarray, *, what: str, context: str, terms: list[str], atol: float, rtol: float
+) -> None:
     a, e = a.astype(np.float64), e.astype(np.float64)
     if a.size == 0:
         return
@@ -268,8 +323,14 @@ def _compare_refusal(case: Case, got: Any, expected: Any, what: str) -> None:
 
 def _bow_cases(hidden: bool) -> list[Case]:
     visible = {
-        "vocabulary": [["The cat sat on the mat.", "The dog sat on the log!"], ["I saw a CAT", "a cat saw me", "Cats, cat, CAT."]],
-        "counts": [["the cat and the hat", "the THE The cat", "hat"], ["Dog bites man.", "Man bites dog!", "dog dog dog"]],
+        "vocabulary": [
+            ["The cat sat on the mat.", "The dog sat on the log!"],
+            ["I saw a CAT", "a cat saw me", "Cats, cat, CAT."],
+        ],
+        "counts": [
+            ["the cat and the hat", "the THE The cat", "hat"],
+            ["Dog bites man.", "Man bites dog!", "dog dog dog"],
+        ],
         "unicode": [["café au lait in zürich", "東京 and 北京, déjà-vu", "snake_case x2 costs 3.14 in 2024"]],
         "no_token": [["A cat.", "", "a b c !", "The cat and a dog"]],
         "empty": [[], ["a", "!?", "I x y"]],
@@ -339,7 +400,9 @@ def _expect_zero_rows(matrix: Any, expected: Any, case: Case, *, what: str) -> N
             same = np.all(e[i] == 0) and np.all(a[i] == 0)
         if not same:
             shown = "NaN" if np.isnan(a[i]).any() else _preview_row(a[i])
-            raise GradingError(f"{what} for {case.label}: document {i} ({documents[i]!r}) has no token, so its row must be all zeros; got {shown}")
+            raise GradingError(
+                f"{what} for {case.label}: document {i} ({documents[i]!r}) has no token, so its row must be all zeros; got {shown}"
+            )
 
 
 _BOW = """import re
@@ -378,8 +441,16 @@ BAG_OF_WORDS = Exercise(
     test_cell="bag_of_words_tests",
     points=4,
     subchecks=(
-        SubCheck("vocabulary", 1.0, "the vocabulary is the sorted list of distinct tokens: lower-cased, two or more word characters"),
-        SubCheck("counts", 1.5, "counts is a float64 NumPy array (n_documents, n_terms): how often each term occurs in each document"),
+        SubCheck(
+            "vocabulary",
+            1.0,
+            "the vocabulary is the sorted list of distinct tokens: lower-cased, two or more word characters",
+        ),
+        SubCheck(
+            "counts",
+            1.5,
+            "counts is a float64 NumPy array (n_documents, n_terms): how often each term occurs in each document",
+        ),
         SubCheck("unicode", 0.5, "every word character counts: Unicode letters, digits and _"),
         SubCheck("no_token", 0.5, "a document without any token gets a row of zeros"),
         SubCheck("empty", 0.5, "raises ValueError when no document has a token (also for an empty list)"),
@@ -392,36 +463,83 @@ BAG_OF_WORDS = Exercise(
         names=SKLEARN_NAMES,
     ),
     mistakes=(
-        Mistake("no_lowercase", "you do not lower-case the documents: 'The' and 'the' must be one term",
-                _bow_variant(TOKENS='re.findall(r"(?u)\\b\\w\\w+\\b", doc)')),
-        Mistake("single_characters", "you keep one-character tokens such as 'a' and 'i': a token has two or more word characters (\\w\\w+)",
-                _bow_variant(TOKENS='re.findall(r"\\w+", doc.lower())')),
-        Mistake("whitespace_split", "you split on whitespace, so punctuation stays attached ('mat.' is not 'mat') and one-letter words stay",
-                _bow_variant(TOKENS="doc.lower().split()")),
-        Mistake("ascii_only", "your token pattern only knows the letters a-z: digits, Unicode letters ('é', '東') and '_' are word characters too (\\w)",
-                _bow_variant(TOKENS='re.findall(r"[a-z]{2,}", doc.lower())')),
-        Mistake("insertion_order", "your vocabulary is in order of first appearance: sort it",
-                _bow_variant(VOCABULARY="list(dict.fromkeys(term for doc in tokens for term in doc))")),
-        Mistake("int_counts", "your counts are integers: return a float64 array (np.zeros(..., dtype=np.float64))",
-                _bow_variant(DTYPE="np.int64")),
-        Mistake("presence", "you record whether a term occurs (0 or 1), not how many times it occurs",
-                _bow_variant(RESULT="(counts > 0).astype(np.float64), vocabulary")),
-        Mistake("transposed", "your matrix is (n_terms, n_documents): rows are documents, columns are terms",
-                _bow_variant(RESULT="counts.T.copy(), vocabulary")),
-        Mistake("drops_token_less", "you drop the documents without tokens: every document keeps its row, all zeros",
-                _bow_variant(RESULT="counts[counts.sum(axis=1) > 0], vocabulary")),
-        Mistake("no_value_error", "a corpus without any token must raise ValueError (scikit-learn's 'empty vocabulary'), not return an empty matrix",
-                _bow_variant().replace('raise ValueError("empty vocabulary")', "return np.zeros((len(documents), 0)), []")),
-        Mistake("frequencies", "you divide each count by the document's number of tokens (a term frequency): counts are raw counts",
-                _bow_variant(RESULT="counts / np.maximum(counts.sum(axis=1, keepdims=True), 1), vocabulary")),
-        Mistake("frequency_order", "your vocabulary is ordered by frequency (Counter.most_common): sort it alphabetically (sorted)",
-                _bow_variant(VOCABULARY="[t for t, _ in __import__('collections').Counter(term for doc in tokens for term in doc).most_common()]")),
-        Mistake("float32_counts", "your counts are float32: return a float64 array (np.zeros(..., dtype=np.float64))",
-                _bow_variant(DTYPE="np.float32")),
-        Mistake("empty_list_only", "you raise ValueError only for an empty list: a corpus whose documents have no token at all ('a', '!?') must raise it too",
-                _bow_variant().replace("if not vocabulary:", "if not documents:")),
-        Mistake("ascii_flag", "you match \\w in ASCII mode (re.ASCII or (?a)), so 'café' loses its 'é': \\w must match Unicode letters (the default for str patterns)",
-                _bow_variant(TOKENS='re.findall(r"(?a)\\b\\w\\w+\\b", doc.lower())')),
+        Mistake(
+            "no_lowercase",
+            "you do not lower-case the documents: 'The' and 'the' must be one term",
+            _bow_variant(TOKENS='re.findall(r"(?u)\\b\\w\\w+\\b", doc)'),
+        ),
+        Mistake(
+            "single_characters",
+            "you keep one-character tokens such as 'a' and 'i': a token has two or more word characters (\\w\\w+)",
+            _bow_variant(TOKENS='re.findall(r"\\w+", doc.lower())'),
+        ),
+        Mistake(
+            "whitespace_split",
+            "you split on whitespace, so punctuation stays attached ('mat.' is not 'mat') and one-letter words stay",
+            _bow_variant(TOKENS="doc.lower().split()"),
+        ),
+        Mistake(
+            "ascii_only",
+            "your token pattern only knows the letters a-z: digits, Unicode letters ('é', '東') and '_' are word characters too (\\w)",
+            _bow_variant(TOKENS='re.findall(r"[a-z]{2,}", doc.lower())'),
+        ),
+        Mistake(
+            "insertion_order",
+            "your vocabulary is in order of first appearance: sort it",
+            _bow_variant(VOCABULARY="list(dict.fromkeys(term for doc in tokens for term in doc))"),
+        ),
+        Mistake(
+            "int_counts",
+            "your counts are integers: return a float64 array (np.zeros(..., dtype=np.float64))",
+            _bow_variant(DTYPE="np.int64"),
+        ),
+        Mistake(
+            "presence",
+            "you record whether a term occurs (0 or 1), not how many times it occurs",
+            _bow_variant(RESULT="(counts > 0).astype(np.float64), vocabulary"),
+        ),
+        Mistake(
+            "transposed",
+            "your matrix is (n_terms, n_documents): rows are documents, columns are terms",
+            _bow_variant(RESULT="counts.T.copy(), vocabulary"),
+        ),
+        Mistake(
+            "drops_token_less",
+            "you drop the documents without tokens: every document keeps its row, all zeros",
+            _bow_variant(RESULT="counts[counts.sum(axis=1) > 0], vocabulary"),
+        ),
+        Mistake(
+            "no_value_error",
+            "a corpus without any token must raise ValueError (scikit-learn's 'empty vocabulary'), not return an empty matrix",
+            _bow_variant().replace('raise ValueError("empty vocabulary")', "return np.zeros((len(documents), 0)), []"),
+        ),
+        Mistake(
+            "frequencies",
+            "you divide each count by the document's number of tokens (a term frequency): counts are raw counts",
+            _bow_variant(RESULT="counts / np.maximum(counts.sum(axis=1, keepdims=True), 1), vocabulary"),
+        ),
+        Mistake(
+            "frequency_order",
+            "your vocabulary is ordered by frequency (Counter.most_common): sort it alphabetically (sorted)",
+            _bow_variant(
+                VOCABULARY="[t for t, _ in __import__('collections').Counter(term for doc in tokens for term in doc).most_common()]"
+            ),
+        ),
+        Mistake(
+            "float32_counts",
+            "your counts are float32: return a float64 array (np.zeros(..., dtype=np.float64))",
+            _bow_variant(DTYPE="np.float32"),
+        ),
+        Mistake(
+            "empty_list_only",
+            "you raise ValueError only for an empty list: a corpus whose documents have no token at all ('a', '!?') must raise it too",
+            _bow_variant().replace("if not vocabulary:", "if not documents:"),
+        ),
+        Mistake(
+            "ascii_flag",
+            "you match \\w in ASCII mode (re.ASCII or (?a)), so 'café' loses its 'é': \\w must match Unicode letters (the default for str patterns)",
+            _bow_variant(TOKENS='re.findall(r"(?a)\\b\\w\\w+\\b", doc.lower())'),
+        ),
     ),
 )
 
@@ -479,15 +597,24 @@ def _tfidf_compare(case: Case, got: Any, expected: Any) -> None:
         _expect_zero_rows(matrix, matrix_e, case, what="TF-IDF matrix")
         return
     order = _column_order(got_terms, terms, what="TF-IDF matrix", context=case.label)
-    full = _checked_array(matrix, matrix_e, what="TF-IDF matrix", context=case.label, n_columns=None if order is None else len(got_terms))
+    full = _checked_array(
+        matrix, matrix_e, what="TF-IDF matrix", context=case.label, n_columns=None if order is None else len(got_terms)
+    )
     a, e = (full if order is None else full[:, order]), array_of(matrix_e)
     if case.subcheck == "weights":  # the direction of each row: count x idf, whatever the normalisation
-        _expect_values(_unit_rows(a), _unit_rows(e), what="TF-IDF weights (each row scaled to length 1 before comparing)",
-                       context=case.label, terms=terms, atol=1e-9, rtol=1e-7)
+        _expect_values(
+            _unit_rows(a),
+            _unit_rows(e),
+            what="TF-IDF weights (each row scaled to length 1 before comparing)",
+            context=case.label,
+            terms=terms,
+            atol=1e-9,
+            rtol=1e-7,
+        )
     else:  # the length of each whole row
         a = full
         got_norms = np.sqrt((a.astype(np.float64) ** 2).sum(axis=1))
-        want_norms = np.sqrt((e ** 2).sum(axis=1))
+        want_norms = np.sqrt((e**2).sum(axis=1))
         # A row of zeros has no length to scale to 1: whether a row should be zeros is for the
         # weights (an idf that zeroes every term of a document) and no_token to judge, not this one.
         scaled = (got_norms != 0) & (want_norms != 0)
@@ -536,7 +663,11 @@ TFIDF = Exercise(
     points=4,
     subchecks=(
         SubCheck("vocabulary", 0.5, "the vocabulary is the same sorted list of terms as bag_of_words's"),
-        SubCheck("weights", 1.5, "each row is proportional to count x (ln((1 + n) / (1 + df)) + 1), a float64 NumPy array (n_documents, n_terms)"),
+        SubCheck(
+            "weights",
+            1.5,
+            "each row is proportional to count x (ln((1 + n) / (1 + df)) + 1), a float64 NumPy array (n_documents, n_terms)",
+        ),
         SubCheck("norm", 1.0, "each row is divided by its Euclidean (L2) norm, so it has length 1"),
         SubCheck("no_token", 0.5, "a document without any token gets a row of zeros (not NaN)"),
         SubCheck("empty", 0.5, "raises ValueError when no document has a token (also for an empty list)"),
@@ -546,30 +677,67 @@ TFIDF = Exercise(
     compare=_tfidf_compare,
     depends={"bag_of_words": f"{REFERENCE}:bag_of_words"},
     forbidden=Forbidden(
-        python=(f"{REFERENCE}:tfidf", f"{REFERENCE}:idf", *SKLEARN_PYTHON, "sklearn.preprocessing._data:normalize.__wrapped__"),
+        python=(
+            f"{REFERENCE}:tfidf",
+            f"{REFERENCE}:idf",
+            *SKLEARN_PYTHON,
+            "sklearn.preprocessing._data:normalize.__wrapped__",
+        ),
         names=SKLEARN_NAMES,
     ),
     mistakes=(
-        Mistake("unsmoothed_idf", "your idf is ln(n / df) + 1, without smoothing: the default adds one to n and to df, ln((1 + n) / (1 + df)) + 1",
-                _tfidf_variant(IDF="np.log(n / df) + 1")),
-        Mistake("idf_without_plus_one", "your idf lacks the final + 1: ln((1 + n) / (1 + df)) + 1, so a term found in every document keeps a weight",
-                _tfidf_variant(IDF="np.log((1 + n) / (1 + df))")),
-        Mistake("log10", "you use log base 10: the idf uses the natural logarithm (np.log)",
-                _tfidf_variant(IDF="np.log10((1 + n) / (1 + df)) + 1")),
-        Mistake("df_counts_occurrences", "your document frequency counts occurrences of a term; df(t) is the number of documents that contain t",
-                _tfidf_variant(DF="counts.sum(axis=0)")),
-        Mistake("sublinear_tf", "you use 1 + ln(count) as the term frequency; the default uses the raw count",
-                _tfidf_variant(TF="np.where(counts > 0, 1 + np.log(np.where(counts > 0, counts, 1)), 0)")),
-        Mistake("not_normalised", "your rows are not normalised: divide each row by its Euclidean (L2) norm",
-                _tfidf_variant(DIVIDE="weights")),
-        Mistake("l1_norm", "you divide each row by the sum of its entries (L1); divide by its Euclidean (L2) norm",
-                _tfidf_variant(NORMS="weights.sum(axis=1, keepdims=True)")),
-        Mistake("nan_rows", "a document without tokens gives a row of NaN (0 / 0): leave its row at zero",
-                _tfidf_variant(DIVIDE="weights / norms")),
-        Mistake("normalised_counts", "you normalise the counts and then multiply by the idf: normalise the rows of count x idf",
-                _tfidf_variant(TF="counts / np.where(np.linalg.norm(counts, axis=1, keepdims=True) == 0, 1, np.linalg.norm(counts, axis=1, keepdims=True))",
-                               DIVIDE="weights")),
-        Mistake("no_value_error", "a corpus without any token must raise ValueError (scikit-learn's 'empty vocabulary'), not return an empty matrix", """import re
+        Mistake(
+            "unsmoothed_idf",
+            "your idf is ln(n / df) + 1, without smoothing: the default adds one to n and to df, ln((1 + n) / (1 + df)) + 1",
+            _tfidf_variant(IDF="np.log(n / df) + 1"),
+        ),
+        Mistake(
+            "idf_without_plus_one",
+            "your idf lacks the final + 1: ln((1 + n) / (1 + df)) + 1, so a term found in every document keeps a weight",
+            _tfidf_variant(IDF="np.log((1 + n) / (1 + df))"),
+        ),
+        Mistake(
+            "log10",
+            "you use log base 10: the idf uses the natural logarithm (np.log)",
+            _tfidf_variant(IDF="np.log10((1 + n) / (1 + df)) + 1"),
+        ),
+        Mistake(
+            "df_counts_occurrences",
+            "your document frequency counts occurrences of a term; df(t) is the number of documents that contain t",
+            _tfidf_variant(DF="counts.sum(axis=0)"),
+        ),
+        Mistake(
+            "sublinear_tf",
+            "you use 1 + ln(count) as the term frequency; the default uses the raw count",
+            _tfidf_variant(TF="np.where(counts > 0, 1 + np.log(np.where(counts > 0, counts, 1)), 0)"),
+        ),
+        Mistake(
+            "not_normalised",
+            "your rows are not normalised: divide each row by its Euclidean (L2) norm",
+            _tfidf_variant(DIVIDE="weights"),
+        ),
+        Mistake(
+            "l1_norm",
+            "you divide each row by the sum of its entries (L1); divide by its Euclidean (L2) norm",
+            _tfidf_variant(NORMS="weights.sum(axis=1, keepdims=True)"),
+        ),
+        Mistake(
+            "nan_rows",
+            "a document without tokens gives a row of NaN (0 / 0): leave its row at zero",
+            _tfidf_variant(DIVIDE="weights / norms"),
+        ),
+        Mistake(
+            "normalised_counts",
+            "you normalise the counts and then multiply by the idf: normalise the rows of count x idf",
+            _tfidf_variant(
+                TF="counts / np.where(np.linalg.norm(counts, axis=1, keepdims=True) == 0, 1, np.linalg.norm(counts, axis=1, keepdims=True))",
+                DIVIDE="weights",
+            ),
+        ),
+        Mistake(
+            "no_value_error",
+            "a corpus without any token must raise ValueError (scikit-learn's 'empty vocabulary'), not return an empty matrix",
+            """import re
 import numpy as np
 
 def tfidf(documents):
@@ -580,19 +748,38 @@ def tfidf(documents):
     weights = counts * idf
     norms = np.linalg.norm(weights, axis=1, keepdims=True)
     return weights / np.where(norms == 0, 1, norms), vocabulary
-"""),
-        Mistake("column_norm", "you normalise each column (axis=0): each row, a document, is divided by its own norm (axis=1)",
-                _tfidf_variant(NORMS="np.linalg.norm(weights, axis=0, keepdims=True)")),
-        Mistake("squared_norm", "you divide each row by the sum of its squares: the Euclidean (L2) norm is its square root",
-                _tfidf_variant(NORMS="(weights ** 2).sum(axis=1, keepdims=True)")),
-        Mistake("df_wrong_axis", "your document frequency sums along axis=1 (per document); df(t) counts, for each term, the documents that contain it: axis=0",
-                _tfidf_variant(DF="(counts > 0).sum(axis=1)")),
-        Mistake("float32", "your matrix is float32: return float64",
-                _tfidf_variant(DIVIDE="(weights / np.where(norms == 0, 1, norms)).astype(np.float32)")),
-        Mistake("binary_tf", "you use presence (0 or 1) as the term frequency; the default multiplies the raw count by the idf",
-                _tfidf_variant(TF="(counts > 0)")),
-        Mistake("idf_one_plus_ratio", "your idf is ln(1 + n / df); the default is ln((1 + n) / (1 + df)) + 1",
-                _tfidf_variant(IDF="np.log(1 + n / df)")),
+""",
+        ),
+        Mistake(
+            "column_norm",
+            "you normalise each column (axis=0): each row, a document, is divided by its own norm (axis=1)",
+            _tfidf_variant(NORMS="np.linalg.norm(weights, axis=0, keepdims=True)"),
+        ),
+        Mistake(
+            "squared_norm",
+            "you divide each row by the sum of its squares: the Euclidean (L2) norm is its square root",
+            _tfidf_variant(NORMS="(weights ** 2).sum(axis=1, keepdims=True)"),
+        ),
+        Mistake(
+            "df_wrong_axis",
+            "your document frequency sums along axis=1 (per document); df(t) counts, for each term, the documents that contain it: axis=0",
+            _tfidf_variant(DF="(counts > 0).sum(axis=1)"),
+        ),
+        Mistake(
+            "float32",
+            "your matrix is float32: return float64",
+            _tfidf_variant(DIVIDE="(weights / np.where(norms == 0, 1, norms)).astype(np.float32)"),
+        ),
+        Mistake(
+            "binary_tf",
+            "you use presence (0 or 1) as the term frequency; the default multiplies the raw count by the idf",
+            _tfidf_variant(TF="(counts > 0)"),
+        ),
+        Mistake(
+            "idf_one_plus_ratio",
+            "your idf is ln(1 + n / df); the default is ln((1 + n) / (1 + df)) + 1",
+            _tfidf_variant(IDF="np.log(1 + n / df)"),
+        ),
     ),
 )
 

@@ -16,6 +16,7 @@ course's own code (``llmcourse.attention``, ``llmcourse.losses``, ``llmcourse.gp
 Each exercise's ``mistakes`` and ``alternatives`` are complete answers (imports included), as a
 student could hand them in; the mutation suite grades every one of them.
 """
+
 from __future__ import annotations
 
 import functools
@@ -47,8 +48,12 @@ from llmcourse.grading.contract import (
     kind_of,
     to_plain,
 )
-from llmcourse.grading.runners.ch03 import LINEARS, NORMS, RUNNERS
-from llmcourse.grading.runners.ch03 import _module_at  # noqa: F401 - tests/test_grading_ch03.py loads weights with ch03._module_at
+from llmcourse.grading.runners.ch03 import (
+    LINEARS,
+    NORMS,
+    RUNNERS,
+    _module_at,  # noqa: F401 - tests/test_grading_ch03.py loads weights with ch03._module_at
+)
 
 ATTENTION = "llmcourse.attention"
 LOSSES = "llmcourse.losses"
@@ -92,11 +97,17 @@ def _mask_expected(T: int) -> torch.Tensor:
 
 @_computed_once
 def _mask_cases(hidden: bool) -> list[Case]:
-    sizes = {"shape": [(3, True), (5, True), (1, False), (17, False), (64, False)],
-             # 160 is visible: above a buffer of a fixed size (128) that a mask may be sliced from
-             "values": [(4, True), (6, True), (160, True), (1, False), (2, False), (33, False), (128, False), (512, False)]}
-    return [Case(sub, T, to_plain(_mask_expected(T)), f"T={T}", visible)
-            for sub, all_sizes in sizes.items() for T, visible in all_sizes if visible or hidden]
+    sizes = {
+        "shape": [(3, True), (5, True), (1, False), (17, False), (64, False)],
+        # 160 is visible: above a buffer of a fixed size (128) that a mask may be sliced from
+        "values": [(4, True), (6, True), (160, True), (1, False), (2, False), (33, False), (128, False), (512, False)],
+    }
+    return [
+        Case(sub, T, to_plain(_mask_expected(T)), f"T={T}", visible)
+        for sub, all_sizes in sizes.items()
+        for T, visible in all_sizes
+        if visible or hidden
+    ]
 
 
 def _mask_compare(case: Case, got: Any, expected: Any) -> None:
@@ -108,12 +119,16 @@ def _mask_compare(case: Case, got: Any, expected: Any) -> None:
         if got["tensor"]["kind"] != expected["tensor"]["kind"]:
             raise GradingError(f"causal_mask({case.inputs}): expected a torch.Tensor, got a {got['tensor']['kind']}")
         if shape != want_shape or dtype != want_dtype:
-            raise GradingError(f"causal_mask({case.inputs}): expected a torch.{want_dtype} tensor of shape {want_shape}, "
-                               f"got torch.{dtype} of shape {shape}")
+            raise GradingError(
+                f"causal_mask({case.inputs}): expected a torch.{want_dtype} tensor of shape {want_shape}, "
+                f"got torch.{dtype} of shape {shape}"
+            )
         return
     # the values alone (what kind of tensor it is, its dtype, is the shape requirement's)
     values = to_plain(torch.from_numpy(np.array(array_of(got))))
-    expect_tensor(values, expected, what="causal mask (compared as numbers, True = 1)", context=case.label, atol=0, rtol=0)
+    expect_tensor(
+        values, expected, what="causal mask (compared as numbers, True = 1)", context=case.label, atol=0, rtol=0
+    )
 
 
 def _mask_mistake(body: str) -> str:
@@ -127,41 +142,86 @@ CAUSAL_MASK = Exercise(
     points=2,
     subchecks=(
         SubCheck("shape", 0.5, "returns a torch.bool tensor of shape (T, T)"),
-        SubCheck("values", 1.5, "entry [i, j] is True exactly when j <= i: each token sees itself and the tokens before it"),
+        SubCheck(
+            "values", 1.5, "entry [i, j] is True exactly when j <= i: each token sees itself and the tokens before it"
+        ),
     ),
     cases=_mask_cases,
     run=RUNNERS["causal_mask"],
     compare=_mask_compare,
     forbidden=Forbidden(python=(f"{ATTENTION}:causal_mask",), names=(ATTENTION,)),
     mistakes=(
-        Mistake("future", "your mask is True above the diagonal: each token would see the tokens after it (the future) "
-                "and not those before it. Use the lower triangle (torch.tril)",
-                _mask_mistake("    return torch.ones(T, T, dtype=torch.bool).triu()\n")),
-        Mistake("no_self", "your diagonal is False: a token must be allowed to attend to itself (otherwise the first token "
-                "has nothing to attend to)", _mask_mistake("    return torch.ones(T, T, dtype=torch.bool).tril(diagonal=-1)\n")),
-        Mistake("blocked_convention", "your mask is True where attention is *blocked* (the convention of nn.MultiheadAttention's "
-                "attn_mask); in this course True means 'may attend'",
-                _mask_mistake("    return torch.ones(T, T, dtype=torch.bool).triu(diagonal=1)\n")),
-        Mistake("float", "your mask is a float tensor: return booleans (dtype=torch.bool, or .bool()), True = may attend",
-                _mask_mistake("    return torch.tril(torch.ones(T, T))\n")),
-        Mistake("uint8", "your mask has dtype uint8 (the masks of old PyTorch versions): return dtype=torch.bool",
-                _mask_mistake("    return torch.tril(torch.ones(T, T, dtype=torch.uint8))\n")),
-        Mistake("additive", "you return an additive mask (0 where allowed, -inf where blocked), the form that is added to the "
-                "scores; here the mask is boolean, True = may attend",
-                _mask_mistake("    return torch.zeros(T, T).masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float('-inf'))\n")),
-        Mistake("buffer_shape", "your mask has shape (1, 1, T, T), as nanoGPT stores its mask buffer for (B, H, T, T) scores: "
-                "return (T, T)", _mask_mistake("    return torch.tril(torch.ones(T, T, dtype=torch.bool)).view(1, 1, T, T)\n")),
-        Mistake("int64", "your mask has an integer dtype (int64, from torch.ones(..., dtype=torch.long)): return "
-                "dtype=torch.bool", _mask_mistake("    return torch.ones(T, T, dtype=torch.long).tril()\n")),
-        Mistake("sees_next", "your mask lets each token see the token after it too (tril(diagonal=1)): entry [i, j] is True "
-                "exactly when j <= i", _mask_mistake("    return torch.ones(T, T, dtype=torch.bool).tril(diagonal=1)\n")),
-        Mistake("fixed_buffer", "you slice the mask from a buffer of a fixed size (128 x 128), too small for a longer sequence: "
-                "build it for the T you are given", "import torch\n_MASK = torch.ones(128, 128, dtype=torch.bool).tril()\n\n"
-                "def causal_mask(T):\n    return _MASK[:T, :T]\n"),
-        Mistake("numpy", "you return a NumPy array (np.tril): return a torch.Tensor (torch.tril, torch.ones)",
-                "import numpy as np\ndef causal_mask(T):\n    return np.tril(np.ones((T, T), dtype=bool))\n"),
-        Mistake("all_true", "your mask is True everywhere: nothing is masked, so a token sees the tokens after it; keep the lower "
-                "triangle (torch.tril)", _mask_mistake("    return torch.ones(T, T, dtype=torch.bool)\n")),
+        Mistake(
+            "future",
+            "your mask is True above the diagonal: each token would see the tokens after it (the future) "
+            "and not those before it. Use the lower triangle (torch.tril)",
+            _mask_mistake("    return torch.ones(T, T, dtype=torch.bool).triu()\n"),
+        ),
+        Mistake(
+            "no_self",
+            "your diagonal is False: a token must be allowed to attend to itself (otherwise the first token "
+            "has nothing to attend to)",
+            _mask_mistake("    return torch.ones(T, T, dtype=torch.bool).tril(diagonal=-1)\n"),
+        ),
+        Mistake(
+            "blocked_convention",
+            "your mask is True where attention is *blocked* (the convention of nn.MultiheadAttention's "
+            "attn_mask); in this course True means 'may attend'",
+            _mask_mistake("    return torch.ones(T, T, dtype=torch.bool).triu(diagonal=1)\n"),
+        ),
+        Mistake(
+            "float",
+            "your mask is a float tensor: return booleans (dtype=torch.bool, or .bool()), True = may attend",
+            _mask_mistake("    return torch.tril(torch.ones(T, T))\n"),
+        ),
+        Mistake(
+            "uint8",
+            "your mask has dtype uint8 (the masks of old PyTorch versions): return dtype=torch.bool",
+            _mask_mistake("    return torch.tril(torch.ones(T, T, dtype=torch.uint8))\n"),
+        ),
+        Mistake(
+            "additive",
+            "you return an additive mask (0 where allowed, -inf where blocked), the form that is added to the "
+            "scores; here the mask is boolean, True = may attend",
+            _mask_mistake(
+                "    return torch.zeros(T, T).masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float('-inf'))\n"
+            ),
+        ),
+        Mistake(
+            "buffer_shape",
+            "your mask has shape (1, 1, T, T), as nanoGPT stores its mask buffer for (B, H, T, T) scores: "
+            "return (T, T)",
+            _mask_mistake("    return torch.tril(torch.ones(T, T, dtype=torch.bool)).view(1, 1, T, T)\n"),
+        ),
+        Mistake(
+            "int64",
+            "your mask has an integer dtype (int64, from torch.ones(..., dtype=torch.long)): return dtype=torch.bool",
+            _mask_mistake("    return torch.ones(T, T, dtype=torch.long).tril()\n"),
+        ),
+        Mistake(
+            "sees_next",
+            "your mask lets each token see the token after it too (tril(diagonal=1)): entry [i, j] is True "
+            "exactly when j <= i",
+            _mask_mistake("    return torch.ones(T, T, dtype=torch.bool).tril(diagonal=1)\n"),
+        ),
+        Mistake(
+            "fixed_buffer",
+            "you slice the mask from a buffer of a fixed size (128 x 128), too small for a longer sequence: "
+            "build it for the T you are given",
+            "import torch\n_MASK = torch.ones(128, 128, dtype=torch.bool).tril()\n\n"
+            "def causal_mask(T):\n    return _MASK[:T, :T]\n",
+        ),
+        Mistake(
+            "numpy",
+            "you return a NumPy array (np.tril): return a torch.Tensor (torch.tril, torch.ones)",
+            "import numpy as np\ndef causal_mask(T):\n    return np.tril(np.ones((T, T), dtype=bool))\n",
+        ),
+        Mistake(
+            "all_true",
+            "your mask is True everywhere: nothing is masked, so a token sees the tokens after it; keep the lower "
+            "triangle (torch.tril)",
+            _mask_mistake("    return torch.ones(T, T, dtype=torch.bool)\n"),
+        ),
     ),
 )
 
@@ -169,7 +229,9 @@ CAUSAL_MASK = Exercise(
 # ---------------------------------------------------------------- exercise 2: the causal LM loss
 
 
-def _loss_expected(logits: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+def _loss_expected(
+    logits: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Hugging Face's recipe in float64: labels = input_ids with padding -100, shifted inside."""
     labels = ids if mask is None else ids.masked_fill(mask == 0, -100)
     wide = logits.detach().double().requires_grad_()
@@ -191,12 +253,21 @@ def _pad(kind: str, B: int, T: int, real: list[int] | None, g: torch.Generator) 
         if side == "right":
             mask[b, :n] = 1
         else:
-            mask[b, T - n:] = 1
+            mask[b, T - n :] = 1
     return mask
 
 
-def _loss_case(sub: str, seed: int, B: int, T: int, V: int, pad: str, real: list[int] | None, visible: bool,
-               dtype: torch.dtype = torch.float32) -> Case:
+def _loss_case(
+    sub: str,
+    seed: int,
+    B: int,
+    T: int,
+    V: int,
+    pad: str,
+    real: list[int] | None,
+    visible: bool,
+    dtype: torch.dtype = torch.float32,
+) -> Case:
     g = _seeded(seed)
     logits = (torch.randn(B, T, V, generator=g, dtype=torch.float64) * 2).to(dtype)
     ids = torch.randint(V, (B, T), generator=g)
@@ -261,27 +332,44 @@ def _loss_compare(case: Case, got: Any, expected: Any) -> None:
         expect_float(loss, float_of(loss_e), what="loss", context=case.label, atol=1e-5, rtol=1e-5)
         return
     if not (isinstance(loss, dict) and "tensor" in loss and loss["tensor"]["shape"] == []):
-        raise GradingError(f"causal_lm_loss must return a 0-dim torch.Tensor (so that loss.backward() trains the model), "
-                           f"got {kind_of(loss)} for {case.label}")
+        raise GradingError(
+            f"causal_lm_loss must return a 0-dim torch.Tensor (so that loss.backward() trains the model), "
+            f"got {kind_of(loss)} for {case.label}"
+        )
     if not loss["tensor"]["dtype"].startswith(("float", "bfloat")):
-        raise GradingError(f"the loss must be a floating-point tensor, got dtype {loss['tensor']['dtype']} for {case.label}")
+        raise GradingError(
+            f"the loss must be a floating-point tensor, got dtype {loss['tensor']['dtype']} for {case.label}"
+        )
     # This requirement is the kind of result and the graph, not the value: a wrong value is the
     # shift's, the padding's or the mean's to charge.
     gradient = array_of(grad) if grad is not None else None
-    if gradient is None or gradient.shape != array_of(grad_e).shape or not np.isfinite(gradient).all() or not gradient.any():
-        raise GradingError(f"no gradient reaches the logits through your loss for {case.label} (.item(), .detach(), "
-                           "torch.tensor(...) or .data cut the graph)")
+    if (
+        gradient is None
+        or gradient.shape != array_of(grad_e).shape
+        or not np.isfinite(gradient).all()
+        or not gradient.any()
+    ):
+        raise GradingError(
+            f"no gradient reaches the logits through your loss for {case.label} (.item(), .detach(), "
+            "torch.tensor(...) or .data cut the graph)"
+        )
 
 
 def _loss_answer(body: str) -> str:
-    return "import torch\nimport torch.nn.functional as F\ndef causal_lm_loss(logits, input_ids, attention_mask=None):\n" + body
+    return (
+        "import torch\nimport torch.nn.functional as F\ndef causal_lm_loss(logits, input_ids, attention_mask=None):\n"
+        + body
+    )
 
 
 _LABELS = """    labels = input_ids[:, 1:]
     counted = torch.ones_like(labels, dtype=torch.bool) if attention_mask is None else attention_mask[:, 1:] == 1
 """
-_PER_TOKEN = _LABELS + """    nll = F.cross_entropy(logits[:, :-1].transpose(1, 2), labels, reduction="none")  # (B, T-1)
+_PER_TOKEN = (
+    _LABELS
+    + """    nll = F.cross_entropy(logits[:, :-1].transpose(1, 2), labels, reduction="none")  # (B, T-1)
 """
+)
 
 CAUSAL_LM_LOSS = Exercise(
     name="causal_lm_loss",
@@ -289,90 +377,197 @@ CAUSAL_LM_LOSS = Exercise(
     test_cell="causal_lm_loss_tests",
     points=4,
     subchecks=(
-        SubCheck("shift", 1.5, "the logits at position t are scored against the token at t + 1 (the mean cross-entropy of "
-                 "logits[:, :-1] and input_ids[:, 1:]), as GPT2LMHeadModel's loss"),
-        SubCheck("padding", 1.0, "predictions of padding (attention_mask 0 at the predicted token) are not counted, "
-                 "left and right padding"),
-        SubCheck("mean", 1.0, "the mean is over all counted tokens of the batch together (not per sequence, not over every position)"),
+        SubCheck(
+            "shift",
+            1.5,
+            "the logits at position t are scored against the token at t + 1 (the mean cross-entropy of "
+            "logits[:, :-1] and input_ids[:, 1:]), as GPT2LMHeadModel's loss",
+        ),
+        SubCheck(
+            "padding",
+            1.0,
+            "predictions of padding (attention_mask 0 at the predicted token) are not counted, left and right padding",
+        ),
+        SubCheck(
+            "mean",
+            1.0,
+            "the mean is over all counted tokens of the batch together (not per sequence, not over every position)",
+        ),
         SubCheck("scalar", 0.5, "returns a 0-dim float tensor whose gradient reaches the logits"),
     ),
     cases=_loss_cases,
     run=RUNNERS["causal_lm_loss"],
     compare=_loss_compare,
     forbidden=Forbidden(
-        python=(f"{LOSSES}:causal_lm_loss", f"{LOSSES}:token_losses", f"{LOSSES}:causal_lm_labels",
-                "transformers.loss.loss_utils:ForCausalLMLoss", "transformers.loss.loss_utils:fixed_cross_entropy"),
+        python=(
+            f"{LOSSES}:causal_lm_loss",
+            f"{LOSSES}:token_losses",
+            f"{LOSSES}:causal_lm_labels",
+            "transformers.loss.loss_utils:ForCausalLMLoss",
+            "transformers.loss.loss_utils:fixed_cross_entropy",
+        ),
         names=(LOSSES, "ForCausalLMLoss", "fixed_cross_entropy", "loss_function", "LOSS_MAPPING"),
     ),
     mistakes=(
-        Mistake("no_shift", "you score the logits at position t against the token at t itself: the model would learn to copy "
-                "its input. Compare logits[:, :-1] with input_ids[:, 1:]", _loss_answer("""
+        Mistake(
+            "no_shift",
+            "you score the logits at position t against the token at t itself: the model would learn to copy "
+            "its input. Compare logits[:, :-1] with input_ids[:, 1:]",
+            _loss_answer("""
     V = logits.shape[-1]
     return F.cross_entropy(logits.reshape(-1, V), input_ids.reshape(-1))
-""")),
-        Mistake("shift_wrong_way", "you shift the wrong way: logits[:, 1:] against input_ids[:, :-1] asks each position to "
-                "predict the token *before* it", _loss_answer("""
+"""),
+        ),
+        Mistake(
+            "shift_wrong_way",
+            "you shift the wrong way: logits[:, 1:] against input_ids[:, :-1] asks each position to "
+            "predict the token *before* it",
+            _loss_answer("""
     V = logits.shape[-1]
     return F.cross_entropy(logits[:, 1:].reshape(-1, V), input_ids[:, :-1].reshape(-1))
-""")),
-        Mistake("padding_counted", "you count the padding: tokens whose attention_mask is 0 are not text; leave them out of "
-                "the loss (label them -100, or mask them)", _loss_answer("""
+"""),
+        ),
+        Mistake(
+            "padding_counted",
+            "you count the padding: tokens whose attention_mask is 0 are not text; leave them out of "
+            "the loss (label them -100, or mask them)",
+            _loss_answer("""
     V = logits.shape[-1]
     return F.cross_entropy(logits[:, :-1].reshape(-1, V), input_ids[:, 1:].reshape(-1))
-""")),
-        Mistake("inputs_mask", "you mask with attention_mask[:, :-1] (the inputs'), but what is skipped is a prediction whose "
-                "*target* is padding: use attention_mask[:, 1:]", _loss_answer("""
+"""),
+        ),
+        Mistake(
+            "inputs_mask",
+            "you mask with attention_mask[:, :-1] (the inputs'), but what is skipped is a prediction whose "
+            "*target* is padding: use attention_mask[:, 1:]",
+            _loss_answer("""
     labels = input_ids[:, 1:]
     if attention_mask is not None:
         labels = labels.masked_fill(attention_mask[:, :-1] == 0, -100)
     return F.cross_entropy(logits[:, :-1].transpose(1, 2), labels, ignore_index=-100)
-""")),
-        Mistake("sum", "you return the sum of the token losses; the loss is their mean (a sum grows with the batch and "
-                "the length, and so would the gradients)", _loss_answer(_PER_TOKEN + """    return (nll * counted).sum()
-""")),
-        Mistake("mean_per_sequence", "you average each sequence first and then the sequences; Hugging Face (and this exercise) "
-                "averages over all counted tokens together, so longer sequences weigh more", _loss_answer(_PER_TOKEN + """    return ((nll * counted).sum(1) / counted.sum(1)).mean()
-""")),
-        Mistake("divide_by_positions", "you zero the padding but divide by every position (B * (T - 1)); divide by the number "
-                "of counted tokens", _loss_answer(_PER_TOKEN + """    return (nll * counted).sum() / nll.numel()
-""")),
-        Mistake("pad_id", "you skip every token with id 0 instead of the padding the attention_mask marks; real text can "
-                "contain the pad id (GPT-2 pads with its end-of-text token, which also separates documents)", _loss_answer("""
+"""),
+        ),
+        Mistake(
+            "sum",
+            "you return the sum of the token losses; the loss is their mean (a sum grows with the batch and "
+            "the length, and so would the gradients)",
+            _loss_answer(
+                _PER_TOKEN
+                + """    return (nll * counted).sum()
+"""
+            ),
+        ),
+        Mistake(
+            "mean_per_sequence",
+            "you average each sequence first and then the sequences; Hugging Face (and this exercise) "
+            "averages over all counted tokens together, so longer sequences weigh more",
+            _loss_answer(
+                _PER_TOKEN
+                + """    return ((nll * counted).sum(1) / counted.sum(1)).mean()
+"""
+            ),
+        ),
+        Mistake(
+            "divide_by_positions",
+            "you zero the padding but divide by every position (B * (T - 1)); divide by the number of counted tokens",
+            _loss_answer(
+                _PER_TOKEN
+                + """    return (nll * counted).sum() / nll.numel()
+"""
+            ),
+        ),
+        Mistake(
+            "pad_id",
+            "you skip every token with id 0 instead of the padding the attention_mask marks; real text can "
+            "contain the pad id (GPT-2 pads with its end-of-text token, which also separates documents)",
+            _loss_answer("""
     V = logits.shape[-1]
     return F.cross_entropy(logits[:, :-1].reshape(-1, V), input_ids[:, 1:].reshape(-1), ignore_index=0)
-""")),
-        Mistake("softmax_first", "you apply softmax before F.cross_entropy, which expects raw logits (it applies log-softmax "
-                "itself)", _loss_answer(_LABELS + """    nll = F.cross_entropy(logits[:, :-1].softmax(-1).transpose(1, 2), labels, reduction="none")
+"""),
+        ),
+        Mistake(
+            "softmax_first",
+            "you apply softmax before F.cross_entropy, which expects raw logits (it applies log-softmax itself)",
+            _loss_answer(
+                _LABELS
+                + """    nll = F.cross_entropy(logits[:, :-1].softmax(-1).transpose(1, 2), labels, reduction="none")
     return (nll * counted).sum() / counted.sum()
-""")),
-        Mistake("nll_on_logits", "F.nll_loss expects log-probabilities: apply log_softmax to the logits first", _loss_answer(_LABELS + """    nll = F.nll_loss(logits[:, :-1].transpose(1, 2), labels, reduction="none")
+"""
+            ),
+        ),
+        Mistake(
+            "nll_on_logits",
+            "F.nll_loss expects log-probabilities: apply log_softmax to the logits first",
+            _loss_answer(
+                _LABELS
+                + """    nll = F.nll_loss(logits[:, :-1].transpose(1, 2), labels, reduction="none")
     return (nll * counted).sum() / counted.sum()
-""")),
-        Mistake("item", "you return a Python number (.item() / float()): return the tensor, so that loss.backward() can train "
-                "the model", _loss_answer(_PER_TOKEN + """    return ((nll * counted).sum() / counted.sum()).item()
-""")),
-        Mistake("skips_predictions_from_padding", "you also skip the predictions made *from* padding (attention_mask[:, :-1] and "
-                "[:, 1:] both 1): with left padding the first real token is predicted from a padding position, and it counts, "
-                "since its label is real", _loss_answer(_PER_TOKEN + """    if attention_mask is not None:
+"""
+            ),
+        ),
+        Mistake(
+            "item",
+            "you return a Python number (.item() / float()): return the tensor, so that loss.backward() can train "
+            "the model",
+            _loss_answer(
+                _PER_TOKEN
+                + """    return ((nll * counted).sum() / counted.sum()).item()
+"""
+            ),
+        ),
+        Mistake(
+            "skips_predictions_from_padding",
+            "you also skip the predictions made *from* padding (attention_mask[:, :-1] and "
+            "[:, 1:] both 1): with left padding the first real token is predicted from a padding position, and it counts, "
+            "since its label is real",
+            _loss_answer(
+                _PER_TOKEN
+                + """    if attention_mask is not None:
         counted = counted & (attention_mask[:, :-1] == 1)
     return (nll * counted).sum() / counted.sum()
-""")),
-        Mistake("divide_by_tokens", "you divide by the number of tokens (attention_mask.sum(), or B * T), but there is one "
-                "prediction fewer per sequence: divide by the number of counted predictions (the mask of the targets, "
-                "attention_mask[:, 1:])", _loss_answer(_PER_TOKEN + """    tokens = input_ids.numel() if attention_mask is None else attention_mask.sum()
+"""
+            ),
+        ),
+        Mistake(
+            "divide_by_tokens",
+            "you divide by the number of tokens (attention_mask.sum(), or B * T), but there is one "
+            "prediction fewer per sequence: divide by the number of counted predictions (the mask of the targets, "
+            "attention_mask[:, 1:])",
+            _loss_answer(
+                _PER_TOKEN
+                + """    tokens = input_ids.numel() if attention_mask is None else attention_mask.sum()
     return (nll * counted).sum() / tokens
-""")),
-        Mistake("log_softmax_wrong_dim", "your log_softmax runs over the positions (dim=1); it runs over the vocabulary (dim=-1)",
-                _loss_answer(_LABELS + """    logp = F.log_softmax(logits, dim=1)[:, :-1]
+"""
+            ),
+        ),
+        Mistake(
+            "log_softmax_wrong_dim",
+            "your log_softmax runs over the positions (dim=1); it runs over the vocabulary (dim=-1)",
+            _loss_answer(
+                _LABELS
+                + """    logp = F.log_softmax(logits, dim=1)[:, :-1]
     nll = -logp.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
     return (nll * counted).sum() / counted.sum()
-""")),
-        Mistake("classes_last", "F.cross_entropy wants the classes in dimension 1: pass (B, V, T - 1) (logits[:, :-1].transpose(1, 2)) "
-                "or flatten to (B * (T - 1), V)", _loss_answer("""    return F.cross_entropy(logits[:, :-1], input_ids[:, 1:])
-""")),
-        Mistake("mean_of_sequence_sums", "you sum each sequence's token losses and average the sums over the batch: the loss is "
-                "the mean over all counted tokens", _loss_answer(_PER_TOKEN + """    return (nll * counted).sum(1).mean()
-""")),
+"""
+            ),
+        ),
+        Mistake(
+            "classes_last",
+            "F.cross_entropy wants the classes in dimension 1: pass (B, V, T - 1) (logits[:, :-1].transpose(1, 2)) "
+            "or flatten to (B * (T - 1), V)",
+            _loss_answer("""    return F.cross_entropy(logits[:, :-1], input_ids[:, 1:])
+"""),
+        ),
+        Mistake(
+            "mean_of_sequence_sums",
+            "you sum each sequence's token losses and average the sums over the batch: the loss is "
+            "the mean over all counted tokens",
+            _loss_answer(
+                _PER_TOKEN
+                + """    return (nll * counted).sum(1).mean()
+"""
+            ),
+        ),
     ),
 )
 
@@ -383,8 +578,16 @@ CAUSAL_LM_LOSS = Exercise(
 def _hf_block(C: int, H: int, T_max: int, seed: int) -> tuple[GPT2Block, dict[str, torch.Tensor]]:
     """A float64 GPT2Block with random weights (large enough that every mistake shows), and the
     same weights in nn.Linear's orientation (Conv1D stores (in, out); nn.Linear (out, in))."""
-    config = GPT2Config(n_embd=C, n_head=H, n_positions=T_max, activation_function="gelu_new",
-                        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, layer_norm_epsilon=1e-5)
+    config = GPT2Config(
+        n_embd=C,
+        n_head=H,
+        n_positions=T_max,
+        activation_function="gelu_new",
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+        layer_norm_epsilon=1e-5,
+    )
     config._attn_implementation = "eager"
     block = GPT2Block(config, layer_idx=0).double().eval()
     g = _seeded(seed)
@@ -397,7 +600,9 @@ def _hf_block(C: int, H: int, T_max: int, seed: int) -> tuple[GPT2Block, dict[st
                 p.copy_(0.2 * torch.randn(p.shape, generator=g, dtype=torch.float64))
             else:
                 p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64) / p.shape[0] ** 0.5 * 1.5)
-            linear_weights[name] = (p.t() if name.removesuffix(".weight") in LINEARS and name.endswith("weight") else p).float().clone()
+            linear_weights[name] = (
+                (p.t() if name.removesuffix(".weight") in LINEARS and name.endswith("weight") else p).float().clone()
+            )
     return block, linear_weights
 
 
@@ -435,7 +640,13 @@ def _block_case(sub: str, C: int, H: int, B: int, T: int, pad: str, seed: int, v
     x = torch.randn(B, T, C, generator=g)
     mask = _padding(pad, B, T, g)
     config = {"vocab_size": 16, "block_size": T_max, "n_layer": 1, "n_head": H, "n_embd": C}
-    inputs = {"kind": sub, "config": config, "weights": {k: _array(w) for k, w in weights.items()}, "x": _array(x), "mask": _array(mask)}
+    inputs = {
+        "kind": sub,
+        "config": config,
+        "weights": {k: _array(w) for k, w in weights.items()},
+        "x": _array(x),
+        "mask": _array(mask),
+    }
     label = f"GPTConfig(n_embd={C}, n_head={H}), x ({B}, {T}, {C})"
     if sub == "modules":
         expected = {f"{name}": ["LayerNorm", [C], True] for name in NORMS}
@@ -476,8 +687,10 @@ def _block_cases(hidden: bool) -> list[Case]:
                 _block_case("forward", C, H, B, T, "none", 30 + n, False),
             ]
             if T > 1:
-                cases += [_block_case("padding", C, H, B, T, kind, 40 + 3 * n + i, False)
-                          for i, kind in enumerate(("both", "left", "scattered"))]
+                cases += [
+                    _block_case("padding", C, H, B, T, kind, 40 + 3 * n + i, False)
+                    for i, kind in enumerate(("both", "left", "scattered"))
+                ]
     return cases
 
 
@@ -489,17 +702,30 @@ def _block_compare(case: Case, got: Any, expected: Any) -> None:
             found = have.get(path)
             layer = found.get("list") if isinstance(found, dict) else None
             shape = layer[1].get("list") if layer and isinstance(layer[1], dict) else None
-            what = (f"nn.{want[0]}({want[1][0]})" if want[0] == "LayerNorm"
-                    else f"nn.Linear({want[1][1]}, {want[1][0]}) (weight {tuple(want[1])})")
+            what = (
+                f"nn.{want[0]}({want[1][0]})"
+                if want[0] == "LayerNorm"
+                else f"nn.Linear({want[1][1]}, {want[1][0]}) (weight {tuple(want[1])})"
+            )
             if layer is None:
                 raise GradingError(f"{case.label} needs {what} at block.{path}; none found")
             if [layer[0], shape, layer[2]] != want:
-                got_what = f"an {layer[0]}" if shape is None else f"nn.{layer[0]} with weight {tuple(shape)}, bias {'present' if layer[2] else 'absent'}"
+                got_what = (
+                    f"an {layer[0]}"
+                    if shape is None
+                    else f"nn.{layer[0]} with weight {tuple(shape)}, bias {'present' if layer[2] else 'absent'}"
+                )
                 raise GradingError(f"{case.label}: block.{path} should be {what} with a bias; got {got_what}")
         return
     if case.subcheck != "padding":
-        expect_tensor(got, expected, what="block.mlp(x)" if case.subcheck == "gelu" else "block(x)", context=case.label,
-                      atol=5e-5, rtol=1e-4)
+        expect_tensor(
+            got,
+            expected,
+            what="block.mlp(x)" if case.subcheck == "gelu" else "block(x)",
+            context=case.label,
+            atol=5e-5,
+            rtol=1e-4,
+        )
         return
     # Padding: positions that hold tokens must equal GPT2Block's; padding positions may hold any
     # finite value (a NaN there would reach every position of the next block through 0 * NaN).
@@ -509,15 +735,22 @@ def _block_compare(case: Case, got: Any, expected: Any) -> None:
     if a.shape != e.shape:
         raise GradingError(f"block(x, attention_mask) for {case.label}: expected shape {e.shape}, got {a.shape}")
     tokens = case.inputs["mask"].astype(bool)
-    expect_tensor(to_plain(torch.from_numpy(np.ascontiguousarray(a[tokens]))), to_plain(torch.from_numpy(np.ascontiguousarray(e[tokens]))),
-                  what="block(x, attention_mask) at the positions that hold tokens (attention_mask 1)", context=case.label,
-                  atol=5e-5, rtol=1e-4)
+    expect_tensor(
+        to_plain(torch.from_numpy(np.ascontiguousarray(a[tokens]))),
+        to_plain(torch.from_numpy(np.ascontiguousarray(e[tokens]))),
+        what="block(x, attention_mask) at the positions that hold tokens (attention_mask 1)",
+        context=case.label,
+        atol=5e-5,
+        rtol=1e-4,
+    )
     pad_got, pad_expected = a[~tokens], e[~tokens]
     if np.isfinite(pad_expected).all():
         if not np.isfinite(pad_got).all():
-            raise GradingError(f"block(x, attention_mask) for {case.label}: NaN or inf at padding positions. A padding query "
-                               "with no key left to attend to gets softmax over nothing but -inf; NaN there spreads to every "
-                               "position of the next block (0 * NaN = NaN)")
+            raise GradingError(
+                f"block(x, attention_mask) for {case.label}: NaN or inf at padding positions. A padding query "
+                "with no key left to attend to gets softmax over nothing but -inf; NaN there spreads to every "
+                "position of the next block (0 * NaN = NaN)"
+            )
     elif not np.array_equal(np.isnan(pad_got), np.isnan(pad_expected)):
         raise GradingError("the padding positions differ")
 
@@ -593,14 +826,26 @@ BLOCK = Exercise(
     test_cell="block_tests",
     points=4,
     subchecks=(
-        SubCheck("modules", 1.0, "submodules ln_1, ln_2 (nn.LayerNorm(C)), attn.c_attn (nn.Linear(C, 3C)), attn.c_proj "
-                 "(nn.Linear(C, C)), mlp.c_fc (nn.Linear(C, 4C)), mlp.c_proj (nn.Linear(4C, C)), all with biases"),
+        SubCheck(
+            "modules",
+            1.0,
+            "submodules ln_1, ln_2 (nn.LayerNorm(C)), attn.c_attn (nn.Linear(C, 3C)), attn.c_proj "
+            "(nn.Linear(C, C)), mlp.c_fc (nn.Linear(C, 4C)), mlp.c_proj (nn.Linear(4C, C)), all with biases",
+        ),
         SubCheck("gelu", 0.5, "block.mlp(x) = c_proj(GELU(c_fc(x))) with GELU's tanh approximation, as GPT-2's"),
-        SubCheck("forward", 1.5, "block(x) equals Hugging Face's GPT2Block with the same weights: pre-LN, causal "
-                 "multi-head self-attention (c_attn's output read as [q | k | v], scores scaled by 1 / sqrt(C / n_head)), "
-                 "residual connections"),
-        SubCheck("padding", 1.0, "block(x, attention_mask) with a (B, T) padding mask (1 = token, 0 = padding) equals "
-                 "GPT2Block at every token position, and stays finite at the padding positions"),
+        SubCheck(
+            "forward",
+            1.5,
+            "block(x) equals Hugging Face's GPT2Block with the same weights: pre-LN, causal "
+            "multi-head self-attention (c_attn's output read as [q | k | v], scores scaled by 1 / sqrt(C / n_head)), "
+            "residual connections",
+        ),
+        SubCheck(
+            "padding",
+            1.0,
+            "block(x, attention_mask) with a (B, T) padding mask (1 = token, 0 = padding) equals "
+            "GPT2Block at every token position, and stays finite at the padding positions",
+        ),
     ),
     cases=_block_cases,
     run=RUNNERS["block"],
@@ -609,52 +854,124 @@ BLOCK = Exercise(
     forbidden=Forbidden(
         torch=FUSED_TORCH,
         aten=FUSED_ATEN,
-        python=(f"{GPT}:Block", f"{GPT}:CausalSelfAttention", f"{GPT}:MLP",
-                f"{ATTENTION}:scaled_dot_product_attention", f"{ATTENTION}:MultiHeadAttention", "torch.nn:MultiheadAttention",
-                f"{HF_GPT2}:GPT2Block", f"{HF_GPT2}:GPT2Attention", f"{HF_GPT2}:GPT2MLP", f"{HF_GPT2}:eager_attention_forward",
-                "transformers.integrations.sdpa_attention:sdpa_attention_forward"),
-        names=("scaled_dot_product_attention", "multi_head_attention_forward", "MultiheadAttention", "GPT2Block",
-               "GPT2Attention", "GPT2MLP", "eager_attention_forward", "sdpa_attention_forward", ATTENTION),
+        python=(
+            f"{GPT}:Block",
+            f"{GPT}:CausalSelfAttention",
+            f"{GPT}:MLP",
+            f"{ATTENTION}:scaled_dot_product_attention",
+            f"{ATTENTION}:MultiHeadAttention",
+            "torch.nn:MultiheadAttention",
+            f"{HF_GPT2}:GPT2Block",
+            f"{HF_GPT2}:GPT2Attention",
+            f"{HF_GPT2}:GPT2MLP",
+            f"{HF_GPT2}:eager_attention_forward",
+            "transformers.integrations.sdpa_attention:sdpa_attention_forward",
+        ),
+        names=(
+            "scaled_dot_product_attention",
+            "multi_head_attention_forward",
+            "MultiheadAttention",
+            "GPT2Block",
+            "GPT2Attention",
+            "GPT2MLP",
+            "eager_attention_forward",
+            "sdpa_attention_forward",
+            ATTENTION,
+        ),
     ),
     mistakes=(
-        Mistake("exact_gelu", "your MLP uses the exact GELU (nn.GELU() / F.gelu(x) by default); GPT-2 uses its tanh "
-                "approximation, F.gelu(x, approximate=\"tanh\") (they differ by up to about 5e-4)",
-                _block_variant(('F.gelu(self.c_fc(x), approximate="tanh")', "F.gelu(self.c_fc(x))"))),
-        Mistake("relu", "your MLP uses ReLU; GPT-2 uses GELU with the tanh approximation",
-                _block_variant(('F.gelu(self.c_fc(x), approximate="tanh")', "F.relu(self.c_fc(x))"))),
-        Mistake("post_ln", "you normalise after each residual addition (Post-LN, x = LN(x + f(x)), as the 2017 figure draws "
-                "it); GPT-2 is Pre-LN: x = x + f(LN(x))", _block_variant(
-                    ("x = x + self.attn(self.ln_1(x), attention_mask)", "x = self.ln_1(x + self.attn(x, attention_mask))"),
-                    ("x = x + self.mlp(self.ln_2(x))", "x = self.ln_2(x + self.mlp(x))"))),
-        Mistake("no_residual", "your block has no residual connections: add each sublayer's output to its input, "
-                "x = x + attn(ln_1(x)), then x = x + mlp(ln_2(x))", _block_variant(
-                    ("x = x + self.attn(self.ln_1(x), attention_mask)", "x = self.attn(self.ln_1(x), attention_mask)"),
-                    ("x = x + self.mlp(self.ln_2(x))", "x = self.mlp(self.ln_2(x))"))),
-        Mistake("residual_from_normed", "your residual adds the normalised x (h = ln_1(x); x = h + attn(h)); the residual "
-                "stream carries x itself: x = x + attn(ln_1(x))", _block_variant(
-                    ("x = x + self.attn(self.ln_1(x), attention_mask)", "h = self.ln_1(x)\n        x = h + self.attn(h, attention_mask)"),
-                    ("x = x + self.mlp(self.ln_2(x))", "h = self.ln_2(x)\n        x = h + self.mlp(h)"))),
-        Mistake("not_causal", "your attention is not causal: every position sees the whole sequence, future included; "
-                "combine the causal mask with the padding mask",
-                _block_variant(("allowed = torch.ones(T, T, dtype=torch.bool).tril()", "allowed = torch.ones(T, T, dtype=torch.bool)"))),
-        Mistake("qkv_split", "you split c_attn's output per head first; it is [q | k | v], each C wide: split it into three "
-                "C-wide pieces, then each into heads", _block_variant((
+        Mistake(
+            "exact_gelu",
+            "your MLP uses the exact GELU (nn.GELU() / F.gelu(x) by default); GPT-2 uses its tanh "
+            'approximation, F.gelu(x, approximate="tanh") (they differ by up to about 5e-4)',
+            _block_variant(('F.gelu(self.c_fc(x), approximate="tanh")', "F.gelu(self.c_fc(x))")),
+        ),
+        Mistake(
+            "relu",
+            "your MLP uses ReLU; GPT-2 uses GELU with the tanh approximation",
+            _block_variant(('F.gelu(self.c_fc(x), approximate="tanh")', "F.relu(self.c_fc(x))")),
+        ),
+        Mistake(
+            "post_ln",
+            "you normalise after each residual addition (Post-LN, x = LN(x + f(x)), as the 2017 figure draws "
+            "it); GPT-2 is Pre-LN: x = x + f(LN(x))",
+            _block_variant(
+                ("x = x + self.attn(self.ln_1(x), attention_mask)", "x = self.ln_1(x + self.attn(x, attention_mask))"),
+                ("x = x + self.mlp(self.ln_2(x))", "x = self.ln_2(x + self.mlp(x))"),
+            ),
+        ),
+        Mistake(
+            "no_residual",
+            "your block has no residual connections: add each sublayer's output to its input, "
+            "x = x + attn(ln_1(x)), then x = x + mlp(ln_2(x))",
+            _block_variant(
+                ("x = x + self.attn(self.ln_1(x), attention_mask)", "x = self.attn(self.ln_1(x), attention_mask)"),
+                ("x = x + self.mlp(self.ln_2(x))", "x = self.mlp(self.ln_2(x))"),
+            ),
+        ),
+        Mistake(
+            "residual_from_normed",
+            "your residual adds the normalised x (h = ln_1(x); x = h + attn(h)); the residual "
+            "stream carries x itself: x = x + attn(ln_1(x))",
+            _block_variant(
+                (
+                    "x = x + self.attn(self.ln_1(x), attention_mask)",
+                    "h = self.ln_1(x)\n        x = h + self.attn(h, attention_mask)",
+                ),
+                ("x = x + self.mlp(self.ln_2(x))", "h = self.ln_2(x)\n        x = h + self.mlp(h)"),
+            ),
+        ),
+        Mistake(
+            "not_causal",
+            "your attention is not causal: every position sees the whole sequence, future included; "
+            "combine the causal mask with the padding mask",
+            _block_variant(
+                ("allowed = torch.ones(T, T, dtype=torch.bool).tril()", "allowed = torch.ones(T, T, dtype=torch.bool)")
+            ),
+        ),
+        Mistake(
+            "qkv_split",
+            "you split c_attn's output per head first; it is [q | k | v], each C wide: split it into three "
+            "C-wide pieces, then each into heads",
+            _block_variant(
+                (
                     "q, k, v = self.c_attn(x).split(C, dim=-1)\n        q, k, v = (t.view(B, T, H, C // H).transpose(1, 2) for t in (q, k, v))",
-                    "q, k, v = self.c_attn(x).view(B, T, H, 3 * (C // H)).transpose(1, 2).split(C // H, dim=-1)"))),
-        Mistake("head_split", "your heads are split with view(B, H, T, d), which mixes positions and heads: use "
-                "view(B, T, H, d).transpose(1, 2)",
-                _block_variant(("t.view(B, T, H, C // H).transpose(1, 2) for t", "t.reshape(B, H, T, C // H) for t"))),
-        Mistake("scale_by_C", "your scores are divided by sqrt(C); each head's are divided by sqrt(C // n_head)",
-                _block_variant(("/ math.sqrt(C // H)", "/ math.sqrt(C)"))),
-        Mistake("ignores_padding", "your tokens attend to the padding: attention_mask must hide the padding *keys*, the "
-                "columns of the scores (attention_mask[:, None, None, :]); ignoring it, or masking the rows (the queries), "
-                "leaves them visible",
-                _block_variant(("x = x + self.attn(self.ln_1(x), attention_mask)", "x = x + self.attn(self.ln_1(x))"))),
-        Mistake("nan_padding", "NaN at padding positions: with -inf, a padding query that has no key left (a left-padded "
-                "row starts with padding) gets softmax over nothing; use torch.finfo(dtype).min or zero those rows",
-                _block_variant(("masked_fill(~allowed, torch.finfo(scores.dtype).min)", "masked_fill(~allowed, float('-inf'))"))),
-        Mistake("one_norm", "you use ln_1 for both sublayers: GPT-2 has two LayerNorms with their own weights, ln_1 before "
-                "attention and ln_2 before the MLP", _block_variant(("x = x + self.mlp(self.ln_2(x))", "x = x + self.mlp(self.ln_1(x))"))),
+                    "q, k, v = self.c_attn(x).view(B, T, H, 3 * (C // H)).transpose(1, 2).split(C // H, dim=-1)",
+                )
+            ),
+        ),
+        Mistake(
+            "head_split",
+            "your heads are split with view(B, H, T, d), which mixes positions and heads: use "
+            "view(B, T, H, d).transpose(1, 2)",
+            _block_variant(("t.view(B, T, H, C // H).transpose(1, 2) for t", "t.reshape(B, H, T, C // H) for t")),
+        ),
+        Mistake(
+            "scale_by_C",
+            "your scores are divided by sqrt(C); each head's are divided by sqrt(C // n_head)",
+            _block_variant(("/ math.sqrt(C // H)", "/ math.sqrt(C)")),
+        ),
+        Mistake(
+            "ignores_padding",
+            "your tokens attend to the padding: attention_mask must hide the padding *keys*, the "
+            "columns of the scores (attention_mask[:, None, None, :]); ignoring it, or masking the rows (the queries), "
+            "leaves them visible",
+            _block_variant(("x = x + self.attn(self.ln_1(x), attention_mask)", "x = x + self.attn(self.ln_1(x))")),
+        ),
+        Mistake(
+            "nan_padding",
+            "NaN at padding positions: with -inf, a padding query that has no key left (a left-padded "
+            "row starts with padding) gets softmax over nothing; use torch.finfo(dtype).min or zero those rows",
+            _block_variant(
+                ("masked_fill(~allowed, torch.finfo(scores.dtype).min)", "masked_fill(~allowed, float('-inf'))")
+            ),
+        ),
+        Mistake(
+            "one_norm",
+            "you use ln_1 for both sublayers: GPT-2 has two LayerNorms with their own weights, ln_1 before "
+            "attention and ln_2 before the MLP",
+            _block_variant(("x = x + self.mlp(self.ln_2(x))", "x = x + self.mlp(self.ln_1(x))")),
+        ),
     ),
 )
 

@@ -17,6 +17,7 @@ Expected values come from an independent oracle, never from :mod:`llmcourse.deco
 The student's process gets only inputs: logits and ids as tensors, a random model as the seed and
 sizes it is rebuilt from (:func:`~llmcourse.grading.runners.ch05.tiny_model`), the course model by name.
 """
+
 from __future__ import annotations
 
 import functools
@@ -195,7 +196,9 @@ def _processor_compare(what: str):
         g, e = _fields(got), _fields(expected)
         if "raised" in e:
             if "raised" not in g:
-                raise GradingError(f"{what} for {case.label}: expected a ValueError, but it returned {kind_of(g.get('out'))}")
+                raise GradingError(
+                    f"{what} for {case.label}: expected a ValueError, but it returned {kind_of(g.get('out'))}"
+                )
             return
         if "raised" in g:
             raise GradingError(f"{what} raised ValueError for {case.label}, which is a valid input")
@@ -204,7 +207,8 @@ def _processor_compare(what: str):
                 raise GradingError(
                     f"{what} changed the logits passed to it ({case.label}): return a new tensor "
                     "(logits / t, masked_fill, or clone() first) and leave the input as it was"
-                    if g.get("changed") else f"{what} did not change its input for {case.label}"
+                    if g.get("changed")
+                    else f"{what} did not change its input for {case.label}"
                 )
             return
         _expect_logits(g.get("out"), e["out"], what=what, context=case.label)
@@ -223,8 +227,12 @@ def _expect_logits(got: Any, expected: Any, *, what: str, context: str) -> None:
             b, j = (int(i) for i in wrong[0])
             kept = f"it keeps {int((~removed_a[b]).sum())} tokens of row {b}, the answer keeps {int((~removed_e[b]).sum())}"
             if removed_a[b, j]:
-                raise GradingError(f"{what} for {context}: token {j} of row {b} should be kept (logit {e[b, j]:.6g}) but got -inf; {kept}")
-            raise GradingError(f"{what} for {context}: token {j} of row {b} should be removed (-inf) but got {a[b, j]:.6g}; {kept}")
+                raise GradingError(
+                    f"{what} for {context}: token {j} of row {b} should be kept (logit {e[b, j]:.6g}) but got -inf; {kept}"
+                )
+            raise GradingError(
+                f"{what} for {context}: token {j} of row {b} should be removed (-inf) but got {a[b, j]:.6g}; {kept}"
+            )
     expect_tensor(got, expected, what=what, context=context, atol=1e-5, rtol=1e-5)
 
 
@@ -274,7 +282,11 @@ TEMPERATURE = Exercise(
     test_cell="temperature_tests",
     points=2,
     subchecks=(
-        SubCheck("values", 1.0, "returns the logits divided by the temperature, (B, V), for T < 1, T = 1, T > 1 and logits with -inf"),
+        SubCheck(
+            "values",
+            1.0,
+            "returns the logits divided by the temperature, (B, V), for T < 1, T = 1, T > 1 and logits with -inf",
+        ),
         SubCheck("raises", 0.5, "temperature <= 0 raises ValueError"),
         SubCheck("inputs", 0.5, "returns a new tensor and leaves the logits passed in unchanged"),
     ),
@@ -283,15 +295,22 @@ TEMPERATURE = Exercise(
     compare=_processor_compare("apply_temperature"),
     forbidden=FORBIDDEN,
     mistakes=(
-        Mistake("multiplies", "your temperature multiplies the logits by T; divide them (logits / T), so that T < 1 sharpens the distribution and T > 1 flattens it", """
+        Mistake(
+            "multiplies",
+            "your temperature multiplies the logits by T; divide them (logits / T), so that T < 1 sharpens the distribution and T > 1 flattens it",
+            """
 import torch
 
 def apply_temperature(logits, temperature):
     if temperature <= 0:
         raise ValueError("temperature must be positive")
     return logits * temperature
-"""),
-        Mistake("after_softmax", "your temperature is applied after the softmax (it divides the probabilities); divide the logits, before the softmax, and return logits", """
+""",
+        ),
+        Mistake(
+            "after_softmax",
+            "your temperature is applied after the softmax (it divides the probabilities); divide the logits, before the softmax, and return logits",
+            """
 import torch
 
 def apply_temperature(logits, temperature):
@@ -299,8 +318,12 @@ def apply_temperature(logits, temperature):
         raise ValueError("temperature must be positive")
     probs = torch.softmax(logits, dim=-1)
     return probs / temperature
-"""),
-        Mistake("returns_probabilities", "your temperature returns probabilities (the softmax of the scaled logits); return the scaled logits: the sampler applies the softmax after all the processors", """
+""",
+        ),
+        Mistake(
+            "returns_probabilities",
+            "your temperature returns probabilities (the softmax of the scaled logits); return the scaled logits: the sampler applies the softmax after all the processors",
+            """
 import torch
 import torch.nn.functional as F
 
@@ -308,12 +331,20 @@ def apply_temperature(logits, temperature):
     if temperature <= 0:
         raise ValueError("temperature must be positive")
     return F.softmax(logits / temperature, dim=-1)
-"""),
-        Mistake("no_error_for_zero", "your temperature divides by zero for temperature 0 (and accepts negative ones); raise ValueError for temperature <= 0, as Hugging Face's TemperatureLogitsWarper does", """
+""",
+        ),
+        Mistake(
+            "no_error_for_zero",
+            "your temperature divides by zero for temperature 0 (and accepts negative ones); raise ValueError for temperature <= 0, as Hugging Face's TemperatureLogitsWarper does",
+            """
 def apply_temperature(logits, temperature):
     return logits / temperature
-"""),
-        Mistake("zero_means_greedy", "your temperature turns temperature 0 into greedy decoding; raise ValueError for temperature <= 0 (greedy decoding is a decoding strategy of its own, do_sample=False)", """
+""",
+        ),
+        Mistake(
+            "zero_means_greedy",
+            "your temperature turns temperature 0 into greedy decoding; raise ValueError for temperature <= 0 (greedy decoding is a decoding strategy of its own, do_sample=False)",
+            """
 import torch
 
 def apply_temperature(logits, temperature):
@@ -324,53 +355,82 @@ def apply_temperature(logits, temperature):
         out = torch.full_like(logits, float("-inf"))
         return out.scatter(-1, best, logits.gather(-1, best))
     return logits / temperature
-"""),
-        Mistake("modifies_input", "your temperature divides the caller's logits in place (logits /= T): return a new tensor and leave the input unchanged", """
+""",
+        ),
+        Mistake(
+            "modifies_input",
+            "your temperature divides the caller's logits in place (logits /= T): return a new tensor and leave the input unchanged",
+            """
 def apply_temperature(logits, temperature):
     if temperature <= 0:
         raise ValueError("temperature must be positive")
     logits /= temperature
     return logits
-"""),
-        Mistake("only_zero_raises", "your temperature raises ValueError for temperature 0 only; a negative temperature is invalid too (it would reverse the order of the tokens): raise for temperature <= 0", """
+""",
+        ),
+        Mistake(
+            "only_zero_raises",
+            "your temperature raises ValueError for temperature 0 only; a negative temperature is invalid too (it would reverse the order of the tokens): raise for temperature <= 0",
+            """
 def apply_temperature(logits, temperature):
     if temperature == 0:
         raise ValueError("temperature must not be 0")
     return logits / temperature
-"""),
-        Mistake("asserts", "your temperature checks with assert, which raises AssertionError (and is skipped under python -O); raise ValueError for temperature <= 0", """
+""",
+        ),
+        Mistake(
+            "asserts",
+            "your temperature checks with assert, which raises AssertionError (and is skipped under python -O); raise ValueError for temperature <= 0",
+            """
 def apply_temperature(logits, temperature):
     assert temperature > 0, "temperature must be positive"
     return logits / temperature
-"""),
-        Mistake("zero_returns_input", "your temperature returns the logits unchanged for temperature <= 0; raise ValueError instead (an invalid setting must not pass silently)", """
+""",
+        ),
+        Mistake(
+            "zero_returns_input",
+            "your temperature returns the logits unchanged for temperature <= 0; raise ValueError instead (an invalid setting must not pass silently)",
+            """
 def apply_temperature(logits, temperature):
     if temperature <= 0:
         return logits.clone()
     return logits / temperature
-"""),
-        Mistake("returns_log_probabilities", "your temperature returns log-probabilities (log_softmax of the scaled logits); return the scaled logits themselves, logits / T", """
+""",
+        ),
+        Mistake(
+            "returns_log_probabilities",
+            "your temperature returns log-probabilities (log_softmax of the scaled logits); return the scaled logits themselves, logits / T",
+            """
 import torch
 
 def apply_temperature(logits, temperature):
     if temperature <= 0:
         raise ValueError("temperature must be positive")
     return torch.log_softmax(logits / temperature, dim=-1)
-"""),
-        Mistake("shifts_by_max", "your temperature subtracts each row's largest logit (a softmax's stability trick); the probabilities are the same but the logits are not: return logits / T, nothing else", """
+""",
+        ),
+        Mistake(
+            "shifts_by_max",
+            "your temperature subtracts each row's largest logit (a softmax's stability trick); the probabilities are the same but the logits are not: return logits / T, nothing else",
+            """
 def apply_temperature(logits, temperature):
     if temperature <= 0:
         raise ValueError("temperature must be positive")
     return (logits - logits.max(dim=-1, keepdim=True).values) / temperature
-"""),
-        Mistake("replaces_inf", "your temperature replaces -inf logits by a large finite number (nan_to_num); a token removed by an earlier filter must stay -inf", """
+""",
+        ),
+        Mistake(
+            "replaces_inf",
+            "your temperature replaces -inf logits by a large finite number (nan_to_num); a token removed by an earlier filter must stay -inf",
+            """
 import torch
 
 def apply_temperature(logits, temperature):
     if temperature <= 0:
         raise ValueError("temperature must be positive")
     return torch.nan_to_num(logits / temperature)
-"""),
+""",
+        ),
     ),
 )
 
@@ -414,7 +474,11 @@ TOP_K = Exercise(
     test_cell="top_k_tests",
     points=2,
     subchecks=(
-        SubCheck("keeps", 1.0, "keeps the k largest logits of each row unchanged and sets the others to -inf (k >= V keeps all)"),
+        SubCheck(
+            "keeps",
+            1.0,
+            "keeps the k largest logits of each row unchanged and sets the others to -inf (k >= V keeps all)",
+        ),
         SubCheck("ties", 0.5, "keeps every logit equal to the k-th largest (ties can keep more than k tokens)"),
         SubCheck("raises", 0.5, "k <= 0 raises ValueError"),
     ),
@@ -423,7 +487,10 @@ TOP_K = Exercise(
     compare=_processor_compare("top_k_filter"),
     forbidden=FORBIDDEN,
     mistakes=(
-        Mistake("keeps_k_minus_1", "your top-k keeps k - 1 tokens: it removes the k-th largest logit too (<= instead of <)", """
+        Mistake(
+            "keeps_k_minus_1",
+            "your top-k keeps k - 1 tokens: it removes the k-th largest logit too (<= instead of <)",
+            """
 import torch
 
 def top_k_filter(logits, k):
@@ -432,8 +499,12 @@ def top_k_filter(logits, k):
     k = min(k, logits.shape[-1])
     kth = torch.sort(logits, dim=-1, descending=True).values[:, k - 1 : k]
     return logits.masked_fill(logits <= kth, float("-inf"))
-"""),
-        Mistake("drops_ties", "your top-k keeps exactly the k indices torch.topk returns; keep every logit equal to the k-th largest, so that tied tokens all stay (as Hugging Face does)", """
+""",
+        ),
+        Mistake(
+            "drops_ties",
+            "your top-k keeps exactly the k indices torch.topk returns; keep every logit equal to the k-th largest, so that tied tokens all stay (as Hugging Face does)",
+            """
 import torch
 
 def top_k_filter(logits, k):
@@ -443,8 +514,12 @@ def top_k_filter(logits, k):
     values, indices = torch.topk(logits, k, dim=-1)
     out = torch.full_like(logits, float("-inf"))
     return out.scatter(-1, indices, values)
-"""),
-        Mistake("keeps_k_plus_1", "your top-k keeps k + 1 tokens: its threshold is the (k+1)-th largest logit (index k of the sorted logits; the k-th is at index k - 1)", """
+""",
+        ),
+        Mistake(
+            "keeps_k_plus_1",
+            "your top-k keeps k + 1 tokens: its threshold is the (k+1)-th largest logit (index k of the sorted logits; the k-th is at index k - 1)",
+            """
 import torch
 
 def top_k_filter(logits, k):
@@ -455,8 +530,12 @@ def top_k_filter(logits, k):
     sorted_logits = torch.sort(logits, dim=-1, descending=True).values
     threshold = sorted_logits[:, k].unsqueeze(-1)
     return logits.masked_fill(logits < threshold, float("-inf"))
-"""),
-        Mistake("ascending_sort", "your top-k sorts in ascending order (torch.sort's default), so its threshold is the k-th smallest logit; sort with descending=True", """
+""",
+        ),
+        Mistake(
+            "ascending_sort",
+            "your top-k sorts in ascending order (torch.sort's default), so its threshold is the k-th smallest logit; sort with descending=True",
+            """
 import torch
 
 def top_k_filter(logits, k):
@@ -466,8 +545,12 @@ def top_k_filter(logits, k):
     sorted_logits, _ = torch.sort(logits, dim=-1)
     kth = sorted_logits[:, k - 1 : k]
     return logits.masked_fill(logits < kth, float("-inf"))
-"""),
-        Mistake("fills_zero", "your top-k sets the removed logits to 0, which still has a probability after the softmax (more than a negative logit!); set them to -inf", """
+""",
+        ),
+        Mistake(
+            "fills_zero",
+            "your top-k sets the removed logits to 0, which still has a probability after the softmax (more than a negative logit!); set them to -inf",
+            """
 import torch
 
 def top_k_filter(logits, k):
@@ -476,8 +559,12 @@ def top_k_filter(logits, k):
     k = min(k, logits.shape[-1])
     kth = torch.topk(logits, k, dim=-1).values[:, -1:]
     return torch.where(logits < kth, torch.zeros_like(logits), logits)
-"""),
-        Mistake("returns_probabilities", "your top-k returns the renormalised probabilities of the kept tokens; return the logits with -inf for the removed tokens (the sampler applies the softmax after all the processors)", """
+""",
+        ),
+        Mistake(
+            "returns_probabilities",
+            "your top-k returns the renormalised probabilities of the kept tokens; return the logits with -inf for the removed tokens (the sampler applies the softmax after all the processors)",
+            """
 import torch
 
 def top_k_filter(logits, k):
@@ -487,8 +574,12 @@ def top_k_filter(logits, k):
     kth = torch.topk(logits, k, dim=-1).values[:, -1:]
     filtered = logits.masked_fill(logits < kth, float("-inf"))
     return torch.softmax(filtered, dim=-1)
-"""),
-        Mistake("zero_disables", "your top-k treats k = 0 as 'no filtering'; generate's top_k=0 means that, but the filter itself must raise ValueError for k <= 0", """
+""",
+        ),
+        Mistake(
+            "zero_disables",
+            "your top-k treats k = 0 as 'no filtering'; generate's top_k=0 means that, but the filter itself must raise ValueError for k <= 0",
+            """
 import torch
 
 def top_k_filter(logits, k):
@@ -496,8 +587,12 @@ def top_k_filter(logits, k):
         return logits.clone()
     kth = torch.topk(logits, k, dim=-1).values[:, -1:]
     return logits.masked_fill(logits < kth, float("-inf"))
-"""),
-        Mistake("k_above_vocabulary_crashes", "your top-k fails when k is larger than the vocabulary (torch.topk cannot take more than V values); k >= V keeps every token: use min(k, V)", """
+""",
+        ),
+        Mistake(
+            "k_above_vocabulary_crashes",
+            "your top-k fails when k is larger than the vocabulary (torch.topk cannot take more than V values); k >= V keeps every token: use min(k, V)",
+            """
 import torch
 
 def top_k_filter(logits, k):
@@ -505,8 +600,12 @@ def top_k_filter(logits, k):
         raise ValueError("k must be positive")
     kth = torch.topk(logits, k, dim=-1).values[:, -1:]
     return logits.masked_fill(logits < kth, float("-inf"))
-"""),
-        Mistake("rejects_k_above_vocabulary", "your top-k raises ValueError when k is larger than the vocabulary; k >= V is valid and keeps every token (only k <= 0 is an error)", """
+""",
+        ),
+        Mistake(
+            "rejects_k_above_vocabulary",
+            "your top-k raises ValueError when k is larger than the vocabulary; k >= V is valid and keeps every token (only k <= 0 is an error)",
+            """
 import torch
 
 def top_k_filter(logits, k):
@@ -514,8 +613,12 @@ def top_k_filter(logits, k):
         raise ValueError("k must be between 1 and the vocabulary size")
     kth = torch.topk(logits, k, dim=-1).values[:, -1:]
     return logits.masked_fill(logits < kth, float("-inf"))
-"""),
-        Mistake("only_zero_raises", "your top-k raises ValueError for k = 0 only; a negative k is invalid too: raise for k <= 0", """
+""",
+        ),
+        Mistake(
+            "only_zero_raises",
+            "your top-k raises ValueError for k = 0 only; a negative k is invalid too: raise for k <= 0",
+            """
 import torch
 
 def top_k_filter(logits, k):
@@ -524,8 +627,12 @@ def top_k_filter(logits, k):
     k = min(k, logits.shape[-1])
     kth = torch.topk(logits, k, dim=-1).values[:, -1:]
     return logits.masked_fill(logits < kth, float("-inf"))
-"""),
-        Mistake("threshold_not_kept_2d", "your top-k compares the logits (B, V) with a threshold of shape (B,), which broadcasts along the vocabulary; keep the threshold (B, 1) (values[:, -1:], or keepdim / unsqueeze(-1))", """
+""",
+        ),
+        Mistake(
+            "threshold_not_kept_2d",
+            "your top-k compares the logits (B, V) with a threshold of shape (B,), which broadcasts along the vocabulary; keep the threshold (B, 1) (values[:, -1:], or keepdim / unsqueeze(-1))",
+            """
 import torch
 
 def top_k_filter(logits, k):
@@ -534,8 +641,12 @@ def top_k_filter(logits, k):
     k = min(k, logits.shape[-1])
     kth = torch.topk(logits, k, dim=-1).values[:, -1]
     return logits.masked_fill(logits < kth, float("-inf"))
-"""),
-        Mistake("returns_top_values", "your top-k returns the k largest values (B, k); return all V logits of each row, with -inf for the removed tokens, so that the token ids stay where they are", """
+""",
+        ),
+        Mistake(
+            "returns_top_values",
+            "your top-k returns the k largest values (B, k); return all V logits of each row, with -inf for the removed tokens, so that the token ids stay where they are",
+            """
 import torch
 
 def top_k_filter(logits, k):
@@ -543,8 +654,12 @@ def top_k_filter(logits, k):
         raise ValueError("k must be positive")
     k = min(k, logits.shape[-1])
     return torch.topk(logits, k, dim=-1).values
-"""),
-        Mistake("threshold_unsorted", "your top-k takes the logit at position k - 1 of the vocabulary as the threshold; the threshold is the k-th largest logit: sort (or torch.topk) first", """
+""",
+        ),
+        Mistake(
+            "threshold_unsorted",
+            "your top-k takes the logit at position k - 1 of the vocabulary as the threshold; the threshold is the k-th largest logit: sort (or torch.topk) first",
+            """
 import torch
 
 def top_k_filter(logits, k):
@@ -553,8 +668,12 @@ def top_k_filter(logits, k):
     k = min(k, logits.shape[-1])
     kth = logits[:, k - 1 : k]
     return logits.masked_fill(logits < kth, float("-inf"))
-"""),
-        Mistake("fills_large_negative", "your top-k sets the removed logits to a large negative number; set them to -inf, so that their probability is exactly 0 and later filters see them as removed", """
+""",
+        ),
+        Mistake(
+            "fills_large_negative",
+            "your top-k sets the removed logits to a large negative number; set them to -inf, so that their probability is exactly 0 and later filters see them as removed",
+            """
 import torch
 
 def top_k_filter(logits, k):
@@ -563,7 +682,8 @@ def top_k_filter(logits, k):
     k = min(k, logits.shape[-1])
     kth = torch.topk(logits, k, dim=-1).values[:, -1:]
     return logits.masked_fill(logits < kth, -1e9)
-"""),
+""",
+        ),
     ),
 )
 
@@ -583,7 +703,9 @@ def _top_p_cases(hidden: bool) -> list[Case]:
         case("nucleus", nucleus_logits(3, 50, 0.9, 1), 0.9),
         case("nucleus", random_logits(2, 9, 2, scale=1.0), 1.0),
         case("nucleus", after_top_k(3, 50, 3), 0.3),
-        case("nucleus", random_logits(2, 1000, 2, scale=5.0), 1.0),  # a long tail of tiny probabilities, as a real model's
+        case(
+            "nucleus", random_logits(2, 1000, 2, scale=5.0), 1.0
+        ),  # a long tail of tiny probabilities, as a real model's
         case("keeps_one", nucleus_logits(3, 50, 0.0, 4), 0.0),
     ]
     if hidden:
@@ -632,7 +754,11 @@ TOP_P = Exercise(
     test_cell="top_p_tests",
     points=2,
     subchecks=(
-        SubCheck("nucleus", 1.5, "keeps the smallest set of most likely tokens whose probabilities add up to at least p (the token that crosses p included), -inf elsewhere; p = 1 keeps all"),
+        SubCheck(
+            "nucleus",
+            1.5,
+            "keeps the smallest set of most likely tokens whose probabilities add up to at least p (the token that crosses p included), -inf elsewhere; p = 1 keeps all",
+        ),
         SubCheck("keeps_one", 0.5, "always keeps the most likely token (p = 0 keeps exactly that one)"),
     ),
     cases=_top_p_cases,
@@ -640,7 +766,10 @@ TOP_P = Exercise(
     compare=_processor_compare("top_p_filter"),
     forbidden=FORBIDDEN,
     mistakes=(
-        Mistake("drops_crossing_token", "your top-p drops the token whose probability makes the total cross p; keep it (the kept set is the smallest whose probabilities add up to at least p)", """
+        Mistake(
+            "drops_crossing_token",
+            "your top-p drops the token whose probability makes the total cross p; keep it (the kept set is the smallest whose probabilities add up to at least p)",
+            """
 import torch
 
 def top_p_filter(logits, p):
@@ -652,23 +781,59 @@ def top_p_filter(logits, p):
     remove_sorted[:, 0] = False
     remove = remove_sorted.scatter(-1, order, remove_sorted)
     return logits.masked_fill(remove, float("-inf"))
-"""),
-        Mistake("ascending_sort", "your top-p sorts in ascending order, so the running total starts from the least likely tokens; sort with descending=True (or remove the tokens whose ascending total stays at or below 1 - p)",
-                _variant(_TOP_P, ("torch.sort(logits, dim=-1, descending=True)", "torch.sort(logits, dim=-1)"))),
-        Mistake("mask_not_unsorted", "your top-p applies the mask computed in sorted order directly to the logits in vocabulary order; scatter it back with the sort's indices first",
-                _variant(_TOP_P, ("    remove = remove_sorted.scatter(-1, order, remove_sorted)\n", ""),
-                         ("logits.masked_fill(remove, ", "logits.masked_fill(remove_sorted, "))),
-        Mistake("cumsum_of_logits", "your top-p adds up the logits instead of the probabilities; apply the softmax before the cumulative sum",
-                _variant(_TOP_P, ("probs = torch.softmax(sorted_logits, dim=-1)", "probs = sorted_logits"))),
-        Mistake("softmax_over_batch", "your top-p takes the softmax over the batch dimension (dim=0); each row's probabilities are a softmax over its vocabulary (dim=-1)",
-                _variant(_TOP_P, ("probs = torch.softmax(sorted_logits, dim=-1)", "probs = torch.softmax(sorted_logits, dim=0)"))),
-        Mistake("returns_probabilities", "your top-p returns probabilities with zeros for the removed tokens; return the logits with -inf for them (the sampler applies the softmax after all the processors)",
-                _variant(_TOP_P, ('return logits.masked_fill(remove, float("-inf"))', "return torch.softmax(logits, dim=-1).masked_fill(remove, 0.0)"))),
-        Mistake("removes_everything_for_p0", "your top-p removes every token when p = 0 (the mass before the most likely token, 0, is already >= p); the most likely token must always stay",
-                _variant(_TOP_P, ("    remove_sorted[:, 0] = False  # keep the most likely token\n", ""))),
-        Mistake("p_equal_1_rounds", "your top-p removes tokens at p = 1: in float32 the running total of many tiny probabilities (a real model's long tail) reaches 1.0 before the last token; p = 1 keeps every token, so handle it on its own",
-                _variant(_TOP_P, ("    if p == 1:\n        return logits.clone()\n", ""))),
-        Mistake("p_as_fraction_of_vocabulary", "your top-p keeps a fixed fraction p of the vocabulary; p is a probability mass: keep the most likely tokens until their probabilities add up to p", """
+""",
+        ),
+        Mistake(
+            "ascending_sort",
+            "your top-p sorts in ascending order, so the running total starts from the least likely tokens; sort with descending=True (or remove the tokens whose ascending total stays at or below 1 - p)",
+            _variant(_TOP_P, ("torch.sort(logits, dim=-1, descending=True)", "torch.sort(logits, dim=-1)")),
+        ),
+        Mistake(
+            "mask_not_unsorted",
+            "your top-p applies the mask computed in sorted order directly to the logits in vocabulary order; scatter it back with the sort's indices first",
+            _variant(
+                _TOP_P,
+                ("    remove = remove_sorted.scatter(-1, order, remove_sorted)\n", ""),
+                ("logits.masked_fill(remove, ", "logits.masked_fill(remove_sorted, "),
+            ),
+        ),
+        Mistake(
+            "cumsum_of_logits",
+            "your top-p adds up the logits instead of the probabilities; apply the softmax before the cumulative sum",
+            _variant(_TOP_P, ("probs = torch.softmax(sorted_logits, dim=-1)", "probs = sorted_logits")),
+        ),
+        Mistake(
+            "softmax_over_batch",
+            "your top-p takes the softmax over the batch dimension (dim=0); each row's probabilities are a softmax over its vocabulary (dim=-1)",
+            _variant(
+                _TOP_P, ("probs = torch.softmax(sorted_logits, dim=-1)", "probs = torch.softmax(sorted_logits, dim=0)")
+            ),
+        ),
+        Mistake(
+            "returns_probabilities",
+            "your top-p returns probabilities with zeros for the removed tokens; return the logits with -inf for them (the sampler applies the softmax after all the processors)",
+            _variant(
+                _TOP_P,
+                (
+                    'return logits.masked_fill(remove, float("-inf"))',
+                    "return torch.softmax(logits, dim=-1).masked_fill(remove, 0.0)",
+                ),
+            ),
+        ),
+        Mistake(
+            "removes_everything_for_p0",
+            "your top-p removes every token when p = 0 (the mass before the most likely token, 0, is already >= p); the most likely token must always stay",
+            _variant(_TOP_P, ("    remove_sorted[:, 0] = False  # keep the most likely token\n", "")),
+        ),
+        Mistake(
+            "p_equal_1_rounds",
+            "your top-p removes tokens at p = 1: in float32 the running total of many tiny probabilities (a real model's long tail) reaches 1.0 before the last token; p = 1 keeps every token, so handle it on its own",
+            _variant(_TOP_P, ("    if p == 1:\n        return logits.clone()\n", "")),
+        ),
+        Mistake(
+            "p_as_fraction_of_vocabulary",
+            "your top-p keeps a fixed fraction p of the vocabulary; p is a probability mass: keep the most likely tokens until their probabilities add up to p",
+            """
 import math
 import torch
 
@@ -676,15 +841,23 @@ def top_p_filter(logits, p):
     k = max(1, math.ceil(p * logits.shape[-1]))
     kth = torch.topk(logits, k, dim=-1).values[:, -1:]
     return logits.masked_fill(logits < kth, float("-inf"))
-"""),
-        Mistake("probability_threshold", "your top-p keeps the tokens whose own probability is at least p; top-p keeps the most likely tokens until their probabilities add up to p (the most likely one always)", """
+""",
+        ),
+        Mistake(
+            "probability_threshold",
+            "your top-p keeps the tokens whose own probability is at least p; top-p keeps the most likely tokens until their probabilities add up to p (the most likely one always)",
+            """
 import torch
 
 def top_p_filter(logits, p):
     probs = torch.softmax(logits, dim=-1)
     return logits.masked_fill(probs < p, float("-inf"))
-"""),
-        Mistake("ascending_keeps_wrong_end", "your top-p sorts in ascending order, as Hugging Face does, but removes the tokens whose running total goes above 1 - p, the most likely ones; remove those whose ascending total stays at or below 1 - p", """
+""",
+        ),
+        Mistake(
+            "ascending_keeps_wrong_end",
+            "your top-p sorts in ascending order, as Hugging Face does, but removes the tokens whose running total goes above 1 - p, the most likely ones; remove those whose ascending total stays at or below 1 - p",
+            """
 import torch
 
 def top_p_filter(logits, p):
@@ -693,10 +866,23 @@ def top_p_filter(logits, p):
     remove = cumulative > 1 - p
     remove[:, -1] = False
     return logits.masked_fill(remove.scatter(-1, order, remove), float("-inf"))
-"""),
-        Mistake("gather_not_scatter", "your top-p puts the mask back in vocabulary order with gather(order); that applies the sort's permutation a second time: scatter(-1, order, mask) undoes it",
-                _variant(_TOP_P, ("remove = remove_sorted.scatter(-1, order, remove_sorted)", "remove = remove_sorted.gather(-1, order)"))),
-        Mistake("first_row_only", "your top-p computes the nucleus of the first row and applies it to every row; each row of the batch has its own distribution and its own nucleus", """
+""",
+        ),
+        Mistake(
+            "gather_not_scatter",
+            "your top-p puts the mask back in vocabulary order with gather(order); that applies the sort's permutation a second time: scatter(-1, order, mask) undoes it",
+            _variant(
+                _TOP_P,
+                (
+                    "remove = remove_sorted.scatter(-1, order, remove_sorted)",
+                    "remove = remove_sorted.gather(-1, order)",
+                ),
+            ),
+        ),
+        Mistake(
+            "first_row_only",
+            "your top-p computes the nucleus of the first row and applies it to every row; each row of the batch has its own distribution and its own nucleus",
+            """
 import torch
 
 def top_p_filter(logits, p):
@@ -706,14 +892,21 @@ def top_p_filter(logits, p):
     remove_sorted[0] = False
     remove = remove_sorted.scatter(0, order, remove_sorted)
     return logits.masked_fill(remove, float("-inf"))
-"""),
-        Mistake("fills_zero", "your top-p sets the removed logits to 0, which still has a probability after the softmax; set them to -inf",
-                _variant(_TOP_P, ('return logits.masked_fill(remove, float("-inf"))', "return logits.masked_fill(remove, 0.0)"))),
+""",
+        ),
+        Mistake(
+            "fills_zero",
+            "your top-p sets the removed logits to 0, which still has a probability after the softmax; set them to -inf",
+            _variant(
+                _TOP_P, ('return logits.masked_fill(remove, float("-inf"))', "return logits.masked_fill(remove, 0.0)")
+            ),
+        ),
     ),
 )
 
 
 # ---------------------------------------------------------------- exercise 4: repetition penalty
+
 
 def _repetition_oracle(logits, ids, penalty):
     return RepetitionPenaltyLogitsProcessor(float(penalty))(ids, logits)
@@ -722,7 +915,9 @@ def _repetition_oracle(logits, ids, penalty):
 @functools.lru_cache(maxsize=2)
 def _repetition_cases(hidden: bool) -> list[Case]:
     def case(sub, logits, ids, penalty, visible=True):
-        return _processor_case(sub, _repetition_oracle, (logits, ids, penalty), _label(logits, generated_ids=ids, penalty=penalty), visible)
+        return _processor_case(
+            sub, _repetition_oracle, (logits, ids, penalty), _label(logits, generated_ids=ids, penalty=penalty), visible
+        )
 
     cases = [
         case("sign", random_logits(1, 30, 0), distinct_ids(1, 30, 0), 1.3),
@@ -750,7 +945,11 @@ REPETITION = Exercise(
     test_cell="repetition_penalty_tests",
     points=2.5,
     subchecks=(
-        SubCheck("sign", 1.0, "the logit of every token in generated_ids is divided by the penalty if positive, multiplied by it if negative; other logits unchanged"),
+        SubCheck(
+            "sign",
+            1.0,
+            "the logit of every token in generated_ids is divided by the penalty if positive, multiplied by it if negative; other logits unchanged",
+        ),
         SubCheck("once", 0.5, "a token is penalised once, however often it occurs"),
         SubCheck("rows", 0.5, "each row is penalised for the tokens of its own row of generated_ids"),
         SubCheck("inputs", 0.5, "returns a new tensor and leaves the logits passed in unchanged"),
@@ -760,7 +959,10 @@ REPETITION = Exercise(
     compare=_processor_compare("apply_repetition_penalty"),
     forbidden=FORBIDDEN,
     mistakes=(
-        Mistake("once_per_occurrence", "your repetition penalty is applied once per occurrence, so a token seen three times is penalised three times; penalise each distinct token once", """
+        Mistake(
+            "once_per_occurrence",
+            "your repetition penalty is applied once per occurrence, so a token seen three times is penalised three times; penalise each distinct token once",
+            """
 def apply_repetition_penalty(logits, generated_ids, penalty):
     out = logits.clone()
     for b in range(out.shape[0]):
@@ -770,23 +972,35 @@ def apply_repetition_penalty(logits, generated_ids, penalty):
             else:
                 out[b, token] = out[b, token] * penalty
     return out
-"""),
-        Mistake("always_divides", "your repetition penalty divides every seen logit by the penalty; a negative logit divided by 1.3 gets larger (more likely): multiply negative logits, divide positive ones", """
+""",
+        ),
+        Mistake(
+            "always_divides",
+            "your repetition penalty divides every seen logit by the penalty; a negative logit divided by 1.3 gets larger (more likely): multiply negative logits, divide positive ones",
+            """
 import torch
 
 def apply_repetition_penalty(logits, generated_ids, penalty):
     seen = torch.gather(logits, 1, generated_ids)
     return logits.scatter(1, generated_ids, seen / penalty)
-"""),
-        Mistake("sign_swapped", "your repetition penalty multiplies positive logits and divides negative ones, which makes seen tokens more likely; divide positive logits, multiply negative ones", """
+""",
+        ),
+        Mistake(
+            "sign_swapped",
+            "your repetition penalty multiplies positive logits and divides negative ones, which makes seen tokens more likely; divide positive logits, multiply negative ones",
+            """
 import torch
 
 def apply_repetition_penalty(logits, generated_ids, penalty):
     seen = torch.gather(logits, 1, generated_ids)
     seen = torch.where(seen > 0, seen * penalty, seen / penalty)
     return logits.scatter(1, generated_ids, seen)
-"""),
-        Mistake("batch_mixed", "your repetition penalty penalises, in every row, the tokens seen in any row of the batch; each sequence is penalised for its own tokens only", """
+""",
+        ),
+        Mistake(
+            "batch_mixed",
+            "your repetition penalty penalises, in every row, the tokens seen in any row of the batch; each sequence is penalised for its own tokens only",
+            """
 import torch
 
 def apply_repetition_penalty(logits, generated_ids, penalty):
@@ -795,15 +1009,23 @@ def apply_repetition_penalty(logits, generated_ids, penalty):
         column = out[:, token]
         out[:, token] = torch.where(column < 0, column * penalty, column / penalty)
     return out
-"""),
-        Mistake("subtracts", "your repetition penalty subtracts the penalty from the logits; the CTRL penalty is multiplicative: divide positive logits by it, multiply negative ones", """
+""",
+        ),
+        Mistake(
+            "subtracts",
+            "your repetition penalty subtracts the penalty from the logits; the CTRL penalty is multiplicative: divide positive logits by it, multiply negative ones",
+            """
 import torch
 
 def apply_repetition_penalty(logits, generated_ids, penalty):
     seen = torch.zeros_like(logits, dtype=torch.bool).scatter(1, generated_ids, True)
     return torch.where(seen, logits - penalty, logits)
-"""),
-        Mistake("modifies_input", "your repetition penalty changes the caller's logits in place; return a new tensor and leave the input unchanged", """
+""",
+        ),
+        Mistake(
+            "modifies_input",
+            "your repetition penalty changes the caller's logits in place; return a new tensor and leave the input unchanged",
+            """
 def apply_repetition_penalty(logits, generated_ids, penalty):
     for b in range(logits.shape[0]):
         for token in set(generated_ids[b].tolist()):
@@ -812,15 +1034,23 @@ def apply_repetition_penalty(logits, generated_ids, penalty):
             else:
                 logits[b, token] /= penalty
     return logits
-"""),
-        Mistake("always_multiplies", "your repetition penalty multiplies every seen logit by the penalty, which makes a positive logit larger (more likely); divide positive logits, multiply the others", """
+""",
+        ),
+        Mistake(
+            "always_multiplies",
+            "your repetition penalty multiplies every seen logit by the penalty, which makes a positive logit larger (more likely); divide positive logits, multiply the others",
+            """
 import torch
 
 def apply_repetition_penalty(logits, generated_ids, penalty):
     seen = torch.gather(logits, 1, generated_ids)
     return logits.scatter(1, generated_ids, seen * penalty)
-"""),
-        Mistake("first_row_ids", "your repetition penalty penalises every row for the tokens of the first row of generated_ids; each row is penalised for the tokens of its own row", """
+""",
+        ),
+        Mistake(
+            "first_row_ids",
+            "your repetition penalty penalises every row for the tokens of the first row of generated_ids; each row is penalised for the tokens of its own row",
+            """
 import torch
 
 def apply_repetition_penalty(logits, generated_ids, penalty):
@@ -829,15 +1059,23 @@ def apply_repetition_penalty(logits, generated_ids, penalty):
     values = out[:, seen]
     out[:, seen] = torch.where(values > 0, values / penalty, values * penalty)
     return out
-"""),
-        Mistake("returns_seen_only", "your repetition penalty returns only the penalised logits of the seen tokens, (B, t); write them back into a copy of all the logits (scatter) and return (B, V)", """
+""",
+        ),
+        Mistake(
+            "returns_seen_only",
+            "your repetition penalty returns only the penalised logits of the seen tokens, (B, t); write them back into a copy of all the logits (scatter) and return (B, V)",
+            """
 import torch
 
 def apply_repetition_penalty(logits, generated_ids, penalty):
     seen = torch.gather(logits, 1, generated_ids)
     return torch.where(seen > 0, seen / penalty, seen * penalty)
-"""),
-        Mistake("rejects_penalty_below_1", "your repetition penalty raises an error for a penalty below 1; it is valid (it makes repetition more likely) and uses the same rule", """
+""",
+        ),
+        Mistake(
+            "rejects_penalty_below_1",
+            "your repetition penalty raises an error for a penalty below 1; it is valid (it makes repetition more likely) and uses the same rule",
+            """
 import torch
 
 def apply_repetition_penalty(logits, generated_ids, penalty):
@@ -846,23 +1084,32 @@ def apply_repetition_penalty(logits, generated_ids, penalty):
     seen = torch.gather(logits, 1, generated_ids)
     seen = torch.where(seen > 0, seen / penalty, seen * penalty)
     return logits.scatter(1, generated_ids, seen)
-"""),
-        Mistake("repeated_only", "your repetition penalty only penalises tokens that occur more than once; every token that occurs in generated_ids at all is penalised (once)", """
+""",
+        ),
+        Mistake(
+            "repeated_only",
+            "your repetition penalty only penalises tokens that occur more than once; every token that occurs in generated_ids at all is penalised (once)",
+            """
 import torch
 
 def apply_repetition_penalty(logits, generated_ids, penalty):
     counts = torch.zeros_like(logits).scatter_add(1, generated_ids, torch.ones_like(generated_ids, dtype=logits.dtype))
     penalised = torch.where(logits > 0, logits / penalty, logits * penalty)
     return torch.where(counts > 1, penalised, logits)
-"""),
-        Mistake("last_token_only", "your repetition penalty only penalises the last token of each row; every token that occurs in generated_ids is penalised", """
+""",
+        ),
+        Mistake(
+            "last_token_only",
+            "your repetition penalty only penalises the last token of each row; every token that occurs in generated_ids is penalised",
+            """
 import torch
 
 def apply_repetition_penalty(logits, generated_ids, penalty):
     last = generated_ids[:, -1:]
     seen = torch.gather(logits, 1, last)
     return logits.scatter(1, last, torch.where(seen > 0, seen / penalty, seen * penalty))
-"""),
+""",
+        ),
     ),
 )
 
@@ -870,7 +1117,9 @@ def apply_repetition_penalty(logits, generated_ids, penalty):
 # ---------------------------------------------------------------- exercise 5: OpenAI's penalties
 
 
-def frequency_presence_loop(logits: torch.Tensor, generated_ids: torch.Tensor, frequency_penalty: float, presence_penalty: float) -> torch.Tensor:
+def frequency_presence_loop(
+    logits: torch.Tensor, generated_ids: torch.Tensor, frequency_penalty: float, presence_penalty: float
+) -> torch.Tensor:
     """The OpenAI API's definition, one token at a time:
     ``logit[j] -= c[j] * frequency_penalty + (c[j] > 0) * presence_penalty``."""
     out = logits.clone()
@@ -918,7 +1167,9 @@ PENALTIES = Exercise(
     subchecks=(
         SubCheck("frequency", 1.0, "subtracts count * frequency_penalty from the logit of each token of generated_ids"),
         SubCheck("presence", 0.5, "subtracts presence_penalty once from the logit of each token that occurs at all"),
-        SubCheck("together", 0.5, "both penalties at once, each row counting its own tokens (none yet: logits unchanged)"),
+        SubCheck(
+            "together", 0.5, "both penalties at once, each row counting its own tokens (none yet: logits unchanged)"
+        ),
         SubCheck("inputs", 0.5, "returns a new tensor and leaves the logits passed in unchanged"),
     ),
     cases=_penalties_cases,
@@ -926,30 +1177,58 @@ PENALTIES = Exercise(
     compare=_processor_compare("apply_frequency_presence_penalties"),
     forbidden=FORBIDDEN,
     mistakes=(
-        Mistake("presence_per_occurrence", "your presence penalty grows with the count (it is subtracted once per occurrence, or the two penalties are swapped); it is paid once for any token that occurs at all, only the frequency penalty grows with the count", _PENALTIES_HEAD + """
+        Mistake(
+            "presence_per_occurrence",
+            "your presence penalty grows with the count (it is subtracted once per occurrence, or the two penalties are swapped); it is paid once for any token that occurs at all, only the frequency penalty grows with the count",
+            _PENALTIES_HEAD
+            + """
     counts = torch.zeros_like(logits)
     counts.scatter_add_(1, generated_ids, torch.ones_like(generated_ids, dtype=logits.dtype))
     return logits - counts * (frequency_penalty + presence_penalty)
-"""),
-        Mistake("scatter_not_add", "your frequency penalty does not grow with the count (scatter_ writes 1 for a token however often it occurs, or the two penalties are swapped); count with scatter_add_ (or bincount) and multiply by frequency_penalty", _PENALTIES_HEAD + """
+""",
+        ),
+        Mistake(
+            "scatter_not_add",
+            "your frequency penalty does not grow with the count (scatter_ writes 1 for a token however often it occurs, or the two penalties are swapped); count with scatter_add_ (or bincount) and multiply by frequency_penalty",
+            _PENALTIES_HEAD
+            + """
     counts = torch.zeros_like(logits)
     counts.scatter_(1, generated_ids, 1.0)
     present = (counts > 0).float()
     return logits - counts * frequency_penalty - present * presence_penalty
-"""),
-        Mistake("adds_penalties", "your penalties are added to the logits, which makes repeated tokens more likely; the OpenAI API subtracts them", _PENALTIES_HEAD + """
+""",
+        ),
+        Mistake(
+            "adds_penalties",
+            "your penalties are added to the logits, which makes repeated tokens more likely; the OpenAI API subtracts them",
+            _PENALTIES_HEAD
+            + """
     counts = torch.zeros_like(logits).scatter_add(1, generated_ids, torch.ones_like(generated_ids, dtype=logits.dtype))
     return logits + counts * frequency_penalty + (counts > 0).float() * presence_penalty
-"""),
-        Mistake("swapped", "your penalties are swapped: the frequency penalty is multiplied by the count, the presence penalty is paid once per token that occurs", _PENALTIES_HEAD + """
+""",
+        ),
+        Mistake(
+            "swapped",
+            "your penalties are swapped: the frequency penalty is multiplied by the count, the presence penalty is paid once per token that occurs",
+            _PENALTIES_HEAD
+            + """
     counts = torch.zeros_like(logits).scatter_add(1, generated_ids, torch.ones_like(generated_ids, dtype=logits.dtype))
     return logits - counts * presence_penalty - (counts > 0).float() * frequency_penalty
-"""),
-        Mistake("batch_counts", "your penalties count the tokens of the whole batch; each row counts its own generated tokens", _PENALTIES_HEAD + """
+""",
+        ),
+        Mistake(
+            "batch_counts",
+            "your penalties count the tokens of the whole batch; each row counts its own generated tokens",
+            _PENALTIES_HEAD
+            + """
     counts = torch.bincount(generated_ids.flatten(), minlength=logits.shape[-1]).to(logits.dtype)  # (V,)
     return logits - counts * frequency_penalty - (counts > 0).to(logits.dtype) * presence_penalty
-"""),
-        Mistake("modifies_input", "your penalties change the caller's logits in place; return a new tensor and leave the input unchanged", """
+""",
+        ),
+        Mistake(
+            "modifies_input",
+            "your penalties change the caller's logits in place; return a new tensor and leave the input unchanged",
+            """
 from collections import Counter
 
 def apply_frequency_presence_penalties(logits, generated_ids, frequency_penalty, presence_penalty):
@@ -957,32 +1236,63 @@ def apply_frequency_presence_penalties(logits, generated_ids, frequency_penalty,
         for token, count in Counter(row).items():
             logits[b, token] -= count * frequency_penalty + presence_penalty
     return logits
-"""),
-        Mistake("presence_for_every_token", "your presence penalty is subtracted from every token (counts >= 0 is always true); only tokens that occur at least once (count > 0) pay it", _PENALTIES_HEAD + """
+""",
+        ),
+        Mistake(
+            "presence_for_every_token",
+            "your presence penalty is subtracted from every token (counts >= 0 is always true); only tokens that occur at least once (count > 0) pay it",
+            _PENALTIES_HEAD
+            + """
     counts = torch.zeros_like(logits).scatter_add(1, generated_ids, torch.ones_like(generated_ids, dtype=logits.dtype))
     return logits - counts * frequency_penalty - (counts >= 0).to(logits.dtype) * presence_penalty
-"""),
-        Mistake("first_row_counts", "your penalties count the tokens of the first row for every row; each row counts its own generated tokens", _PENALTIES_HEAD + """
+""",
+        ),
+        Mistake(
+            "first_row_counts",
+            "your penalties count the tokens of the first row for every row; each row counts its own generated tokens",
+            _PENALTIES_HEAD
+            + """
     counts = torch.bincount(generated_ids[0], minlength=logits.shape[-1]).to(logits.dtype)  # (V,)
     return logits - counts * frequency_penalty - (counts > 0).to(logits.dtype) * presence_penalty
-"""),
-        Mistake("bincount_without_minlength", "your penalties count with torch.bincount without minlength, so the counts are only as long as the largest token id, not (V,); pass minlength=V", _PENALTIES_HEAD + """
+""",
+        ),
+        Mistake(
+            "bincount_without_minlength",
+            "your penalties count with torch.bincount without minlength, so the counts are only as long as the largest token id, not (V,); pass minlength=V",
+            _PENALTIES_HEAD
+            + """
     counts = torch.stack([torch.bincount(row) for row in generated_ids]).to(logits.dtype)
     return logits - counts * frequency_penalty - (counts > 0).to(logits.dtype) * presence_penalty
-"""),
-        Mistake("one_hot_without_num_classes", "your penalties count with F.one_hot without num_classes, so the counts are as long as the largest token id + 1, not (V,); pass num_classes=V", _PENALTIES_HEAD + """
+""",
+        ),
+        Mistake(
+            "one_hot_without_num_classes",
+            "your penalties count with F.one_hot without num_classes, so the counts are as long as the largest token id + 1, not (V,); pass num_classes=V",
+            _PENALTIES_HEAD
+            + """
     import torch.nn.functional as F
     counts = F.one_hot(generated_ids).sum(dim=1).to(logits.dtype)
     return logits - counts * frequency_penalty - (counts > 0).to(logits.dtype) * presence_penalty
-"""),
-        Mistake("counts_dtype", "your penalties scatter_add integer ones (torch.ones_like(generated_ids) is long) into float counts; give the ones the logits' dtype (dtype=logits.dtype)", _PENALTIES_HEAD + """
+""",
+        ),
+        Mistake(
+            "counts_dtype",
+            "your penalties scatter_add integer ones (torch.ones_like(generated_ids) is long) into float counts; give the ones the logits' dtype (dtype=logits.dtype)",
+            _PENALTIES_HEAD
+            + """
     counts = torch.zeros_like(logits).scatter_add(1, generated_ids, torch.ones_like(generated_ids))
     return logits - counts * frequency_penalty - (counts > 0).to(logits.dtype) * presence_penalty
-"""),
-        Mistake("presence_only_repeated", "your presence penalty only applies to tokens that occur more than once; any token that occurs at all (count > 0) pays it once", _PENALTIES_HEAD + """
+""",
+        ),
+        Mistake(
+            "presence_only_repeated",
+            "your presence penalty only applies to tokens that occur more than once; any token that occurs at all (count > 0) pays it once",
+            _PENALTIES_HEAD
+            + """
     counts = torch.zeros_like(logits).scatter_add(1, generated_ids, torch.ones_like(generated_ids, dtype=logits.dtype))
     return logits - counts * frequency_penalty - (counts > 1).to(logits.dtype) * presence_penalty
-"""),
+""",
+        ),
     ),
 )
 
@@ -1018,11 +1328,19 @@ def _ids_compare(what: str):
             raise GradingError(f"{what} for {case.label}: expected a tensor of token ids, got {kind_of(got)}")
         dtype = got["tensor"]["dtype"]
         if not dtype.startswith(("int", "uint")):
-            raise GradingError(f"{what} for {case.label}: expected integer token ids (torch.long), got dtype torch.{dtype}")
+            raise GradingError(
+                f"{what} for {case.label}: expected integer token ids (torch.long), got dtype torch.{dtype}"
+            )
         a = array_of(got)
         if a.shape != e.shape:
-            rows = f"\n  expected row 0: {e[0].tolist()}\n  got row 0:      {a[0].tolist() if a.ndim == 2 and len(a) else a.tolist()}" if a.ndim <= 2 else ""
-            raise GradingError(f"{what} for {case.label}: expected shape {e.shape} (B, T + new tokens, prompt included), got {a.shape}{rows}")
+            rows = (
+                f"\n  expected row 0: {e[0].tolist()}\n  got row 0:      {a[0].tolist() if a.ndim == 2 and len(a) else a.tolist()}"
+                if a.ndim <= 2
+                else ""
+            )
+            raise GradingError(
+                f"{what} for {case.label}: expected shape {e.shape} (B, T + new tokens, prompt included), got {a.shape}{rows}"
+            )
         wrong = (a != e).nonzero()
         if len(wrong[0]):
             b, t = int(wrong[0][0]), int(wrong[1][0])
@@ -1044,19 +1362,23 @@ def _prompts(n: int, T: int, vocab_size: int, seed: int) -> torch.Tensor:
     return torch.randint(0, vocab_size, (n, T), generator=_seeded(seed))
 
 
-def _greedy_case(sub: str, spec: tuple, ids: torch.Tensor, n: int, eos: int | None, pad: int, visible: bool, course_gpt: bool = False) -> Case:
+def _greedy_case(
+    sub: str, spec: tuple, ids: torch.Tensor, n: int, eos: int | None, pad: int, visible: bool, course_gpt: bool = False
+) -> Case:
     """``course_gpt``: the answer gets the same weights as the course's GPT (whose forward returns
     a tuple), the oracle runs the Hugging Face model."""
     kwargs = {"eos_token_id": eos, "pad_token_id": pad} if eos is not None else {"eos_token_id": None}
     expected = _hf_generate(tiny_model(*spec), ids, do_sample=False, max_new_tokens=n, **kwargs)
-    label = f"prompts {tuple(ids.shape)}, max_new_tokens={n}, " + (f"eos_token_id={eos}, pad_token_id={pad}" if eos is not None else "no end token")
+    label = f"prompts {tuple(ids.shape)}, max_new_tokens={n}, " + (
+        f"eos_token_id={eos}, pad_token_id={pad}" if eos is not None else "no end token"
+    )
     label += f", {_model_label(spec)}" + (" as the course's GPT (llmcourse.gpt.GPT)" if course_gpt else "")
     inputs = {"model": spec, "ids": ids, "max_new_tokens": n, "eos": eos, "pad": pad, "course_gpt": course_gpt}
     return Case(sub, inputs, to_plain(expected), label, visible)
 
 
 def _free_run(spec: tuple, ids: torch.Tensor, n: int) -> torch.Tensor:
-    return _hf_generate(tiny_model(*spec), ids, do_sample=False, max_new_tokens=n, eos_token_id=None)[:, ids.shape[1]:]
+    return _hf_generate(tiny_model(*spec), ids, do_sample=False, max_new_tokens=n, eos_token_id=None)[:, ids.shape[1] :]
 
 
 @functools.lru_cache(maxsize=2)
@@ -1115,8 +1437,16 @@ GREEDY = Exercise(
     test_cell="greedy_tests",
     points=3,
     subchecks=(
-        SubCheck("no_eos", 1.0, "without an end token: the prompt followed by max_new_tokens most likely tokens, (B, T + max_new_tokens), as generate(do_sample=False), for a Hugging Face model and the course's GPT"),
-        SubCheck("eos_pad", 1.0, "a sequence that has produced eos_token_id gets pad_token_id from then on, while the others go on"),
+        SubCheck(
+            "no_eos",
+            1.0,
+            "without an end token: the prompt followed by max_new_tokens most likely tokens, (B, T + max_new_tokens), as generate(do_sample=False), for a Hugging Face model and the course's GPT",
+        ),
+        SubCheck(
+            "eos_pad",
+            1.0,
+            "a sequence that has produced eos_token_id gets pad_token_id from then on, while the others go on",
+        ),
         SubCheck("stops", 1.0, "decoding stops as soon as every sequence has produced the end token (which is kept)"),
     ),
     cases=_greedy_cases,
@@ -1124,17 +1454,40 @@ GREEDY = Exercise(
     compare=_ids_compare("greedy_decode"),
     forbidden=FORBIDDEN,
     mistakes=(
-        Mistake("no_padding_after_eos", "your greedy decoding keeps generating real tokens after a sequence's end token; once a sequence has produced eos_token_id, it gets pad_token_id at every later step",
-                _variant(_GREEDY, ("                next_tok[finished] = pad_token_id\n", ""))),
-        Mistake("stops_at_first_eos", "your greedy decoding stops the whole batch as soon as one sequence produces the end token; the others go on (the finished ones get padding) until every sequence has ended",
-                _variant(_GREEDY, ("if eos_token_id is not None and finished.all():", "if eos_token_id is not None and finished.any():"))),
-        Mistake("pads_with_eos", "your greedy decoding fills finished sequences with the end token; use pad_token_id after it",
-                _variant(_GREEDY, ("next_tok[finished] = pad_token_id", "next_tok[finished] = eos_token_id"))),
-        Mistake("never_stops_early", "your greedy decoding always runs max_new_tokens steps; stop as soon as every sequence has produced the end token (Hugging Face returns the shorter tensor)",
-                _variant(_GREEDY, ("            if eos_token_id is not None and finished.all():\n                break\n", ""))),
-        Mistake("drops_prompt", "your greedy decoding returns only the new tokens; return the prompt followed by them, (B, T + n)",
-                _variant(_GREEDY, ("    return ids\n", "    return ids[:, input_ids.shape[1]:]\n"))),
-        Mistake("eos_not_appended", "your greedy decoding stops before appending the end token that finishes the last sequence; the end token is part of the output", """
+        Mistake(
+            "no_padding_after_eos",
+            "your greedy decoding keeps generating real tokens after a sequence's end token; once a sequence has produced eos_token_id, it gets pad_token_id at every later step",
+            _variant(_GREEDY, ("                next_tok[finished] = pad_token_id\n", "")),
+        ),
+        Mistake(
+            "stops_at_first_eos",
+            "your greedy decoding stops the whole batch as soon as one sequence produces the end token; the others go on (the finished ones get padding) until every sequence has ended",
+            _variant(
+                _GREEDY,
+                ("if eos_token_id is not None and finished.all():", "if eos_token_id is not None and finished.any():"),
+            ),
+        ),
+        Mistake(
+            "pads_with_eos",
+            "your greedy decoding fills finished sequences with the end token; use pad_token_id after it",
+            _variant(_GREEDY, ("next_tok[finished] = pad_token_id", "next_tok[finished] = eos_token_id")),
+        ),
+        Mistake(
+            "never_stops_early",
+            "your greedy decoding always runs max_new_tokens steps; stop as soon as every sequence has produced the end token (Hugging Face returns the shorter tensor)",
+            _variant(
+                _GREEDY, ("            if eos_token_id is not None and finished.all():\n                break\n", "")
+            ),
+        ),
+        Mistake(
+            "drops_prompt",
+            "your greedy decoding returns only the new tokens; return the prompt followed by them, (B, T + n)",
+            _variant(_GREEDY, ("    return ids\n", "    return ids[:, input_ids.shape[1]:]\n")),
+        ),
+        Mistake(
+            "eos_not_appended",
+            "your greedy decoding stops before appending the end token that finishes the last sequence; the end token is part of the output",
+            """
 import torch
 from llmcourse.models import logits_fn
 
@@ -1152,10 +1505,17 @@ def greedy_decode(model, input_ids, max_new_tokens, eos_token_id=None, pad_token
                     break
             ids = torch.cat([ids, next_tok[:, None]], dim=1)
     return ids
-"""),
-        Mistake("one_token_short", "your greedy decoding generates max_new_tokens - 1 tokens; the loop runs max_new_tokens times (range(max_new_tokens))",
-                _variant(_GREEDY, ("for _ in range(max_new_tokens):", "for _ in range(max_new_tokens - 1):"))),
-        Mistake("max_new_tokens_as_total_length", "your greedy decoding stops when the whole sequence, prompt included, has max_new_tokens tokens; max_new_tokens counts the new tokens only (max_length would count them all)", """
+""",
+        ),
+        Mistake(
+            "one_token_short",
+            "your greedy decoding generates max_new_tokens - 1 tokens; the loop runs max_new_tokens times (range(max_new_tokens))",
+            _variant(_GREEDY, ("for _ in range(max_new_tokens):", "for _ in range(max_new_tokens - 1):")),
+        ),
+        Mistake(
+            "max_new_tokens_as_total_length",
+            "your greedy decoding stops when the whole sequence, prompt included, has max_new_tokens tokens; max_new_tokens counts the new tokens only (max_length would count them all)",
+            """
 import torch
 from llmcourse.models import logits_fn
 
@@ -1173,15 +1533,33 @@ def greedy_decode(model, input_ids, max_new_tokens, eos_token_id=None, pad_token
             if eos_token_id is not None and finished.all():
                 break
     return ids
-"""),
-        Mistake("first_position_logits", "your greedy decoding picks the next token from the logits of the first position; the next token is predicted by the last position, logits[:, -1, :]",
-                _variant(_GREEDY, ("logits_of(ids)[:, -1, :]", "logits_of(ids)[:, 0, :]"))),
-        Mistake("end_token_replaced", "your greedy decoding marks a sequence finished before padding, so its end token itself becomes pad_token_id; keep the end token, pad only from the next step on",
-                _variant(_GREEDY, ("                next_tok[finished] = pad_token_id\n                finished = finished | (next_tok == eos_token_id)\n",
-                                   "                finished = finished | (next_tok == eos_token_id)\n                next_tok[finished] = pad_token_id\n"))),
-        Mistake("pads_with_zero", "your greedy decoding pads finished sequences with 0; use the pad_token_id it is given",
-                _variant(_GREEDY, ("next_tok[finished] = pad_token_id", "next_tok[finished] = 0"))),
-        Mistake("hugging_face_only", "your greedy decoding reads model(ids).logits, which only a Hugging Face model has; the course's GPT returns a tuple (logits, loss): run the model through logits_fn(model)", """
+""",
+        ),
+        Mistake(
+            "first_position_logits",
+            "your greedy decoding picks the next token from the logits of the first position; the next token is predicted by the last position, logits[:, -1, :]",
+            _variant(_GREEDY, ("logits_of(ids)[:, -1, :]", "logits_of(ids)[:, 0, :]")),
+        ),
+        Mistake(
+            "end_token_replaced",
+            "your greedy decoding marks a sequence finished before padding, so its end token itself becomes pad_token_id; keep the end token, pad only from the next step on",
+            _variant(
+                _GREEDY,
+                (
+                    "                next_tok[finished] = pad_token_id\n                finished = finished | (next_tok == eos_token_id)\n",
+                    "                finished = finished | (next_tok == eos_token_id)\n                next_tok[finished] = pad_token_id\n",
+                ),
+            ),
+        ),
+        Mistake(
+            "pads_with_zero",
+            "your greedy decoding pads finished sequences with 0; use the pad_token_id it is given",
+            _variant(_GREEDY, ("next_tok[finished] = pad_token_id", "next_tok[finished] = 0")),
+        ),
+        Mistake(
+            "hugging_face_only",
+            "your greedy decoding reads model(ids).logits, which only a Hugging Face model has; the course's GPT returns a tuple (logits, loss): run the model through logits_fn(model)",
+            """
 import torch
 
 def greedy_decode(model, input_ids, max_new_tokens, eos_token_id=None, pad_token_id=0):
@@ -1197,7 +1575,8 @@ def greedy_decode(model, input_ids, max_new_tokens, eos_token_id=None, pad_token
             if eos_token_id is not None and finished.all():
                 break
     return ids
-"""),
+""",
+        ),
     ),
 )
 
@@ -1209,9 +1588,13 @@ FLAT_2 = (2, 50, 0.06)
 
 
 def _beam_case(sub: str, spec: tuple, ids: torch.Tensor, N: int, n: int, visible: bool) -> Case:
-    expected = _hf_generate(tiny_model(*spec), ids, num_beams=N, do_sample=False, early_stopping=False, max_new_tokens=n, eos_token_id=None)
+    expected = _hf_generate(
+        tiny_model(*spec), ids, num_beams=N, do_sample=False, early_stopping=False, max_new_tokens=n, eos_token_id=None
+    )
     label = f"prompts {tuple(ids.shape)}, num_beams={N}, max_new_tokens={n}, {_model_label(spec)}"
-    return Case(sub, {"model": spec, "ids": ids, "num_beams": N, "max_new_tokens": n}, to_plain(expected), label, visible)
+    return Case(
+        sub, {"model": spec, "ids": ids, "num_beams": N, "max_new_tokens": n}, to_plain(expected), label, visible
+    )
 
 
 @functools.lru_cache(maxsize=2)
@@ -1232,7 +1615,9 @@ def _beam_cases(hidden: bool) -> list[Case]:
             _beam_case("best", PEAKED, P[1:2], 3, 6, False),
             _beam_case("best", PEAKED, P[3:4], 2, 12, False),
             _beam_case("best", OTHER, Q[1:2], 1, 8, False),
-            _beam_case("long", FLAT, _prompts(2, 4, 64, 4)[1:], 2, 45, False),  # one prompt: batches are the batch requirement's
+            _beam_case(
+                "long", FLAT, _prompts(2, 4, 64, 4)[1:], 2, 45, False
+            ),  # one prompt: batches are the batch requirement's
             _beam_case("batch", PEAKED, P, 2, 10, False),
             _beam_case("batch", OTHER, Q[:2], 2, 12, False),
         ]
@@ -1266,38 +1651,93 @@ BEAM = Exercise(
     test_cell="beam_search_tests",
     points=3,
     subchecks=(
-        SubCheck("best", 1.5, "returns the prompt and the beam with the highest sum of log-probabilities after max_new_tokens steps, as generate(num_beams=N, do_sample=False)"),
-        SubCheck("long", 0.5, "long outputs (40 or more tokens of a flat distribution, whose joint probability underflows float32): the best beam, scored by sums of log-probabilities"),
-        SubCheck("batch", 1.0, "a batch of prompts: each prompt searched on its own for its best beam, (B, T + max_new_tokens)"),
+        SubCheck(
+            "best",
+            1.5,
+            "returns the prompt and the beam with the highest sum of log-probabilities after max_new_tokens steps, as generate(num_beams=N, do_sample=False)",
+        ),
+        SubCheck(
+            "long",
+            0.5,
+            "long outputs (40 or more tokens of a flat distribution, whose joint probability underflows float32): the best beam, scored by sums of log-probabilities",
+        ),
+        SubCheck(
+            "batch",
+            1.0,
+            "a batch of prompts: each prompt searched on its own for its best beam, (B, T + max_new_tokens)",
+        ),
     ),
     cases=_beam_cases,
     run=RUNNERS["beam_search"],
     compare=_ids_compare("beam_search"),
     forbidden=FORBIDDEN,
     mistakes=(
-        Mistake("multiplies_probabilities", "your beam search multiplies probabilities: after a few dozen tokens the product underflows to 0 in float32 and every beam looks alike; add log-probabilities (the beam scores are not accumulated in log space)",
-                _variant(_BEAM, ("scores = torch.zeros(1)", "scores = torch.ones(1)"),
-                         ("log_probs = torch.log_softmax(logits, dim=-1)", "probs = torch.softmax(logits, dim=-1)"),
-                         ("totals = scores[:, None] + log_probs", "totals = scores[:, None] * probs"))),
-        Mistake("sums_probabilities", "your beam search adds probabilities; a sequence's probability is the product of its tokens' probabilities, so add their log-probabilities",
-                _variant(_BEAM, ("log_probs = torch.log_softmax(logits, dim=-1)", "probs = torch.softmax(logits, dim=-1)"),
-                         ("totals = scores[:, None] + log_probs", "totals = scores[:, None] + probs"))),
-        Mistake("raw_logits", "your beam search adds up raw logits; they are not log-probabilities (each beam's logits have their own normaliser): apply log_softmax first",
-                _variant(_BEAM, ("totals = scores[:, None] + log_probs", "totals = scores[:, None] + logits"))),
-        Mistake("not_accumulated", "your beam search ranks the candidates by the new token's log-probability alone; a beam's score is the sum over all its generated tokens",
-                _variant(_BEAM, ("totals = scores[:, None] + log_probs", "totals = log_probs + 0 * scores[:, None]"))),
-        Mistake("all_beams_start_alive", "your beam search starts with num_beams copies of the prompt, all with score 0, so the first step picks the same tokens num_beams times; start from one beam",
-                _variant(_BEAM, ("beams = prompt[None, :]  # (1, T): a single beam to start with", "beams = prompt.repeat(num_beams, 1)"),
-                         ("scores = torch.zeros(1)", "scores = torch.zeros(num_beams)"))),
-        Mistake("own_best_token", "your beam search extends each beam with its own best token only (num_beams greedy searches side by side); all num_beams x V candidates compete for the num_beams places",
-                _variant(_BEAM, ("            scores, idx = totals.flatten().topk(num_beams)\n",
-                                 ("            if beams.shape[0] == 1:\n                scores, idx = totals.flatten().topk(num_beams)\n"
-                                  "            else:\n                scores, tok = totals.max(dim=-1)\n"
-                                  "                idx = torch.arange(beams.shape[0]) * V + tok\n"
-                                  "                scores, order = scores.sort(descending=True)\n                idx = idx[order]\n")))),
-        Mistake("drops_prompt", "your beam search returns only the new tokens; return the prompt followed by them, (B, T + max_new_tokens)",
-                _variant(_BEAM, ("        best.append(beams[0])\n", "        best.append(beams[0, len(prompt):])\n"))),
-        Mistake("batch_as_beams", "your beam search treats the prompts of a batch as the beams of one search; search each prompt on its own and return one row per prompt", """
+        Mistake(
+            "multiplies_probabilities",
+            "your beam search multiplies probabilities: after a few dozen tokens the product underflows to 0 in float32 and every beam looks alike; add log-probabilities (the beam scores are not accumulated in log space)",
+            _variant(
+                _BEAM,
+                ("scores = torch.zeros(1)", "scores = torch.ones(1)"),
+                ("log_probs = torch.log_softmax(logits, dim=-1)", "probs = torch.softmax(logits, dim=-1)"),
+                ("totals = scores[:, None] + log_probs", "totals = scores[:, None] * probs"),
+            ),
+        ),
+        Mistake(
+            "sums_probabilities",
+            "your beam search adds probabilities; a sequence's probability is the product of its tokens' probabilities, so add their log-probabilities",
+            _variant(
+                _BEAM,
+                ("log_probs = torch.log_softmax(logits, dim=-1)", "probs = torch.softmax(logits, dim=-1)"),
+                ("totals = scores[:, None] + log_probs", "totals = scores[:, None] + probs"),
+            ),
+        ),
+        Mistake(
+            "raw_logits",
+            "your beam search adds up raw logits; they are not log-probabilities (each beam's logits have their own normaliser): apply log_softmax first",
+            _variant(_BEAM, ("totals = scores[:, None] + log_probs", "totals = scores[:, None] + logits")),
+        ),
+        Mistake(
+            "not_accumulated",
+            "your beam search ranks the candidates by the new token's log-probability alone; a beam's score is the sum over all its generated tokens",
+            _variant(_BEAM, ("totals = scores[:, None] + log_probs", "totals = log_probs + 0 * scores[:, None]")),
+        ),
+        Mistake(
+            "all_beams_start_alive",
+            "your beam search starts with num_beams copies of the prompt, all with score 0, so the first step picks the same tokens num_beams times; start from one beam",
+            _variant(
+                _BEAM,
+                (
+                    "beams = prompt[None, :]  # (1, T): a single beam to start with",
+                    "beams = prompt.repeat(num_beams, 1)",
+                ),
+                ("scores = torch.zeros(1)", "scores = torch.zeros(num_beams)"),
+            ),
+        ),
+        Mistake(
+            "own_best_token",
+            "your beam search extends each beam with its own best token only (num_beams greedy searches side by side); all num_beams x V candidates compete for the num_beams places",
+            _variant(
+                _BEAM,
+                (
+                    "            scores, idx = totals.flatten().topk(num_beams)\n",
+                    (
+                        "            if beams.shape[0] == 1:\n                scores, idx = totals.flatten().topk(num_beams)\n"
+                        "            else:\n                scores, tok = totals.max(dim=-1)\n"
+                        "                idx = torch.arange(beams.shape[0]) * V + tok\n"
+                        "                scores, order = scores.sort(descending=True)\n                idx = idx[order]\n"
+                    ),
+                ),
+            ),
+        ),
+        Mistake(
+            "drops_prompt",
+            "your beam search returns only the new tokens; return the prompt followed by them, (B, T + max_new_tokens)",
+            _variant(_BEAM, ("        best.append(beams[0])\n", "        best.append(beams[0, len(prompt):])\n")),
+        ),
+        Mistake(
+            "batch_as_beams",
+            "your beam search treats the prompts of a batch as the beams of one search; search each prompt on its own and return one row per prompt",
+            """
 import torch
 from llmcourse.models import logits_fn
 
@@ -1313,17 +1753,47 @@ def beam_search(model, input_ids, num_beams, max_new_tokens, length_penalty=1.0)
         scores, idx = totals.flatten().topk(num_beams)
         beams = torch.cat([beams[idx // V], (idx % V)[:, None]], dim=1)
     return beams[:1]
-"""),
-        Mistake("returns_last_beam", "your beam search returns the last of the num_beams beams, the worst; topk sorts the best first: return beams[0]",
-                _variant(_BEAM, ("        best.append(beams[0])\n", "        best.append(beams[-1])\n"))),
-        Mistake("beam_and_token_swapped", "your beam search reads a flat candidate index i as beam i % V and token i // V; it is beam i // V, extended by token i % V",
-                _variant(_BEAM, ("beams = torch.cat([beams[idx // V], (idx % V)[:, None]], dim=1)", "beams = torch.cat([beams[idx % V], (idx // V)[:, None]], dim=1)"))),
-        Mistake("log_softmax_over_beams", "your beam search takes the log_softmax over the beams (dim=0); each beam's next-token distribution is a softmax over the vocabulary (dim=-1)",
-                _variant(_BEAM, ("log_probs = torch.log_softmax(logits, dim=-1)", "log_probs = torch.log_softmax(logits, dim=0)"))),
-        Mistake("returns_all_beams", "your beam search returns all num_beams beams; return only the best one for each prompt, (B, T + max_new_tokens)",
-                _variant(_BEAM, ("        best.append(beams[0])\n", "        best.append(beams)\n"))),
-        Mistake("ignores_parent_beam", "your beam search appends the chosen tokens to the beams in their old order; a candidate extends the beam it came from: reorder the beams by i // V before appending",
-                _variant(_BEAM, ("beams = torch.cat([beams[idx // V], (idx % V)[:, None]], dim=1)", "beams = torch.cat([beams.expand(num_beams, -1), (idx % V)[:, None]], dim=1)"))),
+""",
+        ),
+        Mistake(
+            "returns_last_beam",
+            "your beam search returns the last of the num_beams beams, the worst; topk sorts the best first: return beams[0]",
+            _variant(_BEAM, ("        best.append(beams[0])\n", "        best.append(beams[-1])\n")),
+        ),
+        Mistake(
+            "beam_and_token_swapped",
+            "your beam search reads a flat candidate index i as beam i % V and token i // V; it is beam i // V, extended by token i % V",
+            _variant(
+                _BEAM,
+                (
+                    "beams = torch.cat([beams[idx // V], (idx % V)[:, None]], dim=1)",
+                    "beams = torch.cat([beams[idx % V], (idx // V)[:, None]], dim=1)",
+                ),
+            ),
+        ),
+        Mistake(
+            "log_softmax_over_beams",
+            "your beam search takes the log_softmax over the beams (dim=0); each beam's next-token distribution is a softmax over the vocabulary (dim=-1)",
+            _variant(
+                _BEAM, ("log_probs = torch.log_softmax(logits, dim=-1)", "log_probs = torch.log_softmax(logits, dim=0)")
+            ),
+        ),
+        Mistake(
+            "returns_all_beams",
+            "your beam search returns all num_beams beams; return only the best one for each prompt, (B, T + max_new_tokens)",
+            _variant(_BEAM, ("        best.append(beams[0])\n", "        best.append(beams)\n")),
+        ),
+        Mistake(
+            "ignores_parent_beam",
+            "your beam search appends the chosen tokens to the beams in their old order; a candidate extends the beam it came from: reorder the beams by i // V before appending",
+            _variant(
+                _BEAM,
+                (
+                    "beams = torch.cat([beams[idx // V], (idx % V)[:, None]], dim=1)",
+                    "beams = torch.cat([beams.expand(num_beams, -1), (idx % V)[:, None]], dim=1)",
+                ),
+            ),
+        ),
     ),
 )
 
@@ -1361,7 +1831,7 @@ def _until_case(sub: str, prompt: str, stop, n: int, sampler: tuple | None, visi
             torch.manual_seed(seed)
             out = _hf_generate(model, ids, do_sample=True, temperature=temperature, top_k=None, top_p=None, **kwargs)
     stops = [stop] if isinstance(stop, str) else list(stop)
-    expected = streamed_until(tok, out[0, ids.shape[1]:].tolist(), stops)
+    expected = streamed_until(tok, out[0, ids.shape[1] :].tolist(), stops)
     label = f"prompt {prompt!r}, stop {stop!r}, max_new_tokens={n}"
     if sampler is not None:
         label += f", next_token=a sampler (seed {sampler[0]}, temperature {sampler[1]})"
@@ -1377,7 +1847,9 @@ def _until_cases(hidden: bool) -> list[Case]:
         _until_case("stop", ANNA, "Ben:", 40, None, True),  # in the prompt too: only the generated text counts
         _until_case("mid_token", ANNA, "nna:", 40, None, True),  # starts inside the token "Anna"
         _until_case("mid_token", ANNA, "Anna! H", 40, None, True),  # ends inside the token " How"
-        _until_case("several", ANNA, ["nn", "Anna"], 40, None, True),  # both complete with one token: cut at the earlier
+        _until_case(
+            "several", ANNA, ["nn", "Anna"], 40, None, True
+        ),  # both complete with one token: cut at the earlier
         _until_case("several", ANNA, ["nna", "An"], 40, None, True),
         _until_case("several", ANNA, ["zebra", "\nAnna:"], 40, None, True),  # one of them never occurs
         _until_case("limits", ANNA, "zebra", 12, None, True),  # never found: max_new_tokens
@@ -1440,10 +1912,18 @@ UNTIL = Exercise(
     test_cell="generate_until_tests",
     points=3,
     subchecks=(
-        SubCheck("stop", 1.0, "returns the generated text before the first stop string, found across tokens and only in the generated text (not the prompt)"),
+        SubCheck(
+            "stop",
+            1.0,
+            "returns the generated text before the first stop string, found across tokens and only in the generated text (not the prompt)",
+        ),
         SubCheck("mid_token", 0.5, "a stop string that starts or ends inside a token"),
         SubCheck("several", 0.5, "a list of stop strings: cut at the earliest position where any of them occurs"),
-        SubCheck("limits", 0.5, "no stop string: the text of max_new_tokens tokens, or of the tokens before the end-of-text token"),
+        SubCheck(
+            "limits",
+            0.5,
+            "no stop string: the text of max_new_tokens tokens, or of the tokens before the end-of-text token",
+        ),
         SubCheck("next_token", 0.5, "picks each token with next_token(logits, ids) when one is given"),
     ),
     cases=_until_cases,
@@ -1451,42 +1931,140 @@ UNTIL = Exercise(
     compare=_until_compare,
     forbidden=FORBIDDEN,
     mistakes=(
-        Mistake("returns_stop_string", "your generate_until returns the stop string with the text; return the text before it",
-                _variant(_UNTIL, (_UNTIL_SEARCH, _UNTIL_SEARCH.replace("text.index(s) for", "text.index(s) + len(s) for")))),
-        Mistake("endswith_only", "your generate_until only checks whether the text ends with the stop string; a token can carry the end of the stop string and more text: search the whole generated text",
-                _variant(_UNTIL, (_UNTIL_SEARCH, "        for s in stops:\n            if text.endswith(s):\n                return text[: -len(s)]\n"))),
-        Mistake("token_level_match", "your generate_until only looks for the stop string in each new token's text, so it misses a stop string across a token boundary (or starting mid-token): search the decoded text so far",
-                _variant(_UNTIL, (_UNTIL_SEARCH, ("        piece = tokenizer.decode(tok)\n        if any(s in piece for s in stops):\n"
-                                                  "            return tokenizer.decode(ids[0, n_prompt:-1])\n")))),
-        Mistake("searches_prompt", "your generate_until searches the prompt too, so a stop string in the prompt (a ReAct prompt contains 'Observation:') stops it at once; search only the generated text",
-                _variant(_UNTIL, ("        text = tokenizer.decode(ids[0, n_prompt:])\n" + _UNTIL_SEARCH,
-                                  ("        full = tokenizer.decode(ids[0])\n        text = full[len(prompt):]\n"
-                                   "        hits = [full.index(s) for s in stops if s in full]\n        if hits:\n"
-                                   "            return full[len(prompt) : max(min(hits), len(prompt))]\n")))),
-        Mistake("returns_prompt", "your generate_until returns the prompt with the generated text; return only the generated text",
-                _variant(_UNTIL, ("            return text[: min(hits)]\n", "            return prompt + text[: min(hits)]\n"),
-                         ("    return text\n", "    return prompt + text\n"))),
-        Mistake("string_as_characters", "your generate_until turns a single stop string into a list of its characters (list(stop)), so it stops at any of them; wrap a string in a list: [stop]",
-                _variant(_UNTIL, ("stops = [stop] if isinstance(stop, str) else list(stop)", "stops = list(stop)"))),
-        Mistake("first_listed_not_earliest", "your generate_until cuts at the first stop string of the list that occurs, not at the earliest position in the text where any of them occurs",
-                _variant(_UNTIL, (_UNTIL_SEARCH, "        for s in stops:\n            if s in text:\n                return text[: text.index(s)]\n"))),
-        Mistake("ignores_end_of_text", "your generate_until goes on after the model's end-of-text token; stop there (the text after it belongs to another document)",
-                _variant(_UNTIL, ("        if tok.item() == tokenizer.eos_token_id:\n            break\n", ""))),
-        Mistake("ignores_next_token", "your generate_until always picks the most likely token; call next_token(logits, ids) when one is given (e.g. a sampler)",
-                _variant(_UNTIL, ("tok = logits.argmax(dim=-1) if next_token is None else next_token(logits, ids)", "tok = logits.argmax(dim=-1)"))),
-        Mistake("one_token_short", "your generate_until generates max_new_tokens - 1 tokens at most; the loop runs max_new_tokens times",
-                _variant(_UNTIL, ("for _ in range(max_new_tokens):", "for _ in range(max_new_tokens - 1):"))),
-        Mistake("max_new_tokens_as_total_length", "your generate_until counts the prompt's tokens in max_new_tokens; it counts the generated tokens only",
-                _variant(_UNTIL, ("    for _ in range(max_new_tokens):\n", "    while ids.shape[1] < max_new_tokens:\n"))),
-        Mistake("strips_text", "your generate_until strips the spaces and newlines around the text; return the generated text exactly as decoded, up to the stop string",
-                _variant(_UNTIL, ("            return text[: min(hits)]\n", "            return text[: min(hits)].strip()\n"), ("    return text\n", "    return text.strip()\n"))),
-        Mistake("missing_stop_string_cuts", "your generate_until takes the smallest text.find(s) over all the stop strings, -1 for one that is absent; leave out the strings that are not found before taking the earliest position",
-                _variant(_UNTIL, (_UNTIL_SEARCH, ("        first = min(text.find(s) for s in stops)\n        if first >= 0:\n            return text[:first]\n")))),
-        Mistake("hook_arguments_swapped", "your generate_until calls next_token(ids, logits); the hook takes the logits first: next_token(logits, ids)",
-                _variant(_UNTIL, ("next_token(logits, ids)", "next_token(ids, logits)"))),
-        Mistake("decodes_end_of_text", "your generate_until appends the end-of-text token before stopping, so its text ('<|endoftext|>') is in the result; stop before appending it",
-                _variant(_UNTIL, ("        if tok.item() == tokenizer.eos_token_id:\n            break\n        ids = torch.cat([ids, tok.view(1, 1)], dim=1)\n        text = tokenizer.decode(ids[0, n_prompt:])\n",
-                                  "        ids = torch.cat([ids, tok.view(1, 1)], dim=1)\n        text = tokenizer.decode(ids[0, n_prompt:])\n        if tok.item() == tokenizer.eos_token_id:\n            break\n"))),
+        Mistake(
+            "returns_stop_string",
+            "your generate_until returns the stop string with the text; return the text before it",
+            _variant(_UNTIL, (_UNTIL_SEARCH, _UNTIL_SEARCH.replace("text.index(s) for", "text.index(s) + len(s) for"))),
+        ),
+        Mistake(
+            "endswith_only",
+            "your generate_until only checks whether the text ends with the stop string; a token can carry the end of the stop string and more text: search the whole generated text",
+            _variant(
+                _UNTIL,
+                (
+                    _UNTIL_SEARCH,
+                    "        for s in stops:\n            if text.endswith(s):\n                return text[: -len(s)]\n",
+                ),
+            ),
+        ),
+        Mistake(
+            "token_level_match",
+            "your generate_until only looks for the stop string in each new token's text, so it misses a stop string across a token boundary (or starting mid-token): search the decoded text so far",
+            _variant(
+                _UNTIL,
+                (
+                    _UNTIL_SEARCH,
+                    (
+                        "        piece = tokenizer.decode(tok)\n        if any(s in piece for s in stops):\n"
+                        "            return tokenizer.decode(ids[0, n_prompt:-1])\n"
+                    ),
+                ),
+            ),
+        ),
+        Mistake(
+            "searches_prompt",
+            "your generate_until searches the prompt too, so a stop string in the prompt (a ReAct prompt contains 'Observation:') stops it at once; search only the generated text",
+            _variant(
+                _UNTIL,
+                (
+                    "        text = tokenizer.decode(ids[0, n_prompt:])\n" + _UNTIL_SEARCH,
+                    (
+                        "        full = tokenizer.decode(ids[0])\n        text = full[len(prompt):]\n"
+                        "        hits = [full.index(s) for s in stops if s in full]\n        if hits:\n"
+                        "            return full[len(prompt) : max(min(hits), len(prompt))]\n"
+                    ),
+                ),
+            ),
+        ),
+        Mistake(
+            "returns_prompt",
+            "your generate_until returns the prompt with the generated text; return only the generated text",
+            _variant(
+                _UNTIL,
+                ("            return text[: min(hits)]\n", "            return prompt + text[: min(hits)]\n"),
+                ("    return text\n", "    return prompt + text\n"),
+            ),
+        ),
+        Mistake(
+            "string_as_characters",
+            "your generate_until turns a single stop string into a list of its characters (list(stop)), so it stops at any of them; wrap a string in a list: [stop]",
+            _variant(_UNTIL, ("stops = [stop] if isinstance(stop, str) else list(stop)", "stops = list(stop)")),
+        ),
+        Mistake(
+            "first_listed_not_earliest",
+            "your generate_until cuts at the first stop string of the list that occurs, not at the earliest position in the text where any of them occurs",
+            _variant(
+                _UNTIL,
+                (
+                    _UNTIL_SEARCH,
+                    "        for s in stops:\n            if s in text:\n                return text[: text.index(s)]\n",
+                ),
+            ),
+        ),
+        Mistake(
+            "ignores_end_of_text",
+            "your generate_until goes on after the model's end-of-text token; stop there (the text after it belongs to another document)",
+            _variant(_UNTIL, ("        if tok.item() == tokenizer.eos_token_id:\n            break\n", "")),
+        ),
+        Mistake(
+            "ignores_next_token",
+            "your generate_until always picks the most likely token; call next_token(logits, ids) when one is given (e.g. a sampler)",
+            _variant(
+                _UNTIL,
+                (
+                    "tok = logits.argmax(dim=-1) if next_token is None else next_token(logits, ids)",
+                    "tok = logits.argmax(dim=-1)",
+                ),
+            ),
+        ),
+        Mistake(
+            "one_token_short",
+            "your generate_until generates max_new_tokens - 1 tokens at most; the loop runs max_new_tokens times",
+            _variant(_UNTIL, ("for _ in range(max_new_tokens):", "for _ in range(max_new_tokens - 1):")),
+        ),
+        Mistake(
+            "max_new_tokens_as_total_length",
+            "your generate_until counts the prompt's tokens in max_new_tokens; it counts the generated tokens only",
+            _variant(_UNTIL, ("    for _ in range(max_new_tokens):\n", "    while ids.shape[1] < max_new_tokens:\n")),
+        ),
+        Mistake(
+            "strips_text",
+            "your generate_until strips the spaces and newlines around the text; return the generated text exactly as decoded, up to the stop string",
+            _variant(
+                _UNTIL,
+                ("            return text[: min(hits)]\n", "            return text[: min(hits)].strip()\n"),
+                ("    return text\n", "    return text.strip()\n"),
+            ),
+        ),
+        Mistake(
+            "missing_stop_string_cuts",
+            "your generate_until takes the smallest text.find(s) over all the stop strings, -1 for one that is absent; leave out the strings that are not found before taking the earliest position",
+            _variant(
+                _UNTIL,
+                (
+                    _UNTIL_SEARCH,
+                    (
+                        "        first = min(text.find(s) for s in stops)\n        if first >= 0:\n            return text[:first]\n"
+                    ),
+                ),
+            ),
+        ),
+        Mistake(
+            "hook_arguments_swapped",
+            "your generate_until calls next_token(ids, logits); the hook takes the logits first: next_token(logits, ids)",
+            _variant(_UNTIL, ("next_token(logits, ids)", "next_token(ids, logits)")),
+        ),
+        Mistake(
+            "decodes_end_of_text",
+            "your generate_until appends the end-of-text token before stopping, so its text ('<|endoftext|>') is in the result; stop before appending it",
+            _variant(
+                _UNTIL,
+                (
+                    "        if tok.item() == tokenizer.eos_token_id:\n            break\n        ids = torch.cat([ids, tok.view(1, 1)], dim=1)\n        text = tokenizer.decode(ids[0, n_prompt:])\n",
+                    "        ids = torch.cat([ids, tok.view(1, 1)], dim=1)\n        text = tokenizer.decode(ids[0, n_prompt:])\n        if tok.item() == tokenizer.eos_token_id:\n            break\n",
+                ),
+            ),
+        ),
     ),
 )
 

@@ -16,6 +16,7 @@ feedback packed for bulk upload.
 
 The LMS exports are :mod:`llmcourse.grading.lms`'s.
 """
+
 from __future__ import annotations
 
 import base64
@@ -103,29 +104,47 @@ def chapter_section(chapter: str, results: list[SubmissionResult]) -> str:
             for line in (line.strip() for m in e.messages for line in m.splitlines()):
                 if line.startswith("Likely mistake:"):
                     mistakes.setdefault(line.removeprefix("Likely mistake:").strip(), set()).add(student)
-        parts.append(f"<h3>{esc(name)}: {len(rows)} students did not pass ({esc(', '.join(f'{k} {v}' for k, v in statuses.items()))})</h3>")
+        parts.append(
+            f"<h3>{esc(name)}: {len(rows)} students did not pass ({esc(', '.join(f'{k} {v}' for k, v in statuses.items()))})</h3>"
+        )
         if mistakes:
-            parts.append("<p>Likely mistakes (students):</p><ul>" + "".join(
-                f"<li>{len(who)} × {esc(m)} <details><summary>who</summary>{_students(list(who), chapter)}</details></li>"
-                for m, who in _most_common(mistakes)) + "</ul>")
-        parts.append("<p>Most common failures (students):</p><ul>" + "".join(
-            f"<li>{len(who)} × <code>{esc(m)}</code></li>" for m, who in _most_common(messages)) + "</ul>")
+            parts.append(
+                "<p>Likely mistakes (students):</p><ul>"
+                + "".join(
+                    f"<li>{len(who)} × {esc(m)} <details><summary>who</summary>{_students(list(who), chapter)}</details></li>"
+                    for m, who in _most_common(mistakes)
+                )
+                + "</ul>"
+            )
+        parts.append(
+            "<p>Most common failures (students):</p><ul>"
+            + "".join(f"<li>{len(who)} × <code>{esc(m)}</code></li>" for m, who in _most_common(messages))
+            + "</ul>"
+        )
     review = [r for r in results if r.review]
     if review:
-        parts.append("<h3>Needs review</h3><p>Constructs that can hide a forbidden call but are also written by "
-                     "honest students. They cost no points: a forbidden call that ran was caught and cost its exercise.</p><ul>")
+        parts.append(
+            "<h3>Needs review</h3><p>Constructs that can hide a forbidden call but are also written by "
+            "honest students. They cost no points: a forbidden call that ran was caught and cost its exercise.</p><ul>"
+        )
         parts += [f"<li>{page_link(r.student, chapter)}: {esc('; '.join(r.review))}</li>" for r in review]
         parts.append("</ul>")
     attention = [r for r in results if r.status == "error" or r.notes]
     if attention:
         parts.append("<h3>Submissions with notes (repairs, lateness, overrides) or that could not be graded</h3><ul>")
-        parts += [f"<li>{page_link(r.student, chapter)} ({esc(r.status)}): {esc('; '.join(r.notes))}</li>" for r in attention]
+        parts += [
+            f"<li>{page_link(r.student, chapter)} ({esc(r.status)}): {esc('; '.join(r.notes))}</li>" for r in attention
+        ]
         parts.append("</ul>")
     everyone = sorted((r for r in results if r.status != "missing"), key=lambda r: r.student)
     if everyone:
-        parts.append(f"<details><summary>All {len(everyone)} submissions</summary><table><tr><th>student</th><th>score</th><th>status</th></tr>")
-        parts += [f"<tr><td>{page_link(r.student, chapter)}</td><td>{'' if r.score is None else f'{r.score:g}'}</td><td>{esc(r.status)}</td></tr>"
-                  for r in everyone]
+        parts.append(
+            f"<details><summary>All {len(everyone)} submissions</summary><table><tr><th>student</th><th>score</th><th>status</th></tr>"
+        )
+        parts += [
+            f"<tr><td>{page_link(r.student, chapter)}</td><td>{'' if r.score is None else f'{r.score:g}'}</td><td>{esc(r.status)}</td></tr>"
+            for r in everyone
+        ]
         parts.append("</table></details>")
     return "".join(parts)
 
@@ -136,7 +155,11 @@ def _most_common(groups: dict[str, set[str]], n: int = 6) -> list[tuple[str, set
 
 def _release_label(checks: str) -> str:
     """``file:.../releases/<chapter>/<version>.py`` -> "the checks of release <version>"."""
-    return f"the checks of release {Path(checks.removeprefix('file:')).stem}" if checks.startswith("file:") else "the current checks"
+    return (
+        f"the checks of release {Path(checks.removeprefix('file:')).stem}"
+        if checks.startswith("file:")
+        else "the current checks"
+    )
 
 
 def _rates_table(exercises: dict, results: list[SubmissionResult], chapter: str) -> str:
@@ -150,7 +173,9 @@ def _rates_table(exercises: dict, results: list[SubmissionResult], chapter: str)
         parts.append(f"<tr><td><b>{esc(exercise.name)}</b></td>{_rate_cells(len(rows), failed, chapter)}</tr>")
         for sub in exercise.subchecks:
             failed = [s for s, e in rows if e.subchecks.get(sub.id, 0) != sub.points]
-            parts.append(f"<tr><td>&nbsp;&nbsp;{esc(sub.requirement)}</td>{_rate_cells(len(rows), failed, chapter)}</tr>")
+            parts.append(
+                f"<tr><td>&nbsp;&nbsp;{esc(sub.requirement)}</td>{_rate_cells(len(rows), failed, chapter)}</tr>"
+            )
     return "".join(parts) + "</table>"
 
 
@@ -160,15 +185,24 @@ def _rate_cells(total: int, failed: list[str], chapter: str) -> str:
     return f"<td>{passed}/{total}</td><td>{passed / max(1, total):.0%}</td><td>{who}</td>"
 
 
-def class_report(results: list[SubmissionResult], path: Path, similar: list[SimilarPair] | None = None,
-                 settings: SimilaritySettings | None = None) -> Path:
+def class_report(
+    results: list[SubmissionResult],
+    path: Path,
+    similar: list[SimilarPair] | None = None,
+    settings: SimilaritySettings | None = None,
+) -> Path:
     """Write the class report page (self-contained: figures are embedded). With ``similar``
     (pairs from ``llmcourse.grading.similarity``), each chapter lists its similar answers."""
     chapters = sorted({r.chapter for r in results})
     body = "".join(
         chapter_section(c, [r for r in results if r.chapter == c])
-        + (similarity_section([p for p in similar if p.chapter == c], settings or SimilaritySettings()) if similar is not None else "")
-        for c in chapters)
+        + (
+            similarity_section([p for p in similar if p.chapter == c], settings or SimilaritySettings())
+            if similar is not None
+            else ""
+        )
+        for c in chapters
+    )
     page = (
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Class report</title>"
         "<style>body{font-family:sans-serif;max-width:70em;margin:2em auto}td,th{padding:.15em .6em;text-align:left}"

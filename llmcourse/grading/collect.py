@@ -30,6 +30,7 @@ summary and its grading notes say so. Several files for one student and chapter:
 newest is graded (by the LMS's timestamp, else the resubmission counter, else modification
 time), and the summary says which.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,7 +44,9 @@ from pathlib import Path
 
 CANVAS = re.compile(r"^(?P<name>[^_/]+)_(?:(?P<late>LATE)_)?(?P<student>\d+)_(?P<attachment>\d+)_(?P<file>.+)$")
 MOODLE = re.compile(r"^(?P<name>.+?)_(?P<student>\d+)_assignsubmission_file_(?P<file>.*)$")
-BLACKBOARD = re.compile(r"^(?P<assignment>.+?)_(?P<student>[^_]+)_attempt_(?P<timestamp>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})_?(?P<file>.*)$")
+BLACKBOARD = re.compile(
+    r"^(?P<assignment>.+?)_(?P<student>[^_]+)_attempt_(?P<timestamp>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})_?(?P<file>.*)$"
+)
 RESUBMISSION = re.compile(r"-(\d+)\.ipynb$")
 # What file managers and browsers add to a copied or re-downloaded file's name.
 COPY_MARKS = re.compile(r"^(?:copy[ _-]of(?:[ _-]+|$))+|(?:[ _-]*\(\d+\))+$|[ _-]+copy(?:[ _-]\d+)?$", re.IGNORECASE)
@@ -74,7 +77,9 @@ class Collection:
     def summary(self) -> str:
         students = sorted({f.student for f in self.found})
         chapters = sorted({f.chapter for f in self.found})
-        lines = [f"found {len(self.found)} submissions: {len(students)} students, chapters {', '.join(chapters) or 'none'}"]
+        lines = [
+            f"found {len(self.found)} submissions: {len(students)} students, chapters {', '.join(chapters) or 'none'}"
+        ]
         late = [f for f in self.found if f.late_marker]
         if late:
             lines.append(f"marked LATE by the LMS: {', '.join(f'{f.student}/{f.chapter}' for f in late)}")
@@ -82,7 +87,9 @@ class Collection:
             if found.note:
                 lines.append(f"{found.student}/{found.chapter}: {found.note}")
         for old, kept in self.superseded:
-            lines.append(f"{kept.student}/{kept.chapter}: several submissions; graded {kept.original} (newer than {old.original})")
+            lines.append(
+                f"{kept.student}/{kept.chapter}: several submissions; graded {kept.original} (newer than {old.original})"
+            )
         for name, why in self.unmatched:
             lines.append(f"not matched: {name}: {why}")
         return "\n".join(lines)
@@ -104,7 +111,11 @@ def match(relative: str, chapters: list[str], chapter: str | None, mtime: float)
         return "not a notebook"
     modified = datetime.fromtimestamp(mtime, tz=timezone.utc)
     counter = int(m.group(1)) if (m := RESUBMISSION.search(name)) else 0
-    for lms, pattern, text in (("moodle", MOODLE, parts[0] if len(parts) > 1 else name), ("canvas", CANVAS, name), ("blackboard", BLACKBOARD, name)):
+    for lms, pattern, text in (
+        ("moodle", MOODLE, parts[0] if len(parts) > 1 else name),
+        ("canvas", CANVAS, name),
+        ("blackboard", BLACKBOARD, name),
+    ):
         m = pattern.match(text)
         if m is None:
             continue
@@ -118,8 +129,14 @@ def match(relative: str, chapters: list[str], chapter: str | None, mtime: float)
         else:
             order = (stamp or modified, counter, 0)
         return Found(
-            m.group("student"), found_chapter, Path(), lms, relative, stamp,
-            late_marker=bool(m.groupdict().get("late")), order=order,
+            m.group("student"),
+            found_chapter,
+            Path(),
+            lms,
+            relative,
+            stamp,
+            late_marker=bool(m.groupdict().get("late")),
+            order=order,
             note=_other_chapter(named, found_chapter),
         )
     named = _chapter_in(name, chapters)
@@ -131,8 +148,16 @@ def match(relative: str, chapters: list[str], chapter: str | None, mtime: float)
     if not student:
         return "no student id in the name"
     found_chapter = chapter or named
-    return Found(student, found_chapter, Path(), "loose", relative, None, order=(modified, counter, 0),
-                 note=_other_chapter(named, found_chapter))
+    return Found(
+        student,
+        found_chapter,
+        Path(),
+        "loose",
+        relative,
+        None,
+        order=(modified, counter, 0),
+        note=_other_chapter(named, found_chapter),
+    )
 
 
 def _without_copy_marks(text: str) -> str:
@@ -174,7 +199,9 @@ def _files(source: Path) -> tuple[Path, list[tuple[str, Path, float]]]:
                     shutil.copyfileobj(src, dst)
                 entries.append((info.filename, target, datetime(*info.date_time, tzinfo=timezone.utc).timestamp()))
         return folder, entries
-    return source, [(p.relative_to(source).as_posix(), p, p.stat().st_mtime) for p in sorted(source.rglob("*")) if p.is_file()]
+    return source, [
+        (p.relative_to(source).as_posix(), p, p.stat().st_mtime) for p in sorted(source.rglob("*")) if p.is_file()
+    ]
 
 
 def collect(source: Path, root: Path, chapters: list[str], chapter: str | None = None) -> Collection:

@@ -17,6 +17,7 @@ A check has three parts, so that the student's code can run in a process of its 
 In the student's own kernel, :func:`check` runs all three parts in one process (visible feedback);
 the engine (:mod:`llmcourse.grading.engine`) runs part 2 in a sandboxed child process.
 """
+
 from __future__ import annotations
 
 import base64
@@ -113,7 +114,9 @@ class Exercise:
     depends: Mapping[str, str] = field(default_factory=dict)  # notebook name -> "module:qualname" stand-in
     forbidden: Forbidden = Forbidden()
     mistakes: tuple[Mistake, ...] = ()
-    alternatives: tuple[str, ...] = ()  # unused: kept only because old release snapshots (autograde/releases/) pass it; see grading/alternatives.py
+    alternatives: tuple[
+        str, ...
+    ] = ()  # unused: kept only because old release snapshots (autograde/releases/) pass it; see grading/alternatives.py
 
     def __post_init__(self) -> None:
         total = sum(s.points for s in self.subchecks)
@@ -145,16 +148,38 @@ def to_plain(value: Any, depth: int = 0) -> Any:
     if type(value) is float:
         return {"float": repr(value)}  # keeps nan and inf through JSON
     if isinstance(value, torch.Tensor):
-        kind = "torch.Tensor" if type(value) in (torch.Tensor, torch.nn.Parameter) else f"subclass {type(value).__name__}"
+        kind = (
+            "torch.Tensor" if type(value) in (torch.Tensor, torch.nn.Parameter) else f"subclass {type(value).__name__}"
+        )
         with torch._C.DisableTorchFunction():  # a subclass's own __torch_function__ does not run here
             t = torch.Tensor.detach(value).cpu()
             dtype = str(t.dtype).removeprefix("torch.")
             wide = t.to(torch.float64) if t.is_floating_point() else t.to(torch.int64) if dtype != "bool" else t
             array = wide.contiguous().numpy()
-        return {"tensor": {"kind": kind, "dtype": dtype, "shape": list(t.shape), "data": base64.b64encode(array.tobytes()).decode()}}
+        return {
+            "tensor": {
+                "kind": kind,
+                "dtype": dtype,
+                "shape": list(t.shape),
+                "data": base64.b64encode(array.tobytes()).decode(),
+            }
+        }
     if isinstance(value, np.ndarray):
-        wide = value.astype(np.float64) if value.dtype.kind == "f" else value.astype(np.int64) if value.dtype.kind in "iu" else value.astype(bool)
-        return {"tensor": {"kind": "numpy.ndarray", "dtype": str(value.dtype), "shape": list(value.shape), "data": base64.b64encode(np.ascontiguousarray(wide).tobytes()).decode()}}
+        wide = (
+            value.astype(np.float64)
+            if value.dtype.kind == "f"
+            else value.astype(np.int64)
+            if value.dtype.kind in "iu"
+            else value.astype(bool)
+        )
+        return {
+            "tensor": {
+                "kind": "numpy.ndarray",
+                "dtype": str(value.dtype),
+                "shape": list(value.shape),
+                "data": base64.b64encode(np.ascontiguousarray(wide).tobytes()).decode(),
+            }
+        }
     if isinstance(value, (np.floating, np.integer, np.bool_)):
         return to_plain(value.item(), depth + 1)
     if isinstance(value, (float, int, str)):  # subclasses of the builtins: keep the value only
@@ -176,7 +201,7 @@ def kind_of(plain: Any) -> str:
         return "int"
     if isinstance(plain, str):
         return "str"
-    (key, inner), = plain.items()
+    ((key, inner),) = plain.items()
     if key == "tensor":
         return f"{inner['kind']} of shape {tuple(inner['shape'])}, dtype {inner['dtype']}"
     if key in ("tuple", "list"):
@@ -261,7 +286,9 @@ def expect_tensor(
     finite = np.isfinite(a) | (a == e) | both_nan  # -inf where -inf is expected is fine
     if not finite.all():
         index = tuple(int(i) for i in np.argwhere(~finite)[0])
-        raise GradingError(f"{what}{where}: contains NaN or inf, first at index {index} (expected {e[index]:.6g}, got {a[index]})")
+        raise GradingError(
+            f"{what}{where}: contains NaN or inf, first at index {index} (expected {e[index]:.6g}, got {a[index]})"
+        )
     with np.errstate(invalid="ignore"):
         diff = np.where((a == e) | both_nan, 0.0, np.abs(a - e))
     bad = ~(diff <= atol + rtol * np.abs(np.where(np.isfinite(e), e, 0.0)))
@@ -277,13 +304,20 @@ def expect_tensor(
 
 
 def _close(a: np.ndarray, e: np.ndarray, atol: float, rtol: float) -> bool:
-    return a.shape == e.shape and bool(np.all((a == e) | (np.abs(a - e) <= atol + rtol * np.abs(np.where(np.isfinite(e), e, 0.0)))))
+    return a.shape == e.shape and bool(
+        np.all((a == e) | (np.abs(a - e) <= atol + rtol * np.abs(np.where(np.isfinite(e), e, 0.0))))
+    )
 
 
 def _factor(c: float) -> str:
     """A ratio in words when it is a recognisable one: -1, k, 1/k, sqrt(k), 1/sqrt(k)."""
     for k in range(2, 4097):
-        for value, text in ((k, f"{k}"), (1 / k, f"1/{k}"), (math.sqrt(k), f"sqrt({k})"), (1 / math.sqrt(k), f"1/sqrt({k})")):
+        for value, text in (
+            (k, f"{k}"),
+            (1 / k, f"1/{k}"),
+            (math.sqrt(k), f"sqrt({k})"),
+            (1 / math.sqrt(k), f"1/sqrt({k})"),
+        ):
             if math.isclose(c, value, rel_tol=1e-4) and (k <= 64 or text.startswith(("sqrt", "1/sqrt"))):
                 return f"{c:.4g} = {text}"
     return f"{c:.4g}"
@@ -300,8 +334,11 @@ def how_values_differ(a: np.ndarray, e: np.ndarray, bad: np.ndarray, atol: float
         ratio = a[nonzero] / e[nonzero]
         c = float(np.median(ratio))
         if not math.isclose(c, 1.0, rel_tol=1e-3) and _close(a, e * c, atol, rtol * 10):
-            return ("hint: every value has the opposite sign: a sign error" if math.isclose(c, -1.0, rel_tol=1e-4)
-                    else f"hint: every value is {_factor(c)} times the expected one: a missing or extra factor?")
+            return (
+                "hint: every value has the opposite sign: a sign error"
+                if math.isclose(c, -1.0, rel_tol=1e-4)
+                else f"hint: every value is {_factor(c)} times the expected one: a missing or extra factor?"
+            )
     if finite.all() and a.size >= 2:
         shift = float(np.median(a - e))
         if abs(shift) > atol and _close(a, e + shift, atol, rtol * 10):
@@ -327,20 +364,28 @@ def how_values_differ(a: np.ndarray, e: np.ndarray, bad: np.ndarray, atol: float
         if len(rows) < len(rows_a):
             listed = ", ".join(str(int(r)) for r in rows[:8]) + (", ..." if len(rows) > 8 else "")
             return f"hint: {len(rows)} of {len(rows_a)} rows (flattened over every dimension but the last) differ: {listed}; the others are right"
-        scale = np.array([float(np.dot(x, y) / np.dot(y, y)) if np.dot(y, y) > 0 else 1.0 for x, y in zip(rows_a, rows_e)])
+        scale = np.array(
+            [float(np.dot(x, y) / np.dot(y, y)) if np.dot(y, y) > 0 else 1.0 for x, y in zip(rows_a, rows_e)]
+        )
         if not np.allclose(scale, scale[0], rtol=1e-3) and _close(rows_a, rows_e * scale[:, None], atol, rtol * 10):
             return "hint: each row is a multiple of the expected row, by a different factor per row: a normalisation missing or over the wrong dimension?"
     return ""
 
 
-def expect_float(got: Any, expected: float, *, what: str, context: str = "", atol: float = 1e-6, rtol: float = 1e-5) -> None:
+def expect_float(
+    got: Any, expected: float, *, what: str, context: str = "", atol: float = 1e-6, rtol: float = 1e-5
+) -> None:
     """Fail unless ``got`` (plain) is a Python number (or 0-d tensor) close to ``expected``."""
     where = f" for {context}" if context else ""
     value = float_of(got)
     if value is None:
         raise GradingError(f"{what}{where}: expected a number, got {kind_of(got)}")
     if not (abs(value - expected) <= atol + rtol * abs(expected) or value == expected):
-        ratio = f" ({_factor(value / expected)} times the expected value)" if expected and value and abs(value / expected - 1) > 1e-3 else ""
+        ratio = (
+            f" ({_factor(value / expected)} times the expected value)"
+            if expected and value and abs(value / expected - 1) > 1e-3
+            else ""
+        )
         raise GradingError(f"{what}{where}: expected {expected:.6g}, got {value:.6g}{ratio}")
 
 
@@ -478,7 +523,9 @@ def load_qualname(target: str) -> Any:
     return obj
 
 
-def run_cases(run: Callable[[Any, Any], Any], answer: Any, inputs: Sequence[Any], guard: Callable[[], Any]) -> list[Any]:
+def run_cases(
+    run: Callable[[Any, Any], Any], answer: Any, inputs: Sequence[Any], guard: Callable[[], Any]
+) -> list[Any]:
     """Student side: run the answer on every case's inputs with ``run`` (an exercise's runner)
     under ``guard()``; plain results.
 
@@ -555,7 +602,9 @@ def check(exercise: Exercise, answer: Any, hidden: bool = False, quiet: bool = F
             print(f"  [{mark}] {sub.requirement} ({sub.points:g} pt)")
     if outcome.failures:
         details = "\n".join(f"- {exercise.subcheck(s).requirement}:\n  {m}" for s, m in outcome.failures.items())
-        raise GradingError(f"{exercise.name}: {len(outcome.failures)} of {len(exercise.subchecks)} requirements not met ({kind} checks)\n{details}")
+        raise GradingError(
+            f"{exercise.name}: {len(outcome.failures)} of {len(exercise.subchecks)} requirements not met ({kind} checks)\n{details}"
+        )
     if not quiet:
         print(f"{exercise.name}: {kind} checks passed")
         _warn_names_outside_cells(exercise)

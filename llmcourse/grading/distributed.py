@@ -22,6 +22,7 @@ PostgreSQL task queue because it needs no database, runs the same code on a lapt
 (``--scheduler local:N``), a lab's machines (``dask scheduler`` + ``dask worker``) and a
 SLURM/PBS cluster (``dask-jobqueue``), and its scheduler reschedules lost work by itself.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -82,7 +83,9 @@ def _engine(sources: dict[str, str], time_limit: float, memory_bytes: int, isola
             notebooks = {chapter: nbformat.reads(text, as_version=4) for chapter, text in sources.items()}
             # One student process at a time per task: start workers with --nthreads 1 and as
             # many processes (--nworkers) as the machine has cores to give.
-            _engines[key] = Engine(notebooks, time_limit=time_limit, memory_bytes=memory_bytes, workers=1, isolation=isolation)
+            _engines[key] = Engine(
+                notebooks, time_limit=time_limit, memory_bytes=memory_bytes, workers=1, isolation=isolation
+            )
         return _engines[key]
 
 
@@ -143,7 +146,18 @@ def worker_command(scheduler: str, processes: int) -> tuple[list[str], dict[str,
     env = dict(os.environ)
     for key, value in WORKER_SETTINGS.items():  # Dask reads its settings from DASK_* variables
         env["DASK_" + key.upper().replace(".", "__").replace("-", "_")] = str(value)
-    command = [dask, "worker", *where, "--nthreads", "1", "--nworkers", str(processes), "--memory-limit", "0", "--no-dashboard"]
+    command = [
+        dask,
+        "worker",
+        *where,
+        "--nthreads",
+        "1",
+        "--nworkers",
+        str(processes),
+        "--memory-limit",
+        "0",
+        "--no-dashboard",
+    ]
     return command, env
 
 
@@ -151,7 +165,9 @@ def worker_command(scheduler: str, processes: int) -> tuple[list[str], dict[str,
 def local_workers(scheduler: str, processes: int) -> Iterator[subprocess.Popen]:
     """Start this machine's grading workers in their own process group; stop them on exit."""
     command, env = worker_command(scheduler, processes)
-    workers = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    workers = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         yield workers
     finally:
@@ -175,8 +191,11 @@ def connect(scheduler: str, workers: int | None = None, timeout: float = 120):
 
     if scheduler.startswith("local"):
         n = int(scheduler.partition(":")[2] or workers or os.cpu_count() or 1)
-        with LocalCluster(n_workers=0, scheduler_port=0, dashboard_address=None, host="127.0.0.1") as cluster, \
-                local_workers(cluster.scheduler_address, n), Client(cluster) as client:
+        with (
+            LocalCluster(n_workers=0, scheduler_port=0, dashboard_address=None, host="127.0.0.1") as cluster,
+            local_workers(cluster.scheduler_address, n),
+            Client(cluster) as client,
+        ):
             client.wait_for_workers(n, timeout=timeout)
             yield client
     elif scheduler.startswith("file:"):
@@ -187,8 +206,9 @@ def connect(scheduler: str, workers: int | None = None, timeout: float = 120):
             yield client
 
 
-def grade_on_cluster(client, tasks: list[Task], sources: dict[str, nbformat.NotebookNode]
-                     ) -> Iterator[tuple[int, SubmissionResult | None, str]]:
+def grade_on_cluster(
+    client, tasks: list[Task], sources: dict[str, nbformat.NotebookNode]
+) -> Iterator[tuple[int, SubmissionResult | None, str]]:
     """Client side: submit every task, yield ``(index, result or None, error)`` as each finishes,
     each once. A task that failed (its workers kept dying, or a worker's checks differ) yields
     ``None`` and the reason; it is not stored, so the next run grades it again."""
@@ -196,8 +216,12 @@ def grade_on_cluster(client, tasks: list[Task], sources: dict[str, nbformat.Note
 
     texts = {chapter: nbformat.writes(nb) for chapter, nb in sources.items()}
     [shared] = client.scatter([texts], broadcast=True)
-    futures = {client.submit(grade_task, task, shared, pure=False, key=f"grade-{task.index}-{task.student}-{task.chapter}"): task
-               for task in tasks}
+    futures = {
+        client.submit(
+            grade_task, task, shared, pure=False, key=f"grade-{task.index}-{task.student}-{task.chapter}"
+        ): task
+        for task in tasks
+    }
     for future in as_completed(futures):
         task = futures[future]
         if future.status == "finished":
@@ -208,12 +232,32 @@ def grade_on_cluster(client, tasks: list[Task], sources: dict[str, nbformat.Note
         future.release()
 
 
-def task_for(index: int, student: str, chapter: str, path: Path, checks: str | None,
-             time_limit: float, memory_bytes: int, isolation: bool = True) -> Task:
+def task_for(
+    index: int,
+    student: str,
+    chapter: str,
+    path: Path,
+    checks: str | None,
+    time_limit: float,
+    memory_bytes: int,
+    isolation: bool = True,
+) -> Task:
     """The task of one submission, as ``course.grade`` describes it (``checks``: None for the
     chapter's current module, else ``file:<snapshot>``)."""
     name = checks or checks_module(chapter)
     if name.startswith("file:"):
-        return Task(index, student, chapter, path.read_bytes(), name, Path(name.removeprefix("file:")).read_bytes(), "",
-                    time_limit, memory_bytes, isolation)
-    return Task(index, student, chapter, path.read_bytes(), name, None, checks_sha256(name), time_limit, memory_bytes, isolation)
+        return Task(
+            index,
+            student,
+            chapter,
+            path.read_bytes(),
+            name,
+            Path(name.removeprefix("file:")).read_bytes(),
+            "",
+            time_limit,
+            memory_bytes,
+            isolation,
+        )
+    return Task(
+        index, student, chapter, path.read_bytes(), name, None, checks_sha256(name), time_limit, memory_bytes, isolation
+    )

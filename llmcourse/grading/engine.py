@@ -9,6 +9,7 @@ Stages: intake (:mod:`~llmcourse.grading.intake`: read and repair), the source s
 one process per exercise, forked from a pre-warmed server, ``workers`` at a time), judge
 (:func:`~llmcourse.grading.contract.judge`), and report (:mod:`~llmcourse.grading.report`).
 """
+
 from __future__ import annotations
 
 import copy
@@ -97,7 +98,15 @@ class ExerciseResult:
         if self.status == "passed" or not self.messages:
             return head
         first = self.messages[0].splitlines()[0]
-        likely = next((line.strip() for m in self.messages for line in m.splitlines() if line.strip().startswith("Likely mistake:")), "")
+        likely = next(
+            (
+                line.strip()
+                for m in self.messages
+                for line in m.splitlines()
+                if line.strip().startswith("Likely mistake:")
+            ),
+            "",
+        )
         hints = [m for m in self.messages[1:] if "does not run while grading" in m]
         return "; ".join([f"{head}: {first}", likely, *hints]).rstrip("; ")
 
@@ -113,7 +122,9 @@ class SubmissionResult:
     checks: str = ""  # the checks it was graded with (a module, or a release's snapshot file)
     late_penalty: float = 0.0  # points taken off for lateness (see llmcourse.grading.term)
     review: list[str] = field(default_factory=list)  # constructs for the instructor to look at (cost nothing)
-    overridden: dict[str, float] = field(default_factory=dict)  # exercise -> the grader's points, where the instructor set others
+    overridden: dict[str, float] = field(
+        default_factory=dict
+    )  # exercise -> the grader's points, where the instructor set others
 
     @property
     def raw_score(self) -> float | None:
@@ -147,11 +158,15 @@ def not_graded_when_the_sandbox_failed(result: SubmissionResult) -> None:
     """A submission one of whose exercises the grader's own sandbox failed to run is not graded
     (status "error", kept out of the gradebook, graded again by the next run): the student
     loses no points to the grader's failure."""
-    failed = [e for e in result.exercises if e.status == "error" and any(m.startswith(SANDBOX_FAILED) for m in e.messages)]
+    failed = [
+        e for e in result.exercises if e.status == "error" and any(m.startswith(SANDBOX_FAILED) for m in e.messages)
+    ]
     if failed and result.status == "graded":
         result.status = "error"
-        result.notes.append(f"not graded: {failed[0].messages[0]} (in {', '.join(e.name for e in failed)}); "
-                            "the next run grades it again")
+        result.notes.append(
+            f"not graded: {failed[0].messages[0]} (in {', '.join(e.name for e in failed)}); "
+            "the next run grades it again"
+        )
 
 
 # ---------------------------------------------------------------- processes
@@ -164,7 +179,15 @@ def _context() -> multiprocessing.context.BaseContext:
     ctx = multiprocessing.get_context("forkserver")
     chapters = sorted(p.stem for p in (GRADING_DIR / "runners").glob("ch[0-9][0-9].py"))
     ctx.set_forkserver_preload(
-        ["torch", "torch._dynamo", "numpy", "matplotlib", "matplotlib.pyplot", "IPython.core.inputtransformer2", "llmcourse.grading.sandbox"]
+        [
+            "torch",
+            "torch._dynamo",
+            "numpy",
+            "matplotlib",
+            "matplotlib.pyplot",
+            "IPython.core.inputtransformer2",
+            "llmcourse.grading.sandbox",
+        ]
         + [f"llmcourse.grading.runners.{c}" for c in chapters]  # how to call answers; never the checks
     )
     # The server inherits these: one thread per student process, no display, no hub.
@@ -183,10 +206,13 @@ def _context() -> multiprocessing.context.BaseContext:
     saved, cwd = dict(os.environ), os.getcwd()
     try:
         os.environ.clear()
-        os.environ.update({
-            k: v for k, v in saved.items()
-            if k in sandbox.ENVIRONMENT or k.startswith("LLMCOURSE_") or k in ("HOME", "TMPDIR", "MPLCONFIGDIR")
-        })
+        os.environ.update(
+            {
+                k: v
+                for k, v in saved.items()
+                if k in sandbox.ENVIRONMENT or k.startswith("LLMCOURSE_") or k in ("HOME", "TMPDIR", "MPLCONFIGDIR")
+            }
+        )
         os.chdir(PACKAGE_DIR.parent)
         forkserver.ensure_running()
     finally:
@@ -292,8 +318,12 @@ def run_jobs(jobs: list[sandbox.Job], workers: int, time_limit: float, progress=
                 run.drain()
                 _kill_group(run.process.pid)  # whatever the student's code left running
                 outcomes[i] = _Outcome(
-                    run.messages, run.process.exitcode, run.timed_out, time.monotonic() - run.started,
-                    _read_log(jobs[i]), run.bad_message,
+                    run.messages,
+                    run.process.exitcode,
+                    run.timed_out,
+                    time.monotonic() - run.started,
+                    _read_log(jobs[i]),
+                    run.bad_message,
                 )
                 if jobs[i].scratch:
                     shutil.rmtree(jobs[i].scratch, ignore_errors=True)
@@ -331,8 +361,12 @@ def _read_log(job: sandbox.Job) -> str:
 # ---------------------------------------------------------------- judging one job
 
 
-def _judge(exercise: Exercise, test_cell: str, cases: list[contract.Case], outcome: _Outcome, time_limit: float) -> ExerciseResult:
-    result = ExerciseResult(exercise.name, test_cell, 0.0, exercise.points, "failed", {s.id: 0.0 for s in exercise.subchecks})
+def _judge(
+    exercise: Exercise, test_cell: str, cases: list[contract.Case], outcome: _Outcome, time_limit: float
+) -> ExerciseResult:
+    result = ExerciseResult(
+        exercise.name, test_cell, 0.0, exercise.points, "failed", {s.id: 0.0 for s in exercise.subchecks}
+    )
     result.output, result.seconds = outcome.output, outcome.seconds
     by_type: dict[str, list[dict]] = {}
     for message in outcome.messages:
@@ -345,17 +379,27 @@ def _judge(exercise: Exercise, test_cell: str, cases: list[contract.Case], outco
         result.messages = [contract.forbidden_message(exercise, forbidden)]
     elif final is None:
         if outcome.timed_out:
-            result.status, result.messages = "timeout", [f"timed out after {time_limit:g} s (an endless loop, or far too slow)"]
+            result.status, result.messages = (
+                "timeout",
+                [f"timed out after {time_limit:g} s (an endless loop, or far too slow)"],
+            )
         elif outcome.exitcode is not None and outcome.exitcode < 0:
-            sig = signal.Signals(-outcome.exitcode).name if -outcome.exitcode in {s.value for s in signal.Signals} else str(-outcome.exitcode)
+            sig = (
+                signal.Signals(-outcome.exitcode).name
+                if -outcome.exitcode in {s.value for s in signal.Signals}
+                else str(-outcome.exitcode)
+            )
             oom = sig == "SIGKILL"
             result.status = "oom" if oom else "died"
-            result.messages = [f"the process was killed by {sig}" + (" (most likely it ran out of memory)" if oom else "")]
+            result.messages = [
+                f"the process was killed by {sig}" + (" (most likely it ran out of memory)" if oom else "")
+            ]
         else:
             sandbox_error = by_type.get("sandbox-error")
             result.status = "error" if sandbox_error else "died"
             result.messages = [
-                f"{SANDBOX_FAILED}{sandbox_error[0].get('error')}" if sandbox_error
+                f"{SANDBOX_FAILED}{sandbox_error[0].get('error')}"
+                if sandbox_error
                 else f"the process exited with code {outcome.exitcode} before its results were in (sys.exit / os._exit?)"
             ]
     elif final.get("missing"):
@@ -405,8 +449,9 @@ class Engine:
     cut_network: bool = True
     isolation: bool = True  # the operating-system sandbox; False only with the instructor's --no-isolation
     _cases: dict[tuple[str, str], list[contract.Case]] = field(default_factory=dict, init=False)
-    sandbox_ms: dict[str, list[float]] = field(default_factory=dict, init=False)  # step -> its milliseconds, per process
-
+    sandbox_ms: dict[str, list[float]] = field(
+        default_factory=dict, init=False
+    )  # step -> its milliseconds, per process
 
     def cases(self, checks: str, name: str) -> list[contract.Case]:
         """Every case of one exercise (expected values computed once per run, in this process)."""
@@ -438,7 +483,10 @@ class Engine:
                 exercises = exercises_of(chapter, checks)
                 self.cases(checks, next(iter(exercises)))
             except Exception as exc:  # noqa: BLE001 - a broken release snapshot: this row, not the batch
-                result.status, result.notes = "error", [f"the checks {checks} could not be loaded ({type(exc).__name__}: {exc})"]
+                result.status, result.notes = (
+                    "error",
+                    [f"the checks {checks} could not be loaded ({type(exc).__name__}: {exc})"],
+                )
                 continue
             try:
                 nb = intake.read_notebook(path)
@@ -455,8 +503,15 @@ class Engine:
                 result.review += [line for line in review if line not in result.review]
                 if scan:
                     result.exercises.append(
-                        ExerciseResult(exercise.name, exercise.test_cell, 0.0, exercise.points, "forbidden",
-                                       {s.id: 0.0 for s in exercise.subchecks}, [contract.forbidden_message(exercise, scan)])
+                        ExerciseResult(
+                            exercise.name,
+                            exercise.test_cell,
+                            0.0,
+                            exercise.points,
+                            "forbidden",
+                            {s.id: 0.0 for s in exercise.subchecks},
+                            [contract.forbidden_message(exercise, scan)],
+                        )
                     )
                     continue
                 result.exercises.append(None)  # type: ignore[arg-type] - filled in below, in order
@@ -490,30 +545,47 @@ class Engine:
         secrets = redaction.secret_values(env_files=[PACKAGE_DIR.parent / ".env", Path.cwd() / ".env"])
         return [redaction.redact_fields(r, secrets) for r in results]
 
-    def _job(self, chapter: str, checks: str, key: str, exercise: Exercise, sub: intake.Submission,
-             log_path: Path) -> tuple[sandbox.Job, list[str], list[str]]:
+    def _job(
+        self, chapter: str, checks: str, key: str, exercise: Exercise, sub: intake.Submission, log_path: Path
+    ) -> tuple[sandbox.Job, list[str], list[str]]:
         """The job of one exercise, what the source scan found in the cells it would run (forbidden),
         and what it found worth the instructor's review."""
         all_exercises = contract.load_checks(checks).EXERCISES
         cells = [sandbox.Cell(f"setup {i + 1}", s, False, s in sub.trusted_setup) for i, s in enumerate(sub.setup)]
-        scan = [line for cell in cells if cell.source not in sub.trusted_setup for line in guards.scan_source(cell.source, (), cell.label)]
+        scan = [
+            line
+            for cell in cells
+            if cell.source not in sub.trusted_setup
+            for line in guards.scan_source(cell.source, (), cell.label)
+        ]
         for dep in _dependencies(all_exercises, exercise):
             source = sub.answers.get(dep.cell)
             # A dependency's tampering is its own exercise's business: here its cell is left out
             # (a stand-in replaces its answer anyway), so it cannot reach this exercise's process.
             if source is not None and not guards.scan_source(source, (), dep.cell):
                 cells.append(sandbox.Cell(dep.cell, source, False, quiet=True))
-        review = [line for cell in cells if cell.source not in sub.trusted_setup for line in guards.review_source(cell.source, (), cell.label)]
+        review = [
+            line
+            for cell in cells
+            if cell.source not in sub.trusted_setup
+            for line in guards.review_source(cell.source, (), cell.label)
+        ]
         if exercise.cell in sub.answers:
             cells.append(sandbox.Cell(exercise.cell, sub.answers[exercise.cell], True))
             scan += guards.scan_source(sub.answers[exercise.cell], exercise.forbidden.names, exercise.cell)
             review += guards.review_source(sub.answers[exercise.cell], exercise.forbidden.names, exercise.cell)
         job = sandbox.Job(
-            runner=runner_of(chapter, checks, key), answer_name=exercise.name, cells=cells,
-            depends=dict(exercise.depends), forbidden=exercise.forbidden,
-            inputs=[c.inputs for c in self.cases(checks, key)], log_path=str(log_path),
-            memory_bytes=self.memory_bytes, output_bytes=self.output_bytes,
-            cell_seconds=min(10.0, self.time_limit / 3), cut_network=self.cut_network,
+            runner=runner_of(chapter, checks, key),
+            answer_name=exercise.name,
+            cells=cells,
+            depends=dict(exercise.depends),
+            forbidden=exercise.forbidden,
+            inputs=[c.inputs for c in self.cases(checks, key)],
+            log_path=str(log_path),
+            memory_bytes=self.memory_bytes,
+            output_bytes=self.output_bytes,
+            cell_seconds=min(10.0, self.time_limit / 3),
+            cut_network=self.cut_network,
             scratch=str(log_path.with_suffix("")),
         )
         if self.isolation:

@@ -20,6 +20,7 @@ Layers 2 and 3 count whoever calls a forbidden function or operator, unless the 
 library entry points allowed to reach it (``Forbidden.allowed_callers``: a model's forward, whose
 layers may dispatch fused kernels) and one of them is running further up the stack.
 """
+
 from __future__ import annotations
 
 import ast
@@ -124,7 +125,8 @@ def _tripwire_code(freevars: tuple[str, ...]) -> CodeType | None:
         else:
             names = ", ".join(freevars)
             source = (
-                "def outer():\n" + "".join(f"    {v} = None\n" for v in freevars)
+                "def outer():\n"
+                + "".join(f"    {v} = None\n" for v in freevars)
                 + "    def tripwire(*args, **kwargs):\n"
                 + f"        ({names},)\n"
                 + "        import sys as _sys\n        from llmcourse.grading import guards as _guards\n"
@@ -289,7 +291,9 @@ class Guard:
     def __init__(self, forbidden: Forbidden, report: Callable[[str], None] | None = None) -> None:
         self.report = report
         self.seen: list[str] = []
-        self.functions = {load_qualname(name.replace(".", ":", 1) if ":" not in name else name): name for name in forbidden.torch}
+        self.functions = {
+            load_qualname(name.replace(".", ":", 1) if ":" not in name else name): name for name in forbidden.torch
+        }
         self.aten = tuple(forbidden.aten)
         self.allowed = _allowed_codes(forbidden.allowed_callers)
         self.python = [obj for obj in map(_loaded_or_none, forbidden.python) if obj is not None]
@@ -471,7 +475,9 @@ def review_source(source: str, forbidden_names: Iterable[str] = (), cell: str = 
         id(node.body[0].value)
         for node in ast.walk(tree)
         if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-        and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
     }
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and node.attr in REVIEW:
@@ -483,11 +489,20 @@ def review_source(source: str, forbidden_names: Iterable[str] = (), cell: str = 
             roots = {module.split(".")[0]} | {a.name.split(".")[0] for a in node.names} | {a.name for a in node.names}
             for root in sorted(roots & set(REVIEW)):
                 add(f"import of {REVIEW[root]}", node)
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr" \
-                and len(node.args) >= 2 and not isinstance(node.args[1], ast.Constant):
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "getattr"
+            and len(node.args) >= 2
+            and not isinstance(node.args[1], ast.Constant)
+        ):
             add("getattr() with a computed name", node)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
-            hidden = [n for n in names | {"setprofile", "settrace", "DisableTorchFunction", "scaled_dot_product"} if n in node.value]
+            hidden = [
+                n
+                for n in names | {"setprofile", "settrace", "DisableTorchFunction", "scaled_dot_product"}
+                if n in node.value
+            ]
             if hidden:
                 add(f"the name {hidden[0]!r} in a string", node)
     return found

@@ -6,6 +6,7 @@ exercises it depends on, and its own solution cell. Demos and test cells never r
 grading: the checks come from the course's package, so a deleted or edited test cell changes
 nothing (the report says it was restored).
 """
+
 from __future__ import annotations
 
 import json
@@ -119,7 +120,9 @@ def intake(nb: nbformat.NotebookNode, source: nbformat.NotebookNode, graded: set
             sub.answers[gid] = match.source
             restored.append(gid)
     if restored:
-        sub.notes.append(f"nbgrader metadata of cells {', '.join(restored)} was lost: recognised them by id or first line")
+        sub.notes.append(
+            f"nbgrader metadata of cells {', '.join(restored)} was lost: recognised them by id or first line"
+        )
     missing = [gid for gid in wanted if gid not in sub.answers and (graded is None or gid in graded)]
     if missing:
         sub.notes.append(f"solution cells not found: {', '.join(missing)}")
@@ -130,7 +133,9 @@ def intake(nb: nbformat.NotebookNode, source: nbformat.NotebookNode, graded: set
         if mine is None or _what_runs(_visible_part(mine.source)) != _what_runs(_visible_part(original.source)):
             changed.append(gid)
     if changed:
-        sub.notes.append(f"test cells deleted or edited: {', '.join(changed)} (restored: the course's checks were used)")
+        sub.notes.append(
+            f"test cells deleted or edited: {', '.join(changed)} (restored: the course's checks were used)"
+        )
 
     setup_sources = [c for c in source.cells if SETUP_TAG in c.metadata.get("tags", [])]
     sub.trusted_setup = {c.source for c in setup_sources}

@@ -22,6 +22,7 @@ speed), in this order:
 them unless the instructor passes ``--no-isolation`` (and then every report says so).
 :func:`policy_for` says what one exercise's process may read.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -56,7 +57,16 @@ MAX_PROCESSES = 512  # threads count too (per user)
 # Landlock's filesystem rights (ABI 1-5).
 EXECUTE, WRITE_FILE, READ_FILE, READ_DIR = 1, 2, 4, 8
 REMOVE_DIR, REMOVE_FILE, MAKE_CHAR, MAKE_DIR, MAKE_REG, MAKE_SOCK, MAKE_FIFO, MAKE_BLOCK, MAKE_SYM = (
-    16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
+    16,
+    32,
+    64,
+    128,
+    256,
+    512,
+    1024,
+    2048,
+    4096,
+)
 REFER, TRUNCATE, IOCTL_DEV = 8192, 16384, 32768
 FILE_RIGHTS = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV  # the rights a rule on a file may carry
 SCOPE_ABSTRACT_UNIX_SOCKET, SCOPE_SIGNAL = 1, 2  # ABI 6
@@ -88,7 +98,7 @@ class Policy:
     scratch: str = ""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def interpreter_paths() -> tuple[str, ...]:
     """The interpreter, its standard library and the site packages (the virtual environment's).
     Worked out once per process: they do not change while it runs."""
@@ -112,7 +122,9 @@ def course_files(package_dir: Path, hidden: set[str]) -> list[str]:
             continue
         relative = path.relative_to(package_dir).as_posix()
         if path.parent.name == "__pycache__":
-            source = f"{path.parent.parent.relative_to(package_dir).as_posix()}/{path.name.split('.')[0]}.py".lstrip("./")
+            source = f"{path.parent.parent.relative_to(package_dir).as_posix()}/{path.name.split('.')[0]}.py".lstrip(
+                "./"
+            )
             if source in hidden:
                 continue
         elif relative in hidden:
@@ -126,14 +138,20 @@ def course_files(package_dir: Path, hidden: set[str]) -> list[str]:
 
 def landlock_abi() -> int:
     """Landlock's ABI version here (0: not available)."""
-    abi = _libc.syscall(SYS_LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(LANDLOCK_CREATE_RULESET_VERSION))
+    abi = _libc.syscall(
+        SYS_LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(LANDLOCK_CREATE_RULESET_VERSION)
+    )
     return max(int(abi), 0)
 
 
 def probe() -> dict[str, str]:
     """Which mechanisms work on this machine, tried in a throwaway child: ``{mechanism: "yes" or
     why not}`` for ``namespaces``, ``landlock`` and ``drop-root``."""
-    found = {"landlock": "yes" if landlock_abi() >= 1 else "Landlock is not enabled in this kernel (Linux 5.13+, lsm=landlock)"}
+    found = {
+        "landlock": "yes"
+        if landlock_abi() >= 1
+        else "Landlock is not enabled in this kernel (Linux 5.13+, lsm=landlock)"
+    }
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the throwaway child
@@ -205,7 +223,9 @@ def hide_homes(needed: list[str]) -> list[str]:
         for path in sorted(set(paths)):
             if any(path.startswith(other + os.sep) for other in paths if other != path):
                 continue  # inside another needed path: attached with it
-            fd = _libc.syscall(SYS_OPEN_TREE, ctypes.c_int(-100), path.encode(), ctypes.c_uint(OPEN_TREE_CLONE | AT_RECURSIVE))
+            fd = _libc.syscall(
+                SYS_OPEN_TREE, ctypes.c_int(-100), path.encode(), ctypes.c_uint(OPEN_TREE_CLONE | AT_RECURSIVE)
+            )
             if fd < 0:
                 raise _errno(f"open_tree({path})")
             trees.append((path, int(fd)))
@@ -213,7 +233,17 @@ def hide_homes(needed: list[str]) -> list[str]:
             raise _errno(f"covering {folder}")
         for path, fd in trees:
             os.makedirs(path, exist_ok=True)
-            if _libc.syscall(SYS_MOVE_MOUNT, ctypes.c_int(fd), b"", ctypes.c_int(-100), path.encode(), ctypes.c_uint(MOVE_MOUNT_F_EMPTY_PATH)) != 0:
+            if (
+                _libc.syscall(
+                    SYS_MOVE_MOUNT,
+                    ctypes.c_int(fd),
+                    b"",
+                    ctypes.c_int(-100),
+                    path.encode(),
+                    ctypes.c_uint(MOVE_MOUNT_F_EMPTY_PATH),
+                )
+                != 0
+            ):
                 raise _errno(f"attaching {path}")
             os.close(fd)
     return sorted(covered)
@@ -228,7 +258,11 @@ def die_with_parent() -> None:
 
 
 class _RulesetAttr(ctypes.Structure):
-    _fields_ = [("handled_access_fs", ctypes.c_uint64), ("handled_access_net", ctypes.c_uint64), ("scoped", ctypes.c_uint64)]
+    _fields_ = [
+        ("handled_access_fs", ctypes.c_uint64),
+        ("handled_access_net", ctypes.c_uint64),
+        ("scoped", ctypes.c_uint64),
+    ]
 
 
 class _PathBeneathAttr(ctypes.Structure):
@@ -237,7 +271,21 @@ class _PathBeneathAttr(ctypes.Structure):
 
 
 def _handled_rights(abi: int) -> int:
-    rights = EXECUTE | WRITE_FILE | READ_FILE | READ_DIR | REMOVE_DIR | REMOVE_FILE | MAKE_CHAR | MAKE_DIR | MAKE_REG | MAKE_SOCK | MAKE_FIFO | MAKE_BLOCK | MAKE_SYM
+    rights = (
+        EXECUTE
+        | WRITE_FILE
+        | READ_FILE
+        | READ_DIR
+        | REMOVE_DIR
+        | REMOVE_FILE
+        | MAKE_CHAR
+        | MAKE_DIR
+        | MAKE_REG
+        | MAKE_SOCK
+        | MAKE_FIFO
+        | MAKE_BLOCK
+        | MAKE_SYM
+    )
     if abi >= 2:
         rights |= REFER
     if abi >= 3:
@@ -275,7 +323,16 @@ def restrict(policy: Policy) -> int:
                 if not stat.S_ISDIR(os.fstat(fd).st_mode):
                     rights &= FILE_RIGHTS
                 rule = _PathBeneathAttr(rights & handled, fd)
-                if _libc.syscall(SYS_LANDLOCK_ADD_RULE, ctypes.c_int(ruleset), ctypes.c_int(LANDLOCK_RULE_PATH_BENEATH), ctypes.byref(rule), ctypes.c_uint32(0)) != 0:
+                if (
+                    _libc.syscall(
+                        SYS_LANDLOCK_ADD_RULE,
+                        ctypes.c_int(ruleset),
+                        ctypes.c_int(LANDLOCK_RULE_PATH_BENEATH),
+                        ctypes.byref(rule),
+                        ctypes.c_uint32(0),
+                    )
+                    != 0
+                ):
                     raise _errno(f"landlock_add_rule({path})")
             finally:
                 os.close(fd)
@@ -310,6 +367,7 @@ PACKAGE_DIR = GRADING_DIR.parent
 # What the student's process may read of the grading package: what runs an answer, not the checks.
 STUDENT_SIDE = ("__init__.py", "contract.py", "guards.py", "sandbox.py", "isolation.py", "submission.py", "runners/")
 
+
 def policy_for(exercise: Exercise, runner: str, scratch: str) -> tuple[Policy, tuple[str, ...]]:
     """What the student's process of ``exercise`` (run by ``runner``, "module:qualname") may read
     (see :func:`_readable`), with ``scratch`` as its own folder, and the modules it gets
@@ -328,15 +386,21 @@ def _readable(exercise: Exercise, runner_module: str) -> tuple[tuple[str, ...], 
     (stand-ins there)."""
     stand_ins = {target.partition(":")[0] for target in exercise.depends.values()}
     hidden = {
-        p.relative_to(PACKAGE_DIR).as_posix() for p in GRADING_DIR.rglob("*.py")
+        p.relative_to(PACKAGE_DIR).as_posix()
+        for p in GRADING_DIR.rglob("*.py")
         if not any(p.relative_to(GRADING_DIR).as_posix().startswith(side) for side in STUDENT_SIDE)
     }
     needed = set().union(*(_llmcourse_imports(m) for m in (runner_module, *stand_ins)))
     for target in exercise.forbidden.python:
         module = target.partition(":")[0]
         if module.startswith("llmcourse.") and module not in needed:
-            hidden |= {f"{module.removeprefix('llmcourse.').replace('.', '/')}.py", f"{module.removeprefix('llmcourse.').replace('.', '/')}/__init__.py"}
-    modules = tuple(sorted("llmcourse." + h.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for h in hidden))
+            hidden |= {
+                f"{module.removeprefix('llmcourse.').replace('.', '/')}.py",
+                f"{module.removeprefix('llmcourse.').replace('.', '/')}/__init__.py",
+            }
+    modules = tuple(
+        sorted("llmcourse." + h.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for h in hidden)
+    )
     return (
         (*SYSTEM_DIRS, *interpreter_paths()),
         (*SYSTEM_FILES, *course_files(PACKAGE_DIR, hidden)),
@@ -376,14 +440,14 @@ def require() -> None:
     missing = {k: v for k, v in _probe().items() if v != "yes"}
     if missing:
         raise IsolationError(
-            "this machine cannot isolate the students' code: " + "; ".join(f"{k}: {v}" for k, v in missing.items())
+            "this machine cannot isolate the students' code: "
+            + "; ".join(f"{k}: {v}" for k, v in missing.items())
             + ". Grade on Linux 5.13+ with Landlock and namespaces, or pass --no-isolation to grade without "
             "the sandbox (every report will say so)"
         )
+
 
 def _probe() -> dict[str, str]:
     if not _probed:
         _probed.update(probe())
     return _probed
-
-

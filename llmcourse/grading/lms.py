@@ -27,6 +27,7 @@ Written by ``make grade`` under ``autograde/`` (gradebooks) and ``autograde/expo
 
 Blackboard has no bulk feedback upload; its students get the generic zip's pages.
 """
+
 from __future__ import annotations
 
 import csv
@@ -38,8 +39,18 @@ from llmcourse.grading import collect
 from llmcourse.grading.engine import SubmissionResult
 from llmcourse.grading.term import SettingsError, Term
 
-WORKSHEET = ["Identifier", "Full name", "Email address", "Status", "Grade", "Maximum Grade", "Grade can be changed",
-             "Last modified (submission)", "Last modified (grade)", "Feedback comments"]
+WORKSHEET = [
+    "Identifier",
+    "Full name",
+    "Email address",
+    "Status",
+    "Grade",
+    "Maximum Grade",
+    "Grade can be changed",
+    "Last modified (submission)",
+    "Last modified (grade)",
+    "Feedback comments",
+]
 PARTICIPANT = "Participant "  # Moodle's prefix of a worksheet Identifier
 EXCUSED = "EX"  # Canvas's gradebook value of an excused submission
 
@@ -70,11 +81,28 @@ def gradebook_csvs(results: list[SubmissionResult], term: Term, folder: Path) ->
     with open(canvas, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", *chapters])
-        writer.writerow(["Points Possible", "", "", "", "", *[f"{max((r.max_score for r in results if r.chapter == c), default=0):g}" for c in chapters]])
+        writer.writerow(
+            [
+                "Points Possible",
+                "",
+                "",
+                "",
+                "",
+                *[f"{max((r.max_score for r in results if r.chapter == c), default=0):g}" for c in chapters],
+            ]
+        )
         for s in students:
             person = term.roster.get(s)
-            writer.writerow([person.name if person else s, s, "", person.email if person else "", "",
-                             *[_score(by_key.get((s, c)), term.missing, EXCUSED) for c in chapters]])
+            writer.writerow(
+                [
+                    person.name if person else s,
+                    s,
+                    "",
+                    person.email if person else "",
+                    "",
+                    *[_score(by_key.get((s, c)), term.missing, EXCUSED) for c in chapters],
+                ]
+            )
     with open(moodle, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["Email address", "Full name", *[col for c in chapters for col in (c, f"{c} feedback")]])
@@ -108,8 +136,14 @@ def _moment(when: datetime | None) -> str:
     return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00") if when else ""
 
 
-def moodle_worksheets(root: Path, results: list[SubmissionResult], term: Term, originals: dict[tuple[str, str], str],
-                      submitted: dict[tuple[str, str], datetime | None], now: datetime | None = None) -> list[Path]:
+def moodle_worksheets(
+    root: Path,
+    results: list[SubmissionResult],
+    term: Term,
+    originals: dict[tuple[str, str], str],
+    submitted: dict[tuple[str, str], datetime | None],
+    now: datetime | None = None,
+) -> list[Path]:
     """``export/<chapter>_moodle_worksheet.csv`` for every chapter with a Moodle download or a
     worksheet downloaded from Moodle (``root/lms/<chapter>_moodle_worksheet.csv``)."""
     now = now or datetime.now(timezone.utc)
@@ -128,7 +162,9 @@ def moodle_worksheets(root: Path, results: list[SubmissionResult], term: Term, o
                 header, lines = list(reader.fieldnames or []), list(reader)
             missing_columns = {"Identifier", "Grade", "Last modified (grade)"} - set(header)
             if missing_columns:
-                raise SettingsError(f"{template.name} is not a Moodle grading worksheet: no {', '.join(sorted(missing_columns))} column")
+                raise SettingsError(
+                    f"{template.name} is not a Moodle grading worksheet: no {', '.join(sorted(missing_columns))} column"
+                )
             if "Feedback comments" not in header:
                 header.append("Feedback comments")
         else:
@@ -138,15 +174,26 @@ def moodle_worksheets(root: Path, results: list[SubmissionResult], term: Term, o
                 if identity is None:
                     continue
                 person = term.roster.get(r.student)
-                lines.append({"Identifier": f"{PARTICIPANT}{identity[1]}", "Full name": identity[0],
-                              "Email address": person.email if person else "",
-                              "Status": "Submitted for grading", "Maximum Grade": f"{max_score:g}", "Grade can be changed": "Yes",
-                              "Last modified (submission)": _moment(submitted.get((r.student, chapter)))})
+                lines.append(
+                    {
+                        "Identifier": f"{PARTICIPANT}{identity[1]}",
+                        "Full name": identity[0],
+                        "Email address": person.email if person else "",
+                        "Status": "Submitted for grading",
+                        "Maximum Grade": f"{max_score:g}",
+                        "Grade can be changed": "Yes",
+                        "Last modified (submission)": _moment(submitted.get((r.student, chapter))),
+                    }
+                )
             if not lines:
                 continue
         for line in lines:
             participant = (line.get("Identifier") or "").removeprefix(PARTICIPANT).strip()
-            student = participant if participant in by_student else by_email.get((line.get("Email address") or "").strip().lower())
+            student = (
+                participant
+                if participant in by_student
+                else by_email.get((line.get("Email address") or "").strip().lower())
+            )
             result = by_student.get(student) if student else None
             if result is None and student not in term.roster:
                 continue  # not graded here: left as Moodle wrote it

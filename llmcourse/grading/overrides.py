@@ -22,6 +22,7 @@ The feedback page, grades.csv, the class report, the LMS exports and nbgrader's 
 An entry naming an unknown chapter or exercise, or points outside the exercise's range, stops
 the run with a message naming the entry: a typo must not silently keep the grader's score.
 """
+
 from __future__ import annotations
 
 try:
@@ -52,7 +53,9 @@ def read_overrides(path: Path | None, chapters: list[str]) -> dict[tuple[str, st
         return {}
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     if set(data) - {"override"}:
-        raise SettingsError(f"{path.name}: only [[override]] entries are allowed, found {sorted(set(data) - {'override'})}")
+        raise SettingsError(
+            f"{path.name}: only [[override]] entries are allowed, found {sorted(set(data) - {'override'})}"
+        )
     found: dict[tuple[str, str], Override] = {}
     for number, entry in enumerate(data.get("override", []), 1):
         where = f"{path.name}, override {number}"
@@ -61,14 +64,18 @@ def read_overrides(path: Path | None, chapters: list[str]) -> dict[tuple[str, st
             raise SettingsError(f"{where}: unknown keys {sorted(unknown)} (student, chapter, points, comment, excused)")
         student, chapter = str(entry.get("student", "")), str(entry.get("chapter", ""))
         if not student or chapter not in chapters:
-            raise SettingsError(f"{where}: needs a student and a chapter among {', '.join(chapters)}; got {student!r}, {chapter!r}")
+            raise SettingsError(
+                f"{where}: needs a student and a chapter among {', '.join(chapters)}; got {student!r}, {chapter!r}"
+            )
         if (student, chapter) in found:
             raise SettingsError(f"{where}: a second entry for {student}/{chapter}; put both in one")
         declared = {e.name: e for e in exercises_of(chapter).values()}
         points = {}
         for name, value in entry.get("points", {}).items():
             if name not in declared:
-                raise SettingsError(f"{where}: {chapter} has no exercise {name!r} (its exercises: {', '.join(declared)})")
+                raise SettingsError(
+                    f"{where}: {chapter} has no exercise {name!r} (its exercises: {', '.join(declared)})"
+                )
             if not isinstance(value, (int, float)) or not 0 <= value <= declared[name].points:
                 raise SettingsError(f"{where}: {name} takes points from 0 to {declared[name].points:g}, got {value!r}")
             points[name] = float(value)
@@ -90,12 +97,17 @@ def apply(result: SubmissionResult, override: Override | None) -> SubmissionResu
         if exercise.name in override.points:
             before, exercise.points = exercise.points, override.points[exercise.name]
             result.overridden[exercise.name] = before
-            exercise.messages.insert(0, f"set to {exercise.points:g}/{exercise.max_points:g} by the instructor; "
-                                        f"the grader gave {before:g} ({exercise.status})")
+            exercise.messages.insert(
+                0,
+                f"set to {exercise.points:g}/{exercise.max_points:g} by the instructor; "
+                f"the grader gave {before:g} ({exercise.status})",
+            )
             exercise.status = "overridden"
     missing = set(override.points) - {e.name for e in result.exercises}
     if missing and result.status == "graded":
-        result.notes.append(f"{OVERRIDE_NOTE}no graded exercise {', '.join(sorted(missing))}: those points are not applied")
+        result.notes.append(
+            f"{OVERRIDE_NOTE}no graded exercise {', '.join(sorted(missing))}: those points are not applied"
+        )
     if override.comment:
         result.notes.append(f"{OVERRIDE_NOTE}{override.comment}")
     return result

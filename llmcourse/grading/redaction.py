@@ -9,6 +9,7 @@ A secret is the value of a variable of the grader's environment whose name says 
 ``TOKEN``, ``SECRET``, ``PASSWORD``, ``CREDENTIAL``) and every value in the course folder's
 ``.env`` files.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -60,5 +61,7 @@ def redact_fields(obj, secrets: list[str]):
     if isinstance(obj, dict):
         return {k: redact_fields(v, secrets) for k, v in obj.items()}
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return dataclasses.replace(obj, **{f.name: redact_fields(getattr(obj, f.name), secrets) for f in dataclasses.fields(obj) if f.init})
+        return dataclasses.replace(
+            obj, **{f.name: redact_fields(getattr(obj, f.name), secrets) for f in dataclasses.fields(obj) if f.init}
+        )
     return obj

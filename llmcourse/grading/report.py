@@ -2,6 +2,7 @@
 
 Everything a student's code produced (messages, output) is escaped before it goes into HTML.
 """
+
 from __future__ import annotations
 
 import csv
@@ -40,15 +41,27 @@ def write_csv(results: list[SubmissionResult], path: Path, roster: dict | None =
     roster = roster or {}
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", "name", "email", "chapter", "score", "max_score", "late_penalty", "status", "details", "notes"])
+        writer.writerow(
+            ["student", "name", "email", "chapter", "score", "max_score", "late_penalty", "status", "details", "notes"]
+        )
         for r in results:
             person = roster.get(r.student)
             score = missing if r.status == "missing" else "" if r.score is None else f"{r.score:g}"
             max_score = f"{r.max_score:g}" if r.exercises else ""
-            writer.writerow([
-                r.student, person.name if person else "", person.email if person else "", r.chapter, score, max_score,
-                f"{r.late_penalty:g}", r.status, r.details, " | ".join(notes_of(r)),
-            ])
+            writer.writerow(
+                [
+                    r.student,
+                    person.name if person else "",
+                    person.email if person else "",
+                    r.chapter,
+                    score,
+                    max_score,
+                    f"{r.late_penalty:g}",
+                    r.status,
+                    r.details,
+                    " | ".join(notes_of(r)),
+                ]
+            )
 
 
 def log_text(result: SubmissionResult) -> str:
@@ -58,7 +71,10 @@ def log_text(result: SubmissionResult) -> str:
         lines.append(f"score: {result.score:g} / {result.max_score:g}")
     lines += [f"note: {n}" for n in result.notes]
     for e in result.exercises:
-        lines += ["", f"== {e.name} ({e.test_cell}): {e.points:g}/{e.max_points:g}, {STATUS_WORDS.get(e.status, e.status)}, {e.seconds:.2f} s"]
+        lines += [
+            "",
+            f"== {e.name} ({e.test_cell}): {e.points:g}/{e.max_points:g}, {STATUS_WORDS.get(e.status, e.status)}, {e.seconds:.2f} s",
+        ]
         lines += [f"  sub-check {sid}: {pts:g}" for sid, pts in e.subchecks.items()]
         lines += [f"  cell error: {c}" for c in e.cell_errors]
         lines += ["  " + m.replace("\n", "\n  ") for m in e.messages]
@@ -87,15 +103,19 @@ def feedback_html(result: SubmissionResult, answers: dict[str, str] | None = Non
         parts += ["<p><b>Excused</b>: no score is due.</p>"] + [f"<p>Note: {esc(n)}</p>" for n in result.notes]
         return "".join(parts) + "</body></html>"
     if result.status != "graded":
-        parts.append(f"<p class='bad'>This submission could not be graded: {esc('; '.join(result.notes))}</p></body></html>")
+        parts.append(
+            f"<p class='bad'>This submission could not be graded: {esc('; '.join(result.notes))}</p></body></html>"
+        )
         return "".join(parts)
     parts.append(f"<p><b>Score: {result.score:g} / {result.max_score:g}</b></p>")
     parts += [f"<p>Note: {esc(n)}</p>" for n in result.notes]
     exercises = {e.name: e for e in exercises_of(result.chapter, result.checks or None).values()}
     for e in result.exercises:
         cls = "ok" if e.status == "passed" or e.points == e.max_points else "bad"
-        parts.append(f"<h2 id='{esc(e.name)}'>{esc(e.name)}: {e.points:g} / {e.max_points:g} "
-                     f"<span class='{cls}'>({esc(STATUS_WORDS.get(e.status, e.status))})</span></h2>")
+        parts.append(
+            f"<h2 id='{esc(e.name)}'>{esc(e.name)}: {e.points:g} / {e.max_points:g} "
+            f"<span class='{cls}'>({esc(STATUS_WORDS.get(e.status, e.status))})</span></h2>"
+        )
         declared = exercises.get(e.name)
         if answers is not None and declared is not None:
             parts.append(f"<pre class='answer'>{esc(answers.get(declared.cell, '(no answer cell)'))}</pre>")
@@ -104,7 +124,9 @@ def feedback_html(result: SubmissionResult, answers: dict[str, str] | None = Non
             for sub in declared.subchecks:
                 got = e.subchecks.get(sub.id, 0.0)
                 mark = "<span class='ok'>✓</span>" if got == sub.points else "<span class='bad'>✗</span>"
-                parts.append(f"<tr><td>{mark}</td><td>{esc(sub.requirement)}</td><td>{got:g} / {sub.points:g}</td></tr>")
+                parts.append(
+                    f"<tr><td>{mark}</td><td>{esc(sub.requirement)}</td><td>{got:g} / {sub.points:g}</td></tr>"
+                )
             parts.append("</table>")
         parts += [f"<pre>{esc(m)}</pre>" for m in e.messages]
         parts += [f"<p class='bad'>Cell error: {esc(c)}</p>" for c in e.cell_errors]
@@ -156,7 +178,9 @@ def record_in_gradebook(db_url: str, results: list[SubmissionResult], attempts: 
                         for e in r.exercises:
                             grade = gb.find_grade(e.test_cell, r.chapter, r.chapter, r.student)
                             grade.auto_score, grade.manual_score = _cell_scores(r, e)
-                        gb.find_submission_notebook(r.chapter, r.chapter, r.student).late_submission_penalty = r.late_penalty
+                        gb.find_submission_notebook(
+                            r.chapter, r.chapter, r.student
+                        ).late_submission_penalty = r.late_penalty
                     gb.db.commit()
                     break
                 except Exception:  # noqa: BLE001 - a concurrent writer: roll back and try again
@@ -187,4 +211,6 @@ def _recorded(gb, r: SubmissionResult) -> bool:
     if r.status == "excused":
         return False
     scores = {cell: (grade.auto_score, grade.manual_score) for cell, grade in cells.items()}
-    return (notebook.late_submission_penalty or 0.0) == r.late_penalty and scores == {e.test_cell: _cell_scores(r, e) for e in r.exercises}
+    return (notebook.late_submission_penalty or 0.0) == r.late_penalty and scores == {
+        e.test_cell: _cell_scores(r, e) for e in r.exercises
+    }

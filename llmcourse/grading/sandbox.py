@@ -23,6 +23,7 @@ operation (forking after one can hang the child). The process:
 
 Nothing this process sends can run code in the grader's process; the grader decides.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -192,8 +193,19 @@ def _limit(memory_bytes: int, output_bytes: int) -> None:
 
 
 # What the student's process keeps of the grader's environment (``LLMCOURSE_*`` too).
-ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-               "OPENBLAS_NUM_THREADS", "MPLBACKEND", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+ENVIRONMENT = (
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MPLBACKEND",
+    "HF_HUB_OFFLINE",
+    "TRANSFORMERS_OFFLINE",
+)
 
 
 def scrubbed_environment(environ: dict[str, str], home: str) -> dict[str, str]:
@@ -234,6 +246,7 @@ def run_job(job_bytes: bytes, conn) -> None:
     """Entry point of the student's process (``multiprocessing`` target): ``job_bytes`` is the
     pickled :class:`Job` (from the grader, so safe to load). Never returns."""
     job: Job = pickle.loads(job_bytes)
+
     def send(message: dict) -> None:
         conn.send_bytes(json.dumps(message).encode())
 

@@ -8,6 +8,7 @@ one with what it expected and what it got (shape, first differing index) and, wh
 equals a known mistake, which. Nothing here is graded or sandboxed: it runs in the student's own
 kernel, for learning.
 """
+
 from __future__ import annotations
 
 import math
@@ -97,14 +98,21 @@ def check_rms_norm(rms_norm: Callable[..., torch.Tensor]) -> None:
         return _compare(rms_norm(x, weight, eps=eps), F.rms_norm(x, shape[-1:], weight, eps=eps), mistakes)
 
     shapes = [(8,), (3, 16), (2, 5, 32)]
-    _report("rms_norm", [
-        ("keeps the shape of x (..., D), with any number of leading dimensions",
-         lambda: _first([_shape(rms_norm(_randn(*s), torch.ones(s[-1])), s) for s in shapes])),
-        ("equals torch.nn.functional.rms_norm: x / sqrt(mean(x**2) + eps) * weight",
-         lambda: _first([case((4, 16), 0), case((2, 3, 64), 1)])),
-        ("adds eps inside the square root (small inputs, eps=1e-2)", lambda: case((3, 8), 2, eps=1e-2, scale=1e-2)),
-        ("works in float64 and returns the dtype of x", lambda: case((2, 12), 3, dtype=torch.float64)),
-    ])
+    _report(
+        "rms_norm",
+        [
+            (
+                "keeps the shape of x (..., D), with any number of leading dimensions",
+                lambda: _first([_shape(rms_norm(_randn(*s), torch.ones(s[-1])), s) for s in shapes]),
+            ),
+            (
+                "equals torch.nn.functional.rms_norm: x / sqrt(mean(x**2) + eps) * weight",
+                lambda: _first([case((4, 16), 0), case((2, 3, 64), 1)]),
+            ),
+            ("adds eps inside the square root (small inputs, eps=1e-2)", lambda: case((3, 8), 2, eps=1e-2, scale=1e-2)),
+            ("works in float64 and returns the dtype of x", lambda: case((2, 12), 3, dtype=torch.float64)),
+        ],
+    )
 
 
 # ---------------------------------------------------------------- rotary position embedding
@@ -119,8 +127,13 @@ def hf_rope(x: torch.Tensor, base: float = 10000.0) -> torch.Tensor:
     )
 
     T, d = x.shape[-2:]
-    config = LlamaConfig(hidden_size=d, num_attention_heads=1, head_dim=d, max_position_embeddings=max(T, 1),
-                         rope_parameters={"rope_type": "default", "rope_theta": base})
+    config = LlamaConfig(
+        hidden_size=d,
+        num_attention_heads=1,
+        head_dim=d,
+        max_position_embeddings=max(T, 1),
+        rope_parameters={"rope_type": "default", "rope_theta": base},
+    )
     flat = x.reshape(-1, T, d)  # (N, T, d)
     cos, sin = LlamaRotaryEmbedding(config)(flat, torch.arange(T)[None])  # (1, T, d) each
     rotated, _ = apply_rotary_pos_emb(flat, flat, cos, sin, unsqueeze_dim=0)
@@ -143,8 +156,9 @@ def check_rope(rope: Callable[..., torch.Tensor]) -> None:
         x = _randn(*shape, seed=seed)
         padded = torch.cat([torch.zeros_like(x[..., :1, :]), x], dim=-2)  # positions shifted by one
         mistakes = {
-            "you paired neighbours (2i, 2i+1) as the paper and Meta's code do; here dimension i pairs with i + d/2, as in Hugging Face's Llama code":
-                _rope_interleaved(x, base),
+            "you paired neighbours (2i, 2i+1) as the paper and Meta's code do; here dimension i pairs with i + d/2, as in Hugging Face's Llama code": _rope_interleaved(
+                x, base
+            ),
             "positions start at 0, not 1": hf_rope(padded, base)[..., 1:, :],
         }
         return _compare(rope(x, base=base), hf_rope(x, base), mistakes)
@@ -153,18 +167,28 @@ def check_rope(rope: Callable[..., torch.Tensor]) -> None:
         q, k = _randn(16, seed=5), _randn(16, seed=6)
         rq, rk = rope(q.expand(8, 16).clone()), rope(k.expand(8, 16).clone())  # the same vector at every position
         near, far = rq[2] @ rk[0], rq[7] @ rk[5]  # both two positions apart
-        return None if torch.isclose(near, far, atol=1e-4) else (
-            f"q·k at positions (2, 0) is {near.item():.5g} but at (7, 5) {far.item():.5g}; "
-            "a rotation by the position makes them equal")
+        return (
+            None
+            if torch.isclose(near, far, atol=1e-4)
+            else (
+                f"q·k at positions (2, 0) is {near.item():.5g} but at (7, 5) {far.item():.5g}; "
+                "a rotation by the position makes them equal"
+            )
+        )
 
     shapes = [(6, 8), (2, 3, 5, 16), (1, 4)]
-    _report("rope", [
-        ("keeps the shape of x (..., T, d)", lambda: _first([_shape(rope(_randn(*s)), s) for s in shapes])),
-        ("rotates the pair (i, i + d/2) at position m by the angle m / base^(2i/d), as Hugging Face's Llama apply_rotary_pos_emb",
-         lambda: _first([case((2, 4, 7, 16), 0), case((10, 32), 1)])),
-        ("uses `base` (Llama 3 uses 500000)", lambda: case((3, 9, 8), 2, base=500000.0)),
-        ("q·k after the rotation depends only on the distance between the positions", relative),
-    ])
+    _report(
+        "rope",
+        [
+            ("keeps the shape of x (..., T, d)", lambda: _first([_shape(rope(_randn(*s)), s) for s in shapes])),
+            (
+                "rotates the pair (i, i + d/2) at position m by the angle m / base^(2i/d), as Hugging Face's Llama apply_rotary_pos_emb",
+                lambda: _first([case((2, 4, 7, 16), 0), case((10, 32), 1)]),
+            ),
+            ("uses `base` (Llama 3 uses 500000)", lambda: case((3, 9, 8), 2, base=500000.0)),
+            ("q·k after the rotation depends only on the distance between the positions", relative),
+        ],
+    )
 
 
 # ---------------------------------------------------------------- SwiGLU
@@ -175,8 +199,9 @@ def hf_swiglu(module: nn.Module, dim: int, hidden_dim: int) -> nn.Module:
     from transformers import LlamaConfig
     from transformers.models.llama.modeling_llama import LlamaMLP
 
-    config = LlamaConfig(hidden_size=dim, intermediate_size=hidden_dim, num_attention_heads=1, hidden_act="silu",
-                         mlp_bias=False)
+    config = LlamaConfig(
+        hidden_size=dim, intermediate_size=hidden_dim, num_attention_heads=1, hidden_act="silu", mlp_bias=False
+    )
     mlp = LlamaMLP(config)
     weights = {f"{name}.weight": getattr(module, name).weight for name in ("gate_proj", "up_proj", "down_proj")}
     mlp.load_state_dict(weights)
@@ -194,8 +219,10 @@ def check_swiglu(SwiGLU: type[nn.Module]) -> None:
             if not isinstance(layer, nn.Linear):
                 return f"expected an nn.Linear named {name}, got {type(layer).__name__}"
             if tuple(layer.weight.shape) != shape or layer.bias is not None:
-                return (f"{name}: expected weight {shape} and no bias, got weight {tuple(layer.weight.shape)}"
-                        f"{' and a bias' if layer.bias is not None else ''}")
+                return (
+                    f"{name}: expected weight {shape} and no bias, got weight {tuple(layer.weight.shape)}"
+                    f"{' and a bias' if layer.bias is not None else ''}"
+                )
         return None
 
     def case(shape: tuple[int, ...], hidden_dim: int, seed: int) -> Problem:
@@ -214,13 +241,20 @@ def check_swiglu(SwiGLU: type[nn.Module]) -> None:
             }
             return _compare(module(x), expected, mistakes)
 
-    _report("SwiGLU", [
-        ("has gate_proj and up_proj (D -> hidden) and down_proj (hidden -> D), nn.Linear without bias", layers),
-        ("equals transformers' LlamaMLP with the same weights: down_proj(silu(gate_proj(x)) * up_proj(x))",
-         lambda: _first([case((2, 5, 16), 40, 1), case((3, 32), 88, 2)])),
-        ("works with any number of leading dimensions, (D,) to (B, T, ..., D)",
-         lambda: _first([case((16,), 24, 3), case((2, 3, 4, 8), 20, 4)])),
-    ])
+    _report(
+        "SwiGLU",
+        [
+            ("has gate_proj and up_proj (D -> hidden) and down_proj (hidden -> D), nn.Linear without bias", layers),
+            (
+                "equals transformers' LlamaMLP with the same weights: down_proj(silu(gate_proj(x)) * up_proj(x))",
+                lambda: _first([case((2, 5, 16), 40, 1), case((3, 32), 88, 2)]),
+            ),
+            (
+                "works with any number of leading dimensions, (D,) to (B, T, ..., D)",
+                lambda: _first([case((16,), 24, 3), case((2, 3, 4, 8), 20, 4)]),
+            ),
+        ],
+    )
 
 
 # ---------------------------------------------------------------- grouped-query attention
@@ -239,21 +273,36 @@ def check_grouped_query_attention(grouped_query_attention: Callable[..., torch.T
     def case(B: int, H: int, G: int, Tq: int, Tk: int, d: int, is_causal: bool, seed: int) -> Problem:
         q, k, v = _randn(B, H, Tq, d, seed=seed), _randn(B, G, Tk, d, seed=seed + 1), _randn(B, G, Tk, d, seed=seed + 2)
         mistakes = {
-            "query head h must use key/value head h // (H // G) (repeat_interleave), not h % G (repeat)":
-                F.scaled_dot_product_attention(q, k.repeat(1, H // G, 1, 1), v.repeat(1, H // G, 1, 1), is_causal=is_causal),
+            "query head h must use key/value head h // (H // G) (repeat_interleave), not h % G (repeat)": F.scaled_dot_product_attention(
+                q, k.repeat(1, H // G, 1, 1), v.repeat(1, H // G, 1, 1), is_causal=is_causal
+            ),
             "the scores need the 1/sqrt(d) scaling": sdpa_gqa(q * math.sqrt(d), k, v, is_causal),
-            "the mask is causal: query i sees keys 0..i" if is_causal else "is_causal=False: no mask":
-                sdpa_gqa(q, k, v, not is_causal),
+            "the mask is causal: query i sees keys 0..i" if is_causal else "is_causal=False: no mask": sdpa_gqa(
+                q, k, v, not is_causal
+            ),
         }
         return _compare(grouped_query_attention(q, k, v, is_causal=is_causal), sdpa_gqa(q, k, v, is_causal), mistakes)
 
-    _report("grouped_query_attention", [
-        ("returns (B, H, Tq, d) for q (B, H, Tq, d) and k, v (B, G, Tk, d)",
-         lambda: _shape(grouped_query_attention(_randn(2, 4, 5, 8), _randn(2, 2, 5, 8), _randn(2, 2, 5, 8)), (2, 4, 5, 8))),
-        ("equals F.scaled_dot_product_attention with each key/value head shared by H // G query heads (causal)",
-         lambda: _first([case(2, 8, 2, 6, 6, 16, True, 0), case(1, 6, 3, 9, 9, 8, True, 10)])),
-        ("G = 1 (multi-query attention) and G = H (multi-head attention)",
-         lambda: _first([case(2, 4, 1, 5, 5, 8, True, 20), case(2, 4, 4, 5, 5, 8, True, 30)])),
-        ("is_causal=False: every query sees every key, also when Tk != Tq",
-         lambda: case(2, 4, 2, 3, 7, 8, False, 40)),
-    ])
+    _report(
+        "grouped_query_attention",
+        [
+            (
+                "returns (B, H, Tq, d) for q (B, H, Tq, d) and k, v (B, G, Tk, d)",
+                lambda: _shape(
+                    grouped_query_attention(_randn(2, 4, 5, 8), _randn(2, 2, 5, 8), _randn(2, 2, 5, 8)), (2, 4, 5, 8)
+                ),
+            ),
+            (
+                "equals F.scaled_dot_product_attention with each key/value head shared by H // G query heads (causal)",
+                lambda: _first([case(2, 8, 2, 6, 6, 16, True, 0), case(1, 6, 3, 9, 9, 8, True, 10)]),
+            ),
+            (
+                "G = 1 (multi-query attention) and G = H (multi-head attention)",
+                lambda: _first([case(2, 4, 1, 5, 5, 8, True, 20), case(2, 4, 4, 5, 5, 8, True, 30)]),
+            ),
+            (
+                "is_causal=False: every query sees every key, also when Tk != Tq",
+                lambda: case(2, 4, 2, 3, 7, 8, False, 40),
+            ),
+        ],
+    )

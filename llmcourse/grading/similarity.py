@@ -29,6 +29,7 @@ way, with the course's own code (its solution, its valid alternatives, which liv
 instructor's side in ``autograde/alternatives/``, and its reference implementation): those pairs
 are listed apart, as near-copies to review.
 """
+
 from __future__ import annotations
 
 import html
@@ -76,8 +77,9 @@ def _fingerprint(code: str, boilerplate: list[int] | None = None):
     return CodeFingerprint("answer.py", K, WINDOW, boilerplate=boilerplate, language="python", fp=io.StringIO(code))
 
 
-def similar_pairs(chapter: str, exercise: str, answers: dict[str, str], starter: str,
-                  settings: Settings = Settings()) -> list[SimilarPair]:
+def similar_pairs(
+    chapter: str, exercise: str, answers: dict[str, str], starter: str, settings: Settings = Settings()
+) -> list[SimilarPair]:
     """The pairs of ``answers`` (student -> answer cell) at or above ``settings.threshold``,
     most similar first; ``starter`` is the cell as the student edition gives it."""
     from copydetect import compare_files
@@ -95,8 +97,14 @@ def similar_pairs(chapter: str, exercise: str, answers: dict[str, str], starter:
         if fa.hashes.isdisjoint(fb.hashes):
             continue
         _, (sa, sb), (slices_a, slices_b) = compare_files(fa, fb)
-        pair = SimilarPair(chapter, exercise, (a, b), (float(sa), float(sb)), (answers[a], answers[b]),
-                           (_spans(slices_a), _spans(slices_b)))
+        pair = SimilarPair(
+            chapter,
+            exercise,
+            (a, b),
+            (float(sa), float(sb)),
+            (answers[a], answers[b]),
+            (_spans(slices_a), _spans(slices_b)),
+        )
         if pair.similarity >= settings.threshold:
             pairs.append(pair)
     return sorted(pairs, key=lambda p: (-p.similarity, p.students))
@@ -120,7 +128,11 @@ def answer_cells(notebook: Path, cell_ids: set[str]) -> dict[str, str]:
     for cell in cells if isinstance(cells, list) else []:
         if not isinstance(cell, dict):
             continue
-        grade_id = (cell.get("metadata") or {}).get("nbgrader", {}).get("grade_id") if isinstance(cell.get("metadata"), dict) else None
+        grade_id = (
+            (cell.get("metadata") or {}).get("nbgrader", {}).get("grade_id")
+            if isinstance(cell.get("metadata"), dict)
+            else None
+        )
         if grade_id in cell_ids and grade_id not in found:
             source = cell.get("source", "")
             found[grade_id] = "".join(source) if isinstance(source, list) else str(source)
@@ -143,8 +155,12 @@ def course_code(chapter: str, key: str, solution_notebook: Path) -> dict[str, st
 
     exercise = exercises_of(chapter)[key]
     code = {f"{COURSE}solution": answer_cells(solution_notebook, {exercise.cell}).get(exercise.cell, "")}
-    code.update({f"{COURSE}alternative {i}": alternative
-                 for i, alternative in enumerate(alternatives_of(chapter).get(key, ()), 1)})
+    code.update(
+        {
+            f"{COURSE}alternative {i}": alternative
+            for i, alternative in enumerate(alternatives_of(chapter).get(key, ()), 1)
+        }
+    )
     for target in exercise.forbidden.python:
         if target.startswith("llmcourse.") and "." not in target.partition(":")[2]:
             try:
@@ -154,8 +170,13 @@ def course_code(chapter: str, key: str, solution_notebook: Path) -> dict[str, st
     return {name: text for name, text in code.items() if text.strip()}
 
 
-def class_pairs(submissions: dict[str, Path], chapter: str, starter_notebook: Path,
-                settings: Settings = Settings(), solution_notebook: Path | None = None) -> list[SimilarPair]:
+def class_pairs(
+    submissions: dict[str, Path],
+    chapter: str,
+    starter_notebook: Path,
+    settings: Settings = Settings(),
+    solution_notebook: Path | None = None,
+) -> list[SimilarPair]:
     """Every similar pair of one chapter: ``submissions`` maps students to their notebooks,
     ``starter_notebook`` is the chapter's student edition. With ``solution_notebook``, each
     answer is also compared with the course's own code (:func:`course_code`): such a pair names
@@ -193,15 +214,23 @@ def html_section(pairs: list[SimilarPair], settings: Settings) -> str:
     review)" and "Similar answers"."""
     ours = [p for p in pairs if any(s.startswith(COURSE) for s in p.students)]
     theirs = [p for p in pairs if p not in ours]
-    near = _pairs_html(
-        "Near-copies of the course's own code (needs review)", ours,
-        "Answers alike the course's solution, one of its valid alternatives or its reference implementation "
-        "(same measure and threshold as below). Writing the standard answer is not copying: read them.") if ours else ""
+    near = (
+        _pairs_html(
+            "Near-copies of the course's own code (needs review)",
+            ours,
+            "Answers alike the course's solution, one of its valid alternatives or its reference implementation "
+            "(same measure and threshold as below). Writing the standard answer is not copying: read them.",
+        )
+        if ours
+        else ""
+    )
     return near + _pairs_html(
-        "Similar answers", theirs,
+        "Similar answers",
+        theirs,
         f"Pairs of answer cells whose mean similarity is at least {settings.threshold:.0%} (MOSS-style winnowing with "
         f"copydetect; names, strings and comments ignored, the starter code left out, answers under {settings.min_tokens} "
-        "tokens not compared). Shared passages are highlighted. A listed pair is something to read, not a verdict.")
+        "tokens not compared). Shared passages are highlighted. A listed pair is something to read, not a verdict.",
+    )
 
 
 def _pairs_html(title: str, pairs: list[SimilarPair], intro: str) -> str:
@@ -211,13 +240,18 @@ def _pairs_html(title: str, pairs: list[SimilarPair], intro: str) -> str:
         return head + "<p>None.</p>"
     parts = [head, "<table><tr><th>exercise</th><th>students</th><th>similarity</th></tr>"]
     for p in pairs:
-        parts.append(f"<tr><td>{esc(p.exercise)}</td><td>{esc(p.students[0])} and {esc(p.students[1])}</td>"
-                     f"<td>{p.similarity:.0%} ({p.similarities[0]:.0%} / {p.similarities[1]:.0%})</td></tr>")
+        parts.append(
+            f"<tr><td>{esc(p.exercise)}</td><td>{esc(p.students[0])} and {esc(p.students[1])}</td>"
+            f"<td>{p.similarity:.0%} ({p.similarities[0]:.0%} / {p.similarities[1]:.0%})</td></tr>"
+        )
     parts.append("</table>")
     for p in pairs:
         columns = "".join(
             f"<div style='flex:1;min-width:0'><b>{esc(student)}</b><pre style='white-space:pre-wrap'>{_highlighted(code, spans)}</pre></div>"
-            for student, code, spans in zip(p.students, p.code, p.shared))
-        parts.append(f"<details class='similar'><summary>{esc(p.exercise)}: {esc(p.students[0])} and {esc(p.students[1])}, "
-                     f"{p.similarity:.0%}</summary><div style='display:flex;gap:1em'>{columns}</div></details>")
+            for student, code, spans in zip(p.students, p.code, p.shared)
+        )
+        parts.append(
+            f"<details class='similar'><summary>{esc(p.exercise)}: {esc(p.students[0])} and {esc(p.students[1])}, "
+            f"{p.similarity:.0%}</summary><div style='display:flex;gap:1em'>{columns}</div></details>"
+        )
     return "".join(parts)

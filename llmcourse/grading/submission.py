@@ -1,5 +1,6 @@
 """``check_submission()``: the last cell of every chapter tells a student whether the notebook
 is gradeable, before it is submitted (locally and in Colab)."""
+
 from __future__ import annotations
 
 import ast
@@ -59,7 +60,8 @@ def _defines(source: str, name: str) -> bool:
     except SyntaxError:
         return False
     return any(isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == name for n in tree.body) or any(
-        isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in n.targets) for n in tree.body
+        isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in n.targets)
+        for n in tree.body
     )
 
 
@@ -68,7 +70,9 @@ def _bound_names(tree: ast.AST) -> set[str]:
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
             bound.add(node.name)
-            bound.update(a.arg for a in node.args.args + node.args.kwonlyargs) if not isinstance(node, ast.ClassDef) else None
+            bound.update(a.arg for a in node.args.args + node.args.kwonlyargs) if not isinstance(
+                node, ast.ClassDef
+            ) else None
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             bound.add(node.id)
         elif isinstance(node, ast.arg):
@@ -130,7 +134,9 @@ def _notebook_problems(path: Path, exercises: dict[str, Exercise]) -> list[str]:
     for exercise in exercises.values():
         for gid in (exercise.cell, exercise.test_cell):
             if ids.get(gid, 0) == 0:
-                problems.append(f"cell '{gid}' lost its nbgrader metadata (copy your answer into a fresh copy of the notebook)")
+                problems.append(
+                    f"cell '{gid}' lost its nbgrader metadata (copy your answer into a fresh copy of the notebook)"
+                )
             elif ids[gid] > 1:
                 problems.append(f"cell '{gid}' appears {ids[gid]} times: delete the copies")
     if not any("setup" in c.metadata.get("tags", []) for c in nb.cells):
@@ -170,7 +176,9 @@ def check_submission(notebook: str | Path | None = None) -> Readiness:
             verdict, ready = f"visible checks fail: {str(exc).splitlines()[0]}", False
         seconds = time.perf_counter() - start
         slow = f" (took {seconds:.1f} s: the grader stops at {TIME_LIMIT:g} s)" if seconds > TIME_LIMIT / 3 else ""
-        print(f"  {'✓' if verdict.startswith('visible checks pass') and not slow else '✗'} {exercise.name}: {verdict}{slow}")
+        print(
+            f"  {'✓' if verdict.startswith('visible checks pass') and not slow else '✗'} {exercise.name}: {verdict}{slow}"
+        )
         ready = ready and not slow
         outside = names_outside_cells(exercise, answers)
         if outside:
@@ -185,6 +193,8 @@ def check_submission(notebook: str | Path | None = None) -> Readiness:
         if not problems:
             print(f"  ✓ {path.name}: every graded cell is in place (save the notebook before you submit)")
     else:
-        print("  (notebook file not found here, e.g. in Colab: its metadata was not checked; download it with File > Download .ipynb)")
+        print(
+            "  (notebook file not found here, e.g. in Colab: its metadata was not checked; download it with File > Download .ipynb)"
+        )
     print("Ready to submit." if ready else "Not ready yet: see the ✗ lines above.")
     return Readiness(ready)

@@ -28,10 +28,12 @@ extension for that chapter: the LMS judged against the deadline alone), and othe
 time. Lateness is worked out again from the stored times whenever reports are written, so a
 changed ``term.toml`` applies to results already kept, without grading again.
 """
+
 from __future__ import annotations
 
 import csv
 import math
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -107,9 +109,13 @@ def read_term(path: Path | None) -> Term:
     for chapter, when in data.get("deadlines", {}).items():
         deadline = when if isinstance(when, datetime) else datetime.fromisoformat(str(when))
         if deadline.tzinfo is None:
-            raise SettingsError(f"{path.name}: the deadline of {chapter} needs a time zone, e.g. {deadline.isoformat()}+00:00")
+            raise SettingsError(
+                f"{path.name}: the deadline of {chapter} needs a time zone, e.g. {deadline.isoformat()}+00:00"
+            )
         term.deadlines[chapter] = deadline
-    term.extensions = {str(s): {c: float(h) for c, h in hours.items()} for s, hours in data.get("extensions", {}).items()}
+    term.extensions = {
+        str(s): {c: float(h) for c, h in hours.items()} for s, hours in data.get("extensions", {}).items()
+    }
     rule = data.get("late_penalty", {})
     term.percent_per_day = float(rule.get("percent_per_day", 0))
     term.max_percent = float(rule.get("max_percent", 100))
@@ -117,13 +123,14 @@ def read_term(path: Path | None) -> Term:
     reports = data.get("reports", {})
     missing = reports.get("missing", "zero")
     if set(reports) - {"missing"} or missing not in ("zero", "blank"):
-        raise SettingsError(f"{path.name}: [reports] takes missing = \"zero\" or \"blank\", got {reports}")
+        raise SettingsError(f'{path.name}: [reports] takes missing = "zero" or "blank", got {reports}')
     term.missing = "0" if missing == "zero" else ""
     similar = data.get("similarity", {})
     unknown = set(similar) - {"threshold", "min_tokens"}
     if unknown:
         raise SettingsError(f"{path.name}: [similarity] has unknown keys {sorted(unknown)} (threshold, min_tokens)")
     defaults = SimilaritySettings()
-    term.similarity = SimilaritySettings(float(similar.get("threshold", defaults.threshold)),
-                                         int(similar.get("min_tokens", defaults.min_tokens)))
+    term.similarity = SimilaritySettings(
+        float(similar.get("threshold", defaults.threshold)), int(similar.get("min_tokens", defaults.min_tokens))
+    )
     return term

@@ -10,6 +10,7 @@ They run in the student's process, so they never import a checks module
 (sacrebleu, rouge_score, scikit-learn, peft): only the standard library, numpy, torch,
 transformers' model classes, :mod:`llmcourse.grading.contract` and llmcourse's non-grading modules.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -1,5 +1,6 @@
 """Student-side runners of chapter 01 (from counting words to transformers): see
 :mod:`llmcourse.grading.runners`."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -21,7 +22,12 @@ def run_vectorizer(fn: Callable[[list[str]], Any], inputs: tuple[list[str], bool
             return {"raised": "ValueError"}
         return {"returned": result}
     result = fn(documents)
-    if isinstance(result, (tuple, list)) and len(result) == 2 and isinstance(result[1], np.ndarray) and result[1].dtype.kind in "UO":
+    if (
+        isinstance(result, (tuple, list))
+        and len(result) == 2
+        and isinstance(result[1], np.ndarray)
+        and result[1].dtype.kind in "UO"
+    ):
         result = (result[0], result[1].tolist())  # a vocabulary as an array of strings: take its items
     return result
 

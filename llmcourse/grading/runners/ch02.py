@@ -1,4 +1,5 @@
 """Student-side runners of chapter 02 (transformer anatomy): see :mod:`llmcourse.grading.runners`."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -42,7 +43,12 @@ def run_multi_head_attention(cls: type, inputs: dict[str, Any]) -> Any:
             if b is not None:
                 getattr(module, name).bias.copy_(b)
         mask = inputs["mask"]
-        return module(inputs["query"].clone(), inputs["key"].clone(), inputs["key"].clone(), None if mask is None else mask.clone())
+        return module(
+            inputs["query"].clone(),
+            inputs["key"].clone(),
+            inputs["key"].clone(),
+            None if mask is None else mask.clone(),
+        )
 
 
 RUNNERS: dict[str, Callable] = {

@@ -3,6 +3,7 @@
 Case inputs hold numpy arrays, not tensors (torch pickles every tensor through a file descriptor
 of its own on its way into the student's process); the runners turn them back into tensors.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

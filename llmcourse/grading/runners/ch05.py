@@ -3,6 +3,7 @@
 The decoders run on models rebuilt here from what a case carries: a small random GPT-2 from its
 seed and sizes (:func:`tiny_model`), the course's ``course-gpt`` by name (:func:`course_model`).
 """
+
 from __future__ import annotations
 
 import functools
@@ -38,8 +39,18 @@ def tiny_model(seed: int = 0, vocab_size: int = 50, initializer_range: float = 0
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         config = GPT2Config(
-            vocab_size=vocab_size, n_positions=64, n_embd=32, n_layer=2, n_head=2, initializer_range=initializer_range,
-            resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, bos_token_id=None, eos_token_id=None, pad_token_id=None,
+            vocab_size=vocab_size,
+            n_positions=64,
+            n_embd=32,
+            n_layer=2,
+            n_head=2,
+            initializer_range=initializer_range,
+            resid_pdrop=0.0,
+            embd_pdrop=0.0,
+            attn_pdrop=0.0,
+            bos_token_id=None,
+            eos_token_id=None,
+            pad_token_id=None,
         )
         return GPT2LMHeadModel(config).eval()
 

@@ -1,4 +1,5 @@
 """Student-side runners of chapter 06 (prompting): see :mod:`llmcourse.grading.runners`."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
