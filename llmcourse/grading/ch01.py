@@ -401,7 +401,8 @@ def _expect_zero_rows(matrix: Any, expected: Any, case: Case, *, what: str) -> N
         if not same:
             shown = "NaN" if np.isnan(a[i]).any() else _preview_row(a[i])
             raise GradingError(
-                f"{what} for {case.label}: document {i} ({documents[i]!r}) has no token, so its row must be all zeros; got {shown}"
+                f"{what} for {case.label}: document {i} ({documents[i]!r}) has no token, so its row must be all "
+                f"zeros; got {shown}"
             )
 
 
@@ -480,7 +481,8 @@ BAG_OF_WORDS = Exercise(
         ),
         Mistake(
             "ascii_only",
-            "your token pattern only knows the letters a-z: digits, Unicode letters ('é', '東') and '_' are word characters too (\\w)",
+            "your token pattern only knows the letters a-z: digits, Unicode letters ('é', '東') and '_' are word "
+            "characters too (\\w)",
             _bow_variant(TOKENS='re.findall(r"[a-z]{2,}", doc.lower())'),
         ),
         Mistake(
@@ -510,7 +512,8 @@ BAG_OF_WORDS = Exercise(
         ),
         Mistake(
             "no_value_error",
-            "a corpus without any token must raise ValueError (scikit-learn's 'empty vocabulary'), not return an empty matrix",
+            "a corpus without any token must raise ValueError (scikit-learn's 'empty vocabulary'), not return an "
+            "empty matrix",
             _bow_variant().replace('raise ValueError("empty vocabulary")', "return np.zeros((len(documents), 0)), []"),
         ),
         Mistake(
@@ -522,7 +525,10 @@ BAG_OF_WORDS = Exercise(
             "frequency_order",
             "your vocabulary is ordered by frequency (Counter.most_common): sort it alphabetically (sorted)",
             _bow_variant(
-                VOCABULARY="[t for t, _ in __import__('collections').Counter(term for doc in tokens for term in doc).most_common()]"
+                VOCABULARY=(
+                    "[t for t, _ in __import__('collections').Counter(term for doc in tokens for term in doc)"
+                    ".most_common()]"
+                )
             ),
         ),
         Mistake(
@@ -532,12 +538,14 @@ BAG_OF_WORDS = Exercise(
         ),
         Mistake(
             "empty_list_only",
-            "you raise ValueError only for an empty list: a corpus whose documents have no token at all ('a', '!?') must raise it too",
+            "you raise ValueError only for an empty list: a corpus whose documents have no token at all ('a', '!?') "
+            "must raise it too",
             _bow_variant().replace("if not vocabulary:", "if not documents:"),
         ),
         Mistake(
             "ascii_flag",
-            "you match \\w in ASCII mode (re.ASCII or (?a)), so 'café' loses its 'é': \\w must match Unicode letters (the default for str patterns)",
+            "you match \\w in ASCII mode (re.ASCII or (?a)), so 'café' loses its 'é': \\w must match Unicode letters "
+            "(the default for str patterns)",
             _bow_variant(TOKENS='re.findall(r"(?a)\\b\\w\\w+\\b", doc.lower())'),
         ),
     ),
@@ -623,7 +631,8 @@ def _tfidf_compare(case: Case, got: Any, expected: Any) -> None:
         if bad.any():
             i = int(np.argmax(bad))
             raise GradingError(
-                f"TF-IDF matrix for {case.label}: row {i} has Euclidean (L2) norm {got_norms[i]:.6g}, expected {want_norms[i]:.6g}; "
+                f"TF-IDF matrix for {case.label}: row {i} has Euclidean (L2) norm {got_norms[i]:.6g}, expected "
+                f"{want_norms[i]:.6g}; "
                 f"row sums: expected {e[i].sum():.6g}, got {a[i].sum():.6g}"
             )
 
@@ -666,7 +675,8 @@ TFIDF = Exercise(
         SubCheck(
             "weights",
             1.5,
-            "each row is proportional to count x (ln((1 + n) / (1 + df)) + 1), a float64 NumPy array (n_documents, n_terms)",
+            "each row is proportional to count x (ln((1 + n) / (1 + df)) + 1), a float64 NumPy array (n_documents, "
+            "n_terms)",
         ),
         SubCheck("norm", 1.0, "each row is divided by its Euclidean (L2) norm, so it has length 1"),
         SubCheck("no_token", 0.5, "a document without any token gets a row of zeros (not NaN)"),
@@ -688,12 +698,14 @@ TFIDF = Exercise(
     mistakes=(
         Mistake(
             "unsmoothed_idf",
-            "your idf is ln(n / df) + 1, without smoothing: the default adds one to n and to df, ln((1 + n) / (1 + df)) + 1",
+            "your idf is ln(n / df) + 1, without smoothing: the default adds one to n and to df, ln((1 + n) / (1 + "
+            "df)) + 1",
             _tfidf_variant(IDF="np.log(n / df) + 1"),
         ),
         Mistake(
             "idf_without_plus_one",
-            "your idf lacks the final + 1: ln((1 + n) / (1 + df)) + 1, so a term found in every document keeps a weight",
+            "your idf lacks the final + 1: ln((1 + n) / (1 + df)) + 1, so a term found in every document keeps a "
+            "weight",
             _tfidf_variant(IDF="np.log((1 + n) / (1 + df))"),
         ),
         Mistake(
@@ -730,20 +742,26 @@ TFIDF = Exercise(
             "normalised_counts",
             "you normalise the counts and then multiply by the idf: normalise the rows of count x idf",
             _tfidf_variant(
-                TF="counts / np.where(np.linalg.norm(counts, axis=1, keepdims=True) == 0, 1, np.linalg.norm(counts, axis=1, keepdims=True))",
+                TF=(
+                    "counts / np.where(np.linalg.norm(counts, axis=1, keepdims=True) == 0, 1, "
+                    "np.linalg.norm(counts, axis=1, keepdims=True))"
+                ),
                 DIVIDE="weights",
             ),
         ),
         Mistake(
             "no_value_error",
-            "a corpus without any token must raise ValueError (scikit-learn's 'empty vocabulary'), not return an empty matrix",
+            "a corpus without any token must raise ValueError (scikit-learn's 'empty vocabulary'), not return an "
+            "empty matrix",
             """import re
 import numpy as np
 
 def tfidf(documents):
     tokens = [re.findall(r"(?u)\\b\\w\\w+\\b", doc.lower()) for doc in documents]
     vocabulary = sorted({term for doc in tokens for term in doc})
-    counts = np.array([[doc.count(term) for term in vocabulary] for doc in tokens], dtype=np.float64).reshape(len(tokens), len(vocabulary))
+    counts = np.array([[doc.count(term) for term in vocabulary] for doc in tokens], dtype=np.float64).reshape(
+        len(tokens), len(vocabulary)
+    )
     idf = np.log((1 + len(tokens)) / (1 + (counts > 0).sum(axis=0))) + 1
     weights = counts * idf
     norms = np.linalg.norm(weights, axis=1, keepdims=True)
@@ -762,7 +780,8 @@ def tfidf(documents):
         ),
         Mistake(
             "df_wrong_axis",
-            "your document frequency sums along axis=1 (per document); df(t) counts, for each term, the documents that contain it: axis=0",
+            "your document frequency sums along axis=1 (per document); df(t) counts, for each term, the documents "
+            "that contain it: axis=0",
             _tfidf_variant(DF="(counts > 0).sum(axis=1)"),
         ),
         Mistake(

@@ -201,7 +201,8 @@ def sinusoidal_positional_encoding(num_positions, d_model):
         ),
         Mistake(
             "integer_exponent",
-            "your exponent uses integer division: 2i // d_model is 0, so every column has the same frequency; divide with /",
+            "your exponent uses integer division: 2i // d_model is 0, so every column has the same frequency; divide "
+            "with /",
             """
 import math, torch
 def sinusoidal_positional_encoding(num_positions, d_model):
@@ -215,7 +216,8 @@ def sinusoidal_positional_encoding(num_positions, d_model):
         ),
         Mistake(
             "precedence",
-            "10000 ** two_i / d_model is (10000 ** two_i) / d_model: the exponent needs parentheses, 10000 ** (two_i / d_model)",
+            "10000 ** two_i / d_model is (10000 ** two_i) / d_model: the exponent needs parentheses, 10000 ** (two_i "
+            "/ d_model)",
             """
 import torch
 def sinusoidal_positional_encoding(num_positions, d_model):
@@ -260,7 +262,8 @@ def sinusoidal_positional_encoding(num_positions, d_model):
         ),
         Mistake(
             "integer_tensor",
-            "your tensor holds integers (zeros_like of an integer arange): every sine and cosine is truncated; make it a float tensor",
+            "your tensor holds integers (zeros_like of an integer arange): every sine and cosine is truncated; make "
+            "it a float tensor",
             """
 import torch
 def sinusoidal_positional_encoding(num_positions, d_model):
@@ -531,7 +534,8 @@ ATTENTION = Exercise(
         ),
         Mistake(
             "large_negative",
-            "a fully masked row gets equal weights: with -1e9 (not -inf) every score of that row is the same, so softmax spreads it evenly; give such a row zero weights",
+            "a fully masked row gets equal weights: with -1e9 (not -inf) every score of that row is the same, so "
+            "softmax spreads it evenly; give such a row zero weights",
             _sdpa_mistake("""
     s = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
     if mask is not None:
@@ -679,12 +683,14 @@ def _mha_compare(case: Case, got: Any, expected: Any) -> None:
             layer = found.get("list") if isinstance(found, dict) else None
             if layer is None:
                 raise GradingError(
-                    f"MultiHeadAttention({E}, {case.inputs['H']}, bias={bias}) needs an nn.Linear named {name}; none found"
+                    f"MultiHeadAttention({E}, {case.inputs['H']}, bias={bias}) needs an nn.Linear named {name}; none "
+                    "found"
                 )
             shape, has_bias = layer[0].get("list"), layer[1]
             if shape != [E, E] or has_bias != bias:
                 raise GradingError(
-                    f"{name} should be nn.Linear({E}, {E}, bias={bias}); got weight {tuple(shape)}, bias {'present' if has_bias else 'absent'}"
+                    f"{name} should be nn.Linear({E}, {E}, bias={bias}); got weight {tuple(shape)}, bias "
+                    f"{'present' if has_bias else 'absent'}"
                 )
         return
     out, weights = items_of(got, "MultiHeadAttention.forward", 2)
@@ -745,17 +751,22 @@ MULTI_HEAD_ATTENTION = Exercise(
             _MHA_HEAD
             + _SPLIT
             + """
-        heads, w = scaled_dot_product_attention(split(self.q_proj(query)), split(self.k_proj(key)), split(self.v_proj(value)), mask)
+        heads, w = scaled_dot_product_attention(
+            split(self.q_proj(query)), split(self.k_proj(key)), split(self.v_proj(value)), mask
+        )
         return heads.transpose(1, 2).reshape(B, Tq, E), w
 """,
         ),
         Mistake(
             "wrong_head_split",
-            "your heads are split with reshape(B, H, T, d), which mixes positions and heads: use view(B, T, H, d).transpose(1, 2)",
+            "your heads are split with reshape(B, H, T, d), which mixes positions and heads: use view(B, T, H, "
+            "d).transpose(1, 2)",
             _MHA_HEAD
             + """
         split = lambda x: x.reshape(B, self.num_heads, -1, self.head_dim)
-        heads, w = scaled_dot_product_attention(split(self.q_proj(query)), split(self.k_proj(key)), split(self.v_proj(value)), mask)
+        heads, w = scaled_dot_product_attention(
+            split(self.q_proj(query)), split(self.k_proj(key)), split(self.v_proj(value)), mask
+        )
         return self.out_proj(heads.transpose(1, 2).reshape(B, Tq, E)), w
 """,
         ),
@@ -765,7 +776,9 @@ MULTI_HEAD_ATTENTION = Exercise(
             _MHA_HEAD
             + _SPLIT
             + """
-        heads, w = scaled_dot_product_attention(split(self.q_proj(query)), split(self.k_proj(key)), split(self.v_proj(value)), mask)
+        heads, w = scaled_dot_product_attention(
+            split(self.q_proj(query)), split(self.k_proj(key)), split(self.v_proj(value)), mask
+        )
         return self.out_proj(heads.reshape(B, Tq, E)), w
 """,
         ),
@@ -789,7 +802,9 @@ MULTI_HEAD_ATTENTION = Exercise(
             _MHA_HEAD
             + _SPLIT
             + """
-        heads, w = scaled_dot_product_attention(split(self.q_proj(query)), split(self.k_proj(key)), split(self.v_proj(value)))
+        heads, w = scaled_dot_product_attention(
+            split(self.q_proj(query)), split(self.k_proj(key)), split(self.v_proj(value))
+        )
         return self.out_proj(heads.transpose(1, 2).reshape(B, Tq, E)), w
 """,
         ),
@@ -799,48 +814,65 @@ MULTI_HEAD_ATTENTION = Exercise(
             _MHA_HEAD
             + _SPLIT
             + """
-        heads, w = scaled_dot_product_attention(split(self.q_proj(query)), split(self.k_proj(query)), split(self.v_proj(value)), mask)
+        heads, w = scaled_dot_product_attention(
+            split(self.q_proj(query)), split(self.k_proj(query)), split(self.v_proj(value)), mask
+        )
         return self.out_proj(heads.transpose(1, 2).reshape(B, Tq, E)), w
 """,
         ),
         Mistake(
             "averaged_weights",
-            "you average the weights over the heads (nn.MultiheadAttention's default, average_attn_weights=True): return them per head, (B, H, Tq, Tk)",
+            "you average the weights over the heads (nn.MultiheadAttention's default, average_attn_weights=True): "
+            "return them per head, (B, H, Tq, Tk)",
             _MHA_HEAD
             + _SPLIT
             + """
-        heads, w = scaled_dot_product_attention(split(self.q_proj(query)), split(self.k_proj(key)), split(self.v_proj(value)), mask)
+        heads, w = scaled_dot_product_attention(
+            split(self.q_proj(query)), split(self.k_proj(key)), split(self.v_proj(value)), mask
+        )
         out = self.out_proj(heads.transpose(1, 2).reshape(B, Tq, E))
         return out, w.mean(dim=1)  # (B, Tq, Tk)
 """,
         ),
         Mistake(
             "inverted_mask",
-            "you invert the mask (nn.MultiheadAttention's attn_mask convention, True = blocked); here True = may attend",
+            "you invert the mask (nn.MultiheadAttention's attn_mask convention, True = blocked); here True = may "
+            "attend",
             _MHA_HEAD
             + _SPLIT
             + """
-        heads, w = scaled_dot_product_attention(split(self.q_proj(query)), split(self.k_proj(key)), split(self.v_proj(value)), None if mask is None else ~mask)
+        heads, w = scaled_dot_product_attention(
+            split(self.q_proj(query)),
+            split(self.k_proj(key)),
+            split(self.v_proj(value)),
+            None if mask is None else ~mask,
+        )
         return self.out_proj(heads.transpose(1, 2).reshape(B, Tq, E)), w
 """,
         ),
         Mistake(
             "view_after_transpose",
-            "view() after transpose(1, 2) fails (the tensor is not contiguous): merge the heads with reshape (or .contiguous().view)",
+            "view() after transpose(1, 2) fails (the tensor is not contiguous): merge the heads with reshape (or "
+            ".contiguous().view)",
             _MHA_HEAD
             + _SPLIT
             + """
-        heads, w = scaled_dot_product_attention(split(self.q_proj(query)), split(self.k_proj(key)), split(self.v_proj(value)), mask)
+        heads, w = scaled_dot_product_attention(
+            split(self.q_proj(query)), split(self.k_proj(key)), split(self.v_proj(value)), mask
+        )
         return self.out_proj(heads.transpose(1, 2).view(B, Tq, E)), w
 """,
         ),
         Mistake(
             "query_length_for_keys",
-            "you split key and value into heads with the query's length Tq; they have their own length Tk: view(B, -1, H, d)",
+            "you split key and value into heads with the query's length Tq; they have their own length Tk: view(B, "
+            "-1, H, d)",
             _MHA_HEAD
             + """
         split = lambda x: x.view(B, Tq, self.num_heads, self.head_dim).transpose(1, 2)
-        heads, w = scaled_dot_product_attention(split(self.q_proj(query)), split(self.k_proj(key)), split(self.v_proj(value)), mask)
+        heads, w = scaled_dot_product_attention(
+            split(self.q_proj(query)), split(self.k_proj(key)), split(self.v_proj(value)), mask
+        )
         return self.out_proj(heads.transpose(1, 2).reshape(B, Tq, E)), w
 """,
         ),
@@ -850,7 +882,9 @@ MULTI_HEAD_ATTENTION = Exercise(
             _MHA_HEAD
             + _SPLIT
             + """
-        heads, w = scaled_dot_product_attention(split(self.q_proj(query)), split(self.q_proj(key)), split(self.q_proj(value)), mask)
+        heads, w = scaled_dot_product_attention(
+            split(self.q_proj(query)), split(self.q_proj(key)), split(self.q_proj(value)), mask
+        )
         return self.out_proj(heads.transpose(1, 2).reshape(B, Tq, E)), w
 """,
         ),

@@ -518,8 +518,8 @@ CAUSAL_LM_LOSS = Exercise(
         Mistake(
             "skips_predictions_from_padding",
             "you also skip the predictions made *from* padding (attention_mask[:, :-1] and "
-            "[:, 1:] both 1): with left padding the first real token is predicted from a padding position, and it counts, "
-            "since its label is real",
+            "[:, 1:] both 1): with left padding the first real token is predicted from a padding position, and it "
+            "counts, since its label is real",
             _loss_answer(
                 _PER_TOKEN
                 + """    if attention_mask is not None:
@@ -935,7 +935,8 @@ BLOCK = Exercise(
             "C-wide pieces, then each into heads",
             _block_variant(
                 (
-                    "q, k, v = self.c_attn(x).split(C, dim=-1)\n        q, k, v = (t.view(B, T, H, C // H).transpose(1, 2) for t in (q, k, v))",
+                    "q, k, v = self.c_attn(x).split(C, dim=-1)\n"
+                    "        q, k, v = (t.view(B, T, H, C // H).transpose(1, 2) for t in (q, k, v))",
                     "q, k, v = self.c_attn(x).view(B, T, H, 3 * (C // H)).transpose(1, 2).split(C // H, dim=-1)",
                 )
             ),

@@ -225,10 +225,12 @@ def _expect_logits(got: Any, expected: Any, *, what: str, context: str) -> None:
         wrong = np.argwhere(removed_e != removed_a)
         if len(wrong):
             b, j = (int(i) for i in wrong[0])
-            kept = f"it keeps {int((~removed_a[b]).sum())} tokens of row {b}, the answer keeps {int((~removed_e[b]).sum())}"
+            kept_a, kept_e = int((~removed_a[b]).sum()), int((~removed_e[b]).sum())
+            kept = f"it keeps {kept_a} tokens of row {b}, the answer keeps {kept_e}"
             if removed_a[b, j]:
                 raise GradingError(
-                    f"{what} for {context}: token {j} of row {b} should be kept (logit {e[b, j]:.6g}) but got -inf; {kept}"
+                    f"{what} for {context}: token {j} of row {b} should be kept (logit {e[b, j]:.6g}) but got -inf; "
+                    f"{kept}"
                 )
             raise GradingError(
                 f"{what} for {context}: token {j} of row {b} should be removed (-inf) but got {a[b, j]:.6g}; {kept}"
@@ -297,7 +299,8 @@ TEMPERATURE = Exercise(
     mistakes=(
         Mistake(
             "multiplies",
-            "your temperature multiplies the logits by T; divide them (logits / T), so that T < 1 sharpens the distribution and T > 1 flattens it",
+            "your temperature multiplies the logits by T; divide them (logits / T), so that T < 1 sharpens the "
+            "distribution and T > 1 flattens it",
             """
 import torch
 
@@ -309,7 +312,8 @@ def apply_temperature(logits, temperature):
         ),
         Mistake(
             "after_softmax",
-            "your temperature is applied after the softmax (it divides the probabilities); divide the logits, before the softmax, and return logits",
+            "your temperature is applied after the softmax (it divides the probabilities); divide the logits, before "
+            "the softmax, and return logits",
             """
 import torch
 
@@ -322,7 +326,8 @@ def apply_temperature(logits, temperature):
         ),
         Mistake(
             "returns_probabilities",
-            "your temperature returns probabilities (the softmax of the scaled logits); return the scaled logits: the sampler applies the softmax after all the processors",
+            "your temperature returns probabilities (the softmax of the scaled logits); return the scaled logits: "
+            "the sampler applies the softmax after all the processors",
             """
 import torch
 import torch.nn.functional as F
@@ -335,7 +340,8 @@ def apply_temperature(logits, temperature):
         ),
         Mistake(
             "no_error_for_zero",
-            "your temperature divides by zero for temperature 0 (and accepts negative ones); raise ValueError for temperature <= 0, as Hugging Face's TemperatureLogitsWarper does",
+            "your temperature divides by zero for temperature 0 (and accepts negative ones); raise ValueError for "
+            "temperature <= 0, as Hugging Face's TemperatureLogitsWarper does",
             """
 def apply_temperature(logits, temperature):
     return logits / temperature
@@ -343,7 +349,8 @@ def apply_temperature(logits, temperature):
         ),
         Mistake(
             "zero_means_greedy",
-            "your temperature turns temperature 0 into greedy decoding; raise ValueError for temperature <= 0 (greedy decoding is a decoding strategy of its own, do_sample=False)",
+            "your temperature turns temperature 0 into greedy decoding; raise ValueError for temperature <= 0 "
+            "(greedy decoding is a decoding strategy of its own, do_sample=False)",
             """
 import torch
 
@@ -359,7 +366,8 @@ def apply_temperature(logits, temperature):
         ),
         Mistake(
             "modifies_input",
-            "your temperature divides the caller's logits in place (logits /= T): return a new tensor and leave the input unchanged",
+            "your temperature divides the caller's logits in place (logits /= T): return a new tensor and leave the "
+            "input unchanged",
             """
 def apply_temperature(logits, temperature):
     if temperature <= 0:
@@ -370,7 +378,8 @@ def apply_temperature(logits, temperature):
         ),
         Mistake(
             "only_zero_raises",
-            "your temperature raises ValueError for temperature 0 only; a negative temperature is invalid too (it would reverse the order of the tokens): raise for temperature <= 0",
+            "your temperature raises ValueError for temperature 0 only; a negative temperature is invalid too (it "
+            "would reverse the order of the tokens): raise for temperature <= 0",
             """
 def apply_temperature(logits, temperature):
     if temperature == 0:
@@ -380,7 +389,8 @@ def apply_temperature(logits, temperature):
         ),
         Mistake(
             "asserts",
-            "your temperature checks with assert, which raises AssertionError (and is skipped under python -O); raise ValueError for temperature <= 0",
+            "your temperature checks with assert, which raises AssertionError (and is skipped under python -O); "
+            "raise ValueError for temperature <= 0",
             """
 def apply_temperature(logits, temperature):
     assert temperature > 0, "temperature must be positive"
@@ -389,7 +399,8 @@ def apply_temperature(logits, temperature):
         ),
         Mistake(
             "zero_returns_input",
-            "your temperature returns the logits unchanged for temperature <= 0; raise ValueError instead (an invalid setting must not pass silently)",
+            "your temperature returns the logits unchanged for temperature <= 0; raise ValueError instead (an "
+            "invalid setting must not pass silently)",
             """
 def apply_temperature(logits, temperature):
     if temperature <= 0:
@@ -399,7 +410,8 @@ def apply_temperature(logits, temperature):
         ),
         Mistake(
             "returns_log_probabilities",
-            "your temperature returns log-probabilities (log_softmax of the scaled logits); return the scaled logits themselves, logits / T",
+            "your temperature returns log-probabilities (log_softmax of the scaled logits); return the scaled logits "
+            "themselves, logits / T",
             """
 import torch
 
@@ -411,7 +423,8 @@ def apply_temperature(logits, temperature):
         ),
         Mistake(
             "shifts_by_max",
-            "your temperature subtracts each row's largest logit (a softmax's stability trick); the probabilities are the same but the logits are not: return logits / T, nothing else",
+            "your temperature subtracts each row's largest logit (a softmax's stability trick); the probabilities "
+            "are the same but the logits are not: return logits / T, nothing else",
             """
 def apply_temperature(logits, temperature):
     if temperature <= 0:
@@ -421,7 +434,8 @@ def apply_temperature(logits, temperature):
         ),
         Mistake(
             "replaces_inf",
-            "your temperature replaces -inf logits by a large finite number (nan_to_num); a token removed by an earlier filter must stay -inf",
+            "your temperature replaces -inf logits by a large finite number (nan_to_num); a token removed by an "
+            "earlier filter must stay -inf",
             """
 import torch
 
@@ -503,7 +517,8 @@ def top_k_filter(logits, k):
         ),
         Mistake(
             "drops_ties",
-            "your top-k keeps exactly the k indices torch.topk returns; keep every logit equal to the k-th largest, so that tied tokens all stay (as Hugging Face does)",
+            "your top-k keeps exactly the k indices torch.topk returns; keep every logit equal to the k-th largest, "
+            "so that tied tokens all stay (as Hugging Face does)",
             """
 import torch
 
@@ -518,7 +533,8 @@ def top_k_filter(logits, k):
         ),
         Mistake(
             "keeps_k_plus_1",
-            "your top-k keeps k + 1 tokens: its threshold is the (k+1)-th largest logit (index k of the sorted logits; the k-th is at index k - 1)",
+            "your top-k keeps k + 1 tokens: its threshold is the (k+1)-th largest logit (index k of the sorted "
+            "logits; the k-th is at index k - 1)",
             """
 import torch
 
@@ -534,7 +550,8 @@ def top_k_filter(logits, k):
         ),
         Mistake(
             "ascending_sort",
-            "your top-k sorts in ascending order (torch.sort's default), so its threshold is the k-th smallest logit; sort with descending=True",
+            "your top-k sorts in ascending order (torch.sort's default), so its threshold is the k-th smallest "
+            "logit; sort with descending=True",
             """
 import torch
 
@@ -549,7 +566,8 @@ def top_k_filter(logits, k):
         ),
         Mistake(
             "fills_zero",
-            "your top-k sets the removed logits to 0, which still has a probability after the softmax (more than a negative logit!); set them to -inf",
+            "your top-k sets the removed logits to 0, which still has a probability after the softmax (more than a "
+            "negative logit!); set them to -inf",
             """
 import torch
 
@@ -563,7 +581,8 @@ def top_k_filter(logits, k):
         ),
         Mistake(
             "returns_probabilities",
-            "your top-k returns the renormalised probabilities of the kept tokens; return the logits with -inf for the removed tokens (the sampler applies the softmax after all the processors)",
+            "your top-k returns the renormalised probabilities of the kept tokens; return the logits with -inf for "
+            "the removed tokens (the sampler applies the softmax after all the processors)",
             """
 import torch
 
@@ -578,7 +597,8 @@ def top_k_filter(logits, k):
         ),
         Mistake(
             "zero_disables",
-            "your top-k treats k = 0 as 'no filtering'; generate's top_k=0 means that, but the filter itself must raise ValueError for k <= 0",
+            "your top-k treats k = 0 as 'no filtering'; generate's top_k=0 means that, but the filter itself must "
+            "raise ValueError for k <= 0",
             """
 import torch
 
@@ -591,7 +611,8 @@ def top_k_filter(logits, k):
         ),
         Mistake(
             "k_above_vocabulary_crashes",
-            "your top-k fails when k is larger than the vocabulary (torch.topk cannot take more than V values); k >= V keeps every token: use min(k, V)",
+            "your top-k fails when k is larger than the vocabulary (torch.topk cannot take more than V values); k >= "
+            "V keeps every token: use min(k, V)",
             """
 import torch
 
@@ -604,7 +625,8 @@ def top_k_filter(logits, k):
         ),
         Mistake(
             "rejects_k_above_vocabulary",
-            "your top-k raises ValueError when k is larger than the vocabulary; k >= V is valid and keeps every token (only k <= 0 is an error)",
+            "your top-k raises ValueError when k is larger than the vocabulary; k >= V is valid and keeps every "
+            "token (only k <= 0 is an error)",
             """
 import torch
 
@@ -631,7 +653,8 @@ def top_k_filter(logits, k):
         ),
         Mistake(
             "threshold_not_kept_2d",
-            "your top-k compares the logits (B, V) with a threshold of shape (B,), which broadcasts along the vocabulary; keep the threshold (B, 1) (values[:, -1:], or keepdim / unsqueeze(-1))",
+            "your top-k compares the logits (B, V) with a threshold of shape (B,), which broadcasts along the "
+            "vocabulary; keep the threshold (B, 1) (values[:, -1:], or keepdim / unsqueeze(-1))",
             """
 import torch
 
@@ -645,7 +668,8 @@ def top_k_filter(logits, k):
         ),
         Mistake(
             "returns_top_values",
-            "your top-k returns the k largest values (B, k); return all V logits of each row, with -inf for the removed tokens, so that the token ids stay where they are",
+            "your top-k returns the k largest values (B, k); return all V logits of each row, with -inf for the "
+            "removed tokens, so that the token ids stay where they are",
             """
 import torch
 
@@ -658,7 +682,8 @@ def top_k_filter(logits, k):
         ),
         Mistake(
             "threshold_unsorted",
-            "your top-k takes the logit at position k - 1 of the vocabulary as the threshold; the threshold is the k-th largest logit: sort (or torch.topk) first",
+            "your top-k takes the logit at position k - 1 of the vocabulary as the threshold; the threshold is the "
+            "k-th largest logit: sort (or torch.topk) first",
             """
 import torch
 
@@ -672,7 +697,8 @@ def top_k_filter(logits, k):
         ),
         Mistake(
             "fills_large_negative",
-            "your top-k sets the removed logits to a large negative number; set them to -inf, so that their probability is exactly 0 and later filters see them as removed",
+            "your top-k sets the removed logits to a large negative number; set them to -inf, so that their "
+            "probability is exactly 0 and later filters see them as removed",
             """
 import torch
 
@@ -757,7 +783,8 @@ TOP_P = Exercise(
         SubCheck(
             "nucleus",
             1.5,
-            "keeps the smallest set of most likely tokens whose probabilities add up to at least p (the token that crosses p included), -inf elsewhere; p = 1 keeps all",
+            "keeps the smallest set of most likely tokens whose probabilities add up to at least p (the token that "
+            "crosses p included), -inf elsewhere; p = 1 keeps all",
         ),
         SubCheck("keeps_one", 0.5, "always keeps the most likely token (p = 0 keeps exactly that one)"),
     ),
@@ -768,7 +795,8 @@ TOP_P = Exercise(
     mistakes=(
         Mistake(
             "drops_crossing_token",
-            "your top-p drops the token whose probability makes the total cross p; keep it (the kept set is the smallest whose probabilities add up to at least p)",
+            "your top-p drops the token whose probability makes the total cross p; keep it (the kept set is the "
+            "smallest whose probabilities add up to at least p)",
             """
 import torch
 
@@ -785,12 +813,14 @@ def top_p_filter(logits, p):
         ),
         Mistake(
             "ascending_sort",
-            "your top-p sorts in ascending order, so the running total starts from the least likely tokens; sort with descending=True (or remove the tokens whose ascending total stays at or below 1 - p)",
+            "your top-p sorts in ascending order, so the running total starts from the least likely tokens; sort "
+            "with descending=True (or remove the tokens whose ascending total stays at or below 1 - p)",
             _variant(_TOP_P, ("torch.sort(logits, dim=-1, descending=True)", "torch.sort(logits, dim=-1)")),
         ),
         Mistake(
             "mask_not_unsorted",
-            "your top-p applies the mask computed in sorted order directly to the logits in vocabulary order; scatter it back with the sort's indices first",
+            "your top-p applies the mask computed in sorted order directly to the logits in vocabulary order; "
+            "scatter it back with the sort's indices first",
             _variant(
                 _TOP_P,
                 ("    remove = remove_sorted.scatter(-1, order, remove_sorted)\n", ""),
@@ -804,14 +834,16 @@ def top_p_filter(logits, p):
         ),
         Mistake(
             "softmax_over_batch",
-            "your top-p takes the softmax over the batch dimension (dim=0); each row's probabilities are a softmax over its vocabulary (dim=-1)",
+            "your top-p takes the softmax over the batch dimension (dim=0); each row's probabilities are a softmax "
+            "over its vocabulary (dim=-1)",
             _variant(
                 _TOP_P, ("probs = torch.softmax(sorted_logits, dim=-1)", "probs = torch.softmax(sorted_logits, dim=0)")
             ),
         ),
         Mistake(
             "returns_probabilities",
-            "your top-p returns probabilities with zeros for the removed tokens; return the logits with -inf for them (the sampler applies the softmax after all the processors)",
+            "your top-p returns probabilities with zeros for the removed tokens; return the logits with -inf for "
+            "them (the sampler applies the softmax after all the processors)",
             _variant(
                 _TOP_P,
                 (
@@ -822,17 +854,20 @@ def top_p_filter(logits, p):
         ),
         Mistake(
             "removes_everything_for_p0",
-            "your top-p removes every token when p = 0 (the mass before the most likely token, 0, is already >= p); the most likely token must always stay",
+            "your top-p removes every token when p = 0 (the mass before the most likely token, 0, is already >= p); "
+            "the most likely token must always stay",
             _variant(_TOP_P, ("    remove_sorted[:, 0] = False  # keep the most likely token\n", "")),
         ),
         Mistake(
             "p_equal_1_rounds",
-            "your top-p removes tokens at p = 1: in float32 the running total of many tiny probabilities (a real model's long tail) reaches 1.0 before the last token; p = 1 keeps every token, so handle it on its own",
+            "your top-p removes tokens at p = 1: in float32 the running total of many tiny probabilities (a real "
+            "model's long tail) reaches 1.0 before the last token; p = 1 keeps every token, so handle it on its own",
             _variant(_TOP_P, ("    if p == 1:\n        return logits.clone()\n", "")),
         ),
         Mistake(
             "p_as_fraction_of_vocabulary",
-            "your top-p keeps a fixed fraction p of the vocabulary; p is a probability mass: keep the most likely tokens until their probabilities add up to p",
+            "your top-p keeps a fixed fraction p of the vocabulary; p is a probability mass: keep the most likely "
+            "tokens until their probabilities add up to p",
             """
 import math
 import torch
@@ -845,7 +880,8 @@ def top_p_filter(logits, p):
         ),
         Mistake(
             "probability_threshold",
-            "your top-p keeps the tokens whose own probability is at least p; top-p keeps the most likely tokens until their probabilities add up to p (the most likely one always)",
+            "your top-p keeps the tokens whose own probability is at least p; top-p keeps the most likely tokens "
+            "until their probabilities add up to p (the most likely one always)",
             """
 import torch
 
@@ -856,7 +892,8 @@ def top_p_filter(logits, p):
         ),
         Mistake(
             "ascending_keeps_wrong_end",
-            "your top-p sorts in ascending order, as Hugging Face does, but removes the tokens whose running total goes above 1 - p, the most likely ones; remove those whose ascending total stays at or below 1 - p",
+            "your top-p sorts in ascending order, as Hugging Face does, but removes the tokens whose running total "
+            "goes above 1 - p, the most likely ones; remove those whose ascending total stays at or below 1 - p",
             """
 import torch
 
@@ -870,7 +907,8 @@ def top_p_filter(logits, p):
         ),
         Mistake(
             "gather_not_scatter",
-            "your top-p puts the mask back in vocabulary order with gather(order); that applies the sort's permutation a second time: scatter(-1, order, mask) undoes it",
+            "your top-p puts the mask back in vocabulary order with gather(order); that applies the sort's "
+            "permutation a second time: scatter(-1, order, mask) undoes it",
             _variant(
                 _TOP_P,
                 (
@@ -881,7 +919,8 @@ def top_p_filter(logits, p):
         ),
         Mistake(
             "first_row_only",
-            "your top-p computes the nucleus of the first row and applies it to every row; each row of the batch has its own distribution and its own nucleus",
+            "your top-p computes the nucleus of the first row and applies it to every row; each row of the batch has "
+            "its own distribution and its own nucleus",
             """
 import torch
 
@@ -896,7 +935,8 @@ def top_p_filter(logits, p):
         ),
         Mistake(
             "fills_zero",
-            "your top-p sets the removed logits to 0, which still has a probability after the softmax; set them to -inf",
+            "your top-p sets the removed logits to 0, which still has a probability after the softmax; set them to "
+            "-inf",
             _variant(
                 _TOP_P, ('return logits.masked_fill(remove, float("-inf"))', "return logits.masked_fill(remove, 0.0)")
             ),
@@ -948,7 +988,8 @@ REPETITION = Exercise(
         SubCheck(
             "sign",
             1.0,
-            "the logit of every token in generated_ids is divided by the penalty if positive, multiplied by it if negative; other logits unchanged",
+            "the logit of every token in generated_ids is divided by the penalty if positive, multiplied by it if "
+            "negative; other logits unchanged",
         ),
         SubCheck("once", 0.5, "a token is penalised once, however often it occurs"),
         SubCheck("rows", 0.5, "each row is penalised for the tokens of its own row of generated_ids"),
@@ -961,7 +1002,8 @@ REPETITION = Exercise(
     mistakes=(
         Mistake(
             "once_per_occurrence",
-            "your repetition penalty is applied once per occurrence, so a token seen three times is penalised three times; penalise each distinct token once",
+            "your repetition penalty is applied once per occurrence, so a token seen three times is penalised three "
+            "times; penalise each distinct token once",
             """
 def apply_repetition_penalty(logits, generated_ids, penalty):
     out = logits.clone()
@@ -976,7 +1018,8 @@ def apply_repetition_penalty(logits, generated_ids, penalty):
         ),
         Mistake(
             "always_divides",
-            "your repetition penalty divides every seen logit by the penalty; a negative logit divided by 1.3 gets larger (more likely): multiply negative logits, divide positive ones",
+            "your repetition penalty divides every seen logit by the penalty; a negative logit divided by 1.3 gets "
+            "larger (more likely): multiply negative logits, divide positive ones",
             """
 import torch
 
@@ -987,7 +1030,8 @@ def apply_repetition_penalty(logits, generated_ids, penalty):
         ),
         Mistake(
             "sign_swapped",
-            "your repetition penalty multiplies positive logits and divides negative ones, which makes seen tokens more likely; divide positive logits, multiply negative ones",
+            "your repetition penalty multiplies positive logits and divides negative ones, which makes seen tokens "
+            "more likely; divide positive logits, multiply negative ones",
             """
 import torch
 
@@ -999,7 +1043,8 @@ def apply_repetition_penalty(logits, generated_ids, penalty):
         ),
         Mistake(
             "batch_mixed",
-            "your repetition penalty penalises, in every row, the tokens seen in any row of the batch; each sequence is penalised for its own tokens only",
+            "your repetition penalty penalises, in every row, the tokens seen in any row of the batch; each sequence "
+            "is penalised for its own tokens only",
             """
 import torch
 
@@ -1013,7 +1058,8 @@ def apply_repetition_penalty(logits, generated_ids, penalty):
         ),
         Mistake(
             "subtracts",
-            "your repetition penalty subtracts the penalty from the logits; the CTRL penalty is multiplicative: divide positive logits by it, multiply negative ones",
+            "your repetition penalty subtracts the penalty from the logits; the CTRL penalty is multiplicative: "
+            "divide positive logits by it, multiply negative ones",
             """
 import torch
 
@@ -1024,7 +1070,8 @@ def apply_repetition_penalty(logits, generated_ids, penalty):
         ),
         Mistake(
             "modifies_input",
-            "your repetition penalty changes the caller's logits in place; return a new tensor and leave the input unchanged",
+            "your repetition penalty changes the caller's logits in place; return a new tensor and leave the input "
+            "unchanged",
             """
 def apply_repetition_penalty(logits, generated_ids, penalty):
     for b in range(logits.shape[0]):
@@ -1038,7 +1085,8 @@ def apply_repetition_penalty(logits, generated_ids, penalty):
         ),
         Mistake(
             "always_multiplies",
-            "your repetition penalty multiplies every seen logit by the penalty, which makes a positive logit larger (more likely); divide positive logits, multiply the others",
+            "your repetition penalty multiplies every seen logit by the penalty, which makes a positive logit larger "
+            "(more likely); divide positive logits, multiply the others",
             """
 import torch
 
@@ -1049,7 +1097,8 @@ def apply_repetition_penalty(logits, generated_ids, penalty):
         ),
         Mistake(
             "first_row_ids",
-            "your repetition penalty penalises every row for the tokens of the first row of generated_ids; each row is penalised for the tokens of its own row",
+            "your repetition penalty penalises every row for the tokens of the first row of generated_ids; each row "
+            "is penalised for the tokens of its own row",
             """
 import torch
 
@@ -1063,7 +1112,8 @@ def apply_repetition_penalty(logits, generated_ids, penalty):
         ),
         Mistake(
             "returns_seen_only",
-            "your repetition penalty returns only the penalised logits of the seen tokens, (B, t); write them back into a copy of all the logits (scatter) and return (B, V)",
+            "your repetition penalty returns only the penalised logits of the seen tokens, (B, t); write them back "
+            "into a copy of all the logits (scatter) and return (B, V)",
             """
 import torch
 
@@ -1074,7 +1124,8 @@ def apply_repetition_penalty(logits, generated_ids, penalty):
         ),
         Mistake(
             "rejects_penalty_below_1",
-            "your repetition penalty raises an error for a penalty below 1; it is valid (it makes repetition more likely) and uses the same rule",
+            "your repetition penalty raises an error for a penalty below 1; it is valid (it makes repetition more "
+            "likely) and uses the same rule",
             """
 import torch
 
@@ -1088,7 +1139,8 @@ def apply_repetition_penalty(logits, generated_ids, penalty):
         ),
         Mistake(
             "repeated_only",
-            "your repetition penalty only penalises tokens that occur more than once; every token that occurs in generated_ids at all is penalised (once)",
+            "your repetition penalty only penalises tokens that occur more than once; every token that occurs in "
+            "generated_ids at all is penalised (once)",
             """
 import torch
 
@@ -1100,7 +1152,8 @@ def apply_repetition_penalty(logits, generated_ids, penalty):
         ),
         Mistake(
             "last_token_only",
-            "your repetition penalty only penalises the last token of each row; every token that occurs in generated_ids is penalised",
+            "your repetition penalty only penalises the last token of each row; every token that occurs in "
+            "generated_ids is penalised",
             """
 import torch
 
@@ -1157,7 +1210,10 @@ def _penalties_cases(hidden: bool) -> list[Case]:
     return cases
 
 
-_PENALTIES_HEAD = "import torch\n\ndef apply_frequency_presence_penalties(logits, generated_ids, frequency_penalty, presence_penalty):\n"
+_PENALTIES_HEAD = (
+    "import torch\n\n"
+    "def apply_frequency_presence_penalties(logits, generated_ids, frequency_penalty, presence_penalty):\n"
+)
 
 PENALTIES = Exercise(
     name="apply_frequency_presence_penalties",
@@ -1179,7 +1235,9 @@ PENALTIES = Exercise(
     mistakes=(
         Mistake(
             "presence_per_occurrence",
-            "your presence penalty grows with the count (it is subtracted once per occurrence, or the two penalties are swapped); it is paid once for any token that occurs at all, only the frequency penalty grows with the count",
+            "your presence penalty grows with the count (it is subtracted once per occurrence, or the two penalties "
+            "are swapped); it is paid once for any token that occurs at all, only the frequency penalty grows with "
+            "the count",
             _PENALTIES_HEAD
             + """
     counts = torch.zeros_like(logits)
@@ -1189,7 +1247,9 @@ PENALTIES = Exercise(
         ),
         Mistake(
             "scatter_not_add",
-            "your frequency penalty does not grow with the count (scatter_ writes 1 for a token however often it occurs, or the two penalties are swapped); count with scatter_add_ (or bincount) and multiply by frequency_penalty",
+            "your frequency penalty does not grow with the count (scatter_ writes 1 for a token however often it "
+            "occurs, or the two penalties are swapped); count with scatter_add_ (or bincount) and multiply by "
+            "frequency_penalty",
             _PENALTIES_HEAD
             + """
     counts = torch.zeros_like(logits)
@@ -1200,7 +1260,8 @@ PENALTIES = Exercise(
         ),
         Mistake(
             "adds_penalties",
-            "your penalties are added to the logits, which makes repeated tokens more likely; the OpenAI API subtracts them",
+            "your penalties are added to the logits, which makes repeated tokens more likely; the OpenAI API "
+            "subtracts them",
             _PENALTIES_HEAD
             + """
     counts = torch.zeros_like(logits).scatter_add(1, generated_ids, torch.ones_like(generated_ids, dtype=logits.dtype))
@@ -1209,7 +1270,8 @@ PENALTIES = Exercise(
         ),
         Mistake(
             "swapped",
-            "your penalties are swapped: the frequency penalty is multiplied by the count, the presence penalty is paid once per token that occurs",
+            "your penalties are swapped: the frequency penalty is multiplied by the count, the presence penalty is "
+            "paid once per token that occurs",
             _PENALTIES_HEAD
             + """
     counts = torch.zeros_like(logits).scatter_add(1, generated_ids, torch.ones_like(generated_ids, dtype=logits.dtype))
@@ -1240,7 +1302,8 @@ def apply_frequency_presence_penalties(logits, generated_ids, frequency_penalty,
         ),
         Mistake(
             "presence_for_every_token",
-            "your presence penalty is subtracted from every token (counts >= 0 is always true); only tokens that occur at least once (count > 0) pay it",
+            "your presence penalty is subtracted from every token (counts >= 0 is always true); only tokens that "
+            "occur at least once (count > 0) pay it",
             _PENALTIES_HEAD
             + """
     counts = torch.zeros_like(logits).scatter_add(1, generated_ids, torch.ones_like(generated_ids, dtype=logits.dtype))
@@ -1258,7 +1321,8 @@ def apply_frequency_presence_penalties(logits, generated_ids, frequency_penalty,
         ),
         Mistake(
             "bincount_without_minlength",
-            "your penalties count with torch.bincount without minlength, so the counts are only as long as the largest token id, not (V,); pass minlength=V",
+            "your penalties count with torch.bincount without minlength, so the counts are only as long as the "
+            "largest token id, not (V,); pass minlength=V",
             _PENALTIES_HEAD
             + """
     counts = torch.stack([torch.bincount(row) for row in generated_ids]).to(logits.dtype)
@@ -1267,7 +1331,8 @@ def apply_frequency_presence_penalties(logits, generated_ids, frequency_penalty,
         ),
         Mistake(
             "one_hot_without_num_classes",
-            "your penalties count with F.one_hot without num_classes, so the counts are as long as the largest token id + 1, not (V,); pass num_classes=V",
+            "your penalties count with F.one_hot without num_classes, so the counts are as long as the largest token "
+            "id + 1, not (V,); pass num_classes=V",
             _PENALTIES_HEAD
             + """
     import torch.nn.functional as F
@@ -1277,7 +1342,8 @@ def apply_frequency_presence_penalties(logits, generated_ids, frequency_penalty,
         ),
         Mistake(
             "counts_dtype",
-            "your penalties scatter_add integer ones (torch.ones_like(generated_ids) is long) into float counts; give the ones the logits' dtype (dtype=logits.dtype)",
+            "your penalties scatter_add integer ones (torch.ones_like(generated_ids) is long) into float counts; "
+            "give the ones the logits' dtype (dtype=logits.dtype)",
             _PENALTIES_HEAD
             + """
     counts = torch.zeros_like(logits).scatter_add(1, generated_ids, torch.ones_like(generated_ids))
@@ -1286,7 +1352,8 @@ def apply_frequency_presence_penalties(logits, generated_ids, frequency_penalty,
         ),
         Mistake(
             "presence_only_repeated",
-            "your presence penalty only applies to tokens that occur more than once; any token that occurs at all (count > 0) pays it once",
+            "your presence penalty only applies to tokens that occur more than once; any token that occurs at all "
+            "(count > 0) pays it once",
             _PENALTIES_HEAD
             + """
     counts = torch.zeros_like(logits).scatter_add(1, generated_ids, torch.ones_like(generated_ids, dtype=logits.dtype))
@@ -1334,12 +1401,14 @@ def _ids_compare(what: str):
         a = array_of(got)
         if a.shape != e.shape:
             rows = (
-                f"\n  expected row 0: {e[0].tolist()}\n  got row 0:      {a[0].tolist() if a.ndim == 2 and len(a) else a.tolist()}"
+                f"\n  expected row 0: {e[0].tolist()}\n  got row 0:      "
+                f"{a[0].tolist() if a.ndim == 2 and len(a) else a.tolist()}"
                 if a.ndim <= 2
                 else ""
             )
             raise GradingError(
-                f"{what} for {case.label}: expected shape {e.shape} (B, T + new tokens, prompt included), got {a.shape}{rows}"
+                f"{what} for {case.label}: expected shape {e.shape} (B, T + new tokens, prompt included), got "
+                f"{a.shape}{rows}"
             )
         wrong = (a != e).nonzero()
         if len(wrong[0]):
@@ -1440,7 +1509,8 @@ GREEDY = Exercise(
         SubCheck(
             "no_eos",
             1.0,
-            "without an end token: the prompt followed by max_new_tokens most likely tokens, (B, T + max_new_tokens), as generate(do_sample=False), for a Hugging Face model and the course's GPT",
+            "without an end token: the prompt followed by max_new_tokens most likely tokens, (B, T + "
+            "max_new_tokens), as generate(do_sample=False), for a Hugging Face model and the course's GPT",
         ),
         SubCheck(
             "eos_pad",
@@ -1456,12 +1526,14 @@ GREEDY = Exercise(
     mistakes=(
         Mistake(
             "no_padding_after_eos",
-            "your greedy decoding keeps generating real tokens after a sequence's end token; once a sequence has produced eos_token_id, it gets pad_token_id at every later step",
+            "your greedy decoding keeps generating real tokens after a sequence's end token; once a sequence has "
+            "produced eos_token_id, it gets pad_token_id at every later step",
             _variant(_GREEDY, ("                next_tok[finished] = pad_token_id\n", "")),
         ),
         Mistake(
             "stops_at_first_eos",
-            "your greedy decoding stops the whole batch as soon as one sequence produces the end token; the others go on (the finished ones get padding) until every sequence has ended",
+            "your greedy decoding stops the whole batch as soon as one sequence produces the end token; the others "
+            "go on (the finished ones get padding) until every sequence has ended",
             _variant(
                 _GREEDY,
                 ("if eos_token_id is not None and finished.all():", "if eos_token_id is not None and finished.any():"),
@@ -1474,7 +1546,8 @@ GREEDY = Exercise(
         ),
         Mistake(
             "never_stops_early",
-            "your greedy decoding always runs max_new_tokens steps; stop as soon as every sequence has produced the end token (Hugging Face returns the shorter tensor)",
+            "your greedy decoding always runs max_new_tokens steps; stop as soon as every sequence has produced the "
+            "end token (Hugging Face returns the shorter tensor)",
             _variant(
                 _GREEDY, ("            if eos_token_id is not None and finished.all():\n                break\n", "")
             ),
@@ -1486,7 +1559,8 @@ GREEDY = Exercise(
         ),
         Mistake(
             "eos_not_appended",
-            "your greedy decoding stops before appending the end token that finishes the last sequence; the end token is part of the output",
+            "your greedy decoding stops before appending the end token that finishes the last sequence; the end "
+            "token is part of the output",
             """
 import torch
 from llmcourse.models import logits_fn
@@ -1509,12 +1583,14 @@ def greedy_decode(model, input_ids, max_new_tokens, eos_token_id=None, pad_token
         ),
         Mistake(
             "one_token_short",
-            "your greedy decoding generates max_new_tokens - 1 tokens; the loop runs max_new_tokens times (range(max_new_tokens))",
+            "your greedy decoding generates max_new_tokens - 1 tokens; the loop runs max_new_tokens times "
+            "(range(max_new_tokens))",
             _variant(_GREEDY, ("for _ in range(max_new_tokens):", "for _ in range(max_new_tokens - 1):")),
         ),
         Mistake(
             "max_new_tokens_as_total_length",
-            "your greedy decoding stops when the whole sequence, prompt included, has max_new_tokens tokens; max_new_tokens counts the new tokens only (max_length would count them all)",
+            "your greedy decoding stops when the whole sequence, prompt included, has max_new_tokens tokens; "
+            "max_new_tokens counts the new tokens only (max_length would count them all)",
             """
 import torch
 from llmcourse.models import logits_fn
@@ -1537,17 +1613,21 @@ def greedy_decode(model, input_ids, max_new_tokens, eos_token_id=None, pad_token
         ),
         Mistake(
             "first_position_logits",
-            "your greedy decoding picks the next token from the logits of the first position; the next token is predicted by the last position, logits[:, -1, :]",
+            "your greedy decoding picks the next token from the logits of the first position; the next token is "
+            "predicted by the last position, logits[:, -1, :]",
             _variant(_GREEDY, ("logits_of(ids)[:, -1, :]", "logits_of(ids)[:, 0, :]")),
         ),
         Mistake(
             "end_token_replaced",
-            "your greedy decoding marks a sequence finished before padding, so its end token itself becomes pad_token_id; keep the end token, pad only from the next step on",
+            "your greedy decoding marks a sequence finished before padding, so its end token itself becomes "
+            "pad_token_id; keep the end token, pad only from the next step on",
             _variant(
                 _GREEDY,
                 (
-                    "                next_tok[finished] = pad_token_id\n                finished = finished | (next_tok == eos_token_id)\n",
-                    "                finished = finished | (next_tok == eos_token_id)\n                next_tok[finished] = pad_token_id\n",
+                    "                next_tok[finished] = pad_token_id\n                finished = finished | "
+                    "(next_tok == eos_token_id)\n",
+                    "                finished = finished | (next_tok == eos_token_id)\n                "
+                    "next_tok[finished] = pad_token_id\n",
                 ),
             ),
         ),
@@ -1558,7 +1638,8 @@ def greedy_decode(model, input_ids, max_new_tokens, eos_token_id=None, pad_token
         ),
         Mistake(
             "hugging_face_only",
-            "your greedy decoding reads model(ids).logits, which only a Hugging Face model has; the course's GPT returns a tuple (logits, loss): run the model through logits_fn(model)",
+            "your greedy decoding reads model(ids).logits, which only a Hugging Face model has; the course's GPT "
+            "returns a tuple (logits, loss): run the model through logits_fn(model)",
             """
 import torch
 
@@ -1654,12 +1735,14 @@ BEAM = Exercise(
         SubCheck(
             "best",
             1.5,
-            "returns the prompt and the beam with the highest sum of log-probabilities after max_new_tokens steps, as generate(num_beams=N, do_sample=False)",
+            "returns the prompt and the beam with the highest sum of log-probabilities after max_new_tokens steps, "
+            "as generate(num_beams=N, do_sample=False)",
         ),
         SubCheck(
             "long",
             0.5,
-            "long outputs (40 or more tokens of a flat distribution, whose joint probability underflows float32): the best beam, scored by sums of log-probabilities",
+            "long outputs (40 or more tokens of a flat distribution, whose joint probability underflows float32): "
+            "the best beam, scored by sums of log-probabilities",
         ),
         SubCheck(
             "batch",
@@ -1674,7 +1757,9 @@ BEAM = Exercise(
     mistakes=(
         Mistake(
             "multiplies_probabilities",
-            "your beam search multiplies probabilities: after a few dozen tokens the product underflows to 0 in float32 and every beam looks alike; add log-probabilities (the beam scores are not accumulated in log space)",
+            "your beam search multiplies probabilities: after a few dozen tokens the product underflows to 0 in "
+            "float32 and every beam looks alike; add log-probabilities (the beam scores are not accumulated in log "
+            "space)",
             _variant(
                 _BEAM,
                 ("scores = torch.zeros(1)", "scores = torch.ones(1)"),
@@ -1684,7 +1769,8 @@ BEAM = Exercise(
         ),
         Mistake(
             "sums_probabilities",
-            "your beam search adds probabilities; a sequence's probability is the product of its tokens' probabilities, so add their log-probabilities",
+            "your beam search adds probabilities; a sequence's probability is the product of its tokens' "
+            "probabilities, so add their log-probabilities",
             _variant(
                 _BEAM,
                 ("log_probs = torch.log_softmax(logits, dim=-1)", "probs = torch.softmax(logits, dim=-1)"),
@@ -1693,17 +1779,20 @@ BEAM = Exercise(
         ),
         Mistake(
             "raw_logits",
-            "your beam search adds up raw logits; they are not log-probabilities (each beam's logits have their own normaliser): apply log_softmax first",
+            "your beam search adds up raw logits; they are not log-probabilities (each beam's logits have their own "
+            "normaliser): apply log_softmax first",
             _variant(_BEAM, ("totals = scores[:, None] + log_probs", "totals = scores[:, None] + logits")),
         ),
         Mistake(
             "not_accumulated",
-            "your beam search ranks the candidates by the new token's log-probability alone; a beam's score is the sum over all its generated tokens",
+            "your beam search ranks the candidates by the new token's log-probability alone; a beam's score is the "
+            "sum over all its generated tokens",
             _variant(_BEAM, ("totals = scores[:, None] + log_probs", "totals = log_probs + 0 * scores[:, None]")),
         ),
         Mistake(
             "all_beams_start_alive",
-            "your beam search starts with num_beams copies of the prompt, all with score 0, so the first step picks the same tokens num_beams times; start from one beam",
+            "your beam search starts with num_beams copies of the prompt, all with score 0, so the first step picks "
+            "the same tokens num_beams times; start from one beam",
             _variant(
                 _BEAM,
                 (
@@ -1715,16 +1804,19 @@ BEAM = Exercise(
         ),
         Mistake(
             "own_best_token",
-            "your beam search extends each beam with its own best token only (num_beams greedy searches side by side); all num_beams x V candidates compete for the num_beams places",
+            "your beam search extends each beam with its own best token only (num_beams greedy searches side by "
+            "side); all num_beams x V candidates compete for the num_beams places",
             _variant(
                 _BEAM,
                 (
                     "            scores, idx = totals.flatten().topk(num_beams)\n",
                     (
-                        "            if beams.shape[0] == 1:\n                scores, idx = totals.flatten().topk(num_beams)\n"
+                        "            if beams.shape[0] == 1:\n                scores, idx = "
+                        "totals.flatten().topk(num_beams)\n"
                         "            else:\n                scores, tok = totals.max(dim=-1)\n"
                         "                idx = torch.arange(beams.shape[0]) * V + tok\n"
-                        "                scores, order = scores.sort(descending=True)\n                idx = idx[order]\n"
+                        "                scores, order = scores.sort(descending=True)\n                idx = "
+                        "idx[order]\n"
                     ),
                 ),
             ),
@@ -1736,7 +1828,8 @@ BEAM = Exercise(
         ),
         Mistake(
             "batch_as_beams",
-            "your beam search treats the prompts of a batch as the beams of one search; search each prompt on its own and return one row per prompt",
+            "your beam search treats the prompts of a batch as the beams of one search; search each prompt on its "
+            "own and return one row per prompt",
             """
 import torch
 from llmcourse.models import logits_fn
@@ -1757,12 +1850,14 @@ def beam_search(model, input_ids, num_beams, max_new_tokens, length_penalty=1.0)
         ),
         Mistake(
             "returns_last_beam",
-            "your beam search returns the last of the num_beams beams, the worst; topk sorts the best first: return beams[0]",
+            "your beam search returns the last of the num_beams beams, the worst; topk sorts the best first: return "
+            "beams[0]",
             _variant(_BEAM, ("        best.append(beams[0])\n", "        best.append(beams[-1])\n")),
         ),
         Mistake(
             "beam_and_token_swapped",
-            "your beam search reads a flat candidate index i as beam i % V and token i // V; it is beam i // V, extended by token i % V",
+            "your beam search reads a flat candidate index i as beam i % V and token i // V; it is beam i // V, "
+            "extended by token i % V",
             _variant(
                 _BEAM,
                 (
@@ -1773,19 +1868,22 @@ def beam_search(model, input_ids, num_beams, max_new_tokens, length_penalty=1.0)
         ),
         Mistake(
             "log_softmax_over_beams",
-            "your beam search takes the log_softmax over the beams (dim=0); each beam's next-token distribution is a softmax over the vocabulary (dim=-1)",
+            "your beam search takes the log_softmax over the beams (dim=0); each beam's next-token distribution is a "
+            "softmax over the vocabulary (dim=-1)",
             _variant(
                 _BEAM, ("log_probs = torch.log_softmax(logits, dim=-1)", "log_probs = torch.log_softmax(logits, dim=0)")
             ),
         ),
         Mistake(
             "returns_all_beams",
-            "your beam search returns all num_beams beams; return only the best one for each prompt, (B, T + max_new_tokens)",
+            "your beam search returns all num_beams beams; return only the best one for each prompt, (B, T + "
+            "max_new_tokens)",
             _variant(_BEAM, ("        best.append(beams[0])\n", "        best.append(beams)\n")),
         ),
         Mistake(
             "ignores_parent_beam",
-            "your beam search appends the chosen tokens to the beams in their old order; a candidate extends the beam it came from: reorder the beams by i // V before appending",
+            "your beam search appends the chosen tokens to the beams in their old order; a candidate extends the "
+            "beam it came from: reorder the beams by i // V before appending",
             _variant(
                 _BEAM,
                 (
@@ -1904,7 +2002,11 @@ def generate_until(model, tokenizer, prompt, stop, max_new_tokens, next_token=No
             return text[: min(hits)]
     return text
 """
-_UNTIL_SEARCH = "        hits = [text.index(s) for s in stops if s in text]\n        if hits:\n            return text[: min(hits)]\n"
+_UNTIL_SEARCH = (
+    "        hits = [text.index(s) for s in stops if s in text]\n"
+    "        if hits:\n"
+    "            return text[: min(hits)]\n"
+)
 
 UNTIL = Exercise(
     name="generate_until",
@@ -1915,7 +2017,8 @@ UNTIL = Exercise(
         SubCheck(
             "stop",
             1.0,
-            "returns the generated text before the first stop string, found across tokens and only in the generated text (not the prompt)",
+            "returns the generated text before the first stop string, found across tokens and only in the generated "
+            "text (not the prompt)",
         ),
         SubCheck("mid_token", 0.5, "a stop string that starts or ends inside a token"),
         SubCheck("several", 0.5, "a list of stop strings: cut at the earliest position where any of them occurs"),
@@ -1938,18 +2041,21 @@ UNTIL = Exercise(
         ),
         Mistake(
             "endswith_only",
-            "your generate_until only checks whether the text ends with the stop string; a token can carry the end of the stop string and more text: search the whole generated text",
+            "your generate_until only checks whether the text ends with the stop string; a token can carry the end "
+            "of the stop string and more text: search the whole generated text",
             _variant(
                 _UNTIL,
                 (
                     _UNTIL_SEARCH,
-                    "        for s in stops:\n            if text.endswith(s):\n                return text[: -len(s)]\n",
+                    "        for s in stops:\n            if text.endswith(s):\n                return text[: "
+                    "-len(s)]\n",
                 ),
             ),
         ),
         Mistake(
             "token_level_match",
-            "your generate_until only looks for the stop string in each new token's text, so it misses a stop string across a token boundary (or starting mid-token): search the decoded text so far",
+            "your generate_until only looks for the stop string in each new token's text, so it misses a stop string "
+            "across a token boundary (or starting mid-token): search the decoded text so far",
             _variant(
                 _UNTIL,
                 (
@@ -1963,7 +2069,8 @@ UNTIL = Exercise(
         ),
         Mistake(
             "searches_prompt",
-            "your generate_until searches the prompt too, so a stop string in the prompt (a ReAct prompt contains 'Observation:') stops it at once; search only the generated text",
+            "your generate_until searches the prompt too, so a stop string in the prompt (a ReAct prompt contains "
+            "'Observation:') stops it at once; search only the generated text",
             _variant(
                 _UNTIL,
                 (
@@ -1987,28 +2094,33 @@ UNTIL = Exercise(
         ),
         Mistake(
             "string_as_characters",
-            "your generate_until turns a single stop string into a list of its characters (list(stop)), so it stops at any of them; wrap a string in a list: [stop]",
+            "your generate_until turns a single stop string into a list of its characters (list(stop)), so it stops "
+            "at any of them; wrap a string in a list: [stop]",
             _variant(_UNTIL, ("stops = [stop] if isinstance(stop, str) else list(stop)", "stops = list(stop)")),
         ),
         Mistake(
             "first_listed_not_earliest",
-            "your generate_until cuts at the first stop string of the list that occurs, not at the earliest position in the text where any of them occurs",
+            "your generate_until cuts at the first stop string of the list that occurs, not at the earliest position "
+            "in the text where any of them occurs",
             _variant(
                 _UNTIL,
                 (
                     _UNTIL_SEARCH,
-                    "        for s in stops:\n            if s in text:\n                return text[: text.index(s)]\n",
+                    "        for s in stops:\n            if s in text:\n                return text[: "
+                    "text.index(s)]\n",
                 ),
             ),
         ),
         Mistake(
             "ignores_end_of_text",
-            "your generate_until goes on after the model's end-of-text token; stop there (the text after it belongs to another document)",
+            "your generate_until goes on after the model's end-of-text token; stop there (the text after it belongs "
+            "to another document)",
             _variant(_UNTIL, ("        if tok.item() == tokenizer.eos_token_id:\n            break\n", "")),
         ),
         Mistake(
             "ignores_next_token",
-            "your generate_until always picks the most likely token; call next_token(logits, ids) when one is given (e.g. a sampler)",
+            "your generate_until always picks the most likely token; call next_token(logits, ids) when one is given "
+            "(e.g. a sampler)",
             _variant(
                 _UNTIL,
                 (
@@ -2029,7 +2141,8 @@ UNTIL = Exercise(
         ),
         Mistake(
             "strips_text",
-            "your generate_until strips the spaces and newlines around the text; return the generated text exactly as decoded, up to the stop string",
+            "your generate_until strips the spaces and newlines around the text; return the generated text exactly "
+            "as decoded, up to the stop string",
             _variant(
                 _UNTIL,
                 ("            return text[: min(hits)]\n", "            return text[: min(hits)].strip()\n"),
@@ -2038,30 +2151,36 @@ UNTIL = Exercise(
         ),
         Mistake(
             "missing_stop_string_cuts",
-            "your generate_until takes the smallest text.find(s) over all the stop strings, -1 for one that is absent; leave out the strings that are not found before taking the earliest position",
+            "your generate_until takes the smallest text.find(s) over all the stop strings, -1 for one that is "
+            "absent; leave out the strings that are not found before taking the earliest position",
             _variant(
                 _UNTIL,
                 (
                     _UNTIL_SEARCH,
                     (
-                        "        first = min(text.find(s) for s in stops)\n        if first >= 0:\n            return text[:first]\n"
+                        "        first = min(text.find(s) for s in stops)\n        if first >= 0:\n            "
+                        "return text[:first]\n"
                     ),
                 ),
             ),
         ),
         Mistake(
             "hook_arguments_swapped",
-            "your generate_until calls next_token(ids, logits); the hook takes the logits first: next_token(logits, ids)",
+            "your generate_until calls next_token(ids, logits); the hook takes the logits first: next_token(logits, "
+            "ids)",
             _variant(_UNTIL, ("next_token(logits, ids)", "next_token(ids, logits)")),
         ),
         Mistake(
             "decodes_end_of_text",
-            "your generate_until appends the end-of-text token before stopping, so its text ('<|endoftext|>') is in the result; stop before appending it",
+            "your generate_until appends the end-of-text token before stopping, so its text ('<|endoftext|>') is in "
+            "the result; stop before appending it",
             _variant(
                 _UNTIL,
                 (
-                    "        if tok.item() == tokenizer.eos_token_id:\n            break\n        ids = torch.cat([ids, tok.view(1, 1)], dim=1)\n        text = tokenizer.decode(ids[0, n_prompt:])\n",
-                    "        ids = torch.cat([ids, tok.view(1, 1)], dim=1)\n        text = tokenizer.decode(ids[0, n_prompt:])\n        if tok.item() == tokenizer.eos_token_id:\n            break\n",
+                    "        if tok.item() == tokenizer.eos_token_id:\n            break\n        ids = "
+                    "torch.cat([ids, tok.view(1, 1)], dim=1)\n        text = tokenizer.decode(ids[0, n_prompt:])\n",
+                    "        ids = torch.cat([ids, tok.view(1, 1)], dim=1)\n        text = tokenizer.decode(ids[0, "
+                    "n_prompt:])\n        if tok.item() == tokenizer.eos_token_id:\n            break\n",
                 ),
             ),
         ),

@@ -149,7 +149,8 @@ def _fs_compare(case: Case, got: Any, expected: Any) -> None:
                 or not all(isinstance(v, str) for v in m.values())
             ):
                 raise GradingError(
-                    f"message {i} must be a dict with the string keys 'role' and 'content' only, got {_short(m)} for {case.label}"
+                    f"message {i} must be a dict with the string keys 'role' and 'content' only, got {_short(m)} for "
+                    f"{case.label}"
                 )
         if len(messages) != len(want):
             raise GradingError(
@@ -167,7 +168,8 @@ def _fs_compare(case: Case, got: Any, expected: Any) -> None:
     if case.subcheck == "query":
         if messages[-1] != want[-1]:
             raise GradingError(
-                f"the last message must be the query as a user message, {_short(want[-1])}; got {_short(messages[-1])} for {case.label}"
+                f"the last message must be the query as a user message, {_short(want[-1])}; got "
+                f"{_short(messages[-1])} for {case.label}"
             )
         return
     if case.subcheck == "examples":
@@ -207,7 +209,8 @@ FEW_SHOT_MISTAKES = _mistakes(
     [
         (
             "roles_swapped",
-            "each example is an assistant turn and then a user turn: the user asks (the example's input) and the assistant answers",
+            "each example is an assistant turn and then a user turn: the user asks (the example's input) and the "
+            "assistant answers",
             _fs_variant(
                 ('"role": "user", "content": user}', '"role": "assistant", "content": user}'),
                 ('"role": "assistant", "content": assistant}', '"role": "user", "content": assistant}'),
@@ -225,7 +228,8 @@ FEW_SHOT_MISTAKES = _mistakes(
         ),
         (
             "example_in_one_message",
-            "each example is one user message holding question and answer: the answer must be an assistant turn of its own",
+            "each example is one user message holding question and answer: the answer must be an assistant turn of "
+            "its own",
             _fs_variant(
                 (
                     """        messages.append({"role": "user", "content": user})
@@ -317,7 +321,8 @@ FEW_SHOT_MISTAKES = _mistakes(
         ),
         (
             "tuples",
-            "your messages are (role, content) tuples: the OpenAI chat format wants dicts {'role': ..., 'content': ...}",
+            "your messages are (role, content) tuples: the OpenAI chat format wants dicts {'role': ..., 'content': "
+            "...}",
             """def few_shot_messages(system, examples, query):
     messages = [("system", system)]
     for user, assistant in examples:
@@ -337,7 +342,8 @@ FEW_SHOT_MESSAGES = Exercise(
         SubCheck(
             "structure",
             0.5,
-            "returns a list of dicts with exactly the keys 'role' and 'content' (strings), 2 + 2 x len(examples) of them",
+            "returns a list of dicts with exactly the keys 'role' and 'content' (strings), 2 + 2 x len(examples) of "
+            "them",
         ),
         SubCheck("system", 0.5, "the first message is the system message"),
         SubCheck(
@@ -436,16 +442,19 @@ def _template_compare(case: Case, got: Any, expected: Any) -> None:
         kind = "missing" if case.subcheck == "missing" else "unknown"
         if "ok" in result:
             raise GradingError(
-                f"expected a ValueError naming the {kind} field(s) {at_fault}, but fill_template returned {_short(result['ok'])} for {case.label}"
+                f"expected a ValueError naming the {kind} field(s) {at_fault}, but fill_template returned "
+                f"{_short(result['ok'])} for {case.label}"
             )
         if result.get("raised") != "ValueError":
             raise GradingError(
-                f"expected a ValueError naming the {kind} field(s) {at_fault}, got {result.get('raised')}: {_short(result.get('message'))} for {case.label}"
+                f"expected a ValueError naming the {kind} field(s) {at_fault}, got {result.get('raised')}: "
+                f"{_short(result.get('message'))} for {case.label}"
             )
         unnamed = [n for n in at_fault if n not in result.get("message", "")]
         if unnamed:
             raise GradingError(
-                f"the ValueError must name the {kind} field(s) {at_fault}; {unnamed} not in its message {_short(result.get('message'))} for {case.label}"
+                f"the ValueError must name the {kind} field(s) {at_fault}; {unnamed} not in its message "
+                f"{_short(result.get('message'))} for {case.label}"
             )
         return
     if "message" in want:  # a catalogued mistake raised: same exception, same fields named
@@ -456,7 +465,8 @@ def _template_compare(case: Case, got: Any, expected: Any) -> None:
         return
     if "ok" not in result:
         raise GradingError(
-            f"fill_template raised {result.get('raised')}: {_short(result.get('message'))} for {case.label}; expected {_short(want['ok'])}"
+            f"fill_template raised {result.get('raised')}: {_short(result.get('message'))} for {case.label}; "
+            f"expected {_short(want['ok'])}"
         )
     if not isinstance(result["ok"], str):
         raise GradingError(f"fill_template must return a str, got {_short(result['ok'])} for {case.label}")
@@ -535,7 +545,8 @@ FILL_TEMPLATE_MISTAKES = _mistakes(
         ),
         (
             "values_expanded",
-            "values are expanded again after they are inserted (a value holding '{b}' or '{{' changes): insert each value as it is",
+            "values are expanded again after they are inserted (a value holding '{b}' or '{{' changes): insert each "
+            "value as it is",
             _fill_variant(
                 (
                     "    return template.format_map(fields)\n",
@@ -554,7 +565,8 @@ FILL_TEMPLATE_MISTAKES = _mistakes(
                 ("    if missing or unknown:", "    if unknown:"),
                 (
                     "    return template.format_map(fields)\n",
-                    '    return "".join(literal + (str(fields.get(name, "")) if name is not None else "") for literal, name, _, _ in parts)\n',
+                    '    return "".join(literal + (str(fields.get(name, "")) if name is not None else "") for '
+                    "literal, name, _, _ in parts)\n",
                 ),
             ),
         ),
@@ -575,7 +587,8 @@ FILL_TEMPLATE_MISTAKES = _mistakes(
             _fill_variant(
                 (
                     "    return template.format_map(fields)\n",
-                    '    return "".join(literal + (repr(fields[name]) if name is not None else "") for literal, name, _, _ in parts)\n',
+                    '    return "".join(literal + (repr(fields[name]) if name is not None else "") for literal, '
+                    "name, _, _ in parts)\n",
                 )
             ),
         ),
@@ -611,7 +624,9 @@ FILL_TEMPLATE_MISTAKES = _mistakes(
             _fill_variant(
                 (
                     "    return template.format_map(fields)\n",
-                    """    return "".join(literal + (fields[name] if name is not None else "") for literal, name, _, _ in parts)
+                    """    return "".join(
+        literal + (fields[name] if name is not None else "") for literal, name, _, _ in parts
+    )
 """,
                 )
             ),
@@ -633,7 +648,8 @@ FILL_TEMPLATE = Exercise(
         SubCheck(
             "braces",
             1.0,
-            "{{ and }} become literal { and }, and values are inserted as they are (braces in a value are not expanded)",
+            "{{ and }} become literal { and }, and values are inserted as they are (braces in a value are not "
+            "expanded)",
         ),
         SubCheck("missing", 0.75, "a ValueError whose message names every missing field"),
         SubCheck(
@@ -766,7 +782,8 @@ def _quote_compare(case: Case, got: Any, expected: Any) -> None:
             quoted.startswith(OPEN) and quoted.endswith(CLOSE)
         ):
             raise GradingError(
-                f"the quoted form must start with {OPEN!r} and end with {CLOSE!r}; got {_short(quoted)} for text={text!r}"
+                f"the quoted form must start with {OPEN!r} and end with {CLOSE!r}; got {_short(quoted)} for "
+                f"text={text!r}"
             )
         if case.subcheck in ("attacks", "random") and quoted.count(CLOSE) != 1:
             raise GradingError(
@@ -775,7 +792,8 @@ def _quote_compare(case: Case, got: Any, expected: Any) -> None:
             )
         if case.subcheck != "delimiters" and back != text:  # the delimiters requirement is the quoted form's ends only
             raise GradingError(
-                f"unquote(quote_untrusted(text)) must give text back: text={text!r}, quoted={_short(quoted)}, unquote gave {_short(back)}"
+                f"unquote(quote_untrusted(text)) must give text back: text={text!r}, quoted={_short(quoted)}, "
+                f"unquote gave {_short(back)}"
             )
 
 
@@ -828,7 +846,8 @@ QUOTE_MISTAKES = _mistakes(
         ),
         (
             "unescape_order",
-            "unquote undoes '&amp;' before '&lt;': a text holding '&lt;' comes back as '<'; undo the escapes in the reverse order",
+            "unquote undoes '&amp;' before '&lt;': a text holding '&lt;' comes back as '<'; undo the escapes in the "
+            "reverse order",
             _quote_variant(
                 ('body.replace("&lt;", "<").replace("&amp;", "&")', 'body.replace("&amp;", "&").replace("&lt;", "<")')
             ),
@@ -908,7 +927,8 @@ QUOTE_UNTRUSTED = Exercise(
         SubCheck(
             "attacks",
             1.25,
-            "for injection strings (holding </data>, escapes, ...): </data> occurs once, at the end, and the text comes back",
+            "for injection strings (holding </data>, escapes, ...): </data> occurs once, at the end, and the text "
+            "comes back",
         ),
         SubCheck("random", 0.75, "the same for random text made of the delimiters' pieces"),
     ),

@@ -2,7 +2,8 @@
 feedback packed for bulk upload.
 
 - ``class_report.html``: per chapter, the score distribution (a histogram), the pass rate of every
-  exercise and sub-check (per release, when submissions of several were graded with their own checks), the most common failure messages and likely mistakes (from the
+  exercise and sub-check (per release, when submissions of several were graded with their own
+  checks), the most common failure messages and likely mistakes (from the
   engine's catalogue), what needs review (constructs that may hide a forbidden call, listed with
   the submission, cell and line; they cost nothing), and the submissions that needed repair or
   could not be graded fully.
@@ -79,7 +80,8 @@ def chapter_section(chapter: str, results: list[SubmissionResult]) -> str:
         parts.append(
             f"<p>{len(graded)} graded, {missing} missing, {excused} excused, {len(errors)} could not be graded; "
             f"mean {mean:.2f} / {max_score:g}.</p>"
-            f"<img alt='Histogram of the scores of {esc(chapter)}' src='data:image/png;base64,{_figure_png(scores, max_score, chapter)}'>"
+            f"<img alt='Histogram of the scores of {esc(chapter)}' "
+            f"src='data:image/png;base64,{_figure_png(scores, max_score, chapter)}'>"
         )
     releases: dict[str, list[SubmissionResult]] = {}  # each release's submissions, rated by its own sub-checks
     for r in graded:
@@ -105,13 +107,15 @@ def chapter_section(chapter: str, results: list[SubmissionResult]) -> str:
                 if line.startswith("Likely mistake:"):
                     mistakes.setdefault(line.removeprefix("Likely mistake:").strip(), set()).add(student)
         parts.append(
-            f"<h3>{esc(name)}: {len(rows)} students did not pass ({esc(', '.join(f'{k} {v}' for k, v in statuses.items()))})</h3>"
+            f"<h3>{esc(name)}: {len(rows)} students did not pass "
+            f"({esc(', '.join(f'{k} {v}' for k, v in statuses.items()))})</h3>"
         )
         if mistakes:
             parts.append(
                 "<p>Likely mistakes (students):</p><ul>"
                 + "".join(
-                    f"<li>{len(who)} × {esc(m)} <details><summary>who</summary>{_students(list(who), chapter)}</details></li>"
+                    f"<li>{len(who)} × {esc(m)} "
+                    f"<details><summary>who</summary>{_students(list(who), chapter)}</details></li>"
                     for m, who in _most_common(mistakes)
                 )
                 + "</ul>"
@@ -139,10 +143,12 @@ def chapter_section(chapter: str, results: list[SubmissionResult]) -> str:
     everyone = sorted((r for r in results if r.status != "missing"), key=lambda r: r.student)
     if everyone:
         parts.append(
-            f"<details><summary>All {len(everyone)} submissions</summary><table><tr><th>student</th><th>score</th><th>status</th></tr>"
+            f"<details><summary>All {len(everyone)} "
+            "submissions</summary><table><tr><th>student</th><th>score</th><th>status</th></tr>"
         )
         parts += [
-            f"<tr><td>{page_link(r.student, chapter)}</td><td>{'' if r.score is None else f'{r.score:g}'}</td><td>{esc(r.status)}</td></tr>"
+            f"<tr><td>{page_link(r.student, chapter)}</td>"
+            f"<td>{'' if r.score is None else f'{r.score:g}'}</td><td>{esc(r.status)}</td></tr>"
             for r in everyone
         ]
         parts.append("</table></details>")
@@ -207,7 +213,8 @@ def class_report(
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Class report</title>"
         "<style>body{font-family:sans-serif;max-width:70em;margin:2em auto}td,th{padding:.15em .6em;text-align:left}"
         "table{border-collapse:collapse}tr:nth-child(even){background:#f4f4f4}</style></head><body>"
-        f"<h1>Class report</h1><p>{len({r.student for r in results})} students, {len(chapters)} chapters.</p>{body}</body></html>"
+        f"<h1>Class report</h1><p>{len({r.student for r in results})} students, {len(chapters)} "
+        f"chapters.</p>{body}</body></html>"
     )
     path.write_text(page, encoding="utf-8")
     return path

@@ -88,7 +88,8 @@ class Collection:
                 lines.append(f"{found.student}/{found.chapter}: {found.note}")
         for old, kept in self.superseded:
             lines.append(
-                f"{kept.student}/{kept.chapter}: several submissions; graded {kept.original} (newer than {old.original})"
+                f"{kept.student}/{kept.chapter}: several submissions; graded {kept.original} (newer than "
+                f"{old.original})"
             )
         for name, why in self.unmatched:
             lines.append(f"not matched: {name}: {why}")

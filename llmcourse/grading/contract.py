@@ -116,7 +116,7 @@ class Exercise:
     mistakes: tuple[Mistake, ...] = ()
     alternatives: tuple[
         str, ...
-    ] = ()  # unused: kept only because old release snapshots (autograde/releases/) pass it; see grading/alternatives.py
+    ] = ()  # unused: kept only because earlier releases' checks (found in git) pass it; see grading/alternatives.py
 
     def __post_init__(self) -> None:
         total = sum(s.points for s in self.subchecks)
@@ -342,11 +342,15 @@ def how_values_differ(a: np.ndarray, e: np.ndarray, bad: np.ndarray, atol: float
     if finite.all() and a.size >= 2:
         shift = float(np.median(a - e))
         if abs(shift) > atol and _close(a, e + shift, atol, rtol * 10):
-            return f"hint: every value is the expected one {'+' if shift > 0 else '-'} {abs(shift):.4g}: an offset added or missing?"
+            sign = "+" if shift > 0 else "-"
+            return f"hint: every value is the expected one {sign} {abs(shift):.4g}: an offset added or missing?"
     for i in range(a.ndim):
         for j in range(i + 1, a.ndim):
             if a.shape[i] == a.shape[j] > 1 and _close(a, np.swapaxes(e, i, j), atol, rtol):
-                return f"hint: your result is the expected one with dimensions {i - a.ndim} and {j - a.ndim} swapped: a transpose?"
+                return (
+                    f"hint: your result is the expected one with dimensions {i - a.ndim} and {j - a.ndim} swapped: "
+                    "a transpose?"
+                )
     for axis in range(a.ndim):
         if a.shape[axis] < 2:
             continue
@@ -357,18 +361,27 @@ def how_values_differ(a: np.ndarray, e: np.ndarray, bad: np.ndarray, atol: float
             keep = [slice(None)] * a.ndim
             keep[axis] = slice(1, None) if step == 1 else slice(None, -1)
             if _close(a[tuple(keep)], rolled[tuple(keep)], atol, rtol):
-                return f"hint: your result is the expected one shifted by {step} position along dimension {axis - a.ndim}: an off-by-one?"
+                return (
+                    f"hint: your result is the expected one shifted by {step} position along dimension "
+                    f"{axis - a.ndim}: an off-by-one?"
+                )
     if a.ndim >= 2 and finite.all():
         rows_a, rows_e = a.reshape(-1, a.shape[-1]), e.reshape(-1, e.shape[-1])
         rows = np.argwhere(bad.reshape(-1, a.shape[-1]).any(-1)).reshape(-1)
         if len(rows) < len(rows_a):
             listed = ", ".join(str(int(r)) for r in rows[:8]) + (", ..." if len(rows) > 8 else "")
-            return f"hint: {len(rows)} of {len(rows_a)} rows (flattened over every dimension but the last) differ: {listed}; the others are right"
+            return (
+                f"hint: {len(rows)} of {len(rows_a)} rows (flattened over every dimension but the last) differ: "
+                f"{listed}; the others are right"
+            )
         scale = np.array(
             [float(np.dot(x, y) / np.dot(y, y)) if np.dot(y, y) > 0 else 1.0 for x, y in zip(rows_a, rows_e)]
         )
         if not np.allclose(scale, scale[0], rtol=1e-3) and _close(rows_a, rows_e * scale[:, None], atol, rtol * 10):
-            return "hint: each row is a multiple of the expected row, by a different factor per row: a normalisation missing or over the wrong dimension?"
+            return (
+                "hint: each row is a multiple of the expected row, by a different factor per row: "
+                "a normalisation missing or over the wrong dimension?"
+            )
     return ""
 
 
@@ -603,7 +616,8 @@ def check(exercise: Exercise, answer: Any, hidden: bool = False, quiet: bool = F
     if outcome.failures:
         details = "\n".join(f"- {exercise.subcheck(s).requirement}:\n  {m}" for s, m in outcome.failures.items())
         raise GradingError(
-            f"{exercise.name}: {len(outcome.failures)} of {len(exercise.subchecks)} requirements not met ({kind} checks)\n{details}"
+            f"{exercise.name}: {len(outcome.failures)} of {len(exercise.subchecks)} requirements not met ({kind} "
+            f"checks)\n{details}"
         )
     if not quiet:
         print(f"{exercise.name}: {kind} checks passed")

@@ -174,8 +174,8 @@ def not_graded_when_the_sandbox_failed(result: SubmissionResult) -> None:
 
 def _context() -> multiprocessing.context.BaseContext:
     """A forkserver context whose server has imported torch and every chapter's runners (not
-    their checks: the student's process must hold no oracle), and has run no torch operation: children forked from it start in milliseconds and cannot
-    inherit a hung thread pool."""
+    their checks: the student's process must hold no oracle), and has run no torch operation:
+    children forked from it start in milliseconds and cannot inherit a hung thread pool."""
     ctx = multiprocessing.get_context("forkserver")
     chapters = sorted(p.stem for p in (GRADING_DIR / "runners").glob("ch[0-9][0-9].py"))
     ctx.set_forkserver_preload(
@@ -400,7 +400,8 @@ def _judge(
             result.messages = [
                 f"{SANDBOX_FAILED}{sandbox_error[0].get('error')}"
                 if sandbox_error
-                else f"the process exited with code {outcome.exitcode} before its results were in (sys.exit / os._exit?)"
+                else f"the process exited with code {outcome.exitcode} before its results were in "
+                "(sys.exit / os._exit?)"
             ]
     elif final.get("missing"):
         result.status = "missing"
@@ -603,7 +604,9 @@ class _Prepared:
     isolation.py, stdlib-only, cannot compute the fingerprints, which need guards and torch)."""
 
     exercise: Exercise  # held, so that its id (the key) cannot be reused
-    policy: isolation.Policy  # what it may read (isolation.policy_for); each job gets a copy with its own scratch (the lists are shared, never changed)
+    # What it may read (isolation.policy_for); each job gets a copy with its own scratch (the
+    # lists are shared, never changed).
+    policy: isolation.Policy
     stand_ins: tuple[str, ...]  # the modules it gets stand-ins for
     fingerprints: dict[str, str]  # its forbidden functions' sources (guards.source_fingerprints)
 

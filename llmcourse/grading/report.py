@@ -73,7 +73,8 @@ def log_text(result: SubmissionResult) -> str:
     for e in result.exercises:
         lines += [
             "",
-            f"== {e.name} ({e.test_cell}): {e.points:g}/{e.max_points:g}, {STATUS_WORDS.get(e.status, e.status)}, {e.seconds:.2f} s",
+            f"== {e.name} ({e.test_cell}): {e.points:g}/{e.max_points:g}, {STATUS_WORDS.get(e.status, e.status)}, "
+            f"{e.seconds:.2f} s",
         ]
         lines += [f"  sub-check {sid}: {pts:g}" for sid, pts in e.subchecks.items()]
         lines += [f"  cell error: {c}" for c in e.cell_errors]

@@ -49,7 +49,9 @@ class Cell:
     label: str  # e.g. "setup 2" or the nbgrader grade_id
     source: str
     answer: bool  # the exercise's own cell (no soft time limit: the hard one applies)
-    quiet: bool = False  # the course's own set-up cell, or another exercise's answer: a forbidden call there is not this exercise's
+    # The course's own set-up cell, or another exercise's answer: a forbidden call there is not
+    # this exercise's.
+    quiet: bool = False
 
 
 @dataclass

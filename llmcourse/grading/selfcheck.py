@@ -156,9 +156,10 @@ def check_rope(rope: Callable[..., torch.Tensor]) -> None:
         x = _randn(*shape, seed=seed)
         padded = torch.cat([torch.zeros_like(x[..., :1, :]), x], dim=-2)  # positions shifted by one
         mistakes = {
-            "you paired neighbours (2i, 2i+1) as the paper and Meta's code do; here dimension i pairs with i + d/2, as in Hugging Face's Llama code": _rope_interleaved(
-                x, base
-            ),
+            (
+                "you paired neighbours (2i, 2i+1) as the paper and Meta's code do; here dimension i pairs with "
+                "i + d/2, as in Hugging Face's Llama code"
+            ): _rope_interleaved(x, base),
             "positions start at 0, not 1": hf_rope(padded, base)[..., 1:, :],
         }
         return _compare(rope(x, base=base), hf_rope(x, base), mistakes)
@@ -182,7 +183,8 @@ def check_rope(rope: Callable[..., torch.Tensor]) -> None:
         [
             ("keeps the shape of x (..., T, d)", lambda: _first([_shape(rope(_randn(*s)), s) for s in shapes])),
             (
-                "rotates the pair (i, i + d/2) at position m by the angle m / base^(2i/d), as Hugging Face's Llama apply_rotary_pos_emb",
+                "rotates the pair (i, i + d/2) at position m by the angle m / base^(2i/d), as Hugging Face's Llama "
+                "apply_rotary_pos_emb",
                 lambda: _first([case((2, 4, 7, 16), 0), case((10, 32), 1)]),
             ),
             ("uses `base` (Llama 3 uses 500000)", lambda: case((3, 9, 8), 2, base=500000.0)),
@@ -273,7 +275,9 @@ def check_grouped_query_attention(grouped_query_attention: Callable[..., torch.T
     def case(B: int, H: int, G: int, Tq: int, Tk: int, d: int, is_causal: bool, seed: int) -> Problem:
         q, k, v = _randn(B, H, Tq, d, seed=seed), _randn(B, G, Tk, d, seed=seed + 1), _randn(B, G, Tk, d, seed=seed + 2)
         mistakes = {
-            "query head h must use key/value head h // (H // G) (repeat_interleave), not h % G (repeat)": F.scaled_dot_product_attention(
+            (
+                "query head h must use key/value head h // (H // G) (repeat_interleave), not h % G (repeat)"
+            ): F.scaled_dot_product_attention(
                 q, k.repeat(1, H // G, 1, 1), v.repeat(1, H // G, 1, 1), is_causal=is_causal
             ),
             "the scores need the 1/sqrt(d) scaling": sdpa_gqa(q * math.sqrt(d), k, v, is_causal),

@@ -228,7 +228,8 @@ def html_section(pairs: list[SimilarPair], settings: Settings) -> str:
         "Similar answers",
         theirs,
         f"Pairs of answer cells whose mean similarity is at least {settings.threshold:.0%} (MOSS-style winnowing with "
-        f"copydetect; names, strings and comments ignored, the starter code left out, answers under {settings.min_tokens} "
+        "copydetect; names, strings and comments ignored, the starter code left out, answers under "
+        f"{settings.min_tokens} "
         "tokens not compared). Shared passages are highlighted. A listed pair is something to read, not a verdict.",
     )
 
@@ -247,7 +248,8 @@ def _pairs_html(title: str, pairs: list[SimilarPair], intro: str) -> str:
     parts.append("</table>")
     for p in pairs:
         columns = "".join(
-            f"<div style='flex:1;min-width:0'><b>{esc(student)}</b><pre style='white-space:pre-wrap'>{_highlighted(code, spans)}</pre></div>"
+            f"<div style='flex:1;min-width:0'><b>{esc(student)}</b><pre "
+            f"style='white-space:pre-wrap'>{_highlighted(code, spans)}</pre></div>"
             for student, code, spans in zip(p.students, p.code, p.shared)
         )
         parts.append(

@@ -177,7 +177,8 @@ def check_submission(notebook: str | Path | None = None) -> Readiness:
         seconds = time.perf_counter() - start
         slow = f" (took {seconds:.1f} s: the grader stops at {TIME_LIMIT:g} s)" if seconds > TIME_LIMIT / 3 else ""
         print(
-            f"  {'✓' if verdict.startswith('visible checks pass') and not slow else '✗'} {exercise.name}: {verdict}{slow}"
+            f"  {'✓' if verdict.startswith('visible checks pass') and not slow else '✗'} {exercise.name}: "
+            f"{verdict}{slow}"
         )
         ready = ready and not slow
         outside = names_outside_cells(exercise, answers)
@@ -194,7 +195,8 @@ def check_submission(notebook: str | Path | None = None) -> Readiness:
             print(f"  ✓ {path.name}: every graded cell is in place (save the notebook before you submit)")
     else:
         print(
-            "  (notebook file not found here, e.g. in Colab: its metadata was not checked; download it with File > Download .ipynb)"
+            "  (notebook file not found here, e.g. in Colab: its metadata was not checked; download it with File > "
+            "Download .ipynb)"
         )
     print("Ready to submit." if ready else "Not ready yet: see the ✗ lines above.")
     return Readiness(ready)
