@@ -8,9 +8,12 @@
   versions of that guide, to see how far they are from the exact number.
 - :func:`bleu`, :func:`rouge_n`, :func:`rouge_l` (in :mod:`llmcourse.text_metrics`): equal
   to ``sacrebleu`` and ``rouge-score``.
-- :func:`option_loglikelihoods`, :func:`multiple_choice_accuracy`: multiple-choice scoring
-  by log-likelihood as in EleutherAI's lm-evaluation-harness (``acc`` and ``acc_norm``), and
-  :func:`corpus_quiz`, questions whose answers the course's corpus (:mod:`llmcourse.data`) knows.
+- :func:`score_choices`, :func:`accuracy`: multiple-choice scoring by log-likelihood as in
+  EleutherAI's lm-evaluation-harness (``acc``, ``acc_norm``, ``acc_bytes``), from token ids and
+  from scores; :func:`encode_choices` splits a question and its options into tokens the way the
+  harness does; :func:`option_loglikelihoods` and :func:`multiple_choice_accuracy` do it all for
+  a model and a tokenizer; :func:`corpus_quiz`, questions whose answers the course's corpus
+  (:mod:`llmcourse.data`) knows.
 
 Typical use::
 
@@ -25,7 +28,7 @@ from __future__ import annotations
 import math
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import torch
@@ -37,7 +40,8 @@ from llmcourse.text_metrics import bleu, lcs_length, ngrams, rouge_l, rouge_n, t
 __all__ = [
     "perplexity", "token_nll", "sliding_window_perplexity", "sliding_window_perplexity_variants", "window_losses", "Window",
     "bleu", "rouge_n", "rouge_l", "tokenize_13a", "tokenize_rouge", "ngrams", "lcs_length",
-    "QuizItem", "QUIZ_KINDS", "option_loglikelihoods", "multiple_choice_accuracy", "corpus_quiz",
+    "QuizItem", "QUIZ_KINDS", "score_choices", "accuracy", "encode_choices", "option_loglikelihoods",
+    "multiple_choice_accuracy", "corpus_quiz",
 ]
 
 # ---------------------------------------------------------------------------------------
@@ -196,34 +200,92 @@ class QuizItem(NamedTuple):
 
 
 @torch.no_grad()
-def option_loglikelihoods(model, tokenizer, question: str, options: Sequence[str]) -> list[float]:
-    """``log p(" " + option | question)`` for each option: the summed log-probability of its tokens.
+def score_choices(logits_fn: Callable[[torch.Tensor], torch.Tensor], context_ids: Sequence[int],
+                  choice_ids: Sequence[Sequence[int]]) -> list[float]:
+    """The log-likelihood of each choice after the context: ``log P(choice | context)``.
 
-    ``tokenizer`` needs ``encode(text) -> list[int]`` (a Hugging Face tokenizer or the
-    course's BPE). As in lm-evaluation-harness, the text ``question + " " + option`` is
-    encoded whole and the option's tokens are those after the question's own tokens. All
-    options go through the model in one batch, padded on the right (harmless: the model
-    is causal and the padding comes after every scored token; it repeats a token of the
-    row rather than using the padding id, about which Hugging Face models warn).
+    ``logits_fn`` maps token ids (B, T) to logits (B, T, V) (see :func:`llmcourse.models.logits_fn`);
+    ``context_ids`` is a list of token ids, ``choice_ids`` one list per choice. A choice's score is
+    the sum over its tokens of ``log_softmax(logits)`` at the position before each token, with the
+    context and the choice's earlier tokens as input (teacher forcing); the context's own tokens
+    are not scored. Returns a list of Python floats, one per choice. All choices go through the
+    model in one batch, padded on the right (harmless: the model is causal and the padding comes
+    after every scored token; it repeats a token of the row rather than using a padding id).
     """
-    if not options:
-        raise ValueError("need at least one option")
-    context = tokenizer.encode(question)
+    context = [int(t) for t in context_ids]
     if not context:
-        raise ValueError("the question must not be empty: the first option token needs a context")
-    rows = [tokenizer.encode(question + " " + option) for option in options]
+        raise ValueError("the context must not be empty: the first choice token needs a position before it")
+    if not choice_ids or any(len(c) == 0 for c in choice_ids):
+        raise ValueError("need at least one choice, and at least one token in each")
+    rows = [context + [int(t) for t in choice] for choice in choice_ids]
     T = max(len(row) for row in rows) - 1
-    inputs = torch.zeros(len(rows), T, dtype=torch.long)  # (K, T): row k without its last token
-    for k, row in enumerate(rows):
-        inputs[k] = torch.tensor(row[:-1] + [row[0]] * (T + 1 - len(row)))  # pad by repeating a token
-    logits = logits_fn(model)(inputs)  # (K, T, V)
+    inputs = torch.tensor([row[:-1] + [row[0]] * (T + 1 - len(row)) for row in rows])  # (K, T): row k without its last token
+    logits = logits_fn(inputs)  # (K, T, V)
     scores = []
     for k, row in enumerate(rows):
-        # tokens len(context) .. len(row)-1 belong to the option; token t is predicted at t-1
+        # tokens len(context) .. len(row)-1 belong to the choice; token t is predicted at t-1
         targets = torch.tensor(row[len(context) :], device=logits.device)  # (n_k,)
         nll = token_nll(logits[k, len(context) - 1 : len(row) - 1], targets)  # (n_k,)
         scores.append(-nll.double().sum().item())
     return scores
+
+
+def accuracy(items: Sequence[tuple[Sequence[float], Sequence[str], int]]) -> dict[str, float]:
+    """``acc``, ``acc_norm`` and ``acc_bytes`` of scored multiple-choice items, as lm-evaluation-harness
+    computes them (``ConfigurableTask.process_results`` for ``multiple_choice``, then the mean).
+
+    Each item is ``(loglikelihoods, choices, gold)``: one score per choice (e.g. from
+    :func:`score_choices`), the choices' texts (without the space put before them) and the index
+    of the right one. The prediction is the choice with the highest score, the first one on a tie:
+
+    - ``acc``: of the scores themselves;
+    - ``acc_norm``: of each score divided by the choice's length in characters (``len(text)``);
+    - ``acc_bytes``: of each score divided by the choice's length in UTF-8 bytes.
+
+    Each is the fraction of items predicted right, a Python float between 0 and 1.
+    """
+    if not items:
+        raise ValueError("need at least one item")
+    right = {"acc": 0, "acc_norm": 0, "acc_bytes": 0}
+    for scores, choices, gold in items:
+        if len(scores) != len(choices) or not choices:
+            raise ValueError(f"need one score per choice, got {len(scores)} scores for {len(choices)} choices")
+        lengths = {"acc": [1] * len(choices), "acc_norm": [len(c) for c in choices],
+                   "acc_bytes": [len(c.encode("utf-8")) for c in choices]}
+        for key, length in lengths.items():
+            normed = [s / n for s, n in zip(scores, length)]
+            right[key] += max(range(len(choices)), key=normed.__getitem__) == gold  # max keeps the first on a tie
+    return {key: count / len(items) for key, count in right.items()}
+
+
+def encode_choices(tokenizer, question: str, options: Sequence[str], delimiter: str = " ") -> tuple[list[int], list[list[int]]]:
+    """The tokens of a question and of each option after it, as lm-evaluation-harness splits them.
+
+    ``tokenizer`` needs ``encode(text) -> list[int]``. The continuation is ``delimiter + option``;
+    whitespace that ends the question moves to the continuation, then ``question + continuation``
+    is encoded whole and the option's tokens are those after the question's own tokens (the
+    harness's ``_encode_pair``). Encoding ``"Answer: "`` and ``"cold"`` apart would give the
+    tokens ``" "`` and ``"cold"``, a split the model never saw in training, instead of ``" cold"``.
+    """
+    stripped = question.rstrip()
+    moved = question[len(stripped) :]  # trailing whitespace: part of the continuation
+    context = tokenizer.encode(stripped)
+    if not context:
+        raise ValueError("the question must not be empty: the first option token needs a context")
+    choices = [tokenizer.encode(stripped + moved + delimiter + option)[len(context) :] for option in options]
+    return context, choices
+
+
+def option_loglikelihoods(model, tokenizer, question: str, options: Sequence[str]) -> list[float]:
+    """``log p(" " + option | question)`` for each option: :func:`encode_choices` then :func:`score_choices`.
+
+    ``model``: anything :func:`llmcourse.models.logits_fn` accepts; ``tokenizer`` needs
+    ``encode(text) -> list[int]`` (a Hugging Face tokenizer or the course's BPE).
+    """
+    if not options:
+        raise ValueError("need at least one option")
+    context, choices = encode_choices(tokenizer, question, options)
+    return score_choices(logits_fn(model), context, choices)
 
 
 def multiple_choice_accuracy(model, tokenizer, items: Sequence[QuizItem]) -> dict[str, float]:
@@ -235,19 +297,15 @@ def multiple_choice_accuracy(model, tokenizer, items: Sequence[QuizItem]) -> dic
     - ``chance``: the expected accuracy of a random guess, the mean of 1 / number of options;
     - ``n``: the number of items. Ties go to the first option.
 
-    An item is a :class:`QuizItem` or any ``(question, options, answer)``.
+    An item is a :class:`QuizItem` or any ``(question, options, answer)``. (:func:`accuracy` also
+    gives ``acc_bytes``, the length in UTF-8 bytes; the corpus quiz is ASCII, where the two agree.)
     """
     if not items:
         raise ValueError("need at least one item")
-    correct = correct_norm = chance = 0.0
-    for question, options, answer in (item[:3] for item in items):
-        scores = option_loglikelihoods(model, tokenizer, question, options)
-        normed = [s / len(option) for s, option in zip(scores, options)]
-        correct += max(range(len(options)), key=lambda k: scores[k]) == answer
-        correct_norm += max(range(len(options)), key=lambda k: normed[k]) == answer
-        chance += 1 / len(options)
-    n = len(items)
-    return {"acc": correct / n, "acc_norm": correct_norm / n, "chance": chance / n, "n": n}
+    scored = [(option_loglikelihoods(model, tokenizer, q, options), options, answer) for q, options, answer in (item[:3] for item in items)]
+    result = accuracy(scored)
+    chance = sum(1 / len(options) for _, options, _ in scored) / len(items)
+    return {"acc": result["acc"], "acc_norm": result["acc_norm"], "chance": chance, "n": len(items)}
 
 
 def _choices(rng: random.Random, answer: str, pool: Sequence[str], k: int = 4) -> tuple[list[str], int]:
