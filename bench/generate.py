@@ -12,6 +12,7 @@ ratios are what to compare across machines, not the raw speeds.
 from __future__ import annotations
 
 import argparse
+from functools import partial
 
 import torch
 from transformers import GenerationConfig
@@ -58,8 +59,8 @@ def measure(
             raise SystemExit(f"batch {B}: the course's generate and Hugging Face's disagree")
         times = {"course (KV cache)": [], "Hugging Face generate": []}
         for _ in range(repeats):
-            times["course (KV cache)"].append(seconds(lambda: generate(ours, idx, n)))
-            times["Hugging Face generate"].append(seconds(lambda: run_hf(idx)))
+            times["course (KV cache)"].append(seconds(partial(generate, ours, idx, n)))
+            times["Hugging Face generate"].append(seconds(partial(run_hf, idx)))
         speeds = {k: B * n / min(v) for k, v in times.items()}
         rows.append((f"batch {B}", speeds["course (KV cache)"], speeds["Hugging Face generate"]))
 

@@ -99,7 +99,8 @@ def main() -> None:
         result = compare_isolation(args.submissions, args.timeout, args.seed)
         for name in ("on", "off"):
             print(
-                f"isolation {name:<3}: {result['submissions']} submissions in {result[name + '_seconds']:.1f} s, {result[name + '_rate']:.1f}/min"
+                f"isolation {name:<3}: {result['submissions']} submissions in {result[name + '_seconds']:.1f} s, "
+                f"{result[name + '_rate']:.1f}/min"
             )
         print(
             f"ratio (on / off): {result['on_rate'] / result['off_rate']:.2f}x; per exercise: "
@@ -125,14 +126,17 @@ def main() -> None:
     )
     print(f"{'grader':<38} {'submissions':>11} {'seconds':>9} {'per minute':>11}")
     print(
-        f"{'course engine (make grade)':<38} {result['submissions']:>11} {result['ours_seconds']:>9.1f} {result['ours_rate']:>11.1f}"
+        f"{'course engine (make grade)':<38} {result['submissions']:>11} {result['ours_seconds']:>9.1f} "
+        f"{result['ours_rate']:>11.1f}"
     )
     print(
-        f"{'nbgrader autograde, sequential':<38} {result['sample']:>11} {result['nbgrader_seconds']:>9.1f} {result['nbgrader_rate']:>11.1f}"
+        f"{'nbgrader autograde, sequential':<38} {result['sample']:>11} {result['nbgrader_seconds']:>9.1f} "
+        f"{result['nbgrader_rate']:>11.1f}"
     )
     print(f"ratio: {result['ours_rate'] / result['nbgrader_rate']:.1f}x")
     print(
-        f"similar answers of the {result['submissions']} submissions (part of the engine's time): {result['similarity_seconds']:.1f} s"
+        f"similar answers of the {result['submissions']} submissions (part of the engine's time): "
+        f"{result['similarity_seconds']:.1f} s"
     )
 
 
@@ -266,7 +270,8 @@ def term(students: int, timeout: float, seed: int) -> None:
         f"machine: {os.cpu_count()} cores; {len(chapters)} chapters x {students} students = {len(results)} submissions"
     )
     print(
-        f"graded in {seconds:.1f} s ({60 * len(results) / seconds:.0f} per minute), reports included; class report: {root / 'class_report.html'}"
+        f"graded in {seconds:.1f} s ({60 * len(results) / seconds:.0f} per minute), reports included; class report: "
+        f"{root / 'class_report.html'}"
     )
 
 

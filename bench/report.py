@@ -296,7 +296,7 @@ produce identical tokens, checked before timing), and against itself without the
 {results["grading"]["submissions"]} synthetic submissions of chapter 02 (correct, buggy,
 unanswered, hostile) graded by the course's engine, and {results["grading"]["sample"]} of them by
 plain sequential `nbgrader autograde`, which runs every notebook whole in a fresh kernel.
-"""
+"""  # noqa: E501 - Markdown: a figure's alt text and a table's rows are one line each
         + (
             f"""
 The same engine on a local Dask cluster (`make grade ARGS="--scheduler local:N"`, the path that

@@ -47,7 +47,8 @@ def token_losses(
         )
     if attention_mask is not None and attention_mask.shape != input_ids.shape:
         raise ValueError(
-            f"attention_mask must have the shape of input_ids {tuple(input_ids.shape)}, got {tuple(attention_mask.shape)}"
+            f"attention_mask must have the shape of input_ids {tuple(input_ids.shape)}, got "
+            f"{tuple(attention_mask.shape)}"
         )
     predictions = logits[:, :-1, :]  # (B, T-1, V): made at positions 0 .. T-2
     targets = input_ids[:, 1:]  # (B, T-1): the tokens that came next

@@ -40,7 +40,8 @@ def template_fields(template: str) -> list[str]:
             continue
         if not name.isidentifier() or spec or conversion:
             raise ValueError(
-                f"template field {{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}} is not a plain {{name}}"
+                f"template field {{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}} is "
+                f"not a plain {{name}}"
             )
         if name not in fields:
             fields.append(name)

@@ -421,7 +421,7 @@ model = AutoModelForCausalLM.from_pretrained(path)
 tokenizer = AutoTokenizer.from_pretrained(path)
 ```
 or `llmcourse.models.load("course-gpt")`.
-"""
+"""  # noqa: E501 - Markdown: a figure's alt text and a table's rows are one line each
 
 
 def parse_args(argv: Sequence[str] | None = None) -> tuple[TrainConfig, Path]:

@@ -96,8 +96,10 @@ def demo_helper(nb):
         "def sinusoidal_positional_encoding(num_positions, d_model):\n    return pe_helper(num_positions, d_model)\n"
     )
     demo = nbformat.v4.new_code_cell(
-        "def pe_helper(P, D):\n    import math\n    pe = torch.zeros(P, D)\n    for p in range(P):\n        for i in range(D):\n"
-        "            a = p / 10000 ** ((i - i % 2) / D)\n            pe[p, i] = math.sin(a) if i % 2 == 0 else math.cos(a)\n    return pe\n"
+        "def pe_helper(P, D):\n    import math\n    pe = torch.zeros(P, D)\n    for p in range(P):\n"
+        "        for i in range(D):\n"
+        "            a = p / 10000 ** ((i - i % 2) / D)\n"
+        "            pe[p, i] = math.sin(a) if i % 2 == 0 else math.cos(a)\n    return pe\n"
     )
     nb.cells.insert(nb.cells.index(cell(nb, "positional_encoding")) + 2, demo)
 
@@ -125,7 +127,9 @@ def mha_forward(body: str) -> str:
         {body}
         B, Tq, E = query.shape
         split = lambda x: x.view(B, -1, self.num_heads, self.head_dim).transpose(1, 2)
-        heads, w = scaled_dot_product_attention(split(self.q_proj(query)), split(self.k_proj(key)), split(self.v_proj(value)), mask)
+        heads, w = scaled_dot_product_attention(
+            split(self.q_proj(query)), split(self.k_proj(key)), split(self.v_proj(value)), mask
+        )
         return self.out_proj(heads.transpose(1, 2).reshape(B, Tq, E)), w
 """
 
@@ -162,8 +166,9 @@ HOSTILE = [
         "patches_grading_module",
         set_cell(
             "attention",
-            NO_SCALING
-            + "import llmcourse.grading.contract as c\nc.expect_tensor = lambda *a, **k: None\nc.judge = lambda *a, **k: None\n",
+            NO_SCALING + "import llmcourse.grading.contract as c\n"
+            "c.expect_tensor = lambda *a, **k: None\n"
+            "c.judge = lambda *a, **k: None\n",
         ),
         6.5,
         "scaled_dot_product_attention 0.5/4 failed",
@@ -180,8 +185,9 @@ HOSTILE = [
         "patches_tensor_methods",
         set_cell(
             "attention",
-            NO_SCALING
-            + "torch.Tensor.any = lambda self, *a, **k: torch.tensor(False)\ntorch.Tensor.all = lambda self, *a, **k: torch.tensor(True)\ntorch.allclose = lambda *a, **k: True\n",
+            NO_SCALING + "torch.Tensor.any = lambda self, *a, **k: torch.tensor(False)\n"
+            "torch.Tensor.all = lambda self, *a, **k: torch.tensor(True)\n"
+            "torch.allclose = lambda *a, **k: True\n",
         ),
         6.5,
         "scaled_dot_product_attention 0.5/4 failed",
@@ -190,7 +196,11 @@ HOSTILE = [
         "tensor_subclass",
         set_cell(
             "attention",
-            "class Zero(torch.Tensor):\n    @classmethod\n    def __torch_function__(cls, func, types, args=(), kwargs=None):\n        if func is torch.Tensor.sub or func is torch.Tensor.__sub__:\n            return torch.zeros(())\n        return super().__torch_function__(func, types, args, kwargs or {})\n\n"
+            "class Zero(torch.Tensor):\n    @classmethod\n"
+            "    def __torch_function__(cls, func, types, args=(), kwargs=None):\n"
+            "        if func is torch.Tensor.sub or func is torch.Tensor.__sub__:\n"
+            "            return torch.zeros(())\n"
+            "        return super().__torch_function__(func, types, args, kwargs or {})\n\n"
             + NO_SCALING.replace("return w @ v, w", "return (w @ v).as_subclass(Zero), w.as_subclass(Zero)"),
         ),
         6,
@@ -207,7 +217,9 @@ HOSTILE = [
         "aten_route",
         set_cell(
             "attention",
-            "def scaled_dot_product_attention(q, k, v, mask=None):\n    w = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), -1)\n    return torch.ops.aten.scaled_dot_product_attention(q, k, v), w\n",
+            "def scaled_dot_product_attention(q, k, v, mask=None):\n"
+            "    w = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), -1)\n"
+            "    return torch.ops.aten.scaled_dot_product_attention(q, k, v), w\n",
         ),
         6,
         "torch.ops",
@@ -216,7 +228,10 @@ HOSTILE = [
         "aten_obfuscated",
         set_cell(
             "attention",
-            "def scaled_dot_product_attention(q, k, v, mask=None):\n    kernel = getattr(getattr(torch, 'o' + 'ps').aten, 'scaled_dot_' + 'product_attention')\n    w = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), -1)\n    return kernel(q, k, v), w\n",
+            "def scaled_dot_product_attention(q, k, v, mask=None):\n"
+            "    kernel = getattr(getattr(torch, 'o' + 'ps').aten, 'scaled_dot_' + 'product_attention')\n"
+            "    w = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), -1)\n"
+            "    return kernel(q, k, v), w\n",
         ),
         6,
         "aten::_scaled_dot_product",
@@ -225,7 +240,9 @@ HOSTILE = [
         "disables_torch_function",
         set_cell(
             "attention",
-            "def scaled_dot_product_attention(q, k, v, mask=None):\n    with torch._C.DisableTorchFunction():\n        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)\n    return out, torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), -1)\n",
+            "def scaled_dot_product_attention(q, k, v, mask=None):\n    with torch._C.DisableTorchFunction():\n"
+            "        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)\n"
+            "    return out, torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), -1)\n",
         ),
         6,
         "DisableTorchFunction",
@@ -234,7 +251,8 @@ HOSTILE = [
         "removes_profiler",
         set_cell(
             "attention",
-            "import sys\ndef scaled_dot_product_attention(q, k, v, mask=None):\n    sys.setprofile(None)\n    return ref.scaled_dot_product_attention(q, k, v, mask)\n",
+            "import sys\ndef scaled_dot_product_attention(q, k, v, mask=None):\n    sys.setprofile(None)\n"
+            "    return ref.scaled_dot_product_attention(q, k, v, mask)\n",
         ),
         6,
         "setprofile",
@@ -243,7 +261,8 @@ HOSTILE = [
         "reference_obfuscated",
         set_cell(
             "attention",
-            "def scaled_dot_product_attention(q, k, v, mask=None):\n    fn = getattr(ref, 'scaled_dot_' + 'product_attention')\n    return fn(q, k, v, mask)\n",
+            "def scaled_dot_product_attention(q, k, v, mask=None):\n"
+            "    fn = getattr(ref, 'scaled_dot_' + 'product_attention')\n    return fn(q, k, v, mask)\n",
         ),
         6,
         "llmcourse.attention.scaled_dot_product_attention",
@@ -267,7 +286,8 @@ HOSTILE = [
         "memory_bomb",
         set_cell(
             "positional_encoding",
-            "def sinusoidal_positional_encoding(num_positions, d_model):\n    hoard = []\n    while True:\n        hoard.append(bytearray(64 << 20))\n",
+            "def sinusoidal_positional_encoding(num_positions, d_model):\n    hoard = []\n    while True:\n"
+            "        hoard.append(bytearray(64 << 20))\n",
         ),
         8,
         "MemoryError",

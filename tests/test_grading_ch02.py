@@ -188,7 +188,8 @@ def test_kernel_warns_about_names_from_demo_cells_and_check_submission_says_not_
     cells = [
         "import math, torch\nfrom llmcourse.grading import ch02 as grade",
         "def pe_helper(P, D):\n    pe = torch.zeros(P, D)\n    for p in range(P):\n        for i in range(D):\n"
-        "            a = p / 10000 ** ((i - i % 2) / D)\n            pe[p, i] = math.sin(a) if i % 2 == 0 else math.cos(a)\n    return pe",
+        "            a = p / 10000 ** ((i - i % 2) / D)\n"
+        "            pe[p, i] = math.sin(a) if i % 2 == 0 else math.cos(a)\n    return pe",
         "def sinusoidal_positional_encoding(num_positions, d_model):\n    return pe_helper(num_positions, d_model)",
         "grade.check_positional_encoding(sinusoidal_positional_encoding)",
         "from llmcourse.grading import check_submission\ncheck_submission()",

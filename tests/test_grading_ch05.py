@@ -396,7 +396,9 @@ def test_forbidden_routes_score_zero_through_the_engine(tmp_path):
         "greedy": "def greedy_decode(model, input_ids, max_new_tokens, eos_token_id=None, pad_token_id=0):\n"
         "    return model.generate(input_ids, do_sample=False, max_new_tokens=max_new_tokens,\n"
         "                          eos_token_id=eos_token_id, pad_token_id=pad_token_id)\n",
-        "top_k": "def top_k_filter(logits, k):\n    import llmcourse\n    return llmcourse.decoding.top_k_filter(logits, k)\n",
+        "top_k": "def top_k_filter(logits, k):\n"
+        "    import llmcourse\n"
+        "    return llmcourse.decoding.top_k_filter(logits, k)\n",
     }
     for cell in nb.cells:
         gid = cell.metadata.get("nbgrader", {}).get("grade_id")

@@ -76,7 +76,10 @@ def test_scan_source_finds_forbidden_names_and_tampering_but_not_honest_code():
         "get_ipython().events.register('pre_run_cell', f)",
     ]:
         assert scan_source(hostile), hostile
-    honest = 'def scaled_dot_product_attention(q, k, v, mask=None):\n    """My scaled_dot_product_attention."""\n    ops = 3\n    return model.eval()'
+    honest = (
+        'def scaled_dot_product_attention(q, k, v, mask=None):\n    """My scaled_dot_product_attention."""\n'
+        "    ops = 3\n    return model.eval()"
+    )
     assert (
         scan_source(honest, ["scaled_dot_product_attention"]) == []
         and review_source(honest, ["scaled_dot_product_attention"]) == []

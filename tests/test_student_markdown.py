@@ -110,9 +110,13 @@ def test_code_is_left_alone(tiny_works):
 
 
 def test_admonitions_become_block_quotes(tiny_works):
-    text = "Intro\n\n```{admonition} How to work\n:class: tip\nRun the cell, see {cite:p}`a2017`.\n\nThen `submit`.\n```\n\n:::{warning}\nCareful.\n:::"
+    text = (
+        "Intro\n\n```{admonition} How to work\n:class: tip\nRun the cell, see {cite:p}`a2017`.\n\n"
+        "Then `submit`.\n```\n\n:::{warning}\nCareful.\n:::"
+    )
     assert sm.convert_markdown(text, tiny_works, set()) == (
-        "Intro\n\n> **Tip: How to work**\n>\n> Run the cell, see ([Vaswani et al., 2017](https://arxiv.org/abs/1706.03762)).\n>\n"
+        "Intro\n\n> **Tip: How to work**\n>\n"
+        "> Run the cell, see ([Vaswani et al., 2017](https://arxiv.org/abs/1706.03762)).\n>\n"
         "> Then `submit`.\n\n> **Warning**\n>\n> Careful."
     )
 
@@ -120,7 +124,8 @@ def test_admonitions_become_block_quotes(tiny_works):
 def test_bibliography_lists_the_chapters_works(tiny_works):
     text = "## References\n\n```{bibliography}\n:filter: docname in docnames\n```"
     assert sm.convert_markdown(text, tiny_works, {"b2019", "a2017"}) == (
-        "## References\n\n- **Devlin and Chang, 2019.** J. Devlin. BERT.\n- **Vaswani et al., 2017.** A. Vaswani. Attention."
+        "## References\n\n- **Devlin and Chang, 2019.** J. Devlin. BERT.\n"
+        "- **Vaswani et al., 2017.** A. Vaswani. Attention."
     )
 
 
