@@ -8,13 +8,14 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: help setup system-packages mathjax book book-instructor test release grade demo-submissions mutants bench bench-grade lab lab-instructor clean
+.PHONY: help setup system-packages mathjax book book-instructor test release release-draft grade demo-submissions mutants bench bench-grade lab lab-instructor clean
 
 help:
 	@echo "make book              build the book into _build/html (sets up .venv first)"
 	@echo "make book-instructor   build the instructor edition (solutions, hidden tests) into _build/instructor/html"
 	@echo "make test              run every test (sets up .venv first)"
-	@echo "make release           regenerate the student notebooks chapters/ from solutions/"
+	@echo "make release           a release: bump the version (BUMP=minor), write chapters/, commit, tag v<version>"
+	@echo "make release-draft     regenerate the student notebooks chapters/ from solutions/ (nothing committed)"
 	@echo "make grade             grade autograde/submitted/<student>/<chapter>/ (ARGS='--timeout 30 --memory 4')"
 	@echo "make demo-submissions  example submissions to try 'make grade' on"
 	@echo "make mutants           grade every catalogued mistake and alternative; fails on a miss"
@@ -51,8 +52,14 @@ test: setup system-packages mathjax
 system-packages:
 	@bash .ci/system-packages
 
+# A release: bump the version (BUMP=patch|minor|major), write chapters/, commit them, tag v<version>.
+BUMP ?= patch
 release: setup
-	$(BIN)/python autograde/course.py release
+	$(BIN)/python autograde/course.py release --bump $(BUMP)
+
+# While working on a release: rewrite chapters/ from solutions/, nothing bumped, committed or tagged.
+release-draft: setup
+	$(BIN)/python autograde/course.py release --no-tag
 
 grade: setup
 	$(BIN)/python autograde/course.py grade $(ARGS)

@@ -1,7 +1,10 @@
 """Release student notebooks with nbgrader and grade submissions with the course's engine.
 
-    python autograde/course.py release            # solutions/*.ipynb -> chapters/*.ipynb (set-up cells
-                                                  # pinned to v<pyproject version>)
+    python autograde/course.py release [--bump minor]
+                                                  # bump the version, solutions/*.ipynb -> chapters/*.ipynb
+                                                  # (set-up cells pinned to the new tag), commit, tag v<version>
+    python autograde/course.py release --no-tag [CHAPTER ...]
+                                                  # only rewrite chapters/ (while you work on a release)
     python autograde/course.py grade [--timeout S --memory GiB --workers N --no-isolation]
                                                   # autograde/submitted/* -> grades.csv + feedback/
     python autograde/course.py grade --scheduler local:N|tcp://HOST:8786|file:PATH
@@ -32,6 +35,8 @@ from datetime import datetime
 from pathlib import Path
 
 import nbformat
+
+from llmcourse.grading.releases import ReleaseChecks, ReleaseError, bumped, commit_and_tag, uncommitted
 
 COURSE = Path(__file__).resolve().parent
 PROJECT = COURSE.parent
@@ -110,28 +115,51 @@ def bibliography() -> dict[str, student_markdown.Work]:
 
 
 def release(chapters: list[str], root: Path = COURSE, dest: Path = CHAPTERS) -> list[Path]:
-    """Write the student edition of each chapter to ``dest``, stamped with its version
-    (``metadata.llmcourse``), and keep a snapshot of its checks in ``root/releases/<chapter>/``
-    so submissions made from this release are graded with these checks later.
+    """Write the student edition of each chapter to ``dest``, stamped (``metadata.llmcourse``) with
+    its checks version and the course's release tag, which finds these checks in git later
+    (:mod:`llmcourse.grading.releases`) when a submission of this release is graded.
 
     Its Markdown is CommonMark + math, which JupyterLab and Colab render: MyST's citations,
     admonitions and bibliography are rewritten (``book/_ext/student_markdown.py``), and each
     rewritten cell keeps its MyST in its metadata for the book."""
     dest.mkdir(parents=True, exist_ok=True)
-    written, works = [], bibliography()
+    written, works, tag = [], bibliography(), course_release()
     for chapter in chapters:
         nb = nbformat.read(generate_assignment(root, chapter), as_version=4)
         nb = student_markdown.to_commonmark(nb, works)
-        version = checks_version(chapter)
-        nb.metadata["llmcourse"] = {"chapter": chapter, "version": version}
-        snapshot = root / "releases" / chapter / f"{version}.py"
-        if not snapshot.exists():
-            snapshot.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(checks_file(chapter), snapshot)
+        nb.metadata["llmcourse"] = {"chapter": chapter, "version": checks_version(chapter), "release": tag}
         target = dest / f"{chapter}.ipynb"
         nbformat.write(nb, target)
         written.append(target)
     return written
+
+
+def bump_version(part: str) -> str:
+    """Bump the course's version (pyproject.toml's, and ``llmcourse.__version__``) by ``part``
+    ("major", "minor" or "patch"); returns the new version."""
+    new = bumped(course_release().removeprefix("v"), part)
+    for path, pattern in (
+        (PROJECT / "pyproject.toml", r'(?m)^version = "[^"]+"'),
+        (PROJECT / "llmcourse" / "__init__.py", r'(?m)^__version__ = "[^"]+"'),
+    ):
+        text = path.read_text()
+        path.write_text(re.sub(pattern, lambda m: m.group(0).split('"')[0] + f'"{new}"', text, count=1))
+    return new
+
+
+def tagged_release(part: str) -> str:
+    """``make release``: bump the version, pin the set-up cells to its tag, write every chapter's
+    student edition, commit exactly those files and tag the commit ``v<version>``. Refuses while the checks
+    (``llmcourse/grading/``) have uncommitted changes: the tag must hold what the stamps name."""
+    pending = uncommitted(PROJECT, ["llmcourse/grading"])
+    if pending:
+        raise ReleaseError(f"commit these first, the release's tag must hold them: {', '.join(pending)}")
+    version, chapters = bump_version(part), chapter_names()
+    pin_setup_cells(chapters)
+    written = release(chapters)
+    paths = ["pyproject.toml", "llmcourse/__init__.py", "solutions", *(str(p.relative_to(PROJECT)) for p in written)]
+    commit_and_tag(PROJECT, paths, f"v{version}", f"Release v{version}")
+    return f"v{version}"
 
 
 RELEASE_STAMP = re.compile(r"[0-9a-f]{12}")  # what checks_version writes
@@ -166,24 +194,24 @@ def pin_setup_cells(chapters: list[str]) -> list[Path]:
     return changed
 
 
-def checks_for(root: Path, chapter: str, version: str | None, latest: bool) -> tuple[str | None, str]:
-    """The checks to grade a submission of release ``version`` with, and a note when they are
-    not the current ones: a release's own snapshot, unless ``latest``.
+RELEASES = ReleaseChecks(repo=PROJECT, cache=COURSE / ".release-checks", wheels=COURSE / "wheels")
 
-    The stamp is a value looked up in the list of releases, never a path: anything not in the
-    list (another folder, a file the student sent) is graded with the current checks."""
+
+def checks_for(chapter: str, version: str | None, latest: bool, tag: str | None = None) -> tuple[str | None, str]:
+    """The checks to grade a submission of release ``version`` (stamped with ``tag``) with, and a
+    note when they are not the current ones: that release's checks, found in git, unless ``latest``.
+
+    The stamp is a value compared with what git holds, never a path: anything else is graded with
+    the current checks."""
     if version is None:
         return None, "no release stamp in the notebook: graded with the current checks"
     if not isinstance(version, str) or not RELEASE_STAMP.fullmatch(version):
         return None, "the release stamp is not one this course writes: graded with the current checks"
     if latest or version == checks_version(chapter):
         return None, ""
-    for folder in (root, COURSE):
-        releases = {
-            p.name: p for p in (folder / "releases" / chapter).glob("*.py") if p.is_file() and not p.is_symlink()
-        }
-        if f"{version}.py" in releases:
-            return f"file:{releases[f'{version}.py'].resolve()}", f"graded with the checks of its release {version}"
+    path, _ = RELEASES.find(chapter, version, tag)
+    if path is not None:
+        return f"file:{path.resolve()}", f"graded with the checks of its release {version}"
     return None, f"release {version} is unknown here: graded with the current checks"
 
 
@@ -272,9 +300,10 @@ def grade(
         data = path.read_bytes()
         digest = hashlib.sha256(data).hexdigest()
         try:
-            version = json.loads(data).get("metadata", {}).get("llmcourse", {}).get("version")
+            stamp = json.loads(data).get("metadata", {}).get("llmcourse", {})
+            version, tag = stamp.get("version"), stamp.get("release")
         except (ValueError, AttributeError):
-            version = None
+            version, tag = None, None
         stored = store / student / f"{chapter}.json"
         try:
             kept = json.loads(stored.read_text()) if stored.exists() else {}
@@ -283,7 +312,7 @@ def grade(
         # --regrade-with-latest is remembered per submission: later plain runs keep that choice
         # (--regrade alone grades each submission with its release's checks again).
         latest[(student, chapter)] = regrade_with_latest or (bool(kept.get("with_latest")) and not regrade)
-        checks, checks_note = checks_for(root, chapter, version, latest[(student, chapter)])
+        checks, checks_note = checks_for(chapter, version, latest[(student, chapter)], tag)
         forced = regrade or (students is not None and student in students)
         if students is not None and student not in students:
             continue  # --student grades exactly those students; the others' kept rows stay
@@ -661,6 +690,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("command", choices=["release", "grade", "demo-submissions", "mutants", "worker"])
     parser.add_argument("chapters", nargs="*", help="chapter ids (default: all in solutions/)")
     parser.add_argument(
+        "--bump", choices=["major", "minor", "patch"], default="patch", help="release: the version part to bump"
+    )
+    parser.add_argument(
+        "--no-tag", action="store_true", help="release: only write chapters/ (no version bump, commit or tag)"
+    )
+    parser.add_argument(
         "--from",
         dest="source",
         type=Path,
@@ -710,10 +745,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_intermixed_args(argv)  # options and chapters in any order
     chapters = args.chapters or chapter_names()
     if args.command == "release":
-        for path in pin_setup_cells(chapters):
-            print(f"pinned the set-up cell of {path.relative_to(PROJECT)} to {course_release()}")
-        for path in release(chapters):
-            print("wrote", path.relative_to(PROJECT))
+        if args.no_tag:
+            for path in release(chapters):
+                print("wrote", path.relative_to(PROJECT))
+            return 0
+        try:
+            if args.chapters:
+                parser.error("a tagged release releases every chapter: name chapters only with --no-tag")
+            tag = tagged_release(args.bump)
+        except ReleaseError as exc:
+            print(f"not releasing: {exc}", file=sys.stderr)
+            return 2
+        print(f"released {tag} (publish it with: git push --follow-tags)")
     elif args.command == "mutants":
         rows, misses = mutants(chapters)
         print_mutants(rows, misses)

@@ -83,7 +83,7 @@ def fixtures(root: Path, home: Path) -> list[Fixture]:
             "writes_release",
             {
                 "positional_encoding": attempt(
-                    f"open({str(root / 'releases' / CHAPTER / 'aaaaaaaaaaaa.py')!r}, 'w').write('x')"
+                    f"open({str(root / '.release-checks' / CHAPTER / 'aaaaaaaaaaaa.py')!r}, 'w').write('x')"
                 )
             },
             full,
@@ -335,7 +335,6 @@ def test_nothing_changes_outside_the_graders_outputs(graded):
 
 def test_metadata_is_never_a_path(tmp_path):
     """A release stamp selects among the course's releases; anything else is the current checks."""
-    (tmp_path / "releases" / CHAPTER).mkdir(parents=True)
     planted = tmp_path / "submitted" / "x" / CHAPTER / "evil.py"
     planted.parent.mkdir(parents=True)
     planted.write_text("raise SystemExit('ran the student code')")
@@ -348,7 +347,7 @@ def test_metadata_is_never_a_path(tmp_path):
         {"a": 1},
         7,
     ):
-        checks, note = course.checks_for(tmp_path, CHAPTER, stamp, latest=False)
+        checks, note = course.checks_for(CHAPTER, stamp, latest=False, tag=stamp)
         assert checks is None and "current checks" in note, (stamp, checks, note)
 
 
