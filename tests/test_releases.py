@@ -20,7 +20,9 @@ CH = "02_transformer_anatomy"
 CHECKS, RUNNERS = f"llmcourse/grading/ch{CH[:2]}.py", f"llmcourse/grading/runners/ch{CH[:2]}.py"
 CURRENT = (ROOT / CHECKS).read_bytes()
 # A release whose checks expected positions to start at 1 (fixed in the next release).
-BUGGY = CURRENT.replace(b"pos = torch.arange(P, dtype=torch.float64)", b"pos = torch.arange(1, P + 1, dtype=torch.float64)")
+BUGGY = CURRENT.replace(
+    b"pos = torch.arange(P, dtype=torch.float64)", b"pos = torch.arange(1, P + 1, dtype=torch.float64)"
+)
 
 
 def git(repo: Path, *args: str) -> str:
@@ -143,7 +145,10 @@ def test_two_releases_each_grade_with_their_own_checks(repo, tmp_path, monkeypat
     assert early.score == 10 and any(f"release {version_of(BUGGY)}" in n for n in early.notes)
     assert late.score == 10 and late.checks == f"llmcourse.grading.ch{CH[:2]}"
     page = (root / "class_report.html").read_text()
-    assert f"1 graded with the checks of release {version_of(BUGGY)}" in page and "1 graded with the current checks" in page
+    assert (
+        f"1 graded with the checks of release {version_of(BUGGY)}" in page
+        and "1 graded with the current checks" in page
+    )
     latest = course.grade(root, progress=False, students=["early"], regrade_with_latest=True)
     assert [r.score < 10 for r in latest if r.student == "early"] == [True]
     again = course.grade(root, progress=False)  # a later plain run keeps the instructor's choice
@@ -158,7 +163,7 @@ def test_every_stamp_in_chapters_resolves_and_matches_its_set_up_cell(chapter):
     stamp = nb.metadata["llmcourse"]
     assert stamp["chapter"] == chapter and stamp["release"] == course.course_release()
     set_up = next(c for c in nb.cells if c.cell_type == "code").source
-    assert f"@{stamp['release']}\"" in set_up
+    assert f'@{stamp["release"]}"' in set_up
     if stamp["version"] != course.checks_version(chapter):
         path, where = course.RELEASES.find(chapter, stamp["version"], stamp["release"])
         assert path is not None, f"{chapter}'s stamp {stamp} names checks that are neither current nor in git: {where}"
@@ -166,7 +171,9 @@ def test_every_stamp_in_chapters_resolves_and_matches_its_set_up_cell(chapter):
 
 def test_bump_version_moves_pyproject_and_the_package_together(tmp_path, monkeypatch):
     (tmp_path / "llmcourse").mkdir()
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "llmcourse"\nversion = "0.3.9"\n\n[tool.x]\nversion = "keep"\n')
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "llmcourse"\nversion = "0.3.9"\n\n[tool.x]\nversion = "keep"\n'
+    )
     (tmp_path / "llmcourse" / "__init__.py").write_text('"""x"""\n__version__ = "0.3.9"\n')
     monkeypatch.setattr(course, "PROJECT", tmp_path)
     assert course.bump_version("patch") == "0.3.10" and course.course_release() == "v0.3.10"
