@@ -389,9 +389,10 @@ def grade(
         result.late_penalty, result.notes = 0.0, [n for n in result.notes if not n.startswith(LATE_NOTE)]
         overrides.apply(result, judgement.get(key))
         _apply_lateness(result, the_term, meta)
-        if kept.get("feedback_of") != _digest(result):  # the feedback shows the result as it is now, written once
+        shown = _digest(result)
+        if kept.get("feedback_of") != shown:  # the feedback shows the result as it is now, written once
             report.write_feedback(result, root)
-            stored.write_text(json.dumps({**kept, "feedback_of": _digest(result)}, indent=1))
+            stored.write_text(json.dumps({**kept, "feedback_of": shown}, indent=1))
         everything.append(result)
         originals[key] = meta.get("original") or ""
         submitted[key] = datetime.fromisoformat(meta["submitted_at"]) if meta.get("submitted_at") else None

@@ -37,6 +37,7 @@ from pathlib import Path
 
 from llmcourse.grading import collect
 from llmcourse.grading.engine import SubmissionResult
+from llmcourse.grading.report import score_cell
 from llmcourse.grading.term import SettingsError, Term
 
 WORKSHEET = [
@@ -53,16 +54,6 @@ WORKSHEET = [
 ]
 PARTICIPANT = "Participant "  # Moodle's prefix of a worksheet Identifier
 EXCUSED = "EX"  # Canvas's gradebook value of an excused submission
-
-
-def _score(r: SubmissionResult | None, missing: str, excused: str = "") -> str:
-    """A grade cell: the score, ``missing`` when there is no submission, ``excused`` when the
-    instructor excused it, blank when it could not be graded."""
-    if r is not None and r.status == "excused":
-        return excused
-    if r is None or r.status == "missing":
-        return missing
-    return "" if r.score is None else f"{r.score:g}"
 
 
 def feedback_text(r: SubmissionResult | None) -> str:
@@ -100,7 +91,7 @@ def gradebook_csvs(results: list[SubmissionResult], term: Term, folder: Path) ->
                     "",
                     person.email if person else "",
                     "",
-                    *[_score(by_key.get((s, c)), term.missing, EXCUSED) for c in chapters],
+                    *[score_cell(by_key.get((s, c)), term.missing, EXCUSED) for c in chapters],
                 ]
             )
     with open(moodle, "w", newline="", encoding="utf-8") as f:
@@ -111,7 +102,7 @@ def gradebook_csvs(results: list[SubmissionResult], term: Term, folder: Path) ->
             cells = []
             for c in chapters:
                 r = by_key.get((s, c))
-                cells += [_score(r, term.missing), feedback_text(r)]
+                cells += [score_cell(r, term.missing), feedback_text(r)]
             writer.writerow([person.email if person else "", person.name if person else s, *cells])
     return canvas, moodle
 
@@ -197,7 +188,7 @@ def moodle_worksheets(
             result = by_student.get(student) if student else None
             if result is None and student not in term.roster:
                 continue  # not graded here: left as Moodle wrote it
-            line["Grade"] = _score(result, term.missing)
+            line["Grade"] = score_cell(result, term.missing)
             line["Last modified (grade)"] = _moment(now)
             line["Feedback comments"] = feedback_text(result)
         path = out / f"{chapter}_moodle_worksheet.csv"

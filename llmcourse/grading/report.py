@@ -34,6 +34,16 @@ def notes_of(result: SubmissionResult) -> list[str]:
     return lines + result.notes + [f"needs review: {line}" for line in result.review]
 
 
+def score_cell(r: SubmissionResult | None, missing: str, excused: str = "") -> str:
+    """A grade cell: the score, ``missing`` when there is no submission, ``excused`` when the
+    instructor excused it, blank when it could not be graded."""
+    if r is not None and r.status == "excused":
+        return excused
+    if r is None or r.status == "missing":
+        return missing
+    return "" if r.score is None else f"{r.score:g}"
+
+
 def write_csv(results: list[SubmissionResult], path: Path, roster: dict | None = None, missing: str = "0") -> None:
     """One row per student and chapter: score (after any late penalty; ``missing`` for a roster
     student without a submission), per-exercise points, status (graded, error, missing) and
@@ -46,7 +56,6 @@ def write_csv(results: list[SubmissionResult], path: Path, roster: dict | None =
         )
         for r in results:
             person = roster.get(r.student)
-            score = missing if r.status == "missing" else "" if r.score is None else f"{r.score:g}"
             max_score = f"{r.max_score:g}" if r.exercises else ""
             writer.writerow(
                 [
@@ -54,7 +63,7 @@ def write_csv(results: list[SubmissionResult], path: Path, roster: dict | None =
                     person.name if person else "",
                     person.email if person else "",
                     r.chapter,
-                    score,
+                    score_cell(r, missing),
                     max_score,
                     f"{r.late_penalty:g}",
                     r.status,
