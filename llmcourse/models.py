@@ -1,6 +1,7 @@
 """Load a language model and its tokenizer by name, offline by default.
 
     model, tokenizer = llmcourse.models.load()            # "course-gpt", bundled, no network
+    model, tokenizer = llmcourse.models.load("course-chat")  # course-gpt instruction-tuned (chapter 06)
     model, tokenizer = llmcourse.models.load("gpt2")      # from the Hugging Face Hub (online)
 
 Both come back in Hugging Face form (a ``transformers`` causal LM and a fast tokenizer), so
@@ -18,8 +19,10 @@ import torch
 import llmcourse
 
 CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
-BUNDLED = {"course-gpt": CHECKPOINTS / "course-gpt"}
+BUNDLED = {"course-gpt": CHECKPOINTS / "course-gpt", "course-chat": CHECKPOINTS / "course-chat"}
 DEFAULT = "course-gpt"
+# how each bundled model is made again (course-chat is course-gpt instruction-tuned, chapter 06)
+RETRAIN = {"course-gpt": "python -m llmcourse.train", "course-chat": "python -m llmcourse.chat_model"}
 
 
 def path_of(name: str) -> Path:
@@ -29,7 +32,7 @@ def path_of(name: str) -> Path:
     path = BUNDLED[name]
     if not (path / "config.json").exists():
         raise FileNotFoundError(
-            f"the bundled model {name!r} is missing from {path}; retrain it with `python -m llmcourse.train`"
+            f"the bundled model {name!r} is missing from {path}; retrain it with `{RETRAIN[name]}`"
         )
     return path
 

@@ -1,6 +1,6 @@
 """A local OpenAI-compatible server for the course's models, and a client that never needs one.
 
-    with local_server("course-gpt") as (client, model):        # no key, no network
+    with local_server("course-gpt") as (client, model):        # no key, no network ("course-chat": the chat model)
         print(chat(client, model, [{"role": "user", "content": "What colour is a carrot?"}]))
 
     with connect() as (client, model):   # the real API when OPENAI_API_KEY is set (.env), else local_server()
@@ -470,9 +470,10 @@ def _last_lines(path: str, n: int = 3) -> str:
 
 
 @contextlib.contextmanager
-def connect(model: str | None = None, env_file: str | os.PathLike | None = None):
+def connect(model: str | None = None, env_file: str | os.PathLike | None = None, local_model: str = "course-gpt"):
     """The real OpenAI API when ``OPENAI_API_KEY`` is set (in the environment or a ``.env`` file),
-    else :func:`local_server` with ``course-gpt``: yields ``(client, model_name)`` either way.
+    else :func:`local_server` with ``local_model`` (``course-gpt``, or the chat model ``course-chat``):
+    yields ``(client, model_name)`` either way. ``model``, when given, is used in both cases.
 
     A missing key is not an error: it selects the local server.
     """
@@ -484,7 +485,7 @@ def connect(model: str | None = None, env_file: str | os.PathLike | None = None)
 
         yield OpenAI(max_retries=1, timeout=60), model or DEFAULT_API_MODEL
         return
-    with local_server(model or "course-gpt") as pair:
+    with local_server(model or local_model) as pair:
         yield pair
 
 
