@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from llmcourse import metrics, text_metrics
 from llmcourse.grading import GradingError, ch04
 from llmcourse.grading.alternatives import alternatives_of
-from llmcourse.grading.contract import check, mistake_answer
+from llmcourse.grading.contract import check, float_of, items_of, mistake_answer
 from llmcourse.grading.guards import scan_source
 
 ALTERNATIVE_CODE = alternatives_of("04_evaluating_llms")  # autograde/alternatives/: valid answers, never shipped to students
@@ -45,6 +45,8 @@ CHECKS = {
     "bleu": ch04.check_bleu,
     "rouge_n": ch04.check_rouge_n,
     "rouge_l": ch04.check_rouge_l,
+    "score_choices": ch04.check_score_choices,
+    "accuracy": ch04.check_accuracy,
 }
 
 
@@ -66,6 +68,11 @@ CHECKS = {
     ("rouge_n", "set_overlap"),
     ("rouge_n", "no_lowercasing"),
     ("rouge_l", "longest_common_substring"),
+    ("score_choices", "own_position"),
+    ("score_choices", "no_teacher_forcing"),
+    ("score_choices", "list_of_tensors"),
+    ("accuracy", "norm_by_bytes"),
+    ("accuracy", "last_on_tie"),
 ])
 def test_visible_feedback_names_the_likely_mistake(key, mistake_id):
     exercise = ch04.EXERCISES[key]
@@ -197,6 +204,14 @@ def rouge_l_course(prediction, reference):
     return metrics.rouge_l(prediction, reference)
 
 
+def score_choices_course(logits_fn, context_ids, choice_ids):
+    return metrics.score_choices(logits_fn, context_ids, choice_ids)
+
+
+def accuracy_course(items):
+    return metrics.accuracy(items)
+
+
 @pytest.mark.parametrize("key, fn, used", [
     ("perplexity", ppl_course, "llmcourse.metrics.perplexity"),
     ("perplexity", ppl_course_swallowed, "llmcourse.metrics.perplexity"),
@@ -206,6 +221,8 @@ def rouge_l_course(prediction, reference):
     ("bleu", bleu_course, "llmcourse.text_metrics.bleu"),
     ("rouge_n", rouge_scorer_n, "RougeScorer"),
     ("rouge_l", rouge_l_course, "llmcourse.text_metrics.rouge_l"),
+    ("score_choices", score_choices_course, "llmcourse.metrics.score_choices"),
+    ("accuracy", accuracy_course, "llmcourse.metrics.accuracy"),
 ])
 def test_forbidden_routes_are_caught_and_named(key, fn, used):
     with pytest.raises(GradingError, match=f"must be written by you.*{used}"):
@@ -226,6 +243,8 @@ def test_forbidden_routes_are_caught_and_named(key, fn, used):
     ("sliding_window", "from llmcourse.train import document_cross_entropy", "llmcourse.train"),
     ("rouge_n", "from rouge_score import rouge_scorer", "rouge_score"),
     ("rouge_l", "s = scorer.RougeScorer(['rougeL'])", "RougeScorer"),
+    ("accuracy", "from lm_eval.api.task import ConfigurableTask", "lm_eval"),
+    ("score_choices", "from llmcourse.metrics import encode_choices", "llmcourse.metrics"),
 ])
 def test_the_source_layer_reads_forbidden_names(key, source, found):
     hits = scan_source(source, ch04.EXERCISES[key].forbidden.names)
@@ -356,3 +375,109 @@ def test_rouge_alternatives_agree_with_rouge_score(prediction, reference):
     expected = ch04._rouge_oracle(prediction, reference, "rougeL")
     for fn in ALTERNATIVES["rouge_l"]:
         assert fn(prediction, reference) == pytest.approx(expected, rel=1e-12)
+
+
+# ---------------------------------------------------------------- multiple choice: score_choices and accuracy
+
+
+def test_score_choices_oracle_equals_the_reference_and_a_token_by_token_count():
+    """The grader's float64 loss with the context labelled -100 equals llmcourse.metrics.score_choices (one
+    padded batch) and each token's log-probability summed from a forward pass over its own prefix."""
+    for case in ch04.SCORE_CHOICES.cases(True):
+        model = ch04.tiny_model(case.inputs["state"])
+        context, choices = case.inputs["context"], case.inputs["choices"]
+        expected = [float_of(x) for x in items_of(case.expected, "", len(choices))]
+        with torch.no_grad():
+            reference = metrics.score_choices(lambda ids: model(ids).logits, context, choices)
+            by_token = [sum(torch.log_softmax(model(torch.tensor([context + c[:k]])).logits[0, -1].double(), -1)[c[k]].item()
+                            for k in range(len(c))) for c in choices]
+        assert reference == pytest.approx(expected, abs=1e-4), case.label
+        assert by_token == pytest.approx(expected, abs=1e-4), case.label
+
+
+def test_score_choices_cases_tell_the_mistakes_apart_by_far_more_than_the_tolerance():
+    """Every catalogued mistake misses each visible case it fails by more than 0.05 (the tolerance is 1e-4)."""
+    for wrong in ch04.SCORE_CHOICES.mistakes:
+        fn = mistake_answer(ch04.SCORE_CHOICES, wrong)
+        gaps = []
+        for case in ch04.SCORE_CHOICES.cases(False):
+            values = [float(v) for v in ch04.SCORE_CHOICES.run(fn, case.inputs)]
+            expected = [float_of(x) for x in items_of(case.expected, "", len(case.inputs["choices"]))]
+            gaps.append(max(abs(a - b) for a, b in zip(values, expected)))
+        failing = [g for g in gaps if g > 1e-4]
+        assert all(g > 0.05 for g in failing), (wrong.id, gaps)
+
+
+def test_accuracy_oracle_equals_the_reference_on_random_items():
+    rng = random.Random(3)
+    for case in ch04.ACCURACY.cases(True):
+        expected = {k: float_of(v) for k, v in case.expected["dict"].items()}
+        assert metrics.accuracy(case.inputs) == pytest.approx(expected, abs=1e-12), case.label
+    for _ in range(200):
+        items = ch04._acc_random(rng, rng.randint(1, 20))
+        items += [([-1.0, -1.0], ["ab", "cd"], rng.randrange(2))]  # a tie in every metric
+        assert metrics.accuracy(items) == pytest.approx(ch04._acc_oracle(items), abs=1e-12)
+
+
+def test_accuracy_visible_cases_separate_characters_bytes_and_raw_scores():
+    """The requirements' visible cases are built so that the three metrics disagree where they must."""
+    acc_cases = [c for c in ch04.ACCURACY.cases(False)]
+    values = {(c.subcheck, i): {k: float_of(v) for k, v in c.expected["dict"].items()} for i, c in enumerate(acc_cases)}
+    assert any(v["acc"] != v["acc_norm"] for (sub, _), v in values.items() if sub == "acc")
+    assert any(v["acc_norm"] != v["acc_bytes"] for (sub, _), v in values.items() if sub == "norm")
+    assert any(v["acc_norm"] != v["acc_bytes"] for (sub, _), v in values.items() if sub == "bytes")
+    tie = ch04._ACC_VISIBLE["acc"][0][2]
+    assert tie[0][0] == tie[0][1] and tie[2] == 0  # a tie the first choice wins
+
+
+def test_accuracy_oracle_is_lm_evals_own_process_results():
+    """lm-eval's ConfigurableTask.process_results (multiple_choice) on the same items, when lm-eval is
+    installed (it is not a dependency of the course)."""
+    task_module = pytest.importorskip("lm_eval.api.task")
+
+    class Task:  # the attributes process_results reads
+        OUTPUT_TYPE = "multiple_choice"
+        multiple_input = multiple_target = False
+        _metric_fn_list = {"acc": None, "acc_norm": None, "acc_bytes": None}
+        config = type("Config", (), {"process_results": None})()
+
+        def __init__(self, choices, gold):
+            self.choices, self.gold = choices, gold
+
+        def doc_to_choice(self, doc):
+            return self.choices
+
+        def doc_to_target(self, doc):
+            return self.gold
+
+    for case in ch04.ACCURACY.cases(True):
+        per_item = [task_module.ConfigurableTask.process_results(Task(choices, gold), {}, [(ll, False) for ll in lls])
+                    for lls, choices, gold in case.inputs]
+        means = {key: sum(r[key] for r in per_item) / len(per_item) for key in ("acc", "acc_norm", "acc_bytes")}
+        assert means == pytest.approx({k: float_of(v) for k, v in case.expected["dict"].items()}), case.label
+
+
+def test_a_tensor_of_scores_is_not_a_list_of_floats():
+    def tensor_scores(logits_fn, context_ids, choice_ids):
+        return torch.tensor(GOOD["score_choices"](logits_fn, context_ids, choice_ids))
+
+    with pytest.raises(GradingError, match="1 of 2 requirements") as failure:
+        check(ch04.SCORE_CHOICES, tensor_scores, hidden=True, quiet=True)
+    assert "expected a list of Python floats" in str(failure.value)
+    assert "Likely mistake: " + mistake(ch04.SCORE_CHOICES, "returns_tensor").message in str(failure.value)
+
+
+def test_encode_choices_moves_the_trailing_space_into_the_option(course_gpt_tokenizer):
+    tokenizer = course_gpt_tokenizer
+    plain = metrics.encode_choices(tokenizer, "Answer: The opposite of hot is", ["cold", "wet"])
+    spaced = metrics.encode_choices(tokenizer, "Answer: The opposite of hot is ", ["cold", "wet"], delimiter="")
+    assert plain == spaced
+    context, choices = plain
+    assert tokenizer.decode(choices[0]) == " cold" and tokenizer.decode(context).endswith(" is")
+
+
+@pytest.fixture(scope="module")
+def course_gpt_tokenizer():
+    from llmcourse import models
+
+    return models.load("course-gpt")[1]

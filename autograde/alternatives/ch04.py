@@ -349,4 +349,99 @@ def rouge_l(prediction, reference):
     return (p, r, 2 * p * r / (p + r) if p + r > 0 else 0.0)
 ''',
     ),
+    "score_choices": (
+        # every choice in one batch, padded on the right, F.cross_entropy on the choice's tokens
+        r'''import torch
+import torch.nn.functional as F
+
+
+def score_choices(logits_fn, context_ids, choice_ids):
+    n = len(context_ids)
+    rows = [list(context_ids) + list(choice) for choice in choice_ids]
+    T = max(len(row) for row in rows)
+    padded = torch.tensor([row + [0] * (T - len(row)) for row in rows])  # (K, T): padding after every scored token
+    with torch.no_grad():
+        logits = logits_fn(padded)  # (K, T, V)
+    scores = []
+    for k, row in enumerate(rows):
+        targets = padded[k, n : len(row)]  # (m,): the choice's tokens
+        nll = F.cross_entropy(logits[k, n - 1 : len(row) - 1].double(), targets, reduction="sum")
+        scores.append(-nll.item())
+    return scores
+''',
+        # token by token: the model sees the context and the choice's earlier tokens, and the last position predicts
+        r'''import math
+import torch
+
+
+def score_choices(logits_fn, context_ids, choice_ids):
+    scores = []
+    for choice in choice_ids:
+        total = 0.0
+        for k, token in enumerate(choice):
+            prefix = torch.tensor([list(context_ids) + list(choice[:k])])  # (1, n + k)
+            with torch.no_grad():
+                last = logits_fn(prefix)[0, -1].double()  # (V,): the next token's logits
+            total += (last[token] - torch.logsumexp(last, dim=0)).item()
+        scores.append(total)
+    return scores
+''',
+        # log_softmax and advanced indexing, one forward pass per choice
+        r'''import torch
+
+
+def score_choices(logits_fn, context_ids, choice_ids):
+    result = []
+    for choice in choice_ids:
+        ids = torch.tensor(context_ids + choice).unsqueeze(0)  # (1, T)
+        log_probs = logits_fn(ids).squeeze(0).log_softmax(dim=-1)  # (T, V)
+        positions = torch.arange(len(context_ids) - 1, ids.shape[1] - 1)  # each predicts the token after it
+        result.append(float(log_probs[positions, ids[0, positions + 1]].sum()))
+    return result
+''',
+    ),
+    "accuracy": (
+        # numpy's argmax (the first maximum), as lm-evaluation-harness writes it
+        r'''import numpy as np
+
+
+def accuracy(items):
+    acc, acc_norm, acc_bytes = [], [], []
+    for lls, choices, gold in items:
+        lls = np.array(lls, dtype=float)
+        chars = np.array([len(c) for c in choices], dtype=float)
+        utf8 = np.array([len(c.encode("utf-8")) for c in choices], dtype=float)
+        acc.append(np.argmax(lls) == gold)
+        acc_norm.append(np.argmax(lls / chars) == gold)
+        acc_bytes.append(np.argmax(lls / utf8) == gold)
+    return {"acc": float(np.mean(acc)), "acc_norm": float(np.mean(acc_norm)), "acc_bytes": float(np.mean(acc_bytes))}
+''',
+        # one helper per normalisation, max over the indices (max keeps the first of equal keys)
+        r'''def best(scores, lengths):
+    return max(range(len(scores)), key=lambda k: scores[k] / lengths[k])
+
+
+def accuracy(items):
+    totals = {"acc": 0.0, "acc_norm": 0.0, "acc_bytes": 0.0}
+    for scores, choices, gold in items:
+        totals["acc"] += best(scores, [1] * len(choices)) == gold
+        totals["acc_norm"] += best(scores, [len(c) for c in choices]) == gold
+        totals["acc_bytes"] += best(scores, [len(bytes(c, "utf-8")) for c in choices]) == gold
+    n = len(items)
+    return {name: total / n for name, total in totals.items()}
+''',
+        # torch: argmax of a 2-D tensor, one row per normalisation (torch.argmax also returns the first maximum)
+        r'''import torch
+
+
+def accuracy(items):
+    right = torch.zeros(3, dtype=torch.float64)
+    for scores, choices, gold in items:
+        s = torch.tensor(scores, dtype=torch.float64)
+        lengths = torch.tensor([[1.0] * len(choices), [len(c) for c in choices], [len(c.encode()) for c in choices]], dtype=torch.float64)
+        right += (torch.argmax(s / lengths, dim=1) == gold).double()
+    acc, acc_norm, acc_bytes = (right / len(items)).tolist()
+    return {"acc": acc, "acc_norm": acc_norm, "acc_bytes": acc_bytes}
+''',
+    ),
 }

@@ -1,7 +1,8 @@
 """Graded checks of chapter 04 (evaluating LLMs), declared for the grading engine.
 
 Test cells call ``check_perplexity(fn)``, ``check_sliding_window_perplexity(fn)``, ``check_bleu(fn)``,
-``check_rouge_n(fn)`` and ``check_rouge_l(fn)`` (visible cases); the hidden part adds ``hidden=True``.
+``check_rouge_n(fn)``, ``check_rouge_l(fn)``, ``check_score_choices(fn)`` and ``check_accuracy(fn)``
+(visible cases); the hidden part adds ``hidden=True``.
 
 Expected values come from independent oracles, never from the course's reference
 (:mod:`llmcourse.metrics`, :mod:`llmcourse.text_metrics`):
@@ -12,7 +13,10 @@ Expected values come from independent oracles, never from the course's reference
   its own by a forward pass over the context its window gives it, and the model's own loss when
   the text fits one window;
 - BLEU: ``sacrebleu.corpus_bleu`` with its defaults; ROUGE: ``rouge_score``'s ``RougeScorer``
-  without stemming.
+  without stemming;
+- multiple-choice scores: small random ``GPT2LMHeadModel``\\ s in float64, each choice's log-likelihood
+  minus the cross-entropy of the context + choice with the context's labels -100; acc, acc_norm and
+  acc_bytes: lm-evaluation-harness's definitions (``process_results`` for multiple_choice) in numpy.
 
 Each exercise's ``mistakes`` and ``alternatives`` are complete answers (imports included), as a
 student could hand them in; the mutation suite grades every one of them.
@@ -25,6 +29,7 @@ import math
 import random
 from typing import Any
 
+import numpy as np
 import sacrebleu
 import torch
 import torch.nn.functional as F
@@ -37,6 +42,7 @@ from llmcourse.grading.contract import (
     GradingError,
     Mistake,
     SubCheck,
+    array_of,
     check,
     expect_float,
     float_of,
@@ -1354,12 +1360,460 @@ ROUGE_L = Exercise(
 )
 
 
+# ======================================================================================
+# exercises 6 and 7: score_choices and accuracy (multiple choice by log-likelihood)
+# ======================================================================================
+
+# A correct answer, the template of the mistakes below (not one of the alternatives).
+_SC = """import torch
+import torch.nn.functional as F
+
+
+def score_choices(logits_fn, context_ids, choice_ids):
+    n = len(context_ids)
+    scores = []
+    for choice in choice_ids:
+        ids = torch.tensor([context_ids + choice])  # (1, T)
+        log_probs = F.log_softmax(logits_fn(ids)[0].float(), dim=-1)  # (T, V)
+        targets = ids[0, n:]  # the choice's tokens
+        picked = log_probs[n - 1 : -1].gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # position t-1 predicts token t
+        scores.append(picked.sum().item())
+    return scores
+"""
+
+SCORE_CHOICES_MISTAKES = [
+    (
+        "own_position",
+        "your score_choices reads each choice token's log-probability at the token's own position: the logits at "
+        "position t predict the token at t + 1, so the choice's tokens n .. T-1 are read at positions n-1 .. T-2",
+        _variant(_SC, ("log_probs[n - 1 : -1].gather", "log_probs[n:].gather")),
+    ),
+    (
+        "context_included",
+        "your score_choices also sums the log-probabilities of the context's tokens: a choice's score counts only "
+        "its own tokens (the context is the same for every choice, but its tokens are not the choice's)",
+        _variant(_SC, ("targets = ids[0, n:]  # the choice's tokens", "targets = ids[0, 1:]  # every predicted token"),
+                 ("log_probs[n - 1 : -1].gather", "log_probs[:-1].gather")),
+    ),
+    (
+        "probabilities_summed",
+        "your score_choices adds up probabilities (softmax): a choice's score is the sum of the log-probabilities "
+        "(log_softmax) of its tokens",
+        _variant(_SC, ("log_probs = F.log_softmax(logits_fn(ids)[0].float(), dim=-1)", "log_probs = F.softmax(logits_fn(ids)[0].float(), dim=-1)")),
+    ),
+    (
+        "likelihood_not_log",
+        "your score_choices returns the choice's probability (the product of its tokens' probabilities): return its "
+        "log, the sum of the tokens' log-probabilities (a product of many probabilities underflows to 0)",
+        _variant(_SC, ("log_probs = F.log_softmax(logits_fn(ids)[0].float(), dim=-1)", "log_probs = F.softmax(logits_fn(ids)[0].float(), dim=-1)"),
+                 ("scores.append(picked.sum().item())", "scores.append(picked.prod().item())")),
+    ),
+    (
+        "mean_not_sum",
+        "your score_choices averages the log-probabilities of the choice's tokens: the score is their sum, "
+        "log P(choice | context); dividing by a length is what acc_norm does afterwards",
+        _variant(_SC, ("scores.append(picked.sum().item())", "scores.append(picked.mean().item())")),
+    ),
+    (
+        "softmax_over_positions",
+        "your log_softmax runs over the positions (dim=0 of the (T, V) logits): each position's distribution is "
+        "over the vocabulary, the last dimension",
+        _variant(_SC, ("log_probs = F.log_softmax(logits_fn(ids)[0].float(), dim=-1)", "log_probs = F.log_softmax(logits_fn(ids)[0].float(), dim=0)")),
+    ),
+    (
+        "first_token_dropped",
+        "your score_choices leaves out the choice's first token: it is predicted by the logits at the context's last "
+        "position (n - 1), so it counts too",
+        _variant(_SC, ("picked = log_probs[n - 1 : -1].gather(-1, targets.unsqueeze(-1))", "picked = log_probs[n:-1].gather(-1, targets[1:].unsqueeze(-1))")),
+    ),
+    (
+        "no_teacher_forcing",
+        "your score_choices predicts every token of a choice from the context alone: token k of the choice is "
+        "predicted after the context and the choice's tokens before k (feed context + choice to the model)",
+        """import torch
+import torch.nn.functional as F
+
+
+def score_choices(logits_fn, context_ids, choice_ids):
+    log_probs = F.log_softmax(logits_fn(torch.tensor([context_ids]))[0, -1].float(), dim=-1)  # (V,): the next token
+    return [sum(log_probs[token].item() for token in choice) for choice in choice_ids]
+""",
+    ),
+    (
+        "raw_logits",
+        "your score_choices sums the raw logits: turn them into log-probabilities with log_softmax over the "
+        "vocabulary first",
+        _variant(_SC, ("log_probs = F.log_softmax(logits_fn(ids)[0].float(), dim=-1)", "log_probs = logits_fn(ids)[0].float()")),
+    ),
+    (
+        "negative_log_likelihood",
+        "your score_choices returns the negative log-likelihood (a loss, positive): the score is the log-likelihood "
+        "itself, negative, the higher the likelier",
+        _variant(_SC, ("scores.append(picked.sum().item())", "scores.append(-picked.sum().item())")),
+    ),
+    (
+        "returns_tensor",
+        "your score_choices returns a torch.Tensor: it must return a list of Python floats, one per choice "
+        "(.tolist(), or .item() on each score)",
+        _variant(_SC, ("    return scores\n", "    return torch.tensor(scores)\n")),
+    ),
+    (
+        "list_of_tensors",
+        "your score_choices returns a list of 0-dim tensors: each score must be a Python float; call .item()",
+        _variant(_SC, ("scores.append(picked.sum().item())", "scores.append(picked.sum())")),
+    ),
+    (
+        "context_extended_in_place",
+        "your score_choices extends the context list itself (ids = context_ids; ids += choice changes "
+        "context_ids): every later choice is scored after the earlier choices; build a new list, context_ids + choice",
+        _variant(_SC, ("        ids = torch.tensor([context_ids + choice])  # (1, T)\n",
+                       "        tokens = context_ids\n        tokens += choice\n        ids = torch.tensor([tokens])  # (1, T)\n")),
+    ),
+]
+
+
+def _logits64(model, ids: list[int]) -> torch.Tensor:
+    """The float64 logits (T, V) of ``model`` (already in float64) for one row of ids."""
+    return model(torch.tensor([ids])).logits[0]
+
+
+@torch.no_grad()
+def _sc_oracle(model64, context: list[int], choice: list[int]) -> float:
+    """log P(choice | context): minus the summed cross-entropy of the model's float64 logits with the
+    context's labels set to -100 (what a Hugging Face causal LM's loss ignores), shifted by one."""
+    ids = context + choice
+    labels = torch.tensor(ids)
+    labels[: len(context)] = -100
+    logits = _logits64(model64, ids)  # (T, V)
+    return -F.cross_entropy(logits[:-1], labels[1:], ignore_index=-100, reduction="sum").item()
+
+
+def _sc_case(sub: str, seed: int, n_context: int, lengths: list[int], visible: bool, shared: int = 0) -> Case:
+    """Random context and choices (``shared``: how many first tokens every choice shares) on one of three tiny models."""
+    weights = tiny_weights(seed % 3)
+    model64 = tiny_model(weights).double()
+    g = _seeded(2000 + seed)
+    V = TINY_GPT2["vocab_size"]
+    context = torch.randint(0, V, (n_context,), generator=g).tolist()
+    prefix = torch.randint(0, V, (shared,), generator=g).tolist()
+    choices = [prefix + torch.randint(0, V, (n - shared,), generator=g).tolist() for n in lengths]
+    expected = [_sc_oracle(model64, context, choice) for choice in choices]
+    label = f"a GPT2LMHeadModel's logits_fn, context_ids of {n_context} tokens, {len(choices)} choices of {lengths} tokens"
+    if shared:
+        label += f" (each starting with the same {shared} token{'s' if shared > 1 else ''})"
+    inputs = {"state": weights, "context": context, "choices": choices}
+    return Case(sub, inputs, to_plain(expected), label, visible)
+
+
+@functools.lru_cache(maxsize=2)
+def _sc_cases(hidden: bool) -> list[Case]:
+    with one_thread():
+        cases = [
+            _sc_case("single", 0, 5, [1, 1, 1, 1], True),
+            _sc_case("single", 1, 1, [1, 1, 1], True),
+            _sc_case("multi", 2, 4, [3, 3, 3], True),
+            _sc_case("multi", 3, 6, [2, 4, 1, 3], True, shared=1),
+        ]
+        if hidden:
+            cases += [
+                _sc_case("single", 10, 20, [1] * 6, False),
+                _sc_case("single", 11, 2, [1, 1], False),
+                _sc_case("single", 12, 40, [1] * 10, False),
+                _sc_case("multi", 13, 10, [5, 1, 7], False),
+                _sc_case("multi", 14, 1, [2, 3, 4, 5], False),
+                _sc_case("multi", 15, 30, [10, 12, 8, 3], False, shared=2),
+                _sc_case("multi", 16, 3, [20, 20], False),
+            ]
+    return cases
+
+
+def _plain_floats(plain: Any) -> bool:
+    """Whether ``plain`` is a list or tuple of Python numbers (not tensors)."""
+    if not (isinstance(plain, dict) and ("list" in plain or "tuple" in plain)):
+        return False
+    return all(isinstance(v, int) and not isinstance(v, bool) or isinstance(v, dict) and "float" in v
+               for v in plain.get("list", plain.get("tuple")))
+
+
+def _numbers_of(plain: Any) -> list[float] | None:
+    """The numbers of a plain list/tuple (of numbers or 0-dim tensors) or of a 1-dim tensor, else None."""
+    if isinstance(plain, dict) and "tensor" in plain:
+        values = array_of(plain)
+        return [float(v) for v in values] if values.ndim == 1 else None
+    if isinstance(plain, dict) and ("list" in plain or "tuple" in plain):
+        values = [float_of(v) for v in plain.get("list", plain.get("tuple"))]
+        return None if None in values else values
+    return None
+
+
+def _form(plain: Any) -> str:
+    """What kind of scores a plain result holds, in words: a list of Python floats, a tensor, or else."""
+    if _plain_floats(plain):
+        return "a list of Python floats"
+    items = plain.get("list", plain.get("tuple")) if isinstance(plain, dict) else None
+    if items:
+        return f"a list holding {kind_of(items[0])}"
+    return kind_of(plain)
+
+
+def _sc_compare(case: Case, got: Any, expected: Any) -> None:
+    want = _numbers_of(expected)
+    if want is None:
+        raise GradingError(f"score_choices for {case.label}: the result to compare with is {kind_of(expected)}, not scores")
+    # the requirement that says "a list of Python floats" (the oracle's result is one; a mistake's may be a tensor)
+    if case.subcheck == "single" and _form(got) != _form(expected):
+        raise GradingError(f"score_choices for {case.label}: expected {_form(expected)} ({len(want)}, one per choice), "
+                           f"got {_form(got)}" + (": use .item() on each score, or .tolist()" if _plain_floats(expected) else ""))
+    values = _numbers_of(got)
+    if values is None:
+        raise GradingError(f"score_choices for {case.label}: expected a list of {len(want)} numbers, got {kind_of(got)}")
+    if len(values) != len(want):
+        raise GradingError(f"score_choices for {case.label}: expected {len(want)} scores (one per choice), got {len(values)}")
+    for k, (value, wanted) in enumerate(zip(values, want)):
+        expect_float(to_plain(value), wanted, what=f"score_choices, the log-likelihood of choice {k}", context=case.label,
+                     atol=1e-4, rtol=1e-5)
+
+
+_CHOICE_FUNCTIONS = ("score_choices.__wrapped__", "accuracy", "encode_choices", "option_loglikelihoods", "multiple_choice_accuracy")
+_CHOICE_FORBIDDEN = Forbidden(python=tuple(f"{METRICS}:{name}" for name in _CHOICE_FUNCTIONS + _METRICS_FUNCTIONS),
+                              names=REFERENCE_NAMES + ("lm_eval",))
+
+SCORE_CHOICES = Exercise(
+    name="score_choices",
+    cell="score_choices",
+    test_cell="score_choices_tests",
+    points=3,
+    subchecks=(
+        SubCheck("single", 1.5, "returns a list of Python floats, one per choice; a one-token choice scores "
+                 "log_softmax of the logits at the context's last position, read at the choice's token; the context's "
+                 "own tokens are not scored"),
+        SubCheck("multi", 1.5, "a choice of several tokens scores the sum of their log-probabilities, token k predicted "
+                 "after the context and the choice's tokens before k (context + choice fed to the model)"),
+    ),
+    cases=_sc_cases,
+    run=RUNNERS["score_choices"],
+    compare=_sc_compare,
+    forbidden=_CHOICE_FORBIDDEN,
+    mistakes=_mistakes(SCORE_CHOICES_MISTAKES),
+)
+
+
+_ACC = """def accuracy(items):
+    right = {"acc": 0, "acc_norm": 0, "acc_bytes": 0}
+    for scores, choices, gold in items:
+        chars = [s / len(c) for s, c in zip(scores, choices)]
+        utf8 = [s / len(c.encode("utf-8")) for s, c in zip(scores, choices)]
+        right["acc"] += scores.index(max(scores)) == gold  # index() finds the first maximum
+        right["acc_norm"] += chars.index(max(chars)) == gold
+        right["acc_bytes"] += utf8.index(max(utf8)) == gold
+    return {key: count / len(items) for key, count in right.items()}
+"""
+
+ACCURACY_MISTAKES = [
+    (
+        "acc_from_normalised",
+        "your acc picks the choice with the highest length-normalised score: acc compares the log-likelihoods "
+        "themselves; only acc_norm and acc_bytes divide by a length",
+        _variant(_ACC, ('right["acc"] += scores.index(max(scores)) == gold', 'right["acc"] += chars.index(max(chars)) == gold')),
+    ),
+    (
+        "norm_by_bytes",
+        "your acc_norm divides by the choice's length in UTF-8 bytes: lm-evaluation-harness's acc_norm divides by "
+        "its length in characters, len(text); the bytes are acc_bytes's",
+        _variant(_ACC, ("chars = [s / len(c) for s, c in zip(scores, choices)]", 'chars = [s / len(c.encode("utf-8")) for s, c in zip(scores, choices)]')),
+    ),
+    (
+        "bytes_by_characters",
+        "your acc_bytes divides by the choice's length in characters: acc_bytes divides by its length in UTF-8 "
+        "bytes, len(text.encode('utf-8')) (a letter such as 'ï' or 'ü' takes two bytes, a Japanese character three)",
+        _variant(_ACC, ('utf8 = [s / len(c.encode("utf-8")) for s, c in zip(scores, choices)]', "utf8 = [s / len(c) for s, c in zip(scores, choices)]")),
+    ),
+    (
+        "norm_by_words",
+        "your acc_norm divides by the number of words of the choice: it divides by its length in characters",
+        _variant(_ACC, ("chars = [s / len(c) for s, c in zip(scores, choices)]", "chars = [s / len(c.split()) for s, c in zip(scores, choices)]")),
+    ),
+    (
+        "norm_with_space",
+        "your acc_norm counts the space put before the choice: the length is the choice's own text, without "
+        "the delimiter",
+        _variant(_ACC, ("chars = [s / len(c) for s, c in zip(scores, choices)]", 'chars = [s / len(" " + c) for s, c in zip(scores, choices)]')),
+    ),
+    (
+        "percentages",
+        "your accuracy returns percentages: acc, acc_norm and acc_bytes are fractions between 0 and 1",
+        _variant(_ACC, ("return {key: count / len(items) for key, count in right.items()}", "return {key: 100 * count / len(items) for key, count in right.items()}")),
+    ),
+    (
+        "counts_not_fractions",
+        "your accuracy returns the number of items predicted right: divide by the number of items",
+        _variant(_ACC, ("return {key: count / len(items) for key, count in right.items()}", "return {key: float(count) for key, count in right.items()}")),
+    ),
+    (
+        "last_on_tie",
+        "your accuracy picks the last of two equally likely choices: on a tie the first one is the prediction "
+        "(as numpy's argmax, and lm-evaluation-harness, pick it)",
+        """def last_best(values):
+    best = 0
+    for k in range(len(values)):
+        if values[k] >= values[best]:
+            best = k
+    return best
+
+
+def accuracy(items):
+    right = {"acc": 0, "acc_norm": 0, "acc_bytes": 0}
+    for scores, choices, gold in items:
+        chars = [s / len(c) for s, c in zip(scores, choices)]
+        utf8 = [s / len(c.encode("utf-8")) for s, c in zip(scores, choices)]
+        right["acc"] += last_best(scores) == gold
+        right["acc_norm"] += last_best(chars) == gold
+        right["acc_bytes"] += last_best(utf8) == gold
+    return {key: count / len(items) for key, count in right.items()}
+""",
+    ),
+    (
+        "argmin",
+        "your accuracy picks the choice with the lowest score: the scores are log-likelihoods (higher is likelier), "
+        "not losses; pick the highest",
+        _variant(_ACC, ("scores.index(max(scores))", "scores.index(min(scores))"), ("chars.index(max(chars))", "chars.index(min(chars))"),
+                 ("utf8.index(max(utf8))", "utf8.index(min(utf8))")),
+    ),
+    (
+        "length_over_score",
+        "your accuracy divides the length by the log-likelihood: the normalised score is the log-likelihood divided "
+        "by the length",
+        _variant(_ACC, ("chars = [s / len(c) for s, c in zip(scores, choices)]", "chars = [len(c) / s for s, c in zip(scores, choices)]"),
+                 ('utf8 = [s / len(c.encode("utf-8")) for s, c in zip(scores, choices)]', 'utf8 = [len(c.encode("utf-8")) / s for s, c in zip(scores, choices)]')),
+    ),
+    (
+        "multiplied_by_length",
+        "your accuracy multiplies the log-likelihood by the length: normalising divides by it, so that a long choice "
+        "is not punished for having more tokens",
+        _variant(_ACC, ("chars = [s / len(c) for s, c in zip(scores, choices)]", "chars = [s * len(c) for s, c in zip(scores, choices)]"),
+                 ('utf8 = [s / len(c.encode("utf-8")) for s, c in zip(scores, choices)]', 'utf8 = [s * len(c.encode("utf-8")) for s, c in zip(scores, choices)]')),
+    ),
+    (
+        "bytes_not_normalised",
+        "your acc_bytes picks the highest raw log-likelihood: acc_bytes divides each one by the choice's length in "
+        "UTF-8 bytes first",
+        _variant(_ACC, ('right["acc_bytes"] += utf8.index(max(utf8)) == gold', 'right["acc_bytes"] += scores.index(max(scores)) == gold')),
+    ),
+]
+
+
+def _acc_oracle(items: list[tuple[list[float], list[str], int]]) -> dict[str, float]:
+    """lm-evaluation-harness's definitions (``ConfigurableTask.process_results``, multiple_choice, in
+    lm-eval 0.4): per item ``np.argmax`` of the log-likelihoods, of them over ``len(choice)`` and over
+    ``len(choice.encode("utf-8"))``, right when it is the gold index; each metric the mean over items."""
+    per_item: dict[str, list[float]] = {"acc": [], "acc_norm": [], "acc_bytes": []}
+    for lls, choices, gold in items:
+        lls = np.array(lls, dtype=np.float64)
+        completion_len = np.array([float(len(c)) for c in choices])
+        byte_length = np.array([float(len(c.encode("utf-8"))) for c in choices])
+        per_item["acc"].append(1.0 if np.argmax(lls) == gold else 0.0)
+        per_item["acc_norm"].append(1.0 if np.argmax(lls / completion_len) == gold else 0.0)
+        per_item["acc_bytes"].append(1.0 if np.argmax(lls / byte_length) == gold else 0.0)
+    return {key: float(np.mean(values)) for key, values in per_item.items()}
+
+
+_ACC_KEYS = {"acc": "acc", "norm": "acc_norm", "bytes": "acc_bytes"}
+
+# Hand-made items. acc: the first item is right, the second right only after normalising, the third a tie
+# that the first choice wins, the fourth wrong. norm: dividing by characters flips the first two items,
+# counting the space or the words would not; the second case has non-ASCII letters (bytes would flip it).
+# bytes: non-ASCII choices whose bytes and characters disagree, and one the raw score gets wrong.
+_ACC_VISIBLE = {
+    "acc": [
+        [([-3.2, -1.5, -4.0], ["cold", "warm", "hot"], 1), ([-2.0, -6.0, -2.5, -9.0], ["red", "a shade of blue", "green", "white"], 1),
+         ([-5.0, -5.0, -7.0], ["Tuesday", "Monday", "Sunday"], 0), ([-0.5, -8.0], ["yes", "no"], 1)],
+        [([-1.0, -3.0, -1.0, -1.0], ["one", "two", "three", "four"], 2), ([-4.0, -2.0], ["dog", "cat"], 1), ([-2.5, -2.5], ["up", "on"], 0)],
+    ],
+    "norm": [
+        [([-6.0, -4.0], ["a big dog", "cat"], 0), ([-2.1, -4.0], ["ab", "abcd"], 1), ([-9.0, -5.0], ["to be or not", "question"], 1)],
+        [([-5.4, -6.3], ["naïve", "simple"], 1), ([-2.0, -6.0, -2.5], ["red", "a shade of blue", "green"], 1)],
+    ],
+    "bytes": [
+        [([-5.4, -6.3], ["naïve", "simple"], 0), ([-5.0, -4.2], ["über", "over"], 0), ([-6.0, -5.2], ["日本", "Japan"], 0),
+         ([-3.0, -8.0], ["no", "not at all"], 1), ([-2.0, -3.3], ["ça", "cela"], 0)],
+    ],
+}
+
+_ACC_WORDS = ("cat", "dog", "a red fox", "the big brown bear", "yes", "no", "café", "naïve", "über", "Zürich", "façade", "日本",
+              "東京の夜", "piñata", "crème brûlée", "Ελλάδα", "x", "it is raining", "Monday", "1 + 2 = 3")
+
+
+def _acc_random(rng: random.Random, n_items: int) -> list[tuple[list[float], list[str], int]]:
+    """Items whose scores grow with the choice's length (as real log-likelihoods do), so that the three
+    metrics often disagree; no ties."""
+    items = []
+    for _ in range(n_items):
+        choices = rng.sample(_ACC_WORDS, rng.randint(2, 5))
+        scores = [-len(c.encode("utf-8")) * rng.uniform(0.2, 2.0) for c in choices]
+        items.append((scores, choices, rng.randrange(len(choices))))
+    return items
+
+
+def _acc_label(items: list) -> str:
+    return f"{len(items)} items: " + _short([list(item) for item in items], 300)
+
+
+def _acc_case(sub: str, items: list, visible: bool) -> Case:
+    items = [(list(scores), list(choices), gold) for scores, choices, gold in items]
+    return Case(sub, items, to_plain(_acc_oracle(items)), _acc_label(items), visible)
+
+
+@functools.lru_cache(maxsize=2)
+def _acc_cases(hidden: bool) -> list[Case]:
+    cases = [_acc_case(sub, items, True) for sub, sets in _ACC_VISIBLE.items() for items in sets]
+    if hidden:
+        rng = random.Random(7)
+        for n_items in (5, 12, 40):
+            items = _acc_random(rng, n_items)
+            cases += [_acc_case(sub, items, False) for sub in _ACC_KEYS]
+        ties = [([-2.0, -2.0, -3.0], ["b", "a", "c"], 0), ([-1.0, -4.0, -1.0], ["x", "y", "z"], 2), ([-7.0, -7.0], ["dog", "cat"], 1)]
+        cases.append(_acc_case("acc", ties, False))
+    return cases
+
+
+def _acc_compare(case: Case, got: Any, expected: Any) -> None:
+    key = _ACC_KEYS[case.subcheck]
+    if not (isinstance(got, dict) and "dict" in got):
+        raise GradingError(f"accuracy for {case.label}: expected a dict with the keys 'acc', 'acc_norm' and 'acc_bytes', got {kind_of(got)}")
+    if not (isinstance(expected, dict) and "dict" in expected):
+        raise GradingError(f"accuracy for {case.label}: the result to compare with is {kind_of(expected)}, not a dict")
+    if key not in got["dict"]:
+        raise GradingError(f"accuracy for {case.label}: the dict has no key {key!r} (its keys: {sorted(got['dict'])})")
+    _number(got["dict"][key], expected["dict"].get(key), what=f"accuracy's {key!r}", context=case.label, atol=1e-9, rtol=1e-9)
+
+
+ACCURACY = Exercise(
+    name="accuracy",
+    cell="accuracy",
+    test_cell="accuracy_tests",
+    points=2,
+    subchecks=(
+        SubCheck("acc", 1.0, "'acc': the fraction of items (between 0 and 1) whose highest log-likelihood is the gold "
+                 "choice's, the first one on a tie"),
+        SubCheck("norm", 0.5, "'acc_norm': the same after dividing each log-likelihood by the choice's length in characters"),
+        SubCheck("bytes", 0.5, "'acc_bytes': the same after dividing each log-likelihood by the choice's length in UTF-8 bytes"),
+    ),
+    cases=_acc_cases,
+    run=RUNNERS["accuracy"],
+    compare=_acc_compare,
+    forbidden=_CHOICE_FORBIDDEN,
+    mistakes=_mistakes(ACCURACY_MISTAKES),
+)
+
+
 EXERCISES: dict[str, Exercise] = {
     "perplexity": PERPLEXITY,
     "sliding_window": SLIDING_WINDOW,
     "bleu": BLEU,
     "rouge_n": ROUGE_N,
     "rouge_l": ROUGE_L,
+    "score_choices": SCORE_CHOICES,
+    "accuracy": ACCURACY,
 }
 
 
@@ -1387,3 +1841,13 @@ def check_rouge_n(fn, hidden: bool = False) -> None:
 def check_rouge_l(fn, hidden: bool = False) -> None:
     """Exercise 5, against rouge-score's ``rougeL``. Hidden: random texts."""
     check(ROUGE_L, fn, hidden)
+
+
+def check_score_choices(fn, hidden: bool = False) -> None:
+    """Exercise 6, against a tiny GPT-2's float64 loss over the choice's tokens. Hidden: longer contexts and choices."""
+    check(SCORE_CHOICES, fn, hidden)
+
+
+def check_accuracy(fn, hidden: bool = False) -> None:
+    """Exercise 7, against lm-evaluation-harness's definitions written with numpy. Hidden: random items, ties."""
+    check(ACCURACY, fn, hidden)

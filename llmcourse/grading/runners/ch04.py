@@ -76,10 +76,33 @@ def run_rouge_l(fn: Callable[..., Any], inputs: tuple) -> Any:
     return fn(prediction, reference)
 
 
+def run_score_choices(fn: Callable[..., Any], inputs: dict[str, Any]) -> Any:
+    """``score_choices(logits_fn, context_ids, choice_ids)`` with the case's tiny model as a plain function
+    ids (B, T) -> logits (B, T, V) and the token ids as lists of ints."""
+    model = tiny_model(inputs["state"])
+
+    def logits_fn(ids: torch.Tensor) -> torch.Tensor:
+        if not isinstance(ids, torch.Tensor) or ids.dim() != 2 or ids.dtype != torch.long:
+            raise TypeError(f"logits_fn takes a LongTensor of token ids of shape (B, T), got {getattr(ids, 'shape', type(ids).__name__)}"
+                            f"{', ' + str(ids.dtype) if isinstance(ids, torch.Tensor) else ''}")
+        with torch.no_grad():
+            return model(ids).logits  # (B, T, V)
+
+    with one_thread():
+        return fn(logits_fn, list(inputs["context"]), [list(choice) for choice in inputs["choices"]])
+
+
+def run_accuracy(fn: Callable[..., Any], items: list) -> Any:
+    """``accuracy(items)``, each item ``(loglikelihoods, choices, gold)`` with lists of floats and strings."""
+    return fn([(list(scores), list(choices), gold) for scores, choices, gold in items])
+
+
 RUNNERS: dict[str, Callable] = {
     "perplexity": run_perplexity,
     "sliding_window": run_sliding_window_perplexity,
     "bleu": run_bleu,
     "rouge_n": run_rouge_n,
     "rouge_l": run_rouge_l,
+    "score_choices": run_score_choices,
+    "accuracy": run_accuracy,
 }
