@@ -1153,3 +1153,56 @@ def load_hub_dataset(
             f"could not load {name!r} (split {split!r}) from the Hugging Face Hub: {error}; "
             "the offline default corpus is llmcourse.data.load_corpus()"
         ) from error
+
+
+# ---------------------------------------------------------------------------------------
+# Deduplication (chapter 03): exact and near-duplicate documents
+# ---------------------------------------------------------------------------------------
+
+
+def shingles(text: str, n: int = 5) -> set[str]:
+    """The set of word ``n``-grams of ``text`` (lower-cased, split on whitespace); a text shorter
+    than ``n`` words is one shingle."""
+    words = text.lower().split()
+    return {" ".join(words[i : i + n]) for i in range(max(1, len(words) - n + 1))}
+
+
+def jaccard(a: set, b: set) -> float:
+    """``|a & b| / |a | b|`` (1.0 for two empty sets)."""
+    return len(a & b) / len(a | b) if a or b else 1.0
+
+
+def minhash_signatures(texts: Sequence[str], num_hashes: int = 64, n: int = 5, seed: int = 0):
+    """MinHash signatures ``(len(texts), num_hashes)`` of the texts' word ``n``-gram sets.
+
+    Each shingle is hashed once with CRC-32 (stable across runs, unlike Python's ``hash``), then
+    by ``num_hashes`` random multiply-shift maps, ``(a x + b) mod 2^64`` keeping the top 32 bits
+    (``a`` odd); a signature keeps each map's minimum. The
+    share of equal entries of two signatures estimates the Jaccard similarity of their shingle
+    sets (*On the resemblance and containment of documents*, Broder 1997), the near-duplicate
+    test of large pretraining pipelines.
+    """
+    import zlib
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 1 << 63, num_hashes, dtype=np.uint64)[:, None] * np.uint64(2) + np.uint64(1)  # (H, 1), odd
+    b = rng.integers(0, 1 << 63, num_hashes, dtype=np.uint64)[:, None]
+    signatures = np.empty((len(texts), num_hashes), dtype=np.uint64)
+    for i, text in enumerate(texts):
+        x = np.fromiter((zlib.crc32(s.encode()) for s in shingles(text, n)), dtype=np.uint64)  # (k,)
+        signatures[i] = ((a * x[None, :] + b) >> np.uint64(32)).min(axis=1)  # (H,): arithmetic wraps mod 2^64
+    return signatures
+
+
+def max_estimated_jaccard(queries, corpus, chunk: int = 256):
+    """For each row of ``queries (n, H)``, the largest estimated Jaccard similarity with any row of
+    ``corpus (m, H)`` (MinHash signatures of the same ``num_hashes`` and seed), and that row's index."""
+    import numpy as np
+
+    best, where = np.zeros(len(queries)), np.zeros(len(queries), dtype=np.int64)
+    for start in range(0, len(queries), chunk):
+        agree = (queries[start : start + chunk, None, :] == corpus[None, :, :]).mean(axis=2)  # (c, m)
+        best[start : start + chunk], where[start : start + chunk] = agree.max(axis=1), agree.argmax(axis=1)
+    return best, where

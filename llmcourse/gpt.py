@@ -100,7 +100,7 @@ class KVCache:
 class CausalSelfAttention(nn.Module):
     """Multi-head self-attention where position ``t`` sees positions ``0..t`` only."""
 
-    def __init__(self, config: GPTConfig, layer_idx: int) -> None:
+    def __init__(self, config: GPTConfig, layer_idx: int = 0) -> None:
         super().__init__()
         self.n_head = config.n_head
         self.n_embd = config.n_embd
@@ -160,9 +160,10 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    """A pre-LayerNorm transformer block: ``x + attn(ln_1(x))``, then ``x + mlp(ln_2(x))``."""
+    """A pre-LayerNorm transformer block: ``x + attn(ln_1(x))``, then ``x + mlp(ln_2(x))``.
+    ``layer_idx`` is its slot in a :class:`KVCache` (0 for a block used on its own)."""
 
-    def __init__(self, config: GPTConfig, layer_idx: int) -> None:
+    def __init__(self, config: GPTConfig, layer_idx: int = 0) -> None:
         super().__init__()
         self.ln_1 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon, bias=config.bias)
         self.attn = CausalSelfAttention(config, layer_idx)
@@ -376,6 +377,18 @@ def generate(
     finally:
         model.train(was_training)
     return out[:, :end]
+
+
+def greedy_match_length(model: GPT, prefixes: torch.Tensor, continuations: torch.Tensor) -> torch.Tensor:
+    """How many tokens of each true continuation greedy decoding reproduces before its first mistake.
+
+    ``prefixes (B, P)`` are given to the model; ``continuations (B, S)`` are the tokens that really
+    followed. Returns ``(B,)`` counts between 0 and ``S``: ``S`` means the model wrote the whole
+    continuation verbatim, the test of *Extracting Training Data from Large Language Models* (2021).
+    """
+    S = continuations.shape[1]
+    written = generate(model, prefixes, S)[:, prefixes.shape[1] :]  # (B, S)
+    return (written == continuations.to(written.device)).long().cumprod(dim=1).sum(dim=1).cpu()
 
 
 # --- Conversion to and from Hugging Face transformers' GPT2LMHeadModel -------------------

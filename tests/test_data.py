@@ -314,3 +314,30 @@ def test_load_hub_dataset_reads_the_text_field(monkeypatch):
     monkeypatch.setitem(sys.modules, "datasets", types.SimpleNamespace(load_dataset=load_dataset))
     assert data.load_hub_dataset("some/set", split="validation", max_documents=2) == ["One.", "Two."]
     assert calls == [("some/set", "validation", True)]
+
+
+# --- Deduplication ---------------------------------------------------------------------------
+
+
+def test_shingles_and_jaccard():
+    assert data.shingles("The cat sat on the mat", n=5) == {"the cat sat on the", "cat sat on the mat"}
+    assert data.shingles("too short", n=5) == {"too short"}
+    assert data.jaccard({1, 2, 3}, {2, 3, 4}) == 0.5
+    assert data.jaccard(set(), set()) == 1.0
+
+
+def test_minhash_estimates_jaccard_and_finds_near_duplicates():
+    import numpy as np
+
+    docs = [d.text for d in data.generate_documents(60, seed=5)]
+    near = docs[7].replace(".", "!", 1)  # one changed character: a near duplicate of document 7
+    signatures = data.minhash_signatures(docs, num_hashes=256)
+    assert signatures.shape == (60, 256)
+    assert np.array_equal(signatures, data.minhash_signatures(docs, num_hashes=256)), "deterministic"
+    for i, j in [(0, 1), (2, 3), (7, 7)]:
+        true = data.jaccard(data.shingles(docs[i]), data.shingles(docs[j]))
+        estimate = (signatures[i] == signatures[j]).mean()
+        assert abs(estimate - true) < 0.12, (i, j, estimate, true)
+    best, where = data.max_estimated_jaccard(data.minhash_signatures([near, docs[8]], num_hashes=256), signatures)
+    assert where.tolist()[0] == 7 and best[0] > 0.7
+    assert where.tolist()[1] == 8 and best[1] == 1.0

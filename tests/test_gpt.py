@@ -381,3 +381,16 @@ def test_conversion_errors():
         from_hf(transformers.GPT2LMHeadModel(hf_config))
     with pytest.raises(TypeError):
         from_hf(GPT(make_config(50, 16, 1, 2, 8, True)))
+
+
+def test_greedy_match_length_counts_the_verbatim_prefix():
+    from llmcourse.gpt import greedy_match_length
+
+    model = make_model(make_config(*CONFIGS[1]))
+    prefixes = torch.randint(0, 97, (3, 5), generator=torch.Generator().manual_seed(0))
+    own = generate(model, prefixes, 6)[:, 5:]  # what greedy decoding writes: reproduced in full
+    assert greedy_match_length(model, prefixes, own).tolist() == [6, 6, 6]
+    wrong = own.clone()
+    wrong[0, 0] = (wrong[0, 0] + 1) % 97  # the first token differs: nothing reproduced
+    wrong[1, 4] = (wrong[1, 4] + 1) % 97  # the fifth differs: four reproduced
+    assert greedy_match_length(model, prefixes, wrong).tolist() == [0, 4, 6]

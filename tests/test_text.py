@@ -216,3 +216,69 @@ def test_history_table_covers_the_syllabus_with_sources():
     assert history.ATTENTION_IS_ALL_YOU_NEED["bleu"] == 41.8
     sized = history.with_parameters()
     assert all(m.parameters > 0 for m in sized) and [m.year for m in sized] == sorted(m.year for m in sized)
+
+
+# --- WEAT, pretraining objectives, log-mel ------------------------------------------------------
+
+
+def test_weat_effect_size_sign_and_permutation_test():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(6, 16)), rng.normal(size=(6, 16))
+    x = a[:5] + 0.5 * rng.normal(size=(5, 16))  # close to a
+    y = b[:5] + 0.5 * rng.normal(size=(5, 16))  # close to b
+    d, p, s_x, s_y = text.weat(x, y, a, b, permutations=2000)
+    assert d > 1.5 and p < 0.01 and s_x.shape == (5,) and s_y.shape == (5,)
+    by_hand = (s_x.mean() - s_y.mean()) / np.concatenate([s_x, s_y]).std(ddof=1)
+    assert math.isclose(d, by_hand)
+    d_swapped, p_swapped, _, _ = text.weat(x, y, b, a, permutations=2000)
+    assert math.isclose(d_swapped, -d) and p_swapped > 0.99
+    noise = [rng.normal(size=(8, 16)) for _ in range(4)]
+    assert 0.01 < text.weat(*noise, permutations=2000)[1] < 0.99
+
+
+def test_bert_masking_rates_and_labels():
+    ids = torch.randint(5, 1000, (400, 100), generator=torch.Generator().manual_seed(0))
+    ids[:, 0] = 1  # a special token ([CLS]) at every start
+    inputs, labels = text.bert_masking(ids, 1000, mask_id=3, special=[1], generator=torch.Generator().manual_seed(1))
+    chosen = labels != -100
+    assert not chosen[:, 0].any(), "special tokens are never chosen"
+    assert torch.equal(labels[chosen], ids[chosen])
+    assert abs(chosen[:, 1:].float().mean().item() - 0.15) < 0.01
+    masked = (inputs == 3) & chosen
+    kept = (inputs == ids) & chosen
+    assert abs(masked.sum().item() / chosen.sum().item() - 0.8) < 0.02
+    assert 0.08 < kept.sum().item() / chosen.sum().item() < 0.13  # 10% kept, plus random ids that hit the same one
+    assert torch.equal(inputs[~chosen], ids[~chosen]), "unchosen tokens are untouched"
+
+
+def test_bart_infilling_and_t5_span_corruption():
+    words = [f"w{i}" for i in range(40)]
+    corrupted, target = text.bart_text_infilling(words, ratio=0.3, seed=0)
+    assert target == words
+    hidden = len(words) - (len(corrupted) - corrupted.count("<mask>"))
+    assert hidden == 12 and corrupted.count("<mask>") >= 1  # 30% of 40 tokens, one mask per span
+    kept = [w for w in corrupted if w != "<mask>"]
+    assert kept == [w for w in words if w in kept], "order of the kept tokens is preserved"
+    inputs, target = text.t5_span_corruption(words, ratio=0.15, seed=0)
+    spans, current = {}, None
+    for token in target:
+        if token.startswith("<extra_id_"):
+            current = token
+            spans[current] = []
+        else:
+            spans[current].append(token)
+    rebuilt = [w for token in inputs for w in (spans[token] if token in spans else [token])]
+    assert rebuilt == words and target[-1] == f"<extra_id_{len(spans) - 1}>" and sum(map(len, spans.values())) == 6
+
+
+def test_log_mel_spectrogram_of_a_tone():
+    filters = text.mel_filterbank(400, 80, 16_000)
+    assert filters.shape == (80, 201) and filters.min() >= 0 and math.isclose(filters.max().item(), 1.0, abs_tol=0.05)
+    peaks = filters.argmax(dim=1)
+    assert torch.all(peaks[1:] >= peaks[:-1]), "filters are ordered by frequency"
+    t = torch.arange(16_000) / 16_000
+    for hz in (300.0, 1000.0, 4000.0):
+        log_mel = text.log_mel_spectrogram(torch.sin(2 * math.pi * hz * t))
+        assert log_mel.shape == (80, 100)  # one frame per 10 ms
+        channel = int(log_mel.mean(dim=1).argmax())
+        assert abs(peaks[channel].item() * 40 - hz) <= 80, (hz, channel)  # the FFT bins are 40 Hz apart
