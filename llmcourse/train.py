@@ -231,6 +231,29 @@ def make_optimizer(model: GPT, cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.95))
 
 
+def train_step(
+    model: torch.nn.Module,
+    batch: tuple[torch.Tensor, torch.Tensor],
+    optimizer: torch.optim.Optimizer,
+    max_grad_norm: float,
+) -> float:
+    """One optimisation step on ``batch = (x, y)``, inputs and next-token targets ``(B, T)``.
+
+    The model is put in training mode; ``model(x, y)`` must return ``(logits, loss)``. The
+    gradients are cleared first (none is carried over from an earlier step), and clipped so that
+    their global norm over all parameters is at most ``max_grad_norm`` before the update, as
+    ``transformers.Trainer`` does. Returns the batch's loss before the update, as a Python float.
+    """
+    x, y = batch
+    model.train()
+    optimizer.zero_grad(set_to_none=True)
+    _, loss = model(x, y)  # mean cross-entropy of the next token
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)  # one norm over every gradient
+    optimizer.step()
+    return loss.item()
+
+
 def train(cfg: TrainConfig, out_dir: Path | None = None, runtime: Runtime | None = None) -> dict:
     """Run training; the main process saves the model folder to ``out_dir`` (when given).
 

@@ -218,4 +218,93 @@ class Block(nn.Module):
         return x
 ''',
     ),
+    "gpt": (
+        # The blocks as one nn.Sequential, the head as F.linear with the embedding's weight, a masked mean.
+        r'''import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class GPT(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.transformer = nn.Module()
+        self.transformer.wte = nn.Embedding(config.vocab_size, config.n_embd)
+        self.transformer.wpe = nn.Embedding(config.block_size, config.n_embd)
+        self.transformer.h = nn.Sequential(*[Block(config) for _ in range(config.n_layer)])
+        self.transformer.ln_f = nn.LayerNorm(config.n_embd, eps=1e-5)
+
+    def forward(self, idx, targets=None):
+        T = idx.size(1)
+        x = self.transformer.wte(idx) + self.transformer.wpe.weight[:T]  # (B, T, C) + (T, C)
+        x = self.transformer.ln_f(self.transformer.h(x))
+        logits = F.linear(x, self.transformer.wte.weight)  # the head is the embedding matrix
+        if targets is None:
+            return logits, None
+        keep = targets != -100
+        log_probs = logits.log_softmax(dim=-1)
+        picked = log_probs.gather(-1, targets.masked_fill(~keep, 0).unsqueeze(-1)).squeeze(-1)
+        return logits, -(picked * keep).sum() / keep.sum()
+''',
+        # nanoGPT's way round: the embedding takes the head's Parameter; blocks by index; nn.CrossEntropyLoss.
+        r'''import torch
+from torch import nn
+
+
+class GPT(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.transformer = nn.ModuleDict({
+            "wte": nn.Embedding(config.vocab_size, config.n_embd),
+            "wpe": nn.Embedding(config.block_size, config.n_embd),
+            "h": nn.ModuleList(Block(config) for _ in range(config.n_layer)),
+            "ln_f": nn.LayerNorm(config.n_embd),
+        })
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.transformer.wte.weight = self.lm_head.weight
+        self.criterion = nn.CrossEntropyLoss(ignore_index=-100)
+
+    def forward(self, idx, targets=None):
+        positions = torch.arange(idx.shape[1], device=idx.device).unsqueeze(0)  # (1, T)
+        h = self.transformer["wte"](idx) + self.transformer["wpe"](positions)
+        for i in range(len(self.transformer["h"])):
+            h = self.transformer["h"][i](h)
+        logits = self.lm_head(self.transformer["ln_f"](h))
+        loss = None if targets is None else self.criterion(logits.flatten(0, 1), targets.flatten())
+        return logits, loss
+''',
+    ),
+    "train_step": (
+        # Gradients cleared at the end of the step, kept as zeros (set_to_none=False).
+        r'''import torch
+
+
+def train_step(model, batch, optimizer, max_grad_norm):
+    inputs, targets = batch
+    model.train()
+    logits, loss = model(inputs, targets)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=max_grad_norm)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=False)
+    return float(loss.detach())
+''',
+        # The global norm computed by hand, model.zero_grad() first.
+        r'''import torch
+
+
+def train_step(model, batch, optimizer, max_grad_norm):
+    model.train()
+    model.zero_grad(set_to_none=True)
+    loss = model(*batch)[1]
+    loss.backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    total_norm = torch.sqrt(sum((g.detach() ** 2).sum() for g in grads))
+    scale = torch.clamp(max_grad_norm / (total_norm + 1e-6), max=1.0)
+    for g in grads:
+        g.mul_(scale)
+    optimizer.step()
+    return loss.item()
+''',
+    ),
 }

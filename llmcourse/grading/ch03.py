@@ -31,7 +31,7 @@ import torch.nn.functional as F
 import transformers.integrations.sdpa_attention  # noqa: F401
 import transformers.loss.loss_utils  # noqa: F401
 from transformers import GPT2Config
-from transformers.models.gpt2.modeling_gpt2 import GPT2Block
+from transformers.models.gpt2.modeling_gpt2 import GPT2Block, GPT2LMHeadModel
 
 from llmcourse.grading.contract import (
     Case,
@@ -45,6 +45,7 @@ from llmcourse.grading.contract import (
     expect_float,
     expect_tensor,
     float_of,
+    items_of,
     kind_of,
     to_plain,
 )
@@ -976,10 +977,701 @@ BLOCK = Exercise(
     ),
 )
 
+
+# ---------------------------------------------------------------- exercise 4: the GPT
+
+
+def _hf_gpt(V: int, P: int, L: int, H: int, C: int, seed: int) -> tuple[GPT2LMHeadModel, dict[str, torch.Tensor]]:
+    """A float64 GPT2LMHeadModel (tied head, no dropout) with random weights, and the same weights
+    in nn.Linear's orientation, by GPT2LMHeadModel's names, without the head (it is ``wte``)."""
+    config = GPT2Config(
+        vocab_size=V,
+        n_positions=P,
+        n_embd=C,
+        n_layer=L,
+        n_head=H,
+        activation_function="gelu_new",
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+        layer_norm_epsilon=1e-5,
+        tie_word_embeddings=True,
+        bos_token_id=None,
+        eos_token_id=None,
+    )
+    config._attn_implementation = "eager"
+    model = GPT2LMHeadModel(config).double().eval()
+    g = _seeded(seed)
+    weights = {}
+    with torch.no_grad():
+        for name, p in model.named_parameters():  # the tied head is wte's parameter: listed once
+            path = name.removesuffix(".weight").removesuffix(".bias")
+            if name.endswith("weight") and path.rsplit(".", 1)[-1] in (*NORMS, "ln_f"):
+                value = 1 + 0.2 * torch.randn(p.shape, generator=g, dtype=torch.float64)
+            elif name.endswith("bias"):
+                value = 0.2 * torch.randn(p.shape, generator=g, dtype=torch.float64)
+            elif path.endswith(("wte", "wpe")):
+                value = torch.randn(p.shape, generator=g, dtype=torch.float64)
+            else:
+                value = torch.randn(p.shape, generator=g, dtype=torch.float64) / p.shape[0] ** 0.5 * 1.5
+            p.copy_(value.float().double())  # the student's float32 model gets exactly these
+            conv1d = name.endswith("weight") and path.split(".", 3)[-1] in LINEARS
+            weights[name] = (p.t() if conv1d else p).float().clone()
+    assert model.lm_head.weight is model.transformer.wte.weight
+    return model, weights
+
+
+def _gpt_config(V: int, P: int, L: int, H: int, C: int) -> dict[str, int]:
+    return {"vocab_size": V, "block_size": P, "n_layer": L, "n_head": H, "n_embd": C}
+
+
+def _gpt_case(sub: str, shape: tuple[int, ...], B: int, T: int, seed: int, visible: bool) -> Case:
+    """``shape = (V, P, L, H, C)``. "loss": full windows of T + 1 tokens, Hugging Face scoring all
+    T predictions (labels = the window, shifted inside); "ignore": right-padded windows, labels
+    -100 at the padding. The student's model gets ``idx = window[:, :T]`` and the targets
+    ``labels[:, 1:]``: already shifted, -100 where nothing is predicted."""
+    V, P, L, H, C = shape
+    config = _gpt_config(*shape)
+    label = f"GPT(GPTConfig(vocab_size={V}, block_size={P}, n_layer={L}, n_head={H}, n_embd={C}))"
+    inputs: dict[str, Any] = {"kind": sub, "config": config}
+    if sub == "modules":
+        expected: Any = {
+            "transformer.wte": ["Embedding", [V, C]],
+            "transformer.wpe": ["Embedding", [P, C]],
+            "transformer.ln_f": ["LayerNorm", [C]],
+            "blocks": L,
+        }
+        return Case(sub, inputs, to_plain(expected), label, visible)
+    if sub == "tied":
+        return Case(sub, inputs, to_plain([1, True]), label, visible)
+    model, weights = _hf_gpt(V, P, L, H, C, seed)
+    inputs["weights"] = {k: _array(w) for k, w in weights.items()}
+    g = _seeded(2000 + seed)
+    if sub == "logits":
+        idx = torch.randint(V, (B, T), generator=g)
+        with torch.no_grad():
+            logits = model(idx).logits  # (B, T, V)
+        inputs |= {"idx": _array(idx), "targets": None}
+        return Case(sub, inputs, to_plain((logits, None)), f"{label}, idx ({B}, {T}), no targets", visible)
+    window = torch.randint(1, V, (B, T + 1), generator=g)
+    mask = torch.ones(B, T + 1, dtype=torch.long)
+    if sub == "ignore":
+        lengths = [T + 1 - (b % 3) * (T // 3) for b in range(B)]  # every third row full
+        for b, n in enumerate(lengths):
+            mask[b, n:] = 0
+        window = window.masked_fill(mask == 0, 0)
+    labels = window.masked_fill(mask == 0, -100)
+    with torch.no_grad():
+        out = model(window, attention_mask=mask, labels=labels)  # labels shifted inside
+    logits, loss = out.logits[:, :T], out.loss  # (B, T, V): causal, so those of window[:, :T]
+    targets = labels[:, 1:]
+    inputs |= {"idx": _array(window[:, :T]), "targets": _array(targets)}
+    label += f", idx ({B}, {T}), targets ({B}, {T})"
+    if sub == "ignore":
+        label += f" with -100 at {int((targets == -100).sum())} positions (right padding)"
+    return Case(sub, inputs, to_plain((logits, loss)), label, visible)
+
+
+_GPT_SHAPES = {  # (V, P, L, H, C): V differs from P, C, 3C and 4C, so only wte has shape (V, C)
+    "small": (37, 12, 2, 2, 8),
+    "deeper": (29, 10, 3, 2, 12),
+}
+
+
+@_computed_once
+def _gpt_cases(hidden: bool) -> list[Case]:
+    small, deeper = _GPT_SHAPES["small"], _GPT_SHAPES["deeper"]
+    cases = [
+        _gpt_case("modules", small, 0, 0, 0, True),
+        _gpt_case("tied", small, 0, 0, 0, True),
+        _gpt_case("logits", small, 2, 7, 1, True),
+        _gpt_case("logits", deeper, 1, 10, 2, True),  # T = block_size
+        _gpt_case("loss", small, 2, 6, 3, True),
+        _gpt_case("ignore", small, 3, 6, 4, True),
+    ]
+    if hidden:
+        shapes = [(50, 16, 1, 1, 16), (23, 9, 4, 4, 16), (41, 20, 2, 3, 6), (17, 8, 1, 2, 2)]
+        for n, shape in enumerate(shapes):
+            P = shape[1]
+            cases += [
+                _gpt_case("modules", shape, 0, 0, 0, False),
+                _gpt_case("tied", shape, 0, 0, 0, False),
+                _gpt_case("logits", shape, 3, P, 10 + n, False),
+                _gpt_case("logits", shape, 2, 1, 20 + n, False),
+                _gpt_case("loss", shape, 3, P - 1, 30 + n, False),
+                _gpt_case("ignore", shape, 4, P - 1, 40 + n, False),
+            ]
+    return cases
+
+
+def _gpt_compare(case: Case, got: Any, expected: Any) -> None:
+    if case.subcheck == "modules":
+        have = got.get("dict", {}) if isinstance(got, dict) else {}
+        want = expected["dict"]
+        for path in ("transformer.wte", "transformer.wpe", "transformer.ln_f"):
+            kind, shape = want[path]["list"][0], want[path]["list"][1]["list"]
+            what = f"nn.{kind}({', '.join(map(str, shape))})"
+            found = have.get(path)
+            layer = found.get("list") if isinstance(found, dict) else None
+            if layer is None:
+                raise GradingError(f"{case.label} needs {what} at model.{path}; none found")
+            found_shape = layer[1].get("list") if isinstance(layer[1], dict) else None
+            if [layer[0], found_shape] != [kind, shape]:
+                raise GradingError(
+                    f"{case.label}: model.{path} should be {what} (weight {tuple(shape)}); got an {layer[0]}"
+                    + (f" with weight {tuple(found_shape)}" if found_shape else "")
+                )
+        blocks, n_layer = have.get("blocks"), want["blocks"]
+        if blocks != n_layer:
+            raise GradingError(
+                f"{case.label} needs n_layer = {n_layer} blocks at model.transformer.h[0] .. h[{n_layer - 1}] "
+                f"(an nn.ModuleList); found {blocks}"
+            )
+        return
+    if case.subcheck == "tied":
+        items = got.get("list") if isinstance(got, dict) else None
+        count, has_wte = items if isinstance(items, list) and len(items) == 2 else (None, False)
+        if count != 1 or has_wte is not True:
+            raise GradingError(
+                f"{case.label}: the model holds {count} parameter(s) of shape (vocab_size, n_embd)"
+                + ("" if has_wte is True else ", none of them transformer.wte.weight")
+                + "; a tied head has none of its own: it is the token embedding's Parameter "
+                "(self.lm_head.weight = self.transformer.wte.weight), not a separate matrix or a copy"
+            )
+        return
+    what = f"model(idx{'' if case.subcheck == 'logits' else ', targets'}) for {case.label}"
+    if not (isinstance(expected, dict) and "tuple" in expected):  # a catalogued mistake's result: no pair
+        if kind_of(got) != kind_of(expected):
+            raise GradingError("different kinds of result")
+        expect_tensor(got, expected, what="model's result", atol=1e-4, rtol=1e-4)
+        return
+    out, want = items_of(got, what, 2), items_of(expected, what, 2)
+    if case.subcheck == "logits":
+        expect_tensor(out[0], want[0], what="logits", context=case.label, atol=1e-4, rtol=1e-4)
+        if (out[1] is None) != (want[1] is None):
+            raise GradingError(f"{what}: without targets the loss must be None, got {kind_of(out[1])}")
+        return
+    loss, want_loss = out[1], want[1]
+    if kind_of(loss) != kind_of(want_loss):
+        raise GradingError(
+            f"{what}: the loss must be a 0-dim tensor (loss.backward() trains on it), got {kind_of(loss)}"
+        )
+    expect_float(loss, float_of(want_loss), what="loss", context=case.label, atol=1e-5, rtol=1e-5)
+
+
+_GPT_SOLUTION = """import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class GPT(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        self.transformer = nn.ModuleDict(dict(
+            wte=nn.Embedding(config.vocab_size, config.n_embd),
+            wpe=nn.Embedding(config.block_size, config.n_embd),
+            h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
+            ln_f=nn.LayerNorm(config.n_embd),
+        ))
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.lm_head.weight = self.transformer.wte.weight
+
+    def forward(self, idx, targets=None):
+        B, T = idx.shape
+        pos = torch.arange(T, device=idx.device)
+        x = self.transformer.wte(idx) + self.transformer.wpe(pos)
+        for block in self.transformer.h:
+            x = block(x)
+        x = self.transformer.ln_f(x)
+        logits = self.lm_head(x)
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.view(B * T, -1), targets.reshape(B * T), ignore_index=-100)
+        return logits, loss
+"""
+
+
+def _variant(base: str, *replacements: tuple[str, str]) -> str:
+    """``base`` with each ``old`` (which must occur exactly once) replaced by ``new``."""
+    code = base
+    for old, new in replacements:
+        if code.count(old) != 1:
+            raise ValueError(f"{old!r} occurs {code.count(old)} times")
+        code = code.replace(old, new)
+    return code
+
+
+_TIE = "        self.lm_head.weight = self.transformer.wte.weight\n"
+_EMBED = "x = self.transformer.wte(idx) + self.transformer.wpe(pos)"
+_LOOP = "        for block in self.transformer.h:\n            x = block(x)\n"
+_LOSS = "loss = F.cross_entropy(logits.view(B * T, -1), targets.reshape(B * T), ignore_index=-100)"
+
+GPT_EXERCISE = Exercise(
+    name="GPT",
+    cell="gpt",
+    test_cell="gpt_tests",
+    points=5,
+    subchecks=(
+        SubCheck(
+            "modules",
+            0.5,
+            "modules transformer.wte (nn.Embedding(V, C)), transformer.wpe (nn.Embedding(block_size, C)), "
+            "transformer.h (n_layer Blocks in an nn.ModuleList) and transformer.ln_f (nn.LayerNorm(C))",
+        ),
+        SubCheck(
+            "tied",
+            1.0,
+            "the head is tied to the token embedding: it uses transformer.wte.weight itself, the model holds no "
+            "other (V, C) parameter",
+        ),
+        SubCheck(
+            "logits",
+            2.0,
+            "model(idx) returns (logits, None), logits (B, T, V) equal to GPT2LMHeadModel's with the same "
+            "weights: token + position embeddings (positions 0 .. T-1), the blocks in order, ln_f, the head",
+        ),
+        SubCheck(
+            "loss",
+            1.0,
+            "model(idx, targets) returns the mean cross-entropy as a 0-dim tensor, targets already shifted "
+            "(targets[b, t] is the token after idx[b, t]), equal to GPT2LMHeadModel's loss",
+        ),
+        SubCheck(
+            "ignore",
+            0.5,
+            "targets equal to -100 (padding) are left out of the mean, as GPT2LMHeadModel's labels -100",
+        ),
+    ),
+    cases=_gpt_cases,
+    run=RUNNERS["gpt"],
+    compare=_gpt_compare,
+    depends={"Block": f"{GPT}:Block"},
+    forbidden=Forbidden(
+        python=(
+            f"{GPT}:GPT",
+            f"{GPT}:from_hf",
+            f"{GPT}:to_hf",
+            f"{HF_GPT2}:GPT2LMHeadModel",
+            f"{HF_GPT2}:GPT2Model",
+        ),
+        names=("GPT2LMHeadModel", "GPT2Model", "from_hf", "to_hf", "AutoModelForCausalLM"),
+    ),
+    mistakes=(
+        Mistake(
+            "no_positions",
+            "you add no position embeddings: without wpe the blocks cannot tell the order of the tokens. "
+            "Add transformer.wpe(positions 0 .. T-1) to the token embeddings",
+            _variant(_GPT_SOLUTION, (_EMBED, "x = self.transformer.wte(idx)")),
+        ),
+        Mistake(
+            "positions_from_1",
+            "your positions start at 1 (torch.arange(1, T + 1)): the first token's position is 0, so the "
+            "positions are torch.arange(T)",
+            _variant(
+                _GPT_SOLUTION,
+                ("pos = torch.arange(T, device=idx.device)", "pos = torch.arange(1, T + 1, device=idx.device)"),
+            ),
+        ),
+        Mistake(
+            "positions_from_tokens",
+            "you look the position embeddings up with the token ids (wpe(idx)); they are looked up with the "
+            "positions, torch.arange(T)",
+            _variant(_GPT_SOLUTION, ("self.transformer.wpe(pos)", "self.transformer.wpe(idx)")),
+        ),
+        Mistake(
+            "untied",
+            "your head is a separate nn.Linear with its own (V, C) weight: GPT-2 ties it to the token "
+            "embedding, self.lm_head.weight = self.transformer.wte.weight (one Parameter, two uses)",
+            _variant(_GPT_SOLUTION, (_TIE, "")),
+        ),
+        Mistake(
+            "tied_by_copy",
+            "you copy the embedding's values into the head when the model is built: they are two Parameters, "
+            "which loading weights or training makes different. Assign the Parameter itself: "
+            "self.lm_head.weight = self.transformer.wte.weight",
+            _variant(
+                _GPT_SOLUTION, (_TIE, "        self.lm_head.weight.data.copy_(self.transformer.wte.weight.data)\n")
+            ),
+        ),
+        Mistake(
+            "no_final_norm",
+            "you do not apply the final LayerNorm ln_f before the head: GPT-2 normalises the last block's "
+            "output, x = transformer.ln_f(x), then computes the logits",
+            _variant(_GPT_SOLUTION, ("        x = self.transformer.ln_f(x)\n", "")),
+        ),
+        Mistake(
+            "blocks_reversed",
+            "you apply the blocks in reverse order: h[0] comes first, then h[1], ...",
+            _variant(_GPT_SOLUTION, ("for block in self.transformer.h:", "for block in reversed(self.transformer.h):")),
+        ),
+        Mistake(
+            "first_block_only",
+            "only the first block runs (x = h[0](x)): apply every block, in order",
+            _variant(_GPT_SOLUTION, (_LOOP, "        x = self.transformer.h[0](x)\n")),
+        ),
+        Mistake(
+            "shifted_again",
+            "you shift the targets again (logits[:, :-1] against targets[:, 1:]): here the targets are already "
+            "shifted, targets[b, t] is the token after idx[b, t]; score logits[:, t] against targets[:, t]",
+            _variant(
+                _GPT_SOLUTION,
+                (
+                    _LOSS,
+                    "loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.size(-1)), targets[:, 1:].reshape(-1))",
+                ),
+            ),
+        ),
+        Mistake(
+            "counts_ignored",
+            "your loss counts the positions whose target is -100 (you clamp or replace them): leave them out "
+            "of the mean, as F.cross_entropy(..., ignore_index=-100) does",
+            _variant(
+                _GPT_SOLUTION,
+                (
+                    _LOSS,
+                    "log_probs = logits.log_softmax(dim=-1)\n"
+                    "            loss = -log_probs.gather(-1, targets.clamp(min=0)[..., None]).mean()",
+                ),
+            ),
+        ),
+        Mistake(
+            "summed_loss",
+            "your loss is the sum over the tokens (reduction='sum'); it is their mean",
+            _variant(_GPT_SOLUTION, ("ignore_index=-100)", "ignore_index=-100, reduction='sum')")),
+        ),
+        Mistake(
+            "last_position_only",
+            "without targets you return the logits of the last position only, (B, 1, V) (nanoGPT's shortcut "
+            "for generation); return every position's, (B, T, V)",
+            _variant(
+                _GPT_SOLUTION,
+                ("logits = self.lm_head(x)", "logits = self.lm_head(x if targets is not None else x[:, [-1], :])"),
+            ),
+        ),
+        Mistake(
+            "softmax",
+            "you return probabilities (softmax of the logits): return the logits themselves; cross-entropy "
+            "applies log-softmax itself",
+            _variant(_GPT_SOLUTION, ("logits = self.lm_head(x)", "logits = self.lm_head(x).softmax(dim=-1)")),
+        ),
+        Mistake(
+            "scaled_embeddings",
+            "you multiply the token embeddings by sqrt(C), as the 2017 Transformer does; GPT-2 adds the "
+            "token and position embeddings as they are",
+            _variant(
+                _GPT_SOLUTION,
+                ("self.transformer.wte(idx) +", "self.transformer.wte(idx) * self.config.n_embd ** 0.5 +"),
+            ),
+        ),
+        Mistake(
+            "logits_alone",
+            "without targets you return the logits alone: forward always returns a pair, (logits, None) "
+            "when there are no targets",
+            _variant(
+                _GPT_SOLUTION, ("        loss = None\n", "        if targets is None:\n            return logits\n")
+            ),
+        ),
+    ),
+)
+
+
+# ---------------------------------------------------------------- exercise 5: one training step
+
+_STEP_SHAPE = (29, 16, 2, 2, 8)  # (V, P, L, H, C) of the GPT the step trains
+
+
+def _optimizer(kind: str, settings: dict[str, Any], params) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(params, **settings) if kind == "adamw" else torch.optim.SGD(params, **settings)
+
+
+def _step_expected(model: GPT2LMHeadModel, optimizer: tuple, max_grad_norm: float, batches: list) -> tuple:
+    """What ``transformers.Trainer`` does per step, written out on Hugging Face's model (float64):
+    train mode, forward, loss, backward, clip_grad_norm_ over every parameter, step, zero_grad.
+    Returns the losses, the parameters after the last step (nn.Linear's orientation) and the
+    gradients' global norm at the first step."""
+    opt = _optimizer(*optimizer, model.parameters())
+    losses, norms = [], []
+    for x, y in batches:
+        model.train()
+        logits = model(x).logits  # (B, T, V)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=-100)
+        loss.backward()
+        norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)))
+        opt.step()
+        opt.zero_grad()
+        losses.append(loss.item())
+    parameters = {}
+    for name, p in model.named_parameters():
+        path = name.removesuffix(".weight")
+        conv1d = name.endswith("weight") and path.split(".", 3)[-1] in LINEARS
+        parameters[name] = (p.t() if conv1d else p).detach().clone()
+    return losses, parameters, norms[0]
+
+
+def _step_case(
+    sub: str,
+    optimizer: tuple,
+    max_grad_norm: float,
+    steps: int,
+    B: int,
+    T: int,
+    seed: int,
+    visible: bool,
+    start_in_train_mode: bool = False,
+) -> Case:
+    model, weights = _hf_gpt(*_STEP_SHAPE, seed)
+    g = _seeded(3000 + seed)
+    batches = []
+    for _ in range(steps):
+        window = torch.randint(_STEP_SHAPE[0], (B, T + 1), generator=g)
+        batches.append((window[:, :T], window[:, 1:]))
+    losses, parameters, norm = _step_expected(model, optimizer, max_grad_norm, batches)
+    kind, settings = optimizer
+    inputs = {
+        "start_in_train_mode": start_in_train_mode,
+        "config": _gpt_config(*_STEP_SHAPE),
+        "weights": {k: _array(w.double()) for k, w in weights.items()},
+        "optimizer": optimizer,
+        "max_grad_norm": max_grad_norm,
+        "batches": [(_array(x), _array(y)) for x, y in batches],
+    }
+    described = ", ".join(f"{k}={v}" for k, v in settings.items())
+    label = (
+        f"{steps} step{'s' if steps > 1 else ''} of {'AdamW' if kind == 'adamw' else 'SGD'}({described}) on "
+        f"batches x, y ({B}, {T}), max_grad_norm={max_grad_norm:g} (the gradients' global norm at the first step "
+        f"is {norm:.3g}: clipping {'active' if norm > max_grad_norm else 'inactive'})"
+    )
+    label += f", the model in {'training' if start_in_train_mode else 'eval'} mode before the first step"
+    if (sub == "clip") != (norm > max_grad_norm):
+        raise ValueError(f"{label}: only the clip cases clip, and each of them does")
+    expected = (losses, parameters, [True] * steps)  # what the runner returns: the step, the model, its modes
+    return Case(sub, inputs, to_plain(expected), label, visible)
+
+
+_SGD = ("sgd", {"lr": 0.1, "momentum": 0.9})
+_ADAMW = ("adamw", {"lr": 0.01, "weight_decay": 0.1})
+_NO_CLIP = 1e6
+
+
+@_computed_once
+def _step_cases(hidden: bool) -> list[Case]:
+    cases = [
+        _step_case("loss", _SGD, _NO_CLIP, 1, 2, 8, 0, True),
+        _step_case("update", _SGD, _NO_CLIP, 1, 2, 8, 1, True),
+        _step_case("update", _ADAMW, _NO_CLIP, 1, 3, 6, 2, True),
+        _step_case("clip", _SGD, 0.5, 1, 2, 8, 3, True),
+        _step_case("clip", ("sgd", {"lr": 0.05}), 2.0, 1, 3, 6, 4, True),
+        _step_case("zero_grad", _ADAMW, _NO_CLIP, 3, 2, 8, 5, True),
+        _step_case("zero_grad", _SGD, _NO_CLIP, 3, 2, 6, 6, True),
+        _step_case("train_mode", _SGD, _NO_CLIP, 1, 2, 8, 7, True),
+        _step_case("train_mode", _SGD, _NO_CLIP, 1, 2, 8, 8, True, start_in_train_mode=True),
+    ]
+    if hidden:
+        cases += [
+            _step_case("loss", _ADAMW, _NO_CLIP, 1, 4, 12, 10, False),
+            _step_case("update", ("sgd", {"lr": 0.3}), _NO_CLIP, 1, 1, 15, 11, False),
+            _step_case(
+                "update",
+                ("adamw", {"lr": 0.003, "betas": (0.8, 0.9), "weight_decay": 0.0}),
+                _NO_CLIP,
+                1,
+                4,
+                5,
+                12,
+                False,
+            ),
+            _step_case("clip", _SGD, 0.25, 1, 4, 10, 13, False),
+            _step_case("clip", ("sgd", {"lr": 0.1, "momentum": 0.5}), 1.5, 1, 1, 15, 14, False),
+            _step_case("zero_grad", ("sgd", {"lr": 0.05}), _NO_CLIP, 3, 3, 7, 15, False),
+            _step_case("zero_grad", _ADAMW, _NO_CLIP, 3, 1, 12, 16, False),
+            _step_case("train_mode", _ADAMW, _NO_CLIP, 3, 2, 5, 17, False),
+        ]
+    return cases
+
+
+def _step_compare(case: Case, got: Any, expected: Any) -> None:
+    what = f"train_step for {case.label}"
+    returned, parameters, modes = items_of(got, what, 3)
+    want_returned, want_parameters, want_modes = items_of(expected, what, 3)
+    if case.subcheck == "loss":
+        value, want = returned["list"][0], want_returned["list"][0]
+        if kind_of(value) != kind_of(want):
+            raise GradingError(f"{what}: expected the loss as a {kind_of(want)} (loss.item()), got {kind_of(value)}")
+        expect_float(
+            value,
+            float_of(want),
+            what="the returned loss (before the update)",
+            context=case.label,
+            atol=1e-6,
+            rtol=1e-6,
+        )
+        return
+    if case.subcheck == "train_mode":
+        if not modes["list"]:
+            raise GradingError(f"{what}: the model was never called")
+        if not all(modes["list"]) if all(want_modes["list"]) else modes != want_modes:
+            raise GradingError(
+                f"{what}: the forward pass ran in eval mode; call model.train() first (the model may come in "
+                "eval mode, e.g. after an evaluation; dropout is on only in training mode)"
+            )
+        return
+    have = parameters.get("dict", {}) if isinstance(parameters, dict) else {}
+    for name, value in want_parameters["dict"].items():
+        expect_tensor(
+            have.get(name),
+            value,
+            what=f"the parameter {name} after the step(s)",
+            context=case.label,
+            atol=1e-6,
+            rtol=1e-6,
+        )
+
+
+_STEP_SOLUTION = """import torch
+
+
+def train_step(model, batch, optimizer, max_grad_norm):
+    x, y = batch
+    model.train()
+    optimizer.zero_grad()
+    _, loss = model(x, y)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.step()
+    return loss.item()
+"""
+_ZERO = "    optimizer.zero_grad()\n"
+_BACKWARD = "    loss.backward()\n"
+_CLIP = "    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)\n"
+_STEP = "    optimizer.step()\n"
+
+TRAIN_STEP = Exercise(
+    name="train_step",
+    cell="train_step",
+    test_cell="train_step_tests",
+    points=4,
+    subchecks=(
+        SubCheck("loss", 0.5, "returns the batch's loss before the update, as a Python float"),
+        SubCheck(
+            "update",
+            1.0,
+            "one step: forward, backward, optimizer.step() once; the parameters then equal those of the "
+            "same step done as transformers.Trainer does it",
+        ),
+        SubCheck(
+            "clip",
+            1.0,
+            "the gradients are clipped to a global norm of max_grad_norm over all parameters "
+            "(torch.nn.utils.clip_grad_norm_), after backward and before the step",
+        ),
+        SubCheck(
+            "zero_grad",
+            1.0,
+            "no gradient is carried from one step to the next: three steps equal three Trainer steps",
+        ),
+        SubCheck(
+            "train_mode", 0.5, "the forward pass runs in training mode (model.train()), whatever mode the model was in"
+        ),
+    ),
+    cases=_step_cases,
+    run=RUNNERS["train_step"],
+    compare=_step_compare,
+    forbidden=Forbidden(
+        python=("llmcourse.train:train_step",),
+        names=("llmcourse.train", "Trainer", "training_step"),
+    ),
+    mistakes=(
+        Mistake(
+            "no_zero_grad",
+            "you never clear the gradients: backward() adds to .grad, so each step also applies the gradients "
+            "of every earlier batch. Call optimizer.zero_grad() at the start (or the end) of each step",
+            _variant(_STEP_SOLUTION, (_ZERO, "")),
+        ),
+        Mistake(
+            "zero_grad_before_step",
+            "you clear the gradients after backward() and before optimizer.step(): the step sees no gradient. "
+            "Clear them at the start of the step, or after optimizer.step()",
+            _variant(_STEP_SOLUTION, (_ZERO, ""), (_BACKWARD, _BACKWARD + _ZERO)),
+        ),
+        Mistake(
+            "clip_by_value",
+            "you clip each gradient entry to [-max_grad_norm, max_grad_norm] (clip_grad_value_); clip the "
+            "global norm of all gradients together, torch.nn.utils.clip_grad_norm_",
+            _variant(_STEP_SOLUTION, ("clip_grad_norm_(", "clip_grad_value_(")),
+        ),
+        Mistake(
+            "clip_per_parameter",
+            "you clip each parameter's gradient by its own norm: clip_grad_norm_ takes all the parameters at "
+            "once and scales every gradient by the same factor, from their global norm",
+            _variant(
+                _STEP_SOLUTION,
+                (_CLIP, "    for p in model.parameters():\n        torch.nn.utils.clip_grad_norm_(p, max_grad_norm)\n"),
+            ),
+        ),
+        Mistake(
+            "no_clip",
+            "the step uses unclipped gradients: no clipping, or clipping after optimizer.step() (too late) or "
+            "before backward() (no gradient yet). Call torch.nn.utils.clip_grad_norm_(model.parameters(), "
+            "max_grad_norm) between backward() and step()",
+            _variant(_STEP_SOLUTION, (_CLIP, "")),
+        ),
+        Mistake(
+            "fixed_max_norm",
+            "you clip to a norm of 1.0 whatever max_grad_norm is: use the max_grad_norm you are given",
+            _variant(_STEP_SOLUTION, ("model.parameters(), max_grad_norm)", "model.parameters(), 1.0)")),
+        ),
+        Mistake(
+            "loss_divided",
+            "you divide the loss by the batch size before backward(): it is already the mean over every token of "
+            "the batch, so the gradients come out too small",
+            _variant(_STEP_SOLUTION, (_BACKWARD, "    (loss / x.shape[0]).backward()\n")),
+        ),
+        Mistake(
+            "batch_swapped",
+            "you unpack the batch as (targets, inputs): batch = (x, y), the inputs first and the next-token "
+            "targets second; the model is called as model(x, y)",
+            _variant(_STEP_SOLUTION, ("    x, y = batch\n", "    y, x = batch\n")),
+        ),
+        Mistake(
+            "step_twice",
+            "you call optimizer.step() twice: one call per training step",
+            _variant(_STEP_SOLUTION, (_STEP, _STEP + _STEP)),
+        ),
+        Mistake(
+            "returns_tensor",
+            "you return the loss tensor: return a Python float, loss.item() (a tensor keeps its whole graph "
+            "alive as long as you keep it, e.g. in a list of losses)",
+            _variant(_STEP_SOLUTION, ("return loss.item()", "return loss")),
+        ),
+        Mistake(
+            "loss_after_update",
+            "you return the loss computed again after the update: return the loss of the forward pass that "
+            "the step was computed from",
+            _variant(_STEP_SOLUTION, ("return loss.item()", "return model(x, y)[1].item()")),
+        ),
+        Mistake(
+            "eval_mode",
+            "you put the model in eval mode (model.eval()): training runs in training mode, model.train() "
+            "(dropout is only on in training mode)",
+            _variant(_STEP_SOLUTION, ("model.train()", "model.eval()")),
+        ),
+        Mistake(
+            "no_train_mode",
+            "you never call model.train(): a model that comes in eval mode (after an evaluation, say) trains "
+            "without dropout. Call model.train() at the start of the step",
+            _variant(_STEP_SOLUTION, ("    model.train()\n", "")),
+        ),
+    ),
+)
+
+
 EXERCISES: dict[str, Exercise] = {
     "causal_mask": CAUSAL_MASK,
     "causal_lm_loss": CAUSAL_LM_LOSS,
     "block": BLOCK,
+    "gpt": GPT_EXERCISE,
+    "train_step": TRAIN_STEP,
 }
 
 
@@ -998,3 +1690,15 @@ def check_block(cls, hidden: bool = False) -> None:
     """Exercise 3, against Hugging Face's GPT2Block with the same weights; a correct causal_mask
     stands in for yours while it runs. Hidden: more widths, heads, lengths and paddings."""
     check(BLOCK, cls, hidden)
+
+
+def check_gpt(cls, hidden: bool = False) -> None:
+    """Exercise 4, against Hugging Face's GPT2LMHeadModel with the same weights; a correct Block
+    stands in for yours while it runs. Hidden: more vocabularies, depths, widths and lengths."""
+    check(GPT_EXERCISE, cls, hidden)
+
+
+def check_train_step(fn, hidden: bool = False) -> None:
+    """Exercise 5, against the steps transformers.Trainer takes, written out on GPT2LMHeadModel with
+    the same weights. Hidden: more optimizers, clipping thresholds and batches."""
+    check(TRAIN_STEP, fn, hidden)

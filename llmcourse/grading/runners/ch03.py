@@ -18,6 +18,8 @@ from llmcourse.grading.runners import loss_and_gradient
 # Where each parameter of a Block sits, with nn.Linear's shape (out, in) for n_embd = C.
 LINEARS = {"attn.c_attn": (3, 1), "attn.c_proj": (1, 1), "mlp.c_fc": (4, 1), "mlp.c_proj": (1, 4)}
 NORMS = ("ln_1", "ln_2")
+# The GPT's own modules besides its blocks (transformer.h.0, transformer.h.1, ...), as in GPT2LMHeadModel.
+GPT_MODULES = ("transformer.wte", "transformer.wpe", "transformer.ln_f")
 
 
 def _tensor(a: np.ndarray | None) -> torch.Tensor | None:
@@ -81,8 +83,89 @@ def run_block(cls: type, inputs: dict[str, Any]) -> Any:
         return block(x, mask)
 
 
+def _load(model: nn.Module, weights: dict[str, np.ndarray]) -> None:
+    """Copy each ``"path.weight"`` / ``"path.bias"`` (nn.Linear's orientation) into ``model``."""
+    with torch.no_grad():
+        for name, value in weights.items():
+            path, _, kind = name.rpartition(".")
+            target = getattr(_module_at(model, path), kind, None)
+            if not isinstance(target, torch.Tensor):
+                raise AttributeError(f"your model has no parameter {name}")
+            target.copy_(_tensor(value))
+
+
+def _gpt_modules(model: nn.Module, n_layer: int) -> dict[str, Any]:
+    """The type and weight shape of the embeddings and the final norm, and which blocks exist."""
+    found: dict[str, Any] = {}
+    for path in GPT_MODULES:
+        layer = _module_at(model, path)
+        weight = getattr(layer, "weight", None)
+        shape = list(weight.shape) if isinstance(weight, torch.Tensor) else None
+        found[path] = None if layer is None else [type(layer).__name__, shape]
+    blocks = [isinstance(_module_at(model, f"transformer.h.{i}"), nn.Module) for i in range(n_layer + 1)]
+    found["blocks"] = sum(blocks[:n_layer]) if not blocks[n_layer] else n_layer + 1
+    return found
+
+
+def run_gpt(cls: type, inputs: dict[str, Any]) -> Any:
+    """``GPT(GPTConfig(**config))``, a correct Block standing in for the student's: its modules
+    ("modules"), how many distinct (V, C) parameters it holds and whether the token embedding is one
+    ("tied"); else, with the case's weights loaded (none for a head: it is the embedding), in eval
+    mode, ``model(idx)`` ("logits") or ``model(idx, targets)`` ("loss", "ignore")."""
+    from llmcourse.gpt import GPTConfig  # the course's config, loaded only when a GPT is graded
+
+    config = GPTConfig(**inputs["config"])
+    torch.manual_seed(0)
+    model = cls(config)
+    if inputs["kind"] == "modules":
+        return _gpt_modules(model, config.n_layer)
+    if inputs["kind"] == "tied":
+        shape = (config.vocab_size, config.n_embd)
+        matrices = [p for p in model.parameters() if tuple(p.shape) == shape]
+        wte = getattr(_module_at(model, "transformer.wte"), "weight", None)
+        return [len(matrices), any(p is wte for p in matrices)]
+    _load(model, inputs["weights"])
+    model.eval()
+    idx, targets = _tensor(inputs["idx"]), _tensor(inputs["targets"])  # (B, T) long, (B, T) long or None
+    with torch.no_grad():
+        return model(idx) if targets is None else model(idx, targets)
+
+
+class _ModeLog:
+    """Records, at each forward call of a model, whether it ran in training mode."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.modes: list[bool] = []
+        model.register_forward_pre_hook(lambda module, args: self.modes.append(module.training))
+
+
+def run_train_step(fn: Callable[..., Any], inputs: dict[str, Any]) -> Any:
+    """The course's GPT in float64 with the case's weights, in the case's mode, and the case's
+    optimizer: ``train_step(model, (x, y), optimizer, max_grad_norm)`` once per batch. Returns
+    what each call returned, the parameters after the last one (by name, nn.Linear's orientation)
+    and whether each forward pass ran in training mode."""
+    from llmcourse.gpt import GPT, GPTConfig  # the model the step trains (not what is graded)
+
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(**inputs["config"])).double()
+    _load(model, inputs["weights"])
+    model.train(inputs["start_in_train_mode"])  # eval mode, as after an evaluation, unless the case says
+    log = _ModeLog(model)
+    kind, settings = inputs["optimizer"]
+    if kind == "adamw":
+        optimizer: torch.optim.Optimizer = torch.optim.AdamW(model.parameters(), **settings)
+    else:
+        optimizer = torch.optim.SGD(model.parameters(), **settings)
+    returned = [fn(model, (_tensor(x), _tensor(y)), optimizer, inputs["max_grad_norm"]) for x, y in inputs["batches"]]
+    returned = [r.detach().clone() if isinstance(r, torch.Tensor) and r.requires_grad else r for r in returned]
+    parameters = {name: p.detach().clone() for name, p in model.named_parameters()}
+    return returned, parameters, log.modes
+
+
 RUNNERS: dict[str, Callable] = {
     "causal_mask": run_causal_mask,
     "causal_lm_loss": run_causal_lm_loss,
     "block": run_block,
+    "gpt": run_gpt,
+    "train_step": run_train_step,
 }
