@@ -207,7 +207,8 @@ def build_app(model: str = "course-gpt", api_key: str | None = None, rate_limit:
         ):
             return _error(
                 400,
-                "temperature must be in [0, 2], top_p in (0, 1], n in [1, 16], max_tokens >= 1, at most 4 non-empty stop strings.",
+                "temperature must be in [0, 2], top_p in (0, 1], n in [1, 16], max_tokens >= 1, at most 4 non-empty "
+                "stop strings.",
                 "invalid_request_error",
             )
         seed = body.get("seed")
@@ -344,6 +345,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default="course-gpt", help="a bundled model's name or a model folder")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--fd", type=int, default=None, help="serve on this bound socket instead (local_server's)")
     parser.add_argument("--rate-limit", type=int, default=None, help="requests per minute (429 past it)")
     parser.add_argument(
         "--parent-pid", type=int, default=None, help="exit when this process is gone (a kernel that died)"
@@ -362,22 +364,22 @@ def main(argv: list[str] | None = None) -> None:
     )  # from the environment, never the command line (ps shows it)
     import uvicorn
 
-    uvicorn.run(
-        build_app(args.model, api_key, args.rate_limit),
-        host=args.host,
-        port=args.port,
-        log_level="warning",
-        access_log=False,
-    )
+    app = build_app(args.model, api_key, args.rate_limit)
+    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False))
+    server.run(sockets=None if args.fd is None else [socket.socket(fileno=args.fd)])
+    if not server.started:
+        sys.exit(3)  # as uvicorn.run: the app or the socket failed at start-up
 
 
 # ================================================================ starting it, and talking to it
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _bound_socket() -> socket.socket:
+    """A socket bound to a free port of the system's choosing, not yet listening: handed to the
+    server process as it is, so that no other process can take the port in between."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -415,15 +417,19 @@ def local_server(
     from openai import OpenAI
 
     name = Path(model).name if Path(model).is_dir() else model
-    port = port or _free_port()
+    listener = None if port else _bound_socket()
+    if listener is not None:
+        port = listener.getsockname()[1]
+        address = ["--fd", str(listener.fileno())]
+    else:
+        address = ["--port", str(port)]
     command = [
         sys.executable,
         "-m",
         "llmcourse.serving",
         "--model",
         str(model),
-        "--port",
-        str(port),
+        *address,
         "--parent-pid",
         str(os.getpid()),
     ]
@@ -434,14 +440,26 @@ def local_server(
     if api_key is not None:
         env["LLMCOURSE_SERVER_KEY"] = api_key
     log = tempfile.NamedTemporaryFile("w+", prefix="llmcourse-server-", suffix=".log", delete=False)  # noqa: SIM115 - closed in finally
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    try:
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            pass_fds=() if listener is None else (listener.fileno(),),
+        )
+    finally:
+        if listener is not None:
+            listener.close()  # the server holds its own copy
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
         while True:
             if process.poll() is not None:
                 raise ServingError(
-                    f"the local server for {model!r} exited with code {process.returncode} before it was ready: {_last_lines(log.name)}"
+                    f"the local server for {model!r} exited with code {process.returncode} before it was ready: "
+                    f"{_last_lines(log.name)}"
                 )
             try:
                 if httpx.get(f"{base}/health", timeout=2).status_code == 200:
@@ -450,7 +468,8 @@ def local_server(
                 pass
             if time.monotonic() > deadline:
                 raise ServingError(
-                    f"the local server for {model!r} did not answer on port {port} within {timeout:.0f} s: {_last_lines(log.name)}"
+                    f"the local server for {model!r} did not answer on port {port} within {timeout:.0f} s: "
+                    f"{_last_lines(log.name)}"
                 )
             time.sleep(0.2)
         client = OpenAI(

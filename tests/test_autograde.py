@@ -77,11 +77,10 @@ def test_mutation_suite_catches_every_catalogued_mistake(tmp_path):
     assert rows and not misses, misses
 
 
+@pytest.mark.timeout(300)  # a hung fork never finishes: 5 submissions take well under a minute
 def test_forking_after_torch_ran_multithreaded_never_hangs(tmp_path):
     """The grader computes expected values with multi-threaded torch; student processes come
     from a server that never ran an op, so they start and finish."""
-    import time
-
     import torch
 
     torch.set_num_threads(2)
@@ -89,8 +88,6 @@ def test_forking_after_torch_ran_multithreaded_never_hangs(tmp_path):
     for _ in range(5):
         a = (a @ a).tanh()  # a parallel op in this process
     course.demo_submissions(tmp_path)
-    start = time.perf_counter()
     results = course.grade(tmp_path, chapters=[CHAPTER], progress=False, time_limit=20)
     assert all(r.status == "graded" for r in results)
     assert all(e.status != "timeout" for r in results for e in r.exercises)
-    assert time.perf_counter() - start < 60

@@ -8,7 +8,6 @@ loudly; under CI (CI=true) it must run.
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,9 +39,9 @@ def postgres():
     if os.geteuid() == 0:
         shutil.chown(base, "postgres")
         shutil.chown(sockets, "postgres")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    # No TCP at all (listen_addresses=''): the server listens on a Unix socket in its own folder,
+    # where the port only names the socket file, so no other server can be in the way.
+    port = 5432
     subprocess.run(
         [*as_user, initdb, "-D", str(data), "-A", "trust", "-U", "postgres"], check=True, capture_output=True
     )

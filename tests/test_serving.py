@@ -2,7 +2,6 @@
 
 import os
 import socket
-import time
 from pathlib import Path
 
 import openai
@@ -16,8 +15,10 @@ QUESTION = [{"role": "user", "content": "What colour is a grape?"}]
 STORY = "Once upon a time, there was a little cat named Tom."
 
 
-def _server_pids(port: int) -> list[int]:
-    """Processes whose command line is the course's server on ``port``."""
+def _server_pids() -> list[int]:
+    """Processes whose command line is the course's server started by this process (its
+    ``--parent-pid``; local_server hands the server a bound socket, so the port is not there)."""
+    mine = [b"--parent-pid", str(os.getpid()).encode()]
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -26,7 +27,7 @@ def _server_pids(port: int) -> list[int]:
             cmdline = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"llmcourse.serving" in cmdline and str(port).encode() in cmdline:
+        if b"llmcourse.serving" in cmdline and any(cmdline[i : i + 2] == mine for i in range(len(cmdline))):
             pids.append(int(entry.name))
     return pids
 
@@ -37,12 +38,11 @@ def _port_of(client) -> int:
 
 @pytest.fixture(scope="module")
 def server():
-    start = time.perf_counter()
-    with local_server("course-gpt", api_key=KEY, rate_limit=RATE) as (client, model):
-        started = time.perf_counter() - start
+    # local_server raises ServingError unless the server answers within `timeout` seconds
+    with local_server("course-gpt", api_key=KEY, rate_limit=RATE, timeout=90) as (client, model):
         port = _port_of(client)
-        yield client, model, port, started
-    assert not _server_pids(port), "a server process is left after local_server() returned"
+        yield client, model, port
+    assert not _server_pids(), "a server process is left after local_server() returned"
     with socket.socket() as s, pytest.raises(OSError):
         s.settimeout(1)
         s.connect(("127.0.0.1", port))
@@ -55,11 +55,10 @@ def _complete(server, prompt, **kw):
 
 
 def test_starts_quickly_and_names_the_model(server):
-    client, model, port, started = server
+    client, model, port = server
     assert model == "course-gpt"
-    assert started < 90, f"the server took {started:.0f} s to start"
     assert [m.id for m in client.models.list().data] == ["course-gpt"]
-    assert _server_pids(port), "the server runs as a process of its own"
+    assert _server_pids(), "the server runs as a process of its own"
 
 
 def test_greedy_is_deterministic_and_answers_in_the_corpus_format(server):
@@ -150,8 +149,9 @@ def test_a_wrong_key_is_refused_with_401_and_the_key_never_shown(server):
 
 
 def test_the_key_is_not_on_the_servers_command_line(server):
-    port = server[2]
-    for pid in _server_pids(port):
+    pids = _server_pids()
+    assert pids
+    for pid in pids:
         assert KEY.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()
 
 
@@ -176,12 +176,11 @@ def test_timeout_and_a_closed_port_give_one_line_errors(server):
             chat(mute, model, QUESTION, max_tokens=64)
     finally:
         silent.close()
-    with socket.socket() as s:
+    with socket.socket() as s:  # bound but not listening: refuses connections, and no one else can take it
         s.bind(("127.0.0.1", 0))
-        closed = s.getsockname()[1]
-    nobody = openai.OpenAI(base_url=f"http://127.0.0.1:{closed}/v1", api_key="x", max_retries=0)
-    with pytest.raises(ServingError, match=r"^cannot reach .*running") as err:
-        chat(nobody, model, QUESTION)
+        nobody = openai.OpenAI(base_url=f"http://127.0.0.1:{s.getsockname()[1]}/v1", api_key="x", max_retries=0)
+        with pytest.raises(ServingError, match=r"^cannot reach .*running") as err:
+            chat(nobody, model, QUESTION)
     assert "\n" not in str(err.value)
 
 
@@ -200,12 +199,12 @@ def test_rate_limit_gives_429(server):
         chat(client, model, QUESTION)
 
 
+@pytest.mark.timeout(120)
 def test_a_server_that_cannot_start_says_why(tmp_path):
     (tmp_path / "config.json").write_text("{}")
-    start = time.perf_counter()
+    # its exit is noticed at once: waiting out the 60 s would raise "did not answer" instead
     with pytest.raises(ServingError, match="exited with code") as err, local_server(str(tmp_path), timeout=60):
         pass
-    assert time.perf_counter() - start < 60
     assert str(tmp_path) in str(err.value)
 
 
