@@ -25,6 +25,7 @@ records the points in nbgrader's gradebook, so ``nbgrader export`` still works.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -135,13 +136,17 @@ def release(chapters: list[str], root: Path = COURSE, dest: Path = CHAPTERS) -> 
 
 
 def bump_version(part: str) -> str:
-    """Bump the course's version (pyproject.toml's, and ``llmcourse.__version__``) by ``part``
-    ("major", "minor" or "patch"); returns the new version."""
+    """Bump the course's version (pyproject.toml's, which ``llmcourse.__version__`` reads once
+    installed, and CITATION.cff's copy) by ``part`` ("major", "minor" or "patch"); returns the new
+    version."""
     new = bumped(course_release().removeprefix("v"), part)
     for path, pattern in (
         (PROJECT / "pyproject.toml", r'(?m)^version = "[^"]+"'),
+        (PROJECT / "CITATION.cff", r'(?m)^version: "[^"]+"'),
         (PROJECT / "llmcourse" / "__init__.py", r'(?m)^__version__ = "[^"]+"'),
     ):
+        if not path.is_file():
+            continue
         text = path.read_text()
         path.write_text(re.sub(pattern, lambda m: m.group(0).split('"')[0] + f'"{new}"', text, count=1))
     return new
@@ -157,7 +162,13 @@ def tagged_release(part: str) -> str:
     version, chapters = bump_version(part), chapter_names()
     pin_setup_cells(chapters)
     written = release(chapters)
-    paths = ["pyproject.toml", "llmcourse/__init__.py", "solutions", *(str(p.relative_to(PROJECT)) for p in written)]
+    paths = [
+        "pyproject.toml",
+        "CITATION.cff",
+        "llmcourse/__init__.py",
+        "solutions",
+        *(str(p.relative_to(PROJECT)) for p in written),
+    ]
     commit_and_tag(PROJECT, paths, f"v{version}", f"Release v{version}")
     return f"v{version}"
 
@@ -331,7 +342,7 @@ def grade(
 
     sources = {}
     for chapter in sorted({i[1] for i in items}):
-        _retry(lambda: generate_assignment(root, chapter, db))  # the gradebook needs the current source
+        _retry(functools.partial(generate_assignment, root, chapter, db))  # the gradebook needs the current source
         sources[chapter] = nbformat.read(SOLUTIONS / f"{chapter}.ipynb", as_version=4)
     print(f"grading {len(items)} submissions ({reused} unchanged since they were graded: kept)")
 
@@ -444,7 +455,7 @@ def _record_all(root: Path, db: str | None, results: list) -> None:
             except MissingEntry:
                 unknown.append(chapter)
     for chapter in unknown:
-        _retry(lambda: generate_assignment(root, chapter, db))
+        _retry(functools.partial(generate_assignment, root, chapter, db))
     report.record_in_gradebook(gradebook_url(root, db), graded)
 
 
@@ -809,8 +820,10 @@ def main(argv: list[str] | None = None) -> int:
             score = f"{r.score:g}/{r.max_score:g}" if r.score is not None else "-"
             print(f"{r.student:>20} {r.chapter:<28} {score:>7} {r.status} {' | '.join(report.notes_of(r))}")
         print(
-            "grades: autograde/grades.csv (canvas_grades.csv, moodle_grades.csv), class report: autograde/class_report.html "
-            "(each submission: autograde/pages/<chapter>/<student>.html), feedback: autograde/feedback/<student>/<chapter>/, "
+            "grades: autograde/grades.csv (canvas_grades.csv, moodle_grades.csv), "
+            "class report: autograde/class_report.html "
+            "(each submission: autograde/pages/<chapter>/<student>.html), "
+            "feedback: autograde/feedback/<student>/<chapter>/, "
             "per chapter for the LMSs (feedback zips, Moodle grading worksheet): autograde/export/"
         )
     return 0
