@@ -8,12 +8,14 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: help setup system-packages mathjax book book-instructor test release release-draft grade demo-submissions mutants bench bench-grade lab lab-instructor clean
+.PHONY: help setup system-packages mathjax book book-instructor test test-fast lint release release-draft grade demo-submissions mutants bench bench-grade lab lab-instructor clean
 
 help:
 	@echo "make book              build the book into _build/html (sets up .venv first)"
 	@echo "make book-instructor   build the instructor edition (solutions, hidden tests) into _build/instructor/html"
 	@echo "make test              run every test (sets up .venv first)"
+	@echo "make test-fast         the inner loop: every test but the slow, book, browser, postgres and notebook ones, in parallel"
+	@echo "make lint              ruff (lint and format check) on the Python code, mypy on llmcourse/grading/"
 	@echo "make release           a release: bump the version (BUMP=minor), write chapters/, commit, tag v<version>"
 	@echo "make release-draft     regenerate the student notebooks chapters/ from solutions/ (nothing committed)"
 	@echo "make grade             grade autograde/submitted/<student>/<chapter>/ (ARGS='--timeout 30 --memory 4')"
@@ -26,11 +28,11 @@ help:
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python 3.10+ needed"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
@@ -48,6 +50,17 @@ book-instructor: setup mathjax
 
 test: setup system-packages mathjax
 	$(BIN)/python -m pytest
+
+# The markers are set in tests/conftest.py by what a test needs; `make test` runs them all.
+test-fast: setup
+	$(BIN)/python -m pytest -n auto -m "not (slow or book or browser or postgres or notebooks)"
+
+# The settings are pyproject.toml's ([tool.ruff], [tool.mypy]).
+LINT_PATHS := llmcourse tests bench autograde/*.py lab book
+lint: setup
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/mypy
 
 system-packages:
 	@bash .ci/system-packages
