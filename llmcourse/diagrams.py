@@ -1,4 +1,4 @@
-"""Diagrams of the transformer's pieces, drawn with matplotlib (chapter 02).
+"""Diagrams drawn with matplotlib: the transformer's pieces (chapter 02) and multimodal systems (chapter 08).
 
 Each function returns a :class:`matplotlib.figure.Figure` that is not registered with pyplot, so
 a notebook cell that ends with ``diagrams.transformer_block()`` shows it once and nothing leaks
@@ -244,4 +244,103 @@ def multi_head_split_merge() -> Figure:
     ax.add_patch(Rectangle((20.8, y0), 2.7, T, facecolor=LINEAR, edgecolor="black"))
     ax.text(22.15, y0 + T / 2, "every\noutput\nmixes\nall heads", ha="center", va="center", fontsize=8.5)
     ax.text(22.15, y0 - 0.25, "output\n(B, T, E)", **label)
+    return fig
+
+
+# Chapter 08's colours: the parts a multimodal system keeps frozen, trains, or only calls.
+FROZEN = "#dbe9f6"
+TRAINED = "#f8d7a8"
+DATA = "#eeeeee"
+
+
+def beyond_image_text() -> Figure:
+    """Three systems beyond one image and text: ImageBind's joint embedding of six modalities,
+    NExT-GPT's any-to-any pipeline (encoder, LLM, diffusion decoders joined by projections), and
+    HuggingGPT's LLM controller that plans and calls other models. Blue frozen, orange trained."""
+    fig, ax = _canvas(33, 12, (14, 5.2))
+    ax.text(
+        16.5,
+        11.5,
+        "Beyond image + text (blue: frozen or only called; orange: trained)",
+        ha="center",
+        fontsize=12,
+        weight="bold",
+    )
+
+    # ImageBind: one encoder per modality, all mapped into the image embedding space.
+    ax.text(5.2, 10.4, "ImageBind: one embedding space", ha="center", fontsize=10.5, weight="bold")
+    modalities = ["image / video", "text", "audio", "depth", "thermal", "IMU (motion)"]
+    for i, name in enumerate(modalities):
+        y = 9.2 - 1.35 * i
+        _box(ax, 1.6, y, 2.8, 0.9, name, DATA, fontsize=8.5)
+        _box(ax, 5.0, y, 2.4, 0.9, "encoder" + (" (CLIP)" if i < 2 else ""), FROZEN if i < 2 else TRAINED, fontsize=8.5)
+        _arrow(ax, (3.0, y), (3.8, y))
+        _arrow(ax, (6.2, y), (7.6, 5.8 + (y - 5.8) * 0.3))
+    ax.add_patch(
+        FancyBboxPatch(
+            (7.7, 4.2),
+            2.4,
+            3.2,
+            boxstyle="round,pad=0.05,rounding_size=0.8",
+            facecolor="white",
+            edgecolor="black",
+            linewidth=1.2,
+        )
+    )
+    ax.text(8.9, 5.8, "one joint\nembedding\nspace", ha="center", va="center", fontsize=9)
+    ax.text(
+        5.2,
+        1.3,
+        "each new modality trained against\nimages (InfoNCE, as CLIP)",
+        ha="center",
+        va="top",
+        fontsize=8,
+        color="dimgrey",
+    )
+
+    # NExT-GPT: any input -> ImageBind -> projection -> LLM -> projections -> diffusion decoders -> any output.
+    ax.text(17.0, 10.4, "NExT-GPT: any to any", ha="center", fontsize=10.5, weight="bold")
+    steps = [
+        ("text, image,\naudio, video in", DATA),
+        ("ImageBind\nencoder", FROZEN),
+        ("input projection", TRAINED),
+        ("LLM (Vicuna), frozen;\nLoRA in instruction tuning", FROZEN),
+        ("output projections", TRAINED),
+        ("diffusion decoders:\nimage, audio, video", FROZEN),
+        ("text, image,\naudio, video out", DATA),
+    ]
+    for i, (name, color) in enumerate(steps):
+        y = 9.5 - 1.4 * i
+        _box(ax, 17.0, y, 4.6, 0.95, name, color, fontsize=8.5)
+        if i:
+            _arrow(ax, (17.0, y + 0.925), (17.0, y + 0.475))
+    ax.text(19.6, 5.3, "about 1% of\nthe weights\ntrained", ha="left", va="center", fontsize=8, color="dimgrey")
+
+    # HuggingGPT: an LLM plans, picks models from a hub, runs them and writes the answer.
+    ax.text(27.4, 10.4, "HuggingGPT: an LLM as controller", ha="center", fontsize=10.5, weight="bold")
+    _box(ax, 25.4, 9.4, 4.4, 0.9, "user request (any media)", DATA, fontsize=8.5)
+    ax.add_patch(Rectangle((23.0, 2.5), 4.8, 6.0, facecolor=FROZEN, edgecolor="black"))
+    ax.text(25.4, 8.15, "ChatGPT (only prompted)", ha="center", fontsize=9, weight="bold")
+    stages = ["1. task planning", "2. model selection", "3. task execution", "4. response generation"]
+    for i, stage in enumerate(stages):
+        y = 7.2 - 1.35 * i
+        _box(ax, 25.4, y, 4.0, 0.85, stage, "white", fontsize=8.5)
+        if i:
+            _arrow(ax, (25.4, y + 0.925), (25.4, y + 0.425))
+    _arrow(ax, (25.4, 8.95), (25.4, 8.5))
+    _box(
+        ax,
+        30.8,
+        4.5,
+        4.0,
+        2.6,
+        "Hugging Face\nmodels: detection,\ncaptioning, speech,\nimage generation",
+        FROZEN,
+        fontsize=8,
+    )
+    _arrow(ax, (27.8, 4.5), (28.8, 4.5))
+    _arrow(ax, (28.8, 3.9), (27.8, 3.9))
+    ax.text(28.3, 4.75, "calls", ha="center", fontsize=8, color="dimgrey")
+    _box(ax, 25.4, 1.2, 4.4, 0.9, "answer with results", DATA, fontsize=8.5)
+    _arrow(ax, (25.4, 2.5), (25.4, 1.65))
     return fig

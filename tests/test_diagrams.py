@@ -1,4 +1,4 @@
-"""The diagrams of chapter 02: each is a labelled Figure that renders to PNG."""
+"""The diagrams of chapters 02 and 08: each is a labelled Figure that renders to PNG."""
 
 import io
 
@@ -11,6 +11,15 @@ DIAGRAMS = {
     diagrams.transformer_block: ["LayerNorm 1", "LayerNorm 2", "self-attention", "MLP", "residual stream"],
     diagrams.qkv_projection: ["$W_Q$", "$W_K$", "$W_V$", "(B, T, T)", "weights @ V"],
     diagrams.multi_head_split_merge: ["(B, H, T, E/H)", ".transpose(1, 2)", "out_proj", "(B, T, E)"],
+    diagrams.beyond_image_text: [
+        "ImageBind",
+        "one joint\nembedding\nspace",
+        "NExT-GPT",
+        "input projection",
+        "HuggingGPT",
+        "2. model selection",
+        "IMU (motion)",
+    ],
 }
 
 
