@@ -115,4 +115,45 @@ class LoRALinear(nn.Module):
         return merged
 ''',
     ),
+    "reward_model_loss": (
+        r'''import torch
+import torch.nn.functional as F
+def reward_model_loss(chosen_rewards, rejected_rewards):
+    return F.softplus(rejected_rewards - chosen_rewards).mean()
+''',
+        r'''import torch
+import torch.nn.functional as F
+def reward_model_loss(chosen_rewards, rejected_rewards):
+    margin = chosen_rewards - rejected_rewards
+    return F.binary_cross_entropy_with_logits(margin, torch.ones_like(margin))
+''',
+        r'''import torch
+def reward_model_loss(chosen_rewards, rejected_rewards):
+    margin = chosen_rewards - rejected_rewards
+    return torch.logaddexp(torch.zeros_like(margin), -margin).mean()
+''',
+    ),
+    "dpo_loss": (
+        # TRL's older formula: the policy's log-ratio of chosen to rejected minus the reference's.
+        r'''import torch
+import torch.nn.functional as F
+def dpo_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1):
+    pi_logratios = policy_chosen_logps - policy_rejected_logps
+    ref_logratios = ref_chosen_logps - ref_rejected_logps
+    losses = F.softplus(-beta * (pi_logratios - ref_logratios))
+    chosen_rewards = (beta * (policy_chosen_logps - ref_chosen_logps)).detach()
+    rejected_rewards = (beta * (policy_rejected_logps - ref_rejected_logps)).detach()
+    return losses.mean(), chosen_rewards, rejected_rewards
+''',
+        r'''import torch
+import torch.nn.functional as F
+def dpo_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta):
+    with torch.no_grad():
+        chosen_rewards = beta * (policy_chosen_logps - ref_chosen_logps)
+        rejected_rewards = beta * (policy_rejected_logps - ref_rejected_logps)
+    logits = beta * (policy_chosen_logps - ref_chosen_logps) - beta * (policy_rejected_logps - ref_rejected_logps)
+    loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+    return loss, chosen_rewards, rejected_rewards
+''',
+    ),
 }

@@ -1,7 +1,7 @@
 """Graded checks of chapter 07 (pretraining and fine-tuning), declared for the grading engine.
 
-Test cells call ``check_mask_prompt_tokens(fn)``, ``check_sft_loss(fn)`` and
-``check_lora_linear(cls)`` (visible cases); the hidden part adds ``hidden=True``. Expected
+Test cells call ``check_mask_prompt_tokens(fn)``, ``check_sft_loss(fn)``,
+``check_lora_linear(cls)``, ``check_reward_model_loss(fn)`` and ``check_dpo_loss(fn)`` (visible cases); the hidden part adds ``hidden=True``. Expected
 values never come from the course's own code (``llmcourse.finetune``, ``llmcourse.lora``):
 
 - the labels: written out position by position here, in numpy;
@@ -9,7 +9,9 @@ values never come from the course's own code (``llmcourse.finetune``, ``llmcours
   ``ignore_index=-100``, which is what ``GPT2LMHeadModel(input_ids, labels=labels)`` computes
   (``tests/test_grading_ch07.py`` checks the oracle against the model's own loss);
 - the LoRA layer: peft's own LoRA layer (``get_peft_model`` with a ``LoraConfig`` on a one-layer
-  module), its ``lora_A`` / ``lora_B`` set to the case's A and B, in float64.
+  module), its ``lora_A`` / ``lora_B`` set to the case's A and B, in float64;
+- the preference losses: written out in float64 numpy (``-log sigmoid(x) = logaddexp(0, -x)``), DPO's
+  as TRL's ``DPOTrainer`` computes it with ``loss_type="sigmoid"`` (see the comment above exercise 4).
 
 Each exercise's ``mistakes`` and ``alternatives`` are complete answers (imports included), as a
 student could hand them in; the mutation suite grades every one of them.
@@ -41,6 +43,7 @@ from llmcourse.grading.contract import (
     expect_float,
     expect_tensor,
     float_of,
+    items_of,
     kind_of,
     to_plain,
 )
@@ -48,6 +51,7 @@ from llmcourse.grading.runners.ch07 import RUNNERS
 
 FINETUNE = "llmcourse.finetune"
 LORA = "llmcourse.lora"
+PREFERENCE = "llmcourse.preference"
 
 
 def _seeded(seed: int) -> torch.Generator:
@@ -712,10 +716,386 @@ LORA_LINEAR = Exercise(
     ),
 )
 
+# ---------------------------------------------------------------- exercises 4 and 5: preferences
+#
+# The oracle of both losses is written out here in float64 numpy, independently of torch and of
+# llmcourse.preference: -log sigmoid(x) = log(1 + exp(-x)) = np.logaddexp(0, -x), which stays exact
+# for any x, and its derivative -sigmoid(-x). DPO's is TRL's DPOTrainer with loss_type="sigmoid"
+# (trl/trainer/dpo_trainer.py, _compute_loss): chosen_logratios = chosen_logps - ref_chosen_logps,
+# rejected_logratios likewise, loss = -F.logsigmoid(beta * (chosen_logratios - rejected_logratios)).mean(),
+# chosen_rewards = beta * chosen_logratios.detach(); tests/test_grading_ch07.py checks this oracle
+# against that formula. TRL itself is not a dependency: its DPO loss is inlined in the trainer's
+# forward pass (no function of tensors to call) and it would pull in datasets, pandas and pyarrow.
+
+
+def _neg_logsigmoid(x: np.ndarray) -> np.ndarray:
+    """-log sigmoid(x), exactly, in float64."""
+    return np.logaddexp(0.0, -np.asarray(x, dtype=np.float64))
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    return np.exp(-np.logaddexp(0.0, -x))
+
+
+def _reward_expected(chosen: np.ndarray, rejected: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Bradley-Terry loss of a reward model and its gradients with respect to both rewards."""
+    margin = chosen.astype(np.float64) - rejected.astype(np.float64)
+    B = margin.shape[0]
+    grad = -_sigmoid(-margin) / B  # d/dm of mean(-log sigmoid(m))
+    return float(_neg_logsigmoid(margin).mean()), grad, -grad
+
+
+def _dpo_expected(pc: np.ndarray, pr: np.ndarray, rc: np.ndarray, rr: np.ndarray, beta: float):
+    """DPO's sigmoid loss, the implicit rewards and the loss's gradients with respect to the policy's log-probs."""
+    pc, pr, rc, rr = (a.astype(np.float64) for a in (pc, pr, rc, rr))
+    chosen_logratios, rejected_logratios = pc - rc, pr - rr
+    logits = beta * (chosen_logratios - rejected_logratios)
+    grad = -beta * _sigmoid(-logits) / logits.shape[0]
+    return float(_neg_logsigmoid(logits).mean()), beta * chosen_logratios, beta * rejected_logratios, grad, -grad
+
+
+def _like(got: Any, expected: Any, what: str, label: str) -> None:
+    """``got`` equals ``expected`` (plain): a number, a tensor, or (a catalogued mistake's result)
+    anything else of the same kind."""
+    e = float_of(expected)
+    if e is not None:
+        value = float_of(got)
+        if value is not None and np.isfinite(e) and not np.isfinite(value):
+            raise GradingError(f"{what} for {label}: expected {e:.6g}, got {value}: not finite. log(sigmoid(x)) underflows "
+                               "to log(0) when x is very negative; -log sigmoid(x) = softplus(-x) is finite (F.logsigmoid)")
+        if not np.isfinite(e) and not (value == e or (value is not None and np.isnan(value) and np.isnan(e))):
+            raise GradingError(f"{what} for {label}: expected {e}, got {kind_of(got) if value is None else value}")
+        expect_float(got, e, what=what, context=label, atol=1e-5, rtol=1e-5)
+    elif array_of(expected) is not None:
+        expect_tensor(got, expected, what=what, context=label, atol=1e-5, rtol=1e-5)
+    elif kind_of(got) != kind_of(expected):
+        raise GradingError(f"{what} for {label}: expected {kind_of(expected)}, got {kind_of(got)}")
+
+
+def _scalar_with_gradient(name: str, loss: Any, loss_e: Any, grads: list, grads_e: list, of: str, label: str) -> None:
+    """The scalar requirement: a 0-dim float tensor whose gradient reaches ``of``. Against a
+    catalogued mistake's result (no gradient): the same kind of loss, with no gradient either."""
+    if any(g is None for g in grads_e):
+        if kind_of(loss) != kind_of(loss_e) or any(g is not None for g in grads):
+            raise GradingError("different kinds of result")
+        _like(loss, loss_e, "loss", label)
+        return
+    if not (isinstance(loss, dict) and "tensor" in loss and loss["tensor"]["shape"] == []):
+        raise GradingError(f"{name} must return a 0-dim torch.Tensor (so that loss.backward() trains the model), "
+                           f"got {kind_of(loss)} for {label}")
+    if not loss["tensor"]["dtype"].startswith(("float", "bfloat")):
+        raise GradingError(f"{name} must return a float tensor, got torch.{loss['tensor']['dtype']} for {label}")
+    if any(g is None for g in grads):
+        raise GradingError(f"no gradient reaches {of} through your loss for {label} (.item(), .detach(), "
+                           "torch.tensor(...) or .data cut the graph)")
+    arrays = [array_of(g) for g in grads]
+    if any(a is None or a.shape != array_of(e).shape or not np.isfinite(a).all() for a, e in zip(arrays, grads_e)) \
+            or not all(a.any() for a in arrays):
+        raise GradingError(f"the gradient of your loss with respect to {of} is zero or not finite for {label}: "
+                           "the loss must be computed from them")
+
+
+# -------------------------------- exercise 4: the reward model's loss
+
+
+def _rm_case(sub: str, chosen: np.ndarray, rejected: np.ndarray, visible: bool) -> Case:
+    loss, grad_c, grad_r = _reward_expected(chosen, rejected)
+    expected = to_plain((loss, torch.from_numpy(grad_c).to(_DTYPES[chosen.dtype.name]),
+                         torch.from_numpy(grad_r).to(_DTYPES[chosen.dtype.name])))
+    small = chosen.size <= 6
+    label = (f"chosen_rewards {np.round(chosen, 4).tolist() if small else chosen.shape}, rejected_rewards "
+             f"{np.round(rejected, 4).tolist() if small else rejected.shape} {chosen.dtype.name}")
+    return Case(sub, (chosen, rejected), expected, label, visible)
+
+
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def _random_rewards(seed: int, B: int, dtype: type = np.float32, scale: float = 1.5) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return (rng.normal(size=B) * scale).astype(dtype), (rng.normal(size=B) * scale).astype(dtype)
+
+
+def _rm_cases(hidden: bool) -> list[Case]:
+    big = (np.array([2.0, -600.0, 900.0, 0.5], np.float32), np.array([1.0, 600.0, -900.0, 3.0], np.float32))
+    cases = [
+        _rm_case("loss", *_random_rewards(0, 4), True),
+        _rm_case("loss", *_random_rewards(1, 6), True),
+        _rm_case("stable", *big, True),
+        _rm_case("scalar", *_random_rewards(2, 5), True),
+    ]
+    if hidden:
+        huge = (np.array([-1500.0, 3.0, 2000.0, -0.5, 10.0]), np.array([1500.0, 2.5, -2000.0, 0.5, -20.0]))
+        cases += [
+            _rm_case("loss", *_random_rewards(10, 32, np.float64), False),
+            _rm_case("loss", *_random_rewards(11, 1), False),
+            _rm_case("loss", *_random_rewards(12, 64, scale=1.0), False),
+            _rm_case("stable", *huge, False),
+            _rm_case("stable", *(a.astype(np.float32) for a in huge), False),
+            _rm_case("scalar", *_random_rewards(13, 8, np.float64), False),
+        ]
+    return cases
+
+
+def _rm_compare(case: Case, got: Any, expected: Any) -> None:
+    loss, *grads = items_of(got, "the runner", 3)
+    loss_e, *grads_e = items_of(expected, "the runner", 3)
+    if case.subcheck == "scalar":
+        _scalar_with_gradient("reward_model_loss", loss, loss_e, grads, grads_e, "the rewards", case.label)
+    else:
+        _like(loss, loss_e, "loss", case.label)
+
+
+def _rm_answer(body: str) -> str:
+    return "import torch\nimport torch.nn.functional as F\ndef reward_model_loss(chosen_rewards, rejected_rewards):\n" + body
+
+
+_MARGIN = "    margin = chosen_rewards - rejected_rewards  # (B,)\n"
+
+REWARD_MODEL_LOSS = Exercise(
+    name="reward_model_loss",
+    cell="reward_model_loss",
+    test_cell="reward_model_loss_tests",
+    points=3,
+    subchecks=(
+        SubCheck("loss", 1.0, "returns the mean over the batch of -log sigmoid(chosen_rewards - rejected_rewards) "
+                 "(the Bradley-Terry loss)"),
+        SubCheck("stable", 1.0, "stays finite and exact for large margins (|margin| of hundreds): log-sigmoid, "
+                 "not log(sigmoid(...))"),
+        SubCheck("scalar", 1.0, "returns a 0-dim float tensor whose gradient reaches both rewards"),
+    ),
+    cases=_rm_cases,
+    run=RUNNERS["reward_model_loss"],
+    compare=_rm_compare,
+    forbidden=Forbidden(
+        python=(f"{PREFERENCE}:reward_model_loss", f"{PREFERENCE}:dpo_loss"),
+        names=(PREFERENCE, "RewardTrainer", "trl"),
+    ),
+    mistakes=(
+        Mistake("log_of_sigmoid", "you take torch.log(torch.sigmoid(margin)) (or log(1 + exp(-margin))): for a very "
+                "negative margin the sigmoid underflows to 0 (the exp overflows) and the loss becomes inf. Use F.logsigmoid "
+                "(or F.softplus(-margin))",
+                _rm_answer(_MARGIN + "    return -torch.log(torch.sigmoid(margin)).mean()\n")),
+        Mistake("log_sigmoid_eps", "you add a small epsilon inside the log (log(sigmoid(margin) + eps)): the loss no "
+                "longer underflows, but it saturates at -log(eps) instead of growing with the margin. Use F.logsigmoid",
+                _rm_answer(_MARGIN + "    return -torch.log(torch.sigmoid(margin) + 1e-8).mean()\n")),
+        Mistake("bce_on_probabilities", "you apply F.binary_cross_entropy to sigmoid(margin): it clamps the log at -100, "
+                "so the loss of a very wrong pair stops at 100. Work with the margin itself: F.logsigmoid, or "
+                "F.binary_cross_entropy_with_logits", _rm_answer(_MARGIN + """    probs = torch.sigmoid(margin)
+    return F.binary_cross_entropy(probs, torch.ones_like(probs))
+""")),
+        Mistake("sign_flipped", "the margin has the wrong sign (rejected - chosen): the loss would teach the model to "
+                "prefer the rejected responses", _rm_answer("    return -F.logsigmoid(rejected_rewards - chosen_rewards).mean()\n")),
+        Mistake("missing_minus", "you return log sigmoid(margin), the log-likelihood of the preferences, which is to be "
+                "maximised: the loss is its negative", _rm_answer(_MARGIN + "    return F.logsigmoid(margin).mean()\n")),
+        Mistake("sum", "you sum over the pairs: the loss is the mean over the batch",
+                _rm_answer(_MARGIN + "    return -F.logsigmoid(margin).sum()\n")),
+        Mistake("sigmoid_without_log", "you return -sigmoid(margin): the Bradley-Terry loss is the negative *log* of that "
+                "probability", _rm_answer(_MARGIN + "    return -torch.sigmoid(margin).mean()\n")),
+        Mistake("mean_before_sigmoid", "you average the margins before the log-sigmoid: the loss is the mean of "
+                "-log sigmoid(margin) over the pairs, each pair on its own", _rm_answer(_MARGIN + "    return -F.logsigmoid(margin.mean())\n")),
+        Mistake("hinge", "you use a hinge loss, max(0, 1 - margin): the Bradley-Terry loss is -log sigmoid(margin)",
+                _rm_answer(_MARGIN + "    return torch.relu(1 - margin).mean()\n")),
+        Mistake("per_pair", "you return the loss of every pair (a tensor of shape (B,)): the loss is one number, their mean",
+                _rm_answer(_MARGIN + "    return -F.logsigmoid(margin)\n")),
+        Mistake("item", "you return a Python number (.item() / float()): return the tensor, so that loss.backward() can "
+                "train the reward model", _rm_answer(_MARGIN + "    return -F.logsigmoid(margin).mean().item()\n")),
+        Mistake("detached", "your loss is computed from detached rewards (.detach() or .data): no gradient reaches the "
+                "reward model, so loss.backward() trains nothing",
+                _rm_answer("    margin = chosen_rewards.detach() - rejected_rewards.detach()\n"
+                           "    return -F.logsigmoid(margin).mean()\n")),
+    ),
+)
+
+
+# -------------------------------- exercise 5: DPO
+
+
+def _dpo_logps(seed: int, B: int, dtype: type = np.float32) -> tuple[np.ndarray, ...]:
+    """Summed log-probabilities as a policy and its reference give them to responses of 5 to 60 tokens."""
+    rng = np.random.default_rng(seed)
+    rc, rr = -rng.uniform(5, 60, B), -rng.uniform(5, 60, B)
+    pc, pr = rc + rng.normal(size=B) * 3, rr + rng.normal(size=B) * 3
+    return tuple(a.astype(dtype) for a in (pc, pr, rc, rr))
+
+
+def _dpo_case(sub: str, logps: tuple[np.ndarray, ...], beta: float, visible: bool) -> Case:
+    loss, cr, rr, gc, gr = _dpo_expected(*logps, beta)
+    dtype = _DTYPES[logps[0].dtype.name]
+    t = lambda a: torch.from_numpy(a).to(dtype)  # noqa: E731
+    expected = to_plain(((loss, t(cr), t(rr)), [False, False], t(gc), t(gr)))
+    small = logps[0].size <= 4
+    names = ("policy_chosen_logps", "policy_rejected_logps", "ref_chosen_logps", "ref_rejected_logps")
+    label = ", ".join(f"{n} {np.round(a, 3).tolist() if small else a.shape}" for n, a in zip(names, logps))
+    label += f" {logps[0].dtype.name}, beta={beta}"
+    return Case(sub, (*logps, beta), expected, label, visible)
+
+
+def _dpo_cases(hidden: bool) -> list[Case]:
+    big = tuple(np.array(a, np.float32) for a in ([-30.0, -2500.0, -40.0], [-50.0, -10.0, -60.0],
+                                                  [-32.0, -20.0, -41.0], [-45.0, -15.0, -58.0]))
+    cases = [
+        _dpo_case("loss", _dpo_logps(0, 4), 0.1, True),
+        _dpo_case("loss", _dpo_logps(1, 5), 0.5, True),
+        _dpo_case("stable", big, 0.5, True),
+        _dpo_case("rewards", _dpo_logps(2, 4), 0.1, True),
+        _dpo_case("rewards", _dpo_logps(3, 3), 0.25, True),
+        _dpo_case("scalar", _dpo_logps(4, 3), 0.1, True),
+    ]
+    if hidden:
+        huge = tuple(np.array(a) for a in ([-3000.0, -12.0, -25.0, -4000.0], [-40.0, -30.0, -3500.0, -8.0],
+                                           [-35.0, -11.0, -24.0, -30.0], [-38.0, -33.0, -20.0, -9.0]))
+        cases += [
+            _dpo_case("loss", _dpo_logps(10, 64, np.float64), 0.1, False),
+            _dpo_case("loss", _dpo_logps(11, 1), 0.3, False),
+            _dpo_case("loss", _dpo_logps(12, 16), 0.05, False),
+            _dpo_case("stable", huge, 0.5, False),
+            _dpo_case("stable", tuple(a.astype(np.float32) for a in huge), 0.2, False),
+            _dpo_case("rewards", _dpo_logps(13, 16, np.float64), 0.5, False),
+            _dpo_case("rewards", _dpo_logps(14, 1), 0.1, False),
+            _dpo_case("scalar", _dpo_logps(15, 8, np.float64), 0.2, False),
+        ]
+    return cases
+
+
+def _dpo_compare(case: Case, got: Any, expected: Any) -> None:
+    out, attached, *grads = items_of(got, "the runner", 4)
+    out_e, attached_e, *grads_e = items_of(expected, "the runner", 4)
+    if attached_e is None:  # comparing with a catalogued mistake that returns no triple
+        if kind_of(out) != kind_of(out_e):
+            raise GradingError("different kinds of result")
+        _like(out, out_e, "result", case.label)
+        return
+    loss, chosen, rejected = items_of(out, "dpo_loss (loss, chosen_rewards, rejected_rewards)", 3)
+    loss_e, chosen_e, rejected_e = items_of(out_e, "the expected result", 3)
+    if case.subcheck in ("loss", "stable"):
+        _like(loss, loss_e, "loss", case.label)
+    elif case.subcheck == "rewards":
+        _like(chosen, chosen_e, "chosen_rewards", case.label)
+        _like(rejected, rejected_e, "rejected_rewards", case.label)
+        if attached != attached_e:
+            which = " and ".join(n for n, a, e in zip(("chosen_rewards", "rejected_rewards"), attached, attached_e) if a != e)
+            raise GradingError(f"{which} for {case.label}: " + ("still attached to the graph (requires_grad is True): "
+                               "return them detached (.detach()); they are for reading, not for training"
+                               if attached_e == [False, False] else "attached differently"))
+    else:
+        _scalar_with_gradient("dpo_loss", loss, loss_e, grads, grads_e, "the policy's log-probabilities", case.label)
+
+
+_DPO_SOLUTION = """import torch
+import torch.nn.functional as F
+def dpo_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta):
+    chosen_logratios = policy_chosen_logps - ref_chosen_logps
+    rejected_logratios = policy_rejected_logps - ref_rejected_logps
+    logits = beta * (chosen_logratios - rejected_logratios)
+    loss = -F.logsigmoid(logits).mean()
+    chosen_rewards = beta * chosen_logratios.detach()
+    rejected_rewards = beta * rejected_logratios.detach()
+    return loss, chosen_rewards, rejected_rewards
+"""
+
+
+def _dpo_variant(*replacements: tuple[str, str]) -> str:
+    code = _DPO_SOLUTION
+    for old, new in replacements:
+        assert old in code, old
+        code = code.replace(old, new)
+    return code
+
+
+_LOSS_LINE = "    loss = -F.logsigmoid(logits).mean()"
+_LOGITS_LINE = "    logits = beta * (chosen_logratios - rejected_logratios)"
+
+DPO_LOSS = Exercise(
+    name="dpo_loss",
+    cell="dpo_loss",
+    test_cell="dpo_loss_tests",
+    points=4,
+    subchecks=(
+        SubCheck("loss", 1.0, "the loss is the mean over the batch of -log sigmoid(beta * ((policy_chosen_logps - "
+                 "ref_chosen_logps) - (policy_rejected_logps - ref_rejected_logps))), TRL's sigmoid DPO loss"),
+        SubCheck("stable", 1.0, "the loss stays finite and exact for large log-ratios (hundreds): log-sigmoid, "
+                 "not log(sigmoid(...))"),
+        SubCheck("rewards", 1.0, "chosen_rewards = beta * (policy_chosen_logps - ref_chosen_logps) and rejected_rewards "
+                 "= beta * (policy_rejected_logps - ref_rejected_logps), one per pair, detached"),
+        SubCheck("scalar", 1.0, "the loss is a 0-dim float tensor whose gradient reaches the policy's log-probabilities "
+                 "(the reference's come without gradients)"),
+    ),
+    cases=_dpo_cases,
+    run=RUNNERS["dpo_loss"],
+    compare=_dpo_compare,
+    forbidden=Forbidden(
+        python=(f"{PREFERENCE}:dpo_loss", f"{PREFERENCE}:reward_model_loss"),
+        names=(PREFERENCE, "DPOTrainer", "trl"),
+    ),
+    mistakes=(
+        Mistake("log_of_sigmoid", "you take torch.log(torch.sigmoid(logits)): for a very negative logit the sigmoid "
+                "underflows to 0 and the loss becomes inf. Use F.logsigmoid",
+                _dpo_variant((_LOSS_LINE, "    loss = -torch.log(torch.sigmoid(logits)).mean()"))),
+        Mistake("bce_on_probabilities", "you apply F.binary_cross_entropy to sigmoid(logits): it clamps the log at -100, "
+                "so the loss of a very wrong pair stops at 100. Use F.logsigmoid (or binary_cross_entropy_with_logits)",
+                _dpo_variant((_LOSS_LINE, "    probs = torch.sigmoid(logits)\n"
+                              "    loss = F.binary_cross_entropy(probs, torch.ones_like(probs))"))),
+        Mistake("sign_flipped", "the logits have the wrong sign (rejected - chosen): the loss would push the policy "
+                "towards the rejected responses", _dpo_variant((_LOGITS_LINE, "    logits = beta * (rejected_logratios - chosen_logratios)"))),
+        Mistake("reference_minus_policy", "you subtract the policy from the reference (ref - policy): the log-ratios are "
+                "log pi(y|x) - log pi_ref(y|x), the policy first", _dpo_variant(
+                    ("policy_chosen_logps - ref_chosen_logps", "ref_chosen_logps - policy_chosen_logps"),
+                    ("policy_rejected_logps - ref_rejected_logps", "ref_rejected_logps - policy_rejected_logps"))),
+        Mistake("wrong_pairs", "each response's log-probability is compared with the reference's of the other response "
+                "(chosen with rejected): subtract ref_chosen_logps from policy_chosen_logps, and ref_rejected_logps from "
+                "policy_rejected_logps", _dpo_variant(
+                    ("policy_chosen_logps - ref_chosen_logps", "policy_chosen_logps - ref_rejected_logps"),
+                    ("policy_rejected_logps - ref_rejected_logps", "policy_rejected_logps - ref_chosen_logps"))),
+        Mistake("no_beta", "beta is missing from the logits: the loss is -log sigmoid(beta * (difference of the log-ratios))",
+                _dpo_variant((_LOGITS_LINE, "    logits = chosen_logratios - rejected_logratios"))),
+        Mistake("beta_on_loss", "you multiply the loss by beta instead of the logits: beta goes inside the sigmoid, "
+                "-log sigmoid(beta * (...))", _dpo_variant((_LOGITS_LINE, "    logits = chosen_logratios - rejected_logratios"),
+                                                           (_LOSS_LINE, "    loss = -beta * F.logsigmoid(logits).mean()"))),
+        Mistake("missing_minus", "you return log sigmoid(logits), the log-likelihood of the preferences, which is to be "
+                "maximised: the loss is its negative", _dpo_variant((_LOSS_LINE, "    loss = F.logsigmoid(logits).mean()"))),
+        Mistake("sum", "you sum over the pairs: the loss is the mean over the batch",
+                _dpo_variant((_LOSS_LINE, "    loss = -F.logsigmoid(logits).sum()"))),
+        Mistake("mean_before_sigmoid", "you average the logits (margins) before the log-sigmoid: the loss is the mean of "
+                "-log sigmoid(...) over the pairs, each pair on its own", _dpo_variant((_LOSS_LINE, "    loss = -F.logsigmoid(logits.mean())"))),
+        Mistake("hinge", "you use the hinge variant, max(0, 1 - logits) (SLiC): the exercise asks for the sigmoid loss, "
+                "-log sigmoid(logits)", _dpo_variant((_LOSS_LINE, "    loss = torch.relu(1 - logits).mean()"))),
+        Mistake("ipo", "you use IPO's squared loss ((h - 1 / (2 beta))^2): the exercise asks for DPO's sigmoid loss",
+                _dpo_variant((_LOSS_LINE, "    loss = ((chosen_logratios - rejected_logratios - 1 / (2 * beta)) ** 2).mean()"))),
+        Mistake("rewards_not_detached", "the rewards are still attached to the graph: return beta * (...).detach(), they "
+                "are for reading (reward margin, accuracy), not for training",
+                _dpo_variant(("beta * chosen_logratios.detach()", "beta * chosen_logratios"),
+                             ("beta * rejected_logratios.detach()", "beta * rejected_logratios"))),
+        Mistake("rewards_without_beta", "your rewards lack beta: DPO's implicit reward is beta * (log pi - log pi_ref)",
+                _dpo_variant(("beta * chosen_logratios.detach()", "chosen_logratios.detach()"),
+                             ("beta * rejected_logratios.detach()", "rejected_logratios.detach()"))),
+        Mistake("rewards_policy_only", "your rewards are beta times the policy's log-probabilities alone: the implicit "
+                "reward is relative to the reference, beta * (policy - reference)",
+                _dpo_variant(("beta * chosen_logratios.detach()", "beta * policy_chosen_logps.detach()"),
+                             ("beta * rejected_logratios.detach()", "beta * policy_rejected_logps.detach()"))),
+        Mistake("rewards_swapped", "you return the rewards in the wrong order: (loss, chosen_rewards, rejected_rewards)",
+                _dpo_variant(("return loss, chosen_rewards, rejected_rewards", "return loss, rejected_rewards, chosen_rewards"))),
+        Mistake("rewards_averaged", "you return the batch means of the rewards: return one reward per pair (shape (B,)); "
+                "the means are what a trainer logs",
+                _dpo_variant(("return loss, chosen_rewards, rejected_rewards",
+                              "return loss, chosen_rewards.mean(), rejected_rewards.mean()"))),
+        Mistake("item", "you return the loss as a Python number (.item()): return the tensor, so that loss.backward() can "
+                "train the policy", _dpo_variant(("return loss, chosen_rewards", "return loss.item(), chosen_rewards"))),
+        Mistake("all_detached", "you detach the policy's log-probabilities too: no gradient reaches the policy, so "
+                "loss.backward() trains nothing. Only the rewards are detached", _dpo_variant(
+                    ("    chosen_logratios = policy_chosen_logps", "    chosen_logratios = policy_chosen_logps.detach()"),
+                    ("    rejected_logratios = policy_rejected_logps", "    rejected_logratios = policy_rejected_logps.detach()"))),
+    ),
+)
+
+
 EXERCISES: dict[str, Exercise] = {
     "mask_prompt_tokens": MASK_PROMPT_TOKENS,
     "sft_loss": SFT_LOSS,
     "lora_linear": LORA_LINEAR,
+    "reward_model_loss": REWARD_MODEL_LOSS,
+    "dpo_loss": DPO_LOSS,
 }
 
 
@@ -732,3 +1112,13 @@ def check_sft_loss(fn, hidden: bool = False) -> None:
 def check_lora_linear(cls, hidden: bool = False) -> None:
     """Exercise 3, against peft's LoRA layer with the same A and B. Hidden: more sizes, ranks, dropout in eval mode."""
     check(LORA_LINEAR, cls, hidden)
+
+
+def check_reward_model_loss(fn, hidden: bool = False) -> None:
+    """Exercise 4, against the Bradley-Terry loss in float64. Hidden: more sizes, float64, larger margins."""
+    check(REWARD_MODEL_LOSS, fn, hidden)
+
+
+def check_dpo_loss(fn, hidden: bool = False) -> None:
+    """Exercise 5, against TRL's sigmoid DPO loss in float64. Hidden: more sizes and betas, float64, larger log-ratios."""
+    check(DPO_LOSS, fn, hidden)

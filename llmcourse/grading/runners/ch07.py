@@ -96,8 +96,41 @@ def run_lora_linear(cls: type, inputs: dict[str, Any]) -> Any:
         return [kind, merged(x), layer(x)]  # the LoRA layer itself must be unchanged by merge()
 
 
+def _gradients(loss: Any, inputs: tuple[torch.Tensor, ...]) -> list[torch.Tensor | None]:
+    """``d loss / d input`` for each input; all None when the loss is not a 0-dim tensor whose graph
+    reaches them (an answer that detached or returned a float)."""
+    if not (isinstance(loss, torch.Tensor) and loss.dim() == 0 and loss.requires_grad):
+        return [None] * len(inputs)
+    return list(torch.autograd.grad(loss, inputs, allow_unused=True))
+
+
+def run_reward_model_loss(fn: Callable[..., Any], inputs: tuple) -> Any:
+    """``reward_model_loss(chosen_rewards, rejected_rewards)`` on rewards that require gradients:
+    ``(loss, d loss / d chosen_rewards, d loss / d rejected_rewards)``."""
+    chosen, rejected = (_tensor(a).requires_grad_() for a in inputs)
+    loss = fn(chosen, rejected)
+    return (loss, *_gradients(loss, (chosen, rejected)))
+
+
+def run_dpo_loss(fn: Callable[..., Any], inputs: tuple) -> Any:
+    """``dpo_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta)``
+    with the policy's log-probabilities requiring gradients and the reference's not, as in training:
+    ``(what it returned, [whether each returned reward requires a gradient], d loss / d policy_chosen_logps,
+    d loss / d policy_rejected_logps)``, the loss being the first item returned."""
+    policy_chosen, policy_rejected, ref_chosen, ref_rejected = (_tensor(a) for a in inputs[:4])
+    policy_chosen.requires_grad_()
+    policy_rejected.requires_grad_()
+    out = fn(policy_chosen, policy_rejected, ref_chosen, ref_rejected, inputs[4])
+    triple = isinstance(out, (tuple, list)) and len(out) == 3
+    attached = [bool(isinstance(r, torch.Tensor) and r.requires_grad) for r in out[1:]] if triple else None
+    loss = out[0] if triple else out
+    return (out, attached, *_gradients(loss, (policy_chosen, policy_rejected)))
+
+
 RUNNERS: dict[str, Callable] = {
     "mask_prompt_tokens": run_mask_prompt_tokens,
     "sft_loss": run_sft_loss,
     "lora_linear": run_lora_linear,
+    "reward_model_loss": run_reward_model_loss,
+    "dpo_loss": run_dpo_loss,
 }
