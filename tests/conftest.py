@@ -103,6 +103,51 @@ def book_html(tmp_path_factory) -> Path:
     return Path(result["html"])
 
 
+# What each test needs, as markers (registered in pyproject.toml): `make test-fast` leaves these
+# out, `make test` runs everything. By file, by test name, or by the fixtures a test uses.
+MARKERS_BY_FILE = {
+    "test_book.py": ["book"],  # builds the book (and the instructor edition)
+    "test_browser.py": ["book", "browser"],
+    "test_lab.py": ["browser", "notebooks"],  # a chapter run in JupyterLab in Chromium
+    "test_gradebook_postgres.py": ["postgres"],
+    "test_colab_drift.py": ["notebooks", "slow"],  # every solution notebook on the oldest releases
+    "test_figures.py": ["notebooks"],  # chapters run twice
+    # whole classes graded end to end through the sandbox (course.grade), or trained
+    "test_autograde.py": ["slow"],  # with the mutation suite (course.mutants)
+    "test_hostile.py": ["slow"],
+    "test_isolation.py": ["slow"],
+    "test_instructor.py": ["slow"],
+    "test_instructor_exports.py": ["slow"],
+    "test_instructor_term.py": ["slow"],
+    "test_distributed_grading.py": ["slow"],
+    "test_releases.py": ["slow"],
+    "test_train.py": ["slow"],
+}
+MARKERS_BY_TEST = {
+    # the mutation suite, in process: every alternative and catalogued mistake of every exercise
+    ("test_grading_contract.py", "test_valid_alternatives_pass_and_mistakes_fail_in_process"): ["slow"],
+    ("test_grading_contract.py", "test_every_catalogued_mistake_is_named_by_the_visible_checks"): ["slow"],
+    ("test_grading_contract.py", "test_the_hidden_cases_charge_a_mistake_only_to_requirements_it_visibly_breaks"): [
+        "slow"
+    ],
+    ("test_notebooks.py", "test_student_editions_are_up_to_date"): ["slow"],  # a release of every chapter
+    ("test_bench.py", "test_quick_report_writes_the_page"): ["slow"],  # every benchmark, briefly
+    ("test_runners.py", "test_runners_import_no_checks_module_and_no_oracle"): ["slow"],
+    ("test_similarity.py", "test_class_report_lists_the_copied_pair_side_by_side"): ["slow"],  # course.grade
+}
+MARKERS_BY_FIXTURE = {"book_html": ["book"], "browser": ["browser"]}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        names = set(MARKERS_BY_FILE.get(item.path.name, []))
+        names.update(MARKERS_BY_TEST.get((item.path.name, item.originalname), []))
+        for fixture in set(getattr(item, "fixturenames", ())) & MARKERS_BY_FIXTURE.keys():
+            names.update(MARKERS_BY_FIXTURE[fixture])
+        for name in sorted(names):
+            item.add_marker(name)
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """Say loudly when the browser tests could not run (tests/test_browser.py)."""
     reason = getattr(config, "_llmcourse_browser_missing", None)
