@@ -143,7 +143,6 @@ def bump_version(part: str) -> str:
     for path, pattern in (
         (PROJECT / "pyproject.toml", r'(?m)^version = "[^"]+"'),
         (PROJECT / "CITATION.cff", r'(?m)^version: "[^"]+"'),
-        (PROJECT / "llmcourse" / "__init__.py", r'(?m)^__version__ = "[^"]+"'),
     ):
         if not path.is_file():
             continue
@@ -165,7 +164,6 @@ def tagged_release(part: str) -> str:
     paths = [
         "pyproject.toml",
         "CITATION.cff",
-        "llmcourse/__init__.py",
         "solutions",
         *(str(p.relative_to(PROJECT)) for p in written),
     ]

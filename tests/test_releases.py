@@ -169,16 +169,15 @@ def test_every_stamp_in_chapters_resolves_and_matches_its_set_up_cell(chapter):
         assert path is not None, f"{chapter}'s stamp {stamp} names checks that are neither current nor in git: {where}"
 
 
-def test_bump_version_moves_pyproject_and_the_package_together(tmp_path, monkeypatch):
-    (tmp_path / "llmcourse").mkdir()
+def test_bump_version_moves_pyproject_and_the_citation_together(tmp_path, monkeypatch):
     (tmp_path / "pyproject.toml").write_text(
         '[project]\nname = "llmcourse"\nversion = "0.3.9"\n\n[tool.x]\nversion = "keep"\n'
     )
-    (tmp_path / "llmcourse" / "__init__.py").write_text('"""x"""\n__version__ = "0.3.9"\n')
+    (tmp_path / "CITATION.cff").write_text('cff-version: 1.2.0\nversion: "0.3.9"\n')
     monkeypatch.setattr(course, "PROJECT", tmp_path)
     assert course.bump_version("patch") == "0.3.10" and course.course_release() == "v0.3.10"
     assert 'version = "keep"' in (tmp_path / "pyproject.toml").read_text()
-    assert '__version__ = "0.3.10"' in (tmp_path / "llmcourse" / "__init__.py").read_text()
+    assert 'version: "0.3.10"' in (tmp_path / "CITATION.cff").read_text()
 
 
 def test_a_release_is_refused_while_the_checks_are_uncommitted(monkeypatch, capsys):
