@@ -137,14 +137,16 @@ def pair_logps(model, tokenizer, pairs: Sequence[Pair]) -> tuple[torch.Tensor, t
 
 
 @torch.no_grad()
-def evaluate(policy, reference, tokenizer, pairs: Sequence[Pair], beta: float = 0.1, batch_size: int = 64) -> dict[str, float]:
-    """On held-out pairs: ``accuracy``, the share where the policy gives the chosen answer the higher
-    log-probability; ``logp_margin``, the mean of log p(chosen) - log p(rejected); and DPO's
-    implicit rewards against ``reference``: ``reward_margin`` (mean chosen - rejected reward) and
-    ``reward_accuracy`` (share with chosen reward > rejected reward; 0 while policy = reference)."""
+def evaluate(policy, reference, tokenizer, pairs: Sequence[Pair], beta: float = 0.1,
+             batch_size: int = 64) -> dict[str, dict[str, float]]:
+    """Held-out measures of all ``pairs`` (key ``"all"``) and of each kind of corruption:
+    ``accuracy``, the share of pairs where the policy gives the chosen answer the higher log-probability;
+    ``logp_margin``, the mean of log p(chosen) - log p(rejected); and DPO's implicit rewards against
+    ``reference``: ``reward_margin`` (mean chosen - rejected reward) and ``reward_accuracy`` (share with
+    chosen reward > rejected reward, as TRL logs it; 0 while the policy is the reference)."""
     policy.eval()
     reference.eval()
-    logps = {"pc": [], "pr": [], "rc": [], "rr": []}
+    logps: dict[str, list[torch.Tensor]] = {"pc": [], "pr": [], "rc": [], "rr": []}
     for i in range(0, len(pairs), batch_size):
         chunk = pairs[i: i + batch_size]
         for keys, model in ((("pc", "pr"), policy), (("rc", "rr"), reference)):
@@ -152,9 +154,13 @@ def evaluate(policy, reference, tokenizer, pairs: Sequence[Pair], beta: float = 
                 logps[key].append(values)
     pc, pr, rc, rr = (torch.cat(logps[k]) for k in ("pc", "pr", "rc", "rr"))
     _, chosen_rewards, rejected_rewards = dpo_loss(pc, pr, rc, rr, beta)
-    return {"accuracy": (pc > pr).float().mean().item(), "logp_margin": (pc - pr).mean().item(),
-            "reward_margin": (chosen_rewards - rejected_rewards).mean().item(),
-            "reward_accuracy": (chosen_rewards > rejected_rewards).float().mean().item()}
+    groups = {"all": torch.ones(len(pairs), dtype=torch.bool)}
+    for kind in sorted({p.corruption for p in pairs}):
+        groups[kind] = torch.tensor([p.corruption == kind for p in pairs])
+    return {name: {"accuracy": (pc > pr)[g].float().mean().item(), "logp_margin": (pc - pr)[g].mean().item(),
+                   "reward_margin": (chosen_rewards - rejected_rewards)[g].mean().item(),
+                   "reward_accuracy": (chosen_rewards > rejected_rewards)[g].float().mean().item()}
+            for name, g in groups.items()}
 
 
 # ---------------------------------------------------------------- training

@@ -7,7 +7,9 @@ import torch
 from torch import nn
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from llmcourse import finetune, lora
+import torch.nn.functional as F
+
+from llmcourse import finetune, lora, preference
 from llmcourse.grading import GradingError, ch07
 from llmcourse.grading.contract import array_of, check, float_of, mistake_answer, to_plain
 from llmcourse.grading.guards import scan_source
@@ -28,7 +30,8 @@ def answer(exercise, code):
 
 
 CHECKS = {"mask_prompt_tokens": ch07.check_mask_prompt_tokens, "sft_loss": ch07.check_sft_loss,
-          "lora_linear": ch07.check_lora_linear}
+          "lora_linear": ch07.check_lora_linear, "reward_model_loss": ch07.check_reward_model_loss,
+          "dpo_loss": ch07.check_dpo_loss}
 MISTAKES = [(key, m) for key, exercise in ch07.EXERCISES.items() for m in exercise.mistakes]
 
 
@@ -49,6 +52,16 @@ def test_visible_feedback_names_the_likely_mistake(key, mistake):
     ("lora_linear", "merge_in_place", 1),
     ("lora_linear", "A_zero", 1),
     ("lora_linear", "dropout_on_output", 1),
+    ("reward_model_loss", "log_of_sigmoid", 1),
+    ("reward_model_loss", "bce_on_probabilities", 1),
+    ("reward_model_loss", "detached", 1),
+    ("reward_model_loss", "sign_flipped", 2),
+    ("dpo_loss", "log_of_sigmoid", 1),
+    ("dpo_loss", "rewards_not_detached", 1),
+    ("dpo_loss", "rewards_without_beta", 1),
+    ("dpo_loss", "item", 1),
+    ("dpo_loss", "sign_flipped", 2),
+    ("dpo_loss", "wrong_pairs", 3),
 ])
 def test_partial_credit_follows_the_requirements(key, mistake_id, failed):
     exercise = ch07.EXERCISES[key]
@@ -163,3 +176,63 @@ def test_course_reference_of_the_loss_is_forbidden():
         ch07.check_sft_loss(finetune.sft_loss)
     with pytest.raises(GradingError, match="must be written by you"):
         ch07.check_mask_prompt_tokens(finetune.mask_prompt_tokens)
+
+
+def trl_sigmoid_dpo(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, beta):
+    """TRL 1.16's DPOTrainer._compute_loss with loss_type="sigmoid" (f_divergence_type="reverse_kl"),
+    copied from trl/trainer/dpo_trainer.py: TRL is not a dependency (its loss is inlined in the
+    trainer's forward pass, and it would pull in datasets, pandas and pyarrow)."""
+    chosen_logratios = chosen_logps - ref_chosen_logps
+    rejected_logratios = rejected_logps - ref_rejected_logps
+    delta_score = chosen_logratios - rejected_logratios
+    loss = (-F.logsigmoid(beta * delta_score)).mean()
+    return loss, beta * chosen_logratios.detach(), beta * rejected_logratios.detach()
+
+
+def trl_reward_loss(rewards_chosen, rewards_rejected):
+    """TRL's RewardTrainer loss without margins: -logsigmoid(rewards_chosen - rewards_rejected).mean()."""
+    return -F.logsigmoid(rewards_chosen - rewards_rejected).mean()
+
+
+def test_the_preference_oracles_agree_with_trls_formulas_and_the_course():
+    for case in ch07.DPO_LOSS.cases(True):
+        *logps, beta = case.inputs
+        logps = [torch.from_numpy(np.array(a)).double() for a in logps]
+        out, _, grad_c, grad_r = case.expected["tuple"]
+        loss_e, chosen_e, rejected_e = out["tuple"]
+        for loss, chosen, rejected in (trl_sigmoid_dpo(*logps, beta), preference.dpo_loss(*logps, beta)):
+            assert loss.item() == pytest.approx(float_of(loss_e), rel=1e-9)
+            np.testing.assert_allclose(chosen.numpy(), array_of(chosen_e), rtol=1e-6, atol=1e-6)
+            np.testing.assert_allclose(rejected.numpy(), array_of(rejected_e), rtol=1e-6, atol=1e-6)
+        pc, pr = (t.clone().requires_grad_() for t in logps[:2])
+        trl_sigmoid_dpo(pc, pr, *logps[2:], beta)[0].backward()
+        np.testing.assert_allclose(pc.grad.numpy(), array_of(grad_c), rtol=1e-6, atol=1e-12)
+        np.testing.assert_allclose(pr.grad.numpy(), array_of(grad_r), rtol=1e-6, atol=1e-12)
+    for case in ch07.REWARD_MODEL_LOSS.cases(True):
+        chosen, rejected = (torch.from_numpy(np.array(a)).double().requires_grad_() for a in case.inputs)
+        loss_e, grad_c, grad_r = case.expected["tuple"]
+        loss = trl_reward_loss(chosen, rejected)
+        assert loss.item() == pytest.approx(float_of(loss_e), rel=1e-9)
+        assert preference.reward_model_loss(chosen, rejected).item() == pytest.approx(float_of(loss_e), rel=1e-9)
+        loss.backward()
+        np.testing.assert_allclose(chosen.grad.numpy(), array_of(grad_c), rtol=1e-6, atol=1e-12)
+        np.testing.assert_allclose(rejected.grad.numpy(), array_of(grad_r), rtol=1e-6, atol=1e-12)
+
+
+def test_the_stable_cases_are_where_log_of_sigmoid_breaks():
+    """The visible "stable" cases are ones where log(sigmoid(x)) gives inf in float32, and the
+    float64 hidden ones, where it does in float64 too."""
+    for exercise in (ch07.REWARD_MODEL_LOSS, ch07.DPO_LOSS):
+        for case in exercise.cases(True):
+            if case.subcheck == "stable":
+                arrays = [torch.from_numpy(np.array(a)) for a in case.inputs[:4]]
+                margin = arrays[0] - arrays[1] if exercise is ch07.REWARD_MODEL_LOSS else \
+                    case.inputs[4] * ((arrays[0] - arrays[2]) - (arrays[1] - arrays[3]))
+                assert torch.isinf(torch.log(torch.sigmoid(margin))).any(), case.label
+
+
+def test_course_reference_of_the_preference_losses_is_forbidden():
+    with pytest.raises(GradingError, match="must be written by you"):
+        ch07.check_reward_model_loss(preference.reward_model_loss)
+    with pytest.raises(GradingError, match="must be written by you"):
+        ch07.check_dpo_loss(preference.dpo_loss)

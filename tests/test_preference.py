@@ -121,12 +121,17 @@ def test_a_short_dpo_run_separates_the_pairs_it_trains_on():
     reference = GPT(GPTConfig(vocab_size=64, block_size=256, n_layer=1, n_head=2, n_embd=16))
     policy = GPT(GPTConfig(vocab_size=64, block_size=256, n_layer=1, n_head=2, n_embd=16))
     policy.load_state_dict(reference.state_dict())
-    before = pref.evaluate(policy, reference, tok, train)
+    before = pref.evaluate(policy, reference, tok, train)["all"]
     assert before["reward_margin"] == 0 and before["reward_accuracy"] == 0  # policy = reference
     history = pref.dpo_train(policy, reference, tok, train, steps=12, batch_size=8, lr=3e-3, beta=0.5, progress=False)
     assert len(history["loss"]) == 12 and history["loss"][0] == pytest.approx(math.log(2), abs=1e-4)
-    after = pref.evaluate(policy, reference, tok, train, beta=0.5)
+    after = pref.evaluate(policy, reference, tok, train, beta=0.5)["all"]
     assert after["reward_margin"] > 0 and after["reward_accuracy"] > 0.5
     assert after["logp_margin"] > before["logp_margin"]
-    assert set(pref.evaluate(policy, reference, tok, test)) == {"accuracy", "logp_margin", "reward_margin", "reward_accuracy"}
+    held_out = pref.evaluate(policy, reference, tok, test)
+    assert set(held_out) == {"all"} | {p.corruption for p in test}
+    assert set(held_out["all"]) == {"accuracy", "logp_margin", "reward_margin", "reward_accuracy"}
+    n = {kind: sum(p.corruption == kind for p in test) for kind in set(held_out) - {"all"}}
+    assert held_out["all"]["logp_margin"] == pytest.approx(
+        sum(held_out[k]["logp_margin"] * n[k] for k in n) / len(test), rel=1e-5)
     assert all(not p.requires_grad or p.grad is None for p in reference.parameters())  # the reference is never trained
