@@ -3,6 +3,7 @@ caught (Hugging Face's and the course's blocks, the fused attention kernel, Hugg
 the course's losses), the trusted causal_mask stand-in, and oracles that agree with
 Hugging Face's own models."""
 
+import copy
 import math
 
 import pytest
@@ -12,10 +13,10 @@ from transformers import GPT2Config, GPT2LMHeadModel, GPT2Model
 
 import llmcourse.attention
 import llmcourse.gpt
-from llmcourse import losses
-from llmcourse.grading import GradingError, ch03
+from llmcourse import losses, train
+from llmcourse.grading import GradingError, ch03, contract
 from llmcourse.grading.alternatives import alternatives_of
-from llmcourse.grading.contract import check, mistake_answer
+from llmcourse.grading.contract import check, failure_of, mistake_answer, to_plain
 from llmcourse.grading.guards import scan_source
 
 ALTERNATIVE_CODE = alternatives_of(
@@ -37,7 +38,13 @@ def answer(exercise, code, **names):
     return namespace[exercise.name]
 
 
-CHECKS = {"causal_mask": ch03.check_causal_mask, "causal_lm_loss": ch03.check_causal_lm_loss, "block": ch03.check_block}
+CHECKS = {
+    "causal_mask": ch03.check_causal_mask,
+    "causal_lm_loss": ch03.check_causal_lm_loss,
+    "block": ch03.check_block,
+    "gpt": ch03.check_gpt,
+    "train_step": ch03.check_train_step,
+}
 MISTAKES = [(key, m) for key, exercise in ch03.EXERCISES.items() for m in exercise.mistakes]
 
 
@@ -71,6 +78,13 @@ def test_messages_say_the_inputs_and_the_values():
         ("block", "nan_padding", 1),
         ("block", "exact_gelu", 3),
         ("causal_mask", "float", 1),
+        ("gpt", "counts_ignored", 1),
+        ("gpt", "last_position_only", 1),
+        ("gpt", "tied_by_copy", 4),
+        ("train_step", "no_zero_grad", 1),
+        ("train_step", "clip_by_value", 1),
+        ("train_step", "returns_tensor", 1),
+        ("train_step", "no_train_mode", 1),
     ],
 )
 def test_partial_credit_follows_the_requirements(key, mistake_id, failed):
@@ -293,3 +307,100 @@ def test_the_course_block_with_gpt2_weights_matches_the_block_oracle():
     torch.testing.assert_close(
         got.double(), torch.from_numpy(ch03.array_of(case.expected).copy()), atol=5e-5, rtol=1e-4
     )
+
+
+# ---------------------------------------------------------------- exercises 4 and 5: the GPT and its training step
+
+
+def _solution(exercise, code):
+    namespace = {name: contract.load_qualname(target) for name, target in exercise.depends.items()}
+    exec(code, namespace)
+    return namespace[exercise.name]
+
+
+class SubclassesCourseGPT(llmcourse.gpt.GPT):
+    pass
+
+
+class WrapsGPT2LMHeadModel(nn.Module):
+    """The required modules, computed by transformers' model."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.inner = llmcourse.gpt.to_hf(llmcourse.gpt.GPT(config))
+        self.transformer, self.lm_head = self.inner.transformer, self.inner.lm_head
+
+    def forward(self, idx, targets=None):
+        return self.inner(idx).logits, None
+
+
+@pytest.mark.parametrize(
+    "cls, used",
+    [(SubclassesCourseGPT, r"llmcourse\.gpt\.GPT"), (WrapsGPT2LMHeadModel, r"llmcourse\.gpt\.(GPT|to_hf)")],
+)
+def test_forbidden_gpt_routes_are_caught_and_named(cls, used):
+    with pytest.raises(GradingError, match=f"must be written by you.*{used}"):
+        ch03.check_gpt(cls)
+
+
+def test_forbidden_train_step_routes_are_caught():
+    with pytest.raises(GradingError, match="must be written by you.*llmcourse.train.train_step"):
+        ch03.check_train_step(lambda *args: train.train_step(*args))
+    assert scan_source("from transformers import Trainer", ch03.TRAIN_STEP.forbidden.names)
+    assert scan_source("from llmcourse.train import train_step as mine", ch03.TRAIN_STEP.forbidden.names)
+    assert scan_source("from transformers import GPT2LMHeadModel", ch03.GPT_EXERCISE.forbidden.names)
+
+
+def test_gpt_uses_a_trusted_block_and_puts_the_students_back():
+    wrong = mistake_answer(ch03.BLOCK, next(m for m in ch03.BLOCK.mistakes if m.id == "post_ln"))
+    namespace = {"Block": wrong}
+    exec(ch03._GPT_SOLUTION, namespace)
+    ch03.check_gpt(namespace["GPT"], hidden=True)
+    assert namespace["Block"] is wrong
+
+
+def test_the_gpt_oracle_is_what_the_course_gpt_computes_with_shifted_targets():
+    """The course's llmcourse.gpt.GPT (nanoGPT's convention: targets already shifted, -100 ignored)
+    with the case's weights gives every expected result: the logits of GPT2LMHeadModel, and its
+    loss with labels one token longer, shifted inside."""
+    for case in ch03.GPT_EXERCISE.cases(True):
+        got = to_plain(ch03.RUNNERS["gpt"](llmcourse.gpt.GPT, copy.deepcopy(case.inputs)))
+        assert failure_of(ch03.GPT_EXERCISE, case, got) is None, case.label
+
+
+def test_the_train_step_oracle_is_what_the_course_train_step_does():
+    for case in ch03.TRAIN_STEP.cases(True):
+        got = to_plain(ch03.RUNNERS["train_step"](train.train_step, copy.deepcopy(case.inputs)))
+        assert failure_of(ch03.TRAIN_STEP, case, got) is None, case.label
+
+
+def test_the_train_step_cases_clip_only_where_they_say():
+    """Clipping is active in every clip case and in no other, so a clipping mistake costs the clip
+    requirement only (AdamW hides clipping: its first step divides the gradient by its own size)."""
+    for case in ch03.TRAIN_STEP.cases(True):
+        assert ("clipping active" in case.label) == (case.subcheck == "clip"), case.label
+        if case.subcheck == "clip":
+            assert case.inputs["optimizer"][0] == "sgd"
+
+
+def test_the_tied_check_accepts_a_head_without_a_module_and_the_other_way_round():
+    """Tying wte to the head's Parameter (nanoGPT) or using wte.weight directly both pass."""
+    code = _solution_variant(
+        ("        self.lm_head.weight = self.transformer.wte.weight\n", ""),
+        ("logits = self.lm_head(x)", "logits = x @ self.transformer.wte.weight.T"),
+        ("        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)\n", ""),
+    )
+    ch03.check_gpt(_solution(ch03.GPT_EXERCISE, code), hidden=True)
+    code = _solution_variant(
+        ("self.lm_head.weight = self.transformer.wte.weight", "self.transformer.wte.weight = self.lm_head.weight")
+    )
+    ch03.check_gpt(_solution(ch03.GPT_EXERCISE, code), hidden=True)
+
+
+def _solution_variant(*replacements):
+    return ch03._variant(ch03._GPT_SOLUTION, *replacements)
+
+
+def test_the_solutions_pass():
+    ch03.check_gpt(_solution(ch03.GPT_EXERCISE, ch03._GPT_SOLUTION), hidden=True)
+    ch03.check_train_step(_solution(ch03.TRAIN_STEP, ch03._STEP_SOLUTION), hidden=True)
