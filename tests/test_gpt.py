@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from llmcourse.gpt import GPT, GPTConfig, KVCache, from_hf, generate, greedy, to_hf
+from llmcourse.gpt import GPT, Block, GPTConfig, KVCache, from_hf, generate, greedy, to_hf
 
 transformers = pytest.importorskip("transformers")
 
@@ -394,3 +394,10 @@ def test_greedy_match_length_counts_the_verbatim_prefix():
     wrong[0, 0] = (wrong[0, 0] + 1) % 97  # the first token differs: nothing reproduced
     wrong[1, 4] = (wrong[1, 4] + 1) % 97  # the fifth differs: four reproduced
     assert greedy_match_length(model, prefixes, wrong).tolist() == [0, 4, 6]
+
+
+def test_a_block_on_its_own_needs_no_layer_index():
+    """Block(config) alone (the stand-in the chapter 03 checks give a student's GPT) is slot 0."""
+    config = GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=8)
+    block = Block(config)
+    assert block.attn.layer_idx == 0 and block(torch.randn(1, 3, 8)).shape == (1, 3, 8)

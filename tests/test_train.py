@@ -124,3 +124,29 @@ def test_document_cross_entropy_matches_a_direct_computation():
 def test_cli_refuses_to_overwrite_the_bundled_checkpoint_with_a_tiny_run():
     with pytest.raises(SystemExit):
         train.parse_args(["--preset", "tiny"])
+
+
+def test_train_step_clears_clips_and_returns_a_float():
+    """train.train_step: train mode, no gradient carried over, one global norm, one update."""
+    from llmcourse.gpt import GPT, GPTConfig
+
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=8)).eval()
+    twin = GPT(model.config)
+    twin.load_state_dict(model.state_dict())
+    x, y = torch.randint(11, (2, 8)), torch.randint(11, (2, 8))
+    for p in model.parameters():  # stale gradients must not reach the step
+        p.grad = torch.ones_like(p)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    loss = train.train_step(model, (x, y), optimizer, max_grad_norm=0.01)
+    assert type(loss) is float and model.training
+
+    _, expected_loss = twin(x, y)
+    expected_loss.backward()
+    norm = torch.sqrt(sum(p.grad.pow(2).sum() for p in twin.parameters()))
+    with torch.no_grad():
+        for p in twin.parameters():
+            p -= 0.1 * p.grad * min(1.0, 0.01 / (norm.item() + 1e-6))
+    assert math.isclose(loss, expected_loss.item(), rel_tol=1e-6)
+    for a, b in zip(model.parameters(), twin.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
