@@ -5,9 +5,12 @@
   strided ``nn.Conv2d`` whose kernel is the linear layer's weight reshaped.
 - :func:`clip_loss`: CLIP's symmetric contrastive loss (*Learning Transferable Visual Models From
   Natural Language Supervision*, 2021).
-- :class:`DigitCaptioner`: the LLaVA recipe (*Visual Instruction Tuning*, 2023) at toy scale: a
-  small image encoder, a linear projection into a frozen language model's embedding space, and
-  the language model writing the caption; trained on scikit-learn's 8x8 handwritten digits.
+- :func:`build_inputs`: LLaVA's connector (*Visual Instruction Tuning*, 2023): projected image
+  features, then the prompt's and the caption's token embeddings, right-padded, with the
+  attention mask and the labels (-100 everywhere but on the caption) a causal LM trains on.
+- :class:`DigitCaptioner`: the LLaVA recipe at toy scale: a small image encoder, a linear
+  projection into a frozen language model's embedding space, and the language model writing the
+  caption; trained on scikit-learn's 8x8 handwritten digits.
 - :func:`draw_connectors`: diagrams of how BLIP-2, Flamingo, IDEFICS/OpenFlamingo and LLaVA feed
   images to a language model.
 """
@@ -103,6 +106,45 @@ def caption_of(label: int) -> str:
     return f"the number {DIGIT_WORDS[int(label)]}"
 
 
+# ---------------------------------------------------------------- LLaVA's connector
+
+
+def build_inputs(
+    image_features: torch.Tensor,
+    projector: nn.Module,
+    prompt_ids: list[torch.Tensor],
+    caption_ids: list[torch.Tensor],
+    embed: nn.Module,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """What a LLaVA-style model feeds its language model, and what it trains it on.
+
+    ``image_features`` (B, N, D_img) go through ``projector`` (D_img -> D); row ``b`` of the
+    sequence is then the N visual tokens, ``embed(prompt_ids[b])`` and ``embed(caption_ids[b])``
+    (``prompt_ids`` and ``caption_ids``: lists of B 1-D LongTensors of any lengths), and rows are
+    right-padded to the longest. Returns
+
+    - ``inputs_embeds`` (B, T, D) in the embedding's dtype, T = N + max(len(prompt) + len(caption)),
+      zeros on padding;
+    - ``attention_mask`` (B, T) torch.long: 1 on the image, prompt and caption positions, 0 on padding;
+    - ``labels`` (B, T) torch.long: the caption's ids on its own positions, -100 everywhere else
+      (image, prompt, padding). Not shifted: the model predicts ``labels[:, t + 1]`` at position t.
+    """
+    visual = projector(image_features).to(embed.weight.dtype)  # (B, N, D)
+    B, N, D = visual.shape
+    device = visual.device
+    lengths = [N + len(p) + len(c) for p, c in zip(prompt_ids, caption_ids)]
+    T = max(lengths)
+    inputs_embeds = visual.new_zeros(B, T, D)
+    attention_mask = torch.zeros(B, T, dtype=torch.long, device=device)
+    labels = torch.full((B, T), -100, dtype=torch.long, device=device)
+    for b, (prompt, caption) in enumerate(zip(prompt_ids, caption_ids)):
+        text = embed(torch.cat([prompt, caption]).to(device))  # (len(prompt) + len(caption), D)
+        inputs_embeds[b, : lengths[b]] = torch.cat([visual[b], text])
+        attention_mask[b, : lengths[b]] = 1
+        labels[b, lengths[b] - len(caption) : lengths[b]] = caption.to(device)
+    return inputs_embeds, attention_mask, labels
+
+
 # ---------------------------------------------------------------- a LLaVA-style captioner
 
 
@@ -125,12 +167,15 @@ class DigitEncoder(nn.Module):
 class DigitCaptioner(nn.Module):
     """LLaVA at toy scale: image features -> linear projection W -> a frozen language model.
 
-    The projected features are "visual tokens" put before the caption's token embeddings; only
-    the encoder and the projection are trained, the language model (``lm``, a Hugging Face causal
-    LM such as course-gpt) stays frozen.
+    The projected features are "visual tokens" put before the prompt and the caption, by
+    ``connector`` (:func:`build_inputs` or an answer with its signature); only the encoder and the
+    projection are trained, the language model (``lm``, a Hugging Face causal LM such as
+    course-gpt) stays frozen.
     """
 
-    def __init__(self, lm, tokenizer, encoder: DigitEncoder | None = None, prompt: str = " the number", image_first: bool = False) -> None:
+    def __init__(
+        self, lm, tokenizer, encoder: DigitEncoder | None = None, prompt: str = " the number", connector=build_inputs
+    ) -> None:
         super().__init__()
         self.encoder = encoder or DigitEncoder()
         self.lm, self.tokenizer = lm, tokenizer
@@ -139,56 +184,43 @@ class DigitCaptioner(nn.Module):
         self.lm.eval()
         self.projection = nn.Linear(self.encoder.width, lm.get_input_embeddings().weight.shape[1])  # LLaVA's W
         self.eos = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0
-        self.prompt, self.image_first = prompt, image_first
+        self.prompt, self.connector = prompt, connector
         self.prompt_ids = tokenizer.encode(prompt) if prompt else []
+        # each digit's caption after the prompt, then the end token: " seven" <eos> after " the number"
+        self.digit_ids = [tokenizer.encode((" " + caption_of(d))[len(prompt) :]) + [self.eos] for d in range(10)]
 
     def train(self, mode: bool = True):  # the language model stays in eval mode
         super().train(mode)
         self.lm.eval()
         return self
 
-    def visual_tokens(self, images: torch.Tensor) -> torch.Tensor:
-        return self.projection(self.encoder(images))  # (B, N, lm_dim)
+    def _ids(self, ids: list[int]) -> torch.Tensor:
+        return torch.tensor(ids, dtype=torch.long, device=self.projection.weight.device)
 
-    def caption_ids(self, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Token ids of each label's caption followed by the end token, padded; and a mask."""
-        seqs = [self.tokenizer.encode((" " + caption_of(label))[len(self.prompt):]) + [self.eos] for label in labels.tolist()]
-        T = max(len(s) for s in seqs)
-        ids = torch.full((len(seqs), T), self.eos, dtype=torch.long)
-        mask = torch.zeros(len(seqs), T, dtype=torch.bool)
-        for i, s in enumerate(seqs):
-            ids[i, : len(s)], mask[i, : len(s)] = torch.tensor(s), True
-        return ids, mask
+    def caption_ids(self, labels: torch.Tensor) -> list[torch.Tensor]:
+        """The token ids of each label's caption after the prompt, followed by the end token."""
+        return [self._ids(self.digit_ids[label]) for label in labels.tolist()]
 
-    def _inputs(self, images: torch.Tensor) -> torch.Tensor:
-        """The prompt's embeddings (``self.prompt`` then ``self.image_first`` decides the order)
-        and the visual tokens: what the language model reads before it writes."""
-        device = self.projection.weight.device
-        visual = self.visual_tokens(images.to(device))
-        if not self.prompt_ids:
-            return visual
-        prompt = self.lm.get_input_embeddings()(torch.tensor(self.prompt_ids, device=device)).expand(len(images), -1, -1)
-        return torch.cat([visual, prompt] if self.image_first else [prompt, visual], dim=1)
+    def _connect(self, images: torch.Tensor, captions: list[torch.Tensor]):
+        """``connector``'s (inputs_embeds, attention_mask, labels) for the images and captions."""
+        features = self.encoder(images.to(self.projection.weight.device))  # (B, N, width)
+        prompts = [self._ids(self.prompt_ids) for _ in captions]
+        return self.connector(features, self.projection, prompts, captions, self.lm.get_input_embeddings())
 
     def loss(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Next-token cross-entropy on the caption's tokens only (the language model frozen)."""
-        device = self.projection.weight.device
-        ids, mask = self.caption_ids(labels)
-        ids, mask = ids.to(device), mask.to(device)
-        context = self._inputs(images)
-        inputs = torch.cat([context, self.lm.get_input_embeddings()(ids[:, :-1])], dim=1)
-        logits = self.lm(inputs_embeds=inputs).logits[:, context.shape[1] - 1 :]  # predicts ids[:, 0:]
-        targets = ids.masked_fill(~mask, -100)
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+        """The next-token cross-entropy on the caption's tokens only: the logits at position t are
+        scored against ``targets[:, t + 1]``, what ``lm(..., labels=targets).loss`` computes."""
+        inputs_embeds, attention_mask, targets = self._connect(images, self.caption_ids(labels))
+        logits = self.lm(inputs_embeds=inputs_embeds, attention_mask=attention_mask).logits  # (B, T, V)
+        return F.cross_entropy(logits[:, :-1].flatten(0, 1), targets[:, 1:].flatten(), ignore_index=-100)
 
     @torch.no_grad()
     def generate(self, images: torch.Tensor, max_new_tokens: int = 6) -> list[str]:
-        """Greedy captions (the language model writes after the visual tokens)."""
-        device = self.projection.weight.device
-        embeds = self._inputs(images)
+        """Greedy captions: the language model writes after the visual tokens and the prompt."""
+        embeds, _, _ = self._connect(images, [self._ids([]) for _ in range(len(images))])  # no padding: one prompt
         wte = self.lm.get_input_embeddings()
-        out = torch.empty(len(images), 0, dtype=torch.long, device=device)
-        done = torch.zeros(len(images), dtype=torch.bool, device=device)
+        out = torch.empty(len(images), 0, dtype=torch.long, device=embeds.device)
+        done = torch.zeros(len(images), dtype=torch.bool, device=embeds.device)
         for _ in range(max_new_tokens):
             next_id = self.lm(inputs_embeds=embeds).logits[:, -1].argmax(-1)
             next_id = next_id.masked_fill(done, self.eos)

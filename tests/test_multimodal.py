@@ -5,6 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import transformers.models.clip.modeling_clip as hf_clip
+from torch import nn
 
 from llmcourse import multimodal as mm
 
@@ -64,8 +65,42 @@ def test_captioner_trains_only_the_connector_and_writes_captions():
     assert not lm.training
     accuracy, captions = mm.caption_accuracy(cap, te[:5], yte[:5])
     assert len(captions) == 5 and all(c.startswith("the number") for c in captions) and 0 <= accuracy <= 1
-    ids, mask = cap.caption_ids(torch.tensor([7, 0]))
-    assert tok.decode(ids[0][mask[0]][:-1].tolist()) == " seven" and ids[0][mask[0]][-1] == cap.eos
+    seven, zero = cap.caption_ids(torch.tensor([7, 0]))
+    assert tok.decode(seven[:-1].tolist()) == " seven" and seven[-1] == cap.eos
+    assert len(zero) == 4, '" z" "er" "o" <eos>'
+
+
+def test_build_inputs_lays_out_image_prompt_caption_and_right_padding():
+    torch.manual_seed(0)
+    features = torch.randn(2, 3, 5, dtype=torch.float64)
+    projector, embed = nn.Linear(5, 4).double(), nn.Embedding(10, 4)
+    prompts, captions = [torch.tensor([1, 2]), torch.tensor([3])], [torch.tensor([4]), torch.tensor([5, 6, 7])]
+    inputs_embeds, attention_mask, labels = mm.build_inputs(features, projector, prompts, captions, embed)
+    assert inputs_embeds.shape == (2, 7, 4) and inputs_embeds.dtype == torch.float32, "T = 3 + max(2 + 1, 1 + 3)"
+    visual = projector(features).float()
+    padded = torch.cat([visual[0], embed(torch.tensor([1, 2, 4])), torch.zeros(1, 4)])
+    torch.testing.assert_close(inputs_embeds[0], padded)
+    torch.testing.assert_close(inputs_embeds[1], torch.cat([visual[1], embed(torch.tensor([3, 5, 6, 7]))]))
+    assert attention_mask.tolist() == [[1, 1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 1, 1, 1]]
+    assert labels.tolist() == [[-100, -100, -100, -100, -100, 4, -100], [-100, -100, -100, -100, 5, 6, 7]]
+    inputs_embeds.sum().backward()
+    assert projector.weight.grad is not None and embed.weight.grad is not None
+
+
+def test_the_captioners_loss_is_the_models_own_loss_with_these_labels():
+    """The LM shifts the labels itself: the captioner's loss is GPT2LMHeadModel(..., labels=...).loss,
+    over the caption's tokens only."""
+    from llmcourse import models
+
+    lm, tok = models.load("course-gpt", device="cpu")
+    cap = mm.DigitCaptioner(lm, tok)
+    tr, ytr, _, _ = mm.load_digits_split()
+    images, digits = tr[:4], torch.tensor([7, 0, 1, 0])
+    inputs_embeds, attention_mask, labels = cap._connect(images, cap.caption_ids(digits))
+    assert (labels != -100).sum(1).tolist() == [2, 4, 2, 4], "the word and <eos>; zero is three pieces"
+    with torch.no_grad():
+        own = lm(inputs_embeds=inputs_embeds, attention_mask=attention_mask, labels=labels).loss
+        torch.testing.assert_close(cap.loss(images, digits), own)
 
 
 def test_diagrams_draw():

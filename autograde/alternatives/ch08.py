@@ -84,4 +84,52 @@ def clip_loss(image_embeds, text_embeds, temperature):
     return 0.5 * loss_i + 0.5 * loss_t
 ''',
     ),
+    "build_inputs": (
+        r'''import torch
+from torch.nn.utils.rnn import pad_sequence
+def build_inputs(image_features, projector, prompt_ids, caption_ids, embed):
+    visual = projector(image_features).to(embed.weight.dtype)
+    rows, masks, targets = [], [], []
+    for v, p, c in zip(visual, prompt_ids, caption_ids):
+        rows.append(torch.cat([v, embed(p), embed(c)]))
+        masks.append(torch.ones(len(rows[-1]), dtype=torch.long))
+        targets.append(torch.cat([torch.full((len(v) + len(p),), -100, dtype=torch.long), c]))
+    return (pad_sequence(rows, batch_first=True), pad_sequence(masks, batch_first=True),
+            pad_sequence(targets, batch_first=True, padding_value=-100))
+''',
+        r'''import torch
+def build_inputs(image_features, projector, prompt_ids, caption_ids, embed):
+    # LLaVA's way: placeholder positions for the image, then masked_scatter of the projected features
+    B, N, _ = image_features.shape
+    lengths = torch.tensor([N + len(p) + len(c) for p, c in zip(prompt_ids, caption_ids)])
+    T = int(lengths.max())
+    ids = torch.zeros(B, T, dtype=torch.long)
+    labels = torch.full((B, T), -100)
+    for b, (p, c) in enumerate(zip(prompt_ids, caption_ids)):
+        end = int(lengths[b])
+        ids[b, N:end] = torch.cat([p, c])
+        labels[b, end - len(c):end] = c
+    real = torch.arange(T)[None, :] < lengths[:, None]  # (B, T)
+    image = torch.arange(T)[None, :].expand(B, T) < N  # (B, T)
+    text = embed(ids) * (real & ~image).unsqueeze(-1)  # zeros at the image and padding positions
+    inputs_embeds = text.masked_scatter(image.unsqueeze(-1), projector(image_features).to(text.dtype))
+    return inputs_embeds, real.long(), labels
+''',
+        r'''import torch
+import torch.nn.functional as F
+def build_inputs(image_features, projector, prompt_ids, caption_ids, embed):
+    visual = projector(image_features).to(embed.weight.dtype)
+    N = visual.shape[1]
+    T = N + max(len(p) + len(c) for p, c in zip(prompt_ids, caption_ids))
+    embeds, masks, labels = [], [], []
+    for b in range(visual.shape[0]):
+        row = torch.cat([visual[b], embed(prompt_ids[b]), embed(caption_ids[b])])  # (L, D)
+        pad = T - row.shape[0]
+        embeds.append(F.pad(row, (0, 0, 0, pad)))
+        masks.append(F.pad(torch.ones(row.shape[0], dtype=torch.long), (0, pad)))
+        label = torch.cat([torch.full((N + len(prompt_ids[b]),), -100), caption_ids[b]])
+        labels.append(F.pad(label, (0, pad), value=-100))
+    return torch.stack(embeds), torch.stack(masks), torch.stack(labels)
+''',
+    ),
 }

@@ -69,8 +69,49 @@ def run_clip_loss(fn: Callable[..., Any], inputs: tuple) -> Any:
     return (loss, image.grad, text.grad)
 
 
+def connector_parts(inputs: dict[str, Any]) -> tuple[torch.Tensor, nn.Module, list, list, nn.Embedding]:
+    """The case's ``(image_features, projector, prompt_ids, caption_ids, embed)``: the projector an
+    ``nn.Linear`` or LLaVA-1.5's MLP (Linear, GELU, Linear) in the features' dtype, the embedding
+    in ``inputs["dtype"]``, each with the case's weights."""
+    features = torch.from_numpy(np.array(inputs["features"]))
+    weights = [torch.from_numpy(np.array(w)) for w in inputs["weights"]]
+    D_img, D = features.shape[-1], weights[0].shape[0]
+    if inputs["projector"] == "linear":
+        projector: nn.Module = nn.Linear(D_img, D, dtype=features.dtype)
+    else:
+        dtype = features.dtype
+        projector = nn.Sequential(nn.Linear(D_img, D, dtype=dtype), nn.GELU(), nn.Linear(D, D, dtype=dtype))
+    table = torch.from_numpy(np.array(inputs["embedding"]))
+    embed = nn.Embedding(table.shape[0], table.shape[1], dtype=getattr(torch, inputs["dtype"]))
+    with torch.no_grad():
+        for param, weight in zip(projector.parameters(), weights, strict=True):
+            param.copy_(weight)
+        embed.weight.copy_(table)
+    prompts = [torch.from_numpy(np.array(ids, dtype=np.int64)) for ids in inputs["prompts"]]
+    captions = [torch.from_numpy(np.array(ids, dtype=np.int64)) for ids in inputs["captions"]]
+    return features, projector, prompts, captions, embed
+
+
+def run_build_inputs(fn: Callable[..., Any], inputs: dict[str, Any]) -> Any:
+    """``build_inputs(image_features, projector, prompt_ids, caption_ids, embed)``; when the case
+    asks for gradients, ``(result, grads)``: the gradients of ``0.5 * (inputs_embeds ** 2).sum()``
+    with respect to the projector's parameters and the embedding's weight (each None where none
+    reaches it), or None when the result holds no inputs_embeds with a graph."""
+    features, projector, prompts, captions, embed = connector_parts(inputs)
+    result = fn(features, projector, prompts, captions, embed)
+    if not inputs["grad"]:
+        return result
+    embeds = result[0] if isinstance(result, (tuple, list)) and len(result) == 3 else None
+    if not (isinstance(embeds, torch.Tensor) and embeds.requires_grad):
+        return (result, None)
+    params = [*projector.parameters(), embed.weight]
+    loss = 0.5 * (embeds.double() ** 2).sum()
+    return (result, torch.autograd.grad(loss, params, allow_unused=True))
+
+
 RUNNERS: dict[str, Callable] = {
     "patchify": run_patchify,
     "patch_embedding": run_patch_embedding,
     "clip_loss": run_clip_loss,
+    "build_inputs": run_build_inputs,
 }
