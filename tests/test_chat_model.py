@@ -7,7 +7,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2LMHeadModel
 
-from llmcourse import chat_model, models
+from llmcourse import chat_model, data, models
 from llmcourse.finetune import IGNORE
 from llmcourse.serving import chat, local_server
 
@@ -81,9 +81,10 @@ def test_packing_keeps_conversations_whole():
 
 def test_the_grammar_data_has_known_answers():
     rng = random.Random(0)
-    question, steps, total = chat_model.three_numbers(rng)
-    assert eval(question[8:-1].replace("plus", "+").replace("minus", "-")) == total
-    assert steps[-1].endswith(f"is {total}.")
+    question, steps, total = chat_model.count_on(rng)
+    start, hops = int(question.split()[-1][:-1]), len(steps)
+    assert total == start + hops and question == f"What number comes {data.NUMBER_WORDS[hops]} after {start}?"
+    assert steps[-1] == f"After {total - 1} comes {total}."
     examples, (query, answer) = chat_model.icl_items("spell", 4, rng)
     assert len(examples) == 4 and query not in dict(examples) and answer == "-".join(query)
     facts = chat_model.story_facts(
@@ -98,12 +99,15 @@ def test_the_grammar_data_has_known_answers():
     )
 
 
-def test_the_local_server_answers_with_it():
-    with local_server("course-chat") as (client, model):
-        assert model == "course-chat"
-        assert chat(client, model, MESSAGES, temperature=0, max_tokens=12) == "d-o-g"
-        answer = chat(client, model, [{"role": "user", "content": "What is the plural of fox?"}], temperature=0)
-        assert answer == "The plural of fox is foxes."
+def test_the_local_server_answers_with_it(loaded):
+    """The server renders the same template and decodes greedily: its answers are the in-process ones."""
+    model, tokenizer = loaded
+    questions = [MESSAGES, [{"role": "user", "content": "What is the plural of fox?"}]]
+    expected = chat_model.reply(model, tokenizer, questions, max_new_tokens=16)
+    with local_server("course-chat") as (client, name):
+        assert name == "course-chat"
+        answers = [chat(client, name, messages, temperature=0, max_tokens=16) for messages in questions]
+    assert answers == expected and all(answers)
 
 
 def test_a_scaled_down_training_run_writes_a_loadable_folder(tmp_path):

@@ -234,6 +234,32 @@ def test_connect_without_a_key_uses_the_local_server(monkeypatch, tmp_path):
     assert "sk-from-env" not in repr(client)
 
 
+def test_connect_picks_the_local_model_only_without_a_key(monkeypatch, tmp_path):
+    """Chapter 06 asks for course-chat offline; with a key the API model is used, never a local name."""
+    from llmcourse import serving
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    calls = []
+
+    class Fake:
+        def __init__(self, model):
+            calls.append(model)
+
+        def __enter__(self):
+            return "client", calls[-1]
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(serving, "local_server", Fake)
+    with serving.connect(env_file=tmp_path / "missing.env", local_model="course-chat") as (_, model):
+        assert model == "course-chat"
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env")
+    with serving.connect(local_model="course-chat") as (_, model):
+        assert model == serving.DEFAULT_API_MODEL
+    assert calls == ["course-chat"]
+
+
 def test_the_chapter_never_shows_the_key(monkeypatch, capsys):
     """Chapter 06 reads the key only to say whether there is one; the cell that does so prints no key."""
     import nbformat
