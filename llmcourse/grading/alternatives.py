@@ -20,6 +20,7 @@ import ast
 import functools
 import re
 from pathlib import Path
+from typing import cast
 
 GRADING_DIR = Path(__file__).resolve().parent
 ALTERNATIVES_DIR = GRADING_DIR.parents[1] / "autograde" / "alternatives"  # the repository's, when there is one
@@ -57,7 +58,7 @@ def _read(path: Path) -> tuple[tuple[str, tuple[str, ...]], ...]:
     ]
     if len(values) != 1:
         raise ValueError(f"{path}: needs exactly one ALTERNATIVES = {{...}}")
-    found = ast.literal_eval(values[0])
+    found = ast.literal_eval(cast(ast.expr, values[0]))  # the assignment's value
     if not (
         isinstance(found, dict)
         and all(

@@ -31,11 +31,11 @@ from llmcourse.grading.contract import (
     GradingError,
     Mistake,
     SubCheck,
-    array_of,
     check,
     items_of,
     kind_of,
     to_plain,
+    values_of,
 )
 from llmcourse.grading.runners.ch01 import RUNNERS
 
@@ -231,7 +231,7 @@ def _checked_array(got: Any, expected: Any, *, what: str, context: str, n_column
         raise GradingError(f"{what} for {context}: expected a NumPy array (np.ndarray), got {kind_of(got)}")
     if got["tensor"]["kind"] != "numpy.ndarray":
         raise GradingError(f"{what} for {context}: expected a NumPy array (np.ndarray), got a {got['tensor']['kind']}")
-    a, e = array_of(got), array_of(expected)
+    a, e = values_of(got), values_of(expected)
     shape = e.shape if n_columns is None or e.ndim != 2 else (e.shape[0], n_columns)
     if a.shape != shape:
         hint = " (rows are documents, columns are terms)" if a.shape == shape[::-1] else ""
@@ -263,10 +263,11 @@ def expect_array(
     (the answer's vocabulary), the answer's columns are matched to ``terms`` by term first.
     """
     order = None if got_terms is None else _column_order(got_terms, terms, what=what, context=context)
-    a = _checked_array(got, expected, what=what, context=context, n_columns=None if order is None else len(got_terms))
+    n_columns = None if order is None or got_terms is None else len(got_terms)  # order: got_terms is a list
+    a = _checked_array(got, expected, what=what, context=context, n_columns=n_columns)
     _expect_values(
         a if order is None else a[:, order],
-        array_of(expected),
+        values_of(expected),
         what=what,
         context=context,
         terms=terms,
@@ -385,7 +386,7 @@ def _expect_zero_rows(matrix: Any, expected: Any, case: Case, *, what: str) -> N
     documents = case.inputs[0]
     if not (isinstance(matrix, dict) and "tensor" in matrix and matrix["tensor"]["kind"] == "numpy.ndarray"):
         raise GradingError(f"{what} for {case.label}: expected a NumPy array (np.ndarray), got {kind_of(matrix)}")
-    a, e = array_of(matrix).astype(np.float64), array_of(expected).astype(np.float64)
+    a, e = values_of(matrix).astype(np.float64), values_of(expected).astype(np.float64)
     if a.ndim != 2 or a.shape[0] != e.shape[0]:
         raise GradingError(
             f"{what} for {case.label}: expected one row per document ({e.shape[0]} rows), got shape {a.shape}; "
@@ -608,7 +609,7 @@ def _tfidf_compare(case: Case, got: Any, expected: Any) -> None:
     full = _checked_array(
         matrix, matrix_e, what="TF-IDF matrix", context=case.label, n_columns=None if order is None else len(got_terms)
     )
-    a, e = (full if order is None else full[:, order]), array_of(matrix_e)
+    a, e = (full if order is None else full[:, order]), values_of(matrix_e)
     if case.subcheck == "weights":  # the direction of each row: count x idf, whatever the normalisation
         _expect_values(
             _unit_rows(a),

@@ -304,7 +304,7 @@ def _attention_case(sub, q, k, v, mask, visible, dtype=torch.float32) -> Case:
     return Case(sub, (q, k, v, mask), to_plain((out.to(dtype), w.to(dtype))), label, visible)
 
 
-def _qkv(seed, batch, Tq, Tk, d, dv):
+def _qkv(seed, batch, Tq, Tk, d, dv) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     g = _seeded(seed)
     return (
         torch.randn(*batch, Tq, d, generator=g) * 2,

@@ -378,7 +378,7 @@ def _template_oracle(template: str, fields: dict) -> dict:
     return {"ok": "".join(literal + (str(fields[name]) if name is not None else "") for literal, name, _, _ in parts)}
 
 
-_TEMPLATE_CASES = [
+_TEMPLATE_CASES: list[tuple[str, str, dict[str, Any], bool]] = [
     # (sub-check, template, fields, visible)
     ("fill", "Write a {length}-line poem about {topic}.", {"length": 4, "topic": "summer"}, True),
     ("fill", "{name} and {name} again; {n} times", {"name": "Ada", "n": 2}, True),

@@ -26,6 +26,7 @@ import io
 import re
 from collections import Counter
 from pathlib import Path
+from typing import cast
 from urllib.parse import quote
 
 from llmcourse.grading.engine import SubmissionResult, exercises_of
@@ -75,7 +76,7 @@ def chapter_section(chapter: str, results: list[SubmissionResult]) -> str:
     excused = sum(r.status == "excused" for r in results)
     errors = [r for r in results if r.status == "error"]
     if graded:
-        scores = [r.score for r in graded]
+        scores = cast("list[float]", [r.score for r in graded])  # graded: every one has a score
         mean = sum(scores) / len(scores)
         parts.append(
             f"<p>{len(graded)} graded, {missing} missing, {excused} excused, {len(errors)} could not be graded; "

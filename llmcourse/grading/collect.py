@@ -125,6 +125,7 @@ def match(relative: str, chapters: list[str], chapter: str | None, mtime: float)
         if found_chapter is None:
             return f"a {lms} file without a chapter id in its name: pass the chapter (--chapter)"
         stamp = _timestamp(m.group("timestamp")) if "timestamp" in m.groupdict() else None
+        order: tuple  # Found.order
         if lms == "canvas":  # Canvas's own counter and attachment id first, then the file's time
             order = (counter, int(m.group("attachment")), modified)
         else:

@@ -26,7 +26,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -165,7 +165,7 @@ def to_plain(value: Any, depth: int = 0) -> Any:
             }
         }
     if isinstance(value, np.ndarray):
-        wide = (
+        widened = (
             value.astype(np.float64)
             if value.dtype.kind == "f"
             else value.astype(np.int64)
@@ -177,7 +177,7 @@ def to_plain(value: Any, depth: int = 0) -> Any:
                 "kind": "numpy.ndarray",
                 "dtype": str(value.dtype),
                 "shape": list(value.shape),
-                "data": base64.b64encode(np.ascontiguousarray(wide).tobytes()).decode(),
+                "data": base64.b64encode(np.ascontiguousarray(widened).tobytes()).decode(),
             }
         }
     if isinstance(value, (np.floating, np.integer, np.bool_)):
@@ -224,6 +224,12 @@ def array_of(plain: Any) -> np.ndarray | None:
     return np.frombuffer(data, dtype=wide).reshape(shape)
 
 
+def values_of(plain: Any) -> np.ndarray:
+    """:func:`array_of` of a value already known to be a plain tensor (an oracle's result, or an
+    answer's once checked): the same array, typed without the None."""
+    return cast(np.ndarray, array_of(plain))
+
+
 def float_of(plain: Any) -> float | None:
     """A plain number as a float (bools excluded), or None."""
     if isinstance(plain, bool):
@@ -233,14 +239,14 @@ def float_of(plain: Any) -> float | None:
     if isinstance(plain, dict) and "float" in plain:
         return float(plain["float"])
     if isinstance(plain, dict) and "tensor" in plain and plain["tensor"]["shape"] == []:
-        return float(array_of(plain))
+        return float(values_of(plain))
     return None
 
 
 def items_of(plain: Any, what: str, n: int) -> list:
     """The ``n`` items of a returned tuple (or list), or a GradingError saying what came back."""
     if isinstance(plain, dict) and ("tuple" in plain or "list" in plain):
-        items = plain.get("tuple", plain.get("list"))
+        items: list = plain["tuple"] if "tuple" in plain else plain["list"]
         if len(items) == n:
             return items
     raise GradingError(f"{what} must return a tuple of {n} items, got {kind_of(plain)}")
@@ -269,12 +275,12 @@ def expect_tensor(
     Both are plain data. The message gives shapes, dtype, the first differing index and values.
     """
     where = f" for {context}" if context else ""
-    e = array_of(expected)
+    e = values_of(expected)
     if not (isinstance(got, dict) and "tensor" in got):
         raise GradingError(f"{what}{where}: expected a torch.Tensor, got {kind_of(got)}")
     if got["tensor"]["kind"] != "torch.Tensor":
         raise GradingError(f"{what}{where}: expected a plain torch.Tensor, got a {got['tensor']['kind']}")
-    a = array_of(got)
+    a = values_of(got)
     if a.shape != e.shape:
         raise GradingError(f"{what}{where}: expected shape {e.shape}, got {a.shape}")
     if dtype is not None and got["tensor"]["dtype"] != dtype:
@@ -518,10 +524,10 @@ def load_checks(ref: str) -> Any:
     path = ref.removeprefix("file:")
     name = "llmcourse_release_" + "".join(ch if ch.isalnum() else "_" for ch in path)
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
+        spec = cast("importlib.machinery.ModuleSpec", importlib.util.spec_from_file_location(name, path))
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
-        spec.loader.exec_module(module)
+        cast("importlib.abc.Loader", spec.loader).exec_module(module)
     return sys.modules[name]
 
 

@@ -172,7 +172,7 @@ def not_graded_when_the_sandbox_failed(result: SubmissionResult) -> None:
 # ---------------------------------------------------------------- processes
 
 
-def _context() -> multiprocessing.context.BaseContext:
+def _context() -> multiprocessing.context.ForkServerContext:
     """A forkserver context whose server has imported torch and every chapter's runners (not
     their checks: the student's process must hold no oracle), and has run no torch operation:
     children forked from it start in milliseconds and cannot inherit a hung thread pool."""
@@ -266,7 +266,7 @@ def _start(process) -> None:
     the student's process needs only the chapter's checks, and a script without a
     ``__name__ == "__main__"`` guard would otherwise run again."""
     main = sys.modules["__main__"]
-    saved = {name: main.__dict__[name] for name in ("__file__", "__spec__") if name in main.__dict__}
+    saved: dict[str, Any] = {name: main.__dict__[name] for name in ("__file__", "__spec__") if name in main.__dict__}
     main.__dict__.pop("__file__", None)
     main.__spec__ = None
     try:
@@ -373,7 +373,7 @@ def _judge(
         by_type.setdefault(str(message.get("type")), []).append(message)
     result.cell_errors = [f"cell '{m.get('cell')}': {m.get('error')}" for m in by_type.get("cell", [])]
     forbidden = sorted({str(m.get("name")) for m in by_type.get("forbidden", [])})
-    final = (by_type.get("result") or [None])[-1]
+    final = by_type["result"][-1] if by_type.get("result") else None
     if forbidden:
         result.status = "forbidden"
         result.messages = [contract.forbidden_message(exercise, forbidden)]
@@ -515,7 +515,7 @@ class Engine:
                         )
                     )
                     continue
-                result.exercises.append(None)  # type: ignore[arg-type] - filled in below, in order
+                result.exercises.append(None)  # type: ignore[arg-type]  # filled in below, in order
                 owners.append((result, key, exercise.test_cell))
                 jobs.append(job)
         bar = tqdm(total=len(jobs), desc="grading", unit="exercise", disable=not progress or not jobs)

@@ -29,8 +29,8 @@ import inspect
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from types import CodeType, FunctionType
-from typing import Any
+from types import CodeType, FrameType, FunctionType
+from typing import Any, Literal
 
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -66,7 +66,7 @@ def reached_through(codes: frozenset[CodeType], skip: int = 2) -> bool:
     """True when one of ``codes`` is running further up the stack."""
     if not codes:
         return False
-    frame = sys._getframe(skip)
+    frame: FrameType | None = sys._getframe(skip)
     while frame is not None:
         if frame.f_code in codes:
             return True
@@ -325,7 +325,7 @@ class Guard:
             self._stack.enter_context(_DispatchLayer(self.aten, self.allowed, self.hit))
         return self
 
-    def __exit__(self, *exc) -> bool:
+    def __exit__(self, *exc) -> Literal[False]:
         self._stack.close()
         if self.seen and (exc[0] is None or not issubclass(exc[0], ForbiddenCall)):
             raise ForbiddenCall(self.seen[0])

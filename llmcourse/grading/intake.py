@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
@@ -85,12 +86,12 @@ def intake(nb: nbformat.NotebookNode, source: nbformat.NotebookNode, graded: set
     their first line as in the source); set-up cells that cannot be found (the course's are used).
     """
     sub = Submission()
-    cells = [c for c in nb.cells if isinstance(c, dict) and "source" in c]
+    cells: list[Any] = [c for c in nb.cells if isinstance(c, dict) and "source" in c]  # nbformat's cells
     for cell in cells:
         if isinstance(cell.source, list):
             cell.source = "".join(cell.source)
-    wanted = {_grade_id(c): c for c in source.cells if c.metadata.get("nbgrader", {}).get("solution")}
-    tests = {_grade_id(c): c for c in source.cells if c.metadata.get("nbgrader", {}).get("grade")}
+    wanted: dict[Any, Any] = {_grade_id(c): c for c in source.cells if c.metadata.get("nbgrader", {}).get("solution")}
+    tests: dict[Any, Any] = {_grade_id(c): c for c in source.cells if c.metadata.get("nbgrader", {}).get("grade")}
 
     seen: dict[str, int] = {}
     for cell in cells:

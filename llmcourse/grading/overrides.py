@@ -25,9 +25,11 @@ the run with a message naming the entry: a typo must not silently keep the grade
 
 from __future__ import annotations
 
-try:
+import sys
+
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10
+else:  # Python 3.10
     import tomli as tomllib
 from dataclasses import dataclass, field
 from pathlib import Path

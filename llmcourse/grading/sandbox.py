@@ -111,7 +111,7 @@ class _StandIns:
         import importlib.machinery
 
         if name in self.names:
-            return importlib.machinery.ModuleSpec(name, self, is_package=False)
+            return importlib.machinery.ModuleSpec(name, self, is_package=False)  # type: ignore[arg-type]  # a loader
         return None
 
     def create_module(self, spec):
@@ -128,7 +128,7 @@ class _StandIns:
             # message) so that the feedback says why the name is missing.
             raise ImportError(f"{spec.name}.{attribute} is not available while grading (your answer must not use it)")
 
-        module.__getattr__ = __getattr__
+        module.__getattr__ = __getattr__  # type: ignore[method-assign]  # a module's own (PEP 562)
         return module
 
     def exec_module(self, module) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -230,7 +231,7 @@ def check_swiglu(SwiGLU: type[nn.Module]) -> None:
     def case(shape: tuple[int, ...], hidden_dim: int, seed: int) -> Problem:
         torch.manual_seed(seed)
         module = SwiGLU(shape[-1], hidden_dim)
-        mlp = hf_swiglu(module, shape[-1], hidden_dim)
+        mlp: Any = hf_swiglu(module, shape[-1], hidden_dim)  # a LlamaMLP
         x = _randn(*shape, seed=seed)
         with torch.no_grad():
             gate, up = mlp.gate_proj(x), mlp.up_proj(x)

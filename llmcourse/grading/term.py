@@ -33,10 +33,11 @@ from __future__ import annotations
 
 import csv
 import math
+import sys
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10
+else:  # Python 3.10
     import tomli as tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
