@@ -52,8 +52,9 @@ test: setup system-packages mathjax
 	$(BIN)/python -m pytest
 
 # The markers are set in tests/conftest.py by what a test needs; `make test` runs them all.
+# --dist loadfile: a module's tests share one worker, so its module fixtures are set up once.
 test-fast: setup
-	$(BIN)/python -m pytest -n auto -m "not (slow or book or browser or postgres or notebooks)"
+	$(BIN)/python -m pytest -n auto --dist loadfile -m "not (slow or book or browser or postgres or notebooks)"
 
 # The settings are pyproject.toml's ([tool.ruff], [tool.mypy]).
 LINT_PATHS := llmcourse tests bench autograde/*.py lab book
