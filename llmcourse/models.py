@@ -31,9 +31,7 @@ def path_of(name: str) -> Path:
         raise KeyError(f"{name!r} is not a bundled model; bundled: {sorted(BUNDLED)}")
     path = BUNDLED[name]
     if not (path / "config.json").exists():
-        raise FileNotFoundError(
-            f"the bundled model {name!r} is missing from {path}; retrain it with `{RETRAIN[name]}`"
-        )
+        raise FileNotFoundError(f"the bundled model {name!r} is missing from {path}; retrain it with `{RETRAIN[name]}`")
     return path
 
 

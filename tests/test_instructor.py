@@ -66,7 +66,8 @@ def term_run(tmp_path_factory):
         zf.writestr(zipfile.ZipInfo("homework.ipynb", old), SOLUTION)  # no chapter id
     (root / "roster.csv").write_text(
         "id,name,email\n1001,Ada Lovelace,ada@example.org\n1002,Alan Turing,alan@example.org\n"
-        "1003,Grace Hopper,grace@example.org\n1004,Joan Clarke,joan@example.org\n1005,Claude Shannon,claude@example.org\n"
+        "1003,Grace Hopper,grace@example.org\n1004,Joan Clarke,joan@example.org\n"
+        "1005,Claude Shannon,claude@example.org\n"
         "katherine_johnson,Katherine Johnson,kj@example.org\n1009,Emmy Noether,emmy@example.org\n"
     )
     (root / "term.toml").write_text(
@@ -163,7 +164,10 @@ def test_an_interrupted_run_resumes(tmp_path):
         folder = root / "submitted" / f"s{i}" / CH
         folder.mkdir(parents=True)
         (folder / f"{CH}.ipynb").write_text(SOLUTION)
-    code = f"import sys; sys.path.insert(0, {str(ROOT / 'autograde')!r}); import course, pathlib; course.grade(pathlib.Path({str(root)!r}), chunk=2, progress=False)"
+    code = (
+        f"import sys; sys.path.insert(0, {str(ROOT / 'autograde')!r}); import course, pathlib; "
+        f"course.grade(pathlib.Path({str(root)!r}), chunk=2, progress=False)"
+    )
     process = subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )

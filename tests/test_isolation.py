@@ -48,8 +48,8 @@ class Fixture:
 def attempt(code: str) -> str:
     """``code`` run at the top of the positional-encoding cell, its failure printed, not raised."""
     return (
-        f"import os\ntry:\n    print('attempt:', {code})\nexcept Exception as exc:\n    print('blocked:', type(exc).__name__)\n\n"
-        + PE
+        f"import os\ntry:\n    print('attempt:', {code})\nexcept Exception as exc:\n"
+        "    print('blocked:', type(exc).__name__)\n\n" + PE
     )
 
 
@@ -112,7 +112,8 @@ def fixtures(root: Path, home: Path) -> list[Fixture]:
         Fixture(
             "calls_oracle",
             {
-                "positional_encoding": "from llmcourse.grading import ch02\n\ndef sinusoidal_positional_encoding(num_positions, d_model):\n"
+                "positional_encoding": "from llmcourse.grading import ch02\n\n"
+                "def sinusoidal_positional_encoding(num_positions, d_model):\n"
                 "    return ch02._pe_expected(num_positions, d_model)\n"
             },
             {"positional_encoding_tests": 0},
@@ -142,7 +143,8 @@ def fixtures(root: Path, home: Path) -> list[Fixture]:
             {
                 "multi_head_attention": "Torch = getattr(nn, 'Multihead' + 'Attention')\n\n"
                 "class MultiHeadAttention(nn.Module):\n    def __init__(self, embed_dim, num_heads, bias=True):\n"
-                "        super().__init__()\n        self.inner = Torch(embed_dim, num_heads, bias=bias, batch_first=True)\n\n"
+                "        super().__init__()\n"
+                "        self.inner = Torch(embed_dim, num_heads, bias=bias, batch_first=True)\n\n"
                 "    def forward(self, query, key, value, mask=None):\n"
                 "        return self.inner(query, key, value, attn_mask=None if mask is None else ~mask)\n"
             },
@@ -417,10 +419,13 @@ if os.fork() == 0:
         iso.cap_processes()
         iso.restrict(iso.Policy(read_dirs=["/usr", "/lib", "/lib64"], scratch=scratch))
         seen = []
-        for label, attempt in [("pid", os.getpid), ("read", lambda: open("/etc/hostname").read()),
-                               ("write scratch", lambda: open(scratch + "/x", "w").write("ok")),
-                               ("write elsewhere", lambda: open(sys.argv[2] + "/evil", "w").write("x")),
-                               ("network", lambda: __import__("socket").create_connection(("127.0.0.1", 22), timeout=1))]:
+        for label, attempt in [
+            ("pid", os.getpid),
+            ("read", lambda: open("/etc/hostname").read()),
+            ("write scratch", lambda: open(scratch + "/x", "w").write("ok")),
+            ("write elsewhere", lambda: open(sys.argv[2] + "/evil", "w").write("x")),
+            ("network", lambda: __import__("socket").create_connection(("127.0.0.1", 22), timeout=1)),
+        ]:
             try:
                 seen.append(f"{label}={attempt()!r}")
             except OSError as exc:
