@@ -24,9 +24,10 @@ model, through :func:`llmcourse.models.logits_fn`):
     :func:`greedy_decode`    ``model.generate(do_sample=False)``
     :func:`beam_search`      ``model.generate(num_beams=N, do_sample=False)``
     :func:`generate_until`   stop sequences: generate text until a string such as ``"Observation:"`` appears
+    :func:`generate_with_cache`   greedy decoding with a Hugging Face model's KV cache (``past_key_values``)
 
-The decoders run the whole sequence through the model at every step (no KV cache): slower
-than ``generate``, but each step is one line. Put the model in eval mode first.
+The other decoders run the whole sequence through the model at every step (no KV cache):
+slower than ``generate``, but each step is one line. Put the model in eval mode first.
 
 Shapes: B batch, T prompt length, t tokens so far, V vocabulary size.
 """
@@ -52,6 +53,7 @@ __all__ = [
     "greedy_decode",
     "beam_search",
     "generate_until",
+    "generate_with_cache",
 ]
 
 
@@ -416,3 +418,38 @@ def generate_until(
         if found:
             return text[: min(found)]  # cut before the earliest stop string
     return text
+
+
+# --- Greedy decoding with a KV cache -------------------------------------------------------------
+
+
+@torch.no_grad()
+def generate_with_cache(model, idx: torch.Tensor, max_new_tokens: int) -> torch.Tensor:
+    """Greedy decoding with a Hugging Face causal LM's KV cache: the same tokens as
+    :func:`greedy_decode` without an end token, at one single-token forward per new token.
+
+    The first forward runs the whole prompt and returns the keys and values of every layer
+    (``past_key_values``); each later forward gets only the newest token and that cache, which
+    the model extends by one position. ``n`` new tokens take ``n`` forwards: the prompt, then
+    ``n - 1`` single tokens (the last token is appended without running the model again).
+
+    Args:
+        model: a Hugging Face causal LM in eval mode (``model(input_ids=..., past_key_values=...,
+            use_cache=True)`` returns ``.logits`` and ``.past_key_values``).
+        idx: ``(B, T)`` prompts of equal length (no padding).
+        max_new_tokens: how many tokens to add (0 returns ``idx``).
+
+    Returns:
+        ``(B, T + max_new_tokens)`` ids, prompt included: Hugging Face's
+        ``model.generate(idx, do_sample=False, max_new_tokens=..., eos_token_id=None)``.
+    """
+    ids = idx  # (B, t), t grows by one per step
+    if max_new_tokens <= 0:
+        return ids
+    out = model(input_ids=idx, use_cache=True)  # the whole prompt once: fills the cache
+    for step in range(max_new_tokens):
+        next_tok = out.logits[:, -1, :].argmax(dim=-1, keepdim=True).to(ids.device)  # (B, 1)
+        ids = torch.cat([ids, next_tok], dim=1)  # (B, t + 1)
+        if step + 1 < max_new_tokens:  # the last token needs no forward of its own
+            out = model(input_ids=next_tok, past_key_values=out.past_key_values, use_cache=True)  # (B, 1) in
+    return ids

@@ -188,6 +188,36 @@ def greedy_decode(model, input_ids, max_new_tokens, eos_token_id=None, pad_token
     return torch.tensor([seq + [pad_token_id] * (longest - len(seq)) for seq in rows])
 ''',
     ),
+    "cached": (
+        r'''
+import torch
+from transformers import DynamicCache
+
+def generate_with_cache(model, idx, max_new_tokens):
+    cache = DynamicCache()  # empty: the first forward fills it with the prompt, each later one adds a position
+    inp = idx
+    new = []
+    with torch.no_grad():
+        for _ in range(max_new_tokens):
+            logits = model(input_ids=inp, past_key_values=cache, use_cache=True).logits
+            inp = logits[:, -1, :].argmax(dim=-1, keepdim=True)  # (B, 1): the next input is the new token alone
+            new.append(inp)
+    return torch.cat([idx, *new], dim=1)
+''',
+        r'''
+import torch
+
+@torch.no_grad()
+def generate_with_cache(model, idx, max_new_tokens):
+    ids = idx.clone()
+    past = None
+    while ids.shape[1] < idx.shape[1] + max_new_tokens:
+        out = model(ids if past is None else ids[:, -1:], past_key_values=past, use_cache=True)
+        past = out.past_key_values
+        ids = torch.cat([ids, out.logits[:, -1].argmax(-1)[:, None]], dim=1)
+    return ids
+''',
+    ),
     "beam_search": (
         r'''import torch
 from llmcourse.models import logits_fn

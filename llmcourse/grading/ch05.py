@@ -2,15 +2,16 @@
 
 Test cells call ``check_apply_temperature(fn)``, ``check_top_k_filter(fn)``, ``check_top_p_filter(fn)``,
 ``check_apply_repetition_penalty(fn)``, ``check_apply_frequency_presence_penalties(fn)``,
-``check_greedy_decode(fn)``, ``check_beam_search(fn)`` and ``check_generate_until(fn)`` (visible
-cases); the hidden part adds ``hidden=True``.
+``check_greedy_decode(fn)``, ``check_generate_with_cache(fn)``, ``check_beam_search(fn)`` and
+``check_generate_until(fn)`` (visible cases); the hidden part adds ``hidden=True``.
 
 Expected values come from an independent oracle, never from :mod:`llmcourse.decoding`:
 
 - the logits processors: Hugging Face's ``TemperatureLogitsWarper``, ``TopKLogitsWarper``,
   ``TopPLogitsWarper`` and ``RepetitionPenaltyLogitsProcessor``; a plain loop over the tokens for
   the OpenAI API's frequency and presence penalties;
-- the decoders: Hugging Face's ``generate`` on small seeded random GPT-2 models (greedy, beam
+- the decoders: Hugging Face's ``generate`` on small seeded random GPT-2 models (greedy, greedy
+  recomputing the whole sequence for the KV-cache exercise, whose forwards a wrapped model records; beam
   search) and on the course's ``course-gpt`` (stop strings, where real text matters), the stop
   strings searched in the text of the tokens ``generate`` produced, one token at a time.
 
@@ -73,6 +74,7 @@ FORBIDDEN = Forbidden(
         f"{REFERENCE}:beam_search.__wrapped__",
         f"{REFERENCE}:_beam_search_one",
         f"{REFERENCE}:generate_until.__wrapped__",
+        f"{REFERENCE}:generate_with_cache.__wrapped__",
         "llmcourse.gpt:generate",
     ),
     names=(
@@ -1662,7 +1664,268 @@ def greedy_decode(model, input_ids, max_new_tokens, eos_token_id=None, pad_token
 )
 
 
-# ---------------------------------------------------------------- exercise 7: beam search
+# ---------------------------------------------------------------- exercise 7: greedy decoding with a KV cache
+
+
+def _calls(T: int, n: int) -> list[list[int]]:
+    """The forwards cached greedy decoding makes: the prompt without a cache, then one new token at a time
+    with the cache of everything before it, ``[tokens, cached positions]`` each (``n`` in all)."""
+    return ([[T, 0]] if n else []) + [[1, T + i] for i in range(n - 1)]
+
+
+def _cached_case(sub: str, spec: tuple, ids: torch.Tensor, n: int, visible: bool) -> Case:
+    """Expected: Hugging Face's generate recomputing the whole sequence at every step (use_cache=False), and the
+    forwards a KV cache needs."""
+    if n:
+        tokens = _hf_generate(
+            tiny_model(*spec),
+            ids,
+            do_sample=False,
+            use_cache=False,
+            max_new_tokens=n,
+            min_new_tokens=0,
+            eos_token_id=None,
+            pad_token_id=0,
+        )
+    else:
+        tokens = ids.clone()  # nothing to generate: the prompt itself
+    label = f"prompts {tuple(ids.shape)}, max_new_tokens={n}, {_model_label(spec)}"
+    expected = {"ids": tokens, "calls": _calls(ids.shape[1], n)}
+    return Case(sub, {"model": spec, "ids": ids, "max_new_tokens": n}, to_plain(expected), label, visible)
+
+
+@functools.lru_cache(maxsize=2)
+@_on_one_thread
+def _cached_cases(hidden: bool) -> list[Case]:
+    P, Q = _prompts(4, 5, 50, 1), _prompts(3, 7, 64, 2)
+    cases = [
+        _cached_case("tokens", PEAKED, P[:1], 15, True),
+        _cached_case("tokens", OTHER, Q[:1], 12, True),
+        _cached_case("cache", PEAKED, P[:1], 10, True),
+        _cached_case("cache", OTHER, Q[:2], 6, True),
+        _cached_case("prompt", PEAKED, P[:2], 0, True),
+        _cached_case("prompt", PEAKED, P[1:2], 1, True),
+        _cached_case("batch", PEAKED, P[:3], 10, True),
+        _cached_case("batch", OTHER, Q, 8, True),
+    ]
+    if hidden:
+        cases += [
+            _cached_case("tokens", PEAKED, P[3:4], 20, False),
+            _cached_case("tokens", OTHER, Q[2:3], 15, False),
+            _cached_case("tokens", PEAKED, P[:1, :1], 12, False),
+            _cached_case("cache", OTHER, Q[1:2], 12, False),
+            _cached_case("cache", PEAKED, P, 3, False),
+            _cached_case("prompt", OTHER, Q, 0, False),
+            _cached_case("prompt", OTHER, Q[:1], 1, False),
+            _cached_case("batch", PEAKED, P, 15, False),
+        ]
+    return cases
+
+
+def _pairs(plain: Any) -> list[tuple[int, int]]:
+    """The ``calls`` a runner recorded, as (tokens, cached positions) pairs."""
+    return [tuple(item["list"]) for item in plain["list"]]
+
+
+def _cached_compare(case: Case, got: Any, expected: Any) -> None:
+    g, e = _fields(got), _fields(expected)
+    if case.subcheck != "cache":
+        return _ids_compare("generate_with_cache")(case, g["ids"], e["ids"])
+    mine, want = _pairs(g["calls"]), _pairs(e["calls"])
+    for k, (a, b) in enumerate(zip(mine, want)):
+        if a != b:
+            raise GradingError(
+                f"generate_with_cache for {case.label}: forward {k + 1} of the model should get {b[0]} token(s) "
+                f"and a cache of {b[1]} positions; it got {a[0]} token(s) and a cache of {a[1]} positions"
+                f"\n  expected forwards (tokens, cached): {want}\n  your forwards:                     {mine}"
+            )
+    if len(mine) != len(want):
+        raise GradingError(
+            f"generate_with_cache for {case.label}: expected {len(want)} forwards of the model (one per new token), "
+            f"it ran {len(mine)}\n  expected forwards (tokens, cached): {want}\n  your forwards:                     "
+            f"{mine}"
+        )
+
+
+_CACHED = """import torch
+
+def generate_with_cache(model, idx, max_new_tokens):
+    ids = idx
+    if max_new_tokens == 0:
+        return ids
+    with torch.no_grad():
+        out = model(input_ids=idx, use_cache=True)
+        for step in range(max_new_tokens):
+            next_tok = out.logits[:, -1, :].argmax(dim=-1, keepdim=True)
+            ids = torch.cat([ids, next_tok], dim=1)
+            if step + 1 < max_new_tokens:
+                out = model(input_ids=next_tok, past_key_values=out.past_key_values, use_cache=True)
+    return ids
+"""
+
+# The first token from the prompt's forward, outside the loop; then the loop.
+_CACHED_FIRST_OUTSIDE = """import torch
+
+def generate_with_cache(model, idx, max_new_tokens):
+    with torch.no_grad():
+        out = model(input_ids=idx, use_cache=True)
+        next_tok = out.logits[:, -1, :].argmax(dim=-1, keepdim=True)
+        ids = torch.cat([idx, next_tok], dim=1)
+        for _ in range(max_new_tokens - 1):
+            out = model(input_ids=next_tok, past_key_values=out.past_key_values, use_cache=True)
+            next_tok = out.logits[:, -1, :].argmax(dim=-1, keepdim=True)
+            ids = torch.cat([ids, next_tok], dim=1)
+    return ids
+"""
+
+CACHED = Exercise(
+    name="generate_with_cache",
+    cell="generate_with_cache",
+    test_cell="generate_with_cache_tests",
+    points=3,
+    subchecks=(
+        SubCheck(
+            "tokens",
+            1.0,
+            "the prompt followed by max_new_tokens greedy tokens, the same as recomputing the whole sequence at "
+            "every step (generate(do_sample=False, use_cache=False))",
+        ),
+        SubCheck(
+            "cache",
+            1.0,
+            "the first forward gets the whole prompt without a cache, every later one only the newest token (B, 1) "
+            "and the cache of everything before it: one forward per new token",
+        ),
+        SubCheck("prompt", 0.5, "the prompt comes back unchanged at the start, and max_new_tokens=0 returns idx"),
+        SubCheck("batch", 0.5, "a batch of B prompts of the same length gives (B, T + max_new_tokens), row by row"),
+    ),
+    cases=_cached_cases,
+    run=RUNNERS["cached"],
+    compare=_robust(_cached_compare),
+    forbidden=FORBIDDEN,
+    mistakes=(
+        Mistake(
+            "full_recompute",
+            "your generate_with_cache runs the whole sequence through the model at every step: the right tokens, "
+            "but no cache; keep out.past_key_values and give the model only the new token with it",
+            """import torch
+
+def generate_with_cache(model, idx, max_new_tokens):
+    ids = idx
+    with torch.no_grad():
+        for _ in range(max_new_tokens):
+            logits = model(input_ids=ids).logits
+            next_tok = logits[:, -1, :].argmax(dim=-1, keepdim=True)
+            ids = torch.cat([ids, next_tok], dim=1)
+    return ids
+""",
+        ),
+        Mistake(
+            "whole_sequence_with_cache",
+            "your generate_with_cache passes the cache and the whole sequence again: the cache already holds those "
+            "positions, so feed only the new token, (B, 1)",
+            _variant(_CACHED, ("model(input_ids=next_tok, past_key_values", "model(input_ids=ids, past_key_values")),
+        ),
+        Mistake(
+            "new_token_without_cache",
+            "your generate_with_cache feeds the new token without past_key_values: the model then sees that one "
+            "token alone; pass past_key_values=out.past_key_values with it",
+            _variant(
+                _CACHED,
+                (
+                    "model(input_ids=next_tok, past_key_values=out.past_key_values, use_cache=True)",
+                    "model(input_ids=next_tok, use_cache=True)",
+                ),
+            ),
+        ),
+        Mistake(
+            "rebuilds_cache_each_step",
+            "your generate_with_cache rebuilds the cache from the whole sequence at every step (two forwards per "
+            "token, the first over everything): keep the cache the previous forward returned",
+            """import torch
+
+def generate_with_cache(model, idx, max_new_tokens):
+    ids = idx
+    with torch.no_grad():
+        for _ in range(max_new_tokens):
+            past = model(input_ids=ids[:, :-1], use_cache=True).past_key_values
+            logits = model(input_ids=ids[:, -1:], past_key_values=past, use_cache=True).logits
+            next_tok = logits[:, -1, :].argmax(dim=-1, keepdim=True)
+            ids = torch.cat([ids, next_tok], dim=1)
+    return ids
+""",
+        ),
+        Mistake(
+            "first_position_logits",
+            "your generate_with_cache picks the first token from the logits of the prompt's first position; the next "
+            "token is predicted by the last position, logits[:, -1, :]",
+            _variant(_CACHED, ("out.logits[:, -1, :]", "out.logits[:, 0, :]")),
+        ),
+        Mistake(
+            "extra_forward_after_last",
+            "your generate_with_cache runs the model once more after appending the last token; its logits are never "
+            "used: n new tokens take n forwards",
+            _variant(
+                _CACHED,
+                ("            if step + 1 < max_new_tokens:\n                out = model(", "            out = model("),
+            ),
+        ),
+        Mistake(
+            "one_token_too_many",
+            "your generate_with_cache appends the prompt's token and then max_new_tokens more: max_new_tokens + 1 "
+            "new tokens; the loop after the first token runs max_new_tokens - 1 times",
+            _variant(_CACHED_FIRST_OUTSIDE, ("range(max_new_tokens - 1)", "range(max_new_tokens)")),
+        ),
+        Mistake(
+            "one_token_too_few",
+            "your generate_with_cache returns max_new_tokens - 1 new tokens; the loop appends one per step, "
+            "range(max_new_tokens)",
+            _variant(_CACHED, ("for step in range(max_new_tokens):", "for step in range(max_new_tokens - 1):")),
+        ),
+        Mistake(
+            "generates_for_zero",
+            "your generate_with_cache appends the prompt's token even when max_new_tokens is 0; return idx then, "
+            "without running the model",
+            _CACHED_FIRST_OUTSIDE,
+        ),
+        Mistake(
+            "flat_argmax",
+            "your generate_with_cache takes argmax() over the whole (B, V) logits, one token for the batch; take it "
+            "per row, argmax(dim=-1, keepdim=True) gives (B, 1)",
+            _variant(
+                _CACHED,
+                ("out.logits[:, -1, :].argmax(dim=-1, keepdim=True)", "out.logits[:, -1, :].argmax().view(1, 1)"),
+            ),
+        ),
+        Mistake(
+            "new_token_1d",
+            "your generate_with_cache gives the model the new tokens as a 1-D tensor (B,); input_ids is always 2-D: "
+            "give it (B, 1) (argmax(dim=-1, keepdim=True), or next_tok[:, None])",
+            _variant(
+                _CACHED,
+                (
+                    "next_tok = out.logits[:, -1, :].argmax(dim=-1, keepdim=True)",
+                    "next_tok = out.logits[:, -1, :].argmax(dim=-1)",
+                ),
+                ("torch.cat([ids, next_tok], dim=1)", "torch.cat([ids, next_tok[:, None]], dim=1)"),
+            ),
+        ),
+        Mistake(
+            "drops_prompt",
+            "your generate_with_cache returns only the new tokens; return the prompt followed by them, (B, T + n)",
+            _variant(_CACHED, ("\n    return ids\n", "\n    return ids[:, idx.shape[1]:]\n")),
+        ),
+        Mistake(
+            "prepends_tokens",
+            "your generate_with_cache puts each new token in front of the sequence; append it at the end, "
+            "torch.cat([ids, next_tok], dim=1)",
+            _variant(_CACHED, ("torch.cat([ids, next_tok], dim=1)", "torch.cat([next_tok, ids], dim=1)")),
+        ),
+    ),
+)
+
+
+# ---------------------------------------------------------------- exercise 8: beam search
 
 FLAT = (4, 64, 0.1)  # flat distributions: 45 tokens have a joint probability below float32's smallest number
 FLAT_2 = (2, 50, 0.06)
@@ -1896,7 +2159,7 @@ def beam_search(model, input_ids, num_beams, max_new_tokens, length_penalty=1.0)
 )
 
 
-# ---------------------------------------------------------------- exercise 8: stop strings
+# ---------------------------------------------------------------- exercise 9: stop strings
 
 ANNA = "Anna: Hi, Ben!\nBen:"
 HANA = "Hana: I have to go now. Goodbye, Hugo!\nHugo: Goodbye,"
@@ -2195,6 +2458,7 @@ EXERCISES: dict[str, Exercise] = {
     "repetition_penalty": REPETITION,
     "frequency_presence": PENALTIES,
     "greedy": GREEDY,
+    "cached": CACHED,
     "beam_search": BEAM,
     "generate_until": UNTIL,
 }
@@ -2230,11 +2494,16 @@ def check_greedy_decode(fn, hidden: bool = False) -> None:
     check(GREEDY, fn, hidden)
 
 
+def check_generate_with_cache(fn, hidden: bool = False) -> None:
+    """Exercise 7, against Hugging Face's generate(do_sample=False, use_cache=False) and the forwards a cache needs."""
+    check(CACHED, fn, hidden)
+
+
 def check_beam_search(fn, hidden: bool = False) -> None:
-    """Exercise 7, against Hugging Face's generate(num_beams=N, early_stopping=False, eos_token_id=None)."""
+    """Exercise 8, against Hugging Face's generate(num_beams=N, early_stopping=False, eos_token_id=None)."""
     check(BEAM, fn, hidden)
 
 
 def check_generate_until(fn, hidden: bool = False) -> None:
-    """Exercise 8, against the text of the tokens Hugging Face's generate produces with course-gpt."""
+    """Exercise 9, against the text of the tokens Hugging Face's generate produces with course-gpt."""
     check(UNTIL, fn, hidden)

@@ -111,6 +111,46 @@ def _remember_mistakes(run: Callable) -> Callable:
     return wrapped
 
 
+class RecordingLM(torch.nn.Module):
+    """A Hugging Face causal LM that notes, for every forward, how many tokens it was given and
+    how many positions the cache it was given already held: ``calls``, a list of ``[tokens,
+    cached]`` (a cache that is absent or empty counts 0). Everything else is the model's."""
+
+    def __init__(self, lm: torch.nn.Module) -> None:
+        super().__init__()
+        self.lm = lm
+        self.calls: list[list[int]] = []
+
+    @property
+    def config(self):
+        return self.lm.config
+
+    @property
+    def device(self) -> torch.device:
+        return self.lm.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.lm.dtype
+
+    def forward(self, input_ids=None, past_key_values=None, **kwargs):
+        tokens = int(input_ids.shape[-1]) if isinstance(input_ids, torch.Tensor) else -1
+        self.calls.append([tokens, _cached_positions(past_key_values)])
+        return self.lm(input_ids=input_ids, past_key_values=past_key_values, **kwargs)
+
+
+def _cached_positions(past: Any) -> int:
+    """The positions a cache holds: a ``Cache`` object's length, a legacy tuple's key length, 0 for none."""
+    if past is None:
+        return 0
+    if hasattr(past, "get_seq_length"):
+        return int(past.get_seq_length())
+    try:
+        return int(past[0][0].shape[-2])
+    except (IndexError, TypeError, AttributeError):
+        return -1
+
+
 # ---------------------------------------------------------------- runners
 
 
@@ -160,6 +200,16 @@ def run_generate_until(fn: Callable[..., Any], inputs: dict[str, Any]) -> Any:
     return fn(*args, next_token=seeded_sampler(*inputs["sampler"]))
 
 
+@_remember_mistakes
+@_on_one_thread
+def run_generate_with_cache(fn: Callable[..., Any], inputs: dict[str, Any]) -> dict[str, Any]:
+    """``generate_with_cache(model, idx, max_new_tokens)`` on the case's tiny Hugging Face model,
+    wrapped to record every forward: the ids it returns and ``calls`` (see :class:`RecordingLM`)."""
+    model = RecordingLM(tiny_model(*inputs["model"]))
+    out = fn(model, inputs["ids"].clone(), inputs["max_new_tokens"])
+    return {"ids": out, "calls": model.calls}
+
+
 RUNNERS: dict[str, Callable] = {
     "temperature": run_processor,
     "top_k": run_processor,
@@ -167,6 +217,7 @@ RUNNERS: dict[str, Callable] = {
     "repetition_penalty": run_processor,
     "frequency_presence": run_processor,
     "greedy": run_greedy_decode,
+    "cached": run_generate_with_cache,
     "beam_search": run_beam_search,
     "generate_until": run_generate_until,
 }
