@@ -49,6 +49,7 @@ from llmcourse.grading.contract import (
     kind_of,
     to_plain,
 )
+from llmcourse.grading.runners import one_thread
 from llmcourse.grading.runners.ch03 import (
     LINEARS,
     NORMS,
@@ -1079,6 +1080,7 @@ _GPT_SHAPES = {  # (V, P, L, H, C): V differs from P, C, 3C and 4C, so only wte 
 
 
 @_computed_once
+@one_thread()
 def _gpt_cases(hidden: bool) -> list[Case]:
     small, deeper = _GPT_SHAPES["small"], _GPT_SHAPES["deeper"]
     cases = [
@@ -1455,6 +1457,7 @@ _NO_CLIP = 1e6
 
 
 @_computed_once
+@one_thread()
 def _step_cases(hidden: bool) -> list[Case]:
     cases = [
         _step_case("loss", _SGD, _NO_CLIP, 1, 2, 8, 0, True),

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from llmcourse.grading.runners import loss_and_gradient
+from llmcourse.grading.runners import loss_and_gradient, one_thread
 
 # Where each parameter of a Block sits, with nn.Linear's shape (out, in) for n_embd = C.
 LINEARS = {"attn.c_attn": (3, 1), "attn.c_proj": (1, 1), "mlp.c_fc": (4, 1), "mlp.c_proj": (1, 4)}
@@ -112,6 +112,11 @@ def run_gpt(cls: type, inputs: dict[str, Any]) -> Any:
     ("modules"), how many distinct (V, C) parameters it holds and whether the token embedding is one
     ("tied"); else, with the case's weights loaded (none for a head: it is the embedding), in eval
     mode, ``model(idx)`` ("logits") or ``model(idx, targets)`` ("loss", "ignore")."""
+    with one_thread():  # tiny models: more threads only wait for each other
+        return _run_gpt(cls, inputs)
+
+
+def _run_gpt(cls: type, inputs: dict[str, Any]) -> Any:
     from llmcourse.gpt import GPTConfig  # the course's config, loaded only when a GPT is graded
 
     config = GPTConfig(**inputs["config"])
@@ -146,20 +151,23 @@ def run_train_step(fn: Callable[..., Any], inputs: dict[str, Any]) -> Any:
     and whether each forward pass ran in training mode."""
     from llmcourse.gpt import GPT, GPTConfig  # the model the step trains (not what is graded)
 
-    torch.manual_seed(0)
-    model = GPT(GPTConfig(**inputs["config"])).double()
-    _load(model, inputs["weights"])
-    model.train(inputs["start_in_train_mode"])  # eval mode, as after an evaluation, unless the case says
-    log = _ModeLog(model)
-    kind, settings = inputs["optimizer"]
-    if kind == "adamw":
-        optimizer: torch.optim.Optimizer = torch.optim.AdamW(model.parameters(), **settings)
-    else:
-        optimizer = torch.optim.SGD(model.parameters(), **settings)
-    returned = [fn(model, (_tensor(x), _tensor(y)), optimizer, inputs["max_grad_norm"]) for x, y in inputs["batches"]]
-    returned = [r.detach().clone() if isinstance(r, torch.Tensor) and r.requires_grad else r for r in returned]
-    parameters = {name: p.detach().clone() for name, p in model.named_parameters()}
-    return returned, parameters, log.modes
+    with one_thread():  # a tiny model: more threads only wait for each other
+        torch.manual_seed(0)
+        model = GPT(GPTConfig(**inputs["config"])).double()
+        _load(model, inputs["weights"])
+        model.train(inputs["start_in_train_mode"])  # eval mode, as after an evaluation, unless the case says
+        log = _ModeLog(model)
+        kind, settings = inputs["optimizer"]
+        if kind == "adamw":
+            optimizer: torch.optim.Optimizer = torch.optim.AdamW(model.parameters(), **settings)
+        else:
+            optimizer = torch.optim.SGD(model.parameters(), **settings)
+        returned = [
+            fn(model, (_tensor(x), _tensor(y)), optimizer, inputs["max_grad_norm"]) for x, y in inputs["batches"]
+        ]
+        returned = [r.detach().clone() if isinstance(r, torch.Tensor) and r.requires_grad else r for r in returned]
+        parameters = {name: p.detach().clone() for name, p in model.named_parameters()}
+        return returned, parameters, log.modes
 
 
 RUNNERS: dict[str, Callable] = {
