@@ -1,8 +1,8 @@
 """Graded checks of chapter 08 (multimodal models), declared for the grading engine.
 
 Test cells call ``check_patchify(fn)``, ``check_patch_embedding(cls)``, ``check_clip_loss(fn)`` and
-``check_build_inputs(fn)`` (visible cases); the hidden part adds ``hidden=True``. Expected values never come from the
-course's own code (``llmcourse.multimodal``):
+``check_build_inputs(fn)`` (visible cases); the hidden part adds ``hidden=True``. Expected values
+never come from the course's own code (``llmcourse.multimodal``):
 
 - patches: ``F.unfold(images, p, stride=p).transpose(1, 2)``;
 - the patch embedding: a strided ``nn.Conv2d(C, E, p, stride=p)`` whose weight is the linear
@@ -13,7 +13,8 @@ course's own code (``llmcourse.multimodal``):
   weights, no download) hands its language model, in float64: the case's features put by its
   ``get_placeholder_mask`` / ``masked_scatter`` at the image tokens' positions, its projector and
   its embedding table the case's; the labels by LLaVA's convention (the ids where the loss
-  counts, -100 elsewhere, unshifted) and the gradients by autograd through that forward.
+  counts, -100 elsewhere, unshifted); and the parameters autograd reaches through that forward
+  (the projector's and the embedding's: the gradient requirement asks that they are reached).
 
 Case inputs are numpy arrays (see chapter 03: tensors each take a file descriptor on their way
 into the student's process); the runners (:mod:`llmcourse.grading.runners.ch08`) turn them back
