@@ -1153,12 +1153,16 @@ def _gpt_compare(case: Case, got: Any, expected: Any) -> None:
         if (out[1] is None) != (want[1] is None):
             raise GradingError(f"{what}: without targets the loss must be None, got {kind_of(out[1])}")
         return
-    loss, want_loss = out[1], want[1]
-    if kind_of(loss) != kind_of(want_loss):
+    loss, want_loss, value = out[1], want[1], float_of(want[1])
+    if _is_scalar_tensor(loss) != _is_scalar_tensor(want_loss) or value is None:
         raise GradingError(
             f"{what}: the loss must be a 0-dim tensor (loss.backward() trains on it), got {kind_of(loss)}"
         )
-    expect_float(loss, float_of(want_loss), what="loss", context=case.label, atol=1e-5, rtol=1e-5)
+    expect_float(loss, value, what="loss", context=case.label, atol=1e-5, rtol=1e-5)
+
+
+def _is_scalar_tensor(plain: Any) -> bool:
+    return isinstance(plain, dict) and "tensor" in plain and plain["tensor"]["shape"] == []
 
 
 _GPT_SOLUTION = """import torch
@@ -1392,7 +1396,8 @@ def _step_expected(model: GPT2LMHeadModel, optimizer: tuple, max_grad_norm: floa
     train mode, forward, loss, backward, clip_grad_norm_ over every parameter, step, zero_grad.
     Returns the losses, the parameters after the last step (nn.Linear's orientation) and the
     gradients' global norm at the first step."""
-    opt = _optimizer(*optimizer, model.parameters())
+    kind, settings = optimizer
+    opt = _optimizer(kind, settings, model.parameters())
     losses, norms = [], []
     for x, y in batches:
         model.train()
@@ -1499,11 +1504,12 @@ def _step_compare(case: Case, got: Any, expected: Any) -> None:
     want_returned, want_parameters, want_modes = items_of(expected, what, 3)
     if case.subcheck == "loss":
         value, want = returned["list"][0], want_returned["list"][0]
-        if kind_of(value) != kind_of(want):
+        want_value = float_of(want)
+        if kind_of(value) != kind_of(want) or want_value is None:
             raise GradingError(f"{what}: expected the loss as a {kind_of(want)} (loss.item()), got {kind_of(value)}")
         expect_float(
             value,
-            float_of(want),
+            want_value,
             what="the returned loss (before the update)",
             context=case.label,
             atol=1e-6,
