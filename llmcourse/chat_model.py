@@ -505,7 +505,7 @@ def _percent(x: float) -> str:
 
 def model_card(cfg: ChatConfig, command: str, losses: list[float], seconds: float, s: Scores, samples: str) -> str:
     first, last = sum(losses[:10]) / min(10, len(losses)), sum(losses[-20:]) / min(20, len(losses))
-    shots = " | ".join(f"{k}-shot {_percent(v)}" for k, v in s.icl.items())
+    shots = ", ".join(f"{k}-shot {_percent(v)}" for k, v in s.icl.items())
     mixture = ", ".join(f"{k} {v:.0%}" for k, v in MIXTURE.items())
     data_row = f"conversations generated afresh every step from the corpus grammar, answers known; mixture {mixture}"
     optimisation = (
@@ -559,7 +559,10 @@ The chat template is course-gpt's: one line per message, `System: ...`, `User: .
 tokens each), not special tokens, so a user can type a line that looks like a role: chapter 06's
 injection section uses that.
 
-## Scores (greedy, {s.n} fresh items per row, seed 1; none of them is a training conversation's text)
+## Scores (greedy, {s.n} items per row, drawn with seed 1, a stream the training never used)
+
+The small input spaces (30 words, pairs of digits) mean that many test inputs also occur in
+training conversations; the stories and the attack phrasings are new.
 
 | task | accuracy |
 |---|---|
