@@ -319,6 +319,44 @@ def test_greedy_decode_course_gpt_both_model_kinds(course):
     assert torch.equal(D.greedy_decode(ours, x, 20, eos_token_id=0), gpt.generate(ours, x, 20, eos_token_id=0))
 
 
+# --- Greedy decoding with a KV cache ----------------------------------------------------------
+
+
+class CountingLM(torch.nn.Module):
+    """A Hugging Face model that notes the number of tokens and of cached positions of every forward."""
+
+    def __init__(self, lm):
+        super().__init__()
+        self.lm, self.calls = lm, []
+
+    def forward(self, input_ids=None, past_key_values=None, **kwargs):
+        cached = 0 if past_key_values is None else past_key_values.get_seq_length()
+        self.calls.append((input_ids.shape[1], cached))
+        return self.lm(input_ids=input_ids, past_key_values=past_key_values, **kwargs)
+
+
+@pytest.mark.parametrize("B, n", [(1, 15), (3, 10), (4, 1), (2, 0)])
+def test_generate_with_cache_matches_full_recompute_with_one_forward_per_token(tiny, B, n):
+    model, prompts = tiny
+    x = prompts[:B]
+    counting = CountingLM(model)
+    out = D.generate_with_cache(counting, x, n)
+    assert out.shape == (B, 5 + n) and torch.equal(out[:, :5], x)
+    expected = hf_generate(model, x, do_sample=False, use_cache=False, max_new_tokens=n, eos_token_id=None) if n else x
+    assert torch.equal(out, expected)
+    assert torch.equal(out, D.greedy_decode(model, x, n))
+    assert counting.calls == ([(5, 0)] if n else []) + [(1, 5 + i) for i in range(n - 1)]
+
+
+def test_generate_with_cache_on_course_gpt(course):
+    hf, tok = course
+    x = tok(["Once upon a time, there was a little", "Anna: Hi, Ben!\nBen:"], return_tensors="pt")
+    ids = x.input_ids
+    assert ids.shape[1] == 9, "two prompts of the same length"
+    expected = hf_generate(hf, ids, do_sample=False, max_new_tokens=24, eos_token_id=None, pad_token_id=0)
+    assert torch.equal(D.generate_with_cache(hf, ids, 24), expected)
+
+
 # --- Beam search -------------------------------------------------------------------------------
 
 

@@ -26,6 +26,7 @@ REFERENCE = {  # exercise key -> the course's reference answer
     "repetition_penalty": reference.apply_repetition_penalty,
     "frequency_presence": reference.apply_frequency_presence_penalties,
     "greedy": reference.greedy_decode,
+    "cached": reference.generate_with_cache,
     "beam_search": reference.beam_search,
     "generate_until": reference.generate_until,
 }
@@ -144,6 +145,15 @@ def test_decoder_cases_keep_clear_of_near_ties():
             logits = model(expected).logits[:, case.inputs["ids"].shape[1] - 1 : -1].float()  # (B, n, V)
         top2 = logits.topk(2, dim=-1).values
         assert float((top2[..., 0] - top2[..., 1]).min()) > 1e-4, case.label
+    for case in ch05.CACHED.cases(True):  # a cached step's logits differ from a recomputation's by float rounding
+        model = ch05.tiny_model(*case.inputs["model"])
+        expected = torch.tensor(ch05.array_of(ch05._fields(case.expected)["ids"]))
+        T = case.inputs["ids"].shape[1]
+        if expected.shape[1] == T:
+            continue  # max_new_tokens=0: no decision
+        with torch.no_grad():
+            top2 = model(expected).logits[:, T - 1 : -1].float().topk(2, dim=-1).values
+        assert float((top2[..., 0] - top2[..., 1]).min()) > 1e-4, case.label
     for case in ch05.BEAM.cases(True):
         model = ch05.tiny_model(*case.inputs["model"])
         for prompt in case.inputs["ids"]:
@@ -224,6 +234,10 @@ def test_messages_show_what_differs():
     assert "expected a ValueError, but it returned torch.Tensor of shape (2, 9)" in text and "k=0" in text
     text = fails(ch05.TEMPERATURE, "modifies_input")
     assert "changed the logits passed to it" in text and "1 of 3 requirements" in text
+    text = fails(ch05.CACHED, "full_recompute")
+    assert "forward 2 of the model should get 1 token(s) and a cache of 5 positions; it got 6 token(s)" in text
+    text = fails(ch05.CACHED, "extra_forward_after_last")
+    assert "expected 10 forwards of the model (one per new token), it ran 11" in text
     text = fails(ch05.GREEDY, "drops_prompt")
     assert "expected shape (1, 20) (B, T + new tokens, prompt included), got (1, 15)" in text
     text = fails(ch05.BEAM, "sums_probabilities")
@@ -249,6 +263,7 @@ def test_odd_results_fail_with_a_message_not_a_crash():
     for exercise, odd in [
         (ch05.TOP_K, lambda logits, k: {"out": logits}),
         (ch05.GREEDY, lambda *a, **k: [[1, 2]]),
+        (ch05.CACHED, lambda *a, **k: None),
         (ch05.UNTIL, lambda *a, **k: None),
         (ch05.TEMPERATURE, lambda logits, t: (logits / t).double().numpy()),
     ]:
@@ -295,6 +310,14 @@ def greedy_course_gpt(model, input_ids, max_new_tokens, eos_token_id=None, pad_t
     return gpt.from_hf(model).generate(input_ids, max_new_tokens, eos_token_id=eos_token_id)
 
 
+def cached_hf(model, idx, max_new_tokens):
+    return model.generate(idx, do_sample=False, max_new_tokens=max_new_tokens, eos_token_id=None, pad_token_id=0)
+
+
+def cached_course(model, idx, max_new_tokens):
+    return reference.generate_with_cache(model, idx, max_new_tokens)
+
+
 def beam_hf(model, input_ids, num_beams, max_new_tokens, length_penalty=1.0):
     return model.generate(
         input_ids,
@@ -323,6 +346,8 @@ def until_course(model, tokenizer, prompt, stop, max_new_tokens, next_token=None
         (ch05.TOP_P, top_p_course_swallowed, "llmcourse.decoding.top_p_filter"),
         (ch05.GREEDY, greedy_hf, "GenerationMixin.generate"),
         (ch05.GREEDY, greedy_course_gpt, "llmcourse.gpt.generate"),
+        (ch05.CACHED, cached_hf, "GenerationMixin.generate"),
+        (ch05.CACHED, cached_course, "llmcourse.decoding.generate_with_cache"),
         (ch05.BEAM, beam_hf, "GenerationMixin.generate"),
         (ch05.BEAM, beam_course, "llmcourse.decoding.beam_search"),
         (ch05.UNTIL, until_course, "llmcourse.decoding.generate_until"),
@@ -334,6 +359,8 @@ def until_course(model, tokenizer, prompt, stop, max_new_tokens, next_token=None
         "top_p-course-swallowed",
         "greedy-generate",
         "greedy-course-gpt",
+        "cached-generate",
+        "cached-course",
         "beam-generate",
         "beam-course",
         "until-course",
@@ -410,7 +437,7 @@ def test_forbidden_routes_score_zero_through_the_engine(tmp_path):
     status = {e.name: (e.status, e.points, e.max_points) for e in result.exercises}
     assert status["greedy_decode"][:2] == ("forbidden", 0.0) and status["top_k_filter"][:2] == ("failed", 0.0), status
     others = [s for name, s in status.items() if name not in ("greedy_decode", "top_k_filter")]
-    assert len(others) == 6 and all(s[0] == "passed" and s[1] == s[2] for s in others), status
+    assert len(others) == 7 and all(s[0] == "passed" and s[1] == s[2] for s in others), status
     messages = {e.name: e.messages[0] for e in result.exercises if e.messages}
     assert (
         "GenerationMixin.generate" in messages["greedy_decode"]
@@ -490,3 +517,42 @@ def test_the_course_gpt_case_hands_the_answer_the_course_model():
     got = to_plain(ch05.GREEDY.run(probe, case.inputs))
     assert isinstance(seen[0], gpt.GPT) and isinstance(seen[0](case.inputs["ids"]), tuple)
     assert failure_of(ch05.GREEDY, case, got) is None
+
+
+def test_each_cached_case_judges_its_own_requirement():
+    """generate_with_cache: tokens cases have one prompt (batches are the batch requirement's), batch cases
+    several; prompt cases generate 0 or 1 token; cache cases expect the prompt, then single tokens with a
+    cache that grows by one, one forward per new token; every case fits the model's 64 positions."""
+    for case in ch05.CACHED.cases(True):
+        B, T = case.inputs["ids"].shape
+        n = case.inputs["max_new_tokens"]
+        calls = ch05._pairs(ch05._fields(case.expected)["calls"])
+        assert T + n <= 64, case.label
+        assert len(calls) == n and (n == 0 or calls[0] == (T, 0)), case.label
+        assert all(call == (1, T + i) for i, call in enumerate(calls[1:])), case.label
+        if case.subcheck == "tokens":
+            assert B == 1 and n >= 12, case.label
+        if case.subcheck == "batch":
+            assert B > 1, case.label
+        if case.subcheck == "prompt":
+            assert n in (0, 1), case.label
+    assert {c.subcheck for c in ch05.CACHED.cases(False)} == {s.id for s in ch05.CACHED.subchecks}
+
+
+def test_the_cached_runner_records_every_forward():
+    """The wrapped model records (tokens, cached positions) for a fresh cache object, a returned one and none,
+    gives the model's own logits, and its generate is the model's (so that the guard can name it)."""
+    from transformers import DynamicCache
+
+    from llmcourse.grading.runners.ch05 import RecordingLM
+
+    lm = ch05.tiny_model(*ch05.PEAKED)
+    model = RecordingLM(lm)
+    ids = ch05._prompts(2, 5, 50, 1)
+    with torch.no_grad():
+        out = model(ids, past_key_values=DynamicCache(), use_cache=True)
+        step = model(input_ids=ids[:, -1:], past_key_values=out.past_key_values, use_cache=True)
+        again = model(input_ids=ids)
+        assert torch.equal(again.logits, lm(input_ids=ids).logits)
+    assert model.calls == [[5, 0], [1, 5], [5, 0]] and step.logits.shape == (2, 1, 50)
+    assert model.config is lm.config and model.device == lm.device

@@ -133,6 +133,10 @@ class RecordingLM(torch.nn.Module):
     def dtype(self) -> torch.dtype:
         return self.lm.dtype
 
+    def generate(self, *args, **kwargs):
+        """The model's own ``generate`` (forbidden in the answers: the guard names it)."""
+        return self.lm.generate(*args, **kwargs)
+
     def forward(self, input_ids=None, past_key_values=None, **kwargs):
         tokens = int(input_ids.shape[-1]) if isinstance(input_ids, torch.Tensor) else -1
         self.calls.append([tokens, _cached_positions(past_key_values)])
