@@ -1712,7 +1712,7 @@ def _cached_cases(hidden: bool) -> list[Case]:
         cases += [
             _cached_case("tokens", PEAKED, P[3:4], 20, False),
             _cached_case("tokens", OTHER, Q[2:3], 15, False),
-            _cached_case("tokens", PEAKED, P[:1, :1], 12, False),
+            _cached_case("tokens", PEAKED, P[2:3, :3], 12, False),
             _cached_case("cache", OTHER, Q[1:2], 12, False),
             _cached_case("cache", PEAKED, P, 3, False),
             _cached_case("prompt", OTHER, Q, 0, False),
