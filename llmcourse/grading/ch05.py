@@ -1724,13 +1724,14 @@ def _cached_cases(hidden: bool) -> list[Case]:
 
 def _pairs(plain: Any) -> list[tuple[int, int]]:
     """The ``calls`` a runner recorded, as (tokens, cached positions) pairs."""
-    return [tuple(item["list"]) for item in plain["list"]]
+    return [(int(item["list"][0]), int(item["list"][1])) for item in plain["list"]]
 
 
 def _cached_compare(case: Case, got: Any, expected: Any) -> None:
     g, e = _fields(got), _fields(expected)
     if case.subcheck != "cache":
-        return _ids_compare("generate_with_cache")(case, g["ids"], e["ids"])
+        _ids_compare("generate_with_cache")(case, g["ids"], e["ids"])
+        return
     mine, want = _pairs(g["calls"]), _pairs(e["calls"])
     for k, (a, b) in enumerate(zip(mine, want)):
         if a != b:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel
+from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedModel
 
 from llmcourse.grading.runners import one_thread
 
@@ -116,7 +116,9 @@ class RecordingLM(torch.nn.Module):
     how many positions the cache it was given already held: ``calls``, a list of ``[tokens,
     cached]`` (a cache that is absent or empty counts 0). Everything else is the model's."""
 
-    def __init__(self, lm: torch.nn.Module) -> None:
+    lm: PreTrainedModel
+
+    def __init__(self, lm: PreTrainedModel) -> None:
         super().__init__()
         self.lm = lm
         self.calls: list[list[int]] = []
@@ -135,7 +137,7 @@ class RecordingLM(torch.nn.Module):
 
     def generate(self, *args, **kwargs):
         """The model's own ``generate`` (forbidden in the answers: the guard names it)."""
-        return self.lm.generate(*args, **kwargs)
+        return self.lm.generate(*args, **kwargs)  # type: ignore[operator]
 
     def forward(self, input_ids=None, past_key_values=None, **kwargs):
         tokens = int(input_ids.shape[-1]) if isinstance(input_ids, torch.Tensor) else -1
