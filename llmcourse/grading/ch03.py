@@ -20,7 +20,7 @@ student could hand them in; the mutation suite grades every one of them.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -48,6 +48,7 @@ from llmcourse.grading.contract import (
     items_of,
     kind_of,
     to_plain,
+    values_of,
 )
 from llmcourse.grading.runners import one_thread
 from llmcourse.grading.runners.ch03 import (
@@ -249,6 +250,7 @@ def _pad(kind: str, B: int, T: int, real: list[int] | None, g: torch.Generator) 
     left-padded one n (its first token is predicted from padding, and counts, as in Hugging Face)."""
     if kind == "none":
         return None
+    assert real is not None, "a padded case lists its rows' real lengths"
     mask = torch.zeros(B, T, dtype=torch.long)
     for b, n in enumerate(real):
         side = kind if kind in ("right", "left") else ("right" if b % 2 == 0 else "left")
@@ -323,7 +325,7 @@ def _loss_cases(hidden: bool) -> list[Case]:
 
 def _loss_compare(case: Case, got: Any, expected: Any) -> None:
     if case.subcheck != "scalar":
-        value = float_of(expected)
+        value = cast(float, float_of(expected))  # None only for a catalogued mistake's result: no match
         expect_float(got, value, what="loss", context=case.label, atol=1e-5, rtol=1e-5)
         return
     loss, grad = got["tuple"] if isinstance(got, dict) and "tuple" in got else (got, None)
@@ -331,7 +333,7 @@ def _loss_compare(case: Case, got: Any, expected: Any) -> None:
     if grad_e is None:  # comparing with a catalogued mistake that returns no usable tensor
         if kind_of(loss) != kind_of(loss_e) or grad is not None:
             raise GradingError("different kinds of result")
-        expect_float(loss, float_of(loss_e), what="loss", context=case.label, atol=1e-5, rtol=1e-5)
+        expect_float(loss, cast(float, float_of(loss_e)), what="loss", context=case.label, atol=1e-5, rtol=1e-5)
         return
     if not (isinstance(loss, dict) and "tensor" in loss and loss["tensor"]["shape"] == []):
         raise GradingError(
@@ -347,7 +349,7 @@ def _loss_compare(case: Case, got: Any, expected: Any) -> None:
     gradient = array_of(grad) if grad is not None else None
     if (
         gradient is None
-        or gradient.shape != array_of(grad_e).shape
+        or gradient.shape != values_of(grad_e).shape
         or not np.isfinite(gradient).all()
         or not gradient.any()
     ):
@@ -733,7 +735,7 @@ def _block_compare(case: Case, got: Any, expected: Any) -> None:
     # finite value (a NaN there would reach every position of the next block through 0 * NaN).
     if not (isinstance(got, dict) and "tensor" in got):
         raise GradingError(f"block(x, attention_mask) for {case.label}: expected a torch.Tensor, got {kind_of(got)}")
-    a, e = array_of(got), array_of(expected)
+    a, e = values_of(got), values_of(expected)
     if a.shape != e.shape:
         raise GradingError(f"block(x, attention_mask) for {case.label}: expected shape {e.shape}, got {a.shape}")
     tokens = case.inputs["mask"].astype(bool)

@@ -23,7 +23,11 @@ GPT_MODULES = ("transformer.wte", "transformer.wpe", "transformer.ln_f")
 
 
 def _tensor(a: np.ndarray | None) -> torch.Tensor | None:
-    return None if a is None else torch.from_numpy(np.array(a))  # a fresh, writable copy
+    return None if a is None else _fresh(a)
+
+
+def _fresh(a: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.array(a))  # a fresh, writable copy
 
 
 def _module_at(module: Any, path: str) -> Any:
@@ -41,7 +45,7 @@ def run_causal_mask(fn: Callable[[int], Any], T: int) -> Any:
 def run_causal_lm_loss(fn: Callable[..., Any], inputs: tuple) -> Any:
     """``causal_lm_loss(logits, input_ids, attention_mask)``; when the case asks for the gradient,
     ``(loss, d loss / d logits)``, the gradient None when no usable graph reaches the logits."""
-    logits, ids, mask = (_tensor(a) for a in inputs[:3])  # (B, T, V), (B, T), (B, T) or None
+    logits, ids, mask = _fresh(inputs[0]), _fresh(inputs[1]), _tensor(inputs[2])  # (B, T, V), (B, T), (B, T) or None
     want_grad = inputs[3]
     logits = logits.requires_grad_(want_grad)
     loss = fn(logits, ids, mask)
@@ -57,7 +61,7 @@ def run_block(cls: type, inputs: dict[str, Any]) -> Any:
     from llmcourse.gpt import GPTConfig  # the course's config; llmcourse.gpt is loaded only when a Block is graded
 
     block = cls(GPTConfig(**inputs["config"]))
-    found = {}
+    found: dict[str, list[object] | None] = {}
     for path in (*NORMS, *LINEARS):
         layer = _module_at(block, path)
         if isinstance(layer, (nn.Linear, nn.LayerNorm)):
@@ -91,7 +95,7 @@ def _load(model: nn.Module, weights: dict[str, np.ndarray]) -> None:
             target = getattr(_module_at(model, path), kind, None)
             if not isinstance(target, torch.Tensor):
                 raise AttributeError(f"your model has no parameter {name}")
-            target.copy_(_tensor(value))
+            target.copy_(_fresh(value))
 
 
 def _gpt_modules(model: nn.Module, n_layer: int) -> dict[str, Any]:
