@@ -13,7 +13,7 @@ from llmcourse import decoding as reference
 from llmcourse import gpt
 from llmcourse.grading import GradingError, ch05
 from llmcourse.grading.alternatives import alternatives_of
-from llmcourse.grading.contract import check, failure_of, mistake_answer, to_plain
+from llmcourse.grading.contract import array_of, check, failure_of, mistake_answer, to_plain
 from llmcourse.grading.guards import scan_source
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -141,13 +141,13 @@ def test_decoder_cases_keep_clear_of_near_ties():
     for case in ch05.GREEDY.cases(True):
         model = ch05.tiny_model(*case.inputs["model"])
         with torch.no_grad():
-            expected = torch.tensor(ch05.array_of(case.expected))
+            expected = torch.tensor(array_of(case.expected))
             logits = model(expected).logits[:, case.inputs["ids"].shape[1] - 1 : -1].float()  # (B, n, V)
         top2 = logits.topk(2, dim=-1).values
         assert float((top2[..., 0] - top2[..., 1]).min()) > 1e-4, case.label
     for case in ch05.CACHED.cases(True):  # a cached step's logits differ from a recomputation's by float rounding
         model = ch05.tiny_model(*case.inputs["model"])
-        expected = torch.tensor(ch05.array_of(ch05._fields(case.expected)["ids"]))
+        expected = torch.tensor(array_of(ch05._fields(case.expected)["ids"]))
         T = case.inputs["ids"].shape[1]
         if expected.shape[1] == T:
             continue  # max_new_tokens=0: no decision
@@ -164,7 +164,7 @@ def test_decoder_cases_keep_clear_of_near_ties():
 def test_the_long_beam_case_underflows_a_product_of_probabilities():
     case = next(c for c in ch05.BEAM.cases(False) if c.subcheck == "long")
     model = ch05.tiny_model(*case.inputs["model"])
-    ids = torch.tensor(ch05.array_of(case.expected))
+    ids = torch.tensor(array_of(case.expected))
     T = case.inputs["ids"].shape[1]
     with torch.no_grad():
         probs = model(ids).logits[0, T - 1 : -1].float().softmax(-1).gather(-1, ids[0, T:, None])
@@ -496,9 +496,9 @@ def test_each_decoder_case_judges_its_own_requirement():
     for case in ch05.GREEDY.cases(True):
         if case.subcheck == "stops":
             T = case.inputs["ids"].shape[1]
-            assert (
-                ch05.array_of(case.expected).shape[1] < T + case.inputs["max_new_tokens"] and case.inputs["pad"] == 0
-            ), case.label
+            assert array_of(case.expected).shape[1] < T + case.inputs["max_new_tokens"] and case.inputs["pad"] == 0, (
+                case.label
+            )
     for case in ch05.BEAM.cases(True):
         if case.subcheck == "long":
             assert case.inputs["ids"].shape[0] == 1, case.label

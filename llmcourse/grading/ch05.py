@@ -40,11 +40,11 @@ from llmcourse.grading.contract import (
     GradingError,
     Mistake,
     SubCheck,
-    array_of,
     check,
     expect_tensor,
     kind_of,
     to_plain,
+    values_of,
 )
 from llmcourse.grading.runners.ch05 import RUNNERS, _on_one_thread, course_model, tiny_model
 
@@ -220,8 +220,8 @@ def _processor_compare(what: str):
 
 def _expect_logits(got: Any, expected: Any, *, what: str, context: str) -> None:
     """Like :func:`expect_tensor`, but says which tokens a filter removed or kept by mistake."""
-    e = array_of(expected)
-    a = array_of(got) if isinstance(got, dict) and "tensor" in got else None
+    e = values_of(expected)
+    a = values_of(got) if isinstance(got, dict) and "tensor" in got else None
     if a is not None and a.shape == e.shape and e.ndim == 2 and got["tensor"]["kind"] == "torch.Tensor":
         removed_e, removed_a = np.isneginf(e), np.isneginf(a)
         wrong = np.argwhere(removed_e != removed_a)
@@ -1392,7 +1392,7 @@ def _hf_generate(model, ids: torch.Tensor, **kwargs) -> torch.Tensor:
 def _ids_compare(what: str):
     @_robust
     def compare(case: Case, got: Any, expected: Any) -> None:
-        e = array_of(expected)
+        e = values_of(expected)
         if not (isinstance(got, dict) and "tensor" in got):
             raise GradingError(f"{what} for {case.label}: expected a tensor of token ids, got {kind_of(got)}")
         dtype = got["tensor"]["dtype"]
@@ -1400,7 +1400,7 @@ def _ids_compare(what: str):
             raise GradingError(
                 f"{what} for {case.label}: expected integer token ids (torch.long), got dtype torch.{dtype}"
             )
-        a = array_of(got)
+        a = values_of(got)
         if a.shape != e.shape:
             rows = (
                 f"\n  expected row 0: {e[0].tolist()}\n  got row 0:      "
@@ -1412,7 +1412,7 @@ def _ids_compare(what: str):
                 f"{what} for {case.label}: expected shape {e.shape} (B, T + new tokens, prompt included), got "
                 f"{a.shape}{rows}"
             )
-        wrong = (a != e).nonzero()
+        wrong = np.nonzero(a != e)
         if len(wrong[0]):
             b, t = int(wrong[0][0]), int(wrong[1][0])
             raise GradingError(
