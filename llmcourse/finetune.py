@@ -10,6 +10,7 @@ The loss of SFT is the causal LM loss on the response tokens only: the labels ar
 with the prompt (and the padding) set to -100 (:func:`mask_prompt_tokens`), and
 :func:`sft_loss` is then exactly Hugging Face's loss with those labels.
 """
+
 from __future__ import annotations
 
 import random
@@ -29,7 +30,9 @@ USER, ASSISTANT = "User: ", "\nAssistant:"
 # ---------------------------------------------------------------- the loss
 
 
-def mask_prompt_tokens(input_ids: torch.Tensor, prompt_lengths, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+def mask_prompt_tokens(
+    input_ids: torch.Tensor, prompt_lengths, attention_mask: torch.Tensor | None = None
+) -> torch.Tensor:
     """Labels for SFT: a copy of ``input_ids (B, T)`` with the first ``prompt_lengths[b]`` positions
     of row b (prompts start at 0, padding is on the right) and every position where
     ``attention_mask`` is 0 set to -100. ``input_ids`` is not modified."""
@@ -114,9 +117,20 @@ def _logits(model, ids: torch.Tensor) -> torch.Tensor:
     return out[0] if isinstance(out, tuple) else out.logits if hasattr(out, "logits") else out
 
 
-def finetune(model, tokenizer, examples: Sequence[Example], *, steps: int = 300, batch_size: int = 32, lr: float = 1e-3,
-             seed: int = 0, loss_fn: Callable = sft_loss, mask_fn: Callable = mask_prompt_tokens,
-             progress: bool = True, desc: str = "fine-tuning") -> list[float]:
+def finetune(
+    model,
+    tokenizer,
+    examples: Sequence[Example],
+    *,
+    steps: int = 300,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    seed: int = 0,
+    loss_fn: Callable = sft_loss,
+    mask_fn: Callable = mask_prompt_tokens,
+    progress: bool = True,
+    desc: str = "fine-tuning",
+) -> list[float]:
     """SFT of ``model`` (its parameters with ``requires_grad``) with AdamW on random batches of
     ``examples``; returns the loss of every step."""
     from tqdm.auto import tqdm
@@ -158,7 +172,7 @@ def answer(model, tokenizer, prompts: Sequence[str], max_new_tokens: int = 24) -
     model.eval()
     for indices in by_length.values():
         idx = torch.tensor([encoded[i] for i in indices], device=device)
-        new = generate(model, idx, max_new_tokens, eos_token_id=eot)[:, idx.shape[1]:]
+        new = generate(model, idx, max_new_tokens, eos_token_id=eot)[:, idx.shape[1] :]
         for i, row in zip(indices, new.tolist()):
             row = row[: row.index(eot)] if eot in row else row
             out[i] = tokenizer.decode(row)
@@ -172,7 +186,9 @@ def exact_match(model, tokenizer, examples: Sequence[Example]) -> tuple[float, l
     return hits / max(1, len(examples)), answers
 
 
-def timed_steps(model, tokenizer, examples: Sequence[Example], steps: int = 5, batch_size: int = 32, lr: float = 1e-3) -> float:
+def timed_steps(
+    model, tokenizer, examples: Sequence[Example], steps: int = 5, batch_size: int = 32, lr: float = 1e-3
+) -> float:
     """Median seconds of one SFT step (after one warm-up step)."""
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr)
@@ -202,8 +218,12 @@ def optimizer_state_bytes(model) -> int:
     for p in params:
         p.grad = torch.zeros_like(p)
     optimizer.step()
-    size = sum(t.numel() * t.element_size() for state in optimizer.state.values() for t in state.values()
-               if isinstance(t, torch.Tensor) and t.dim() > 0)
+    size = sum(
+        t.numel() * t.element_size()
+        for state in optimizer.state.values()
+        for t in state.values()
+        if isinstance(t, torch.Tensor) and t.dim() > 0
+    )
     for p in params:
         p.grad = None
     return size

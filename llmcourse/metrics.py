@@ -23,6 +23,7 @@ Typical use::
     metrics.perplexity(model(ids).logits, ids)
     metrics.multiple_choice_accuracy(model, tokenizer, metrics.corpus_quiz(200, seed=0))
 """
+
 from __future__ import annotations
 
 import math
@@ -38,10 +39,27 @@ from llmcourse.models import logits_fn
 from llmcourse.text_metrics import bleu, lcs_length, ngrams, rouge_l, rouge_n, tokenize_13a, tokenize_rouge
 
 __all__ = [
-    "perplexity", "token_nll", "sliding_window_perplexity", "sliding_window_perplexity_variants", "window_losses", "Window",
-    "bleu", "rouge_n", "rouge_l", "tokenize_13a", "tokenize_rouge", "ngrams", "lcs_length",
-    "QuizItem", "QUIZ_KINDS", "score_choices", "accuracy", "encode_choices", "option_loglikelihoods",
-    "multiple_choice_accuracy", "corpus_quiz",
+    "perplexity",
+    "token_nll",
+    "sliding_window_perplexity",
+    "sliding_window_perplexity_variants",
+    "window_losses",
+    "Window",
+    "bleu",
+    "rouge_n",
+    "rouge_l",
+    "tokenize_13a",
+    "tokenize_rouge",
+    "ngrams",
+    "lcs_length",
+    "QuizItem",
+    "QUIZ_KINDS",
+    "score_choices",
+    "accuracy",
+    "encode_choices",
+    "option_loglikelihoods",
+    "multiple_choice_accuracy",
+    "corpus_quiz",
 ]
 
 # ---------------------------------------------------------------------------------------
@@ -68,13 +86,18 @@ def perplexity(logits: torch.Tensor, input_ids: torch.Tensor, attention_mask: to
     if not isinstance(logits, torch.Tensor) or logits.dim() != 3:
         raise ValueError(f"logits must be a (B, T, V) tensor, got shape {tuple(getattr(logits, 'shape', ()))}")
     if not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 2 or input_ids.shape != logits.shape[:2]:
-        raise ValueError(f"input_ids must be (B, T) = {tuple(logits.shape[:2])}, got {tuple(getattr(input_ids, 'shape', ()))}")
+        raise ValueError(
+            f"input_ids must be (B, T) = {tuple(logits.shape[:2])}, got {tuple(getattr(input_ids, 'shape', ()))}"
+        )
     if input_ids.shape[1] < 2:
         raise ValueError("need at least 2 tokens per row: the first token is never predicted")
     if attention_mask is None:
         attention_mask = torch.ones_like(input_ids)
     if attention_mask.shape != input_ids.shape:
-        raise ValueError(f"attention_mask must have the shape of input_ids {tuple(input_ids.shape)}, got {tuple(attention_mask.shape)}")
+        raise ValueError(
+            f"attention_mask must have the shape of input_ids {tuple(input_ids.shape)}, got "
+            f"{tuple(attention_mask.shape)}"
+        )
 
     counted = attention_mask[:, 1:].to(logits.device) != 0  # (B, T-1): which targets count
     if not counted.any():
@@ -155,7 +178,9 @@ def sliding_window_perplexity(model, input_ids: torch.Tensor, max_length: int, s
     return math.exp(sum(w.nll for w in windows) / sum(w.scored for w in windows))
 
 
-def sliding_window_perplexity_variants(model, input_ids: torch.Tensor, max_length: int, stride: int) -> dict[str, float]:
+def sliding_window_perplexity_variants(
+    model, input_ids: torch.Tensor, max_length: int, stride: int
+) -> dict[str, float]:
     """The exact sliding-window perplexity and three flawed averages of the same windows.
 
     The guide computes one loss per window (``outputs.loss``, the mean NLL of the window's
@@ -177,7 +202,9 @@ def sliding_window_perplexity_variants(model, input_ids: torch.Tensor, max_lengt
     return {
         "exact": math.exp(sum(w.nll for w in windows) / sum(w.scored for w in windows)),
         "mean_of_windows": math.exp(sum(losses) / len(losses)),
-        "trg_len_minus_1": math.exp(sum(loss * (t - 1) for loss, t in zip(losses, trg_lens)) / sum(t - 1 for t in trg_lens)),
+        "trg_len_minus_1": math.exp(
+            sum(loss * (t - 1) for loss, t in zip(losses, trg_lens)) / sum(t - 1 for t in trg_lens)
+        ),
         "trg_len": math.exp(sum(loss * t for loss, t in zip(losses, trg_lens)) / N),
     }
 
@@ -200,8 +227,9 @@ class QuizItem(NamedTuple):
 
 
 @torch.no_grad()
-def score_choices(logits_fn: Callable[[torch.Tensor], torch.Tensor], context_ids: Sequence[int],
-                  choice_ids: Sequence[Sequence[int]]) -> list[float]:
+def score_choices(
+    logits_fn: Callable[[torch.Tensor], torch.Tensor], context_ids: Sequence[int], choice_ids: Sequence[Sequence[int]]
+) -> list[float]:
     """The log-likelihood of each choice after the context: ``log P(choice | context)``.
 
     ``logits_fn`` maps token ids (B, T) to logits (B, T, V) (see :func:`llmcourse.models.logits_fn`);
@@ -219,7 +247,9 @@ def score_choices(logits_fn: Callable[[torch.Tensor], torch.Tensor], context_ids
         raise ValueError("need at least one choice, and at least one token in each")
     rows = [context + [int(t) for t in choice] for choice in choice_ids]
     T = max(len(row) for row in rows) - 1
-    inputs = torch.tensor([row[:-1] + [row[0]] * (T + 1 - len(row)) for row in rows])  # (K, T): row k without its last token
+    inputs = torch.tensor(
+        [row[:-1] + [row[0]] * (T + 1 - len(row)) for row in rows]
+    )  # (K, T): row k without its last token
     logits = logits_fn(inputs)  # (K, T, V)
     scores = []
     for k, row in enumerate(rows):
@@ -250,15 +280,20 @@ def accuracy(items: Sequence[tuple[Sequence[float], Sequence[str], int]]) -> dic
     for scores, choices, gold in items:
         if len(scores) != len(choices) or not choices:
             raise ValueError(f"need one score per choice, got {len(scores)} scores for {len(choices)} choices")
-        lengths = {"acc": [1] * len(choices), "acc_norm": [len(c) for c in choices],
-                   "acc_bytes": [len(c.encode("utf-8")) for c in choices]}
+        lengths = {
+            "acc": [1] * len(choices),
+            "acc_norm": [len(c) for c in choices],
+            "acc_bytes": [len(c.encode("utf-8")) for c in choices],
+        }
         for key, length in lengths.items():
             normed = [s / n for s, n in zip(scores, length)]
             right[key] += max(range(len(choices)), key=normed.__getitem__) == gold  # max keeps the first on a tie
     return {key: count / len(items) for key, count in right.items()}
 
 
-def encode_choices(tokenizer, question: str, options: Sequence[str], delimiter: str = " ") -> tuple[list[int], list[list[int]]]:
+def encode_choices(
+    tokenizer, question: str, options: Sequence[str], delimiter: str = " "
+) -> tuple[list[int], list[list[int]]]:
     """The tokens of a question and of each option after it, as lm-evaluation-harness splits them.
 
     ``tokenizer`` needs ``encode(text) -> list[int]``. The continuation is ``delimiter + option``;
@@ -302,7 +337,10 @@ def multiple_choice_accuracy(model, tokenizer, items: Sequence[QuizItem]) -> dic
     """
     if not items:
         raise ValueError("need at least one item")
-    scored = [(option_loglikelihoods(model, tokenizer, q, options), options, answer) for q, options, answer in (item[:3] for item in items)]
+    scored = [
+        (option_loglikelihoods(model, tokenizer, q, options), options, answer)
+        for q, options, answer in (item[:3] for item in items)
+    ]
     result = accuracy(scored)
     chance = sum(1 / len(options) for _, options, _ in scored) / len(items)
     return {"acc": result["acc"], "acc_norm": result["acc_norm"], "chance": chance, "n": len(items)}

@@ -14,6 +14,7 @@
 - :func:`draw_connectors`: diagrams of how BLIP-2, Flamingo, IDEFICS/OpenFlamingo and LLaVA feed
   images to a language model.
 """
+
 from __future__ import annotations
 
 import math
@@ -151,7 +152,9 @@ def build_inputs(
 class DigitEncoder(nn.Module):
     """A very small Vision Transformer: patch embedding, learned positions, one encoder layer."""
 
-    def __init__(self, image_size: int = 8, patch_size: int = 4, width: int = 64, depth: int = 1, heads: int = 4) -> None:
+    def __init__(
+        self, image_size: int = 8, patch_size: int = 4, width: int = 64, depth: int = 1, heads: int = 4
+    ) -> None:
         super().__init__()
         self.patches = PatchEmbedding(1, patch_size, width)
         self.position = nn.Parameter(torch.randn(1, (image_size // patch_size) ** 2, width) * 0.02)
@@ -236,14 +239,25 @@ class DigitCaptioner(nn.Module):
         return captions
 
 
-def train_captioner(captioner: DigitCaptioner, images, labels, steps: int = 300, batch_size: int = 64, lr: float = 1e-2, seed: int = 0, progress: bool = True) -> list[float]:
+def train_captioner(
+    captioner: DigitCaptioner,
+    images,
+    labels,
+    steps: int = 300,
+    batch_size: int = 64,
+    lr: float = 1e-2,
+    seed: int = 0,
+    progress: bool = True,
+) -> list[float]:
     """Train the encoder and the projection (AdamW, cosine schedule); returns the losses."""
     from tqdm.auto import tqdm
 
     torch.manual_seed(seed)
     params = [p for p in captioner.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / 20) * 0.5 * (1 + math.cos(math.pi * s / steps)))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / 20) * 0.5 * (1 + math.cos(math.pi * s / steps))
+    )
     g = torch.Generator().manual_seed(seed)
     losses = []
     captioner.train()
@@ -282,7 +296,9 @@ def caption_accuracy(captioner: DigitCaptioner, images, labels, batch_size: int 
 def _box(ax, x, y, w, h, text, color, fontsize=8):
     from matplotlib.patches import FancyBboxPatch
 
-    ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.02", facecolor=color, edgecolor="black", linewidth=0.8))
+    ax.add_patch(
+        FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.02", facecolor=color, edgecolor="black", linewidth=0.8)
+    )
     ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=fontsize)
 
 

@@ -12,6 +12,7 @@ a question in the chat form of :mod:`llmcourse.finetune`, the chosen response it
 the rejected one a corrupted answer (:func:`corrupt`): the answer's words in the wrong order, or
 the answer of another question of the same kind.
 """
+
 from __future__ import annotations
 
 import random
@@ -34,9 +35,13 @@ def reward_model_loss(chosen_rewards: torch.Tensor, rejected_rewards: torch.Tens
     return -F.logsigmoid(chosen_rewards - rejected_rewards).mean()
 
 
-def dpo_loss(policy_chosen_logps: torch.Tensor, policy_rejected_logps: torch.Tensor,
-             ref_chosen_logps: torch.Tensor, ref_rejected_logps: torch.Tensor,
-             beta: float = 0.1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def dpo_loss(
+    policy_chosen_logps: torch.Tensor,
+    policy_rejected_logps: torch.Tensor,
+    ref_chosen_logps: torch.Tensor,
+    ref_rejected_logps: torch.Tensor,
+    beta: float = 0.1,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """DPO's loss (the sigmoid variant, as TRL's ``DPOTrainer``) and the implicit rewards.
 
     Each input is ``(B,)``: the summed log-probability of a response given its prompt. Returns
@@ -133,12 +138,13 @@ def pair_logps(model, tokenizer, pairs: Sequence[Pair]) -> tuple[torch.Tensor, t
     """``(chosen_logps, rejected_logps)``, each ``(B,)``, in one forward pass of the 2B responses."""
     examples = [ft.Example(p.question, p.chosen) for p in pairs] + [ft.Example(p.question, p.rejected) for p in pairs]
     logps = sequence_logps(model, tokenizer, examples)
-    return logps[: len(pairs)], logps[len(pairs):]
+    return logps[: len(pairs)], logps[len(pairs) :]
 
 
 @torch.no_grad()
-def evaluate(policy, reference, tokenizer, pairs: Sequence[Pair], beta: float = 0.1,
-             batch_size: int = 64) -> dict[str, dict[str, float]]:
+def evaluate(
+    policy, reference, tokenizer, pairs: Sequence[Pair], beta: float = 0.1, batch_size: int = 64
+) -> dict[str, dict[str, float]]:
     """Held-out measures of all ``pairs`` (key ``"all"``) and of each kind of corruption:
     ``accuracy``, the share of pairs where the policy gives the chosen answer the higher log-probability;
     ``logp_margin``, the mean of log p(chosen) - log p(rejected); and DPO's implicit rewards against
@@ -148,7 +154,7 @@ def evaluate(policy, reference, tokenizer, pairs: Sequence[Pair], beta: float = 
     reference.eval()
     logps: dict[str, list[torch.Tensor]] = {"pc": [], "pr": [], "rc": [], "rr": []}
     for i in range(0, len(pairs), batch_size):
-        chunk = pairs[i: i + batch_size]
+        chunk = pairs[i : i + batch_size]
         for keys, model in ((("pc", "pr"), policy), (("rc", "rr"), reference)):
             for key, values in zip(keys, pair_logps(model, tokenizer, chunk)):
                 logps[key].append(values)
@@ -157,18 +163,34 @@ def evaluate(policy, reference, tokenizer, pairs: Sequence[Pair], beta: float = 
     groups = {"all": torch.ones(len(pairs), dtype=torch.bool)}
     for kind in sorted({p.corruption for p in pairs}):
         groups[kind] = torch.tensor([p.corruption == kind for p in pairs])
-    return {name: {"accuracy": (pc > pr)[g].float().mean().item(), "logp_margin": (pc - pr)[g].mean().item(),
-                   "reward_margin": (chosen_rewards - rejected_rewards)[g].mean().item(),
-                   "reward_accuracy": (chosen_rewards > rejected_rewards)[g].float().mean().item()}
-            for name, g in groups.items()}
+    return {
+        name: {
+            "accuracy": (pc > pr)[g].float().mean().item(),
+            "logp_margin": (pc - pr)[g].mean().item(),
+            "reward_margin": (chosen_rewards - rejected_rewards)[g].mean().item(),
+            "reward_accuracy": (chosen_rewards > rejected_rewards)[g].float().mean().item(),
+        }
+        for name, g in groups.items()
+    }
 
 
 # ---------------------------------------------------------------- training
 
 
-def dpo_train(policy, reference, tokenizer, pairs: Sequence[Pair], *, steps: int = 30, batch_size: int = 16,
-              lr: float = 1e-4, beta: float = 0.1, seed: int = 0, loss_fn: Callable = dpo_loss,
-              progress: bool = True) -> dict[str, list[float]]:
+def dpo_train(
+    policy,
+    reference,
+    tokenizer,
+    pairs: Sequence[Pair],
+    *,
+    steps: int = 30,
+    batch_size: int = 16,
+    lr: float = 1e-4,
+    beta: float = 0.1,
+    seed: int = 0,
+    loss_fn: Callable = dpo_loss,
+    progress: bool = True,
+) -> dict[str, list[float]]:
     """DPO of ``policy`` against the frozen ``reference`` with AdamW on random batches of ``pairs``,
     for a budget of ``steps`` steps; the reference's log-probabilities are computed once, first.
     Returns the loss, the reward margin and the reward accuracy of every step's batch."""
@@ -177,7 +199,7 @@ def dpo_train(policy, reference, tokenizer, pairs: Sequence[Pair], *, steps: int
     pairs = list(pairs)
     reference.eval()
     with torch.no_grad():  # the reference never changes: score every pair once
-        ref = [pair_logps(reference, tokenizer, pairs[i: i + 64]) for i in range(0, len(pairs), 64)]
+        ref = [pair_logps(reference, tokenizer, pairs[i : i + 64]) for i in range(0, len(pairs), 64)]
     ref_chosen = torch.cat([c for c, _ in ref])
     ref_rejected = torch.cat([r for _, r in ref])
     params = [p for p in policy.parameters() if p.requires_grad]
@@ -189,8 +211,9 @@ def dpo_train(policy, reference, tokenizer, pairs: Sequence[Pair], *, steps: int
     for _ in bar:
         index = rng.sample(range(len(pairs)), min(batch_size, len(pairs)))
         policy_chosen, policy_rejected = pair_logps(policy, tokenizer, [pairs[i] for i in index])
-        loss, chosen_rewards, rejected_rewards = loss_fn(policy_chosen, policy_rejected, ref_chosen[index],
-                                                         ref_rejected[index], beta)
+        loss, chosen_rewards, rejected_rewards = loss_fn(
+            policy_chosen, policy_rejected, ref_chosen[index], ref_rejected[index], beta
+        )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -10,6 +10,7 @@ Both are written to give exactly the numbers of the reference packages, without 
 
 Import them from :mod:`llmcourse.metrics`.
 """
+
 from __future__ import annotations
 
 import math

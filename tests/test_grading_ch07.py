@@ -1,13 +1,13 @@
 """Chapter 07's checks in the student's kernel: messages that name the mistake, forbidden routes
 caught (peft's LoRA layer, the course's reference), and oracles that agree with Hugging Face's
 loss and with the course's own implementations."""
+
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 from transformers import GPT2Config, GPT2LMHeadModel
-
-import torch.nn.functional as F
 
 from llmcourse import finetune, lora, preference
 from llmcourse.grading import GradingError, ch07
@@ -29,9 +29,13 @@ def answer(exercise, code):
     return namespace[exercise.name]
 
 
-CHECKS = {"mask_prompt_tokens": ch07.check_mask_prompt_tokens, "sft_loss": ch07.check_sft_loss,
-          "lora_linear": ch07.check_lora_linear, "reward_model_loss": ch07.check_reward_model_loss,
-          "dpo_loss": ch07.check_dpo_loss}
+CHECKS = {
+    "mask_prompt_tokens": ch07.check_mask_prompt_tokens,
+    "sft_loss": ch07.check_sft_loss,
+    "lora_linear": ch07.check_lora_linear,
+    "reward_model_loss": ch07.check_reward_model_loss,
+    "dpo_loss": ch07.check_dpo_loss,
+}
 MISTAKES = [(key, m) for key, exercise in ch07.EXERCISES.items() for m in exercise.mistakes]
 
 
@@ -42,27 +46,30 @@ def test_visible_feedback_names_the_likely_mistake(key, mistake):
     assert f"Likely mistake: {mistake.message}" in str(failure.value)
 
 
-@pytest.mark.parametrize("key, mistake_id, failed", [
-    ("mask_prompt_tokens", "in_place", 1),
-    ("mask_prompt_tokens", "padding_not_masked", 1),
-    ("sft_loss", "item", 1),
-    ("lora_linear", "B_random", 1),
-    ("lora_linear", "merge_no_scaling", 1),
-    ("lora_linear", "scaling_inverted", 2),
-    ("lora_linear", "merge_in_place", 1),
-    ("lora_linear", "A_zero", 1),
-    ("lora_linear", "dropout_on_output", 1),
-    ("reward_model_loss", "log_of_sigmoid", 1),
-    ("reward_model_loss", "bce_on_probabilities", 1),
-    ("reward_model_loss", "detached", 1),
-    ("reward_model_loss", "sign_flipped", 2),
-    ("dpo_loss", "log_of_sigmoid", 1),
-    ("dpo_loss", "rewards_not_detached", 1),
-    ("dpo_loss", "rewards_without_beta", 1),
-    ("dpo_loss", "item", 1),
-    ("dpo_loss", "sign_flipped", 2),
-    ("dpo_loss", "wrong_pairs", 3),
-])
+@pytest.mark.parametrize(
+    "key, mistake_id, failed",
+    [
+        ("mask_prompt_tokens", "in_place", 1),
+        ("mask_prompt_tokens", "padding_not_masked", 1),
+        ("sft_loss", "item", 1),
+        ("lora_linear", "B_random", 1),
+        ("lora_linear", "merge_no_scaling", 1),
+        ("lora_linear", "scaling_inverted", 2),
+        ("lora_linear", "merge_in_place", 1),
+        ("lora_linear", "A_zero", 1),
+        ("lora_linear", "dropout_on_output", 1),
+        ("reward_model_loss", "log_of_sigmoid", 1),
+        ("reward_model_loss", "bce_on_probabilities", 1),
+        ("reward_model_loss", "detached", 1),
+        ("reward_model_loss", "sign_flipped", 2),
+        ("dpo_loss", "log_of_sigmoid", 1),
+        ("dpo_loss", "rewards_not_detached", 1),
+        ("dpo_loss", "rewards_without_beta", 1),
+        ("dpo_loss", "item", 1),
+        ("dpo_loss", "sign_flipped", 2),
+        ("dpo_loss", "wrong_pairs", 3),
+    ],
+)
 def test_partial_credit_follows_the_requirements(key, mistake_id, failed):
     exercise = ch07.EXERCISES[key]
     wrong = mistake_answer(exercise, next(m for m in exercise.mistakes if m.id == mistake_id))
@@ -77,7 +84,9 @@ def test_the_oracles_agree_with_hugging_face_and_the_course():
         logits, labels = (torch.from_numpy(np.array(a)) for a in case.inputs[:2])
         expected = float_of(case.expected["tuple"][0] if case.subcheck == "scalar" else case.expected)
         assert finetune.sft_loss(logits.double(), labels).item() == pytest.approx(expected, rel=1e-6)
-        assert model.loss_function(logits.double(), labels, vocab_size=logits.shape[-1]).item() == pytest.approx(expected, rel=1e-6)
+        assert model.loss_function(logits.double(), labels, vocab_size=logits.shape[-1]).item() == pytest.approx(
+            expected, rel=1e-6
+        )
     for case in ch07.MASK_PROMPT_TOKENS.cases(True):
         ids, lengths, mask = (None if a is None else torch.from_numpy(np.array(a)) for a in case.inputs[:3])
         expected = array_of(case.expected["tuple"][0] if case.subcheck == "copy" else case.expected)
@@ -103,7 +112,9 @@ def test_the_oracles_agree_with_hugging_face_and_the_course():
 def test_the_train_mode_case_drops_some_inputs_and_not_others():
     """The train-mode forward case is one where dropout matters: the expected output differs from
     the output without dropout, and from the output of dropout on the branch's output."""
-    (case,) = [c for c in ch07.LORA_LINEAR.cases(False) if c.subcheck == "forward" and c.inputs.get("train_seed") is not None]
+    (case,) = [
+        c for c in ch07.LORA_LINEAR.cases(False) if c.subcheck == "forward" and c.inputs.get("train_seed") is not None
+    ]
     no_dropout = dict(case.inputs, train_seed=None)
     eval_out = array_of(to_plain(ch07.LORA_LINEAR.run(answer(ch07.LORA_LINEAR, ch07._LORA_SOLUTION), no_dropout)))
     assert not np.allclose(eval_out, array_of(case.expected), atol=1e-3)
@@ -113,22 +124,26 @@ def test_the_train_mode_case_drops_some_inputs_and_not_others():
 
 
 FUNCTIONAL_DROPOUT = ch07._LORA_SOLUTION.replace("self.dropout = nn.Dropout(dropout)", "self.p = dropout").replace(
-    "self.dropout(x) @ self.A.T", "nn.functional.dropout(x, self.p, self.training) @ self.A.T")
+    "self.dropout(x) @ self.A.T", "nn.functional.dropout(x, self.p, self.training) @ self.A.T"
+)
 
 
 def test_functional_dropout_on_the_input_passes_in_train_mode():
     check(ch07.LORA_LINEAR, answer(ch07.LORA_LINEAR, FUNCTIONAL_DROPOUT), hidden=True, quiet=True)
 
 
-MERGE_IN_PLACE_CONSISTENT = ch07._LORA_SOLUTION.replace("""        merged = nn.Linear(self.base.in_features, self.base.out_features, bias=self.base.bias is not None)
+MERGE_IN_PLACE_CONSISTENT = ch07._LORA_SOLUTION.replace(
+    """        merged = nn.Linear(self.base.in_features, self.base.out_features, bias=self.base.bias is not None)
         with torch.no_grad():
             merged.weight.copy_(self.base.weight + self.scaling * self.B @ self.A)
             if self.base.bias is not None:
                 merged.bias.copy_(self.base.bias)
-        return merged""", """        with torch.no_grad():
+        return merged""",
+    """        with torch.no_grad():
             self.base.weight += self.scaling * self.B @ self.A
             self.B.zero_()
-        return self.base""")
+        return self.base""",
+)
 
 
 def test_a_merge_into_the_base_that_keeps_the_layer_consistent_passes():
@@ -226,8 +241,11 @@ def test_the_stable_cases_are_where_log_of_sigmoid_breaks():
         for case in exercise.cases(True):
             if case.subcheck == "stable":
                 arrays = [torch.from_numpy(np.array(a)) for a in case.inputs[:4]]
-                margin = arrays[0] - arrays[1] if exercise is ch07.REWARD_MODEL_LOSS else \
-                    case.inputs[4] * ((arrays[0] - arrays[2]) - (arrays[1] - arrays[3]))
+                margin = (
+                    arrays[0] - arrays[1]
+                    if exercise is ch07.REWARD_MODEL_LOSS
+                    else case.inputs[4] * ((arrays[0] - arrays[2]) - (arrays[1] - arrays[3]))
+                )
                 assert torch.isinf(torch.log(torch.sigmoid(margin))).any(), case.label
 
 

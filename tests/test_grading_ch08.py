@@ -1,5 +1,6 @@
 """Chapter 08's checks in the student's kernel: messages that name the mistake, forbidden routes
 caught, a trusted patchify for PatchEmbedding, and oracles that agree with the libraries."""
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -12,8 +13,12 @@ from llmcourse.grading.contract import check, mistake_answer
 
 torch.set_num_threads(1)
 ALTERNATIVE_CODE = alternatives_of("08_multimodal")  # autograde/alternatives/: valid answers, never shipped to students
-CHECKS = {"patchify": ch08.check_patchify, "patch_embedding": ch08.check_patch_embedding, "clip_loss": ch08.check_clip_loss,
-          "build_inputs": ch08.check_build_inputs}
+CHECKS = {
+    "patchify": ch08.check_patchify,
+    "patch_embedding": ch08.check_patch_embedding,
+    "clip_loss": ch08.check_clip_loss,
+    "build_inputs": ch08.check_build_inputs,
+}
 
 
 def answer(exercise, code, **extra):
@@ -22,8 +27,9 @@ def answer(exercise, code, **extra):
     return namespace[exercise.name]
 
 
-@pytest.mark.parametrize("key, mistake", [(k, m) for k, ex in ch08.EXERCISES.items() for m in ex.mistakes],
-                         ids=lambda x: getattr(x, "id", x))
+@pytest.mark.parametrize(
+    "key, mistake", [(k, m) for k, ex in ch08.EXERCISES.items() for m in ex.mistakes], ids=lambda x: getattr(x, "id", x)
+)
 def test_visible_feedback_names_the_likely_mistake(key, mistake):
     with pytest.raises(GradingError) as failure:
         CHECKS[key](mistake_answer(ch08.EXERCISES[key], mistake))
@@ -46,13 +52,22 @@ def test_messages_say_the_inputs_and_the_values():
     assert "images (2, 1, 4, 6), patch_size=2" in text and "at index (" in text and "expected" in text
 
 
-@pytest.mark.parametrize("key, mistake_id, failed", [
-    ("patchify", "no_error", 1), ("patchify", "transposed", 2), ("clip_loss", "detached", 1),
-    ("clip_loss", "times_temperature", 2), ("patch_embedding", "no_bias", 2),  # temperature and grad: the normalise cases are at temperature 1
-    ("build_inputs", "image_after_prompt", 1), ("build_inputs", "left_padding", 1),
-    ("build_inputs", "projector_detached", 1), ("build_inputs", "first_item_features", 1),
-    ("build_inputs", "projector_dtype", 1), ("build_inputs", "not_projected", 6),
-])
+@pytest.mark.parametrize(
+    "key, mistake_id, failed",
+    [
+        ("patchify", "no_error", 1),
+        ("patchify", "transposed", 2),
+        ("clip_loss", "detached", 1),
+        ("clip_loss", "times_temperature", 2),
+        ("patch_embedding", "no_bias", 2),  # temperature and grad: the normalise cases are at temperature 1
+        ("build_inputs", "image_after_prompt", 1),
+        ("build_inputs", "left_padding", 1),
+        ("build_inputs", "projector_detached", 1),
+        ("build_inputs", "first_item_features", 1),
+        ("build_inputs", "projector_dtype", 1),
+        ("build_inputs", "not_projected", 6),
+    ],
+)
 def test_partial_credit_follows_the_requirements(key, mistake_id, failed):
     exercise = ch08.EXERCISES[key]
     wrong = mistake_answer(exercise, next(m for m in exercise.mistakes if m.id == mistake_id))
@@ -113,16 +128,23 @@ def connector_llava(image_features, projector, prompt_ids, caption_ids, embed):
     mask = Model.get_placeholder_mask(fake, ids, inputs_embeds=text, image_features=visual)
     labels = torch.full(ids.shape, -100)
     for b, (p, c) in enumerate(zip(prompt_ids, caption_ids)):
-        labels[b, N + len(p):N + len(p) + len(c)] = c
+        labels[b, N + len(p) : N + len(p) + len(c)] = c
     return text.masked_scatter(mask, visual), (ids <= V).long(), labels
 
 
-@pytest.mark.parametrize("check_fn, fn", [
-    (ch08.check_patchify, patchify_unfold), (ch08.check_patchify, patchify_course),
-    (ch08.check_patch_embedding, EmbeddingConv), (ch08.check_patch_embedding, EmbeddingCourse),
-    (ch08.check_clip_loss, clip_hf), (ch08.check_clip_loss, reference.clip_loss),
-    (ch08.check_build_inputs, connector_course), (ch08.check_build_inputs, connector_llava),
-])
+@pytest.mark.parametrize(
+    "check_fn, fn",
+    [
+        (ch08.check_patchify, patchify_unfold),
+        (ch08.check_patchify, patchify_course),
+        (ch08.check_patch_embedding, EmbeddingConv),
+        (ch08.check_patch_embedding, EmbeddingCourse),
+        (ch08.check_clip_loss, clip_hf),
+        (ch08.check_clip_loss, reference.clip_loss),
+        (ch08.check_build_inputs, connector_course),
+        (ch08.check_build_inputs, connector_llava),
+    ],
+)
 def test_forbidden_routes_are_caught(check_fn, fn):
     with pytest.raises(GradingError, match="must be written by you"):
         check_fn(fn)
@@ -149,14 +171,33 @@ def test_the_clip_oracle_is_the_loss_clipmodel_returns():
     from transformers import CLIPConfig, CLIPModel
 
     torch.manual_seed(0)
-    config = CLIPConfig(text_config={"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "vocab_size": 50,
-                                     "max_position_embeddings": 8, "projection_dim": 8},
-                        vision_config={"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "image_size": 8,
-                                       "patch_size": 4, "projection_dim": 8}, projection_dim=8)
+    config = CLIPConfig(
+        text_config={
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "vocab_size": 50,
+            "max_position_embeddings": 8,
+            "projection_dim": 8,
+        },
+        vision_config={
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "image_size": 8,
+            "patch_size": 4,
+            "projection_dim": 8,
+        },
+        projection_dim=8,
+    )
     model = CLIPModel(config).eval()
     out = model(input_ids=torch.randint(0, 50, (3, 5)), pixel_values=torch.randn(3, 3, 8, 8), return_loss=True)
     temperature = 1 / model.logit_scale.exp().item()
-    torch.testing.assert_close(reference.clip_loss(out.image_embeds, out.text_embeds, temperature), out.loss, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(
+        reference.clip_loss(out.image_embeds, out.text_embeds, temperature), out.loss, atol=1e-5, rtol=1e-4
+    )
 
 
 def test_the_patch_oracles_are_the_libraries():
@@ -164,7 +205,9 @@ def test_the_patch_oracles_are_the_libraries():
     images, p = case.inputs
     from llmcourse.grading.contract import array_of
 
-    torch.testing.assert_close(torch.tensor(array_of(case.expected)).float(), reference.patchify(torch.from_numpy(images), p))
+    torch.testing.assert_close(
+        torch.tensor(array_of(case.expected)).float(), reference.patchify(torch.from_numpy(images), p)
+    )
 
 
 def test_padding_messages_say_which_item_and_positions():

@@ -68,7 +68,9 @@ def test_dpo_loss_rewards_are_detached_and_the_gradient_reaches_the_policy():
     torch.testing.assert_close(chosen, torch.tensor([0.1, -0.1]))
     loss.backward()
     assert (pc.grad < 0).all() and (pr.grad > 0).all()  # raise the chosen, lower the rejected
-    big = pref.dpo_loss(torch.tensor([-3000.0]), torch.tensor([-10.0]), torch.tensor([-10.0]), torch.tensor([-10.0]), 0.5)[0]
+    big = pref.dpo_loss(
+        torch.tensor([-3000.0]), torch.tensor([-10.0]), torch.tensor([-10.0]), torch.tensor([-10.0]), 0.5
+    )[0]
     assert big.item() == pytest.approx(1495.0)
 
 
@@ -133,5 +135,6 @@ def test_a_short_dpo_run_separates_the_pairs_it_trains_on():
     assert set(held_out["all"]) == {"accuracy", "logp_margin", "reward_margin", "reward_accuracy"}
     n = {kind: sum(p.corruption == kind for p in test) for kind in set(held_out) - {"all"}}
     assert held_out["all"]["logp_margin"] == pytest.approx(
-        sum(held_out[k]["logp_margin"] * n[k] for k in n) / len(test), rel=1e-5)
+        sum(held_out[k]["logp_margin"] * n[k] for k in n) / len(test), rel=1e-5
+    )
     assert all(not p.requires_grad or p.grad is None for p in reference.parameters())  # the reference is never trained

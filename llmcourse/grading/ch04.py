@@ -21,13 +21,14 @@ Expected values come from independent oracles, never from the course's reference
 Each exercise's ``mistakes`` and ``alternatives`` are complete answers (imports included), as a
 student could hand them in; the mutation suite grades every one of them.
 """
+
 from __future__ import annotations
 
 import functools
 import io
 import math
 import random
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import sacrebleu
@@ -42,26 +43,49 @@ from llmcourse.grading.contract import (
     GradingError,
     Mistake,
     SubCheck,
-    array_of,
     check,
     expect_float,
     float_of,
     items_of,
     kind_of,
     to_plain,
+    values_of,
 )
 from llmcourse.grading.runners import one_thread
-from llmcourse.grading.runners.ch04 import RUNNERS, TINY_GPT2, _RAISED, tiny_model
+from llmcourse.grading.runners.ch04 import _RAISED, RUNNERS, TINY_GPT2, tiny_model
 
 METRICS = "llmcourse.metrics"
 TEXT_METRICS = "llmcourse.text_metrics"
-REFERENCE_NAMES = (METRICS, TEXT_METRICS, "llmcourse.train", "token_nll", "window_losses",
-                   "sliding_window_perplexity_variants", "document_cross_entropy", "tokenize_rouge", "lcs_length")
+REFERENCE_NAMES = (
+    METRICS,
+    TEXT_METRICS,
+    "llmcourse.train",
+    "token_nll",
+    "window_losses",
+    "sliding_window_perplexity_variants",
+    "document_cross_entropy",
+    "tokenize_rouge",
+    "lcs_length",
+)
 # The source layer matches a module name exactly, so the submodules of a forbidden package are listed too.
-SACREBLEU_NAMES = ("sacrebleu", "sacrebleu.metrics", "sacrebleu.metrics.bleu", "sacrebleu.compat", "sacrebleu.tokenizers",
-                   "sacrebleu.tokenizers.tokenizer_13a", "corpus_bleu")
-ROUGE_SCORE_NAMES = ("rouge_score", "rouge_score.rouge_scorer", "rouge_score.tokenize", "rouge_score.tokenizers",
-                     "rouge_score.scoring", "rouge_scorer", "RougeScorer")
+SACREBLEU_NAMES = (
+    "sacrebleu",
+    "sacrebleu.metrics",
+    "sacrebleu.metrics.bleu",
+    "sacrebleu.compat",
+    "sacrebleu.tokenizers",
+    "sacrebleu.tokenizers.tokenizer_13a",
+    "corpus_bleu",
+)
+ROUGE_SCORE_NAMES = (
+    "rouge_score",
+    "rouge_score.rouge_scorer",
+    "rouge_score.tokenize",
+    "rouge_score.tokenizers",
+    "rouge_score.scoring",
+    "rouge_scorer",
+    "RougeScorer",
+)
 NLTK_NAMES = ("nltk", "nltk.translate", "nltk.translate.bleu_score")
 
 
@@ -204,25 +228,40 @@ def perplexity(logits, input_ids, attention_mask=None):
         "the number of predicted tokens (the first token of each row is never predicted)",
         _variant(
             _PPL,
-            ("return math.exp(nll[mask].mean().item())", "return math.exp((nll[mask].sum() / attention_mask.sum()).item())"),
+            (
+                "return math.exp(nll[mask].mean().item())",
+                "return math.exp((nll[mask].sum() / attention_mask.sum()).item())",
+            ),
         ),
     ),
     (
         "shift_wrong_way",
         "your perplexity shifts the wrong way: logits[:, 1:] against input_ids[:, :-1] asks each position to predict "
         "the token before it; logits[:, :-1] predict input_ids[:, 1:]",
-        _variant(_PPL, ("logits[:, :-1].float()", "logits[:, 1:].float()"), ("targets = input_ids[:, 1:]", "targets = input_ids[:, :-1]")),
+        _variant(
+            _PPL,
+            ("logits[:, :-1].float()", "logits[:, 1:].float()"),
+            ("targets = input_ids[:, 1:]", "targets = input_ids[:, :-1]"),
+        ),
     ),
     (
         "no_log_softmax",
         "your perplexity takes the raw logits as log-probabilities: apply log_softmax over the vocabulary first",
-        _variant(_PPL, ("log_probs = F.log_softmax(logits[:, :-1].float(), dim=-1)", "log_probs = logits[:, :-1].float()")),
+        _variant(
+            _PPL, ("log_probs = F.log_softmax(logits[:, :-1].float(), dim=-1)", "log_probs = logits[:, :-1].float()")
+        ),
     ),
     (
         "softmax_over_time",
         "your log_softmax runs over the positions (dim=1): each position's distribution is over the vocabulary, "
         "the last dimension",
-        _variant(_PPL, ("log_probs = F.log_softmax(logits[:, :-1].float(), dim=-1)", "log_probs = F.log_softmax(logits.float(), dim=1)[:, :-1]")),
+        _variant(
+            _PPL,
+            (
+                "log_probs = F.log_softmax(logits[:, :-1].float(), dim=-1)",
+                "log_probs = F.log_softmax(logits.float(), dim=1)[:, :-1]",
+            ),
+        ),
     ),
     (
         "no_exp",
@@ -255,8 +294,13 @@ def perplexity(logits, input_ids, attention_mask=None):
 
 # The course's reference for perplexity. window_losses is wrapped by @torch.no_grad(), whose
 # wrapper the guard cannot swap (a closure): its __wrapped__ function is listed instead.
-_METRICS_FUNCTIONS = ("perplexity", "token_nll", "sliding_window_perplexity", "window_losses.__wrapped__",
-                      "sliding_window_perplexity_variants")
+_METRICS_FUNCTIONS = (
+    "perplexity",
+    "token_nll",
+    "sliding_window_perplexity",
+    "window_losses.__wrapped__",
+    "sliding_window_perplexity_variants",
+)
 
 
 def _ppl_oracle(logits: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> float:
@@ -318,9 +362,17 @@ PERPLEXITY = Exercise(
     test_cell="perplexity_tests",
     points=3,
     subchecks=(
-        SubCheck("shift", 1.5, "one text: returns a Python float (not a tensor); logits[:, t] predicts input_ids[:, t+1]; "
-                 "exp of the mean negative log-likelihood of those tokens"),
-        SubCheck("batch", 0.5, "a batch: one mean over all predicted tokens of the batch (not a mean of per-row perplexities)"),
+        SubCheck(
+            "shift",
+            1.5,
+            "one text: returns a Python float (not a tensor); logits[:, t] predicts input_ids[:, t+1]; "
+            "exp of the mean negative log-likelihood of those tokens",
+        ),
+        SubCheck(
+            "batch",
+            0.5,
+            "a batch: one mean over all predicted tokens of the batch (not a mean of per-row perplexities)",
+        ),
         SubCheck("mask", 1.0, "targets whose attention_mask is 0 (padding) are not counted"),
     ),
     cases=_ppl_cases,
@@ -379,7 +431,9 @@ def sliding_window_perplexity(model, input_ids, max_length, stride):
             logits = logits_of(window)
             first = max(prev_end, begin + 1)  # the first token this window scores
             if end > first:
-                nll_sum += F.cross_entropy(logits[0, first - begin - 1 : end - begin - 1], input_ids[0, first:end], reduction="sum").item()
+                nll_sum += F.cross_entropy(
+                    logits[0, first - begin - 1 : end - begin - 1], input_ids[0, first:end], reduction="sum"
+                ).item()
                 n_tokens += end - first
             prev_end = end
             if end == N:
@@ -407,7 +461,10 @@ SLIDING_WINDOW_MISTAKES = [
                 "        nll_sum += outputs.loss.item() * num_loss_tokens\n"
                 "        n_tokens += num_loss_tokens\n",
             ),
-            ("return torch.exp(torch.stack(nlls).mean()).item()", "return torch.exp(torch.tensor(nll_sum / n_tokens)).item()"),
+            (
+                "return torch.exp(torch.stack(nlls).mean()).item()",
+                "return torch.exp(torch.tensor(nll_sum / n_tokens)).item()",
+            ),
         ),
     ),
     (
@@ -417,7 +474,10 @@ SLIDING_WINDOW_MISTAKES = [
         _variant(
             _GUIDE,
             ("        nlls.append(outputs.loss)\n", "        nlls.append(outputs.loss * trg_len)\n"),
-            ("return torch.exp(torch.stack(nlls).mean()).item()", "return torch.exp(torch.stack(nlls).sum() / end_loc).item()"),
+            (
+                "return torch.exp(torch.stack(nlls).mean()).item()",
+                "return torch.exp(torch.stack(nlls).sum() / end_loc).item()",
+            ),
         ),
     ),
     (
@@ -506,7 +566,10 @@ def sliding_window_perplexity(model, input_ids, max_length, stride):
                 "        nll_sum += outputs.loss.item() * n\n"
                 "        n_tokens += n\n",
             ),
-            ("return torch.exp(torch.stack(nlls).mean()).item()", "return torch.exp(torch.tensor(nll_sum / n_tokens)).item()"),
+            (
+                "return torch.exp(torch.stack(nlls).mean()).item()",
+                "return torch.exp(torch.tensor(nll_sum / n_tokens)).item()",
+            ),
         ),
     ),
     (
@@ -541,7 +604,9 @@ def sliding_window_perplexity(model, input_ids, max_length, stride):
     (
         "returns_tensor",
         "your sliding-window perplexity returns a 0-dim torch.Tensor: it must return a Python float; call .item()",
-        _SW_CORRECT.replace("return math.exp(nll_sum / n_tokens)", "return torch.exp(torch.tensor(nll_sum / n_tokens))"),
+        _SW_CORRECT.replace(
+            "return math.exp(nll_sum / n_tokens)", "return torch.exp(torch.tensor(nll_sum / n_tokens))"
+        ),
     ),
     (
         "first_output",
@@ -587,7 +652,11 @@ def _sw_case(sub: str, seed: int, N: int, max_length: int, stride: int, visible:
         expected = math.exp(model(input_ids, labels=input_ids).loss.item())
     else:
         expected = _sw_oracle(model, input_ids, max_length, stride)
-    what = "a GPT2LMHeadModel" if kind == "hf" else "a plain function ids (B, T) -> logits (B, T, V) (wrapping a GPT2LMHeadModel)"
+    what = (
+        "a GPT2LMHeadModel"
+        if kind == "hf"
+        else "a plain function ids (B, T) -> logits (B, T, V) (wrapping a GPT2LMHeadModel)"
+    )
     label = f"model = {what}, input_ids (1, {N}), max_length={max_length}, stride={stride}"
     inputs = {"state": weights, "input_ids": input_ids, "max_length": max_length, "stride": stride, "kind": kind}
     return Case(sub, inputs, to_plain(expected), label, visible)
@@ -634,10 +703,18 @@ SLIDING_WINDOW = Exercise(
     test_cell="sliding_window_tests",
     points=3,
     subchecks=(
-        SubCheck("single", 0.5, "returns a Python float (not a tensor); a text that fits in max_length: exp of the mean NLL "
-                 "of tokens 1..N-1, as the model's own loss"),
-        SubCheck("windows", 2.0, "windows of max_length tokens every stride tokens; each token after the first scored once, "
-                 "in the first window that reaches it; the mean over all N-1 tokens"),
+        SubCheck(
+            "single",
+            0.5,
+            "returns a Python float (not a tensor); a text that fits in max_length: exp of the mean NLL "
+            "of tokens 1..N-1, as the model's own loss",
+        ),
+        SubCheck(
+            "windows",
+            2.0,
+            "windows of max_length tokens every stride tokens; each token after the first scored once, "
+            "in the first window that reaches it; the mean over all N-1 tokens",
+        ),
         SubCheck("any_model", 0.5, "model may be anything logits_fn accepts (here a plain function ids -> logits)"),
     ),
     cases=_sw_cases,
@@ -652,7 +729,7 @@ SLIDING_WINDOW = Exercise(
 # exercise 3: bleu
 # ======================================================================================
 
-_TOKENIZE_13A = r'''import math
+_TOKENIZE_13A = r"""import math
 import re
 from collections import Counter
 
@@ -668,9 +745,11 @@ def tokenize_13a(line):
     line = re.sub(r"([\.,])([^0-9])", r" \1 \2", line)
     line = re.sub(r"([0-9])(-)", r"\1 \2 ", line)
     return line.split()
-'''
+"""
 
-_BLEU = _TOKENIZE_13A + '''
+_BLEU = (
+    _TOKENIZE_13A
+    + """
 
 def ngram_counts(tokens, n):
     return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
@@ -710,18 +789,21 @@ def bleu(hypotheses, references):
     if hyp_len < ref_len:
         bp = math.exp(1 - ref_len / hyp_len) if hyp_len > 0 else 0.0
     return 100 * bp * math.exp(sum(math.log(p) for p in precisions) / 4)
-'''
+"""
+)
 
 BLEU_MISTAKES = [
     (
         "no_count_check",
-        "your BLEU does not raise ValueError when the numbers of hypotheses and of reference lists differ (or there are "
-        "none): zip stops silently at the shorter list, as sacrebleu does, and the score is computed on part of the corpus",
+        "your BLEU does not raise ValueError when the numbers of hypotheses and of reference lists differ (or there "
+        "are "
+        "none): zip stops silently at the shorter list, as sacrebleu does, and the score is computed on part of the "
+        "corpus",
         _variant(
             _BLEU,
             (
                 "    if len(hypotheses) != len(references) or not hypotheses:\n"
-                "        raise ValueError(\"need one list of references per hypothesis, and at least one hypothesis\")\n",
+                '        raise ValueError("need one list of references per hypothesis, and at least one hypothesis")\n',
                 "",
             ),
         ),
@@ -733,7 +815,8 @@ BLEU_MISTAKES = [
     ),
     (
         "no_clipping",
-        "your BLEU does not clip the n-gram counts: a hypothesis n-gram matches at most as often as it occurs in a reference",
+        "your BLEU does not clip the n-gram counts: a hypothesis n-gram matches at most as often as it occurs in a "
+        "reference",
         _variant(
             _BLEU,
             (
@@ -748,7 +831,10 @@ BLEU_MISTAKES = [
         "(exp of the mean of their logs)",
         _variant(
             _BLEU,
-            ("return 100 * bp * math.exp(sum(math.log(p) for p in precisions) / 4)", "return 100 * bp * sum(precisions) / 4"),
+            (
+                "return 100 * bp * math.exp(sum(math.log(p) for p in precisions) / 4)",
+                "return 100 * bp * sum(precisions) / 4",
+            ),
         ),
     ),
     (
@@ -763,7 +849,13 @@ BLEU_MISTAKES = [
     (
         "whitespace_tokenization",
         "your BLEU splits on whitespace: sacrebleu's 13a tokenizer splits off punctuation ('mat.' -> 'mat', '.')",
-        _variant(_BLEU, ("        h = tokenize_13a(hyp)\n        rs = [tokenize_13a(r) for r in refs]\n", "        h = hyp.split()\n        rs = [r.split() for r in refs]\n")),
+        _variant(
+            _BLEU,
+            (
+                "        h = tokenize_13a(hyp)\n        rs = [tokenize_13a(r) for r in refs]\n",
+                "        h = hyp.split()\n        rs = [r.split() for r in refs]\n",
+            ),
+        ),
     ),
     (
         "mean_of_sentence_bleu",
@@ -773,25 +865,36 @@ BLEU_MISTAKES = [
             _BLEU,
             ("def bleu(hypotheses, references):", "def sentence_bleu(hypotheses, references):"),
         )
-        + '''
+        + """
 
 def bleu(hypotheses, references):
     scores = [sentence_bleu([h], [refs]) for h, refs in zip(hypotheses, references)]
     return sum(scores) / len(scores)
-''',
+""",
     ),
     (
         "first_reference_length",
         "your BLEU's brevity penalty uses the first reference's length: it must use the reference length "
         "closest to the hypothesis's (the shorter one on a tie)",
-        _variant(_BLEU, ("ref_len += min((abs(len(r) - len(h)), len(r)) for r in rs)[1]  # closest, then shortest", "ref_len += len(rs[0])")),
+        _variant(
+            _BLEU,
+            (
+                "ref_len += min((abs(len(r) - len(h)), len(r)) for r in rs)[1]  # closest, then shortest",
+                "ref_len += len(rs[0])",
+            ),
+        ),
     ),
     (
         "tie_longer_reference",
         "your brevity penalty takes the longer reference when two are equally close to the hypothesis's length: "
         "sacrebleu takes the shorter one on a tie",
-        _variant(_BLEU, ("ref_len += min((abs(len(r) - len(h)), len(r)) for r in rs)[1]  # closest, then shortest",
-                         "ref_len += -min((abs(len(r) - len(h)), -len(r)) for r in rs)[1]  # closest, then longest")),
+        _variant(
+            _BLEU,
+            (
+                "ref_len += min((abs(len(r) - len(h)), len(r)) for r in rs)[1]  # closest, then shortest",
+                "ref_len += -min((abs(len(r) - len(h)), -len(r)) for r in rs)[1]  # closest, then longest",
+            ),
+        ),
     ),
     (
         "clip_by_sum_of_references",
@@ -802,14 +905,25 @@ def bleu(hypotheses, references):
     (
         "clip_by_first_reference",
         "your BLEU clips the n-gram counts by the first reference only: the clip is the largest count in any reference",
-        _variant(_BLEU, ("            for r in rs:\n                for gram, c in ngram_counts(r, n).items():",
-                         "            for r in rs[:1]:\n                for gram, c in ngram_counts(r, n).items():")),
+        _variant(
+            _BLEU,
+            (
+                "            for r in rs:\n                for gram, c in ngram_counts(r, n).items():",
+                "            for r in rs[:1]:\n                for gram, c in ngram_counts(r, n).items():",
+            ),
+        ),
     ),
     (
         "shortest_reference_length",
         "your brevity penalty uses the shortest reference's length: it uses the reference length closest to the "
         "hypothesis's (the shorter one on a tie)",
-        _variant(_BLEU, ("ref_len += min((abs(len(r) - len(h)), len(r)) for r in rs)[1]  # closest, then shortest", "ref_len += min(len(r) for r in rs)")),
+        _variant(
+            _BLEU,
+            (
+                "ref_len += min((abs(len(r) - len(h)), len(r)) for r in rs)[1]  # closest, then shortest",
+                "ref_len += min(len(r) for r in rs)",
+            ),
+        ),
     ),
     (
         "penalty_when_longer",
@@ -825,26 +939,48 @@ def bleu(hypotheses, references):
     (
         "orders_up_to_3",
         "your BLEU uses the n-gram orders 1 to 3: BLEU's geometric mean is over n = 1, 2, 3 and 4",
-        _variant(_BLEU, ("    for n in range(4):\n", "    for n in range(3):\n"), ("for p in precisions) / 4)", "for p in precisions) / 3)")),
+        _variant(
+            _BLEU,
+            ("    for n in range(4):\n", "    for n in range(3):\n"),
+            ("for p in precisions) / 4)", "for p in precisions) / 3)"),
+        ),
     ),
     (
         "smoothing_k_not_doubled",
         "your smoothing gives every order without a match 1/(2 * total): sacrebleu's 'exp' smoothing doubles the "
         "divisor for each such order in turn, 1/(2^k * total) for the k-th",
-        _variant(_BLEU, ("            k *= 2\n            precisions.append(1 / (k * totals[n]))\n", "            precisions.append(1 / (2 * totals[n]))\n")),
+        _variant(
+            _BLEU,
+            (
+                "            k *= 2\n            precisions.append(1 / (k * totals[n]))\n",
+                "            precisions.append(1 / (2 * totals[n]))\n",
+            ),
+        ),
     ),
     (
         "missing_orders_skipped",
         "your BLEU leaves out the n-gram orders the hypothesis is too short to have: with no 4-gram at all the score "
         "is 0, as sacrebleu gives",
-        _variant(_BLEU, ("        if totals[n] == 0:\n            return 0.0\n", "        if totals[n] == 0:\n            continue\n"),
-                 ("for p in precisions) / 4)", "for p in precisions) / len(precisions))")),
+        _variant(
+            _BLEU,
+            (
+                "        if totals[n] == 0:\n            return 0.0\n",
+                "        if totals[n] == 0:\n            continue\n",
+            ),
+            ("for p in precisions) / 4)", "for p in precisions) / len(precisions))"),
+        ),
     ),
     (
         "empty_corpus_scored",
         "your BLEU checks that the numbers of hypotheses and of reference lists agree but not that there is at least "
         "one hypothesis: an empty corpus raises ValueError too",
-        _variant(_BLEU, ("    if len(hypotheses) != len(references) or not hypotheses:\n", "    if len(hypotheses) != len(references):\n")),
+        _variant(
+            _BLEU,
+            (
+                "    if len(hypotheses) != len(references) or not hypotheses:\n",
+                "    if len(hypotheses) != len(references):\n",
+            ),
+        ),
     ),
 ]
 
@@ -853,7 +989,7 @@ def _bleu_oracle(hypotheses: list[str], references: list[list[str]]) -> sacreble
     """sacrebleu with its defaults. It takes one *stream* per reference set (the transpose of
     ``references``); a hypothesis with fewer references gets None in the streams it lacks."""
     k = max(len(refs) for refs in references)
-    streams = [[refs[j] if j < len(refs) else None for refs in references] for j in range(k)]
+    streams: list[list[Any]] = [[refs[j] if j < len(refs) else None for refs in references] for j in range(k)]
     return sacrebleu.corpus_bleu(hypotheses, streams)
 
 
@@ -861,11 +997,37 @@ def _bleu_case(sub: str, hypotheses: list[str], references: list[list[str]], vis
     label = label or f"hypotheses={_short(hypotheses)}, references={_short(references)}"
     if sub == "errors":
         return Case(sub, (hypotheses, references, True), to_plain(_RAISED), label, visible)
-    return Case(sub, (hypotheses, references, False), to_plain(_bleu_oracle(hypotheses, references).score), label, visible)
+    return Case(
+        sub, (hypotheses, references, False), to_plain(_bleu_oracle(hypotheses, references).score), label, visible
+    )
 
 
-_BLEU_WORDS = ("the", "The", "cat", "dog", "sat", "on", "mat.", "a", "red", "ran", "in", "park", "today", "3.50", "$3.50,",
-               "1,000", "don't", "(yes)", "U.S.", "well,", "end.", "!", "is", "big")
+_BLEU_WORDS = (
+    "the",
+    "The",
+    "cat",
+    "dog",
+    "sat",
+    "on",
+    "mat.",
+    "a",
+    "red",
+    "ran",
+    "in",
+    "park",
+    "today",
+    "3.50",
+    "$3.50,",
+    "1,000",
+    "don't",
+    "(yes)",
+    "U.S.",
+    "well,",
+    "end.",
+    "!",
+    "is",
+    "big",
+)
 
 
 def _bleu_random(rng: random.Random, n_hypotheses: int, max_refs: int) -> tuple[list[str], list[list[str]]]:
@@ -904,12 +1066,24 @@ def _bleu_cases(hidden: bool) -> list[Case]:
         _bleu_case("smoothing", ["the cat is on a mat"], [["the cat sat on the mat"]], True),
         _bleu_case("smoothing", ["a dog barked loudly"], [["the cat sat on the mat"]], True),
         _bleu_case("smoothing", ["the cat"], [["the cat"]], True),
-        _bleu_case("corpus", ["It costs $3.50, right?", "A dog ran."],
-                   [["It costs $3.50, doesn't it?"], ["A dog ran in the park today.", "The dog ran."]], True),
-        _bleu_case("corpus", ["a cat sat on the red mat today", "the dog"],
-                   [["the cat sat on a mat", "a cat is on the mat"], ["the dog barked"]], True),
-        _bleu_case("corpus", ["the the the the cat sat on a mat", "a dog ran"],
-                   [["a cat sat on the mat", "the cat sat on the mat"], ["a dog ran in the park"]], True),
+        _bleu_case(
+            "corpus",
+            ["It costs $3.50, right?", "A dog ran."],
+            [["It costs $3.50, doesn't it?"], ["A dog ran in the park today.", "The dog ran."]],
+            True,
+        ),
+        _bleu_case(
+            "corpus",
+            ["a cat sat on the red mat today", "the dog"],
+            [["the cat sat on a mat", "a cat is on the mat"], ["the dog barked"]],
+            True,
+        ),
+        _bleu_case(
+            "corpus",
+            ["the the the the cat sat on a mat", "a dog ran"],
+            [["a cat sat on the mat", "the cat sat on the mat"], ["a dog ran in the park"]],
+            True,
+        ),
         _bleu_case("corpus", ["the cat sat on the mat"], [["the cat sat on the red mat", "the cat"]], True),
         # two references equally close (4 and 6 tokens for 5): the shorter one's length counts
         _bleu_case("corpus", ["the cat sat on mat"], [["the cat sat on", "a cat sat on the mat"]], True),
@@ -937,8 +1111,10 @@ def _bleu_compare(case: Case, got: Any, expected: Any) -> None:
         if got != raised:
             value = float_of(got)
             shown = f"{value:.6g}" if value is not None else kind_of(got)
-            raise GradingError(f"bleu for {case.label}: expected ValueError (one list of references per hypothesis, "
-                               f"at least one hypothesis), got {shown}")
+            raise GradingError(
+                f"bleu for {case.label}: expected ValueError (one list of references per hypothesis, "
+                f"at least one hypothesis), got {shown}"
+            )
         return
     if got == raised:
         raise GradingError(f"bleu for {case.label}: raised ValueError where a score was expected")
@@ -951,20 +1127,41 @@ BLEU = Exercise(
     test_cell="bleu_tests",
     points=3,
     subchecks=(
-        SubCheck("sentence", 1.0, "one hypothesis, one reference: sacrebleu's score (13a tokens, clipped n-gram precisions "
-                 "for n = 1..4, their geometric mean, the brevity penalty), between 0 and 100"),
-        SubCheck("smoothing", 0.5, "an n-gram order without a match uses sacrebleu's 'exp' smoothing; no match at all, "
-                 "or no 4-gram at all, gives 0"),
-        SubCheck("corpus", 1.0, "several hypotheses with one or more references each: counts and lengths summed over the "
-                 "corpus, clipping by the largest count in any reference, the closest reference length (the shorter one on a tie)"),
-        SubCheck("errors", 0.5, "ValueError when the numbers of hypotheses and of reference lists differ, or there are none"),
+        SubCheck(
+            "sentence",
+            1.0,
+            "one hypothesis, one reference: sacrebleu's score (13a tokens, clipped n-gram precisions "
+            "for n = 1..4, their geometric mean, the brevity penalty), between 0 and 100",
+        ),
+        SubCheck(
+            "smoothing",
+            0.5,
+            "an n-gram order without a match uses sacrebleu's 'exp' smoothing; no match at all, "
+            "or no 4-gram at all, gives 0",
+        ),
+        SubCheck(
+            "corpus",
+            1.0,
+            "several hypotheses with one or more references each: counts and lengths summed over the "
+            "corpus, clipping by the largest count in any reference, the closest reference length (the shorter one "
+            "on a tie)",
+        ),
+        SubCheck(
+            "errors", 0.5, "ValueError when the numbers of hypotheses and of reference lists differ, or there are none"
+        ),
     ),
     cases=_bleu_cases,
     run=RUNNERS["bleu"],
     compare=_bleu_compare,
     forbidden=Forbidden(
-        python=(f"{TEXT_METRICS}:bleu", f"{TEXT_METRICS}:tokenize_13a", "sacrebleu:corpus_bleu", "sacrebleu:sentence_bleu",
-                "sacrebleu.metrics.bleu:BLEU", "sacrebleu.tokenizers.tokenizer_13a:Tokenizer13a"),
+        python=(
+            f"{TEXT_METRICS}:bleu",
+            f"{TEXT_METRICS}:tokenize_13a",
+            "sacrebleu:corpus_bleu",
+            "sacrebleu:sentence_bleu",
+            "sacrebleu.metrics.bleu:BLEU",
+            "sacrebleu.tokenizers.tokenizer_13a:Tokenizer13a",
+        ),
         names=REFERENCE_NAMES + SACREBLEU_NAMES + NLTK_NAMES,
     ),
     mistakes=_mistakes(BLEU_MISTAKES),
@@ -975,7 +1172,7 @@ BLEU = Exercise(
 # exercises 4 and 5: rouge_n and rouge_l
 # ======================================================================================
 
-_ROUGE_N = '''import re
+_ROUGE_N = """import re
 from collections import Counter
 
 
@@ -992,13 +1189,15 @@ def rouge_n(prediction, reference, n):
     recall = overlap / max(sum(ref_ngrams.values()), 1)
     f = 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
     return precision, recall, f
-'''
+"""
 
 ROUGE_N_MISTAKES = [
     (
         "no_lowercasing",
         "your ROUGE-N does not lower-case the texts: rouge-score matches 'The' with 'the'",
-        _variant(_ROUGE_N, ('return re.findall(r"[a-z0-9]+", text.lower())', 'return re.findall(r"[A-Za-z0-9]+", text)')),
+        _variant(
+            _ROUGE_N, ('return re.findall(r"[a-z0-9]+", text.lower())', 'return re.findall(r"[A-Za-z0-9]+", text)')
+        ),
     ),
     (
         "set_overlap",
@@ -1010,7 +1209,8 @@ ROUGE_N_MISTAKES = [
     ),
     (
         "precision_recall_swapped",
-        "your ROUGE-N swaps precision and recall: precision divides by the prediction's n-grams, recall by the reference's",
+        "your ROUGE-N swaps precision and recall: precision divides by the prediction's n-grams, recall by the "
+        "reference's",
         _variant(_ROUGE_N, ("    return precision, recall, f\n", "    return recall, precision, f\n")),
     ),
     (
@@ -1018,7 +1218,10 @@ ROUGE_N_MISTAKES = [
         "your ROUGE-N's f-measure is the arithmetic mean of precision and recall: it is their harmonic mean 2PR/(P+R)",
         _variant(
             _ROUGE_N,
-            ("f = 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)", "f = (precision + recall) / 2"),
+            (
+                "f = 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)",
+                "f = (precision + recall) / 2",
+            ),
         ),
     ),
     (
@@ -1028,50 +1231,83 @@ ROUGE_N_MISTAKES = [
     ),
     (
         "f_zero_division",
-        "your ROUGE-N's f-measure divides by precision + recall even when both are 0: with no shared n-gram, "
-        "F1 is 0.0",
-        _variant(_ROUGE_N, ("f = 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)",
-                            "f = 2 * precision * recall / (precision + recall)")),
+        "your ROUGE-N's f-measure divides by precision + recall even when both are 0: with no shared n-gram, F1 is 0.0",
+        _variant(
+            _ROUGE_N,
+            (
+                "f = 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)",
+                "f = 2 * precision * recall / (precision + recall)",
+            ),
+        ),
     ),
     (
         "ngrams_short_by_one",
         "your n-grams stop one short: a text of L tokens has L - n + 1 n-grams (range(len(tokens) - n + 1))",
-        _variant(_ROUGE_N, ("pred_ngrams = Counter(tuple(pred[i : i + n]) for i in range(len(pred) - n + 1))",
-                            "pred_ngrams = Counter(tuple(pred[i : i + n]) for i in range(len(pred) - n))"),
-                 ("ref_ngrams = Counter(tuple(ref[i : i + n]) for i in range(len(ref) - n + 1))",
-                  "ref_ngrams = Counter(tuple(ref[i : i + n]) for i in range(len(ref) - n))")),
+        _variant(
+            _ROUGE_N,
+            (
+                "pred_ngrams = Counter(tuple(pred[i : i + n]) for i in range(len(pred) - n + 1))",
+                "pred_ngrams = Counter(tuple(pred[i : i + n]) for i in range(len(pred) - n))",
+            ),
+            (
+                "ref_ngrams = Counter(tuple(ref[i : i + n]) for i in range(len(ref) - n + 1))",
+                "ref_ngrams = Counter(tuple(ref[i : i + n]) for i in range(len(ref) - n))",
+            ),
+        ),
     ),
     (
         "unigrams_only",
-        "your ROUGE-N counts single words whatever n is: ROUGE-2 counts the pairs of consecutive words, ROUGE-n the n-grams",
-        _variant(_ROUGE_N, ("def rouge_n(prediction, reference, n):\n", "def rouge_n(prediction, reference, n):\n    n = 1\n")),
+        "your ROUGE-N counts single words whatever n is: ROUGE-2 counts the pairs of consecutive words, ROUGE-n the "
+        "n-grams",
+        _variant(
+            _ROUGE_N,
+            ("def rouge_n(prediction, reference, n):\n", "def rouge_n(prediction, reference, n):\n    n = 1\n"),
+        ),
     ),
     (
         "no_empty_guard",
-        "your ROUGE-N divides by the number of n-grams even when a text has none: then precision, recall and F1 are 0.0",
-        _variant(_ROUGE_N, ("precision = overlap / max(sum(pred_ngrams.values()), 1)", "precision = overlap / sum(pred_ngrams.values())"),
-                 ("recall = overlap / max(sum(ref_ngrams.values()), 1)", "recall = overlap / sum(ref_ngrams.values())")),
+        "your ROUGE-N divides by the number of n-grams even when a text has none: then precision, recall and F1 are "
+        "0.0",
+        _variant(
+            _ROUGE_N,
+            (
+                "precision = overlap / max(sum(pred_ngrams.values()), 1)",
+                "precision = overlap / sum(pred_ngrams.values())",
+            ),
+            ("recall = overlap / max(sum(ref_ngrams.values()), 1)", "recall = overlap / sum(ref_ngrams.values())"),
+        ),
     ),
     (
         "unclipped_overlap",
         "your ROUGE-N counts every prediction n-gram that occurs in the reference, as often as the prediction has it: "
         "a shared n-gram counts min(count in prediction, count in reference) times",
-        _variant(_ROUGE_N, ("overlap = sum((pred_ngrams & ref_ngrams).values())", "overlap = sum(c for g, c in pred_ngrams.items() if g in ref_ngrams)")),
+        _variant(
+            _ROUGE_N,
+            (
+                "overlap = sum((pred_ngrams & ref_ngrams).values())",
+                "overlap = sum(c for g, c in pred_ngrams.items() if g in ref_ngrams)",
+            ),
+        ),
     ),
     (
         "unicode_words",
         "your ROUGE-N keeps non-ASCII letters in words (\\w+): rouge-score's tokens are runs of ASCII letters and "
         "digits, so 'café' is the token 'caf'",
-        _variant(_ROUGE_N, ('return re.findall(r"[a-z0-9]+", text.lower())', 'return re.findall(r"[^\\W_]+", text.lower())')),
+        _variant(
+            _ROUGE_N, ('return re.findall(r"[a-z0-9]+", text.lower())', 'return re.findall(r"[^\\W_]+", text.lower())')
+        ),
     ),
     (
         "f_missing_factor_2",
         "your ROUGE-N's f-measure is P * R / (P + R): the harmonic mean is 2 P R / (P + R)",
-        _variant(_ROUGE_N, ("else 2 * precision * recall / (precision + recall)", "else precision * recall / (precision + recall)")),
+        _variant(
+            _ROUGE_N,
+            ("else 2 * precision * recall / (precision + recall)", "else precision * recall / (precision + recall)"),
+        ),
     ),
 ]
 
-_ROUGE_L = '''import re
+_ROUGE_L = """import re
 
 
 def tokenize(text):
@@ -1097,44 +1333,71 @@ def rouge_l(prediction, reference):
     precision, recall = length / len(pred), length / len(ref)
     f = 0.0 if length == 0 else 2 * precision * recall / (precision + recall)
     return precision, recall, f
-'''
+"""
 
 ROUGE_L_MISTAKES = [
     (
         "no_lowercasing",
         "your ROUGE-L does not lower-case the texts: rouge-score matches 'The' with 'the'",
-        _variant(_ROUGE_L, ('return re.findall(r"[a-z0-9]+", text.lower())', 'return re.findall(r"[A-Za-z0-9]+", text)')),
+        _variant(
+            _ROUGE_L, ('return re.findall(r"[a-z0-9]+", text.lower())', 'return re.findall(r"[A-Za-z0-9]+", text)')
+        ),
     ),
     (
         "lcs_on_characters",
         "your ROUGE-L computes the longest common subsequence of characters: ROUGE-L works on words",
         _variant(
             _ROUGE_L,
-            ("    pred, ref = tokenize(prediction), tokenize(reference)\n", '    pred, ref = "".join(tokenize(prediction)), "".join(tokenize(reference))\n'),
+            (
+                "    pred, ref = tokenize(prediction), tokenize(reference)\n",
+                '    pred, ref = "".join(tokenize(prediction)), "".join(tokenize(reference))\n',
+            ),
         ),
     ),
     (
         "precision_recall_swapped",
-        "your ROUGE-L swaps precision and recall: precision divides the LCS by the prediction's length, recall by the reference's",
-        _variant(_ROUGE_L, ("precision, recall = length / len(pred), length / len(ref)", "precision, recall = length / len(ref), length / len(pred)")),
+        "your ROUGE-L swaps precision and recall: precision divides the LCS by the prediction's length, recall by "
+        "the reference's",
+        _variant(
+            _ROUGE_L,
+            (
+                "precision, recall = length / len(pred), length / len(ref)",
+                "precision, recall = length / len(ref), length / len(pred)",
+            ),
+        ),
     ),
     (
         "f_arithmetic_mean",
         "your ROUGE-L's f-measure is the arithmetic mean of precision and recall: it is their harmonic mean 2PR/(P+R)",
-        _variant(_ROUGE_L, ("f = 0.0 if length == 0 else 2 * precision * recall / (precision + recall)", "f = (precision + recall) / 2")),
+        _variant(
+            _ROUGE_L,
+            (
+                "f = 0.0 if length == 0 else 2 * precision * recall / (precision + recall)",
+                "f = (precision + recall) / 2",
+            ),
+        ),
     ),
     (
         "longest_common_substring",
         "your ROUGE-L uses the longest common *substring* (contiguous words): a subsequence may skip words",
         _variant(
             _ROUGE_L,
-            ("                table[i][j] = max(table[i - 1][j], table[i][j - 1])\n    return table[-1][-1]", "                table[i][j] = 0\n    return max(max(row) for row in table)"),
+            (
+                "                table[i][j] = max(table[i - 1][j], table[i][j - 1])\n    return table[-1][-1]",
+                "                table[i][j] = 0\n    return max(max(row) for row in table)",
+            ),
         ),
     ),
     (
         "f_zero_division",
         "your ROUGE-L's f-measure divides by precision + recall even when both are 0: with no shared word, F1 is 0.0",
-        _variant(_ROUGE_L, ("f = 0.0 if length == 0 else 2 * precision * recall / (precision + recall)", "f = 2 * precision * recall / (precision + recall)")),
+        _variant(
+            _ROUGE_L,
+            (
+                "f = 0.0 if length == 0 else 2 * precision * recall / (precision + recall)",
+                "f = 2 * precision * recall / (precision + recall)",
+            ),
+        ),
     ),
     (
         "no_empty_guard",
@@ -1143,38 +1406,59 @@ ROUGE_L_MISTAKES = [
     ),
     (
         "greedy_matching",
-        "your ROUGE-L matches words greedily (each prediction word with the next occurrence in the reference): the longest "
+        "your ROUGE-L matches words greedily (each prediction word with the next occurrence in the reference): the "
+        "longest "
         "common subsequence needs the dynamic programme, a greedy match can miss it",
-        _variant(_ROUGE_L, ("    length = lcs(pred, ref)\n", """    length, j = 0, 0
+        _variant(
+            _ROUGE_L,
+            (
+                "    length = lcs(pred, ref)\n",
+                """    length, j = 0, 0
     for word in pred:
         if word in ref[j:]:
             j += ref[j:].index(word) + 1
             length += 1
-""")),
+""",
+            ),
+        ),
     ),
     (
         "common_words",
-        "your ROUGE-L counts the words the two texts share, in any order: the longest common subsequence keeps the order",
-        _variant(_ROUGE_L, ("    length = lcs(pred, ref)\n", "    length = sum((Counter(pred) & Counter(ref)).values())\n"),
-                 ("import re\n", "import re\nfrom collections import Counter\n")),
+        "your ROUGE-L counts the words the two texts share, in any order: the longest common subsequence keeps the "
+        "order",
+        _variant(
+            _ROUGE_L,
+            ("    length = lcs(pred, ref)\n", "    length = sum((Counter(pred) & Counter(ref)).values())\n"),
+            ("import re\n", "import re\nfrom collections import Counter\n"),
+        ),
     ),
     (
         "unicode_words",
         "your ROUGE-L keeps non-ASCII letters in words (\\w+): rouge-score's tokens are runs of ASCII letters and "
         "digits, so 'café' is the token 'caf'",
-        _variant(_ROUGE_L, ('return re.findall(r"[a-z0-9]+", text.lower())', 'return re.findall(r"[^\\W_]+", text.lower())')),
+        _variant(
+            _ROUGE_L, ('return re.findall(r"[a-z0-9]+", text.lower())', 'return re.findall(r"[^\\W_]+", text.lower())')
+        ),
     ),
     (
         "f_missing_factor_2",
         "your ROUGE-L's f-measure is P * R / (P + R): the harmonic mean is 2 P R / (P + R)",
-        _variant(_ROUGE_L, ("else 2 * precision * recall / (precision + recall)", "else precision * recall / (precision + recall)")),
+        _variant(
+            _ROUGE_L,
+            ("else 2 * precision * recall / (precision + recall)", "else precision * recall / (precision + recall)"),
+        ),
     ),
     (
         "over_longer_length",
         "your ROUGE-L divides the LCS by the longer text's length for both: precision is over the prediction's "
         "length, recall over the reference's",
-        _variant(_ROUGE_L, ("precision, recall = length / len(pred), length / len(ref)",
-                            "precision = recall = length / max(len(pred), len(ref))")),
+        _variant(
+            _ROUGE_L,
+            (
+                "precision, recall = length / len(pred), length / len(ref)",
+                "precision = recall = length / max(len(pred), len(ref))",
+            ),
+        ),
     ),
 ]
 
@@ -1190,8 +1474,31 @@ def _rouge_oracle(prediction: str, reference: str, kind: str) -> tuple[float, fl
     return float(score.precision), float(score.recall), float(score.fmeasure)
 
 
-_ROUGE_WORDS = ("the", "The", "THE", "cat", "Cat", "sat", "on", "mat", "mat.", "a", "dog", "ran", "café", "Naïve", "3",
-                "x-y", "don't", "!", "big", "red", "was", "under", "bed,")
+_ROUGE_WORDS = (
+    "the",
+    "The",
+    "THE",
+    "cat",
+    "Cat",
+    "sat",
+    "on",
+    "mat",
+    "mat.",
+    "a",
+    "dog",
+    "ran",
+    "café",
+    "Naïve",
+    "3",
+    "x-y",
+    "don't",
+    "!",
+    "big",
+    "red",
+    "was",
+    "under",
+    "bed,",
+)
 
 
 # Plain words (lower-case ASCII, no punctuation): rouge-score's tokens are the words themselves, so
@@ -1303,20 +1610,31 @@ def _tokens_compare(name: str, case: Case, got_items: list, expected_items: list
     f-measure, are the formula's requirement ("counts" or "lcs"), judged by its own cases."""
     values = [float_of(g) for g in got_items[:2]]
     if None in values:
-        raise GradingError(f"{name} for {case.label}: precision and recall must be numbers, got "
-                           f"{kind_of(got_items[0])} and {kind_of(got_items[1])}")
+        raise GradingError(
+            f"{name} for {case.label}: precision and recall must be numbers, got "
+            f"{kind_of(got_items[0])} and {kind_of(got_items[1])}"
+        )
     wanted = [float_of(e) for e in expected_items[:2]]
     if None in wanted:
         raise GradingError(f"{name} for {case.label}: the result to compare with is not a pair of numbers")
-    close = all(abs(g - e) <= 1e-9 + 1e-6 * abs(e) for g, e in zip(sorted(values), sorted(wanted)))
+    numbers, wanted_numbers = cast(list[float], values), cast(list[float], wanted)  # no None, checked above
+    close = all(abs(g - e) <= 1e-9 + 1e-6 * abs(e) for g, e in zip(sorted(numbers), sorted(wanted_numbers)))
     if not close:
-        raise GradingError(f"{name} for {case.label}: precision and recall should be {wanted[0]:.6g} and {wanted[1]:.6g} "
-                           f"(from the words each text has and those they share), got {values[0]:.6g} and {values[1]:.6g}")
+        raise GradingError(
+            f"{name} for {case.label}: precision and recall should be {wanted[0]:.6g} and {wanted[1]:.6g} "
+            f"(from the words each text has and those they share), got {values[0]:.6g} and {values[1]:.6g}"
+        )
 
 
-_ROUGE_PYTHON = ("rouge_score.rouge_scorer:RougeScorer", "rouge_score.rouge_scorer:_score_ngrams", "rouge_score.rouge_scorer:_score_lcs",
-                 "rouge_score.rouge_scorer:_create_ngrams", "rouge_score.rouge_scorer:_lcs_table", "rouge_score.tokenize:tokenize",
-                 "rouge_score.tokenizers:DefaultTokenizer")
+_ROUGE_PYTHON = (
+    "rouge_score.rouge_scorer:RougeScorer",
+    "rouge_score.rouge_scorer:_score_ngrams",
+    "rouge_score.rouge_scorer:_score_lcs",
+    "rouge_score.rouge_scorer:_create_ngrams",
+    "rouge_score.rouge_scorer:_lcs_table",
+    "rouge_score.tokenize:tokenize",
+    "rouge_score.tokenizers:DefaultTokenizer",
+)
 _ROUGE_NAMES = REFERENCE_NAMES + ROUGE_SCORE_NAMES + NLTK_NAMES
 
 ROUGE_N = Exercise(
@@ -1325,17 +1643,30 @@ ROUGE_N = Exercise(
     test_cell="rouge_n_tests",
     points=2,
     subchecks=(
-        SubCheck("counts", 1.0, "(precision, recall, fmeasure) of the n-grams the two texts share, counted with repeats "
-                 "(precision over the prediction's n-grams, recall over the reference's, F1 their harmonic mean, 0.0 when they share none)"),
-        SubCheck("tokens", 0.5, "rouge-score's tokens: lower-cased runs of ASCII letters and digits; everything else separates them "
-                 "(they decide the counts behind precision and recall)"),
-        SubCheck("empty", 0.5, "a text without n-grams (empty, only punctuation, or shorter than n) gives (0.0, 0.0, 0.0)"),
+        SubCheck(
+            "counts",
+            1.0,
+            "(precision, recall, fmeasure) of the n-grams the two texts share, counted with repeats "
+            "(precision over the prediction's n-grams, recall over the reference's, F1 their harmonic mean, 0.0 when "
+            "they share none)",
+        ),
+        SubCheck(
+            "tokens",
+            0.5,
+            "rouge-score's tokens: lower-cased runs of ASCII letters and digits; everything else separates them "
+            "(they decide the counts behind precision and recall)",
+        ),
+        SubCheck(
+            "empty", 0.5, "a text without n-grams (empty, only punctuation, or shorter than n) gives (0.0, 0.0, 0.0)"
+        ),
     ),
     cases=_rouge_n_cases,
     run=RUNNERS["rouge_n"],
     compare=_rouge_compare("rouge_n"),
-    forbidden=Forbidden(python=(f"{TEXT_METRICS}:rouge_n", f"{TEXT_METRICS}:tokenize_rouge", f"{TEXT_METRICS}:ngrams") + _ROUGE_PYTHON,
-                        names=_ROUGE_NAMES),
+    forbidden=Forbidden(
+        python=(f"{TEXT_METRICS}:rouge_n", f"{TEXT_METRICS}:tokenize_rouge", f"{TEXT_METRICS}:ngrams") + _ROUGE_PYTHON,
+        names=_ROUGE_NAMES,
+    ),
     mistakes=_mistakes(ROUGE_N_MISTAKES),
 )
 
@@ -1345,17 +1676,28 @@ ROUGE_L = Exercise(
     test_cell="rouge_l_tests",
     points=2,
     subchecks=(
-        SubCheck("lcs", 1.0, "precision and recall are the longest common subsequence of words (gaps allowed, order kept) "
-                 "over the prediction's and the reference's lengths; F1 their harmonic mean (0.0 when no word is shared)"),
-        SubCheck("tokens", 0.5, "rouge-score's tokens: lower-cased runs of ASCII letters and digits; everything else separates them "
-                 "(they decide the counts behind precision and recall)"),
+        SubCheck(
+            "lcs",
+            1.0,
+            "precision and recall are the longest common subsequence of words (gaps allowed, order kept) "
+            "over the prediction's and the reference's lengths; F1 their harmonic mean (0.0 when no word is shared)",
+        ),
+        SubCheck(
+            "tokens",
+            0.5,
+            "rouge-score's tokens: lower-cased runs of ASCII letters and digits; everything else separates them "
+            "(they decide the counts behind precision and recall)",
+        ),
         SubCheck("empty", 0.5, "a text without words (empty or only punctuation) gives (0.0, 0.0, 0.0)"),
     ),
     cases=_rouge_l_cases,
     run=RUNNERS["rouge_l"],
     compare=_rouge_compare("rouge_l"),
-    forbidden=Forbidden(python=(f"{TEXT_METRICS}:rouge_l", f"{TEXT_METRICS}:tokenize_rouge", f"{TEXT_METRICS}:lcs_length") + _ROUGE_PYTHON,
-                        names=_ROUGE_NAMES),
+    forbidden=Forbidden(
+        python=(f"{TEXT_METRICS}:rouge_l", f"{TEXT_METRICS}:tokenize_rouge", f"{TEXT_METRICS}:lcs_length")
+        + _ROUGE_PYTHON,
+        names=_ROUGE_NAMES,
+    ),
     mistakes=_mistakes(ROUGE_L_MISTAKES),
 )
 
@@ -1392,21 +1734,36 @@ SCORE_CHOICES_MISTAKES = [
         "context_included",
         "your score_choices also sums the log-probabilities of the context's tokens: a choice's score counts only "
         "its own tokens (the context is the same for every choice, but its tokens are not the choice's)",
-        _variant(_SC, ("targets = ids[0, n:]  # the choice's tokens", "targets = ids[0, 1:]  # every predicted token"),
-                 ("log_probs[n - 1 : -1].gather", "log_probs[:-1].gather")),
+        _variant(
+            _SC,
+            ("targets = ids[0, n:]  # the choice's tokens", "targets = ids[0, 1:]  # every predicted token"),
+            ("log_probs[n - 1 : -1].gather", "log_probs[:-1].gather"),
+        ),
     ),
     (
         "probabilities_summed",
         "your score_choices adds up probabilities (softmax): a choice's score is the sum of the log-probabilities "
         "(log_softmax) of its tokens",
-        _variant(_SC, ("log_probs = F.log_softmax(logits_fn(ids)[0].float(), dim=-1)", "log_probs = F.softmax(logits_fn(ids)[0].float(), dim=-1)")),
+        _variant(
+            _SC,
+            (
+                "log_probs = F.log_softmax(logits_fn(ids)[0].float(), dim=-1)",
+                "log_probs = F.softmax(logits_fn(ids)[0].float(), dim=-1)",
+            ),
+        ),
     ),
     (
         "likelihood_not_log",
         "your score_choices returns the choice's probability (the product of its tokens' probabilities): return its "
         "log, the sum of the tokens' log-probabilities (a product of many probabilities underflows to 0)",
-        _variant(_SC, ("log_probs = F.log_softmax(logits_fn(ids)[0].float(), dim=-1)", "log_probs = F.softmax(logits_fn(ids)[0].float(), dim=-1)"),
-                 ("scores.append(picked.sum().item())", "scores.append(picked.prod().item())")),
+        _variant(
+            _SC,
+            (
+                "log_probs = F.log_softmax(logits_fn(ids)[0].float(), dim=-1)",
+                "log_probs = F.softmax(logits_fn(ids)[0].float(), dim=-1)",
+            ),
+            ("scores.append(picked.sum().item())", "scores.append(picked.prod().item())"),
+        ),
     ),
     (
         "mean_not_sum",
@@ -1418,13 +1775,25 @@ SCORE_CHOICES_MISTAKES = [
         "softmax_over_positions",
         "your log_softmax runs over the positions (dim=0 of the (T, V) logits): each position's distribution is "
         "over the vocabulary, the last dimension",
-        _variant(_SC, ("log_probs = F.log_softmax(logits_fn(ids)[0].float(), dim=-1)", "log_probs = F.log_softmax(logits_fn(ids)[0].float(), dim=0)")),
+        _variant(
+            _SC,
+            (
+                "log_probs = F.log_softmax(logits_fn(ids)[0].float(), dim=-1)",
+                "log_probs = F.log_softmax(logits_fn(ids)[0].float(), dim=0)",
+            ),
+        ),
     ),
     (
         "first_token_dropped",
         "your score_choices leaves out the choice's first token: it is predicted by the logits at the context's last "
         "position (n - 1), so it counts too",
-        _variant(_SC, ("picked = log_probs[n - 1 : -1].gather(-1, targets.unsqueeze(-1))", "picked = log_probs[n:-1].gather(-1, targets[1:].unsqueeze(-1))")),
+        _variant(
+            _SC,
+            (
+                "picked = log_probs[n - 1 : -1].gather(-1, targets.unsqueeze(-1))",
+                "picked = log_probs[n:-1].gather(-1, targets[1:].unsqueeze(-1))",
+            ),
+        ),
     ),
     (
         "no_teacher_forcing",
@@ -1443,7 +1812,10 @@ def score_choices(logits_fn, context_ids, choice_ids):
         "raw_logits",
         "your score_choices sums the raw logits: turn them into log-probabilities with log_softmax over the "
         "vocabulary first",
-        _variant(_SC, ("log_probs = F.log_softmax(logits_fn(ids)[0].float(), dim=-1)", "log_probs = logits_fn(ids)[0].float()")),
+        _variant(
+            _SC,
+            ("log_probs = F.log_softmax(logits_fn(ids)[0].float(), dim=-1)", "log_probs = logits_fn(ids)[0].float()"),
+        ),
     ),
     (
         "negative_log_likelihood",
@@ -1466,8 +1838,14 @@ def score_choices(logits_fn, context_ids, choice_ids):
         "context_extended_in_place",
         "your score_choices extends the context list itself (ids = context_ids; ids += choice changes "
         "context_ids): every later choice is scored after the earlier choices; build a new list, context_ids + choice",
-        _variant(_SC, ("        ids = torch.tensor([context_ids + choice])  # (1, T)\n",
-                       "        tokens = context_ids\n        tokens += choice\n        ids = torch.tensor([tokens])  # (1, T)\n")),
+        _variant(
+            _SC,
+            (
+                "        ids = torch.tensor([context_ids + choice])  # (1, T)\n",
+                "        tokens = context_ids\n        tokens += choice\n"
+                "        ids = torch.tensor([tokens])  # (1, T)\n",
+            ),
+        ),
     ),
 ]
 
@@ -1489,7 +1867,8 @@ def _sc_oracle(model64, context: list[int], choice: list[int]) -> float:
 
 
 def _sc_case(sub: str, seed: int, n_context: int, lengths: list[int], visible: bool, shared: int = 0) -> Case:
-    """Random context and choices (``shared``: how many first tokens every choice shares) on one of three tiny models."""
+    """Random context and choices (``shared``: how many first tokens every choice shares) on one of three
+    tiny models."""
     weights = tiny_weights(seed % 3)
     model64 = tiny_model(weights).double()
     g = _seeded(2000 + seed)
@@ -1498,7 +1877,9 @@ def _sc_case(sub: str, seed: int, n_context: int, lengths: list[int], visible: b
     prefix = torch.randint(0, V, (shared,), generator=g).tolist()
     choices = [prefix + torch.randint(0, V, (n - shared,), generator=g).tolist() for n in lengths]
     expected = [_sc_oracle(model64, context, choice) for choice in choices]
-    label = f"a GPT2LMHeadModel's logits_fn, context_ids of {n_context} tokens, {len(choices)} choices of {lengths} tokens"
+    label = (
+        f"a GPT2LMHeadModel's logits_fn, context_ids of {n_context} tokens, {len(choices)} choices of {lengths} tokens"
+    )
     if shared:
         label += f" (each starting with the same {shared} token{'s' if shared > 1 else ''})"
     inputs = {"state": weights, "context": context, "choices": choices}
@@ -1531,18 +1912,20 @@ def _plain_floats(plain: Any) -> bool:
     """Whether ``plain`` is a list or tuple of Python numbers (not tensors)."""
     if not (isinstance(plain, dict) and ("list" in plain or "tuple" in plain)):
         return False
-    return all(isinstance(v, int) and not isinstance(v, bool) or isinstance(v, dict) and "float" in v
-               for v in plain.get("list", plain.get("tuple")))
+    return all(
+        isinstance(v, int) and not isinstance(v, bool) or isinstance(v, dict) and "float" in v
+        for v in cast(list, plain.get("list", plain.get("tuple")))
+    )
 
 
 def _numbers_of(plain: Any) -> list[float] | None:
     """The numbers of a plain list/tuple (of numbers or 0-dim tensors) or of a 1-dim tensor, else None."""
     if isinstance(plain, dict) and "tensor" in plain:
-        values = array_of(plain)
-        return [float(v) for v in values] if values.ndim == 1 else None
+        array = values_of(plain)  # a plain tensor: never None
+        return [float(v) for v in array] if array.ndim == 1 else None
     if isinstance(plain, dict) and ("list" in plain or "tuple" in plain):
-        values = [float_of(v) for v in plain.get("list", plain.get("tuple"))]
-        return None if None in values else values
+        values = [float_of(v) for v in cast(list, plain.get("list", plain.get("tuple")))]
+        return None if None in values else cast(list[float], values)
     return None
 
 
@@ -1559,24 +1942,46 @@ def _form(plain: Any) -> str:
 def _sc_compare(case: Case, got: Any, expected: Any) -> None:
     want = _numbers_of(expected)
     if want is None:
-        raise GradingError(f"score_choices for {case.label}: the result to compare with is {kind_of(expected)}, not scores")
+        raise GradingError(
+            f"score_choices for {case.label}: the result to compare with is {kind_of(expected)}, not scores"
+        )
     # the requirement that says "a list of Python floats" (the oracle's result is one; a mistake's may be a tensor)
     if case.subcheck == "single" and _form(got) != _form(expected):
-        raise GradingError(f"score_choices for {case.label}: expected {_form(expected)} ({len(want)}, one per choice), "
-                           f"got {_form(got)}" + (": use .item() on each score, or .tolist()" if _plain_floats(expected) else ""))
+        raise GradingError(
+            f"score_choices for {case.label}: expected {_form(expected)} ({len(want)}, one per choice), "
+            f"got {_form(got)}" + (": use .item() on each score, or .tolist()" if _plain_floats(expected) else "")
+        )
     values = _numbers_of(got)
     if values is None:
-        raise GradingError(f"score_choices for {case.label}: expected a list of {len(want)} numbers, got {kind_of(got)}")
+        raise GradingError(
+            f"score_choices for {case.label}: expected a list of {len(want)} numbers, got {kind_of(got)}"
+        )
     if len(values) != len(want):
-        raise GradingError(f"score_choices for {case.label}: expected {len(want)} scores (one per choice), got {len(values)}")
+        raise GradingError(
+            f"score_choices for {case.label}: expected {len(want)} scores (one per choice), got {len(values)}"
+        )
     for k, (value, wanted) in enumerate(zip(values, want)):
-        expect_float(to_plain(value), wanted, what=f"score_choices, the log-likelihood of choice {k}", context=case.label,
-                     atol=1e-4, rtol=1e-5)
+        expect_float(
+            to_plain(value),
+            wanted,
+            what=f"score_choices, the log-likelihood of choice {k}",
+            context=case.label,
+            atol=1e-4,
+            rtol=1e-5,
+        )
 
 
-_CHOICE_FUNCTIONS = ("score_choices.__wrapped__", "accuracy", "encode_choices", "option_loglikelihoods", "multiple_choice_accuracy")
-_CHOICE_FORBIDDEN = Forbidden(python=tuple(f"{METRICS}:{name}" for name in _CHOICE_FUNCTIONS + _METRICS_FUNCTIONS),
-                              names=REFERENCE_NAMES + ("lm_eval",))
+_CHOICE_FUNCTIONS = (
+    "score_choices.__wrapped__",
+    "accuracy",
+    "encode_choices",
+    "option_loglikelihoods",
+    "multiple_choice_accuracy",
+)
+_CHOICE_FORBIDDEN = Forbidden(
+    python=tuple(f"{METRICS}:{name}" for name in _CHOICE_FUNCTIONS + _METRICS_FUNCTIONS),
+    names=REFERENCE_NAMES + ("lm_eval",),
+)
 
 SCORE_CHOICES = Exercise(
     name="score_choices",
@@ -1584,11 +1989,19 @@ SCORE_CHOICES = Exercise(
     test_cell="score_choices_tests",
     points=3,
     subchecks=(
-        SubCheck("single", 1.5, "returns a list of Python floats, one per choice; a one-token choice scores "
-                 "log_softmax of the logits at the context's last position, read at the choice's token; the context's "
-                 "own tokens are not scored"),
-        SubCheck("multi", 1.5, "a choice of several tokens scores the sum of their log-probabilities, token k predicted "
-                 "after the context and the choice's tokens before k (context + choice fed to the model)"),
+        SubCheck(
+            "single",
+            1.5,
+            "returns a list of Python floats, one per choice; a one-token choice scores "
+            "log_softmax of the logits at the context's last position, read at the choice's token; the context's "
+            "own tokens are not scored",
+        ),
+        SubCheck(
+            "multi",
+            1.5,
+            "a choice of several tokens scores the sum of their log-probabilities, token k predicted "
+            "after the context and the choice's tokens before k (context + choice fed to the model)",
+        ),
     ),
     cases=_sc_cases,
     run=RUNNERS["score_choices"],
@@ -1614,40 +2027,79 @@ ACCURACY_MISTAKES = [
         "acc_from_normalised",
         "your acc picks the choice with the highest length-normalised score: acc compares the log-likelihoods "
         "themselves; only acc_norm and acc_bytes divide by a length",
-        _variant(_ACC, ('right["acc"] += scores.index(max(scores)) == gold', 'right["acc"] += chars.index(max(chars)) == gold')),
+        _variant(
+            _ACC,
+            ('right["acc"] += scores.index(max(scores)) == gold', 'right["acc"] += chars.index(max(chars)) == gold'),
+        ),
     ),
     (
         "norm_by_bytes",
         "your acc_norm divides by the choice's length in UTF-8 bytes: lm-evaluation-harness's acc_norm divides by "
         "its length in characters, len(text); the bytes are acc_bytes's",
-        _variant(_ACC, ("chars = [s / len(c) for s, c in zip(scores, choices)]", 'chars = [s / len(c.encode("utf-8")) for s, c in zip(scores, choices)]')),
+        _variant(
+            _ACC,
+            (
+                "chars = [s / len(c) for s, c in zip(scores, choices)]",
+                'chars = [s / len(c.encode("utf-8")) for s, c in zip(scores, choices)]',
+            ),
+        ),
     ),
     (
         "bytes_by_characters",
         "your acc_bytes divides by the choice's length in characters: acc_bytes divides by its length in UTF-8 "
         "bytes, len(text.encode('utf-8')) (a letter such as 'ï' or 'ü' takes two bytes, a Japanese character three)",
-        _variant(_ACC, ('utf8 = [s / len(c.encode("utf-8")) for s, c in zip(scores, choices)]', "utf8 = [s / len(c) for s, c in zip(scores, choices)]")),
+        _variant(
+            _ACC,
+            (
+                'utf8 = [s / len(c.encode("utf-8")) for s, c in zip(scores, choices)]',
+                "utf8 = [s / len(c) for s, c in zip(scores, choices)]",
+            ),
+        ),
     ),
     (
         "norm_by_words",
         "your acc_norm divides by the number of words of the choice: it divides by its length in characters",
-        _variant(_ACC, ("chars = [s / len(c) for s, c in zip(scores, choices)]", "chars = [s / len(c.split()) for s, c in zip(scores, choices)]")),
+        _variant(
+            _ACC,
+            (
+                "chars = [s / len(c) for s, c in zip(scores, choices)]",
+                "chars = [s / len(c.split()) for s, c in zip(scores, choices)]",
+            ),
+        ),
     ),
     (
         "norm_with_space",
         "your acc_norm counts the space put before the choice: the length is the choice's own text, without "
         "the delimiter",
-        _variant(_ACC, ("chars = [s / len(c) for s, c in zip(scores, choices)]", 'chars = [s / len(" " + c) for s, c in zip(scores, choices)]')),
+        _variant(
+            _ACC,
+            (
+                "chars = [s / len(c) for s, c in zip(scores, choices)]",
+                'chars = [s / len(" " + c) for s, c in zip(scores, choices)]',
+            ),
+        ),
     ),
     (
         "percentages",
         "your accuracy returns percentages: acc, acc_norm and acc_bytes are fractions between 0 and 1",
-        _variant(_ACC, ("return {key: count / len(items) for key, count in right.items()}", "return {key: 100 * count / len(items) for key, count in right.items()}")),
+        _variant(
+            _ACC,
+            (
+                "return {key: count / len(items) for key, count in right.items()}",
+                "return {key: 100 * count / len(items) for key, count in right.items()}",
+            ),
+        ),
     ),
     (
         "counts_not_fractions",
         "your accuracy returns the number of items predicted right: divide by the number of items",
-        _variant(_ACC, ("return {key: count / len(items) for key, count in right.items()}", "return {key: float(count) for key, count in right.items()}")),
+        _variant(
+            _ACC,
+            (
+                "return {key: count / len(items) for key, count in right.items()}",
+                "return {key: float(count) for key, count in right.items()}",
+            ),
+        ),
     ),
     (
         "last_on_tie",
@@ -1676,28 +2128,56 @@ def accuracy(items):
         "argmin",
         "your accuracy picks the choice with the lowest score: the scores are log-likelihoods (higher is likelier), "
         "not losses; pick the highest",
-        _variant(_ACC, ("scores.index(max(scores))", "scores.index(min(scores))"), ("chars.index(max(chars))", "chars.index(min(chars))"),
-                 ("utf8.index(max(utf8))", "utf8.index(min(utf8))")),
+        _variant(
+            _ACC,
+            ("scores.index(max(scores))", "scores.index(min(scores))"),
+            ("chars.index(max(chars))", "chars.index(min(chars))"),
+            ("utf8.index(max(utf8))", "utf8.index(min(utf8))"),
+        ),
     ),
     (
         "length_over_score",
         "your accuracy divides the length by the log-likelihood: the normalised score is the log-likelihood divided "
         "by the length",
-        _variant(_ACC, ("chars = [s / len(c) for s, c in zip(scores, choices)]", "chars = [len(c) / s for s, c in zip(scores, choices)]"),
-                 ('utf8 = [s / len(c.encode("utf-8")) for s, c in zip(scores, choices)]', 'utf8 = [len(c.encode("utf-8")) / s for s, c in zip(scores, choices)]')),
+        _variant(
+            _ACC,
+            (
+                "chars = [s / len(c) for s, c in zip(scores, choices)]",
+                "chars = [len(c) / s for s, c in zip(scores, choices)]",
+            ),
+            (
+                'utf8 = [s / len(c.encode("utf-8")) for s, c in zip(scores, choices)]',
+                'utf8 = [len(c.encode("utf-8")) / s for s, c in zip(scores, choices)]',
+            ),
+        ),
     ),
     (
         "multiplied_by_length",
         "your accuracy multiplies the log-likelihood by the length: normalising divides by it, so that a long choice "
         "is not punished for having more tokens",
-        _variant(_ACC, ("chars = [s / len(c) for s, c in zip(scores, choices)]", "chars = [s * len(c) for s, c in zip(scores, choices)]"),
-                 ('utf8 = [s / len(c.encode("utf-8")) for s, c in zip(scores, choices)]', 'utf8 = [s * len(c.encode("utf-8")) for s, c in zip(scores, choices)]')),
+        _variant(
+            _ACC,
+            (
+                "chars = [s / len(c) for s, c in zip(scores, choices)]",
+                "chars = [s * len(c) for s, c in zip(scores, choices)]",
+            ),
+            (
+                'utf8 = [s / len(c.encode("utf-8")) for s, c in zip(scores, choices)]',
+                'utf8 = [s * len(c.encode("utf-8")) for s, c in zip(scores, choices)]',
+            ),
+        ),
     ),
     (
         "bytes_not_normalised",
         "your acc_bytes picks the highest raw log-likelihood: acc_bytes divides each one by the choice's length in "
         "UTF-8 bytes first",
-        _variant(_ACC, ('right["acc_bytes"] += utf8.index(max(utf8)) == gold', 'right["acc_bytes"] += scores.index(max(scores)) == gold')),
+        _variant(
+            _ACC,
+            (
+                'right["acc_bytes"] += utf8.index(max(utf8)) == gold',
+                'right["acc_bytes"] += scores.index(max(scores)) == gold',
+            ),
+        ),
     ),
 ]
 
@@ -1707,8 +2187,8 @@ def _acc_oracle(items: list[tuple[list[float], list[str], int]]) -> dict[str, fl
     lm-eval 0.4): per item ``np.argmax`` of the log-likelihoods, of them over ``len(choice)`` and over
     ``len(choice.encode("utf-8"))``, right when it is the gold index; each metric the mean over items."""
     per_item: dict[str, list[float]] = {"acc": [], "acc_norm": [], "acc_bytes": []}
-    for lls, choices, gold in items:
-        lls = np.array(lls, dtype=np.float64)
+    for item_lls, choices, gold in items:
+        lls = np.array(item_lls, dtype=np.float64)
         completion_len = np.array([float(len(c)) for c in choices])
         byte_length = np.array([float(len(c.encode("utf-8"))) for c in choices])
         per_item["acc"].append(1.0 if np.argmax(lls) == gold else 0.0)
@@ -1725,22 +2205,59 @@ _ACC_KEYS = {"acc": "acc", "norm": "acc_norm", "bytes": "acc_bytes"}
 # bytes: non-ASCII choices whose bytes and characters disagree, and one the raw score gets wrong.
 _ACC_VISIBLE = {
     "acc": [
-        [([-3.2, -1.5, -4.0], ["cold", "warm", "hot"], 1), ([-2.0, -6.0, -2.5, -9.0], ["red", "a shade of blue", "green", "white"], 1),
-         ([-5.0, -5.0, -7.0], ["Tuesday", "Monday", "Sunday"], 0), ([-0.5, -8.0], ["yes", "no"], 1)],
-        [([-1.0, -3.0, -1.0, -1.0], ["one", "two", "three", "four"], 2), ([-4.0, -2.0], ["dog", "cat"], 1), ([-2.5, -2.5], ["up", "on"], 0)],
+        [
+            ([-3.2, -1.5, -4.0], ["cold", "warm", "hot"], 1),
+            ([-2.0, -6.0, -2.5, -9.0], ["red", "a shade of blue", "green", "white"], 1),
+            ([-5.0, -5.0, -7.0], ["Tuesday", "Monday", "Sunday"], 0),
+            ([-0.5, -8.0], ["yes", "no"], 1),
+        ],
+        [
+            ([-1.0, -3.0, -1.0, -1.0], ["one", "two", "three", "four"], 2),
+            ([-4.0, -2.0], ["dog", "cat"], 1),
+            ([-2.5, -2.5], ["up", "on"], 0),
+        ],
     ],
     "norm": [
-        [([-6.0, -4.0], ["a big dog", "cat"], 0), ([-2.1, -4.0], ["ab", "abcd"], 1), ([-9.0, -5.0], ["to be or not", "question"], 1)],
+        [
+            ([-6.0, -4.0], ["a big dog", "cat"], 0),
+            ([-2.1, -4.0], ["ab", "abcd"], 1),
+            ([-9.0, -5.0], ["to be or not", "question"], 1),
+        ],
         [([-5.4, -6.3], ["naïve", "simple"], 1), ([-2.0, -6.0, -2.5], ["red", "a shade of blue", "green"], 1)],
     ],
     "bytes": [
-        [([-5.4, -6.3], ["naïve", "simple"], 0), ([-5.0, -4.2], ["über", "over"], 0), ([-6.0, -5.2], ["日本", "Japan"], 0),
-         ([-3.0, -8.0], ["no", "not at all"], 1), ([-2.0, -3.3], ["ça", "cela"], 0)],
+        [
+            ([-5.4, -6.3], ["naïve", "simple"], 0),
+            ([-5.0, -4.2], ["über", "over"], 0),
+            ([-6.0, -5.2], ["日本", "Japan"], 0),
+            ([-3.0, -8.0], ["no", "not at all"], 1),
+            ([-2.0, -3.3], ["ça", "cela"], 0),
+        ],
     ],
 }
 
-_ACC_WORDS = ("cat", "dog", "a red fox", "the big brown bear", "yes", "no", "café", "naïve", "über", "Zürich", "façade", "日本",
-              "東京の夜", "piñata", "crème brûlée", "Ελλάδα", "x", "it is raining", "Monday", "1 + 2 = 3")
+_ACC_WORDS = (
+    "cat",
+    "dog",
+    "a red fox",
+    "the big brown bear",
+    "yes",
+    "no",
+    "café",
+    "naïve",
+    "über",
+    "Zürich",
+    "façade",
+    "日本",
+    "東京の夜",
+    "piñata",
+    "crème brûlée",
+    "Ελλάδα",
+    "x",
+    "it is raining",
+    "Monday",
+    "1 + 2 = 3",
+)
 
 
 def _acc_random(rng: random.Random, n_items: int) -> list[tuple[list[float], list[str], int]]:
@@ -1771,7 +2288,11 @@ def _acc_cases(hidden: bool) -> list[Case]:
         for n_items in (5, 12, 40):
             items = _acc_random(rng, n_items)
             cases += [_acc_case(sub, items, False) for sub in _ACC_KEYS]
-        ties = [([-2.0, -2.0, -3.0], ["b", "a", "c"], 0), ([-1.0, -4.0, -1.0], ["x", "y", "z"], 2), ([-7.0, -7.0], ["dog", "cat"], 1)]
+        ties = [
+            ([-2.0, -2.0, -3.0], ["b", "a", "c"], 0),
+            ([-1.0, -4.0, -1.0], ["x", "y", "z"], 2),
+            ([-7.0, -7.0], ["dog", "cat"], 1),
+        ]
         cases.append(_acc_case("acc", ties, False))
     return cases
 
@@ -1779,12 +2300,22 @@ def _acc_cases(hidden: bool) -> list[Case]:
 def _acc_compare(case: Case, got: Any, expected: Any) -> None:
     key = _ACC_KEYS[case.subcheck]
     if not (isinstance(got, dict) and "dict" in got):
-        raise GradingError(f"accuracy for {case.label}: expected a dict with the keys 'acc', 'acc_norm' and 'acc_bytes', got {kind_of(got)}")
+        raise GradingError(
+            f"accuracy for {case.label}: expected a dict with the keys 'acc', 'acc_norm' and 'acc_bytes', got "
+            f"{kind_of(got)}"
+        )
     if not (isinstance(expected, dict) and "dict" in expected):
         raise GradingError(f"accuracy for {case.label}: the result to compare with is {kind_of(expected)}, not a dict")
     if key not in got["dict"]:
         raise GradingError(f"accuracy for {case.label}: the dict has no key {key!r} (its keys: {sorted(got['dict'])})")
-    _number(got["dict"][key], expected["dict"].get(key), what=f"accuracy's {key!r}", context=case.label, atol=1e-9, rtol=1e-9)
+    _number(
+        got["dict"][key],
+        expected["dict"].get(key),
+        what=f"accuracy's {key!r}",
+        context=case.label,
+        atol=1e-9,
+        rtol=1e-9,
+    )
 
 
 ACCURACY = Exercise(
@@ -1793,10 +2324,20 @@ ACCURACY = Exercise(
     test_cell="accuracy_tests",
     points=2,
     subchecks=(
-        SubCheck("acc", 1.0, "'acc': the fraction of items (between 0 and 1) whose highest log-likelihood is the gold "
-                 "choice's, the first one on a tie"),
-        SubCheck("norm", 0.5, "'acc_norm': the same after dividing each log-likelihood by the choice's length in characters"),
-        SubCheck("bytes", 0.5, "'acc_bytes': the same after dividing each log-likelihood by the choice's length in UTF-8 bytes"),
+        SubCheck(
+            "acc",
+            1.0,
+            "'acc': the fraction of items (between 0 and 1) whose highest log-likelihood is the gold "
+            "choice's, the first one on a tie",
+        ),
+        SubCheck(
+            "norm", 0.5, "'acc_norm': the same after dividing each log-likelihood by the choice's length in characters"
+        ),
+        SubCheck(
+            "bytes",
+            0.5,
+            "'acc_bytes': the same after dividing each log-likelihood by the choice's length in UTF-8 bytes",
+        ),
     ),
     cases=_acc_cases,
     run=RUNNERS["accuracy"],

@@ -1,7 +1,8 @@
 """Graded checks of chapter 07 (pretraining and fine-tuning), declared for the grading engine.
 
 Test cells call ``check_mask_prompt_tokens(fn)``, ``check_sft_loss(fn)``,
-``check_lora_linear(cls)``, ``check_reward_model_loss(fn)`` and ``check_dpo_loss(fn)`` (visible cases); the hidden part adds ``hidden=True``. Expected
+``check_lora_linear(cls)``, ``check_reward_model_loss(fn)`` and ``check_dpo_loss(fn)`` (visible cases); the hidden
+part adds ``hidden=True``. Expected
 values never come from the course's own code (``llmcourse.finetune``, ``llmcourse.lora``):
 
 - the labels: written out position by position here, in numpy;
@@ -16,20 +17,21 @@ values never come from the course's own code (``llmcourse.finetune``, ``llmcours
 Each exercise's ``mistakes`` and ``alternatives`` are complete answers (imports included), as a
 student could hand them in; the mutation suite grades every one of them.
 """
+
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
 
 # Imported here, not when a check runs: the grading engine's server imports this module once,
 # so the students' processes (whose guards name these functions) start with them loaded.
 import peft.tuners.lora.layer  # noqa: F401
+import torch
+import torch.nn.functional as F
 import transformers.loss.loss_utils  # noqa: F401
 from peft import LoraConfig, get_peft_model
+from torch import nn
 
 from llmcourse.grading.contract import (
     Case,
@@ -46,6 +48,7 @@ from llmcourse.grading.contract import (
     items_of,
     kind_of,
     to_plain,
+    values_of,
 )
 from llmcourse.grading.runners.ch07 import RUNNERS
 
@@ -96,7 +99,9 @@ def _labels_expected(ids: np.ndarray, prompts: np.ndarray, mask: np.ndarray | No
 
 def _mask_case(sub: str, seed: int, B: int, T: int, prompts: list[int], reals: list[int] | None, visible: bool) -> Case:
     ids, lengths, mask = _batch(seed, B, T, 50, prompts, reals)
-    expected = torch.from_numpy(_labels_expected(_array(ids), _array(lengths), _array(mask)))
+    expected = torch.from_numpy(
+        _labels_expected(cast(np.ndarray, _array(ids)), cast(np.ndarray, _array(lengths)), _array(mask))
+    )
     label = f"input_ids {ids.tolist() if B * T <= 24 else (B, T)}, prompt_lengths {lengths.tolist()}"
     label += ", no attention_mask" if mask is None else f", attention_mask {mask.tolist() if B * T <= 24 else (B, T)}"
     expected = to_plain((expected, ids)) if sub == "copy" else to_plain(expected)
@@ -130,15 +135,22 @@ def _mask_compare(case: Case, got: Any, expected: Any) -> None:
         if not (isinstance(got, dict) and "tuple" in got):
             raise GradingError("different kinds of result")
         labels, ids = got["tuple"]
-        if not np.array_equal(array_of(ids), array_of(ids_e)):
-            raise GradingError(f"mask_prompt_tokens changed input_ids in place for {case.label}: the model still needs "
-                               "the prompt tokens as its input. Work on a copy (input_ids.clone())")
+        # an answer's ids that are no tensor (None) are not equal: the same error as before
+        if not np.array_equal(cast(np.ndarray, array_of(ids)), values_of(ids_e)):
+            raise GradingError(
+                f"mask_prompt_tokens changed input_ids in place for {case.label}: the model still needs "
+                "the prompt tokens as its input. Work on a copy (input_ids.clone())"
+            )
         if not (isinstance(labels, dict) and "tensor" in labels and labels["tensor"]["kind"] == "torch.Tensor"):
             raise GradingError(f"mask_prompt_tokens must return a torch.Tensor, got {kind_of(labels)} for {case.label}")
-        want = labels_e["tensor"]["dtype"] if isinstance(labels_e, dict) and "tensor" in labels_e else "int64"  # int64 but for a mistake's
-        if labels["tensor"]["dtype"] != want or labels["tensor"]["shape"] != list(array_of(ids_e).shape):
-            raise GradingError(f"the labels must be a torch.{want} tensor of input_ids' shape {tuple(array_of(ids_e).shape)}, "
-                               f"got torch.{labels['tensor']['dtype']} of shape {tuple(labels['tensor']['shape'])} for {case.label}")
+        want = (
+            labels_e["tensor"]["dtype"] if isinstance(labels_e, dict) and "tensor" in labels_e else "int64"
+        )  # int64 but for a mistake's
+        if labels["tensor"]["dtype"] != want or labels["tensor"]["shape"] != list(values_of(ids_e).shape):
+            raise GradingError(
+                f"the labels must be a torch.{want} tensor of input_ids' shape {tuple(values_of(ids_e).shape)}, "
+                f"got torch.{labels['tensor']['dtype']} of shape {tuple(labels['tensor']['shape'])} for {case.label}"
+            )
         return  # the values are the other requirements'
     expect_tensor(got, labels_e, what="labels", context=case.label, atol=0, rtol=0)
 
@@ -147,7 +159,10 @@ def _mask_answer(body: str) -> str:
     return "import torch\ndef mask_prompt_tokens(input_ids, prompt_lengths, attention_mask=None):\n" + body
 
 
-_POSITIONS = "    positions = torch.arange(input_ids.shape[1])[None, :]\n    lengths = torch.as_tensor(prompt_lengths)[:, None]\n"
+_POSITIONS = (
+    "    positions = torch.arange(input_ids.shape[1])[None, :]\n"
+    "    lengths = torch.as_tensor(prompt_lengths)[:, None]\n"
+)
 
 MASK_PROMPT_TOKENS = Exercise(
     name="mask_prompt_tokens",
@@ -155,9 +170,17 @@ MASK_PROMPT_TOKENS = Exercise(
     test_cell="mask_prompt_tokens_tests",
     points=3,
     subchecks=(
-        SubCheck("prompt", 1.0, "positions 0 .. prompt_lengths[b] - 1 of row b are -100, every other position keeps its token id"),
-        SubCheck("padding", 1.0, "positions where attention_mask is 0 (padding on the right) are -100 too; tokens equal to "
-                 "the padding id inside the response are kept"),
+        SubCheck(
+            "prompt",
+            1.0,
+            "positions 0 .. prompt_lengths[b] - 1 of row b are -100, every other position keeps its token id",
+        ),
+        SubCheck(
+            "padding",
+            1.0,
+            "positions where attention_mask is 0 (padding on the right) are -100 too; tokens equal to "
+            "the padding id inside the response are kept",
+        ),
         SubCheck("copy", 1.0, "returns a new torch.int64 tensor: input_ids is left unchanged"),
     ),
     cases=_mask_cases,
@@ -165,95 +188,178 @@ MASK_PROMPT_TOKENS = Exercise(
     compare=_mask_compare,
     forbidden=Forbidden(python=(f"{FINETUNE}:mask_prompt_tokens",), names=(FINETUNE,)),
     mistakes=(
-        Mistake("off_by_one", "your prompt mask is off by one: the prompt occupies positions 0 .. prompt_lengths[b] - 1, so "
-                "the first response token (at prompt_lengths[b]) must keep its label", _mask_answer(_POSITIONS + """    labels = input_ids.clone()
+        Mistake(
+            "off_by_one",
+            "your prompt mask is off by one: the prompt occupies positions 0 .. prompt_lengths[b] - 1, so "
+            "the first response token (at prompt_lengths[b]) must keep its label",
+            _mask_answer(
+                _POSITIONS
+                + """    labels = input_ids.clone()
     labels[positions <= lengths] = -100
     if attention_mask is not None:
         labels[attention_mask == 0] = -100
     return labels
-""")),
-        Mistake("short_by_one", "your prompt mask stops one token early: the last prompt token (at prompt_lengths[b] - 1) "
-                "is still a label", _mask_answer(_POSITIONS + """    labels = input_ids.clone()
+"""
+            ),
+        ),
+        Mistake(
+            "short_by_one",
+            "your prompt mask stops one token early: the last prompt token (at prompt_lengths[b] - 1) is still a label",
+            _mask_answer(
+                _POSITIONS
+                + """    labels = input_ids.clone()
     labels[positions < lengths - 1] = -100
     if attention_mask is not None:
         labels[attention_mask == 0] = -100
     return labels
-""")),
-        Mistake("padding_not_masked", "the padding is not masked: positions where attention_mask is 0 must be -100 as well, "
-                "or the model learns to predict padding", _mask_answer(_POSITIONS + """    labels = input_ids.clone()
+"""
+            ),
+        ),
+        Mistake(
+            "padding_not_masked",
+            "the padding is not masked: positions where attention_mask is 0 must be -100 as well, "
+            "or the model learns to predict padding",
+            _mask_answer(
+                _POSITIONS
+                + """    labels = input_ids.clone()
     labels[positions < lengths] = -100
     return labels
-""")),
-        Mistake("pad_id", "you mask every token equal to the padding id (0) instead of the positions attention_mask marks: "
-                "real text can contain that id (GPT-2 pads with its end-of-text token, which ends every response)",
-                _mask_answer(_POSITIONS + """    labels = input_ids.clone()
+"""
+            ),
+        ),
+        Mistake(
+            "pad_id",
+            "you mask every token equal to the padding id (0) instead of the positions attention_mask marks: "
+            "real text can contain that id (GPT-2 pads with its end-of-text token, which ends every response)",
+            _mask_answer(
+                _POSITIONS
+                + """    labels = input_ids.clone()
     labels[positions < lengths] = -100
     labels[input_ids == 0] = -100
     return labels
-""")),
-        Mistake("in_place", "you modify input_ids in place: the labels must be a copy (input_ids.clone()), the model still "
-                "needs the prompt as its input", _mask_answer(_POSITIONS + """    labels = input_ids
+"""
+            ),
+        ),
+        Mistake(
+            "in_place",
+            "you modify input_ids in place: the labels must be a copy (input_ids.clone()), the model still "
+            "needs the prompt as its input",
+            _mask_answer(
+                _POSITIONS
+                + """    labels = input_ids
     labels[positions < lengths] = -100
     if attention_mask is not None:
         labels[attention_mask == 0] = -100
     return labels
-""")),
-        Mistake("response_masked", "you masked the response and kept the prompt: the loss must count the response tokens "
-                "(what the model should answer), not the prompt", _mask_answer(_POSITIONS + """    labels = input_ids.clone()
+"""
+            ),
+        ),
+        Mistake(
+            "response_masked",
+            "you masked the response and kept the prompt: the loss must count the response tokens "
+            "(what the model should answer), not the prompt",
+            _mask_answer(
+                _POSITIONS
+                + """    labels = input_ids.clone()
     labels[positions >= lengths] = -100
     if attention_mask is not None:
         labels[attention_mask == 0] = -100
     return labels
-""")),
-        Mistake("zero_not_ignore", "you set the masked positions to 0; cross-entropy skips only the label -100 (ignore_index), "
-                "0 is a real token id", _mask_answer(_POSITIONS + """    labels = input_ids.clone()
+"""
+            ),
+        ),
+        Mistake(
+            "zero_not_ignore",
+            "you set the masked positions to 0; cross-entropy skips only the label -100 (ignore_index), "
+            "0 is a real token id",
+            _mask_answer(
+                _POSITIONS
+                + """    labels = input_ids.clone()
     labels[positions < lengths] = 0
     if attention_mask is not None:
         labels[attention_mask == 0] = 0
     return labels
-""")),
-        Mistake("first_length", "you used prompt_lengths[0] for every row: each row has its own prompt length",
-                _mask_answer("""    labels = input_ids.clone()
+"""
+            ),
+        ),
+        Mistake(
+            "first_length",
+            "you used prompt_lengths[0] for every row: each row has its own prompt length",
+            _mask_answer("""    labels = input_ids.clone()
     labels[:, : int(prompt_lengths[0])] = -100
     if attention_mask is not None:
         labels[attention_mask == 0] = -100
     return labels
-""")),
-        Mistake("float_labels", "your labels are a float tensor (torch.where with -100.0, or .float()): labels are token ids, "
-                "a torch.int64 tensor as input_ids", _mask_answer(_POSITIONS + """    labels = torch.where(positions < lengths, -100.0, input_ids.float())
+"""),
+        ),
+        Mistake(
+            "float_labels",
+            "your labels are a float tensor (torch.where with -100.0, or .float()): labels are token ids, "
+            "a torch.int64 tensor as input_ids",
+            _mask_answer(
+                _POSITIONS
+                + """    labels = torch.where(positions < lengths, -100.0, input_ids.float())
     if attention_mask is not None:
         labels = torch.where(attention_mask == 0, -100.0, labels)
     return labels
-""")),
-        Mistake("mask_inverted", "you mask the positions where attention_mask is 1: 1 marks a real token, 0 the padding",
-                _mask_answer(_POSITIONS + """    labels = input_ids.clone()
+"""
+            ),
+        ),
+        Mistake(
+            "mask_inverted",
+            "you mask the positions where attention_mask is 1: 1 marks a real token, 0 the padding",
+            _mask_answer(
+                _POSITIONS
+                + """    labels = input_ids.clone()
     labels[positions < lengths] = -100
     if attention_mask is not None:
         labels[attention_mask == 1] = -100
     return labels
-""")),
-        Mistake("padding_instead_of_prompt", "with an attention_mask you mask the padding instead of the prompt: the prompt "
-                "is masked in every case, the padding as well when there is a mask", _mask_answer(_POSITIONS + """    labels = input_ids.clone()
+"""
+            ),
+        ),
+        Mistake(
+            "padding_instead_of_prompt",
+            "with an attention_mask you mask the padding instead of the prompt: the prompt "
+            "is masked in every case, the padding as well when there is a mask",
+            _mask_answer(
+                _POSITIONS
+                + """    labels = input_ids.clone()
     if attention_mask is not None:
         labels[attention_mask == 0] = -100
     else:
         labels[positions < lengths] = -100
     return labels
-""")),
-        Mistake("minus_one", "you mark the masked positions with -1: the label that cross-entropy skips (ignore_index) is -100",
-                _mask_answer(_POSITIONS + """    labels = input_ids.clone()
+"""
+            ),
+        ),
+        Mistake(
+            "minus_one",
+            "you mark the masked positions with -1: the label that cross-entropy skips (ignore_index) is -100",
+            _mask_answer(
+                _POSITIONS
+                + """    labels = input_ids.clone()
     labels[positions < lengths] = -1
     if attention_mask is not None:
         labels[attention_mask == 0] = -1
     return labels
-""")),
-        Mistake("masked_fill_discarded", "labels.masked_fill(...) returns a new tensor and leaves labels as it was: assign its "
-                "result (labels = labels.masked_fill(...)) or use masked_fill_", _mask_answer(_POSITIONS + """    labels = input_ids.clone()
+"""
+            ),
+        ),
+        Mistake(
+            "masked_fill_discarded",
+            "labels.masked_fill(...) returns a new tensor and leaves labels as it was: assign its "
+            "result (labels = labels.masked_fill(...)) or use masked_fill_",
+            _mask_answer(
+                _POSITIONS
+                + """    labels = input_ids.clone()
     labels.masked_fill(positions < lengths, -100)
     if attention_mask is not None:
         labels.masked_fill(attention_mask == 0, -100)
     return labels
-""")),
+"""
+            ),
+        ),
     ),
 )
 
@@ -269,8 +375,17 @@ def _sft_expected(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Ten
     return loss.detach(), grad
 
 
-def _sft_case(sub: str, seed: int, B: int, T: int, V: int, prompts: list[int] | None, reals: list[int] | None,
-              visible: bool, dtype: torch.dtype = torch.float32) -> Case:
+def _sft_case(
+    sub: str,
+    seed: int,
+    B: int,
+    T: int,
+    V: int,
+    prompts: list[int] | None,
+    reals: list[int] | None,
+    visible: bool,
+    dtype: torch.dtype = torch.float32,
+) -> Case:
     g = _seeded(seed)
     logits = (torch.randn(B, T, V, generator=g, dtype=torch.float64) * 2).to(dtype)
     labels = torch.randint(V, (B, T), generator=g)
@@ -278,10 +393,13 @@ def _sft_case(sub: str, seed: int, B: int, T: int, V: int, prompts: list[int] | 
         if prompts is not None:
             labels[b, : prompts[b]] = -100
         if reals is not None:
-            labels[b, reals[b]:] = -100
+            labels[b, reals[b] :] = -100
     loss, grad = _sft_expected(logits, labels)
     expected = to_plain((loss, grad)) if sub == "scalar" else to_plain(loss)
-    label = f"logits ({B}, {T}, {V}) {str(dtype).removeprefix('torch.')}, labels {labels.tolist() if B * T <= 24 else (B, T)}"
+    label = (
+        f"logits ({B}, {T}, {V}) {str(dtype).removeprefix('torch.')}, "
+        f"labels {labels.tolist() if B * T <= 24 else (B, T)}"
+    )
     return Case(sub, (_array(logits), _array(labels), sub == "scalar"), expected, label, visible)
 
 
@@ -310,7 +428,7 @@ def _same_loss(got: Any, expected: Any, case: Case) -> None:
     """The loss must be the expected number; a catalogued mistake's result may be no number (a
     tensor of every token's loss): then the same kind of result with the same values."""
     if float_of(expected) is not None or array_of(expected) is None:
-        expect_float(got, float_of(expected), what="loss", context=case.label, atol=1e-5, rtol=1e-5)
+        expect_float(got, cast(float, float_of(expected)), what="loss", context=case.label, atol=1e-5, rtol=1e-5)
         return
     if kind_of(got) != kind_of(expected):
         raise GradingError("different kinds of result")
@@ -331,17 +449,23 @@ def _sft_compare(case: Case, got: Any, expected: Any) -> None:
     # What the requirement states: a 0-dim float tensor with a gradient that reaches the logits. Its
     # value, and the gradient's, are the "shift" and "ignore" requirements' (judged by their cases).
     if not (isinstance(loss, dict) and "tensor" in loss and loss["tensor"]["shape"] == []):
-        raise GradingError(f"sft_loss must return a 0-dim torch.Tensor (so that loss.backward() trains the model), "
-                           f"got {kind_of(loss)} for {case.label}")
+        raise GradingError(
+            f"sft_loss must return a 0-dim torch.Tensor (so that loss.backward() trains the model), "
+            f"got {kind_of(loss)} for {case.label}"
+        )
     if not loss["tensor"]["dtype"].startswith(("float", "bfloat")):
         raise GradingError(f"sft_loss must return a float tensor, got torch.{loss['tensor']['dtype']} for {case.label}")
     if grad is None:
-        raise GradingError(f"no gradient reaches the logits through your loss for {case.label} (.item(), .detach(), "
-                           "torch.tensor(...) or .data cut the graph)")
+        raise GradingError(
+            f"no gradient reaches the logits through your loss for {case.label} (.item(), .detach(), "
+            "torch.tensor(...) or .data cut the graph)"
+        )
     g = array_of(grad)
-    if g is None or g.shape != array_of(grad_e).shape or not np.isfinite(g).all() or not g.any():
-        raise GradingError(f"the gradient of your loss with respect to the logits is zero or not finite for {case.label}: "
-                           "the loss must be computed from the logits")
+    if g is None or g.shape != values_of(grad_e).shape or not np.isfinite(g).all() or not g.any():
+        raise GradingError(
+            f"the gradient of your loss with respect to the logits is zero or not finite for {case.label}: "
+            "the loss must be computed from the logits"
+        )
 
 
 def _sft_answer(body: str) -> str:
@@ -359,67 +483,140 @@ SFT_LOSS = Exercise(
     test_cell="sft_loss_tests",
     points=3,
     subchecks=(
-        SubCheck("shift", 1.0, "the logits at position t are scored against labels[:, t + 1] (logits[:, :-1] against "
-                 "labels[:, 1:]), as GPT2LMHeadModel's loss with labels"),
-        SubCheck("ignore", 1.0, "labels equal to -100 are skipped; the mean is over the counted tokens of the whole batch "
-                 "(not per sequence, not over every position)"),
+        SubCheck(
+            "shift",
+            1.0,
+            "the logits at position t are scored against labels[:, t + 1] (logits[:, :-1] against "
+            "labels[:, 1:]), as GPT2LMHeadModel's loss with labels",
+        ),
+        SubCheck(
+            "ignore",
+            1.0,
+            "labels equal to -100 are skipped; the mean is over the counted tokens of the whole batch "
+            "(not per sequence, not over every position)",
+        ),
         SubCheck("scalar", 1.0, "returns a 0-dim float tensor whose gradient reaches the logits"),
     ),
     cases=_sft_cases,
     run=RUNNERS["sft_loss"],
     compare=_sft_compare,
     forbidden=Forbidden(
-        python=(f"{FINETUNE}:sft_loss", "transformers.loss.loss_utils:ForCausalLMLoss",
-                "transformers.loss.loss_utils:fixed_cross_entropy"),
+        python=(
+            f"{FINETUNE}:sft_loss",
+            "transformers.loss.loss_utils:ForCausalLMLoss",
+            "transformers.loss.loss_utils:fixed_cross_entropy",
+        ),
         names=(FINETUNE, "ForCausalLMLoss", "fixed_cross_entropy", "loss_function", "LOSS_MAPPING"),
     ),
     mistakes=(
-        Mistake("no_shift", "no shift: you score the logits at position t against labels[:, t]; the model would learn to "
-                "copy its input. Compare logits[:, :-1] with labels[:, 1:]", _sft_answer("""    V = logits.shape[-1]
+        Mistake(
+            "no_shift",
+            "no shift: you score the logits at position t against labels[:, t]; the model would learn to "
+            "copy its input. Compare logits[:, :-1] with labels[:, 1:]",
+            _sft_answer("""    V = logits.shape[-1]
     return F.cross_entropy(logits.reshape(-1, V), labels.reshape(-1), ignore_index=-100)
-""")),
-        Mistake("shift_wrong_way", "you shift the wrong way: logits[:, 1:] against labels[:, :-1] asks each position to "
-                "predict the token before it", _sft_answer("""    V = logits.shape[-1]
+"""),
+        ),
+        Mistake(
+            "shift_wrong_way",
+            "you shift the wrong way: logits[:, 1:] against labels[:, :-1] asks each position to "
+            "predict the token before it",
+            _sft_answer("""    V = logits.shape[-1]
     return F.cross_entropy(logits[:, 1:].reshape(-1, V), labels[:, :-1].reshape(-1), ignore_index=-100)
-""")),
-        Mistake("mean_all_positions", "you divide by every position (B * (T - 1)) instead of the number of counted tokens "
-                "(labels != -100)", _sft_answer(_PER_TOKEN + """    return (nll * counted).sum() / nll.numel()
-""")),
-        Mistake("mean_per_sequence", "you average each sequence first and then the sequences; Hugging Face's loss averages "
-                "over all counted tokens of the batch together", _sft_answer(_PER_TOKEN + """    return ((nll * counted).sum(1) / counted.sum(1).clamp(min=1)).mean()
-""")),
-        Mistake("sum", "you return the sum of the token losses; the loss is their mean",
-                _sft_answer(_PER_TOKEN + """    return (nll * counted).sum()
-""")),
-        Mistake("ignore_not_skipped", "the -100 labels are not skipped: you replaced them by a real token id and counted them",
-                _sft_answer("""    V = logits.shape[-1]
+"""),
+        ),
+        Mistake(
+            "mean_all_positions",
+            "you divide by every position (B * (T - 1)) instead of the number of counted tokens (labels != -100)",
+            _sft_answer(
+                _PER_TOKEN
+                + """    return (nll * counted).sum() / nll.numel()
+"""
+            ),
+        ),
+        Mistake(
+            "mean_per_sequence",
+            "you average each sequence first and then the sequences; Hugging Face's loss averages "
+            "over all counted tokens of the batch together",
+            _sft_answer(
+                _PER_TOKEN
+                + """    return ((nll * counted).sum(1) / counted.sum(1).clamp(min=1)).mean()
+"""
+            ),
+        ),
+        Mistake(
+            "sum",
+            "you return the sum of the token losses; the loss is their mean",
+            _sft_answer(
+                _PER_TOKEN
+                + """    return (nll * counted).sum()
+"""
+            ),
+        ),
+        Mistake(
+            "ignore_not_skipped",
+            "the -100 labels are not skipped: you replaced them by a real token id and counted them",
+            _sft_answer("""    V = logits.shape[-1]
     return F.cross_entropy(logits[:, :-1].reshape(-1, V), labels[:, 1:].clamp(min=0).reshape(-1))
-""")),
-        Mistake("item", "you return a Python number (.item() / float()): return the tensor, so that loss.backward() can train "
-                "the model", _sft_answer(_PER_TOKEN + """    return ((nll * counted).sum() / counted.sum()).item()
-""")),
-        Mistake("detached", "your loss is computed from logits.detach() (or .data): no gradient reaches the logits, so "
-                "loss.backward() trains nothing", _sft_answer("""    V = logits.shape[-1]
+"""),
+        ),
+        Mistake(
+            "item",
+            "you return a Python number (.item() / float()): return the tensor, so that loss.backward() can train "
+            "the model",
+            _sft_answer(
+                _PER_TOKEN
+                + """    return ((nll * counted).sum() / counted.sum()).item()
+"""
+            ),
+        ),
+        Mistake(
+            "detached",
+            "your loss is computed from logits.detach() (or .data): no gradient reaches the logits, so "
+            "loss.backward() trains nothing",
+            _sft_answer("""    V = logits.shape[-1]
     return F.cross_entropy(logits.detach()[:, :-1].reshape(-1, V), labels[:, 1:].reshape(-1), ignore_index=-100)
-""")),
-        Mistake("nll_on_logits", "you pass the raw logits to F.nll_loss, which expects log-probabilities: apply log_softmax "
-                "first, or use F.cross_entropy", _sft_answer("""    V = logits.shape[-1]
+"""),
+        ),
+        Mistake(
+            "nll_on_logits",
+            "you pass the raw logits to F.nll_loss, which expects log-probabilities: apply log_softmax "
+            "first, or use F.cross_entropy",
+            _sft_answer("""    V = logits.shape[-1]
     return F.nll_loss(logits[:, :-1].reshape(-1, V), labels[:, 1:].reshape(-1), ignore_index=-100)
-""")),
-        Mistake("softmax_over_time", "your log_softmax runs over the positions (dim=1): the distribution of the next token is "
-                "over the vocabulary, the last dimension", _sft_answer("""    log_probs = F.log_softmax(logits, dim=1)[:, :-1]
+"""),
+        ),
+        Mistake(
+            "softmax_over_time",
+            "your log_softmax runs over the positions (dim=1): the distribution of the next token is "
+            "over the vocabulary, the last dimension",
+            _sft_answer("""    log_probs = F.log_softmax(logits, dim=1)[:, :-1]
     targets = labels[:, 1:]
     counted = targets != -100
     nll = -log_probs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
     return (nll * counted).sum() / counted.sum()
-""")),
-        Mistake("per_token", "you return the loss of every token (reduction='none'): the loss is one number, the mean over "
-                "the counted tokens", _sft_answer(_PER_TOKEN + """    return nll[counted]
-""")),
-        Mistake("count_unshifted", "you divide by the number of labels that are not -100 before the shift (labels != -100 "
-                "on all T positions): count the targets that are scored, labels[:, 1:] != -100",
-                _sft_answer(_PER_TOKEN + """    return (nll * counted).sum() / (labels != -100).sum()
-""")),
+"""),
+        ),
+        Mistake(
+            "per_token",
+            "you return the loss of every token (reduction='none'): the loss is one number, the mean over "
+            "the counted tokens",
+            _sft_answer(
+                _PER_TOKEN
+                + """    return nll[counted]
+"""
+            ),
+        ),
+        Mistake(
+            "count_unshifted",
+            "you divide by the number of labels that are not -100 before the shift (labels != -100 "
+            "on all T positions): count the targets that are scored, labels[:, 1:] != -100",
+            _sft_answer(
+                _PER_TOKEN
+                + """    return (nll * counted).sum() / (labels != -100).sum()
+"""
+            ),
+        ),
     ),
 )
 
@@ -447,9 +644,13 @@ def _peft_output(W, b, A, B, r, alpha, x, train_seed: int | None = None, dropout
         module.lin.weight.copy_(W)
         if b is not None:
             module.lin.bias.copy_(b)
-    model = get_peft_model(module, LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout if train_seed is not None else 0.0,
-                                              target_modules=["lin"]))
-    layer = model.base_model.model.lin
+    model = get_peft_model(
+        module,
+        LoraConfig(
+            r=r, lora_alpha=alpha, lora_dropout=dropout if train_seed is not None else 0.0, target_modules=["lin"]
+        ),
+    )
+    layer: Any = cast(Any, model).base_model.model.lin
     with torch.no_grad():
         layer.lora_A["default"].weight.copy_(A)
         layer.lora_B["default"].weight.copy_(B)
@@ -461,30 +662,61 @@ def _peft_output(W, b, A, B, r, alpha, x, train_seed: int | None = None, dropout
         return model(x.to(dtype))
 
 
-def _lora_case(sub: str, seed: int, n_in: int, n_out: int, r: int, alpha: float, bias: bool, shape: tuple[int, ...],
-               visible: bool, dropout: float | None = None, train_seed: int | None = None) -> Case:
+def _lora_case(
+    sub: str,
+    seed: int,
+    n_in: int,
+    n_out: int,
+    r: int,
+    alpha: float,
+    bias: bool,
+    shape: tuple[int, ...],
+    visible: bool,
+    dropout: float | None = None,
+    train_seed: int | None = None,
+) -> Case:
     g = _seeded(seed)
-    W = torch.randn(n_out, n_in, generator=g, dtype=torch.float64) / n_in ** 0.5
+    W = torch.randn(n_out, n_in, generator=g, dtype=torch.float64) / n_in**0.5
     b = torch.randn(n_out, generator=g, dtype=torch.float64) * 0.5 if bias else None
-    A = torch.randn(r, n_in, generator=g, dtype=torch.float64) / n_in ** 0.5
+    A = torch.randn(r, n_in, generator=g, dtype=torch.float64) / n_in**0.5
     B = torch.randn(n_out, r, generator=g, dtype=torch.float64)
     x = torch.randn(*shape, n_in, generator=g, dtype=torch.float64)
-    inputs = {"kind": sub, "r": r, "alpha": alpha, "dropout": dropout, "W": _array(W.float()), "b": _array(None if b is None else b.float()),
-              "A": _array(A.float()), "B": _array(B.float()), "x": _array(x.float()), "n_in": n_in, "n_out": n_out,
-              "train_seed": train_seed}
+    inputs = {
+        "kind": sub,
+        "r": r,
+        "alpha": alpha,
+        "dropout": dropout,
+        "W": _array(W.float()),
+        "b": _array(None if b is None else b.float()),
+        "A": _array(A.float()),
+        "B": _array(B.float()),
+        "x": _array(x.float()),
+        "n_in": n_in,
+        "n_out": n_out,
+        "train_seed": train_seed,
+    }
     args = f"LoRALinear(nn.Linear({n_in}, {n_out}{'' if bias else ', bias=False'}), r={r}, alpha={alpha}" + (
-        f", dropout={dropout})" if dropout is not None else ")")
+        f", dropout={dropout})" if dropout is not None else ")"
+    )
     if sub == "params":
-        expected = {"A": [[r, n_in], True], "B": [[n_out, r], True], "B_zero": True, "base_frozen": True, "A_random": True,
-                    "B_learns": True}
+        expected = {
+            "A": [[r, n_in], True],
+            "B": [[n_out, r], True],
+            "B_zero": True,
+            "base_frozen": True,
+            "A_random": True,
+            "B_learns": True,
+        }
         return Case(sub, inputs, to_plain(expected), args, visible)
     if train_seed is not None:  # float32, as the student's layer: the dropout mask drawn is the same
-        W, b, A, B, x = (None if t is None else t.float() for t in (W, b, A, B, x))
+        W, b, A, B, x = cast(Any, (None if t is None else t.float() for t in (W, b, A, B, x)))
         out = _peft_output(W, b, A, B, r, alpha, x, train_seed, dropout or 0.0).float()
-        label = (f"{args} with A, B set, x {tuple(shape) + (n_in,)}, in train mode (layer.train()), called right after "
-                 f"torch.manual_seed({train_seed})")
+        label = (
+            f"{args} with A, B set, x {tuple(shape) + (n_in,)}, in train mode (layer.train()), called right after "
+            f"torch.manual_seed({train_seed})"
+        )
         return Case(sub, inputs, to_plain(out), label, visible)
-    W, b, A, B, x = (None if t is None else t.float().double() for t in (W, b, A, B, x))
+    W, b, A, B, x = cast(Any, (None if t is None else t.float().double() for t in (W, b, A, B, x)))
     out = _peft_output(W, b, A, B, r, alpha, x).float()
     label = f"{args} with A, B set, x {tuple(shape) + (n_in,)}" + (" (in eval mode)" if dropout else "")
     if sub == "merge":
@@ -503,7 +735,9 @@ def _lora_cases(hidden: bool) -> list[Case]:
         _lora_case("forward", 8, 4, 3, 2, 4, False, (3,), True, dropout=1.0),  # eval mode: no dropout, whatever p
         _lora_case("forward", 6, 7, 5, 3, 4, True, (2,), True, dropout=0.1),
         _lora_case("merge", 7, 5, 6, 3, 4, True, (2,), True),
-        _lora_case("forward", 9, 6, 5, 2, 8, True, (4,), True, dropout=0.5, train_seed=1234),  # train mode: dropout on x
+        _lora_case(
+            "forward", 9, 6, 5, 2, 8, True, (4,), True, dropout=0.5, train_seed=1234
+        ),  # train mode: dropout on x
     ]
     if hidden:
         cases += [
@@ -530,25 +764,37 @@ def _lora_compare(case: Case, got: Any, expected: Any) -> None:
             shape = w[0]["list"]
             h = have.get(name)
             if not isinstance(h, dict) or "list" not in h:
-                raise GradingError(f"{case.label} has no tensor attribute {name}: it needs a trainable nn.Parameter {name} "
-                                   f"of shape {tuple(shape)}")
+                raise GradingError(
+                    f"{case.label} has no tensor attribute {name}: it needs a trainable nn.Parameter {name} "
+                    f"of shape {tuple(shape)}"
+                )
             h_shape, h_trainable = h["list"][0]["list"], h["list"][1]
             if h_shape != shape:
-                raise GradingError(f"{case.label}: {name} should have shape {tuple(shape)} "
-                                   f"({'(r, in_features)' if name == 'A' else '(out_features, r)'}), got {tuple(h_shape)}")
+                raise GradingError(
+                    f"{case.label}: {name} should have shape {tuple(shape)} "
+                    f"({'(r, in_features)' if name == 'A' else '(out_features, r)'}), got {tuple(h_shape)}"
+                )
             if not h_trainable:
                 raise GradingError(f"{case.label}: {name} must be a trainable nn.Parameter (requires_grad=True)")
         if have.get("B_zero") is not True:
-            raise GradingError(f"{case.label}: B must be zero at the start, so that the layer starts as the pretrained one")
+            raise GradingError(
+                f"{case.label}: B must be zero at the start, so that the layer starts as the pretrained one"
+            )
         if have.get("base_frozen") is not True:
-            raise GradingError(f"{case.label}: the base layer's weight and bias must be frozen (requires_grad=False); "
-                               "only A and B are trained")
+            raise GradingError(
+                f"{case.label}: the base layer's weight and bias must be frozen (requires_grad=False); "
+                "only A and B are trained"
+            )
         if have.get("A_random") is not True:
-            raise GradingError(f"{case.label}: A is all zeros at the start: it must start random (e.g. "
-                               "torch.randn(r, in_features) / sqrt(in_features), or Kaiming), B zero")
+            raise GradingError(
+                f"{case.label}: A is all zeros at the start: it must start random (e.g. "
+                "torch.randn(r, in_features) / sqrt(in_features), or Kaiming), B zero"
+            )
         if have.get("B_learns") is not True:
-            raise GradingError(f"{case.label}: one backward pass through a fresh layer, layer(x).sum().backward(), "
-                               "gives B no (or a zero) gradient: with A random and B zero, B's gradient is not zero")
+            raise GradingError(
+                f"{case.label}: one backward pass through a fresh layer, layer(x).sum().backward(), "
+                "gives B no (or a zero) gradient: with A random and B zero, B's gradient is not zero"
+            )
         raise GradingError(f"{case.label}: the parameters differ from what is expected")
     if case.subcheck == "forward":
         expect_tensor(got, expected, what="LoRALinear(x)", context=case.label, atol=1e-4, rtol=1e-4)
@@ -556,11 +802,20 @@ def _lora_compare(case: Case, got: Any, expected: Any) -> None:
     kind, out, after = items_of_list(got, "merge()")
     kind_e, out_e, after_e = expected["list"]
     if kind != kind_e:
-        raise GradingError(f"merge() must return one nn.Linear, got {kind if isinstance(kind, str) else kind_of(kind)} for {case.label}")
+        raise GradingError(
+            f"merge() must return one nn.Linear, got {kind if isinstance(kind, str) else kind_of(kind)} for "
+            f"{case.label}"
+        )
     expect_tensor(out, out_e, what="merge()(x)", context=case.label, atol=1e-4, rtol=1e-4)
-    expect_tensor(after, after_e, what="the LoRA layer's own output after merge()", context=case.label + " (merge() must "
-                  "leave the LoRA layer as it was: build the merged nn.Linear from a copy of the base's weight)",
-                  atol=1e-4, rtol=1e-4)
+    expect_tensor(
+        after,
+        after_e,
+        what="the LoRA layer's own output after merge()",
+        context=case.label + " (merge() must "
+        "leave the LoRA layer as it was: build the merged nn.Linear from a copy of the base's weight)",
+        atol=1e-4,
+        rtol=1e-4,
+    )
 
 
 def items_of_list(plain: Any, what: str) -> list:
@@ -613,15 +868,28 @@ LORA_LINEAR = Exercise(
     test_cell="lora_linear_tests",
     points=4,
     subchecks=(
-        SubCheck("params", 1.0, "the base nn.Linear is frozen (requires_grad=False on its weight and bias); A (r, in_features) "
-                 "and B (out_features, r) are trainable nn.Parameters, B zero at the start and A random (not zero), so that "
-                 "a backward pass on a fresh layer gives B a non-zero gradient"),
-        SubCheck("forward", 1.5, "layer(x) = base(x) + (alpha / r) * dropout(x) A^T B^T, i.e. W x + b + (alpha / r) B A dropout(x), "
-                 "equal to peft's LoRA layer with the same A and B: in eval mode (no dropout), and in train mode with "
-                 "dropout, where the dropout applies to the branch's input x (nn.Dropout or F.dropout(x, p, self.training)), "
-                 "the same mask as peft's after the same torch.manual_seed"),
-        SubCheck("merge", 1.5, "merge() returns one nn.Linear with the same outputs: weight W + (alpha / r) B A, the base's bias; "
-                 "the LoRA layer itself is left unchanged (its outputs after merge() are those before)"),
+        SubCheck(
+            "params",
+            1.0,
+            "the base nn.Linear is frozen (requires_grad=False on its weight and bias); A (r, in_features) "
+            "and B (out_features, r) are trainable nn.Parameters, B zero at the start and A random (not zero), so that "
+            "a backward pass on a fresh layer gives B a non-zero gradient",
+        ),
+        SubCheck(
+            "forward",
+            1.5,
+            "layer(x) = base(x) + (alpha / r) * dropout(x) A^T B^T, i.e. W x + b + (alpha / r) B A dropout(x), "
+            "equal to peft's LoRA layer with the same A and B: in eval mode (no dropout), and in train mode with "
+            "dropout, where the dropout applies to the branch's input x (nn.Dropout or F.dropout(x, p, "
+            "self.training)), "
+            "the same mask as peft's after the same torch.manual_seed",
+        ),
+        SubCheck(
+            "merge",
+            1.5,
+            "merge() returns one nn.Linear with the same outputs: weight W + (alpha / r) B A, the base's bias; "
+            "the LoRA layer itself is left unchanged (its outputs after merge() are those before)",
+        ),
     ),
     cases=_lora_cases,
     run=RUNNERS["lora_linear"],
@@ -631,88 +899,207 @@ LORA_LINEAR = Exercise(
         names=("peft", LORA),
     ),
     mistakes=(
-        Mistake("scaling_inverted", "your scaling is r / alpha; LoRA scales the update by alpha / r",
-                _lora_variant(("self.scaling = alpha / r", "self.scaling = r / alpha"))),
-        Mistake("merge_no_scaling", "merge() forgets the scaling: the merged weight is W + (alpha / r) B A",
-                _lora_variant(("self.base.weight + self.scaling * self.B @ self.A", "self.base.weight + self.B @ self.A"))),
-        Mistake("no_scaling", "your update is not scaled: multiply B A x by alpha / r",
-                _lora_variant(("self.scaling = alpha / r", "self.scaling = 1.0"))),
-        Mistake("B_random", "B is random at the start: it must be zero, so that before training the layer equals the "
-                "pretrained one (A is the random one)", _lora_variant((
+        Mistake(
+            "scaling_inverted",
+            "your scaling is r / alpha; LoRA scales the update by alpha / r",
+            _lora_variant(("self.scaling = alpha / r", "self.scaling = r / alpha")),
+        ),
+        Mistake(
+            "merge_no_scaling",
+            "merge() forgets the scaling: the merged weight is W + (alpha / r) B A",
+            _lora_variant(("self.base.weight + self.scaling * self.B @ self.A", "self.base.weight + self.B @ self.A")),
+        ),
+        Mistake(
+            "no_scaling",
+            "your update is not scaled: multiply B A x by alpha / r",
+            _lora_variant(("self.scaling = alpha / r", "self.scaling = 1.0")),
+        ),
+        Mistake(
+            "B_random",
+            "B is random at the start: it must be zero, so that before training the layer equals the "
+            "pretrained one (A is the random one)",
+            _lora_variant(
+                (
                     "self.B = nn.Parameter(torch.zeros(base.out_features, r))",
-                    "self.B = nn.Parameter(torch.randn(base.out_features, r) * 0.01)"))),
-        Mistake("base_not_frozen", "the base layer is not frozen: set requires_grad=False on its weight and bias, only A "
-                "and B are trained", _lora_variant(("        for p in self.base.parameters():\n            p.requires_grad_(False)\n", ""))),
-        Mistake("shapes_swapped", "A and B have each other's shapes: A is (r, in_features), B is (out_features, r)",
-                _lora_variant(
-                    ("self.A = nn.Parameter(torch.randn(r, base.in_features) / math.sqrt(base.in_features))",
-                     "self.A = nn.Parameter(torch.randn(base.in_features, r) / math.sqrt(base.in_features))"),
-                    ("self.B = nn.Parameter(torch.zeros(base.out_features, r))", "self.B = nn.Parameter(torch.zeros(r, base.out_features))"),
-                    ("self.dropout(x) @ self.A.T @ self.B.T", "self.dropout(x) @ self.A @ self.B"),
-                    ("self.B @ self.A)", "(self.A @ self.B).T)"))),
-        Mistake("integer_division", "your scaling is alpha // r, an integer division: it is alpha / r (4 / 3 is 1.33, not 1)",
-                _lora_variant(("self.scaling = alpha / r", "self.scaling = alpha // r"))),
-        Mistake("alpha_not_divided", "your update is scaled by alpha: the scaling is alpha / r",
-                _lora_variant(("self.scaling = alpha / r", "self.scaling = alpha"))),
-        Mistake("update_only", "your forward returns only the low-rank update (alpha / r) B A x: the frozen layer's output "
-                "base(x) is added to it", _lora_variant(("return self.base(x) + self.dropout(x)", "return self.dropout(x)"))),
-        Mistake("bias_not_frozen", "only the base layer's weight is frozen: its bias must not be trained either "
-                "(requires_grad=False on every parameter of base)",
-                _lora_variant(("        for p in self.base.parameters():\n            p.requires_grad_(False)\n",
-                               "        self.base.weight.requires_grad_(False)\n"))),
-        Mistake("plain_tensors", "A and B are plain tensors with requires_grad=True: make them nn.Parameters, so that "
-                "layer.parameters() (and the optimizer) sees them", _lora_variant(
-                    ("self.A = nn.Parameter(torch.randn(r, base.in_features) / math.sqrt(base.in_features))",
-                     "self.A = (torch.randn(r, base.in_features) / math.sqrt(base.in_features)).requires_grad_()"),
-                    ("self.B = nn.Parameter(torch.zeros(base.out_features, r))", "self.B = torch.zeros(base.out_features, r, requires_grad=True)"))),
-        Mistake("no_dropout_argument", "your LoRALinear takes no dropout argument: its signature is LoRALinear(base, r, alpha, "
-                "dropout=0.0)", _lora_variant(("def __init__(self, base, r, alpha, dropout=0.0):", "def __init__(self, base, r, alpha):"),
-                                              ("self.dropout = nn.Dropout(dropout)", "self.dropout = nn.Identity()"))),
-        Mistake("dropout_in_eval", "your dropout ignores the layer's mode (F.dropout(x, p) is always in training mode): in eval "
-                "mode dropout does nothing; use nn.Dropout, or F.dropout(x, p, training=self.training)",
-                _lora_variant(("self.dropout = nn.Dropout(dropout)", "self.p = dropout"),
-                              ("self.dropout(x) @ self.A.T", "nn.functional.dropout(x, self.p) @ self.A.T"))),
-        Mistake("merge_returns_self", "merge() returns the LoRALinear itself: it must return one plain nn.Linear whose weight "
-                "holds W + (alpha / r) B A", _lora_variant((
+                    "self.B = nn.Parameter(torch.randn(base.out_features, r) * 0.01)",
+                )
+            ),
+        ),
+        Mistake(
+            "base_not_frozen",
+            "the base layer is not frozen: set requires_grad=False on its weight and bias, only A and B are trained",
+            _lora_variant(("        for p in self.base.parameters():\n            p.requires_grad_(False)\n", "")),
+        ),
+        Mistake(
+            "shapes_swapped",
+            "A and B have each other's shapes: A is (r, in_features), B is (out_features, r)",
+            _lora_variant(
+                (
+                    "self.A = nn.Parameter(torch.randn(r, base.in_features) / math.sqrt(base.in_features))",
+                    "self.A = nn.Parameter(torch.randn(base.in_features, r) / math.sqrt(base.in_features))",
+                ),
+                (
+                    "self.B = nn.Parameter(torch.zeros(base.out_features, r))",
+                    "self.B = nn.Parameter(torch.zeros(r, base.out_features))",
+                ),
+                ("self.dropout(x) @ self.A.T @ self.B.T", "self.dropout(x) @ self.A @ self.B"),
+                ("self.B @ self.A)", "(self.A @ self.B).T)"),
+            ),
+        ),
+        Mistake(
+            "integer_division",
+            "your scaling is alpha // r, an integer division: it is alpha / r (4 / 3 is 1.33, not 1)",
+            _lora_variant(("self.scaling = alpha / r", "self.scaling = alpha // r")),
+        ),
+        Mistake(
+            "alpha_not_divided",
+            "your update is scaled by alpha: the scaling is alpha / r",
+            _lora_variant(("self.scaling = alpha / r", "self.scaling = alpha")),
+        ),
+        Mistake(
+            "update_only",
+            "your forward returns only the low-rank update (alpha / r) B A x: the frozen layer's output "
+            "base(x) is added to it",
+            _lora_variant(("return self.base(x) + self.dropout(x)", "return self.dropout(x)")),
+        ),
+        Mistake(
+            "bias_not_frozen",
+            "only the base layer's weight is frozen: its bias must not be trained either "
+            "(requires_grad=False on every parameter of base)",
+            _lora_variant(
+                (
+                    "        for p in self.base.parameters():\n            p.requires_grad_(False)\n",
+                    "        self.base.weight.requires_grad_(False)\n",
+                )
+            ),
+        ),
+        Mistake(
+            "plain_tensors",
+            "A and B are plain tensors with requires_grad=True: make them nn.Parameters, so that "
+            "layer.parameters() (and the optimizer) sees them",
+            _lora_variant(
+                (
+                    "self.A = nn.Parameter(torch.randn(r, base.in_features) / math.sqrt(base.in_features))",
+                    "self.A = (torch.randn(r, base.in_features) / math.sqrt(base.in_features)).requires_grad_()",
+                ),
+                (
+                    "self.B = nn.Parameter(torch.zeros(base.out_features, r))",
+                    "self.B = torch.zeros(base.out_features, r, requires_grad=True)",
+                ),
+            ),
+        ),
+        Mistake(
+            "no_dropout_argument",
+            "your LoRALinear takes no dropout argument: its signature is LoRALinear(base, r, alpha, dropout=0.0)",
+            _lora_variant(
+                ("def __init__(self, base, r, alpha, dropout=0.0):", "def __init__(self, base, r, alpha):"),
+                ("self.dropout = nn.Dropout(dropout)", "self.dropout = nn.Identity()"),
+            ),
+        ),
+        Mistake(
+            "dropout_in_eval",
+            "your dropout ignores the layer's mode (F.dropout(x, p) is always in training mode): in eval "
+            "mode dropout does nothing; use nn.Dropout, or F.dropout(x, p, training=self.training)",
+            _lora_variant(
+                ("self.dropout = nn.Dropout(dropout)", "self.p = dropout"),
+                ("self.dropout(x) @ self.A.T", "nn.functional.dropout(x, self.p) @ self.A.T"),
+            ),
+        ),
+        Mistake(
+            "merge_returns_self",
+            "merge() returns the LoRALinear itself: it must return one plain nn.Linear whose weight "
+            "holds W + (alpha / r) B A",
+            _lora_variant(
+                (
                     """        merged = nn.Linear(self.base.in_features, self.base.out_features, bias=self.base.bias is not None)
         with torch.no_grad():
             merged.weight.copy_(self.base.weight + self.scaling * self.B @ self.A)
             if self.base.bias is not None:
                 merged.bias.copy_(self.base.bias)
-        return merged""", "        return self"))),
-        Mistake("merge_no_bias", "merge() drops the base layer's bias: copy it into the merged nn.Linear",
-                _lora_variant(("            if self.base.bias is not None:\n                merged.bias.copy_(self.base.bias)\n",
-                               "            if self.base.bias is not None:\n                merged.bias.zero_()\n"))),
-        Mistake("A_zero", "A starts at zero as well as B: then neither gets a gradient (B's is x A^T, A's is B^T ...) and "
-                "the update never trains. A starts random (torch.randn(r, in_features) / sqrt(in_features), or Kaiming), "
-                "only B at zero", _lora_variant((
+        return merged""",  # noqa: E501 (the solution's text, which the variant replaces verbatim)
+                    "        return self",
+                )
+            ),
+        ),
+        Mistake(
+            "merge_no_bias",
+            "merge() drops the base layer's bias: copy it into the merged nn.Linear",
+            _lora_variant(
+                (
+                    "            if self.base.bias is not None:\n                merged.bias.copy_(self.base.bias)\n",
+                    "            if self.base.bias is not None:\n                merged.bias.zero_()\n",
+                )
+            ),
+        ),
+        Mistake(
+            "A_zero",
+            "A starts at zero as well as B: then neither gets a gradient (B's is x A^T, A's is B^T ...) and "
+            "the update never trains. A starts random (torch.randn(r, in_features) / sqrt(in_features), or Kaiming), "
+            "only B at zero",
+            _lora_variant(
+                (
                     "self.A = nn.Parameter(torch.randn(r, base.in_features) / math.sqrt(base.in_features))",
-                    "self.A = nn.Parameter(torch.zeros(r, base.in_features))"))),
-        Mistake("init_swapped", "your initialisations are swapped: B must start at zero, so that before training the layer "
-                "equals the pretrained one, and A random (with A at zero B gets no gradient)", _lora_variant(
-                    ("self.A = nn.Parameter(torch.randn(r, base.in_features) / math.sqrt(base.in_features))",
-                     "self.A = nn.Parameter(torch.zeros(r, base.in_features))"),
-                    ("self.B = nn.Parameter(torch.zeros(base.out_features, r))",
-                     "self.B = nn.Parameter(torch.randn(base.out_features, r) * 0.01)"))),
-        Mistake("dropout_on_output", "your dropout is applied to the low-rank branch's output: LoRA drops its input, "
-                "(alpha / r) * dropout(x) A^T B^T, as peft does (in train mode the two differ)",
-                _lora_variant(("self.base(x) + self.dropout(x) @ self.A.T @ self.B.T * self.scaling",
-                               "self.base(x) + self.dropout(x @ self.A.T @ self.B.T * self.scaling)"))),
-        Mistake("merge_transposed", "merge() adds (A^T B^T) reshaped to the weight's shape: that is (B A)^T, laid out "
-                "wrongly; the update of the weight (out_features, in_features) is (alpha / r) B A",
-                _lora_variant(("self.base.weight + self.scaling * self.B @ self.A",
-                               "self.base.weight + self.scaling * (self.A.T @ self.B.T).reshape(self.base.weight.shape)"))),
-        Mistake("merge_in_place", "merge() adds the update into the base layer's weight in place: the LoRA layer, which still "
-                "adds (alpha / r) B A x on top of that weight, then applies the update twice. Build the merged nn.Linear from a "
-                "copy (a new nn.Linear, or copy.deepcopy(self.base)) and leave the base as it was",
-                _lora_variant(("""        merged = nn.Linear(self.base.in_features, self.base.out_features, bias=self.base.bias is not None)
+                    "self.A = nn.Parameter(torch.zeros(r, base.in_features))",
+                )
+            ),
+        ),
+        Mistake(
+            "init_swapped",
+            "your initialisations are swapped: B must start at zero, so that before training the layer "
+            "equals the pretrained one, and A random (with A at zero B gets no gradient)",
+            _lora_variant(
+                (
+                    "self.A = nn.Parameter(torch.randn(r, base.in_features) / math.sqrt(base.in_features))",
+                    "self.A = nn.Parameter(torch.zeros(r, base.in_features))",
+                ),
+                (
+                    "self.B = nn.Parameter(torch.zeros(base.out_features, r))",
+                    "self.B = nn.Parameter(torch.randn(base.out_features, r) * 0.01)",
+                ),
+            ),
+        ),
+        Mistake(
+            "dropout_on_output",
+            "your dropout is applied to the low-rank branch's output: LoRA drops its input, "
+            "(alpha / r) * dropout(x) A^T B^T, as peft does (in train mode the two differ)",
+            _lora_variant(
+                (
+                    "self.base(x) + self.dropout(x) @ self.A.T @ self.B.T * self.scaling",
+                    "self.base(x) + self.dropout(x @ self.A.T @ self.B.T * self.scaling)",
+                )
+            ),
+        ),
+        Mistake(
+            "merge_transposed",
+            "merge() adds (A^T B^T) reshaped to the weight's shape: that is (B A)^T, laid out "
+            "wrongly; the update of the weight (out_features, in_features) is (alpha / r) B A",
+            _lora_variant(
+                (
+                    "self.base.weight + self.scaling * self.B @ self.A",
+                    "self.base.weight + self.scaling * (self.A.T @ self.B.T).reshape(self.base.weight.shape)",
+                )
+            ),
+        ),
+        Mistake(
+            "merge_in_place",
+            "merge() adds the update into the base layer's weight in place: the LoRA layer, which still "
+            "adds (alpha / r) B A x on top of that weight, then applies the update twice. Build the merged nn.Linear "
+            "from a "
+            "copy (a new nn.Linear, or copy.deepcopy(self.base)) and leave the base as it was",
+            _lora_variant(
+                (
+                    """        merged = nn.Linear(self.base.in_features, self.base.out_features, bias=self.base.bias is not None)
         with torch.no_grad():
             merged.weight.copy_(self.base.weight + self.scaling * self.B @ self.A)
             if self.base.bias is not None:
                 merged.bias.copy_(self.base.bias)
-        return merged""", """        with torch.no_grad():
+        return merged""",  # noqa: E501 (the solution's text, which the variant replaces verbatim)
+                    """        with torch.no_grad():
             self.base.weight += self.scaling * self.B @ self.A
-        return self.base"""))),
+        return self.base""",
+                )
+            ),
+        ),
     ),
 )
 
@@ -762,8 +1149,10 @@ def _like(got: Any, expected: Any, what: str, label: str) -> None:
     if e is not None:
         value = float_of(got)
         if value is not None and np.isfinite(e) and not np.isfinite(value):
-            raise GradingError(f"{what} for {label}: expected {e:.6g}, got {value}: not finite. log(sigmoid(x)) underflows "
-                               "to log(0) when x is very negative; -log sigmoid(x) = softplus(-x) is finite (F.logsigmoid)")
+            raise GradingError(
+                f"{what} for {label}: expected {e:.6g}, got {value}: not finite. log(sigmoid(x)) underflows "
+                "to log(0) when x is very negative; -log sigmoid(x) = softplus(-x) is finite (F.logsigmoid)"
+            )
         if not np.isfinite(e) and not (value == e or (value is not None and np.isnan(value) and np.isnan(e))):
             raise GradingError(f"{what} for {label}: expected {e}, got {kind_of(got) if value is None else value}")
         expect_float(got, e, what=what, context=label, atol=1e-5, rtol=1e-5)
@@ -782,18 +1171,25 @@ def _scalar_with_gradient(name: str, loss: Any, loss_e: Any, grads: list, grads_
         _like(loss, loss_e, "loss", label)
         return
     if not (isinstance(loss, dict) and "tensor" in loss and loss["tensor"]["shape"] == []):
-        raise GradingError(f"{name} must return a 0-dim torch.Tensor (so that loss.backward() trains the model), "
-                           f"got {kind_of(loss)} for {label}")
+        raise GradingError(
+            f"{name} must return a 0-dim torch.Tensor (so that loss.backward() trains the model), "
+            f"got {kind_of(loss)} for {label}"
+        )
     if not loss["tensor"]["dtype"].startswith(("float", "bfloat")):
         raise GradingError(f"{name} must return a float tensor, got torch.{loss['tensor']['dtype']} for {label}")
     if any(g is None for g in grads):
-        raise GradingError(f"no gradient reaches {of} through your loss for {label} (.item(), .detach(), "
-                           "torch.tensor(...) or .data cut the graph)")
+        raise GradingError(
+            f"no gradient reaches {of} through your loss for {label} (.item(), .detach(), "
+            "torch.tensor(...) or .data cut the graph)"
+        )
     arrays = [array_of(g) for g in grads]
-    if any(a is None or a.shape != array_of(e).shape or not np.isfinite(a).all() for a, e in zip(arrays, grads_e)) \
-            or not all(a.any() for a in arrays):
-        raise GradingError(f"the gradient of your loss with respect to {of} is zero or not finite for {label}: "
-                           "the loss must be computed from them")
+    if any(
+        a is None or a.shape != values_of(e).shape or not np.isfinite(a).all() for a, e in zip(arrays, grads_e)
+    ) or not all(a.any() for a in cast(list[np.ndarray], arrays)):  # no None: the any() before
+        raise GradingError(
+            f"the gradient of your loss with respect to {of} is zero or not finite for {label}: "
+            "the loss must be computed from them"
+        )
 
 
 # -------------------------------- exercise 4: the reward model's loss
@@ -801,11 +1197,18 @@ def _scalar_with_gradient(name: str, loss: Any, loss_e: Any, grads: list, grads_
 
 def _rm_case(sub: str, chosen: np.ndarray, rejected: np.ndarray, visible: bool) -> Case:
     loss, grad_c, grad_r = _reward_expected(chosen, rejected)
-    expected = to_plain((loss, torch.from_numpy(grad_c).to(_DTYPES[chosen.dtype.name]),
-                         torch.from_numpy(grad_r).to(_DTYPES[chosen.dtype.name])))
+    expected = to_plain(
+        (
+            loss,
+            torch.from_numpy(grad_c).to(_DTYPES[chosen.dtype.name]),
+            torch.from_numpy(grad_r).to(_DTYPES[chosen.dtype.name]),
+        )
+    )
     small = chosen.size <= 6
-    label = (f"chosen_rewards {np.round(chosen, 4).tolist() if small else chosen.shape}, rejected_rewards "
-             f"{np.round(rejected, 4).tolist() if small else rejected.shape} {chosen.dtype.name}")
+    label = (
+        f"chosen_rewards {np.round(chosen, 4).tolist() if small else chosen.shape}, rejected_rewards "
+        f"{np.round(rejected, 4).tolist() if small else rejected.shape} {chosen.dtype.name}"
+    )
     return Case(sub, (chosen, rejected), expected, label, visible)
 
 
@@ -832,7 +1235,7 @@ def _rm_cases(hidden: bool) -> list[Case]:
             _rm_case("loss", *_random_rewards(11, 1), False),
             _rm_case("loss", *_random_rewards(12, 64, scale=1.0), False),
             _rm_case("stable", *huge, False),
-            _rm_case("stable", *(a.astype(np.float32) for a in huge), False),
+            _rm_case("stable", huge[0].astype(np.float32), huge[1].astype(np.float32), False),
             _rm_case("scalar", *_random_rewards(13, 8, np.float64), False),
         ]
     return cases
@@ -848,7 +1251,10 @@ def _rm_compare(case: Case, got: Any, expected: Any) -> None:
 
 
 def _rm_answer(body: str) -> str:
-    return "import torch\nimport torch.nn.functional as F\ndef reward_model_loss(chosen_rewards, rejected_rewards):\n" + body
+    return (
+        "import torch\nimport torch.nn.functional as F\ndef reward_model_loss(chosen_rewards, rejected_rewards):\n"
+        + body
+    )
 
 
 _MARGIN = "    margin = chosen_rewards - rejected_rewards  # (B,)\n"
@@ -859,10 +1265,17 @@ REWARD_MODEL_LOSS = Exercise(
     test_cell="reward_model_loss_tests",
     points=3,
     subchecks=(
-        SubCheck("loss", 1.0, "returns the mean over the batch of -log sigmoid(chosen_rewards - rejected_rewards) "
-                 "(the Bradley-Terry loss)"),
-        SubCheck("stable", 1.0, "stays finite and exact for large margins (|margin| of hundreds): log-sigmoid, "
-                 "not log(sigmoid(...))"),
+        SubCheck(
+            "loss",
+            1.0,
+            "returns the mean over the batch of -log sigmoid(chosen_rewards - rejected_rewards) "
+            "(the Bradley-Terry loss)",
+        ),
+        SubCheck(
+            "stable",
+            1.0,
+            "stays finite and exact for large margins (|margin| of hundreds): log-sigmoid, not log(sigmoid(...))",
+        ),
         SubCheck("scalar", 1.0, "returns a 0-dim float tensor whose gradient reaches both rewards"),
     ),
     cases=_rm_cases,
@@ -873,38 +1286,85 @@ REWARD_MODEL_LOSS = Exercise(
         names=(PREFERENCE, "RewardTrainer", "trl"),
     ),
     mistakes=(
-        Mistake("log_of_sigmoid", "you take torch.log(torch.sigmoid(margin)) (or log(1 + exp(-margin))): for a very "
-                "negative margin the sigmoid underflows to 0 (the exp overflows) and the loss becomes inf. Use F.logsigmoid "
-                "(or F.softplus(-margin))",
-                _rm_answer(_MARGIN + "    return -torch.log(torch.sigmoid(margin)).mean()\n")),
-        Mistake("log_sigmoid_eps", "you add a small epsilon inside the log (log(sigmoid(margin) + eps)): the loss no "
-                "longer underflows, but it saturates at -log(eps) instead of growing with the margin. Use F.logsigmoid",
-                _rm_answer(_MARGIN + "    return -torch.log(torch.sigmoid(margin) + 1e-8).mean()\n")),
-        Mistake("bce_on_probabilities", "you apply F.binary_cross_entropy to sigmoid(margin): it clamps the log at -100, "
-                "so the loss of a very wrong pair stops at 100. Work with the margin itself: F.logsigmoid, or "
-                "F.binary_cross_entropy_with_logits", _rm_answer(_MARGIN + """    probs = torch.sigmoid(margin)
+        Mistake(
+            "log_of_sigmoid",
+            "you take torch.log(torch.sigmoid(margin)) (or log(1 + exp(-margin))): for a very "
+            "negative margin the sigmoid underflows to 0 (the exp overflows) and the loss becomes inf. Use "
+            "F.logsigmoid "
+            "(or F.softplus(-margin))",
+            _rm_answer(_MARGIN + "    return -torch.log(torch.sigmoid(margin)).mean()\n"),
+        ),
+        Mistake(
+            "log_sigmoid_eps",
+            "you add a small epsilon inside the log (log(sigmoid(margin) + eps)): the loss no "
+            "longer underflows, but it saturates at -log(eps) instead of growing with the margin. Use F.logsigmoid",
+            _rm_answer(_MARGIN + "    return -torch.log(torch.sigmoid(margin) + 1e-8).mean()\n"),
+        ),
+        Mistake(
+            "bce_on_probabilities",
+            "you apply F.binary_cross_entropy to sigmoid(margin): it clamps the log at -100, "
+            "so the loss of a very wrong pair stops at 100. Work with the margin itself: F.logsigmoid, or "
+            "F.binary_cross_entropy_with_logits",
+            _rm_answer(
+                _MARGIN
+                + """    probs = torch.sigmoid(margin)
     return F.binary_cross_entropy(probs, torch.ones_like(probs))
-""")),
-        Mistake("sign_flipped", "the margin has the wrong sign (rejected - chosen): the loss would teach the model to "
-                "prefer the rejected responses", _rm_answer("    return -F.logsigmoid(rejected_rewards - chosen_rewards).mean()\n")),
-        Mistake("missing_minus", "you return log sigmoid(margin), the log-likelihood of the preferences, which is to be "
-                "maximised: the loss is its negative", _rm_answer(_MARGIN + "    return F.logsigmoid(margin).mean()\n")),
-        Mistake("sum", "you sum over the pairs: the loss is the mean over the batch",
-                _rm_answer(_MARGIN + "    return -F.logsigmoid(margin).sum()\n")),
-        Mistake("sigmoid_without_log", "you return -sigmoid(margin): the Bradley-Terry loss is the negative *log* of that "
-                "probability", _rm_answer(_MARGIN + "    return -torch.sigmoid(margin).mean()\n")),
-        Mistake("mean_before_sigmoid", "you average the margins before the log-sigmoid: the loss is the mean of "
-                "-log sigmoid(margin) over the pairs, each pair on its own", _rm_answer(_MARGIN + "    return -F.logsigmoid(margin.mean())\n")),
-        Mistake("hinge", "you use a hinge loss, max(0, 1 - margin): the Bradley-Terry loss is -log sigmoid(margin)",
-                _rm_answer(_MARGIN + "    return torch.relu(1 - margin).mean()\n")),
-        Mistake("per_pair", "you return the loss of every pair (a tensor of shape (B,)): the loss is one number, their mean",
-                _rm_answer(_MARGIN + "    return -F.logsigmoid(margin)\n")),
-        Mistake("item", "you return a Python number (.item() / float()): return the tensor, so that loss.backward() can "
-                "train the reward model", _rm_answer(_MARGIN + "    return -F.logsigmoid(margin).mean().item()\n")),
-        Mistake("detached", "your loss is computed from detached rewards (.detach() or .data): no gradient reaches the "
-                "reward model, so loss.backward() trains nothing",
-                _rm_answer("    margin = chosen_rewards.detach() - rejected_rewards.detach()\n"
-                           "    return -F.logsigmoid(margin).mean()\n")),
+"""
+            ),
+        ),
+        Mistake(
+            "sign_flipped",
+            "the margin has the wrong sign (rejected - chosen): the loss would teach the model to "
+            "prefer the rejected responses",
+            _rm_answer("    return -F.logsigmoid(rejected_rewards - chosen_rewards).mean()\n"),
+        ),
+        Mistake(
+            "missing_minus",
+            "you return log sigmoid(margin), the log-likelihood of the preferences, which is to be "
+            "maximised: the loss is its negative",
+            _rm_answer(_MARGIN + "    return F.logsigmoid(margin).mean()\n"),
+        ),
+        Mistake(
+            "sum",
+            "you sum over the pairs: the loss is the mean over the batch",
+            _rm_answer(_MARGIN + "    return -F.logsigmoid(margin).sum()\n"),
+        ),
+        Mistake(
+            "sigmoid_without_log",
+            "you return -sigmoid(margin): the Bradley-Terry loss is the negative *log* of that probability",
+            _rm_answer(_MARGIN + "    return -torch.sigmoid(margin).mean()\n"),
+        ),
+        Mistake(
+            "mean_before_sigmoid",
+            "you average the margins before the log-sigmoid: the loss is the mean of "
+            "-log sigmoid(margin) over the pairs, each pair on its own",
+            _rm_answer(_MARGIN + "    return -F.logsigmoid(margin.mean())\n"),
+        ),
+        Mistake(
+            "hinge",
+            "you use a hinge loss, max(0, 1 - margin): the Bradley-Terry loss is -log sigmoid(margin)",
+            _rm_answer(_MARGIN + "    return torch.relu(1 - margin).mean()\n"),
+        ),
+        Mistake(
+            "per_pair",
+            "you return the loss of every pair (a tensor of shape (B,)): the loss is one number, their mean",
+            _rm_answer(_MARGIN + "    return -F.logsigmoid(margin)\n"),
+        ),
+        Mistake(
+            "item",
+            "you return a Python number (.item() / float()): return the tensor, so that loss.backward() can "
+            "train the reward model",
+            _rm_answer(_MARGIN + "    return -F.logsigmoid(margin).mean().item()\n"),
+        ),
+        Mistake(
+            "detached",
+            "your loss is computed from detached rewards (.detach() or .data): no gradient reaches the "
+            "reward model, so loss.backward() trains nothing",
+            _rm_answer(
+                "    margin = chosen_rewards.detach() - rejected_rewards.detach()\n"
+                "    return -F.logsigmoid(margin).mean()\n"
+            ),
+        ),
     ),
 )
 
@@ -921,7 +1381,7 @@ def _dpo_logps(seed: int, B: int, dtype: type = np.float32) -> tuple[np.ndarray,
 
 
 def _dpo_case(sub: str, logps: tuple[np.ndarray, ...], beta: float, visible: bool) -> Case:
-    loss, cr, rr, gc, gr = _dpo_expected(*logps, beta)
+    loss, cr, rr, gc, gr = _dpo_expected(*cast(tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], logps), beta)
     dtype = _DTYPES[logps[0].dtype.name]
     t = lambda a: torch.from_numpy(a).to(dtype)  # noqa: E731
     expected = to_plain(((loss, t(cr), t(rr)), [False, False], t(gc), t(gr)))
@@ -933,8 +1393,10 @@ def _dpo_case(sub: str, logps: tuple[np.ndarray, ...], beta: float, visible: boo
 
 
 def _dpo_cases(hidden: bool) -> list[Case]:
-    big = tuple(np.array(a, np.float32) for a in ([-30.0, -2500.0, -40.0], [-50.0, -10.0, -60.0],
-                                                  [-32.0, -20.0, -41.0], [-45.0, -15.0, -58.0]))
+    big = tuple(
+        np.array(a, np.float32)
+        for a in ([-30.0, -2500.0, -40.0], [-50.0, -10.0, -60.0], [-32.0, -20.0, -41.0], [-45.0, -15.0, -58.0])
+    )
     cases = [
         _dpo_case("loss", _dpo_logps(0, 4), 0.1, True),
         _dpo_case("loss", _dpo_logps(1, 5), 0.5, True),
@@ -944,8 +1406,15 @@ def _dpo_cases(hidden: bool) -> list[Case]:
         _dpo_case("scalar", _dpo_logps(4, 3), 0.1, True),
     ]
     if hidden:
-        huge = tuple(np.array(a) for a in ([-3000.0, -12.0, -25.0, -4000.0], [-40.0, -30.0, -3500.0, -8.0],
-                                           [-35.0, -11.0, -24.0, -30.0], [-38.0, -33.0, -20.0, -9.0]))
+        huge = tuple(
+            np.array(a)
+            for a in (
+                [-3000.0, -12.0, -25.0, -4000.0],
+                [-40.0, -30.0, -3500.0, -8.0],
+                [-35.0, -11.0, -24.0, -30.0],
+                [-38.0, -33.0, -20.0, -9.0],
+            )
+        )
         cases += [
             _dpo_case("loss", _dpo_logps(10, 64, np.float64), 0.1, False),
             _dpo_case("loss", _dpo_logps(11, 1), 0.3, False),
@@ -975,10 +1444,18 @@ def _dpo_compare(case: Case, got: Any, expected: Any) -> None:
         _like(chosen, chosen_e, "chosen_rewards", case.label)
         _like(rejected, rejected_e, "rejected_rewards", case.label)
         if attached != attached_e:
-            which = " and ".join(n for n, a, e in zip(("chosen_rewards", "rejected_rewards"), attached, attached_e) if a != e)
-            raise GradingError(f"{which} for {case.label}: " + ("still attached to the graph (requires_grad is True): "
-                               "return them detached (.detach()); they are for reading, not for training"
-                               if attached_e == [False, False] else "attached differently"))
+            which = " and ".join(
+                n for n, a, e in zip(("chosen_rewards", "rejected_rewards"), attached, attached_e) if a != e
+            )
+            raise GradingError(
+                f"{which} for {case.label}: "
+                + (
+                    "still attached to the graph (requires_grad is True): "
+                    "return them detached (.detach()); they are for reading, not for training"
+                    if attached_e == [False, False]
+                    else "attached differently"
+                )
+            )
     else:
         _scalar_with_gradient("dpo_loss", loss, loss_e, grads, grads_e, "the policy's log-probabilities", case.label)
 
@@ -1013,14 +1490,29 @@ DPO_LOSS = Exercise(
     test_cell="dpo_loss_tests",
     points=4,
     subchecks=(
-        SubCheck("loss", 1.0, "the loss is the mean over the batch of -log sigmoid(beta * ((policy_chosen_logps - "
-                 "ref_chosen_logps) - (policy_rejected_logps - ref_rejected_logps))), TRL's sigmoid DPO loss"),
-        SubCheck("stable", 1.0, "the loss stays finite and exact for large log-ratios (hundreds): log-sigmoid, "
-                 "not log(sigmoid(...))"),
-        SubCheck("rewards", 1.0, "chosen_rewards = beta * (policy_chosen_logps - ref_chosen_logps) and rejected_rewards "
-                 "= beta * (policy_rejected_logps - ref_rejected_logps), one per pair, detached"),
-        SubCheck("scalar", 1.0, "the loss is a 0-dim float tensor whose gradient reaches the policy's log-probabilities "
-                 "(the reference's come without gradients)"),
+        SubCheck(
+            "loss",
+            1.0,
+            "the loss is the mean over the batch of -log sigmoid(beta * ((policy_chosen_logps - "
+            "ref_chosen_logps) - (policy_rejected_logps - ref_rejected_logps))), TRL's sigmoid DPO loss",
+        ),
+        SubCheck(
+            "stable",
+            1.0,
+            "the loss stays finite and exact for large log-ratios (hundreds): log-sigmoid, not log(sigmoid(...))",
+        ),
+        SubCheck(
+            "rewards",
+            1.0,
+            "chosen_rewards = beta * (policy_chosen_logps - ref_chosen_logps) and rejected_rewards "
+            "= beta * (policy_rejected_logps - ref_rejected_logps), one per pair, detached",
+        ),
+        SubCheck(
+            "scalar",
+            1.0,
+            "the loss is a 0-dim float tensor whose gradient reaches the policy's log-probabilities "
+            "(the reference's come without gradients)",
+        ),
     ),
     cases=_dpo_cases,
     run=RUNNERS["dpo_loss"],
@@ -1030,62 +1522,155 @@ DPO_LOSS = Exercise(
         names=(PREFERENCE, "DPOTrainer", "trl"),
     ),
     mistakes=(
-        Mistake("log_of_sigmoid", "you take torch.log(torch.sigmoid(logits)): for a very negative logit the sigmoid "
-                "underflows to 0 and the loss becomes inf. Use F.logsigmoid",
-                _dpo_variant((_LOSS_LINE, "    loss = -torch.log(torch.sigmoid(logits)).mean()"))),
-        Mistake("bce_on_probabilities", "you apply F.binary_cross_entropy to sigmoid(logits): it clamps the log at -100, "
-                "so the loss of a very wrong pair stops at 100. Use F.logsigmoid (or binary_cross_entropy_with_logits)",
-                _dpo_variant((_LOSS_LINE, "    probs = torch.sigmoid(logits)\n"
-                              "    loss = F.binary_cross_entropy(probs, torch.ones_like(probs))"))),
-        Mistake("sign_flipped", "the logits have the wrong sign (rejected - chosen): the loss would push the policy "
-                "towards the rejected responses", _dpo_variant((_LOGITS_LINE, "    logits = beta * (rejected_logratios - chosen_logratios)"))),
-        Mistake("reference_minus_policy", "you subtract the policy from the reference (ref - policy): the log-ratios are "
-                "log pi(y|x) - log pi_ref(y|x), the policy first", _dpo_variant(
-                    ("policy_chosen_logps - ref_chosen_logps", "ref_chosen_logps - policy_chosen_logps"),
-                    ("policy_rejected_logps - ref_rejected_logps", "ref_rejected_logps - policy_rejected_logps"))),
-        Mistake("wrong_pairs", "each response's log-probability is compared with the reference's of the other response "
-                "(chosen with rejected): subtract ref_chosen_logps from policy_chosen_logps, and ref_rejected_logps from "
-                "policy_rejected_logps", _dpo_variant(
-                    ("policy_chosen_logps - ref_chosen_logps", "policy_chosen_logps - ref_rejected_logps"),
-                    ("policy_rejected_logps - ref_rejected_logps", "policy_rejected_logps - ref_chosen_logps"))),
-        Mistake("no_beta", "beta is missing from the logits: the loss is -log sigmoid(beta * (difference of the log-ratios))",
-                _dpo_variant((_LOGITS_LINE, "    logits = chosen_logratios - rejected_logratios"))),
-        Mistake("beta_on_loss", "you multiply the loss by beta instead of the logits: beta goes inside the sigmoid, "
-                "-log sigmoid(beta * (...))", _dpo_variant((_LOGITS_LINE, "    logits = chosen_logratios - rejected_logratios"),
-                                                           (_LOSS_LINE, "    loss = -beta * F.logsigmoid(logits).mean()"))),
-        Mistake("missing_minus", "you return log sigmoid(logits), the log-likelihood of the preferences, which is to be "
-                "maximised: the loss is its negative", _dpo_variant((_LOSS_LINE, "    loss = F.logsigmoid(logits).mean()"))),
-        Mistake("sum", "you sum over the pairs: the loss is the mean over the batch",
-                _dpo_variant((_LOSS_LINE, "    loss = -F.logsigmoid(logits).sum()"))),
-        Mistake("mean_before_sigmoid", "you average the logits (margins) before the log-sigmoid: the loss is the mean of "
-                "-log sigmoid(...) over the pairs, each pair on its own", _dpo_variant((_LOSS_LINE, "    loss = -F.logsigmoid(logits.mean())"))),
-        Mistake("hinge", "you use the hinge variant, max(0, 1 - logits) (SLiC): the exercise asks for the sigmoid loss, "
-                "-log sigmoid(logits)", _dpo_variant((_LOSS_LINE, "    loss = torch.relu(1 - logits).mean()"))),
-        Mistake("ipo", "you use IPO's squared loss ((h - 1 / (2 beta))^2): the exercise asks for DPO's sigmoid loss",
-                _dpo_variant((_LOSS_LINE, "    loss = ((chosen_logratios - rejected_logratios - 1 / (2 * beta)) ** 2).mean()"))),
-        Mistake("rewards_not_detached", "the rewards are still attached to the graph: return beta * (...).detach(), they "
-                "are for reading (reward margin, accuracy), not for training",
-                _dpo_variant(("beta * chosen_logratios.detach()", "beta * chosen_logratios"),
-                             ("beta * rejected_logratios.detach()", "beta * rejected_logratios"))),
-        Mistake("rewards_without_beta", "your rewards lack beta: DPO's implicit reward is beta * (log pi - log pi_ref)",
-                _dpo_variant(("beta * chosen_logratios.detach()", "chosen_logratios.detach()"),
-                             ("beta * rejected_logratios.detach()", "rejected_logratios.detach()"))),
-        Mistake("rewards_policy_only", "your rewards are beta times the policy's log-probabilities alone: the implicit "
-                "reward is relative to the reference, beta * (policy - reference)",
-                _dpo_variant(("beta * chosen_logratios.detach()", "beta * policy_chosen_logps.detach()"),
-                             ("beta * rejected_logratios.detach()", "beta * policy_rejected_logps.detach()"))),
-        Mistake("rewards_swapped", "you return the rewards in the wrong order: (loss, chosen_rewards, rejected_rewards)",
-                _dpo_variant(("return loss, chosen_rewards, rejected_rewards", "return loss, rejected_rewards, chosen_rewards"))),
-        Mistake("rewards_averaged", "you return the batch means of the rewards: return one reward per pair (shape (B,)); "
-                "the means are what a trainer logs",
-                _dpo_variant(("return loss, chosen_rewards, rejected_rewards",
-                              "return loss, chosen_rewards.mean(), rejected_rewards.mean()"))),
-        Mistake("item", "you return the loss as a Python number (.item()): return the tensor, so that loss.backward() can "
-                "train the policy", _dpo_variant(("return loss, chosen_rewards", "return loss.item(), chosen_rewards"))),
-        Mistake("all_detached", "you detach the policy's log-probabilities too: no gradient reaches the policy, so "
-                "loss.backward() trains nothing. Only the rewards are detached", _dpo_variant(
-                    ("    chosen_logratios = policy_chosen_logps", "    chosen_logratios = policy_chosen_logps.detach()"),
-                    ("    rejected_logratios = policy_rejected_logps", "    rejected_logratios = policy_rejected_logps.detach()"))),
+        Mistake(
+            "log_of_sigmoid",
+            "you take torch.log(torch.sigmoid(logits)): for a very negative logit the sigmoid "
+            "underflows to 0 and the loss becomes inf. Use F.logsigmoid",
+            _dpo_variant((_LOSS_LINE, "    loss = -torch.log(torch.sigmoid(logits)).mean()")),
+        ),
+        Mistake(
+            "bce_on_probabilities",
+            "you apply F.binary_cross_entropy to sigmoid(logits): it clamps the log at -100, "
+            "so the loss of a very wrong pair stops at 100. Use F.logsigmoid (or binary_cross_entropy_with_logits)",
+            _dpo_variant(
+                (
+                    _LOSS_LINE,
+                    "    probs = torch.sigmoid(logits)\n"
+                    "    loss = F.binary_cross_entropy(probs, torch.ones_like(probs))",
+                )
+            ),
+        ),
+        Mistake(
+            "sign_flipped",
+            "the logits have the wrong sign (rejected - chosen): the loss would push the policy "
+            "towards the rejected responses",
+            _dpo_variant((_LOGITS_LINE, "    logits = beta * (rejected_logratios - chosen_logratios)")),
+        ),
+        Mistake(
+            "reference_minus_policy",
+            "you subtract the policy from the reference (ref - policy): the log-ratios are "
+            "log pi(y|x) - log pi_ref(y|x), the policy first",
+            _dpo_variant(
+                ("policy_chosen_logps - ref_chosen_logps", "ref_chosen_logps - policy_chosen_logps"),
+                ("policy_rejected_logps - ref_rejected_logps", "ref_rejected_logps - policy_rejected_logps"),
+            ),
+        ),
+        Mistake(
+            "wrong_pairs",
+            "each response's log-probability is compared with the reference's of the other response "
+            "(chosen with rejected): subtract ref_chosen_logps from policy_chosen_logps, and ref_rejected_logps from "
+            "policy_rejected_logps",
+            _dpo_variant(
+                ("policy_chosen_logps - ref_chosen_logps", "policy_chosen_logps - ref_rejected_logps"),
+                ("policy_rejected_logps - ref_rejected_logps", "policy_rejected_logps - ref_chosen_logps"),
+            ),
+        ),
+        Mistake(
+            "no_beta",
+            "beta is missing from the logits: the loss is -log sigmoid(beta * (difference of the log-ratios))",
+            _dpo_variant((_LOGITS_LINE, "    logits = chosen_logratios - rejected_logratios")),
+        ),
+        Mistake(
+            "beta_on_loss",
+            "you multiply the loss by beta instead of the logits: beta goes inside the sigmoid, "
+            "-log sigmoid(beta * (...))",
+            _dpo_variant(
+                (_LOGITS_LINE, "    logits = chosen_logratios - rejected_logratios"),
+                (_LOSS_LINE, "    loss = -beta * F.logsigmoid(logits).mean()"),
+            ),
+        ),
+        Mistake(
+            "missing_minus",
+            "you return log sigmoid(logits), the log-likelihood of the preferences, which is to be "
+            "maximised: the loss is its negative",
+            _dpo_variant((_LOSS_LINE, "    loss = F.logsigmoid(logits).mean()")),
+        ),
+        Mistake(
+            "sum",
+            "you sum over the pairs: the loss is the mean over the batch",
+            _dpo_variant((_LOSS_LINE, "    loss = -F.logsigmoid(logits).sum()")),
+        ),
+        Mistake(
+            "mean_before_sigmoid",
+            "you average the logits (margins) before the log-sigmoid: the loss is the mean of "
+            "-log sigmoid(...) over the pairs, each pair on its own",
+            _dpo_variant((_LOSS_LINE, "    loss = -F.logsigmoid(logits.mean())")),
+        ),
+        Mistake(
+            "hinge",
+            "you use the hinge variant, max(0, 1 - logits) (SLiC): the exercise asks for the sigmoid loss, "
+            "-log sigmoid(logits)",
+            _dpo_variant((_LOSS_LINE, "    loss = torch.relu(1 - logits).mean()")),
+        ),
+        Mistake(
+            "ipo",
+            "you use IPO's squared loss ((h - 1 / (2 beta))^2): the exercise asks for DPO's sigmoid loss",
+            _dpo_variant(
+                (_LOSS_LINE, "    loss = ((chosen_logratios - rejected_logratios - 1 / (2 * beta)) ** 2).mean()")
+            ),
+        ),
+        Mistake(
+            "rewards_not_detached",
+            "the rewards are still attached to the graph: return beta * (...).detach(), they "
+            "are for reading (reward margin, accuracy), not for training",
+            _dpo_variant(
+                ("beta * chosen_logratios.detach()", "beta * chosen_logratios"),
+                ("beta * rejected_logratios.detach()", "beta * rejected_logratios"),
+            ),
+        ),
+        Mistake(
+            "rewards_without_beta",
+            "your rewards lack beta: DPO's implicit reward is beta * (log pi - log pi_ref)",
+            _dpo_variant(
+                ("beta * chosen_logratios.detach()", "chosen_logratios.detach()"),
+                ("beta * rejected_logratios.detach()", "rejected_logratios.detach()"),
+            ),
+        ),
+        Mistake(
+            "rewards_policy_only",
+            "your rewards are beta times the policy's log-probabilities alone: the implicit "
+            "reward is relative to the reference, beta * (policy - reference)",
+            _dpo_variant(
+                ("beta * chosen_logratios.detach()", "beta * policy_chosen_logps.detach()"),
+                ("beta * rejected_logratios.detach()", "beta * policy_rejected_logps.detach()"),
+            ),
+        ),
+        Mistake(
+            "rewards_swapped",
+            "you return the rewards in the wrong order: (loss, chosen_rewards, rejected_rewards)",
+            _dpo_variant(
+                ("return loss, chosen_rewards, rejected_rewards", "return loss, rejected_rewards, chosen_rewards")
+            ),
+        ),
+        Mistake(
+            "rewards_averaged",
+            "you return the batch means of the rewards: return one reward per pair (shape (B,)); "
+            "the means are what a trainer logs",
+            _dpo_variant(
+                (
+                    "return loss, chosen_rewards, rejected_rewards",
+                    "return loss, chosen_rewards.mean(), rejected_rewards.mean()",
+                )
+            ),
+        ),
+        Mistake(
+            "item",
+            "you return the loss as a Python number (.item()): return the tensor, so that loss.backward() can "
+            "train the policy",
+            _dpo_variant(("return loss, chosen_rewards", "return loss.item(), chosen_rewards")),
+        ),
+        Mistake(
+            "all_detached",
+            "you detach the policy's log-probabilities too: no gradient reaches the policy, so "
+            "loss.backward() trains nothing. Only the rewards are detached",
+            _dpo_variant(
+                ("    chosen_logratios = policy_chosen_logps", "    chosen_logratios = policy_chosen_logps.detach()"),
+                (
+                    "    rejected_logratios = policy_rejected_logps",
+                    "    rejected_logratios = policy_rejected_logps.detach()",
+                ),
+            ),
+        ),
     ),
 )
 
@@ -1120,5 +1705,6 @@ def check_reward_model_loss(fn, hidden: bool = False) -> None:
 
 
 def check_dpo_loss(fn, hidden: bool = False) -> None:
-    """Exercise 5, against TRL's sigmoid DPO loss in float64. Hidden: more sizes and betas, float64, larger log-ratios."""
+    """Exercise 5, against TRL's sigmoid DPO loss in float64. Hidden: more sizes and betas, float64, larger
+    log-ratios."""
     check(DPO_LOSS, fn, hidden)

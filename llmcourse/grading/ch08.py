@@ -20,9 +20,10 @@ Case inputs are numpy arrays (see chapter 03: tensors each take a file descripto
 into the student's process); the runners (:mod:`llmcourse.grading.runners.ch08`) turn them back
 into tensors.
 """
+
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -94,25 +95,38 @@ def _patchify_cases(hidden: bool) -> list[Case]:
         _patchify_case("error", 5, 1, 1, 4, 6, 4, True),  # W is the one that is not a multiple
     ]
     if hidden:
-        for n, (B, C, H, W, p) in enumerate([(1, 1, 2, 2, 2), (3, 2, 8, 4, 4), (2, 3, 9, 6, 3), (1, 4, 12, 16, 4), (2, 3, 32, 32, 8)]):
-            cases += [_patchify_case("shape", 10 + n, B, C, H, W, p, False), _patchify_case("order", 20 + n, B, C, H, W, p, False)]
-        cases += [_patchify_case("error", 30, 2, 1, 4, 7, 2, False), _patchify_case("error", 31, 1, 3, 9, 9, 2, False),
-                  _patchify_case("error", 32, 1, 1, 16, 16, 5, False)]
+        for n, (B, C, H, W, p) in enumerate(
+            [(1, 1, 2, 2, 2), (3, 2, 8, 4, 4), (2, 3, 9, 6, 3), (1, 4, 12, 16, 4), (2, 3, 32, 32, 8)]
+        ):
+            cases += [
+                _patchify_case("shape", 10 + n, B, C, H, W, p, False),
+                _patchify_case("order", 20 + n, B, C, H, W, p, False),
+            ]
+        cases += [
+            _patchify_case("error", 30, 2, 1, 4, 7, 2, False),
+            _patchify_case("error", 31, 1, 3, 9, 9, 2, False),
+            _patchify_case("error", 32, 1, 1, 16, 16, 5, False),
+        ]
     return cases
 
 
 def _patchify_compare(case: Case, got: Any, expected: Any) -> None:
     if case.subcheck == "error":
         if got != expected:
-            raise GradingError(f"patchify with {case.label}: the image size is not a multiple of the patch size, "
-                               f"expected a ValueError, got {got if isinstance(got, str) else kind_of(got)}")
+            raise GradingError(
+                f"patchify with {case.label}: the image size is not a multiple of the patch size, "
+                f"expected a ValueError, got {got if isinstance(got, str) else kind_of(got)}"
+            )
         return
     if not (isinstance(got, dict) and "tensor" in got):
         raise GradingError(f"patchify with {case.label}: expected a torch.Tensor, got {kind_of(got)}")
     if case.subcheck == "shape":
         want = expected["tensor"]["shape"] if isinstance(expected, dict) and "tensor" in expected else None
         if got["tensor"]["shape"] != want:
-            raise GradingError(f"patchify with {case.label}: expected shape (B, N, C*p*p) = {tuple(want or ())}, got {tuple(got['tensor']['shape'])}")
+            raise GradingError(
+                f"patchify with {case.label}: expected shape (B, N, C*p*p) = {tuple(want or ())}, got "
+                f"{tuple(got['tensor']['shape'])}"
+            )
         return
     expect_tensor(got, expected, what="patches (B, N, C*p*p)", context=case.label, atol=1e-6, rtol=1e-5)
 
@@ -130,7 +144,9 @@ PATCHIFY = Exercise(
     points=3,
     subchecks=(
         SubCheck("shape", 0.5, "returns (B, N, C*p*p) with N = (H/p) * (W/p), also for non-square images"),
-        SubCheck("order", 1.5, "patches row by row over the grid, each flattened as (channel, row, column): F.unfold's order"),
+        SubCheck(
+            "order", 1.5, "patches row by row over the grid, each flattened as (channel, row, column): F.unfold's order"
+        ),
         SubCheck("error", 1.0, "raises ValueError when H or W is not a multiple of patch_size"),
     ),
     cases=_patchify_cases,
@@ -143,62 +159,122 @@ PATCHIFY = Exercise(
         names=CONV_NAMES,
     ),
     mistakes=(
-        Mistake("channels_last", "each of your patches is flattened as (row, column, channel), channels last; F.unfold's order is (channel, row, column)",
-                _patchify_code(_CHECK + """    x = images.reshape(B, C, H // p, p, W // p, p).permute(0, 2, 4, 3, 5, 1)
+        Mistake(
+            "channels_last",
+            "each of your patches is flattened as (row, column, channel), channels last; F.unfold's order is "
+            "(channel, row, column)",
+            _patchify_code(
+                _CHECK
+                + """    x = images.reshape(B, C, H // p, p, W // p, p).permute(0, 2, 4, 3, 5, 1)
     return x.reshape(B, -1, C * p * p)
-""")),
-        Mistake("column_order", "your patches go column by column over the grid; they go row by row (left to right, then the next row)",
-                _patchify_code(_CHECK + """    x = images.reshape(B, C, H // p, p, W // p, p).permute(0, 4, 2, 1, 3, 5)
+"""
+            ),
+        ),
+        Mistake(
+            "column_order",
+            "your patches go column by column over the grid; they go row by row (left to right, then the next row)",
+            _patchify_code(
+                _CHECK
+                + """    x = images.reshape(B, C, H // p, p, W // p, p).permute(0, 4, 2, 1, 3, 5)
     return x.reshape(B, -1, C * p * p)
-""")),
-        Mistake("no_error", "you crop (or pad) images whose size is not a multiple of patch_size: raise a ValueError instead",
-                _patchify_code("""    images = images[:, :, : H // p * p, : W // p * p]
+"""
+            ),
+        ),
+        Mistake(
+            "no_error",
+            "you crop (or pad) images whose size is not a multiple of patch_size: raise a ValueError instead",
+            _patchify_code("""    images = images[:, :, : H // p * p, : W // p * p]
     H, W = H // p * p, W // p * p
     x = images.reshape(B, C, H // p, p, W // p, p).permute(0, 2, 4, 1, 3, 5)
     return x.reshape(B, -1, C * p * p)
-""")),
-        Mistake("transposed", "you return (B, C*p*p, N), F.unfold's own layout: transpose the last two dimensions",
-                _patchify_code(_CHECK + """    x = images.reshape(B, C, H // p, p, W // p, p).permute(0, 2, 4, 1, 3, 5)
+"""),
+        ),
+        Mistake(
+            "transposed",
+            "you return (B, C*p*p, N), F.unfold's own layout: transpose the last two dimensions",
+            _patchify_code(
+                _CHECK
+                + """    x = images.reshape(B, C, H // p, p, W // p, p).permute(0, 2, 4, 1, 3, 5)
     return x.reshape(B, -1, C * p * p).transpose(1, 2)
-""")),
-        Mistake("reshape_only", "you reshape the image straight to (B, N, C*p*p) without permuting, so a 'patch' is a run of consecutive pixels of one row, not a square",
-                _patchify_code(_CHECK + """    return images.reshape(B, -1, C * p * p)
-""")),
-        Mistake("patch_transposed", "each of your patches is flattened as (channel, column, row): within a channel the pixels go row by row, (channel, row, column) as F.unfold",
-                _patchify_code(_CHECK + """    x = images.reshape(B, C, H // p, p, W // p, p).permute(0, 2, 4, 1, 5, 3)
+"""
+            ),
+        ),
+        Mistake(
+            "reshape_only",
+            "you reshape the image straight to (B, N, C*p*p) without permuting, so a 'patch' is a run of consecutive "
+            "pixels of one row, not a square",
+            _patchify_code(
+                _CHECK
+                + """    return images.reshape(B, -1, C * p * p)
+"""
+            ),
+        ),
+        Mistake(
+            "patch_transposed",
+            "each of your patches is flattened as (channel, column, row): within a channel the pixels go row by row, "
+            "(channel, row, column) as F.unfold",
+            _patchify_code(
+                _CHECK
+                + """    x = images.reshape(B, C, H // p, p, W // p, p).permute(0, 2, 4, 1, 5, 3)
     return x.reshape(B, -1, C * p * p)
-""")),
-        Mistake("height_only", "you only check that H is a multiple of patch_size: W must be one too",
-                _patchify_code("""    if H % p:
+"""
+            ),
+        ),
+        Mistake(
+            "height_only",
+            "you only check that H is a multiple of patch_size: W must be one too",
+            _patchify_code("""    if H % p:
         raise ValueError('image height is not a multiple of patch_size')
     x = images[:, :, :, : W // p * p].reshape(B, C, H // p, p, W // p, p).permute(0, 2, 4, 1, 3, 5)
     return x.reshape(B, -1, C * p * p)
-""")),
-        Mistake("width_only", "you only check that W is a multiple of patch_size: H must be one too",
-                _patchify_code("""    if W % p:
+"""),
+        ),
+        Mistake(
+            "width_only",
+            "you only check that W is a multiple of patch_size: H must be one too",
+            _patchify_code("""    if W % p:
         raise ValueError('image width is not a multiple of patch_size')
     x = images[:, :, : H // p * p].reshape(B, C, H // p, p, W // p, p).permute(0, 2, 4, 1, 3, 5)
     return x.reshape(B, -1, C * p * p)
-""")),
-        Mistake("assert", "you use assert, which raises AssertionError (and is skipped under python -O): raise ValueError",
-                _patchify_code("""    assert H % p == 0 and W % p == 0, 'image size is not a multiple of patch_size'
+"""),
+        ),
+        Mistake(
+            "assert",
+            "you use assert, which raises AssertionError (and is skipped under python -O): raise ValueError",
+            _patchify_code("""    assert H % p == 0 and W % p == 0, 'image size is not a multiple of patch_size'
     x = images.reshape(B, C, H // p, p, W // p, p).permute(0, 2, 4, 1, 3, 5)
     return x.reshape(B, -1, C * p * p)
-""")),
-        Mistake("square_only", "you assume square images (W = H): the grid is H/p rows by W/p columns",
-                _patchify_code(_CHECK + """    x = images.reshape(B, C, H // p, p, H // p, p).permute(0, 2, 4, 1, 3, 5)
+"""),
+        ),
+        Mistake(
+            "square_only",
+            "you assume square images (W = H): the grid is H/p rows by W/p columns",
+            _patchify_code(
+                _CHECK
+                + """    x = images.reshape(B, C, H // p, p, H // p, p).permute(0, 2, 4, 1, 3, 5)
     return x.reshape(B, (H // p) ** 2, C * p * p)
-""")),
-        Mistake("view_after_permute", "view() after permute() fails (the permuted tensor is not contiguous): use reshape (or .contiguous().view)",
-                _patchify_code(_CHECK + """    x = images.view(B, C, H // p, p, W // p, p).permute(0, 2, 4, 1, 3, 5)
+"""
+            ),
+        ),
+        Mistake(
+            "view_after_permute",
+            "view() after permute() fails (the permuted tensor is not contiguous): use reshape (or .contiguous().view)",
+            _patchify_code(
+                _CHECK
+                + """    x = images.view(B, C, H // p, p, W // p, p).permute(0, 2, 4, 1, 3, 5)
     return x.view(B, -1, C * p * p)
-""")),
-        Mistake("pads", "you pad images whose size is not a multiple of patch_size with zeros: raise a ValueError instead",
-                _patchify_code("""    images = torch.nn.functional.pad(images, (0, -W % p, 0, -H % p))
+"""
+            ),
+        ),
+        Mistake(
+            "pads",
+            "you pad images whose size is not a multiple of patch_size with zeros: raise a ValueError instead",
+            _patchify_code("""    images = torch.nn.functional.pad(images, (0, -W % p, 0, -H % p))
     H, W = images.shape[-2:]
     x = images.reshape(B, C, H // p, p, W // p, p).permute(0, 2, 4, 1, 3, 5)
     return x.reshape(B, -1, C * p * p)
-""")),
+"""),
+        ),
     ),
 )
 
@@ -211,14 +287,22 @@ def _embedding_case(sub, seed, B, C, H, W, p, E, visible) -> Case:
     images = _images(seed, B, C, H, W)
     weight = torch.randn(E, C * p * p, generator=g) * 0.5
     bias = torch.randn(E, generator=g)
-    inputs = {"C": C, "p": p, "E": E, "images": images, "weight": weight.numpy(), "bias": bias.numpy(), "layer_only": sub == "layer"}
+    inputs = {
+        "C": C,
+        "p": p,
+        "E": E,
+        "images": images,
+        "weight": weight.numpy(),
+        "bias": bias.numpy(),
+        "layer_only": sub == "layer",
+    }
     label = f"PatchEmbedding(in_channels={C}, patch_size={p}, embed_dim={E}), images {tuple(images.shape)}"
     if sub == "layer":
         return Case(sub, inputs, to_plain([[E, C * p * p], True]), label, visible)
     conv = nn.Conv2d(C, E, p, stride=p).double()
     with torch.no_grad():
         conv.weight.copy_(weight.double().reshape(E, C, p, p))
-        conv.bias.copy_(bias.double())
+        cast(torch.Tensor, conv.bias).copy_(bias.double())  # Conv2d's bias=True default
         expected = conv(torch.from_numpy(images).double()).flatten(2).transpose(1, 2)  # (B, N, E)
     return Case(sub, inputs, to_plain(expected.float()), label, visible)
 
@@ -231,8 +315,13 @@ def _embedding_cases(hidden: bool) -> list[Case]:
         _embedding_case("conv", 3, 2, 3, 4, 6, 2, 8, True),
     ]
     if hidden:
-        for n, (B, C, H, W, p, E) in enumerate([(1, 1, 2, 2, 2, 1), (3, 2, 8, 4, 4, 6), (2, 3, 9, 6, 3, 16), (2, 3, 32, 32, 8, 32), (1, 4, 12, 16, 4, 7)]):
-            cases += [_embedding_case("layer", 10 + n, B, C, H, W, p, E, False), _embedding_case("conv", 20 + n, B, C, H, W, p, E, False)]
+        for n, (B, C, H, W, p, E) in enumerate(
+            [(1, 1, 2, 2, 2, 1), (3, 2, 8, 4, 4, 6), (2, 3, 9, 6, 3, 16), (2, 3, 32, 32, 8, 32), (1, 4, 12, 16, 4, 7)]
+        ):
+            cases += [
+                _embedding_case("layer", 10 + n, B, C, H, W, p, E, False),
+                _embedding_case("conv", 20 + n, B, C, H, W, p, E, False),
+            ]
     return cases
 
 
@@ -248,7 +337,10 @@ def _embedding_compare(case: Case, got: Any, expected: Any) -> None:
             raise GradingError(f"{case.label}: needs an nn.Linear named proj, {want}; none found")
         shape, has_bias = layer[0].get("list"), layer[1]
         if want_layer is None or shape != want_layer[0].get("list") or has_bias is not want_layer[1]:
-            raise GradingError(f"{case.label}: proj should be {want}; got weight {tuple(shape)}, bias {'present' if has_bias else 'absent'}")
+            raise GradingError(
+                f"{case.label}: proj should be {want}; got weight {tuple(shape)}, bias "
+                f"{'present' if has_bias else 'absent'}"
+            )
         return
     expect_tensor(got, expected, what="patch embeddings (B, N, embed_dim)", context=case.label, atol=1e-4, rtol=1e-4)
 
@@ -268,7 +360,12 @@ PATCH_EMBEDDING = Exercise(
     points=3,
     subchecks=(
         SubCheck("layer", 1.0, "proj is nn.Linear(in_channels * patch_size**2, embed_dim), with its bias"),
-        SubCheck("conv", 2.0, "forward(images) is proj(patches), (B, N, embed_dim), equal to the strided nn.Conv2d whose weight is proj.weight reshaped to (E, C, p, p)"),
+        SubCheck(
+            "conv",
+            2.0,
+            "forward(images) is proj(patches), (B, N, embed_dim), equal to the strided nn.Conv2d whose weight is "
+            "proj.weight reshaped to (E, C, p, p)",
+        ),
     ),
     cases=_embedding_cases,
     run=RUNNERS["patch_embedding"],
@@ -281,90 +378,143 @@ PATCH_EMBEDDING = Exercise(
         names=CONV_NAMES,
     ),
     mistakes=(
-        Mistake("wrong_order", "your patches are flattened as (row, column, channel), so proj.weight does not match the convolution's kernel reshaped to (E, C, p, p): flatten each patch as (channel, row, column)",
-                _PE_HEAD + """        self.proj = nn.Linear(in_channels * patch_size ** 2, embed_dim)
+        Mistake(
+            "wrong_order",
+            "your patches are flattened as (row, column, channel), so proj.weight does not match the convolution's "
+            "kernel reshaped to (E, C, p, p): flatten each patch as (channel, row, column)",
+            _PE_HEAD
+            + """        self.proj = nn.Linear(in_channels * patch_size ** 2, embed_dim)
 
     def forward(self, images):
         B, C, H, W = images.shape
         p = self.patch_size
         x = images.reshape(B, C, H // p, p, W // p, p).permute(0, 2, 4, 3, 5, 1).reshape(B, -1, C * p * p)
         return self.proj(x)
-"""),
-        Mistake("no_bias", "your proj has no bias (bias=False); the convolution it equals has one",
-                _PE_HEAD + """        self.proj = nn.Linear(in_channels * patch_size ** 2, embed_dim, bias=False)
+""",
+        ),
+        Mistake(
+            "no_bias",
+            "your proj has no bias (bias=False); the convolution it equals has one",
+            _PE_HEAD
+            + """        self.proj = nn.Linear(in_channels * patch_size ** 2, embed_dim, bias=False)
 
     def forward(self, images):
         return self.proj(patchify(images, self.patch_size))
-"""),
-        Mistake("wrong_linear_size", "your proj takes patch_size**2 inputs, one channel's worth: a patch has in_channels * patch_size**2 numbers",
-                _PE_HEAD + """        self.proj = nn.Linear(patch_size ** 2, embed_dim)
+""",
+        ),
+        Mistake(
+            "wrong_linear_size",
+            "your proj takes patch_size**2 inputs, one channel's worth: a patch has in_channels * patch_size**2 "
+            "numbers",
+            _PE_HEAD
+            + """        self.proj = nn.Linear(patch_size ** 2, embed_dim)
 
     def forward(self, images):
         B, C, H, W = images.shape
         p = self.patch_size
         x = images.reshape(B, C, H // p, p, W // p, p).permute(0, 2, 4, 1, 3, 5).reshape(B, -1, C, p * p)
         return self.proj(x).sum(2)
-"""),
-        Mistake("transposed", "you return (B, embed_dim, N), the convolution's layout: the course's layout is (B, N, embed_dim)",
-                _PE_HEAD + """        self.proj = nn.Linear(in_channels * patch_size ** 2, embed_dim)
+""",
+        ),
+        Mistake(
+            "transposed",
+            "you return (B, embed_dim, N), the convolution's layout: the course's layout is (B, N, embed_dim)",
+            _PE_HEAD
+            + """        self.proj = nn.Linear(in_channels * patch_size ** 2, embed_dim)
 
     def forward(self, images):
         return self.proj(patchify(images, self.patch_size)).transpose(1, 2)
-"""),
-        Mistake("grid_output", "you return a grid (B, embed_dim, H/p, W/p) as the convolution does; flatten it to (B, N, embed_dim)",
-                _PE_HEAD + """        self.proj = nn.Linear(in_channels * patch_size ** 2, embed_dim)
+""",
+        ),
+        Mistake(
+            "grid_output",
+            "you return a grid (B, embed_dim, H/p, W/p) as the convolution does; flatten it to (B, N, embed_dim)",
+            _PE_HEAD
+            + """        self.proj = nn.Linear(in_channels * patch_size ** 2, embed_dim)
 
     def forward(self, images):
         B, C, H, W = images.shape
         p = self.patch_size
         out = self.proj(patchify(images, p))
         return out.transpose(1, 2).reshape(B, -1, H // p, W // p)
-"""),
-        Mistake("weight_not_transposed", "you multiply the patches by proj.weight itself, (embed_dim, C*p*p); nn.Linear computes x @ weight.T + bias: call self.proj(patches)",
-                _PE_HEAD + """        self.proj = nn.Linear(in_channels * patch_size ** 2, embed_dim)
+""",
+        ),
+        Mistake(
+            "weight_not_transposed",
+            "you multiply the patches by proj.weight itself, (embed_dim, C*p*p); nn.Linear computes x @ weight.T + "
+            "bias: call self.proj(patches)",
+            _PE_HEAD
+            + """        self.proj = nn.Linear(in_channels * patch_size ** 2, embed_dim)
 
     def forward(self, images):
         return patchify(images, self.patch_size) @ self.proj.weight + self.proj.bias
-"""),
-        Mistake("bias_twice", "you add proj.bias after calling proj, which already adds it: the bias counts twice",
-                _PE_HEAD + """        self.proj = nn.Linear(in_channels * patch_size ** 2, embed_dim)
+""",
+        ),
+        Mistake(
+            "bias_twice",
+            "you add proj.bias after calling proj, which already adds it: the bias counts twice",
+            _PE_HEAD
+            + """        self.proj = nn.Linear(in_channels * patch_size ** 2, embed_dim)
 
     def forward(self, images):
         return self.proj(patchify(images, self.patch_size)) + self.proj.bias
-"""),
-        Mistake("column_order", "your patches go column by column over the grid; they go row by row, as patchify's (and the convolution's output flattened)",
-                _PE_HEAD + """        self.proj = nn.Linear(in_channels * patch_size ** 2, embed_dim)
+""",
+        ),
+        Mistake(
+            "column_order",
+            "your patches go column by column over the grid; they go row by row, as patchify's (and the "
+            "convolution's output flattened)",
+            _PE_HEAD
+            + """        self.proj = nn.Linear(in_channels * patch_size ** 2, embed_dim)
 
     def forward(self, images):
         B, C, H, W = images.shape
         p = self.patch_size
         x = images.reshape(B, C, H // p, p, W // p, p).permute(0, 4, 2, 1, 3, 5).reshape(B, -1, C * p * p)
         return self.proj(x)
-"""),
-        Mistake("activation", "you apply an activation after proj: the patch embedding is linear, as the convolution it equals",
-                _PE_HEAD + """        self.proj = nn.Linear(in_channels * patch_size ** 2, embed_dim)
+""",
+        ),
+        Mistake(
+            "activation",
+            "you apply an activation after proj: the patch embedding is linear, as the convolution it equals",
+            _PE_HEAD
+            + """        self.proj = nn.Linear(in_channels * patch_size ** 2, embed_dim)
 
     def forward(self, images):
         return torch.nn.functional.gelu(self.proj(patchify(images, self.patch_size)))
-"""),
-        Mistake("not_named_proj", "your linear layer is not named proj: the checks (and ViT code) look for self.proj",
-                _PE_HEAD + """        self.linear = nn.Linear(in_channels * patch_size ** 2, embed_dim)
+""",
+        ),
+        Mistake(
+            "not_named_proj",
+            "your linear layer is not named proj: the checks (and ViT code) look for self.proj",
+            _PE_HEAD
+            + """        self.linear = nn.Linear(in_channels * patch_size ** 2, embed_dim)
 
     def forward(self, images):
         return self.linear(patchify(images, self.patch_size))
-"""),
-        Mistake("linear_arguments_swapped", "your proj is nn.Linear(embed_dim, in_channels * patch_size**2): nn.Linear takes (in_features, out_features)",
-                _PE_HEAD + """        self.proj = nn.Linear(embed_dim, in_channels * patch_size ** 2)
+""",
+        ),
+        Mistake(
+            "linear_arguments_swapped",
+            "your proj is nn.Linear(embed_dim, in_channels * patch_size**2): nn.Linear takes (in_features, "
+            "out_features)",
+            _PE_HEAD
+            + """        self.proj = nn.Linear(embed_dim, in_channels * patch_size ** 2)
 
     def forward(self, images):
         return self.proj(patchify(images, self.patch_size))
-"""),
-        Mistake("pooled", "you average over the patches, (B, embed_dim): return one embedding per patch, (B, N, embed_dim)",
-                _PE_HEAD + """        self.proj = nn.Linear(in_channels * patch_size ** 2, embed_dim)
+""",
+        ),
+        Mistake(
+            "pooled",
+            "you average over the patches, (B, embed_dim): return one embedding per patch, (B, N, embed_dim)",
+            _PE_HEAD
+            + """        self.proj = nn.Linear(in_channels * patch_size ** 2, embed_dim)
 
     def forward(self, images):
         return self.proj(patchify(images, self.patch_size)).mean(1)
-"""),
+""",
+        ),
     ),
 )
 
@@ -386,7 +536,9 @@ def _clip_case(sub, seed, N, D, temperature, scale, visible, dtype=torch.float32
     logits = F.normalize(i64, dim=-1) @ F.normalize(t64, dim=-1).T / temperature
     loss = hf_clip_loss(logits)
     grads = torch.autograd.grad(loss, (i64, t64))
-    label = f"image_embeds ({N}, {D}), text_embeds ({N}, {D}), temperature={temperature}, " + ("unit-norm inputs" if scale == "unit" else "inputs of varied norms")
+    label = f"image_embeds ({N}, {D}), text_embeds ({N}, {D}), temperature={temperature}, " + (
+        "unit-norm inputs" if scale == "unit" else "inputs of varied norms"
+    )
     inputs = (image.numpy(), text.numpy(), temperature, sub == "grad")
     expected = to_plain((loss.float(), *(gr.float() for gr in grads))) if sub == "grad" else to_plain(loss.item())
     return Case(sub, inputs, expected, label, visible)
@@ -420,24 +572,38 @@ def _clip_compare(case: Case, got: Any, expected: Any) -> None:
         if e_image is None or g_image is None:
             if e_image is None and g_image is None:  # compared with a catalogued mistake's result
                 return
-            raise GradingError(f"clip_loss for {case.label}: no gradient flows back to the embeddings: return a tensor computed "
-                               "from them with torch operations (no .item(), .detach() or numpy)")
-        expect_float(loss, float_of(e_loss), what="clip_loss", context=case.label, atol=1e-5, rtol=1e-4)
-        expect_tensor(g_image, e_image, what="gradient of the loss w.r.t. image_embeds", context=case.label, atol=1e-5, rtol=1e-3)
-        expect_tensor(g_text, e_text, what="gradient of the loss w.r.t. text_embeds", context=case.label, atol=1e-5, rtol=1e-3)
+            raise GradingError(
+                f"clip_loss for {case.label}: no gradient flows back to the embeddings: return a tensor computed "
+                "from them with torch operations (no .item(), .detach() or numpy)"
+            )
+        expect_float(loss, cast(float, float_of(e_loss)), what="clip_loss", context=case.label, atol=1e-5, rtol=1e-4)
+        expect_tensor(
+            g_image, e_image, what="gradient of the loss w.r.t. image_embeds", context=case.label, atol=1e-5, rtol=1e-3
+        )
+        expect_tensor(
+            g_text, e_text, what="gradient of the loss w.r.t. text_embeds", context=case.label, atol=1e-5, rtol=1e-3
+        )
         return
     if isinstance(got, dict) and "tensor" in got and got["tensor"]["shape"] != []:
-        raise GradingError(f"clip_loss for {case.label}: expected a scalar (0-d) loss, got a tensor of shape {tuple(got['tensor']['shape'])}")
+        raise GradingError(
+            f"clip_loss for {case.label}: expected a scalar (0-d) loss, got a tensor of shape "
+            f"{tuple(got['tensor']['shape'])}"
+        )
     if float_of(got) is None:
         raise GradingError(f"clip_loss for {case.label}: expected a scalar loss, got {kind_of(got)}")
-    expect_float(got, float_of(expected), what="clip_loss", context=case.label, atol=1e-5, rtol=1e-4)
+    expect_float(got, cast(float, float_of(expected)), what="clip_loss", context=case.label, atol=1e-5, rtol=1e-4)
 
 
 def _clip_code(body: str) -> str:
-    return "import torch\nimport torch.nn.functional as F\ndef clip_loss(image_embeds, text_embeds, temperature):\n" + body
+    return (
+        "import torch\nimport torch.nn.functional as F\ndef clip_loss(image_embeds, text_embeds, temperature):\n" + body
+    )
 
 
-_NORM = "    image = image_embeds / image_embeds.norm(dim=-1, keepdim=True)\n    text = text_embeds / text_embeds.norm(dim=-1, keepdim=True)\n"
+_NORM = (
+    "    image = image_embeds / image_embeds.norm(dim=-1, keepdim=True)\n"
+    "    text = text_embeds / text_embeds.norm(dim=-1, keepdim=True)\n"
+)
 _LABELS = "    labels = torch.arange(len(image_embeds))\n"
 
 CLIP_LOSS = Exercise(
@@ -446,7 +612,12 @@ CLIP_LOSS = Exercise(
     test_cell="clip_loss_tests",
     points=4,
     subchecks=(
-        SubCheck("symmetric", 1.5, "the mean of the two cross-entropies, image -> text (rows) and text -> image (columns), the match of image i being text i, each averaged over the batch"),
+        SubCheck(
+            "symmetric",
+            1.5,
+            "the mean of the two cross-entropies, image -> text (rows) and text -> image (columns), the match of "
+            "image i being text i, each averaged over the batch",
+        ),
         SubCheck("temperature", 1.0, "logits are the cosine similarities divided by temperature"),
         SubCheck("normalise", 1.0, "image and text embeddings are L2-normalised first, whatever their norms"),
         SubCheck("grad", 0.5, "returns a scalar tensor that gradients flow through to both inputs"),
@@ -459,64 +630,168 @@ CLIP_LOSS = Exercise(
         names=("image_text_contrastive_loss", "contrastive_loss", "modeling_clip", REFERENCE),
     ),
     mistakes=(
-        Mistake("no_normalisation", "you do not L2-normalise the embeddings: CLIP's logits are cosine similarities", _clip_code(_LABELS + """
+        Mistake(
+            "no_normalisation",
+            "you do not L2-normalise the embeddings: CLIP's logits are cosine similarities",
+            _clip_code(
+                _LABELS
+                + """
     logits = image_embeds @ text_embeds.T / temperature
     return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
-""")),
-        Mistake("times_temperature", "you multiply the similarities by the temperature; divide by it (CLIP's learned logit scale is 1 / temperature)", _clip_code(_NORM + _LABELS + """
+"""
+            ),
+        ),
+        Mistake(
+            "times_temperature",
+            "you multiply the similarities by the temperature; divide by it (CLIP's learned logit scale is 1 / "
+            "temperature)",
+            _clip_code(
+                _NORM
+                + _LABELS
+                + """
     logits = image @ text.T * temperature
     return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
-""")),
-        Mistake("one_direction", "your loss has only the image -> text direction; CLIP averages it with text -> image (the transposed logits)", _clip_code(_NORM + _LABELS + """
+"""
+            ),
+        ),
+        Mistake(
+            "one_direction",
+            "your loss has only the image -> text direction; CLIP averages it with text -> image (the transposed "
+            "logits)",
+            _clip_code(
+                _NORM
+                + _LABELS
+                + """
     logits = image @ text.T / temperature
     return F.cross_entropy(logits, labels)
-""")),
-        Mistake("sum_not_mean", "you sum the cross-entropies over the batch; CLIP takes their mean", _clip_code(_NORM + _LABELS + """
+"""
+            ),
+        ),
+        Mistake(
+            "sum_not_mean",
+            "you sum the cross-entropies over the batch; CLIP takes their mean",
+            _clip_code(
+                _NORM
+                + _LABELS
+                + """
     logits = image @ text.T / temperature
     return (F.cross_entropy(logits, labels, reduction="sum") + F.cross_entropy(logits.T, labels, reduction="sum")) / 2
-""")),
-        Mistake("labels_zero", "your labels are all 0; the right text of image i is text i: labels = arange(N)", _clip_code(_NORM + """
+"""
+            ),
+        ),
+        Mistake(
+            "labels_zero",
+            "your labels are all 0; the right text of image i is text i: labels = arange(N)",
+            _clip_code(
+                _NORM
+                + """
     logits = image @ text.T / temperature
     labels = torch.zeros(len(image_embeds), dtype=torch.long)
     return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
-""")),
-        Mistake("sum_directions", "you add the two directions without halving: CLIP averages them", _clip_code(_NORM + _LABELS + """
+"""
+            ),
+        ),
+        Mistake(
+            "sum_directions",
+            "you add the two directions without halving: CLIP averages them",
+            _clip_code(
+                _NORM
+                + _LABELS
+                + """
     logits = image @ text.T / temperature
     return F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)
-""")),
-        Mistake("detached", "your loss is not connected to the embeddings (.item(), .detach() or numpy): gradients must flow", _clip_code(_NORM + _LABELS + """
+"""
+            ),
+        ),
+        Mistake(
+            "detached",
+            "your loss is not connected to the embeddings (.item(), .detach() or numpy): gradients must flow",
+            _clip_code(
+                _NORM
+                + _LABELS
+                + """
     logits = (image @ text.T / temperature).detach()
     return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
-""")),
-        Mistake("normalise_wrong_axis", "you normalise along dim=0 (each feature over the batch); each embedding is normalised along its own features, dim=-1", _clip_code(_LABELS + """
+"""
+            ),
+        ),
+        Mistake(
+            "normalise_wrong_axis",
+            "you normalise along dim=0 (each feature over the batch); each embedding is normalised along its own "
+            "features, dim=-1",
+            _clip_code(
+                _LABELS
+                + """
     image = image_embeds / image_embeds.norm(dim=0, keepdim=True)
     text = text_embeds / text_embeds.norm(dim=0, keepdim=True)
     logits = image @ text.T / temperature
     return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
-""")),
-        Mistake("no_keepdim", "you divide by norm(dim=-1) without keepdim=True: an (N,) vector divides the columns, not the rows; keep the dimension, (N, 1)", _clip_code(_LABELS + """
+"""
+            ),
+        ),
+        Mistake(
+            "no_keepdim",
+            "you divide by norm(dim=-1) without keepdim=True: an (N,) vector divides the columns, not the rows; keep "
+            "the dimension, (N, 1)",
+            _clip_code(
+                _LABELS
+                + """
     image = image_embeds / image_embeds.norm(dim=-1)
     text = text_embeds / text_embeds.norm(dim=-1)
     logits = image @ text.T / temperature
     return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
-""")),
-        Mistake("image_only_normalised", "you normalise the image embeddings only: the text embeddings are L2-normalised too", _clip_code(_LABELS + """
+"""
+            ),
+        ),
+        Mistake(
+            "image_only_normalised",
+            "you normalise the image embeddings only: the text embeddings are L2-normalised too",
+            _clip_code(
+                _LABELS
+                + """
     image = image_embeds / image_embeds.norm(dim=-1, keepdim=True)
     logits = image @ text_embeds.T / temperature
     return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
-""")),
-        Mistake("loss_over_temperature", "you divide the loss by the temperature; the temperature divides the logits, before the softmax", _clip_code(_NORM + _LABELS + """
+"""
+            ),
+        ),
+        Mistake(
+            "loss_over_temperature",
+            "you divide the loss by the temperature; the temperature divides the logits, before the softmax",
+            _clip_code(
+                _NORM
+                + _LABELS
+                + """
     logits = image @ text.T
     return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2 / temperature
-""")),
-        Mistake("sigmoid_loss", "you score each pair with a sigmoid (binary cross-entropy, as SigLIP does); CLIP's loss is the softmax cross-entropy over each row and each column", _clip_code(_NORM + """
+"""
+            ),
+        ),
+        Mistake(
+            "sigmoid_loss",
+            "you score each pair with a sigmoid (binary cross-entropy, as SigLIP does); CLIP's loss is the softmax "
+            "cross-entropy over each row and each column",
+            _clip_code(
+                _NORM
+                + """
     logits = image @ text.T / temperature
     return F.binary_cross_entropy_with_logits(logits, torch.eye(len(logits), dtype=logits.dtype))
-""")),
-        Mistake("per_pair", "you return a loss per pair, (N,) (reduction='none'): CLIP's loss is one number, each cross-entropy averaged over the batch", _clip_code(_NORM + _LABELS + """
+"""
+            ),
+        ),
+        Mistake(
+            "per_pair",
+            "you return a loss per pair, (N,) (reduction='none'): CLIP's loss is one number, each cross-entropy "
+            "averaged over the batch",
+            _clip_code(
+                _NORM
+                + _LABELS
+                + """
     logits = image @ text.T / temperature
     return (F.cross_entropy(logits, labels, reduction="none") + F.cross_entropy(logits.T, labels, reduction="none")) / 2
-""")),
+"""
+            ),
+        ),
     ),
 )
 

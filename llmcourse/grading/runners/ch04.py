@@ -1,4 +1,5 @@
 """Student-side runners of chapter 04 (evaluating LLMs): see :mod:`llmcourse.grading.runners`."""
+
 from __future__ import annotations
 
 import io
@@ -12,8 +13,19 @@ from llmcourse.grading.runners import one_thread
 
 # The tiny models of the cases: GPT-2 with a vocabulary of 50, wide initial weights so that
 # token probabilities vary (a mistake then changes the result by far more than rounding).
-TINY_GPT2 = dict(vocab_size=50, n_positions=64, n_embd=32, n_layer=2, n_head=2, resid_pdrop=0.0, embd_pdrop=0.0,
-                 attn_pdrop=0.0, initializer_range=0.2, bos_token_id=0, eos_token_id=0)
+TINY_GPT2: dict[str, Any] = dict(
+    vocab_size=50,
+    n_positions=64,
+    n_embd=32,
+    n_layer=2,
+    n_head=2,
+    resid_pdrop=0.0,
+    embd_pdrop=0.0,
+    attn_pdrop=0.0,
+    initializer_range=0.2,
+    bos_token_id=0,
+    eos_token_id=0,
+)
 
 _RAISED = {"raised": "ValueError"}  # what run returns when the answer raised ValueError where it should
 
@@ -41,7 +53,7 @@ def run_perplexity(fn: Callable[..., Any], inputs: tuple) -> Any:
 def run_sliding_window_perplexity(fn: Callable[..., Any], inputs: dict[str, Any]) -> Any:
     """``sliding_window_perplexity(model, input_ids, max_length, stride)`` on the case's tiny model,
     or on a plain function ids (B, T) -> logits (B, T, V) wrapping it (kind "function")."""
-    model = tiny_model(inputs["state"])
+    model: Callable[..., Any] = tiny_model(inputs["state"])
     if inputs["kind"] == "function":
         hf_model = model
 
@@ -83,8 +95,11 @@ def run_score_choices(fn: Callable[..., Any], inputs: dict[str, Any]) -> Any:
 
     def logits_fn(ids: torch.Tensor) -> torch.Tensor:
         if not isinstance(ids, torch.Tensor) or ids.dim() != 2 or ids.dtype != torch.long:
-            raise TypeError(f"logits_fn takes a LongTensor of token ids of shape (B, T), got {getattr(ids, 'shape', type(ids).__name__)}"
-                            f"{', ' + str(ids.dtype) if isinstance(ids, torch.Tensor) else ''}")
+            raise TypeError(
+                "logits_fn takes a LongTensor of token ids of shape (B, T), got "
+                f"{getattr(ids, 'shape', type(ids).__name__)}"
+                f"{', ' + str(ids.dtype) if isinstance(ids, torch.Tensor) else ''}"
+            )
         with torch.no_grad():
             return model(ids).logits  # (B, T, V)
 

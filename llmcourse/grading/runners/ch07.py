@@ -4,16 +4,25 @@
 Case inputs hold numpy arrays, not tensors (see :mod:`llmcourse.grading.runners.ch03`); the
 runners turn them back into tensors.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import torch
 from torch import nn
 
 from llmcourse.grading.runners import loss_and_gradient
+
+
+@overload
+def _tensor(a: np.ndarray) -> torch.Tensor: ...
+
+
+@overload
+def _tensor(a: None) -> None: ...
 
 
 def _tensor(a: np.ndarray | None) -> torch.Tensor | None:
@@ -70,15 +79,26 @@ def run_lora_linear(cls: type, inputs: dict[str, Any]) -> Any:
     extra = {} if inputs["dropout"] is None else {"dropout": inputs["dropout"]}
     layer = cls(base, inputs["r"], inputs["alpha"], **extra)
     if inputs["kind"] == "params":
+
         def described(name):
             p = getattr(layer, name, None)
-            return [list(p.shape), bool(p.requires_grad) and isinstance(p, nn.Parameter)] if isinstance(p, torch.Tensor) else None
+            return (
+                [list(p.shape), bool(p.requires_grad) and isinstance(p, nn.Parameter)]
+                if isinstance(p, torch.Tensor)
+                else None
+            )
+
         B = getattr(layer, "B", None)
         frozen = not any(p.requires_grad for p in base.parameters())
         A = getattr(layer, "A", None)
-        return {"A": described("A"), "B": described("B"), "B_zero": bool(isinstance(B, torch.Tensor) and bool((B == 0).all())),
-                "base_frozen": frozen, "A_random": bool(isinstance(A, torch.Tensor) and bool((A != 0).any())),
-                "B_learns": _b_learns(layer, _tensor(inputs["x"]))}
+        return {
+            "A": described("A"),
+            "B": described("B"),
+            "B_zero": bool(isinstance(B, torch.Tensor) and bool((B == 0).all())),
+            "base_frozen": frozen,
+            "A_random": bool(isinstance(A, torch.Tensor) and bool((A != 0).any())),
+            "B_learns": _b_learns(layer, _tensor(inputs["x"])),
+        }
     with torch.no_grad():
         layer.A.copy_(_tensor(inputs["A"]))
         layer.B.copy_(_tensor(inputs["B"]))

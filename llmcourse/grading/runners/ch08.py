@@ -3,6 +3,7 @@
 Case inputs hold numpy arrays, not tensors (see :mod:`llmcourse.grading.runners.ch03`); the
 runners turn them back into tensors.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
