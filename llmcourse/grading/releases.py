@@ -86,7 +86,7 @@ class ReleaseChecks:
     def _candidates(self, chapter: str, version: str, tag: str | None):
         """(where, checks bytes or None) of each place that may hold the release, lazily."""
         path, runners = checks_paths(chapter)
-        tags = [t for t in (_git(self.repo, "tag", "--list", "v*", "--sort=-v:refname") or b"").decode().split()]
+        tags = (_git(self.repo, "tag", "--list", "v*", "--sort=-v:refname") or b"").decode().split()
         if tag is not None and TAG.fullmatch(tag) and tag in tags:
             tags.remove(tag)
             tags.insert(0, tag)
