@@ -11,6 +11,161 @@ tests use them as known good answers. They live here, on the instructor's side, 
 """
 
 ALTERNATIVES: dict[str, tuple[str, ...]] = {
+    "train_bpe": (
+        # incremental: only the words that hold the merged pair are recounted
+        r'''
+from collections import Counter, defaultdict
+from llmcourse.bpe import initial_vocab, pretokenize
+def train_bpe(text, vocab_size):
+    vocab = initial_vocab(())
+    tokens = list(vocab)
+    counted = Counter(pretokenize(text))
+    words = [[vocab[c] for c in w] for w in counted]
+    freq = list(counted.values())
+    pairs = Counter()
+    where = defaultdict(set)
+    for k, w in enumerate(words):
+        for p in zip(w, w[1:]):
+            pairs[p] += freq[k]
+            where[p].add(k)
+    merges = []
+    while len(tokens) < vocab_size:
+        pairs = +pairs  # drop zero counts
+        if not pairs:
+            break
+        top = max(pairs.values())
+        best = min(p for p, n in pairs.items() if n == top)
+        merges.append((tokens[best[0]], tokens[best[1]]))
+        new = len(tokens)
+        tokens.append(tokens[best[0]] + tokens[best[1]])
+        for k in where.pop(best, ()):
+            w = words[k]
+            for p in zip(w, w[1:]):
+                pairs[p] -= freq[k]
+            out, i = [], 0
+            while i < len(w):
+                if w[i : i + 2] == list(best):
+                    out.append(new)
+                    i += 2
+                else:
+                    out.append(w[i])
+                    i += 1
+            words[k] = out
+            for p in zip(out, out[1:]):
+                pairs[p] += freq[k]
+                where[p].add(k)
+    return merges
+''',
+        # every word occurrence kept (no counting of distinct words), tokens as strings, ties by sorting
+        r'''
+from llmcourse.bpe import initial_vocab, pretokenize
+def train_bpe(text, vocab_size):
+    ids = initial_vocab(())
+    words = [list(w) for w in pretokenize(text)]
+    merges = []
+    while len(ids) < vocab_size:
+        counts = {}
+        for w in words:
+            for a, b in zip(w, w[1:]):
+                counts[a, b] = counts.get((a, b), 0) + 1
+        if not counts:
+            break
+        ranked = sorted(counts, key=lambda ab: (-counts[ab], ids[ab[0]], ids[ab[1]]))
+        a, b = ranked[0]
+        merges.append((a, b))
+        ids[a + b] = len(ids)
+        for w in words:
+            i = 0
+            while i < len(w) - 1:
+                if w[i] == a and w[i + 1] == b:
+                    w[i : i + 2] = [a + b]
+                i += 1
+    return merges
+''',
+    ),
+    "bpe_encode": (
+        # one pass per merge, in rank order, over the whole word: the same result, since a merge's
+        # token only takes part in merges of higher rank
+        r'''
+from llmcourse.bpe import initial_vocab, pretokenize
+def encode(text, merges):
+    vocab = initial_vocab(())
+    for a, b in merges:
+        vocab.setdefault(a + b, len(vocab))
+    ids = []
+    for word in pretokenize(text):
+        parts = list(word)
+        for a, b in merges:
+            if len(parts) < 2:
+                break
+            out, i = [], 0
+            while i < len(parts):
+                if i + 1 < len(parts) and parts[i] == a and parts[i + 1] == b:
+                    out.append(a + b)
+                    i += 2
+                else:
+                    out.append(parts[i])
+                    i += 1
+            parts = out
+        ids.extend(vocab[p] for p in parts)
+    return ids
+''',
+        # GPT-2's encoder.py: find the best-ranked bigram, merge all its occurrences, repeat
+        r'''
+from llmcourse.bpe import bytes_to_unicode, pretokenize
+def encode(text, merges):
+    alphabet = sorted(bytes_to_unicode().values())
+    token_id = {c: i for i, c in enumerate(alphabet)}
+    token_id.update({a + b: 256 + r for r, (a, b) in enumerate(merges)})
+    rank = {pair: r for r, pair in enumerate(merges)}
+    ids = []
+    for word in pretokenize(text):
+        parts = list(word)
+        while len(parts) > 1:
+            bigram = min(zip(parts, parts[1:]), key=lambda pair: rank.get(pair, float("inf")))
+            if bigram not in rank:
+                break
+            merged, i = [], 0
+            while i < len(parts):
+                if parts[i : i + 2] == list(bigram):
+                    merged.append(bigram[0] + bigram[1])
+                    i += 2
+                else:
+                    merged.append(parts[i])
+                    i += 1
+            parts = merged
+        ids += [token_id[p] for p in parts]
+    return ids
+''',
+    ),
+    "bpe_decode": (
+        r'''
+from llmcourse.bpe import bytes_to_unicode, initial_vocab
+def decode(ids, merges):
+    # the bytes of every token, a merged token's as its two parts' bytes joined
+    byte_of = {c: b for b, c in bytes_to_unicode().items()}
+    vocab = initial_vocab(())
+    table = [bytes([byte_of[c]]) for c in vocab]
+    for a, b in merges:
+        vocab[a + b] = len(table)
+        table.append(table[vocab[a]] + table[vocab[b]])
+    data = bytearray()
+    for i in ids:
+        data.extend(table[i])
+    return data.decode("utf-8", "replace")
+''',
+        r'''
+import codecs
+from llmcourse.bpe import bytes_to_unicode, initial_vocab
+def decode(ids, merges):
+    tokens = {i: t for t, i in initial_vocab(()).items()}
+    tokens.update({256 + r: a + b for r, (a, b) in enumerate(merges)})
+    byte_of = {c: b for b, c in bytes_to_unicode().items()}
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    pieces = [decoder.decode(bytes(byte_of[c] for c in tokens[i])) for i in ids]
+    return "".join(pieces) + decoder.decode(b"", final=True)
+''',
+    ),
     "positional_encoding": (
         r'''
 import math, torch

@@ -1,18 +1,24 @@
 """Graded checks of chapter 02 (transformer anatomy), declared for the grading engine.
 
-Test cells call ``check_positional_encoding(fn)``, ``check_attention(fn)`` and
-``check_multi_head_attention(cls)`` (visible cases); the hidden part adds ``hidden=True``.
-Expected values come from the formula evaluated in float64 and from PyTorch
-(``F.scaled_dot_product_attention``, ``nn.MultiheadAttention``), never from ``llmcourse.attention``.
+Test cells call ``check_train_bpe(fn)``, ``check_encode(fn)``, ``check_decode(fn)``,
+``check_positional_encoding(fn)``, ``check_attention(fn)`` and ``check_multi_head_attention(cls)``
+(visible cases); the hidden part adds ``hidden=True``. Expected values come from Hugging Face
+``tokenizers`` (``BpeTrainer``, the ``BPE`` model, the ``ByteLevel`` decoder), from the formula
+evaluated in float64 and from PyTorch (``F.scaled_dot_product_attention``,
+``nn.MultiheadAttention``), never from ``llmcourse.bpe`` or ``llmcourse.attention``.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import math
+import random
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from torch import nn
 
 from llmcourse.grading.contract import (
@@ -39,7 +45,659 @@ def _seeded(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-# ---------------------------------------------------------------- exercise 1: positional encoding
+# ---------------------------------------------------------------- exercises 1-3: byte-level BPE
+#
+# The oracle is Hugging Face `tokenizers` (BpeTrainer, the BPE model and the ByteLevel decoder),
+# built here on the grader's side; never llmcourse.bpe, which the student may read.
+
+BPE_REFERENCE = "llmcourse.bpe"
+BPE_FORBIDDEN = Forbidden(
+    python=(
+        f"{BPE_REFERENCE}:ByteLevelBPE",
+        f"{BPE_REFERENCE}:train_fast",
+        f"{BPE_REFERENCE}:merges_of",
+        f"{BPE_REFERENCE}:to_hf",
+        f"{BPE_REFERENCE}:_merge_pair",
+    ),
+    names=("ByteLevelBPE", "train_fast", "merges_of", "to_hf", "_merge_pair", "tokenizers", "tiktoken", "transformers"),
+)
+
+_SYLLABLES = ["th", "e", "an", "re", "in", "on", "at", "er", "st", "ou", "a", "o", "ing", "ed", "s", "ch", "ly", "ee"]
+_FOREIGN = ["café", "naïve", "Straße", "日本語", "😀", "Ωμέγα", "привет", "mmm", "aaaa", "zzz"]
+_SEPARATORS = [" "] * 12 + [". ", ", ", "!\n", "\n\n", "  ", " 1999 ", "'s ", " -- ", " ("]
+
+
+def _bpe_corpus(seed: int, n_words: int) -> str:
+    """English-like text: Zipf-distributed made-up words, some non-ASCII ones, punctuation."""
+    rng = random.Random(seed)
+    words = ["".join(rng.choices(_SYLLABLES, k=rng.randint(1, 4))) for _ in range(300)] + _FOREIGN
+    chosen = rng.choices(words, weights=[1 / (rank + 1) for rank in range(len(words))], k=n_words)
+    return "".join((w.capitalize() if rng.random() < 0.1 else w) + rng.choice(_SEPARATORS) for w in chosen)
+
+
+# Characters from many scripts (all assigned in Unicode 9, so every regex engine agrees on their
+# class): accents, Greek, Cyrillic, Arabic, Hebrew, Devanagari, CJK, Hangul, emoji (one with a
+# skin tone, one joined by ZWJ), combining marks, a no-break space, a tab, digits.
+_UNICODE_POOL = (
+    "abcdefgh xyz éèçñüß ÆØÅ ΑβγΩ привет Ж مرحبا שלום नमस्ते 日本語 中文 한국어 "
+    "😀🚀👍🏽👩\u200d💻 e\u0301 a\u0308\u0323 \u00a0\t\n 0123 ,.;!?'\"()-"
+)
+
+
+def _unicode_text(seed: int, length: int) -> str:
+    rng = random.Random(seed)
+    return "".join(rng.choice(_UNICODE_POOL) for _ in range(length))
+
+
+def _oracle_trained(text: str, vocab_size: int) -> Tokenizer:
+    """``tokenizers``' byte-level BPE trained on ``text``: no special token, the 256 byte
+    characters as the initial alphabet."""
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        special_tokens=[],
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator([text], trainer=trainer)
+    return tokenizer
+
+
+def _oracle_merges(tokenizer: Tokenizer) -> list[tuple[str, str]]:
+    return [(left, right) for left, right in json.loads(tokenizer.to_str())["model"]["merges"]]
+
+
+def _oracle_words(text: str) -> list[str]:
+    """The pre-tokens of ``text`` in the byte alphabet, as ``tokenizers``' ByteLevel splits them."""
+    splitter = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    return [word for word, _ in splitter.pre_tokenize_str(text)]
+
+
+def _short(text: str, n: int = 40) -> str:
+    return repr(text[:n]) + ("..." if len(text) > n else "")
+
+
+# train_bpe: (subcheck, text, vocab_size, visible)
+_TIES_TEXT = "zzq zzq zzq yyp yyp yyp aax aax aax zzyy yyzz aazz zzaa yyaa"
+_REPEATS_TEXT = "aaaa aaaa aaa aaa aab aab abab abab abab bbbb bb mmmm mm mmm hmmm " * 3
+
+
+def _train_cases(hidden: bool) -> list[Case]:
+    specs = [
+        ("merges", _bpe_corpus(0, 500), 400, True),
+        ("merges", _REPEATS_TEXT, 300, True),
+        ("ties", _TIES_TEXT, 280, True),
+        ("stop", _bpe_corpus(1, 300), 300, True),
+        ("stop", "ab ab ba", 300, True),
+        ("stop", "hello", 256, True),
+        ("words", _bpe_corpus(2, 400), 350, True),
+    ]
+    if hidden:
+        specs += [
+            ("merges", _bpe_corpus(10, 800), 450, False),
+            ("merges", _bpe_corpus(11, 300) + _REPEATS_TEXT, 330, False),
+            ("merges", _bpe_corpus(12, 200) + _unicode_text(12, 300), 400, False),
+            ("ties", _TIES_TEXT.replace("z", "k").replace("a", "c"), 280, False),
+            ("ties", " ".join(_TIES_TEXT.split()[::-1]), 290, False),
+            ("stop", _bpe_corpus(13, 200), 257, False),
+            ("stop", "abc abc abc", 1000, False),
+            ("stop", "a b c", 300, False),
+            ("words", _bpe_corpus(14, 600), 420, False),
+        ]
+    cases = []
+    for sub, text, vocab_size, visible in specs:
+        merges = _oracle_merges(_oracle_trained(text, vocab_size))
+        label = f"text {_short(text)} ({len(text)} characters), vocab_size={vocab_size}"
+        cases.append(Case(sub, (text, vocab_size), to_plain(merges), label, visible))
+    return cases
+
+
+def _as_merges(got: Any, context: str) -> list[tuple[str, str]]:
+    """A returned list of merges (plain data) as pairs of strings, or a GradingError."""
+    items = got.get("list", got.get("tuple")) if isinstance(got, dict) else None
+    if items is None:
+        raise GradingError(f"train_bpe for {context}: expected a list of (str, str) pairs, got {kind_of(got)}")
+    merges = []
+    for rank, item in enumerate(items):
+        pair = item.get("tuple", item.get("list")) if isinstance(item, dict) else None
+        if pair is None or len(pair) != 2 or not all(isinstance(s, str) for s in pair):
+            raise GradingError(
+                f"train_bpe for {context}: merge #{rank} should be a pair of strings, got {kind_of(item)}"
+            )
+        merges.append((pair[0], pair[1]))
+    return merges
+
+
+def _train_compare(case: Case, got: Any, expected: Any) -> None:
+    merges, want = _as_merges(got, case.label), _as_merges(expected, case.label)
+    if merges == want:
+        return
+    if case.subcheck == "stop":  # the number of merges alone
+        if len(merges) != len(want):
+            raise GradingError(f"train_bpe for {case.label}: expected {len(want)} merges, got {len(merges)}")
+        return
+    if case.subcheck == "words":  # each merged token lies inside one word
+        words = _oracle_words(case.inputs[0])
+        for rank, (left, right) in enumerate(merges):
+            if not any(left + right in word for word in words):
+                raise GradingError(
+                    f"train_bpe for {case.label}: merge #{rank} {(left, right)} makes {left + right!r}, which is "
+                    "in no word of pretokenize(text): a merge crossed a word boundary"
+                )
+        return
+    for rank, (a, b) in enumerate(zip(want, merges)):
+        if a != b:
+            raise GradingError(
+                f"train_bpe for {case.label}: merge #{rank} differs: expected {a}, got {b} (the merges before it agree)"
+            )
+    raise GradingError(
+        f"train_bpe for {case.label}: expected {len(want)} merges, got {len(merges)} (the first "
+        f"{min(len(merges), len(want))} agree)"
+    )
+
+
+_TRAIN_HEAD = """from collections import Counter
+from llmcourse.bpe import bytes_to_unicode, initial_vocab, pretokenize
+def train_bpe(text, vocab_size):
+    vocab = initial_vocab(())
+    tokens = list(vocab)
+"""
+_TRAIN_MERGE = """
+def merge(word, pair, new_id):
+    out, i = [], 0
+    while i < len(word):
+        if i + 1 < len(word) and (word[i], word[i + 1]) == pair:
+            out.append(new_id)
+            i += 2
+        else:
+            out.append(word[i])
+            i += 1
+    return out
+"""
+
+
+def _train_mistake(words: str, count: str, choose: str, loop: str = "len(merges) < vocab_size - 256") -> str:
+    """A naive trainer with one of its parts replaced: how the words are formed, how pairs are
+    counted, how the best pair is chosen, when it stops."""
+    return (
+        _TRAIN_HEAD
+        + f"    words = {words}\n"
+        + """    merges = []
+    while """
+        + loop
+        + """:
+        counts = Counter()
+        for word, n in words.items():
+"""
+        + count
+        + """        if not counts:
+            break
+"""
+        + choose
+        + """        left, right = tokens[best[0]], tokens[best[1]]
+        merges.append((left, right))
+        vocab[left + right] = len(tokens)
+        tokens.append(left + right)
+        words = {tuple(merge(list(w), best, vocab[left + right])): n for w, n in words.items()}
+    return merges
+"""
+        + _TRAIN_MERGE
+    )
+
+
+_WORDS = "Counter(tuple(vocab[c] for c in w) for w in pretokenize(text))"
+_COUNT = "            for pair in zip(word, word[1:]):\n                counts[pair] += n\n"
+_CHOOSE = "        best = min(counts, key=lambda pair: (-counts[pair], pair))\n"
+
+TRAIN_BPE = Exercise(
+    name="train_bpe",
+    cell="train_bpe",
+    test_cell="train_bpe_tests",
+    points=4,
+    subchecks=(
+        SubCheck(
+            "merges",
+            2.0,
+            "the same merges in the same order as tokenizers' BpeTrainer: each step merges the most frequent "
+            "adjacent pair, counted in every word and weighted by the word's frequency",
+        ),
+        SubCheck("ties", 1.0, "among equally frequent pairs, the one with the smallest (left id, right id)"),
+        SubCheck("stop", 0.5, "vocab_size - 256 merges, fewer when no adjacent pair is left"),
+        SubCheck("words", 0.5, "no merge crosses a boundary between the words of pretokenize(text)"),
+    ),
+    cases=_train_cases,
+    run=RUNNERS["train_bpe"],
+    compare=_train_compare,
+    forbidden=BPE_FORBIDDEN,
+    mistakes=(
+        Mistake(
+            "word_types",
+            "you count each distinct word once: weight each word's pairs by how often the word occurs",
+            _train_mistake("{w: 1 for w in " + _WORDS + "}", _COUNT, _CHOOSE),
+        ),
+        Mistake(
+            "pairs_once_per_word",
+            'you count a pair once per word; "aaa" holds the pair ("a", "a") twice, and both count',
+            _train_mistake(
+                _WORDS,
+                "            for pair in set(zip(word, word[1:])):\n                counts[pair] += n\n",
+                _CHOOSE,
+            ),
+        ),
+        Mistake(
+            "ties_first_seen",
+            "your ties go to the pair seen first in the text (Counter.most_common keeps insertion order): the "
+            "smallest (left id, right id) wins",
+            _train_mistake(_WORDS, _COUNT, "        best = counts.most_common(1)[0][0]\n"),
+        ),
+        Mistake(
+            "ties_largest",
+            "your ties go to the largest (left id, right id): the smallest wins",
+            _train_mistake(_WORDS, _COUNT, "        best = max(counts, key=lambda pair: (counts[pair], pair))\n"),
+        ),
+        Mistake(
+            "ties_by_string",
+            "your ties compare the pairs' strings; they compare the ids (a merged token's id is its rank + 256, "
+            "not its place in alphabetical order)",
+            _train_mistake(
+                _WORDS,
+                _COUNT,
+                "        best = min(counts, key=lambda pair: (-counts[pair], tokens[pair[0]], tokens[pair[1]]))\n",
+            ),
+        ),
+        Mistake(
+            "no_pretokenize",
+            "you treat the whole text as one word: split it with pretokenize first, so that no merge crosses a "
+            "word boundary",
+            _train_mistake(
+                "Counter([tuple(vocab[bytes_to_unicode()[b]] for b in text.encode('utf-8'))])", _COUNT, _CHOOSE
+            ),
+        ),
+        Mistake(
+            "raw_characters",
+            "you merge the text's characters, not its UTF-8 bytes in the byte alphabet (a space is 'Ġ', 'é' is two "
+            "bytes 'Ã©'): use pretokenize's words",
+            "import regex\n"
+            + _train_mistake(
+                "Counter(tuple(vocab.setdefault(c, len(vocab)) for c in w) for w in "
+                'regex.findall(r""" ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+""", '
+                "text))\n    tokens = list(vocab)",
+                _COUNT,
+                _CHOOSE,
+                "len(tokens) < vocab_size",
+            ),
+        ),
+        Mistake(
+            "one_merge_too_few",
+            "you stop one merge early: the vocabulary has 256 byte tokens plus one per merge, vocab_size in all",
+            _train_mistake(_WORDS, _COUNT, _CHOOSE, "len(merges) < vocab_size - 257"),
+        ),
+        Mistake(
+            "vocab_size_merges",
+            "you make vocab_size merges: the 256 byte tokens count towards vocab_size, so make vocab_size - 256",
+            _train_mistake(_WORDS, _COUNT, _CHOOSE, "len(merges) < vocab_size"),
+        ),
+        Mistake(
+            "no_pair_left",
+            "you do not stop when no adjacent pair is left (every word is a single token): stop there, with fewer "
+            "merges",
+            _train_mistake(_WORDS, _COUNT, _CHOOSE).replace("        if not counts:\n            break\n", ""),
+        ),
+    ),
+)
+
+
+# encode and decode are graded with the oracle's merges (never the student's train_bpe), so that
+# each exercise stands on its own.
+_ORDER_TEXT = "bcbc bcbc bcbc bcbc ab ab ab aa aa"
+_BOUNDARIES = " x'st 'sting ed's1999 ab12cd --the"  # words that meet without a space between them
+
+
+@functools.cache
+def _trained(text: str, vocab_size: int) -> tuple[Tokenizer, tuple[tuple[str, str], ...]]:
+    tokenizer = _oracle_trained(text, vocab_size)
+    return tokenizer, tuple(_oracle_merges(tokenizer))
+
+
+def _encode_cases(hidden: bool) -> list[Case]:
+    # (subcheck, training text, vocab_size, text to encode, visible)
+    specs = [
+        ("ids", _bpe_corpus(3, 500), 400, _bpe_corpus(4, 150) + _BOUNDARIES, True),
+        ("ids", _bpe_corpus(3, 500), 400, "", True),
+        ("order", _ORDER_TEXT, 270, "abc aaa abcbc bcab aaaaa", True),
+        ("unicode", _bpe_corpus(3, 500), 400, _unicode_text(0, 80), True),
+        ("unicode", _bpe_corpus(3, 500), 400, "naïve café, 日本語 😀 e\u0301", True),
+    ]
+    if hidden:
+        specs += [
+            ("ids", _bpe_corpus(20, 800), 450, _bpe_corpus(21, 300) + _BOUNDARIES, False),
+            ("ids", _bpe_corpus(22, 300), 300, _BOUNDARIES + _bpe_corpus(23, 200), False),
+            ("order", _ORDER_TEXT, 265, "aaaaaaa abcabc cbabc", False),
+            ("order", _ORDER_TEXT.replace("a", "d"), 270, "dbc ddd dbcbc bcdb ddddd", False),
+            ("unicode", _bpe_corpus(20, 800), 450, _unicode_text(1, 200), False),
+            ("unicode", _bpe_corpus(22, 300), 300, _unicode_text(2, 120), False),
+        ]
+    cases = []
+    for sub, training, vocab_size, text, visible in specs:
+        tokenizer, merges = _trained(training, vocab_size)
+        label = f"text {_short(text)}, {len(merges)} merges trained on {_short(training, 24)}"
+        cases.append(Case(sub, (text, list(merges)), to_plain(tokenizer.encode(text).ids), label, visible))
+    return cases
+
+
+def _as_ints(got: Any, what: str, context: str) -> list[int]:
+    items = got.get("list", got.get("tuple")) if isinstance(got, dict) else None
+    if items is None or not all(isinstance(i, int) and not isinstance(i, bool) for i in items):
+        raise GradingError(f"{what} for {context}: expected a list of int ids, got {kind_of(got)}")
+    return list(items)
+
+
+def _encode_compare(case: Case, got: Any, expected: Any) -> None:
+    ids, expected = _as_ints(got, "encode", case.label), _as_ints(expected, "encode", case.label)
+    if ids != expected:
+        at = next((i for i, (a, b) in enumerate(zip(ids, expected)) if a != b), min(len(ids), len(expected)))
+        raise GradingError(
+            f"encode for {case.label}: ids differ at position {at} (expected {len(expected)} ids, got {len(ids)}): "
+            f"expected {expected[at : at + 6]}..., got {ids[at : at + 6]}..."
+        )
+
+
+_ENCODE_HEAD = """from llmcourse.bpe import bytes_to_unicode, initial_vocab, pretokenize
+def encode(text, merges):
+    vocab = initial_vocab(())
+    for left, right in merges:
+        vocab[left + right] = len(vocab)
+    ranks = {(vocab[left], vocab[right]): rank for rank, (left, right) in enumerate(merges)}
+    ids = []
+    for word in pretokenize(text):
+        word_ids = [vocab[c] for c in word]
+"""
+_ENCODE_LOOP = """        while True:
+            found = [(ranks[pair], i) for i, pair in enumerate(zip(word_ids, word_ids[1:])) if pair in ranks]
+            if not found:
+                break
+            rank, i = min(found)
+            left, right = merges[rank]
+            word_ids[i : i + 2] = [vocab[left + right]]
+"""
+_ENCODE_TAIL = """        ids.extend(word_ids)
+    return ids
+"""
+_ENCODE = _ENCODE_HEAD + _ENCODE_LOOP + _ENCODE_TAIL
+
+BPE_ENCODE = Exercise(
+    name="encode",
+    cell="bpe_encode",
+    test_cell="bpe_encode_tests",
+    points=3,
+    subchecks=(
+        SubCheck(
+            "ids",
+            1.5,
+            "the ids of a tokenizers BPE built from the same merges: the 256 byte characters numbered as "
+            "initial_vocab(()), the merge of rank r is token 256 + r, words from pretokenize; '' gives []",
+        ),
+        SubCheck(
+            "order",
+            1.0,
+            "in each word, the merge of lowest rank present is applied first (at its leftmost place), again and "
+            "again until none applies",
+        ),
+        SubCheck(
+            "unicode",
+            0.5,
+            "any Unicode text (accents, CJK, emoji, combining marks, characters unseen in training) is encoded "
+            "from its UTF-8 bytes, with no unknown token",
+        ),
+    ),
+    cases=_encode_cases,
+    run=RUNNERS["bpe_encode"],
+    compare=_encode_compare,
+    forbidden=BPE_FORBIDDEN,
+    mistakes=(
+        Mistake(
+            "greedy_left_to_right",
+            "you merge the leftmost pair that has a merge; apply the merge of lowest rank first, wherever it is",
+            _ENCODE_HEAD
+            + """        i = 0
+        while i < len(word_ids) - 1:
+            pair = (word_ids[i], word_ids[i + 1])
+            if pair in ranks:
+                left, right = merges[ranks[pair]]
+                word_ids[i : i + 2] = [vocab[left + right]]
+                i = 0
+            else:
+                i += 1
+"""
+            + _ENCODE_TAIL,
+        ),
+        Mistake(
+            "rightmost_first",
+            'when the best pair occurs twice in a word ("aaa"), you merge its rightmost place first: merge the '
+            "leftmost",
+            _ENCODE.replace("rank, i = min(found)", "rank, i = min(found, key=lambda f: (f[0], -f[1]))"),
+        ),
+        Mistake(
+            "one_pass_per_word",
+            "you go over the word once, merging pairs as you meet them; repeat with the lowest rank each time "
+            "until no merge applies",
+            _ENCODE_HEAD
+            + """        for rank in sorted({ranks[p] for p in zip(word_ids, word_ids[1:]) if p in ranks})[:1]:
+            left, right = merges[rank]
+            i, out = 0, []
+            while i < len(word_ids):
+                if i + 1 < len(word_ids) and (word_ids[i], word_ids[i + 1]) == (vocab[left], vocab[right]):
+                    out.append(vocab[left + right])
+                    i += 2
+                else:
+                    out.append(word_ids[i])
+                    i += 1
+            word_ids = out
+"""
+            + _ENCODE_TAIL,
+        ),
+        Mistake(
+            "byte_value_ids",
+            "your byte tokens have their byte value as id; they are numbered in the order of initial_vocab(()) "
+            "(by the code point of their character: '!' is 0, 'Ġ' (a space) is 220)",
+            _ENCODE.replace(
+                "    vocab = initial_vocab(())\n",
+                "    vocab = {c: b for b, c in bytes_to_unicode().items()}\n",
+            ),
+        ),
+        Mistake(
+            "merges_from_zero",
+            "your merged tokens are numbered from 0, on top of the byte tokens: the merge of rank r is token 256 + r",
+            _ENCODE.replace("vocab[left + right] = len(vocab)", "vocab[left + right] = len(vocab) - 256"),
+        ),
+        Mistake(
+            "characters_not_bytes",
+            "you map each character, not each UTF-8 byte, to a byte token: 'é' is two bytes, 'Ã©' in the byte "
+            "alphabet, and '日' three",
+            "import regex\n"
+            + _ENCODE.replace(
+                "    for word in pretokenize(text):\n        word_ids = [vocab[c] for c in word]\n",
+                "    for word in regex.findall(r\"\"\"'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| "
+                '?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+""", text):\n'
+                "        word_ids = [vocab[bytes_to_unicode()[ord(c) % 256]] for c in word]\n",
+            ),
+        ),
+        Mistake(
+            "no_pretokenize",
+            "you encode the whole text as one word: split it with pretokenize, as in training, so that no merge "
+            "crosses a word boundary",
+            _ENCODE.replace(
+                "pretokenize(text)", "[''.join(bytes_to_unicode()[b] for b in text.encode())][: len(text)]"
+            ),
+        ),
+    ),
+)
+
+
+def _decode_cases(hidden: bool) -> list[Case]:
+    # (subcheck, training text, vocab_size, ids or text to encode, visible)
+    split = "é日😀"  # characters whose bytes no merge of the course texts joins
+    specs: list[tuple[str, str, int, Any, bool]] = [
+        ("roundtrip", _bpe_corpus(3, 500), 400, _bpe_corpus(5, 80), True),
+        ("roundtrip", _bpe_corpus(3, 500), 400, _unicode_text(3, 60), True),
+        ("bytes", _bpe_corpus(3, 500), 400, split, True),
+        ("invalid", _bpe_corpus(3, 500), 400, ["\x80", "a", "\xe6", "\x97", "b", "\xff", "\xc3"], True),
+    ]
+    if hidden:
+        specs += [
+            ("roundtrip", _bpe_corpus(20, 800), 450, _bpe_corpus(24, 200), False),
+            ("roundtrip", _bpe_corpus(22, 300), 300, _unicode_text(4, 200), False),
+            ("bytes", _bpe_corpus(20, 800), 450, "ΩЖ中😀👩\u200d💻 نص", False),
+            (
+                "invalid",
+                _bpe_corpus(20, 800),
+                450,
+                ["\xe6", "\x97", "\xa5", "\xe6", "\x97", "x", "\xf0", "\x9f"],
+                False,
+            ),
+            ("invalid", _bpe_corpus(22, 300), 300, ["\xed", "\xa0", "\x80", "\xc0", "\xaf", "\xfe"], False),
+        ]
+    cases = []
+    for sub, training, vocab_size, what, visible in specs:
+        tokenizer, merges = _trained(training, vocab_size)
+        if isinstance(what, str):  # a text: its ids by the oracle
+            ids = tokenizer.encode(what).ids
+            label = f"the ids of {_short(what)} ({len(merges)} merges)"
+        else:  # raw bytes, one byte token each (latin-1 maps a character to its byte)
+            byte_char = {b: c for c, b in _oracle_byte_table().items()}
+            vocab = tokenizer.get_vocab()
+            ids = [vocab[byte_char[ord(b)]] for b in what]
+            label = f"the byte tokens of {bytes(ord(b) for b in what)!r} ({len(merges)} merges)"
+        cases.append(Case(sub, (ids, list(merges)), tokenizer.decode(ids), label, visible))
+    return cases
+
+
+@functools.cache
+def _oracle_byte_table() -> dict[str, int]:
+    """Byte character -> byte, GPT-2's table (``encoder.py``'s ``bytes_to_unicode``) written out
+    here: printable Latin-1 bytes stand for themselves, the others take 256, 257, ... in order."""
+    printable = [*range(33, 127), *range(161, 173), *range(174, 256)]
+    shifted = [b for b in range(256) if b not in printable]
+    table = {chr(b): b for b in printable}
+    table.update({chr(256 + n): b for n, b in enumerate(shifted)})
+    return table
+
+
+def _decode_compare(case: Case, got: Any, expected: Any) -> None:
+    if not isinstance(got, str):
+        raise GradingError(f"decode for {case.label}: expected a str, got {kind_of(got)}")
+    if got != expected:
+        at = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))
+        raise GradingError(
+            f"decode for {case.label}: the texts differ at character {at} (expected {len(expected)} characters, "
+            f"got {len(got)}): expected {expected[at : at + 12]!r}, got {got[at : at + 12]!r}"
+        )
+
+
+_DECODE_HEAD = """from llmcourse.bpe import bytes_to_unicode, initial_vocab
+def decode(ids, merges):
+    tokens = list(initial_vocab(())) + [left + right for left, right in merges]
+    byte_of = {c: b for b, c in bytes_to_unicode().items()}
+"""
+_DECODE = (
+    _DECODE_HEAD
+    + """    data = b"".join(bytes(byte_of[c] for c in tokens[i]) for i in ids)
+    return data.decode("utf-8", errors="replace")
+"""
+)
+
+BPE_DECODE = Exercise(
+    name="decode",
+    cell="bpe_decode",
+    test_cell="bpe_decode_tests",
+    points=2,
+    subchecks=(
+        SubCheck("roundtrip", 1.0, "decode(encode(text, merges), merges) == text for any Unicode text"),
+        SubCheck(
+            "bytes",
+            0.5,
+            "the bytes of all the tokens are joined before decoding UTF-8: a character split across tokens comes "
+            "back whole",
+        ),
+        SubCheck(
+            "invalid",
+            0.5,
+            "bytes that are not valid UTF-8 become U+FFFD, as bytes.decode('utf-8', errors='replace') and "
+            "tokenizers' ByteLevel decoder do",
+        ),
+    ),
+    cases=_decode_cases,
+    run=RUNNERS["bpe_decode"],
+    compare=_decode_compare,
+    forbidden=BPE_FORBIDDEN,
+    mistakes=(
+        Mistake(
+            "token_by_token",
+            "you decode each token on its own: a character whose bytes are in two tokens becomes two U+FFFD; join "
+            "the bytes of all tokens, then decode once",
+            _DECODE_HEAD
+            + """    return "".join(bytes(byte_of[c] for c in tokens[i]).decode("utf-8", errors="replace") for i in ids)
+""",
+        ),
+        Mistake(
+            "byte_characters",
+            "you return the tokens' strings in the byte alphabet ('Ġthe'): map each character back to its byte "
+            "and decode the bytes as UTF-8",
+            _DECODE_HEAD
+            + """    return "".join(tokens[i] for i in ids)
+""",
+        ),
+        Mistake(
+            "errors_ignore",
+            "invalid bytes are dropped (errors='ignore'): they become U+FFFD (errors='replace')",
+            _DECODE.replace('errors="replace"', 'errors="ignore"'),
+        ),
+        Mistake(
+            "strict",
+            "decoding stops with UnicodeDecodeError on bytes that are not valid UTF-8 (ids can cut a character): "
+            "decode with errors='replace'",
+            _DECODE.replace(', errors="replace"', ""),
+        ),
+        Mistake(
+            "latin1",
+            "you decode the bytes as Latin-1: they are UTF-8",
+            _DECODE.replace('"utf-8", errors="replace"', '"latin-1"'),
+        ),
+        Mistake(
+            "ord_of_character",
+            "you take each character's code point as its byte ('Ġ' is U+0120 but stands for the byte 0x20): map "
+            "the byte alphabet back with bytes_to_unicode's inverse",
+            _DECODE_HEAD
+            + """    data = b"".join(bytes(ord(c) % 256 for c in tokens[i]) for i in ids)
+    return data.decode("utf-8", errors="replace")
+""",
+        ),
+        Mistake(
+            "byte_value_ids",
+            "you read ids below 256 as byte values; the byte tokens are numbered in the order of initial_vocab(()) "
+            "('!' is 0, 'Ġ' is 220)",
+            _DECODE.replace(
+                "bytes(byte_of[c] for c in tokens[i])",
+                "(bytes([i]) if i < 256 else bytes(byte_of[c] for c in tokens[i]))",
+            ),
+        ),
+        Mistake(
+            "merges_from_zero",
+            "your merged tokens are numbered from 0: the merge of rank r is token 256 + r",
+            _DECODE_HEAD
+            + """    table = dict(enumerate(tokens[:256]))
+    table.update({rank: left + right for rank, (left, right) in enumerate(merges)})
+    data = b"".join(bytes(byte_of[c] for c in table[i]) for i in ids)
+    return data.decode("utf-8", errors="replace")
+""",
+        ),
+    ),
+)
+
+
+# ---------------------------------------------------------------- exercise 4: positional encoding
 
 
 def _pe_expected(P: int, D: int) -> torch.Tensor:
@@ -280,7 +938,7 @@ def sinusoidal_positional_encoding(num_positions, d_model):
 )
 
 
-# ---------------------------------------------------------------- exercise 2: attention
+# ---------------------------------------------------------------- exercise 5: attention
 
 
 def _attention_expected(q, k, v, mask):
@@ -603,7 +1261,7 @@ ATTENTION = Exercise(
 )
 
 
-# ---------------------------------------------------------------- exercise 3: multi-head attention
+# ---------------------------------------------------------------- exercise 6: multi-head attention
 
 
 def _mha_case(sub, E, H, B, Tq, Tk, bias, masking, seed, visible) -> Case:
@@ -906,24 +1564,45 @@ MULTI_HEAD_ATTENTION = Exercise(
 )
 
 EXERCISES: dict[str, Exercise] = {
+    "train_bpe": TRAIN_BPE,
+    "bpe_encode": BPE_ENCODE,
+    "bpe_decode": BPE_DECODE,
     "positional_encoding": POSITIONAL_ENCODING,
     "attention": ATTENTION,
     "multi_head_attention": MULTI_HEAD_ATTENTION,
 }
 
 
+def check_train_bpe(fn, hidden: bool = False) -> None:
+    """Exercise 1, against tokenizers' BpeTrainer. Visible: each requirement on a small text;
+    hidden: more texts and vocabulary sizes."""
+    check(TRAIN_BPE, fn, hidden)
+
+
+def check_encode(fn, hidden: bool = False) -> None:
+    """Exercise 2, against a tokenizers BPE with the same merges (merges the checks trained, not
+    your train_bpe's). Hidden: more texts and merges."""
+    check(BPE_ENCODE, fn, hidden)
+
+
+def check_decode(fn, hidden: bool = False) -> None:
+    """Exercise 3, against tokenizers' ByteLevel decoder (merges the checks trained). Hidden: more
+    texts and invalid byte sequences."""
+    check(BPE_DECODE, fn, hidden)
+
+
 def check_positional_encoding(fn, hidden: bool = False) -> None:
-    """Exercise 1. Visible: each requirement on small sizes; hidden: more sizes."""
+    """Exercise 4. Visible: each requirement on small sizes; hidden: more sizes."""
     check(POSITIONAL_ENCODING, fn, hidden)
 
 
 def check_attention(fn, hidden: bool = False) -> None:
-    """Exercise 2. Visible: each requirement on small inputs; hidden: batch ranks, broadcast
+    """Exercise 5. Visible: each requirement on small inputs; hidden: batch ranks, broadcast
     masks, float64 and bfloat16."""
     check(ATTENTION, fn, hidden)
 
 
 def check_multi_head_attention(cls, hidden: bool = False) -> None:
-    """Exercise 3, against ``nn.MultiheadAttention`` with the same weights; a correct attention
+    """Exercise 6, against ``nn.MultiheadAttention`` with the same weights; a correct attention
     stands in for your ``scaled_dot_product_attention`` while it runs."""
     check(MULTI_HEAD_ATTENTION, cls, hidden)

@@ -51,7 +51,37 @@ def run_multi_head_attention(cls: type, inputs: dict[str, Any]) -> Any:
         )
 
 
+def run_train_bpe(fn: Callable[[str, int], Any], inputs: tuple[str, int]) -> Any:
+    """``train_bpe(text, vocab_size)``: the merges, as returned."""
+    # The answer may import its building blocks (bytes_to_unicode, pretokenize, initial_vocab)
+    # from llmcourse.bpe: importing it here keeps that module readable in the grading sandbox,
+    # where its ByteLevelBPE is caught by the tripwire instead.
+    import llmcourse.bpe  # noqa: F401
+
+    text, vocab_size = inputs
+    return fn(text, vocab_size)
+
+
+def run_encode(fn: Callable[[str, list], Any], inputs: tuple[str, list[tuple[str, str]]]) -> Any:
+    """``encode(text, merges)``: the ids, as returned."""
+    import llmcourse.bpe  # noqa: F401 - see run_train_bpe
+
+    text, merges = inputs
+    return fn(text, [tuple(pair) for pair in merges])
+
+
+def run_decode(fn: Callable[[list, list], Any], inputs: tuple[list[int], list[tuple[str, str]]]) -> Any:
+    """``decode(ids, merges)``: the text, as returned."""
+    import llmcourse.bpe  # noqa: F401 - see run_train_bpe
+
+    ids, merges = inputs
+    return fn(list(ids), [tuple(pair) for pair in merges])
+
+
 RUNNERS: dict[str, Callable] = {
+    "train_bpe": run_train_bpe,
+    "bpe_encode": run_encode,
+    "bpe_decode": run_decode,
     "positional_encoding": run_positional_encoding,
     "attention": run_attention,
     "multi_head_attention": run_multi_head_attention,
