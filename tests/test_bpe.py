@@ -219,3 +219,25 @@ def test_same_merges_and_ids_on_course_corpus():
     # The validation split (about 0.3 MB), not the 6.6 MB train split, keeps this test quick.
     text = data.corpus_text("validation")
     assert_same_tokenizer(text, 2048, held_out=text + data.corpus_text("test"))
+
+
+@SETTINGS
+@given(small_corpora())
+def test_without_special_tokens_the_merge_of_rank_r_is_token_256_plus_r(corpus):
+    """Chapter 02's exercises use no special token and number the merge of rank r as 256 + r: the
+    same as tokenizers, since training never makes the same token twice."""
+    texts, vocab_size, held_out = corpus
+    if not any(texts):
+        return
+    assert_same_tokenizer(texts, vocab_size, held_out, special_tokens=())
+    slow = ByteLevelBPE.train(texts, vocab_size, special_tokens=())
+    assert [slow.vocab[left + right] for left, right in slow.merges] == list(range(256, 256 + len(slow.merges)))
+
+
+@SETTINGS
+@given(st.lists(st.integers(0, 255), max_size=12))
+def test_invalid_utf8_decodes_as_the_bytelevel_decoder_does(trained, byte_ids):
+    """Any byte tokens, valid UTF-8 or not: U+FFFD where tokenizers' ByteLevel decoder puts it."""
+    slow, fast = trained
+    ids = [slow.vocab[bytes_to_unicode()[b]] for b in byte_ids]
+    assert slow.decode(ids) == fast.decode(ids) == bytes(byte_ids).decode("utf-8", errors="replace")

@@ -227,3 +227,69 @@ def test_decorated_and_closure_functions_are_caught_too():
         with Guard(Forbidden(python=(f"{__name__}:_decorated",))):
             decorated(q, q, q)
     assert decorated(q, q, q).shape == (2, 3, 4), "put back afterwards"
+
+
+# ---------------------------------------------------------------- byte-level BPE (exercises 1-3)
+
+
+def test_the_course_reference_meets_every_bpe_case():
+    """The oracle (tokenizers, in the checks) and the course's ByteLevelBPE agree on every case."""
+    from llmcourse.bpe import ByteLevelBPE
+    from llmcourse.grading.contract import to_plain
+
+    def train(text, vocab_size):
+        return ByteLevelBPE.train(text, vocab_size, special_tokens=()).merges
+
+    def encode(text, merges):
+        return ByteLevelBPE(merges, special_tokens=()).encode(text)
+
+    def decode(ids, merges):
+        return ByteLevelBPE(merges, special_tokens=()).decode(ids)
+
+    for exercise, fn in ((ch02.TRAIN_BPE, train), (ch02.BPE_ENCODE, encode), (ch02.BPE_DECODE, decode)):
+        for case in exercise.cases(True):
+            exercise.compare(case, to_plain(exercise.run(fn, case.inputs)), case.expected)
+
+
+def train_via_course(text, vocab_size):
+    from llmcourse.bpe import ByteLevelBPE
+
+    return ByteLevelBPE.train(text, vocab_size, special_tokens=()).merges
+
+
+def train_via_fast(text, vocab_size):
+    from llmcourse.bpe import merges_of, train_fast
+
+    return merges_of(train_fast(text, vocab_size, special_tokens=()))
+
+
+def encode_via_course(text, merges):
+    from llmcourse.bpe import ByteLevelBPE
+
+    return ByteLevelBPE(merges, special_tokens=()).encode(text)
+
+
+@pytest.mark.parametrize(
+    "check, fn, used",
+    [
+        (ch02.check_train_bpe, train_via_course, "llmcourse.bpe.ByteLevelBPE.train"),
+        (ch02.check_train_bpe, train_via_fast, "llmcourse.bpe.train_fast"),
+        (ch02.check_encode, encode_via_course, "llmcourse.bpe.ByteLevelBPE"),
+    ],
+)
+def test_bpe_shortcuts_are_caught_and_named(check, fn, used):
+    from llmcourse.bpe import ByteLevelBPE
+
+    with pytest.raises(GradingError, match=f"must be written by you.*{used}"):
+        check(fn)
+    assert ByteLevelBPE.train("ab ab", 257, special_tokens=()).merges == [("a", "b")], "the reference works again"
+
+
+def test_bpe_library_imports_are_forbidden_names():
+    from llmcourse.grading.guards import scan_source
+
+    source = "from tokenizers import Tokenizer\nimport tiktoken\ndef encode(text, merges):\n    return []\n"
+    found = scan_source(source, ch02.BPE_ENCODE.forbidden.names)
+    assert any("tokenizers" in f for f in found) and any("tiktoken" in f for f in found), found
+    allowed = "from llmcourse.bpe import bytes_to_unicode, initial_vocab, pretokenize\n"
+    assert not scan_source(allowed, ch02.BPE_ENCODE.forbidden.names), "the building blocks may be imported"
