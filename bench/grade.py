@@ -28,12 +28,11 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "autograde"))
 sys.path.insert(0, str(ROOT / "tests"))
-import course  # noqa: E402
 from hostile_submissions import CHAPTER, HOSTILE  # noqa: E402
+from llmcourse.grading import cli as course  # noqa: E402
 from llmcourse.grading import similarity  # noqa: E402
-from llmcourse.grading.engine import exercises_of  # noqa: E402
+from llmcourse.grading.loading import exercises_of  # noqa: E402
 
 
 def synthetic(

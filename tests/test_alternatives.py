@@ -20,7 +20,7 @@ import tomllib
 
 from llmcourse.grading import alternatives, isolation
 from llmcourse.grading.alternatives import alternatives_of
-from llmcourse.grading.engine import checks_module, exercises_of, runner_of
+from llmcourse.grading.loading import checks_module, exercises_of, runner_of
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted(p.stem for p in (ROOT / "solutions").glob("*.ipynb"))

@@ -1,15 +1,13 @@
 """End-to-end autograding on example submissions, in a scratch copy of the course directory."""
 
 import json
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "autograde"))
-import course  # noqa: E402
+from llmcourse.grading import cli as course  # noqa: E402
 
 CHAPTER = "02_transformer_anatomy"
 

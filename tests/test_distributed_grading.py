@@ -21,10 +21,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "autograde"))
 sys.path.insert(0, str(ROOT / "bench"))
-import course  # noqa: E402
 from grade import synthetic  # noqa: E402  (bench/grade.py: correct, buggy, unanswered and hostile submissions)
+from llmcourse.grading import cli as course  # noqa: E402
 from llmcourse.grading import distributed, report  # noqa: E402
 
 CHAPTER = "02_transformer_anatomy"

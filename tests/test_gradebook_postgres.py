@@ -77,9 +77,9 @@ def test_two_graders_write_one_postgresql_gradebook_at_once(postgres, tmp_path):
         (root / "nbgrader_config.py").write_text((ROOT / "autograde" / "nbgrader_config.py").read_text())
         roots.append(root)
     code = (
-        "import sys, pathlib; sys.path.insert(0, {a!r}); import course; "
+        "import sys, pathlib; from llmcourse.grading import cli as course; "
         "course.grade(pathlib.Path(sys.argv[1]), db=sys.argv[2], progress=False, workers=1)"
-    ).format(a=str(ROOT / "autograde"))
+    )
     graders = [
         subprocess.Popen(
             [sys.executable, "-c", code, str(root), postgres], stdout=subprocess.PIPE, stderr=subprocess.STDOUT

@@ -131,7 +131,7 @@ def test_a_job_with_many_tensors_starts(tmp_path):
     """Case inputs travel as plain pickle bytes: hundreds of tensors need no file descriptors."""
     import torch
 
-    from llmcourse.grading import engine, sandbox
+    from llmcourse.grading import engine, loading, sandbox
 
     answer = [
         sandbox.Cell(
@@ -139,7 +139,7 @@ def test_a_job_with_many_tensors_starts(tmp_path):
         )
     ]
     many = [(3, 4, [torch.randn(3) for _ in range(600)])]  # extra items ride along, as big case inputs would
-    runner = engine.runner_of("02_transformer_anatomy", "llmcourse.grading.ch02", "positional_encoding")
+    runner = loading.runner_of("02_transformer_anatomy", "llmcourse.grading.ch02", "positional_encoding")
     jobs = [
         sandbox.Job(runner, "sinusoidal_positional_encoding", answer, inputs, str(tmp_path / f"{i}.log"))
         for i, inputs in enumerate([[(3, 4)], [case[:2] for case in many] + [many[0][:2]]])
@@ -153,7 +153,7 @@ def test_intake_notes_only_missing_graded_answers():
     """Optional, ungraded answer cells (chapter 02's modern pieces) may be deleted silently;
     a deleted graded answer is noted."""
     from llmcourse.grading import intake
-    from llmcourse.grading.engine import exercises_of
+    from llmcourse.grading.loading import exercises_of
 
     root = Path(__file__).resolve().parents[1]
     source = nbformat.read(root / "solutions" / "02_transformer_anatomy.ipynb", as_version=4)

@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "autograde"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import course  # noqa: E402
 from hostile_submissions import CHAPTER, HOSTILE, write_submissions  # noqa: E402
+from llmcourse.grading import cli as course  # noqa: E402
 
 TIME_LIMIT = 6.0  # seconds per exercise: keeps the two endless loops short
 

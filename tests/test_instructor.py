@@ -14,8 +14,7 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "autograde"))
-import course  # noqa: E402
+from llmcourse.grading import cli as course  # noqa: E402
 from llmcourse.grading import collect  # noqa: E402
 
 CH = "02_transformer_anatomy"
@@ -165,7 +164,7 @@ def test_an_interrupted_run_resumes(tmp_path):
         folder.mkdir(parents=True)
         (folder / f"{CH}.ipynb").write_text(SOLUTION)
     code = (
-        f"import sys; sys.path.insert(0, {str(ROOT / 'autograde')!r}); import course, pathlib; "
+        "import pathlib; from llmcourse.grading import cli as course; "
         f"course.grade(pathlib.Path({str(root)!r}), chunk=2, progress=False)"
     )
     process = subprocess.Popen(

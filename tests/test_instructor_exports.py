@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 import zipfile
 from datetime import datetime
 from pathlib import Path
@@ -15,8 +14,7 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "autograde"))
-import course  # noqa: E402
+from llmcourse.grading import cli as course  # noqa: E402
 from llmcourse.grading import overrides, term  # noqa: E402
 
 CH = "02_transformer_anatomy"

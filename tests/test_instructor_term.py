@@ -15,8 +15,7 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "autograde"))
-import course  # noqa: E402
+from llmcourse.grading import cli as course  # noqa: E402
 from llmcourse.grading import collect, term  # noqa: E402
 
 CH, OTHER = "02_transformer_anatomy", "03_gpt_deep_dive"
@@ -226,7 +225,7 @@ def test_stopping_make_stops_grading_cleanly(tmp_path):
 
     script = tmp_path / "grading.py"
     script.write_text(
-        f"import sys, time\nsys.path.insert(0, {str(ROOT / 'autograde')!r})\nimport course\n"
+        "import sys, time\nfrom llmcourse.grading import cli as course\n"
         "try:\n    course.stop_on_sigterm()\n    print('grading', flush=True)\n    time.sleep(60)\n"
         "except KeyboardInterrupt:\n    open('stopped', 'w').write('yes')\n"
     )

@@ -22,11 +22,10 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "autograde"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import course  # noqa: E402
 from hostile_submissions import CHAPTER, cell  # noqa: E402
-from llmcourse.grading import engine, isolation, redaction  # noqa: E402
+from llmcourse.grading import cli as course  # noqa: E402
+from llmcourse.grading import engine, isolation, redaction, results  # noqa: E402
 
 PLANTED_KEY = "sk-planted-0123456789abcdef"
 DOTENV_SECRET = "dotenv-secret-9876543210"
@@ -370,11 +369,11 @@ def test_a_snapshot_without_exercises_is_one_error_row(tmp_path):
 
 
 def test_redaction_of_every_string_of_a_result():
-    result = engine.SubmissionResult(
+    result = results.SubmissionResult(
         "s",
         CHAPTER,
         notes=[f"key {PLANTED_KEY}"],
-        exercises=[engine.ExerciseResult("e", "t", 1, 1, "passed", output=f"x{DOTENV_SECRET}y")],
+        exercises=[results.ExerciseResult("e", "t", 1, 1, "passed", output=f"x{DOTENV_SECRET}y")],
     )
     secrets = redaction.secret_values({"MY_API_KEY": PLANTED_KEY, "PATH": "/usr/bin"}, [])
     clean = redaction.redact_fields(result, secrets + [DOTENV_SECRET])
@@ -500,14 +499,14 @@ def test_grading_from_another_checkout_uses_the_graders_own_package(tmp_path):
         f"solution = Path({str(ROOT / 'solutions' / f'{CHAPTER}.ipynb')!r})\n"
         f"engine = Engine({{{CHAPTER!r}: nbformat.read(solution, as_version=4)}}, time_limit=60)\n"
         f"(result,) = engine.grade([('ada', {CHAPTER!r}, solution)], progress=False)\n"
-        "print(result.status, result.score, result.notes)\n"
+        "print(result.status, result.score == result.max_score > 0, result.notes)\n"
     )
     run = subprocess.run([sys.executable, str(script)], cwd=checkout, capture_output=True, text=True, timeout=600)
-    assert run.stdout.split()[:2] == ["graded", "10.0"], run.stdout + run.stderr[-2000:]
+    assert run.stdout.split()[:2] == ["graded", "True"], run.stdout + run.stderr[-2000:]
 
 
 def test_a_failure_of_the_graders_sandbox_costs_no_points():
-    from llmcourse.grading.engine import (
+    from llmcourse.grading.results import (
         SANDBOX_FAILED,
         ExerciseResult,
         SubmissionResult,

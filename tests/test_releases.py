@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -13,8 +12,7 @@ import pytest
 from llmcourse.grading.releases import ReleaseChecks, ReleaseError, bumped, checks_version_of, commit_and_tag
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "autograde"))
-import course  # noqa: E402
+from llmcourse.grading import cli as course  # noqa: E402
 
 CH = "02_transformer_anatomy"
 CHECKS, RUNNERS = f"llmcourse/grading/ch{CH[:2]}.py", f"llmcourse/grading/runners/ch{CH[:2]}.py"

@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "autograde"))
-import course  # noqa: E402
+from llmcourse.grading import cli as course  # noqa: E402
 from llmcourse.grading import similarity, term  # noqa: E402
 from llmcourse.grading.alternatives import alternatives_of  # noqa: E402
-from llmcourse.grading.engine import exercises_of  # noqa: E402
+from llmcourse.grading.loading import exercises_of  # noqa: E402
 from planted_copies import disguise  # noqa: E402
 
 CHAPTERS = sorted(p.stem for p in (ROOT / "solutions").glob("*.ipynb"))

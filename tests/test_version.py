@@ -4,14 +4,12 @@ CITATION.cff; everything else must agree."""
 
 import importlib.metadata
 import re
-import sys
 from pathlib import Path
 
 import llmcourse
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "autograde"))
-import course  # noqa: E402
+from llmcourse.grading import cli as course  # noqa: E402
 
 try:
     import tomllib

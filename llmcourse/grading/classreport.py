@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import cast
 from urllib.parse import quote
 
-from llmcourse.grading.engine import SubmissionResult, exercises_of
+from llmcourse.grading.loading import exercises_of
+from llmcourse.grading.results import SubmissionResult
 from llmcourse.grading.similarity import Settings as SimilaritySettings
 from llmcourse.grading.similarity import SimilarPair
 from llmcourse.grading.similarity import html_section as similarity_section
@@ -221,7 +222,9 @@ def class_report(
     return path
 
 
-def write_pages(root: Path, results: list[SubmissionResult], notebooks: dict[tuple[str, str], Path]) -> list[Path]:
+def write_pages(
+    root: Path, results: list[SubmissionResult], notebooks: dict[tuple[str, str], Path | None]
+) -> list[Path]:
     """``root/pages/<chapter>/<student>.html`` for every submission (``notebooks``: where each
     submitted notebook is): its answers with their feedback, for the instructor."""
     from llmcourse.grading.report import feedback_html

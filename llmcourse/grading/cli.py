@@ -1,4 +1,6 @@
-"""Release student notebooks with nbgrader and grade submissions with the course's engine.
+"""Release student notebooks with nbgrader and grade submissions with the course's engine: the
+batch logic and the command line (installed as ``llmcourse-grade``; ``make`` runs it through
+``autograde/course.py``, a thin caller).
 
     python autograde/course.py release [--bump minor]
                                                   # bump the version, solutions/*.ipynb -> chapters/*.ipynb
@@ -14,7 +16,9 @@
     python autograde/course.py demo-submissions   # example submissions to try `grade` on
     python autograde/course.py mutants            # the mutation suite: catalogued mistakes must lose points
 
-The course directory is this folder (``nbgrader_config.py`` sits beside this file). nbgrader
+The course directory is the repository's ``autograde/`` (``nbgrader_config.py`` sits there): the
+repository is the checkout this package is installed from (``pip install -e .``), or the working
+directory, or ``$LLMCOURSE_PROJECT``. nbgrader
 wants ``source/<chapter>/<chapter>.ipynb``; ``solutions/`` is the single source, so ``release``
 copies each solution notebook there first. Submissions go to
 ``submitted/<student>/<chapter>/<chapter>.ipynb``; grading only reads them. Grading runs each
@@ -27,6 +31,7 @@ from __future__ import annotations
 import argparse
 import functools
 import hashlib
+import importlib
 import json
 import os
 import re
@@ -34,18 +39,37 @@ import shutil
 import sys
 from datetime import datetime
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import nbformat
 
 from llmcourse.grading.releases import ReleaseChecks, ReleaseError, bumped, commit_and_tag, uncommitted
 
-COURSE = Path(__file__).resolve().parent
-PROJECT = COURSE.parent
+
+def find_project() -> Path:
+    """The course's repository: ``$LLMCOURSE_PROJECT``, else the checkout this package is installed
+    from (an editable install), else the working directory."""
+    if os.environ.get("LLMCOURSE_PROJECT"):
+        return Path(os.environ["LLMCOURSE_PROJECT"]).resolve()
+    checkout = Path(__file__).resolve().parents[2]
+    return checkout if (checkout / "autograde" / "nbgrader_config.py").is_file() else Path.cwd().resolve()
+
+
+PROJECT = find_project()
+COURSE = PROJECT / "autograde"
 SOLUTIONS = PROJECT / "solutions"
 CHAPTERS = PROJECT / "chapters"
 PLANTED_BUGS = COURSE / "planted_bugs.json"
-sys.path.insert(0, str(PROJECT / "book" / "_ext"))
-import student_markdown  # noqa: E402  (book/_ext: MyST -> CommonMark for the student editions)
+
+
+def student_markdown() -> ModuleType:
+    """``book/_ext/student_markdown.py`` (MyST -> CommonMark for the student editions), which only
+    releasing needs."""
+    folder = str(PROJECT / "book" / "_ext")
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    return importlib.import_module("student_markdown")
 
 
 def chapter_names() -> list[str]:
@@ -97,7 +121,7 @@ def checks_file(chapter: str) -> Path:
 
 def checks_version(chapter: str) -> str:
     """The release version of a chapter: a hash of its checks (what decides grades)."""
-    from llmcourse.grading.engine import checks_module, checks_sha256
+    from llmcourse.grading.loading import checks_module, checks_sha256
 
     return checks_sha256(checks_module(chapter))[:12]
 
@@ -109,10 +133,10 @@ def book_config() -> dict:
     return yaml.safe_load((PROJECT / "_config.yml").read_text())
 
 
-def bibliography() -> dict[str, student_markdown.Work]:
+def bibliography() -> dict[str, Any]:
     """Every work of the book's .bib files (``bibtex_bibfiles`` in _config.yml), by key."""
     files = book_config()["sphinx"]["config"]["bibtex_bibfiles"]
-    return student_markdown.load_bibliography([PROJECT / f for f in files])
+    return student_markdown().load_bibliography([PROJECT / f for f in files])
 
 
 def release(chapters: list[str], root: Path = COURSE, dest: Path = CHAPTERS) -> list[Path]:
@@ -127,7 +151,7 @@ def release(chapters: list[str], root: Path = COURSE, dest: Path = CHAPTERS) -> 
     written, works, tag = [], bibliography(), course_release()
     for chapter in chapters:
         nb = nbformat.read(generate_assignment(root, chapter), as_version=4)
-        nb = student_markdown.to_commonmark(nb, works)
+        nb = student_markdown().to_commonmark(nb, works)
         nb.metadata["llmcourse"] = {"chapter": chapter, "version": checks_version(chapter), "release": tag}
         target = dest / f"{chapter}.ipynb"
         nbformat.write(nb, target)
@@ -177,9 +201,9 @@ SETUP_INSTALL = re.compile(r'"llmcourse @ git\+[^"@]+?(?:@[^"]*)?"')
 
 def course_release() -> str:
     """The course's release tag, ``v`` + pyproject.toml's version: what set-up cells install."""
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10
+    else:  # Python 3.10
         import tomli as tomllib
 
     return "v" + tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]["version"]
@@ -282,7 +306,8 @@ def grade(
     """
     from llmcourse.grading import classreport, collect, lms, overrides, report, term
     from llmcourse.grading import isolation as sandbox_isolation
-    from llmcourse.grading.engine import SANDBOX_FAILED, Engine, SubmissionResult
+    from llmcourse.grading.engine import Engine
+    from llmcourse.grading.results import SANDBOX_FAILED, SubmissionResult
 
     if isolation:
         sandbox_isolation.require()  # before anything is collected or written
@@ -491,7 +516,7 @@ def _grade_on_cluster(
     from tqdm.auto import tqdm
 
     from llmcourse.grading import distributed
-    from llmcourse.grading.engine import SubmissionResult
+    from llmcourse.grading.results import SubmissionResult
 
     tasks = [
         distributed.task_for(i, s, c, p, k, time_limit, int(memory_gib * (1 << 30)), isolation)
@@ -600,7 +625,7 @@ def mutant_submissions(root: Path, chapters: list[str]) -> dict[str, tuple[str, 
     valid alternative (``autograde/alternatives/``, not shipped to students):
     ``{student: (chapter, exercise key, "mistake" | "alternative", id)}``."""
     from llmcourse.grading.alternatives import alternatives_of
-    from llmcourse.grading.engine import exercises_of
+    from llmcourse.grading.loading import exercises_of
 
     planted = {}
     for chapter in chapters:
@@ -635,7 +660,8 @@ def mutants(chapters: list[str], root: Path | None = None) -> tuple[list[tuple],
     import tempfile
 
     from llmcourse.grading.contract import GradingError, check, mistake_answer
-    from llmcourse.grading.engine import Engine, exercises_of
+    from llmcourse.grading.engine import Engine
+    from llmcourse.grading.loading import exercises_of
 
     def caught_visibly(exercise, ident: str) -> bool:
         mistake = next(m for m in exercise.mistakes if m.id == ident)
@@ -648,7 +674,7 @@ def mutants(chapters: list[str], root: Path | None = None) -> tuple[list[tuple],
     root = root or Path(tempfile.mkdtemp(prefix="llmcourse-mutants-"))
     planted = mutant_submissions(root, chapters)
     sources = {c: nbformat.read(SOLUTIONS / f"{c}.ipynb", as_version=4) for c in chapters}
-    items = [
+    items: list[tuple] = [
         (student, chapter, root / "submitted" / student / chapter / f"{chapter}.ipynb", None, {key})
         for student, (chapter, key, _, _) in planted.items()
     ]

@@ -38,7 +38,9 @@ from pathlib import Path
 
 import nbformat
 
-from llmcourse.grading.engine import Engine, SubmissionResult, checks_module, checks_sha256, exercises_of
+from llmcourse.grading.engine import Engine
+from llmcourse.grading.loading import checks_module, checks_sha256, exercises_of
+from llmcourse.grading.results import SubmissionResult
 
 WORKER_SETTINGS = {
     # A worker starts the engine's fork server and student processes: Dask's default daemonic

@@ -7,14 +7,12 @@ decides the grade in this process, and never lets one submission stop the batch.
 Stages: intake (:mod:`~llmcourse.grading.intake`: read and repair), the source scan
 (:func:`~llmcourse.grading.guards.scan_source`), execute (:mod:`~llmcourse.grading.sandbox`,
 one process per exercise, forked from a pre-warmed server, ``workers`` at a time), judge
-(:func:`~llmcourse.grading.contract.judge`), and report (:mod:`~llmcourse.grading.report`).
+(:func:`~llmcourse.grading.judging.judge`), and report (:mod:`~llmcourse.grading.report`).
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-import hashlib
 import json
 import multiprocessing
 import os
@@ -32,8 +30,16 @@ from typing import Any
 
 import nbformat
 
-from llmcourse.grading import contract, guards, intake, isolation, redaction, sandbox
-from llmcourse.grading.contract import Exercise
+from llmcourse.grading import guards, intake, isolation, redaction, sandbox
+from llmcourse.grading.declarations import Case, Exercise
+from llmcourse.grading.judging import forbidden_message, judge
+from llmcourse.grading.loading import checks_module, exercises_of, load_checks, runner_of
+from llmcourse.grading.results import (
+    SANDBOX_FAILED,
+    ExerciseResult,
+    SubmissionResult,
+    not_graded_when_the_sandbox_failed,
+)
 
 GRADING_DIR = Path(__file__).resolve().parent
 PACKAGE_DIR = GRADING_DIR.parent
@@ -41,132 +47,8 @@ NOT_ISOLATED = (
     "graded without the operating-system sandbox (--no-isolation): the student's code could read and write "
     "what the grader can and leave processes running"
 )
-SANDBOX_FAILED = "the grader's sandbox failed: "  # the grader's own failure, never the student's
 MAX_MESSAGE_BYTES = 64 << 20
 MAX_MESSAGES = 10_000
-
-
-def checks_module(chapter: str) -> str:
-    """``"02_transformer_anatomy"`` -> ``"llmcourse.grading.ch02"``."""
-    return f"llmcourse.grading.ch{chapter[:2]}"
-
-
-def checks_sha256(checks: str) -> str:
-    """The sha256 of a checks module's file (``llmcourse.grading.chNN``) and of its runners
-    (``llmcourse.grading.runners.chNN``) on this machine: what decides a chapter's grades."""
-    name = checks.rsplit(".", 1)[-1]
-    digest = hashlib.sha256((GRADING_DIR / f"{name}.py").read_bytes())
-    runners = GRADING_DIR / "runners" / f"{name}.py"
-    if runners.is_file():
-        digest.update(runners.read_bytes())
-    return digest.hexdigest()
-
-
-def runner_of(chapter: str, checks: str, key: str) -> str:
-    """``"module:qualname"`` of an exercise's runner, what the student's process imports to call
-    the answer. A release's snapshot (``file:...``) is run by the chapter's current runner of the
-    same exercise: the student's process never loads a checks module."""
-    current = checks_module(chapter) if checks.startswith("file:") else checks
-    run = contract.load_checks(current).EXERCISES[key].run
-    return f"{run.__module__}:{run.__qualname__}"
-
-
-def exercises_of(chapter: str, checks: str | None = None) -> dict[str, Exercise]:
-    """The exercises of a chapter: its current checks, or ``checks`` (a release's snapshot)."""
-    return contract.load_checks(checks or checks_module(chapter)).EXERCISES
-
-
-# ---------------------------------------------------------------- results
-
-
-@dataclass
-class ExerciseResult:
-    name: str
-    test_cell: str
-    points: float
-    max_points: float
-    status: str  # passed | failed | timeout | oom | died | forbidden | missing | error
-    subchecks: dict[str, float] = field(default_factory=dict)
-    messages: list[str] = field(default_factory=list)  # one per failed requirement, for the student
-    cell_errors: list[str] = field(default_factory=list)
-    output: str = ""
-    seconds: float = 0.0
-
-    def summary(self) -> str:
-        """One line for grades.csv: what happened, with the first line of the first message."""
-        head = f"{self.name} {self.points:g}/{self.max_points:g} {self.status}"
-        if self.status == "passed" or not self.messages:
-            return head
-        first = self.messages[0].splitlines()[0]
-        likely = next(
-            (
-                line.strip()
-                for m in self.messages
-                for line in m.splitlines()
-                if line.strip().startswith("Likely mistake:")
-            ),
-            "",
-        )
-        hints = [m for m in self.messages[1:] if "does not run while grading" in m]
-        return "; ".join([f"{head}: {first}", likely, *hints]).rstrip("; ")
-
-
-@dataclass
-class SubmissionResult:
-    student: str
-    chapter: str
-    status: str = "graded"  # graded | error | missing (a roster student) | excused (by the instructor)
-    exercises: list[ExerciseResult] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    network: str = "cut"
-    checks: str = ""  # the checks it was graded with (a module, or a release's snapshot file)
-    late_penalty: float = 0.0  # points taken off for lateness (see llmcourse.grading.term)
-    review: list[str] = field(default_factory=list)  # constructs for the instructor to look at (cost nothing)
-    overridden: dict[str, float] = field(
-        default_factory=dict
-    )  # exercise -> the grader's points, where the instructor set others
-
-    @property
-    def raw_score(self) -> float | None:
-        return sum(e.points for e in self.exercises) if self.status == "graded" else None
-
-    @property
-    def score(self) -> float | None:
-        raw = self.raw_score
-        return None if raw is None else max(0.0, raw - self.late_penalty)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> SubmissionResult:
-        """A result from :meth:`to_dict`'s data, sharing no list or dict with it."""
-        data = copy.deepcopy(data)
-        exercises = [ExerciseResult(**e) for e in data.get("exercises", [])]
-        return cls(**{**data, "exercises": exercises})
-
-    @property
-    def max_score(self) -> float:
-        return sum(e.max_points for e in self.exercises)
-
-    @property
-    def details(self) -> str:
-        return "; ".join(f"{e.test_cell}={e.points:g}/{e.max_points:g}" for e in self.exercises)
-
-
-def not_graded_when_the_sandbox_failed(result: SubmissionResult) -> None:
-    """A submission one of whose exercises the grader's own sandbox failed to run is not graded
-    (status "error", kept out of the gradebook, graded again by the next run): the student
-    loses no points to the grader's failure."""
-    failed = [
-        e for e in result.exercises if e.status == "error" and any(m.startswith(SANDBOX_FAILED) for m in e.messages)
-    ]
-    if failed and result.status == "graded":
-        result.status = "error"
-        result.notes.append(
-            f"not graded: {failed[0].messages[0]} (in {', '.join(e.name for e in failed)}); "
-            "the next run grades it again"
-        )
 
 
 # ---------------------------------------------------------------- processes
@@ -362,7 +244,7 @@ def _read_log(job: sandbox.Job) -> str:
 
 
 def _judge(
-    exercise: Exercise, test_cell: str, cases: list[contract.Case], outcome: _Outcome, time_limit: float
+    exercise: Exercise, test_cell: str, cases: list[Case], outcome: _Outcome, time_limit: float
 ) -> ExerciseResult:
     result = ExerciseResult(
         exercise.name, test_cell, 0.0, exercise.points, "failed", {s.id: 0.0 for s in exercise.subchecks}
@@ -376,7 +258,7 @@ def _judge(
     final = by_type["result"][-1] if by_type.get("result") else None
     if forbidden:
         result.status = "forbidden"
-        result.messages = [contract.forbidden_message(exercise, forbidden)]
+        result.messages = [forbidden_message(exercise, forbidden)]
     elif final is None:
         if outcome.timed_out:
             result.status, result.messages = (
@@ -416,7 +298,7 @@ def _judge(
             result.status, result.messages = "error", ["the results were incomplete or corrupted"]
         else:
             try:
-                judged = contract.judge(exercise, cases, results)
+                judged = judge(exercise, cases, results)
             except Exception as exc:  # noqa: BLE001 - never let one submission stop the batch
                 result.status, result.messages = "error", [f"the results could not be judged ({type(exc).__name__})"]
                 return result
@@ -449,16 +331,16 @@ class Engine:
     output_bytes: int = 64 << 10
     cut_network: bool = True
     isolation: bool = True  # the operating-system sandbox; False only with the instructor's --no-isolation
-    _cases: dict[tuple[str, str], list[contract.Case]] = field(default_factory=dict, init=False)
+    _cases: dict[tuple[str, str], list[Case]] = field(default_factory=dict, init=False)
     sandbox_ms: dict[str, list[float]] = field(
         default_factory=dict, init=False
     )  # step -> its milliseconds, per process
 
-    def cases(self, checks: str, name: str) -> list[contract.Case]:
+    def cases(self, checks: str, name: str) -> list[Case]:
         """Every case of one exercise (expected values computed once per run, in this process)."""
         key = (checks, name)
         if key not in self._cases:
-            self._cases[key] = contract.load_checks(checks).EXERCISES[name].cases(True)
+            self._cases[key] = load_checks(checks).EXERCISES[name].cases(True)
         return self._cases[key]
 
     def grade(self, items: list[tuple], progress: bool = True) -> list[SubmissionResult]:
@@ -511,7 +393,7 @@ class Engine:
                             exercise.points,
                             "forbidden",
                             {s.id: 0.0 for s in exercise.subchecks},
-                            [contract.forbidden_message(exercise, scan)],
+                            [forbidden_message(exercise, scan)],
                         )
                     )
                     continue
@@ -551,7 +433,7 @@ class Engine:
     ) -> tuple[sandbox.Job, list[str], list[str]]:
         """The job of one exercise, what the source scan found in the cells it would run (forbidden),
         and what it found worth the instructor's review."""
-        all_exercises = contract.load_checks(checks).EXERCISES
+        all_exercises = load_checks(checks).EXERCISES
         cells = [sandbox.Cell(f"setup {i + 1}", s, False, s in sub.trusted_setup) for i, s in enumerate(sub.setup)]
         scan = [
             line

@@ -35,7 +35,8 @@ from typing import Any, Literal
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from llmcourse.grading.contract import Forbidden, load_qualname
+from llmcourse.grading.declarations import Forbidden
+from llmcourse.grading.loading import load_qualname
 
 
 class ForbiddenCall(BaseException):

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # only the standard library at run time: the module runs on any Python (tests/test_isolation.py)
-    from llmcourse.grading.contract import Exercise
+    from llmcourse.grading.declarations import Exercise
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
@@ -365,7 +365,21 @@ def cap_processes() -> None:
 GRADING_DIR = Path(__file__).resolve().parent
 PACKAGE_DIR = GRADING_DIR.parent
 # What the student's process may read of the grading package: what runs an answer, not the checks.
-STUDENT_SIDE = ("__init__.py", "contract.py", "guards.py", "sandbox.py", "isolation.py", "submission.py", "runners/")
+STUDENT_SIDE = (
+    "__init__.py",
+    "declarations.py",
+    "loading.py",
+    "wire.py",
+    "judging.py",
+    "guards.py",
+    "sources.py",
+    "student.py",
+    "contract.py",
+    "submission.py",
+    "sandbox.py",
+    "isolation.py",
+    "runners/",
+)
 
 
 def policy_for(exercise: Exercise, runner: str, scratch: str) -> tuple[Policy, tuple[str, ...]]:

@@ -36,8 +36,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from llmcourse.grading import collect
-from llmcourse.grading.engine import SubmissionResult
 from llmcourse.grading.report import score_cell
+from llmcourse.grading.results import SubmissionResult
 from llmcourse.grading.term import SettingsError, Term
 
 WORKSHEET = [

@@ -34,7 +34,8 @@ else:  # Python 3.10
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from llmcourse.grading.engine import SubmissionResult, exercises_of
+from llmcourse.grading.loading import exercises_of
+from llmcourse.grading.results import SubmissionResult
 from llmcourse.grading.term import SettingsError
 
 OVERRIDE_NOTE = "instructor: "  # how an override's note starts in grades.csv and the feedback

@@ -38,7 +38,7 @@ def checks_paths(chapter: str) -> tuple[str, str]:
 
 
 def checks_version_of(checks: bytes, runners: bytes | None) -> str:
-    """The 12-digit version of a checks module's bytes and its runners' (as ``engine.checks_sha256``)."""
+    """The 12-digit version of a checks module's bytes and its runners' (as ``loading.checks_sha256``)."""
     digest = hashlib.sha256(checks)
     if runners is not None:
         digest.update(runners)

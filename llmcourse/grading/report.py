@@ -9,7 +9,8 @@ import csv
 import html
 from pathlib import Path
 
-from llmcourse.grading.engine import SubmissionResult, exercises_of
+from llmcourse.grading.loading import exercises_of
+from llmcourse.grading.results import SubmissionResult
 
 STATUS_WORDS = {
     "passed": "passed",

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llmcourse.grading import isolation
-from llmcourse.grading.contract import Forbidden
+from llmcourse.grading.declarations import Forbidden
 
 TRIM_MARK = "\n[output trimmed by the grader]\n"
 
@@ -291,8 +291,9 @@ def run_job(job_bytes: bytes, conn) -> None:
                 isolation.drop_root()
         # Bound before any student code runs: patching these modules later changes nothing here.
         from llmcourse.grading import guards
-        from llmcourse.grading.contract import load_qualname, run_cases
         from llmcourse.grading.guards import ForbiddenCall, Guard
+        from llmcourse.grading.loading import load_qualname
+        from llmcourse.grading.student import run_cases
 
         runner = load_qualname(job.runner)
         stand_ins = {name: load_qualname(target) for name, target in job.depends.items()}

@@ -150,8 +150,7 @@ def course_code(chapter: str, key: str, solution_notebook: Path) -> dict[str, st
     import inspect
 
     from llmcourse.grading.alternatives import alternatives_of
-    from llmcourse.grading.contract import load_qualname
-    from llmcourse.grading.engine import exercises_of
+    from llmcourse.grading.loading import exercises_of, load_qualname
 
     exercise = exercises_of(chapter)[key]
     code = {f"{COURSE}solution": answer_cells(solution_notebook, {exercise.cell}).get(exercise.cell, "")}
@@ -181,7 +180,7 @@ def class_pairs(
     ``starter_notebook`` is the chapter's student edition. With ``solution_notebook``, each
     answer is also compared with the course's own code (:func:`course_code`): such a pair names
     it ``course: ...`` and is listed for review as a near-copy of it."""
-    from llmcourse.grading.engine import exercises_of
+    from llmcourse.grading.loading import exercises_of
 
     exercises = exercises_of(chapter)
     ids = {e.cell for e in exercises.values()}

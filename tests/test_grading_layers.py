@@ -1,0 +1,114 @@
+"""The grading package is layered: each module imports only modules of lower layers, so there is
+no import cycle, and the student's side never reaches into the grader's side.
+
+Read bottom to top, the layers are the order in which a newcomer can learn the package (see the
+docstring of :mod:`llmcourse.grading.contract`).
+"""
+
+from __future__ import annotations
+
+import ast
+from fnmatch import fnmatch
+from pathlib import Path
+
+import pytest
+
+from llmcourse.grading import isolation
+
+GRADING_DIR = Path(__file__).resolve().parent.parent / "llmcourse" / "grading"
+
+# Lowest first. A module may import modules of strictly lower layers only (patterns as fnmatch).
+LAYERS: list[tuple[str, ...]] = [
+    # the student's side: what a notebook imports and what runs an answer
+    ("declarations",),
+    ("loading",),
+    ("wire",),
+    ("judging",),
+    ("guards", "sources"),
+    ("student",),
+    ("contract",),
+    ("submission", "runners"),
+    ("runners.ch[0-9][0-9]",),
+    ("__init__",),
+    ("ch[0-9][0-9]",),
+    # the grader's side: intake, isolation, execution, results, reports
+    ("intake", "redaction", "isolation", "results", "alternatives", "collect", "releases", "selfcheck"),
+    ("sandbox", "similarity"),
+    ("engine", "term", "report"),
+    ("overrides", "classreport", "lms", "distributed"),
+    ("cli",),
+]
+
+
+def module_name(path: Path) -> str:
+    """``runners/ch02.py`` -> ``runners.ch02``; a package's ``__init__.py`` -> the package's name."""
+    name = path.relative_to(GRADING_DIR).with_suffix("").as_posix().replace("/", ".")
+    return name.removesuffix(".__init__") if name != "__init__" else name
+
+
+def grading_imports(source: str, module: str) -> set[str]:
+    """The modules of the grading package that ``module``'s ``source`` imports, anywhere in it
+    (function bodies too): ``from llmcourse.grading import X`` counts as importing X."""
+    modules = {module_name(p) for p in GRADING_DIR.rglob("*.py")}
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source, module)):
+        if isinstance(node, ast.ImportFrom) and node.module == "llmcourse.grading":
+            found |= {alias.name for alias in node.names if alias.name in modules} or {"__init__"}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("llmcourse.grading."):
+            found.add(node.module.removeprefix("llmcourse.grading."))
+        elif isinstance(node, ast.Import):
+            found |= {
+                a.name.removeprefix("llmcourse.grading.") for a in node.names if a.name.startswith("llmcourse.grading.")
+            }
+    return found - {module}
+
+
+def upward_imports(source: str, module: str) -> list[str]:
+    """The grading modules ``source`` imports from its own layer or above."""
+    rank = layer_of(module)
+    return sorted(m for m in grading_imports(source, module) if layer_of(m) >= rank)
+
+
+def layer_of(module: str) -> int:
+    for rank, patterns in enumerate(LAYERS):
+        if any(fnmatch(module, pattern) for pattern in patterns):
+            return rank
+    raise LookupError(f"{module} is in no layer: add it to LAYERS in {Path(__file__).name}")
+
+
+SOURCES = sorted(GRADING_DIR.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=module_name)
+def test_every_module_imports_only_lower_layers(path: Path) -> None:
+    module = module_name(path)
+    upward = upward_imports(path.read_text(), module)
+    assert not upward, f"{module} (layer {layer_of(module)}) imports {upward}, of its own layer or above"
+
+
+def test_the_student_side_imports_nothing_of_the_grader_side() -> None:
+    """What the student's process may read (isolation.STUDENT_SIDE) is closed under imports: a
+    student-side module importing a grader-side one would fail in the sandbox, or leak oracles."""
+
+    def student_side(module: str) -> bool:
+        path = module.replace(".", "/")
+        return any(
+            (path + ".py").startswith(side) or path == side.removesuffix(".py") or f"{path}/".startswith(side)
+            for side in isolation.STUDENT_SIDE
+        )
+
+    for path in SOURCES:
+        module = module_name(path)
+        if student_side(module):
+            outside = sorted(m for m in grading_imports(path.read_text(), module) if not student_side(m))
+            assert not outside, f"student-side {module} imports grader-side {outside}"
+
+
+def test_the_rule_catches_an_upward_import() -> None:
+    """The check itself works: a declaration importing the engine in a function body, or a
+    judging module importing the student's side, is reported."""
+    declarations = (GRADING_DIR / "declarations.py").read_text()
+    assert upward_imports(declarations, "declarations") == []
+    sneaky = declarations + "\n\ndef f():\n    from llmcourse.grading import engine\n"
+    assert upward_imports(sneaky, "declarations") == ["engine"]
+    assert upward_imports("from llmcourse.grading.student import check\n", "judging") == ["student"]
