@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -227,3 +228,122 @@ def optimizer_state_bytes(model) -> int:
     for p in params:
         p.grad = None
     return size
+
+
+@contextmanager
+def cpu_threads(n: int = 1) -> Iterator[None]:
+    """PyTorch's CPU threads set to ``n`` inside the block, then restored. The demos' models are small:
+    more threads gain little on their matrices and wait for each other, badly so on a busy CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+# ---------------------------------------------------------------- a narrow task: which number is bigger
+
+
+@dataclass(frozen=True)
+class TaskExample(Example):
+    """An example for a task-specific model: the bare question is the prompt (no chat template)."""
+
+    @property
+    def prompt(self) -> str:
+        return self.question
+
+
+def bigger_number_set(n_train: int = 1500, n_test: int = 100, seed: int = 0) -> tuple[list[Example], list[Example]]:
+    """The grammar's "Which number is bigger, x or y?" (x != y, 0 to 50) with answers such as ``"37."``;
+    no held-out pair (in either order) appears in the training set."""
+    rng = random.Random(seed)
+
+    def draw() -> tuple[int, int]:
+        x = rng.randrange(51)
+        return x, rng.choice([y for y in range(51) if y != x])
+
+    test: dict[frozenset, Example] = {}
+    while len(test) < n_test:
+        x, y = draw()
+        test.setdefault(frozenset((x, y)), Example(f"Which number is bigger, {x} or {y}?", f"{max(x, y)}."))
+    train: list[Example] = []
+    while len(train) < n_train:
+        x, y = draw()
+        if frozenset((x, y)) not in test:
+            train.append(Example(f"Which number is bigger, {x} or {y}?", f"{max(x, y)}."))
+    return train, list(test.values())
+
+
+def as_task_examples(examples: Sequence[Example]) -> list[TaskExample]:
+    """The same questions and answers, prompted without the chat template."""
+    return [TaskExample(ex.question, ex.answer) for ex in examples]
+
+
+# ---------------------------------------------------------------- domain-adaptive (continued) pretraining
+
+DOMAINS: dict[str, Callable[[data.Chooser], None]] = {
+    "story": data.story,
+    "dialogue": data.dialogue,
+    "questions": data.questions,
+    "diary": data.diary,
+}
+
+
+def domain_documents(domain: str, n: int, seed: int) -> list[data.Document]:
+    """``n`` documents of one kind of the corpus grammar (a key of :data:`DOMAINS`), drawn with ``seed``."""
+    rng = random.Random(seed)
+    docs = []
+    for _ in range(n):
+        sampler = data.Sampler(rng)
+        DOMAINS[domain](sampler)
+        docs.append(data.Document(sampler.text, sampler.log_prob))
+    return docs
+
+
+def text_stream(tokenizer, documents: Sequence[data.Document]) -> torch.Tensor:
+    """All documents as one 1-D tensor of token ids, each preceded by end-of-text and the last followed by it."""
+    eot = tokenizer.eos_token_id
+    ids = [eot]
+    for doc in documents:
+        ids += tokenizer.encode(doc.text) + [eot]
+    return torch.tensor(ids, dtype=torch.long)
+
+
+def random_windows(
+    stream: torch.Tensor, batch_size: int, block_size: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``batch_size`` random windows of ``stream``: inputs ``x (B, T)`` and next tokens ``y (B, T)``."""
+    starts = torch.randint(len(stream) - block_size - 1, (batch_size,), generator=generator).tolist()
+    x = torch.stack([stream[s : s + block_size] for s in starts])
+    y = torch.stack([stream[s + 1 : s + 1 + block_size] for s in starts])
+    return x, y
+
+
+def continued_pretraining(
+    model,
+    stream: torch.Tensor,
+    *,
+    steps: int = 20,
+    batch_size: int = 8,
+    block_size: int = 128,
+    lr: float = 1e-4,
+    seed: int = 0,
+) -> list[float]:
+    """Go on pretraining ``model`` (next-token loss on every token) on random windows of ``stream``,
+    with AdamW for a fixed number of steps; returns the loss of every step."""
+    device = next(model.parameters()).device
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.0)
+    generator = torch.Generator().manual_seed(seed)
+    losses: list[float] = []
+    model.train()
+    for _ in range(steps):
+        x, y = random_windows(stream, batch_size, block_size, generator)
+        logits = _logits(model, x.to(device))  # (B, T, V)
+        loss = F.cross_entropy(logits.flatten(0, 1).float(), y.to(device).flatten())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    model.eval()
+    return losses

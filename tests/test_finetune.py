@@ -73,3 +73,56 @@ def test_collate_finetune_and_answer_run():
     assert 0 <= accuracy <= 1 and len(answers) == 4
     assert ft.optimizer_state_bytes(model) == 2 * 4 * sum(p.numel() for p in model.parameters())
     assert ft.timed_steps(model, tok, train, steps=2, batch_size=4) > 0
+
+
+# ---------------------------------------------------------------- specialist, domains, continued pretraining
+
+
+def test_bigger_number_set_holds_out_its_pairs_and_knows_the_answers():
+    train, test = ft.bigger_number_set(n_train=300, n_test=40, seed=0)
+    assert len(train) == 300 and len(test) == 40
+
+    def numbers(ex):
+        return tuple(map(int, ex.question.removeprefix("Which number is bigger, ").removesuffix("?").split(" or ")))
+
+    assert not {frozenset(numbers(ex)) for ex in train} & {frozenset(numbers(ex)) for ex in test}
+    for ex in train[:50] + test:
+        x, y = numbers(ex)
+        assert x != y and ex.answer == f"{max(x, y)}."
+    task = ft.as_task_examples(test[:2])
+    assert task[0].prompt == test[0].question and task[0].response == test[0].response
+    assert test[0].prompt.startswith("User: ")
+
+
+def test_domain_documents_are_of_one_kind_and_seeded():
+    diaries = ft.domain_documents("diary", 5, seed=3)
+    assert all(d.text.startswith("Dear diary,") for d in diaries)
+    assert ft.domain_documents("diary", 5, seed=3) == diaries
+    assert not any(d.text.startswith("Dear diary,") for d in ft.domain_documents("story", 5, seed=3))
+
+
+def test_text_stream_puts_end_of_text_around_every_document():
+    class Tok:
+        eos_token_id = 0
+
+        def encode(self, text):
+            return [ord(c) - 96 for c in text]
+
+    docs = [ft.data.Document("ab", 0.0), ft.data.Document("c", 0.0)]
+    assert ft.text_stream(Tok(), docs).tolist() == [0, 1, 2, 0, 3, 0]
+
+
+def test_continued_pretraining_lowers_the_loss_on_its_stream():
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=10, block_size=16, n_layer=1, n_head=2, n_embd=16))
+    stream = torch.arange(300) % 10
+    losses = ft.continued_pretraining(model, stream, steps=30, batch_size=4, block_size=8, lr=1e-2)
+    assert len(losses) == 30 and sum(losses[-5:]) < sum(losses[:5]) / 2
+    assert not model.training
+
+
+def test_cpu_threads_restores_the_thread_count():
+    before = torch.get_num_threads()
+    with ft.cpu_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
