@@ -14,6 +14,8 @@ from pathlib import Path
 
 import nbformat
 
+from llmcourse.grading import ch02
+
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER = "02_transformer_anatomy"
 
@@ -33,13 +35,28 @@ GOOD_ATTENTION = """def scaled_dot_product_attention(q, k, v, mask=None):
 """
 
 
+# The fixtures edit the positional-encoding and attention answers; the chapter's other exercises
+# (the BPE ones) keep the solution's answers, so they add their full points to a submission that
+# starts from the solution.
+FIXTURE_EXERCISES = {"positional_encoding", "attention", "multi_head_attention"}
+OTHER_POINTS = sum(e.points for key, e in ch02.EXERCISES.items() if key not in FIXTURE_EXERCISES)
+
+
 @dataclass
 class Hostile:
     student: str
     edit: Callable[[nbformat.NotebookNode], object]  # edits the notebook, or returns raw text
-    score: float | None  # None: the submission cannot be graded
+    score: float | None  # on the fixture exercises (10 points); None: the submission cannot be graded
     note: str  # must appear in the row's notes (grades.csv)
     start: str = "solution"  # or "untouched": the student edition as released
+
+    @property
+    def expected(self) -> float | None:
+        """The submission's whole score: the fixture exercises' points, and the other exercises'
+        full points when it starts from the solution."""
+        if self.score is None:
+            return None
+        return self.score + (OTHER_POINTS if self.start == "solution" else 0.0)
 
 
 def cell(nb, gid: str):

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hostile_submissions import CHAPTER, HOSTILE, write_submissions  # noqa: E402
+from hostile_submissions import CHAPTER, HOSTILE, OTHER_POINTS, write_submissions  # noqa: E402
 from llmcourse.grading import cli as course  # noqa: E402
 
 TIME_LIMIT = 6.0  # seconds per exercise: keeps the two endless loops short
@@ -33,13 +33,13 @@ def graded(tmp_path_factory):
 def test_hostile_submission_gets_its_exact_score_and_note(graded, hostile):
     _, results, rows, _, _, _ = graded
     result, row = results[hostile.student], rows[hostile.student]
-    if hostile.score is None:
+    if hostile.expected is None:
         assert result.status == "error" and row["score"] == "", row
     else:
-        assert result.status == "graded" and result.score == hostile.score, (
+        assert result.status == "graded" and result.score == hostile.expected, (
             f"{hostile.student}: {row['details']} | {row['notes']}"
         )
-        assert row["score"] == f"{hostile.score:g}"
+        assert row["score"] == f"{hostile.expected:g}"
     assert hostile.note in row["notes"] + " | " + row["details"], row["notes"]
 
 
@@ -72,4 +72,4 @@ def test_gradebook_holds_the_scores(graded):
     root, results, _, _, _, _ = graded
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
         assert gb.find_submission(CHAPTER, "answers_one_exercise").score == 2
-        assert gb.find_submission(CHAPTER, "warns_and_prints").score == 10
+        assert gb.find_submission(CHAPTER, "warns_and_prints").score == 10 + OTHER_POINTS
