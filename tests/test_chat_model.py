@@ -81,10 +81,17 @@ def test_packing_keeps_conversations_whole():
 
 def test_the_grammar_data_has_known_answers():
     rng = random.Random(0)
-    question, steps, total = chat_model.count_on(rng)
-    start, hops = int(question.split()[-1][:-1]), len(steps)
-    assert total == start + hops and question == f"What number comes {data.NUMBER_WORDS[hops]} after {start}?"
-    assert steps[-1] == f"After {total - 1} comes {total}."
+    asked = {True: set(), False: set()}
+    for held_out in [True, False] * 40:
+        question, (spelling, pick), letter = chat_model.letter_question(rng, held_out)
+        position, word = question.removeprefix("What is the ").removesuffix("?").split(" letter of ")
+        assert word in data.SPELLING_WORDS and letter == word[chat_model.POSITIONS[position]]
+        assert (position == chat_model.held_out_position(word)) == held_out
+        assert spelling == f"Spell the word {word}: {'-'.join(word)}."
+        assert pick == f"The {position} letter is '{letter}'."
+        assert chat_model.final_word(" ".join([spelling, pick])) == letter == chat_model.final_word(f"'{letter}'")
+        asked[held_out].add(question)
+    assert not asked[True] & asked[False]  # the test questions are never training questions
     examples, (query, answer) = chat_model.icl_items("spell", 4, rng)
     assert len(examples) == 4 and query not in dict(examples) and answer == "-".join(query)
     facts = chat_model.story_facts(
