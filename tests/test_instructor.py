@@ -14,12 +14,17 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+from llmcourse.grading import ch02, collect, term  # noqa: E402
 from llmcourse.grading import cli as course  # noqa: E402
-from llmcourse.grading import collect  # noqa: E402
 
 CH = "02_transformer_anatomy"
 SOLUTION = (ROOT / "solutions" / f"{CH}.ipynb").read_text()
 UNTOUCHED = (ROOT / "chapters" / f"{CH}.ipynb").read_text()
+FULL = sum(e.points for e in ch02.EXERCISES.values())  # chapter 02's full marks
+# with_bug edits the attention cell only: the attention-side exercises (positional encoding,
+# attention, multi-head attention: 10 points) give 6.5, every other exercise its full points
+ATTENTION_SIDE = ("positional_encoding", "attention", "multi_head_attention")
+WITH_BUG = 6.5 + sum(e.points for key, e in ch02.EXERCISES.items() if key not in ATTENTION_SIDE)
 
 
 def with_bug(text: str) -> str:
@@ -93,11 +98,14 @@ def test_lms_zip_is_collected_with_its_naming_rules(term_run, capsys):
 
 
 def test_scores_lateness_and_roster(term_run):
-    _, _, results, rows = term_run
-    assert rows[("1002", CH)]["score"] == "10", "the resubmission (correct) is graded"
-    assert rows[("1003", CH)]["score"] == "6.5" and rows[("1003", CH)]["name"] == "Grace Hopper"
-    assert rows[("1001", CH)]["late_penalty"] == "1" and rows[("1001", CH)]["score"] == "9", "LATE marker: one day, 10%"
-    assert rows[("1004", CH)]["late_penalty"] == "1" and "late by 1 day" in rows[("1004", CH)]["notes"]
+    root, _, results, rows = term_run
+    one_day = term.read_term(root / "term.toml").penalty(FULL, 1)  # 10% of full marks
+    assert one_day == FULL * 10 / 100
+    assert rows[("1002", CH)]["score"] == f"{FULL:g}", "the resubmission (correct) is graded"
+    assert rows[("1003", CH)]["score"] == f"{WITH_BUG:g}" and rows[("1003", CH)]["name"] == "Grace Hopper"
+    assert rows[("1001", CH)]["late_penalty"] == f"{one_day:g}", "LATE marker: one day, 10%"
+    assert rows[("1001", CH)]["score"] == f"{FULL - one_day:g}"
+    assert rows[("1004", CH)]["late_penalty"] == f"{one_day:g}" and "late by 1 day" in rows[("1004", CH)]["notes"]
     assert rows[("1005", CH)]["late_penalty"] == "0", "the extension covers it"
     assert rows[("katherine_johnson", CH)]["score"] == "0"
     assert rows[("1009", CH)]["status"] == "missing" and rows[("1009", CH)]["score"] == "0"
@@ -152,8 +160,8 @@ def test_regrading_one_student_replaces_only_that_row(term_run):
     (root / "submitted" / "1003" / CH / f"{CH}.ipynb").write_text(SOLUTION)  # Grace fixes her notebook
     course.grade(root, students=["1003"], time_limit=20, progress=False)
     rows = {(r["student"], r["chapter"]): r for r in csv.DictReader(open(root / "grades.csv"))}
-    assert rows[("1003", CH)]["score"] == "10"
-    assert rows[("1002", CH)]["score"] == "10" and rows[("1009", CH)]["status"] == "missing"
+    assert rows[("1003", CH)]["score"] == f"{FULL:g}"
+    assert rows[("1002", CH)]["score"] == f"{FULL:g}" and rows[("1009", CH)]["status"] == "missing"
     assert {p: p.stat().st_mtime_ns for p in others} == others, "no other student was graded again"
 
 
@@ -178,7 +186,7 @@ def test_an_interrupted_run_resumes(tmp_path):
     done = len(list((root / "results").glob("*/*.json")))
     assert 2 <= done < 6
     results = course.grade(root, progress=False)
-    assert len(results) == 6 and all(r.score == 10 for r in results)
+    assert len(results) == 6 and all(r.score == FULL for r in results)
 
 
 def test_release_stamps_the_checks_version_and_the_tag_and_copies_nothing(tmp_path):
