@@ -3,7 +3,9 @@ students. A hostile batch of chapter 02 is graded through ``course.grade`` (the 
 ``make grade``) with a key planted in the grader's environment and a ``.env`` in the course
 folder; each fixture gets its exact points, and nothing outside the grader's own outputs changes.
 
-Points of chapter 02: positional encoding 2, attention 4, multi-head attention 4 (10).
+Points of chapter 02: train_bpe 4, encode 3, decode 2, positional encoding 2, attention 4,
+multi-head attention 4 (19; ``FULL``, from the chapter's EXERCISES). The fixtures edit the
+attention-side cells only; every other exercise keeps the solution's full points.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hostile_submissions import CHAPTER, cell  # noqa: E402
+from llmcourse.grading import ch02, engine, isolation, redaction, results  # noqa: E402
 from llmcourse.grading import cli as course  # noqa: E402
-from llmcourse.grading import engine, isolation, redaction, results  # noqa: E402
 
 PLANTED_KEY = "sk-planted-0123456789abcdef"
 DOTENV_SECRET = "dotenv-secret-9876543210"
@@ -34,6 +36,7 @@ SOLUTION = nbformat.read(ROOT / "solutions" / f"{CHAPTER}.ipynb", as_version=4)
 PE = cell(SOLUTION, "positional_encoding").source
 ATTENTION = cell(SOLUTION, "attention").source
 MHA = cell(SOLUTION, "multi_head_attention").source
+FULL = sum(e.points for e in ch02.EXERCISES.values())  # chapter 02's full marks
 
 
 @dataclass
@@ -285,9 +288,9 @@ def test_each_fixture_gets_its_exact_points(graded):
 def test_honest_constructs_cost_nothing_but_are_listed_for_review(graded):
     root, _, _, results, _, _, _, _ = graded
     assert (
-        results["honest_setattr"].score == 10
-        and results["honest_message"].score == 10
-        and results["honest_magic"].score == 10
+        results["honest_setattr"].score == FULL
+        and results["honest_message"].score == FULL
+        and results["honest_magic"].score == FULL
     )
     page = (root / "class_report.html").read_text()
     assert "Needs review" in page and "honest_setattr" in page and "setattr()" in page
@@ -365,7 +368,7 @@ def test_a_snapshot_without_exercises_is_one_error_row(tmp_path):
         progress=False,
     )
     assert results[0].status == "error" and "could not be loaded" in results[0].notes[0]
-    assert results[1].status == "graded" and results[1].score == 10
+    assert results[1].status == "graded" and results[1].score == FULL
 
 
 def test_redaction_of_every_string_of_a_result():
@@ -399,7 +402,7 @@ def test_grading_refuses_without_the_sandbox_unless_told_and_then_says_so(tmp_pa
     assert "Landlock is not enabled" in capsys.readouterr().err and not (tmp_path / "grades.csv").exists()
     assert course.main(["grade", CHAPTER, "--no-isolation"]) == 0
     row = next(csv.DictReader(open(tmp_path / "grades.csv")))
-    assert row["score"] == "10" and engine.NOT_ISOLATED in row["notes"]
+    assert row["score"] == f"{FULL:g}" and engine.NOT_ISOLATED in row["notes"]
     assert engine.NOT_ISOLATED in (tmp_path / "feedback" / "alice" / CHAPTER / "grading.log").read_text()
 
 
