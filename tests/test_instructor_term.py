@@ -15,12 +15,13 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+from llmcourse.grading import ch02, collect, term  # noqa: E402
 from llmcourse.grading import cli as course  # noqa: E402
-from llmcourse.grading import collect, term  # noqa: E402
 
 CH, OTHER = "02_transformer_anatomy", "03_gpt_deep_dive"
 CHAPTERS = course.chapter_names()
 SOLUTION = json.dumps(nbformat.read(ROOT / "solutions" / f"{CH}.ipynb", as_version=4))
+FULL = sum(e.points for e in ch02.EXERCISES.values())  # chapter 02's full marks
 OTHER_EDITION = (ROOT / "chapters" / f"{OTHER}.ipynb").read_text()  # stamped metadata.llmcourse.chapter = 03
 
 
@@ -114,7 +115,7 @@ def test_student_grades_exactly_those_students_and_term_changes_apply_without_re
     course.grade(root, [CH], students=["ada"], progress=False)
     assert [p.parent.name for p in (root / "results").glob("*/*.json")] == ["ada"], "--student graded someone else"
     course.grade(root, [CH], progress=False)
-    assert _rows(root)["ada"]["score"] == "10" and _rows(root)["ada"]["late_penalty"] == "0"
+    assert _rows(root)["ada"]["score"] == f"{FULL:g}" and _rows(root)["ada"]["late_penalty"] == "0"
 
     (root / "term.toml").write_text(
         f'[deadlines]\n"{CH}" = "2026-10-05T23:59:00+00:00"\n[late_penalty]\npercent_per_day = 10\n'
@@ -123,15 +124,21 @@ def test_student_grades_exactly_those_students_and_term_changes_apply_without_re
     course.grade(root, [CH], progress=False)
     assert "grading 0 submissions (2 unchanged" in capsys.readouterr().out
     rows = _rows(root)
-    assert rows["ada"]["late_penalty"] == "2" and rows["ada"]["score"] == "8", "nbgrader's time, 2 started days late"
+    two_days = term.read_term(root / "term.toml").penalty(FULL, 2)  # 2 x 10% of full marks
+    assert two_days == FULL * 20 / 100
+    late = FULL - two_days
+    assert rows["ada"]["late_penalty"] == f"{two_days:g}", "nbgrader's time, 2 started days late"
+    assert rows["ada"]["score"] == f"{late:g}"
     assert "late by 2 day(s)" in rows["ada"]["notes"] and rows["bob"]["late_penalty"] == "0"
     feedback = (root / "feedback" / "ada" / CH / f"{CH}.html").read_text()
-    assert "Score: 8 / 10" in feedback and "late by 2 day(s)" in feedback, "the feedback disagrees with grades.csv"
-    assert _exported(root) == {"ada": 8.0, "bob": 10.0}, "nbgrader export disagrees with grades.csv"
+    assert f"Score: {late:g} / {FULL:g}" in feedback and "late by 2 day(s)" in feedback, (
+        "the feedback disagrees with grades.csv"
+    )
+    assert _exported(root) == {"ada": late, "bob": FULL}, "nbgrader export disagrees with grades.csv"
 
     (root / "gradebook.db").unlink()  # a cleaned gradebook: kept results are recorded again
     course.grade(root, [CH], progress=False)
-    assert _exported(root) == {"ada": 8.0, "bob": 10.0}
+    assert _exported(root) == {"ada": late, "bob": FULL}
 
     (root / "term.toml").write_text(
         f'[deadlines]\n"{CH}" = "2026-10-05T23:59:00+00:00"\n'
@@ -139,8 +146,8 @@ def test_student_grades_exactly_those_students_and_term_changes_apply_without_re
     )
     course.grade(root, [CH], progress=False)
     assert _rows(root)["ada"]["late_penalty"] == "0" and "late by" not in _rows(root)["ada"]["notes"]
-    assert "Score: 10 / 10" in (root / "feedback" / "ada" / CH / f"{CH}.html").read_text()
-    assert _exported(root) == {"ada": 10.0, "bob": 10.0}
+    assert f"Score: {FULL:g} / {FULL:g}" in (root / "feedback" / "ada" / CH / f"{CH}.html").read_text()
+    assert _exported(root) == {"ada": FULL, "bob": FULL}
 
 
 def _exported(root: Path) -> dict[str, float]:
