@@ -14,11 +14,12 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+from llmcourse.grading import ch02, overrides, term  # noqa: E402
 from llmcourse.grading import cli as course  # noqa: E402
-from llmcourse.grading import overrides, term  # noqa: E402
 
 CH = "02_transformer_anatomy"
 SOLUTION = (ROOT / "solutions" / f"{CH}.ipynb").read_text()
+FULL = sum(e.points for e in ch02.EXERCISES.values())  # chapter 02's full marks
 WHEN = (2026, 10, 1, 9, 0, 0)
 COMMENT = "Your mask convention follows the chapter's first draft: full marks for attention."
 
@@ -92,17 +93,17 @@ def _exported(root: Path) -> dict[str, float]:
 def test_an_override_reaches_every_report(graded):
     rows = _grades(graded)
     unscaled = rows["1002"]["score"]  # the grader's score of the answer without 1/sqrt(d)
-    assert float(unscaled) < 10 and rows["1003"]["score"] == "10", "the override sets attention to 4/4"
+    assert float(unscaled) < FULL and rows["1003"]["score"] == f"{FULL:g}", "the override sets attention to 4/4"
     assert (
         "scaled_dot_product_attention 4/4 overridden: set to 4/4 by the instructor; the grader gave "
         in rows["1003"]["notes"]
     )
     assert COMMENT in rows["1003"]["notes"]
     feedback = (graded / "feedback" / "1003" / CH / f"{CH}.html").read_text()
-    assert "Score: 10 / 10" in feedback and "full marks for attention" in feedback
+    assert f"Score: {FULL:g} / {FULL:g}" in feedback and "full marks for attention" in feedback
     canvas = {r["ID"]: r for r in csv.DictReader(open(graded / "canvas_grades.csv", encoding="utf-8"))}
-    assert canvas["1003"][CH] == "10" and canvas["1002"][CH] == unscaled
-    assert _exported(graded)["1003"] == 10.0, "nbgrader export disagrees with grades.csv"
+    assert canvas["1003"][CH] == f"{FULL:g}" and canvas["1002"][CH] == unscaled
+    assert _exported(graded)["1003"] == FULL, "nbgrader export disagrees with grades.csv"
     from nbgrader.api import Gradebook
 
     with Gradebook(course.gradebook_url(graded)) as gb:
@@ -127,7 +128,7 @@ def test_excused_is_excused_everywhere(graded):
 def test_overrides_survive_a_regrade_and_removing_one_restores_the_grader(graded, capsys):
     course.grade(graded, [CH], regrade=True, progress=False)
     unscaled = _grades(graded)["1002"]["score"]
-    assert _grades(graded)["1003"]["score"] == "10"
+    assert _grades(graded)["1003"]["score"] == f"{FULL:g}"
     (graded / "overrides.toml").rename(graded / "overrides.off")
     try:
         capsys.readouterr()
@@ -140,7 +141,7 @@ def test_overrides_survive_a_regrade_and_removing_one_restores_the_grader(graded
     finally:
         (graded / "overrides.off").rename(graded / "overrides.toml")
         course.grade(graded, [CH], progress=False)
-    assert _exported(graded)["1003"] == 10.0
+    assert _exported(graded)["1003"] == FULL
 
 
 @pytest.mark.parametrize(
@@ -215,12 +216,12 @@ def test_the_moodle_worksheet_imports_as_moodle_reads_it(graded):
     read = _moodle_import(path)
     assert set(read) == {"1003"}, "only Moodle's participants"
     grade, when, feedback = read["1003"]
-    assert grade == 10 and when.tzinfo is not None and COMMENT in feedback
+    assert grade == FULL and when.tzinfo is not None and COMMENT in feedback
     row = next(csv.DictReader(open(path, encoding="utf-8")))
     assert (
         row["Full name"] == "Grace Hopper"
         and row["Email address"] == "grace@example.org"
-        and row["Maximum Grade"] == "10"
+        and row["Maximum Grade"] == f"{FULL:g}"
     )
 
 
@@ -228,6 +229,7 @@ def test_a_worksheet_downloaded_from_moodle_is_filled_in(graded):
     """Every participant of the Moodle assignment, matched by participant id or by email."""
     template = graded / "lms" / f"{CH}_moodle_worksheet.csv"
     template.parent.mkdir(exist_ok=True)
+    maximum = f"{FULL:.2f}"  # the assignment's "Maximum Grade", as Moodle writes it
     columns = [
         "Identifier",
         "Full name",
@@ -251,7 +253,7 @@ def test_a_worksheet_downloaded_from_moodle_is_filled_in(graded):
                 "grace@example.org",
                 "Submitted for grading",
                 "",
-                "10.00",
+                maximum,
                 "Yes",
                 "",
                 "",
@@ -266,7 +268,7 @@ def test_a_worksheet_downloaded_from_moodle_is_filled_in(graded):
                 "joan@example.org",
                 "No submission",
                 "",
-                "10.00",
+                maximum,
                 "Yes",
                 "-",
                 "",
@@ -281,7 +283,7 @@ def test_a_worksheet_downloaded_from_moodle_is_filled_in(graded):
                 "ADA@example.org",
                 "No submission",
                 "",
-                "10.00",
+                maximum,
                 "Yes",
                 "-",
                 "",
@@ -296,7 +298,7 @@ def test_a_worksheet_downloaded_from_moodle_is_filled_in(graded):
                 "else@example.org",
                 "No submission",
                 "",
-                "10.00",
+                maximum,
                 "Yes",
                 "-",
                 "",
@@ -309,9 +311,9 @@ def test_a_worksheet_downloaded_from_moodle_is_filled_in(graded):
         path = graded / "export" / f"{CH}_moodle_worksheet.csv"
         assert next(csv.reader(open(path, encoding="utf-8"))) == columns, "Moodle's columns kept as it wrote them"
         rows = {r["Identifier"]: r for r in csv.DictReader(open(path, encoding="utf-8"))}
-        assert rows["Participant 1003"]["Grade"] == "10"
+        assert rows["Participant 1003"]["Grade"] == f"{FULL:g}"
         assert rows["Participant 5510"]["Grade"] == "0", "a roster student with nothing handed in, matched by email"
-        assert rows["Participant 5511"]["Grade"] == "10", "graded from Canvas, matched by email"
+        assert rows["Participant 5511"]["Grade"] == f"{FULL:g}", "graded from Canvas, matched by email"
         assert rows["Participant 5599"]["Grade"] == "" and rows["Participant 5599"]["Last modified (grade)"] == "-", (
             "left as Moodle wrote it"
         )
