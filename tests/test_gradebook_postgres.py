@@ -15,8 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from llmcourse.grading import ch02
+
 ROOT = Path(__file__).resolve().parents[1]
 CH = "02_transformer_anatomy"
+FULL = sum(e.points for e in ch02.EXERCISES.values())  # chapter 02's full marks
 
 
 def _binary(name: str) -> str | None:
@@ -92,4 +95,4 @@ def test_two_graders_write_one_postgresql_gradebook_at_once(postgres, tmp_path):
 
     with Gradebook(postgres) as gb:
         scores = {s.student.id: s.score for s in gb.assignment_submissions(CH)}
-    assert scores == {f"g{g}s{i}": (10 if i % 2 == 0 else 0) for g in range(2) for i in range(4)}, scores
+    assert scores == {f"g{g}s{i}": (FULL if i % 2 == 0 else 0) for g in range(2) for i in range(4)}, scores
