@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted(p.stem for p in (ROOT / "solutions").glob("*.ipynb"))
 
 # Alternatives that are also the base the chapter's catalogued mistakes are written from
-# (``_variant(BASE, (old, new))``): every such mistake is this code with one change, and the
+# (``variant(BASE, (old, new))``): every such mistake is this code with one change, and the
 # mistakes ship by design (the student's visible checks name them), so the base can be read off
 # them whether or not the module keeps it. Listed here, each must be exactly that module constant.
 MISTAKE_BASES = {
@@ -162,7 +162,7 @@ def test_the_students_import_holds_no_alternative():
             module = importlib.import_module(checks_module(chapter))
             name = MISTAKE_BASES[chapter, key, i]
             assert getattr(module, name) == code, f"{chapter}/{key} alternative {i + 1} is no longer {name}"
-            assert f"_variant({name}," in Path(module.__file__).read_text(), f"{name} is no longer the mistakes' base"
+            assert f"variant({name}," in Path(module.__file__).read_text(), f"{name} is no longer the mistakes' base"
             continue
         checked += 1
         if where:

@@ -18,6 +18,7 @@ from llmcourse.grading import GradingError, ch03, contract
 from llmcourse.grading.alternatives import alternatives_of
 from llmcourse.grading.contract import check, failure_of, mistake_answer, to_plain
 from llmcourse.grading.guards import scan_source
+from llmcourse.grading.kit import variant
 
 ALTERNATIVE_CODE = alternatives_of(
     "03_gpt_deep_dive"
@@ -398,7 +399,7 @@ def test_the_tied_check_accepts_a_head_without_a_module_and_the_other_way_round(
 
 
 def _solution_variant(*replacements):
-    return ch03._variant(ch03._GPT_SOLUTION, *replacements)
+    return variant(ch03._GPT_SOLUTION, *replacements)
 
 
 def test_the_solutions_pass():

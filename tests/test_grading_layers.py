@@ -8,6 +8,8 @@ docstring of :mod:`llmcourse.grading.contract`).
 from __future__ import annotations
 
 import ast
+import importlib
+import subprocess
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -27,7 +29,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("guards", "sources"),
     ("student",),
     ("contract",),
-    ("submission", "runners"),
+    ("submission", "runners", "kit"),
     ("runners.ch[0-9][0-9]",),
     ("__init__",),
     ("ch[0-9][0-9]",),
@@ -112,3 +114,34 @@ def test_the_rule_catches_an_upward_import() -> None:
     sneaky = declarations + "\n\ndef f():\n    from llmcourse.grading import engine\n"
     assert upward_imports(sneaky, "declarations") == ["engine"]
     assert upward_imports("from llmcourse.grading.student import check\n", "judging") == ["student"]
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=GRADING_DIR, capture_output=True, text=True).stdout
+
+
+def earlier_checks() -> dict[str, str]:
+    """The source of every earlier release's checks that grading can load (see
+    llmcourse.grading.releases): each tag's chNN.py, and the copies once kept in autograde/releases/."""
+    found = {}
+    for tag in _git("tag", "--list", "v*").split():
+        for path in _git("ls-tree", "--name-only", tag, "llmcourse/grading/").split():
+            if Path(path).name.startswith("ch") and path.endswith(".py"):
+                found[f"{tag}:{path}"] = _git("show", f"{tag}:{path}")
+    for commit in _git("log", "--format=%H", "--", "autograde/releases").split():
+        for path in _git("ls-tree", "-r", "--name-only", commit, "autograde/releases").split():
+            if path.endswith(".py"):
+                found.setdefault(f"{commit[:12]}:{path}", _git("show", f"{commit}:{path}"))
+    return found
+
+
+def test_earlier_releases_import_only_names_that_still_exist() -> None:
+    """A student's notebook of an earlier release is graded with that release's checks, which
+    import the current package: a name moved or deleted here would make them fail to load."""
+    missing = set()
+    for where, source in earlier_checks().items():
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("llmcourse"):
+                module = importlib.import_module(node.module)
+                missing |= {(node.module, a.name, where) for a in node.names if not hasattr(module, a.name)}
+    assert not missing, sorted(missing)[:10]

@@ -34,15 +34,12 @@ from llmcourse.grading.contract import (
     kind_of,
     to_plain,
 )
+from llmcourse.grading.kit import seeded
 from llmcourse.grading.runners.ch02 import PROJECTIONS, RUNNERS
 
 REFERENCE = "llmcourse.attention"
 FUSED_TORCH = ("torch.nn.functional.scaled_dot_product_attention", "torch.nn.functional.multi_head_attention_forward")
 FUSED_ATEN = ("scaled_dot_product", "multi_head_attention")
-
-
-def _seeded(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 # ---------------------------------------------------------------- exercises 1-3: byte-level BPE
@@ -963,7 +960,7 @@ def _attention_case(sub, q, k, v, mask, visible, dtype=torch.float32) -> Case:
 
 
 def _qkv(seed, batch, Tq, Tk, d, dv) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    g = _seeded(seed)
+    g = seeded(seed)
     return (
         torch.randn(*batch, Tq, d, generator=g) * 2,
         torch.randn(*batch, Tk, d, generator=g) * 2,
@@ -972,7 +969,7 @@ def _qkv(seed, batch, Tq, Tk, d, dv) -> tuple[torch.Tensor, torch.Tensor, torch.
 
 
 def _random_mask(seed, shape):
-    mask = torch.rand(*shape, generator=_seeded(seed)) > 0.5
+    mask = torch.rand(*shape, generator=seeded(seed)) > 0.5
     mask[..., 0] = True  # every query may see at least one key
     return mask
 
@@ -1278,7 +1275,7 @@ def _mha_case(sub, E, H, B, Tq, Tk, bias, masking, seed, visible) -> Case:
         "v_proj": (w_v, b_v),
         "out_proj": (torch_mha.out_proj.weight.detach(), torch_mha.out_proj.bias.detach() if bias else None),
     }
-    g = _seeded(seed)
+    g = seeded(seed)
     query = torch.randn(B, Tq, E, generator=g)
     key = query if masking == "causal" or Tq == Tk and sub == "self" else torch.randn(B, Tk, E, generator=g)
     mask, torch_mask = None, None

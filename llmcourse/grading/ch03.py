@@ -50,6 +50,7 @@ from llmcourse.grading.contract import (
     to_plain,
     values_of,
 )
+from llmcourse.grading.kit import seeded, variant
 from llmcourse.grading.runners import one_thread
 from llmcourse.grading.runners.ch03 import (
     LINEARS,
@@ -64,10 +65,6 @@ GPT = "llmcourse.gpt"
 HF_GPT2 = "transformers.models.gpt2.modeling_gpt2"
 FUSED_TORCH = ("torch.nn.functional.scaled_dot_product_attention", "torch.nn.functional.multi_head_attention_forward")
 FUSED_ATEN = ("scaled_dot_product", "multi_head_attention")
-
-
-def _seeded(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 # Case inputs hold numpy arrays, not tensors: the engine pickles a job's inputs into the student's
@@ -272,7 +269,7 @@ def _loss_case(
     visible: bool,
     dtype: torch.dtype = torch.float32,
 ) -> Case:
-    g = _seeded(seed)
+    g = seeded(seed)
     logits = (torch.randn(B, T, V, generator=g, dtype=torch.float64) * 2).to(dtype)
     ids = torch.randint(V, (B, T), generator=g)
     mask = _pad(pad, B, T, real, g)
@@ -594,7 +591,7 @@ def _hf_block(C: int, H: int, T_max: int, seed: int) -> tuple[GPT2Block, dict[st
     )
     config._attn_implementation = "eager"
     block = GPT2Block(config, layer_idx=0).double().eval()
-    g = _seeded(seed)
+    g = seeded(seed)
     linear_weights = {}
     with torch.no_grad():
         for name, p in block.named_parameters():
@@ -640,7 +637,7 @@ def _padding(kind: str, B: int, T: int, g: torch.Generator) -> torch.Tensor | No
 def _block_case(sub: str, C: int, H: int, B: int, T: int, pad: str, seed: int, visible: bool) -> Case:
     T_max = 16
     block, weights = _hf_block(C, H, T_max, seed)
-    g = _seeded(1000 + seed)
+    g = seeded(1000 + seed)
     x = torch.randn(B, T, C, generator=g)
     mask = _padding(pad, B, T, g)
     config = {"vocab_size": 16, "block_size": T_max, "n_layer": 1, "n_head": H, "n_embd": C}
@@ -1004,7 +1001,7 @@ def _hf_gpt(V: int, P: int, L: int, H: int, C: int, seed: int) -> tuple[GPT2LMHe
     )
     config._attn_implementation = "eager"
     model = GPT2LMHeadModel(config).double().eval()
-    g = _seeded(seed)
+    g = seeded(seed)
     weights = {}
     with torch.no_grad():
         for name, p in model.named_parameters():  # the tied head is wte's parameter: listed once
@@ -1049,7 +1046,7 @@ def _gpt_case(sub: str, shape: tuple[int, ...], B: int, T: int, seed: int, visib
         return Case(sub, inputs, to_plain([1, True]), label, visible)
     model, weights = _hf_gpt(V, P, L, H, C, seed)
     inputs["weights"] = {k: _array(w) for k, w in weights.items()}
-    g = _seeded(2000 + seed)
+    g = seeded(2000 + seed)
     if sub == "logits":
         idx = torch.randint(V, (B, T), generator=g)
         with torch.no_grad():
@@ -1200,16 +1197,6 @@ class GPT(nn.Module):
 """
 
 
-def _variant(base: str, *replacements: tuple[str, str]) -> str:
-    """``base`` with each ``old`` (which must occur exactly once) replaced by ``new``."""
-    code = base
-    for old, new in replacements:
-        if code.count(old) != 1:
-            raise ValueError(f"{old!r} occurs {code.count(old)} times")
-        code = code.replace(old, new)
-    return code
-
-
 _TIE = "        self.lm_head.weight = self.transformer.wte.weight\n"
 _EMBED = "x = self.transformer.wte(idx) + self.transformer.wpe(pos)"
 _LOOP = "        for block in self.transformer.h:\n            x = block(x)\n"
@@ -1270,13 +1257,13 @@ GPT_EXERCISE = Exercise(
             "no_positions",
             "you add no position embeddings: without wpe the blocks cannot tell the order of the tokens. "
             "Add transformer.wpe(positions 0 .. T-1) to the token embeddings",
-            _variant(_GPT_SOLUTION, (_EMBED, "x = self.transformer.wte(idx)")),
+            variant(_GPT_SOLUTION, (_EMBED, "x = self.transformer.wte(idx)")),
         ),
         Mistake(
             "positions_from_1",
             "your positions start at 1 (torch.arange(1, T + 1)): the first token's position is 0, so the "
             "positions are torch.arange(T)",
-            _variant(
+            variant(
                 _GPT_SOLUTION,
                 ("pos = torch.arange(T, device=idx.device)", "pos = torch.arange(1, T + 1, device=idx.device)"),
             ),
@@ -1285,20 +1272,20 @@ GPT_EXERCISE = Exercise(
             "positions_from_tokens",
             "you look the position embeddings up with the token ids (wpe(idx)); they are looked up with the "
             "positions, torch.arange(T)",
-            _variant(_GPT_SOLUTION, ("self.transformer.wpe(pos)", "self.transformer.wpe(idx)")),
+            variant(_GPT_SOLUTION, ("self.transformer.wpe(pos)", "self.transformer.wpe(idx)")),
         ),
         Mistake(
             "untied",
             "your head is a separate nn.Linear with its own (V, C) weight: GPT-2 ties it to the token "
             "embedding, self.lm_head.weight = self.transformer.wte.weight (one Parameter, two uses)",
-            _variant(_GPT_SOLUTION, (_TIE, "")),
+            variant(_GPT_SOLUTION, (_TIE, "")),
         ),
         Mistake(
             "tied_by_copy",
             "you copy the embedding's values into the head when the model is built: they are two Parameters, "
             "which loading weights or training makes different. Assign the Parameter itself: "
             "self.lm_head.weight = self.transformer.wte.weight",
-            _variant(
+            variant(
                 _GPT_SOLUTION, (_TIE, "        self.lm_head.weight.data.copy_(self.transformer.wte.weight.data)\n")
             ),
         ),
@@ -1306,23 +1293,23 @@ GPT_EXERCISE = Exercise(
             "no_final_norm",
             "you do not apply the final LayerNorm ln_f before the head: GPT-2 normalises the last block's "
             "output, x = transformer.ln_f(x), then computes the logits",
-            _variant(_GPT_SOLUTION, ("        x = self.transformer.ln_f(x)\n", "")),
+            variant(_GPT_SOLUTION, ("        x = self.transformer.ln_f(x)\n", "")),
         ),
         Mistake(
             "blocks_reversed",
             "you apply the blocks in reverse order: h[0] comes first, then h[1], ...",
-            _variant(_GPT_SOLUTION, ("for block in self.transformer.h:", "for block in reversed(self.transformer.h):")),
+            variant(_GPT_SOLUTION, ("for block in self.transformer.h:", "for block in reversed(self.transformer.h):")),
         ),
         Mistake(
             "first_block_only",
             "only the first block runs (x = h[0](x)): apply every block, in order",
-            _variant(_GPT_SOLUTION, (_LOOP, "        x = self.transformer.h[0](x)\n")),
+            variant(_GPT_SOLUTION, (_LOOP, "        x = self.transformer.h[0](x)\n")),
         ),
         Mistake(
             "shifted_again",
             "you shift the targets again (logits[:, :-1] against targets[:, 1:]): here the targets are already "
             "shifted, targets[b, t] is the token after idx[b, t]; score logits[:, t] against targets[:, t]",
-            _variant(
+            variant(
                 _GPT_SOLUTION,
                 (
                     _LOSS,
@@ -1334,7 +1321,7 @@ GPT_EXERCISE = Exercise(
             "counts_ignored",
             "your loss counts the positions whose target is -100 (you clamp or replace them): leave them out "
             "of the mean, as F.cross_entropy(..., ignore_index=-100) does",
-            _variant(
+            variant(
                 _GPT_SOLUTION,
                 (
                     _LOSS,
@@ -1346,13 +1333,13 @@ GPT_EXERCISE = Exercise(
         Mistake(
             "summed_loss",
             "your loss is the sum over the tokens (reduction='sum'); it is their mean",
-            _variant(_GPT_SOLUTION, ("ignore_index=-100)", "ignore_index=-100, reduction='sum')")),
+            variant(_GPT_SOLUTION, ("ignore_index=-100)", "ignore_index=-100, reduction='sum')")),
         ),
         Mistake(
             "last_position_only",
             "without targets you return the logits of the last position only, (B, 1, V) (nanoGPT's shortcut "
             "for generation); return every position's, (B, T, V)",
-            _variant(
+            variant(
                 _GPT_SOLUTION,
                 ("logits = self.lm_head(x)", "logits = self.lm_head(x if targets is not None else x[:, [-1], :])"),
             ),
@@ -1361,13 +1348,13 @@ GPT_EXERCISE = Exercise(
             "softmax",
             "you return probabilities (softmax of the logits): return the logits themselves; cross-entropy "
             "applies log-softmax itself",
-            _variant(_GPT_SOLUTION, ("logits = self.lm_head(x)", "logits = self.lm_head(x).softmax(dim=-1)")),
+            variant(_GPT_SOLUTION, ("logits = self.lm_head(x)", "logits = self.lm_head(x).softmax(dim=-1)")),
         ),
         Mistake(
             "scaled_embeddings",
             "you multiply the token embeddings by sqrt(C), as the 2017 Transformer does; GPT-2 adds the "
             "token and position embeddings as they are",
-            _variant(
+            variant(
                 _GPT_SOLUTION,
                 ("self.transformer.wte(idx) +", "self.transformer.wte(idx) * self.config.n_embd ** 0.5 +"),
             ),
@@ -1376,7 +1363,7 @@ GPT_EXERCISE = Exercise(
             "logits_alone",
             "without targets you return the logits alone: forward always returns a pair, (logits, None) "
             "when there are no targets",
-            _variant(
+            variant(
                 _GPT_SOLUTION, ("        loss = None\n", "        if targets is None:\n            return logits\n")
             ),
         ),
@@ -1430,7 +1417,7 @@ def _step_case(
     start_in_train_mode: bool = False,
 ) -> Case:
     model, weights = _hf_gpt(*_STEP_SHAPE, seed)
-    g = _seeded(3000 + seed)
+    g = seeded(3000 + seed)
     batches = []
     for _ in range(steps):
         window = torch.randint(_STEP_SHAPE[0], (B, T + 1), generator=g)
@@ -1597,25 +1584,25 @@ TRAIN_STEP = Exercise(
             "no_zero_grad",
             "you never clear the gradients: backward() adds to .grad, so each step also applies the gradients "
             "of every earlier batch. Call optimizer.zero_grad() at the start (or the end) of each step",
-            _variant(_STEP_SOLUTION, (_ZERO, "")),
+            variant(_STEP_SOLUTION, (_ZERO, "")),
         ),
         Mistake(
             "zero_grad_before_step",
             "you clear the gradients after backward() and before optimizer.step(): the step sees no gradient. "
             "Clear them at the start of the step, or after optimizer.step()",
-            _variant(_STEP_SOLUTION, (_ZERO, ""), (_BACKWARD, _BACKWARD + _ZERO)),
+            variant(_STEP_SOLUTION, (_ZERO, ""), (_BACKWARD, _BACKWARD + _ZERO)),
         ),
         Mistake(
             "clip_by_value",
             "you clip each gradient entry to [-max_grad_norm, max_grad_norm] (clip_grad_value_); clip the "
             "global norm of all gradients together, torch.nn.utils.clip_grad_norm_",
-            _variant(_STEP_SOLUTION, ("clip_grad_norm_(", "clip_grad_value_(")),
+            variant(_STEP_SOLUTION, ("clip_grad_norm_(", "clip_grad_value_(")),
         ),
         Mistake(
             "clip_per_parameter",
             "you clip each parameter's gradient by its own norm: clip_grad_norm_ takes all the parameters at "
             "once and scales every gradient by the same factor, from their global norm",
-            _variant(
+            variant(
                 _STEP_SOLUTION,
                 (_CLIP, "    for p in model.parameters():\n        torch.nn.utils.clip_grad_norm_(p, max_grad_norm)\n"),
             ),
@@ -1625,53 +1612,53 @@ TRAIN_STEP = Exercise(
             "the step uses unclipped gradients: no clipping, or clipping after optimizer.step() (too late) or "
             "before backward() (no gradient yet). Call torch.nn.utils.clip_grad_norm_(model.parameters(), "
             "max_grad_norm) between backward() and step()",
-            _variant(_STEP_SOLUTION, (_CLIP, "")),
+            variant(_STEP_SOLUTION, (_CLIP, "")),
         ),
         Mistake(
             "fixed_max_norm",
             "you clip to a norm of 1.0 whatever max_grad_norm is: use the max_grad_norm you are given",
-            _variant(_STEP_SOLUTION, ("model.parameters(), max_grad_norm)", "model.parameters(), 1.0)")),
+            variant(_STEP_SOLUTION, ("model.parameters(), max_grad_norm)", "model.parameters(), 1.0)")),
         ),
         Mistake(
             "loss_divided",
             "you divide the loss by the batch size before backward(): it is already the mean over every token of "
             "the batch, so the gradients come out too small",
-            _variant(_STEP_SOLUTION, (_BACKWARD, "    (loss / x.shape[0]).backward()\n")),
+            variant(_STEP_SOLUTION, (_BACKWARD, "    (loss / x.shape[0]).backward()\n")),
         ),
         Mistake(
             "batch_swapped",
             "you unpack the batch as (targets, inputs): batch = (x, y), the inputs first and the next-token "
             "targets second; the model is called as model(x, y)",
-            _variant(_STEP_SOLUTION, ("    x, y = batch\n", "    y, x = batch\n")),
+            variant(_STEP_SOLUTION, ("    x, y = batch\n", "    y, x = batch\n")),
         ),
         Mistake(
             "step_twice",
             "you call optimizer.step() twice: one call per training step",
-            _variant(_STEP_SOLUTION, (_STEP, _STEP + _STEP)),
+            variant(_STEP_SOLUTION, (_STEP, _STEP + _STEP)),
         ),
         Mistake(
             "returns_tensor",
             "you return the loss tensor: return a Python float, loss.item() (a tensor keeps its whole graph "
             "alive as long as you keep it, e.g. in a list of losses)",
-            _variant(_STEP_SOLUTION, ("return loss.item()", "return loss")),
+            variant(_STEP_SOLUTION, ("return loss.item()", "return loss")),
         ),
         Mistake(
             "loss_after_update",
             "you return the loss computed again after the update: return the loss of the forward pass that "
             "the step was computed from",
-            _variant(_STEP_SOLUTION, ("return loss.item()", "return model(x, y)[1].item()")),
+            variant(_STEP_SOLUTION, ("return loss.item()", "return model(x, y)[1].item()")),
         ),
         Mistake(
             "eval_mode",
             "you put the model in eval mode (model.eval()): training runs in training mode, model.train() "
             "(dropout is only on in training mode)",
-            _variant(_STEP_SOLUTION, ("model.train()", "model.eval()")),
+            variant(_STEP_SOLUTION, ("model.train()", "model.eval()")),
         ),
         Mistake(
             "no_train_mode",
             "you never call model.train(): a model that comes in eval mode (after an evaluation, say) trains "
             "without dropout. Call model.train() at the start of the step",
-            _variant(_STEP_SOLUTION, ("    model.train()\n", "")),
+            variant(_STEP_SOLUTION, ("    model.train()\n", "")),
         ),
     ),
 )

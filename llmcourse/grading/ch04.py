@@ -41,7 +41,6 @@ from llmcourse.grading.contract import (
     Exercise,
     Forbidden,
     GradingError,
-    Mistake,
     SubCheck,
     check,
     expect_float,
@@ -51,6 +50,7 @@ from llmcourse.grading.contract import (
     to_plain,
     values_of,
 )
+from llmcourse.grading.kit import mistakes, seeded, variant
 from llmcourse.grading.runners import one_thread
 from llmcourse.grading.runners.ch04 import _RAISED, RUNNERS, TINY_GPT2, tiny_model
 
@@ -87,23 +87,6 @@ ROUGE_SCORE_NAMES = (
     "RougeScorer",
 )
 NLTK_NAMES = ("nltk", "nltk.translate", "nltk.translate.bleu_score")
-
-
-def _seeded(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
-def _variant(code: str, *replacements: tuple[str, str]) -> str:
-    """``code`` with each ``old`` replaced by ``new``; each ``old`` must occur exactly once."""
-    for old, new in replacements:
-        if code.count(old) != 1:
-            raise ValueError(f"{old!r} occurs {code.count(old)} times in the template")
-        code = code.replace(old, new)
-    return code
-
-
-def _mistakes(entries: list[tuple[str, str, str]]) -> tuple[Mistake, ...]:
-    return tuple(Mistake(mistake_id, message, code) for mistake_id, message, code in entries)
 
 
 def _number(got: Any, expected: Any, *, what: str, context: str, atol: float, rtol: float) -> None:
@@ -220,13 +203,13 @@ def perplexity(logits, input_ids, attention_mask=None):
         "mask_on_inputs",
         "your perplexity masks with attention_mask[:, :-1] (the positions that predict) instead of "
         "attention_mask[:, 1:] (the targets): with right padding the first padding token is scored",
-        _variant(_PPL, ("mask = attention_mask[:, 1:].bool()", "mask = attention_mask[:, :-1].bool()")),
+        variant(_PPL, ("mask = attention_mask[:, 1:].bool()", "mask = attention_mask[:, :-1].bool()")),
     ),
     (
         "divides_by_tokens",
         "your perplexity divides the summed NLL by attention_mask.sum(), the number of tokens, instead of "
         "the number of predicted tokens (the first token of each row is never predicted)",
-        _variant(
+        variant(
             _PPL,
             (
                 "return math.exp(nll[mask].mean().item())",
@@ -238,7 +221,7 @@ def perplexity(logits, input_ids, attention_mask=None):
         "shift_wrong_way",
         "your perplexity shifts the wrong way: logits[:, 1:] against input_ids[:, :-1] asks each position to predict "
         "the token before it; logits[:, :-1] predict input_ids[:, 1:]",
-        _variant(
+        variant(
             _PPL,
             ("logits[:, :-1].float()", "logits[:, 1:].float()"),
             ("targets = input_ids[:, 1:]", "targets = input_ids[:, :-1]"),
@@ -247,7 +230,7 @@ def perplexity(logits, input_ids, attention_mask=None):
     (
         "no_log_softmax",
         "your perplexity takes the raw logits as log-probabilities: apply log_softmax over the vocabulary first",
-        _variant(
+        variant(
             _PPL, ("log_probs = F.log_softmax(logits[:, :-1].float(), dim=-1)", "log_probs = logits[:, :-1].float()")
         ),
     ),
@@ -255,7 +238,7 @@ def perplexity(logits, input_ids, attention_mask=None):
         "softmax_over_time",
         "your log_softmax runs over the positions (dim=1): each position's distribution is over the vocabulary, "
         "the last dimension",
-        _variant(
+        variant(
             _PPL,
             (
                 "log_probs = F.log_softmax(logits[:, :-1].float(), dim=-1)",
@@ -266,28 +249,28 @@ def perplexity(logits, input_ids, attention_mask=None):
     (
         "no_exp",
         "your perplexity returns the mean negative log-likelihood (the cross-entropy): perplexity is its exponential",
-        _variant(_PPL, ("return math.exp(nll[mask].mean().item())", "return nll[mask].mean().item()")),
+        variant(_PPL, ("return math.exp(nll[mask].mean().item())", "return nll[mask].mean().item()")),
     ),
     (
         "mean_of_token_perplexities",
         "your perplexity averages exp(NLL) of the tokens: it is exp of the mean NLL (the exponential comes last)",
-        _variant(_PPL, ("return math.exp(nll[mask].mean().item())", "return nll[mask].exp().mean().item()")),
+        variant(_PPL, ("return math.exp(nll[mask].mean().item())", "return nll[mask].exp().mean().item()")),
     ),
     (
         "first_row_only",
         "your perplexity scores only the first row of the batch: every row's predicted tokens count",
-        _variant(_PPL, ("return math.exp(nll[mask].mean().item())", "return math.exp(nll[0][mask[0]].mean().item())")),
+        variant(_PPL, ("return math.exp(nll[mask].mean().item())", "return math.exp(nll[0][mask[0]].mean().item())")),
     ),
     (
         "returns_tensor",
         "your perplexity returns a 0-dim torch.Tensor (torch.exp(loss)): it must return a Python float; call .item()",
-        _variant(_PPL, ("return math.exp(nll[mask].mean().item())", "return torch.exp(nll[mask].mean())")),
+        variant(_PPL, ("return math.exp(nll[mask].mean().item())", "return torch.exp(nll[mask].mean())")),
     ),
     (
         "mean_over_all_positions",
         "your perplexity multiplies the NLL by the mask but divides by every position: divide by the number of "
         "predicted tokens that are not padding",
-        _variant(_PPL, ("return math.exp(nll[mask].mean().item())", "return math.exp((nll * mask).mean().item())")),
+        variant(_PPL, ("return math.exp(nll[mask].mean().item())", "return math.exp((nll * mask).mean().item())")),
     ),
 ]
 
@@ -314,7 +297,7 @@ def _ppl_oracle(logits: torch.Tensor, input_ids: torch.Tensor, attention_mask: t
 
 
 def _ppl_case(sub: str, seed: int, B: int, T: int, V: int, lengths: list[int] | None, visible: bool) -> Case:
-    g = _seeded(seed)
+    g = seeded(seed)
     logits = torch.randn(B, T, V, generator=g) * 2.5  # (B, T, V): spread out, so that mistakes show
     input_ids = torch.randint(0, V, (B, T), generator=g)
     mask = None
@@ -382,7 +365,7 @@ PERPLEXITY = Exercise(
         python=tuple(f"{METRICS}:{name}" for name in _METRICS_FUNCTIONS),
         names=REFERENCE_NAMES,
     ),
-    mistakes=_mistakes(PERPLEXITY_MISTAKES),
+    mistakes=mistakes(PERPLEXITY_MISTAKES),
 )
 
 
@@ -452,7 +435,7 @@ SLIDING_WINDOW_MISTAKES = [
         "trg_len_minus_1",
         "your sliding-window perplexity weights each window by trg_len - 1: only the first window loses a "
         "token to the shift; a later window scores all of its trg_len new tokens",
-        _variant(
+        variant(
             _GUIDE,
             ("    nlls = []\n", "    nll_sum, n_tokens = 0.0, 0\n"),
             (
@@ -471,7 +454,7 @@ SLIDING_WINDOW_MISTAKES = [
         "trg_len_weights_over_n",
         "your sliding-window perplexity weights the windows by trg_len and divides by the text's length: "
         "the first token is never predicted, so the first window scores trg_len - 1 tokens and the total is N - 1",
-        _variant(
+        variant(
             _GUIDE,
             ("        nlls.append(outputs.loss)\n", "        nlls.append(outputs.loss * trg_len)\n"),
             (
@@ -557,7 +540,7 @@ def sliding_window_perplexity(model, input_ids, max_length, stride):
         "hugging_face_only",
         "your sliding-window perplexity calls model(ids, labels=...) and reads .loss: model may be any causal LM "
         "logits_fn accepts (a plain function ids -> logits has no labels argument); compute the loss from the logits",
-        _variant(
+        variant(
             _GUIDE,
             ("    nlls = []\n", "    nll_sum, n_tokens = 0.0, 0\n"),
             (
@@ -647,7 +630,7 @@ def _sw_oracle(model, input_ids: torch.Tensor, max_length: int, stride: int) -> 
 def _sw_case(sub: str, seed: int, N: int, max_length: int, stride: int, visible: bool, kind: str = "hf") -> Case:
     weights = tiny_weights(seed % 3)  # three models, shared by the cases
     model = tiny_model(weights)
-    input_ids = torch.randint(0, TINY_GPT2["vocab_size"], (1, N), generator=_seeded(1000 + seed))
+    input_ids = torch.randint(0, TINY_GPT2["vocab_size"], (1, N), generator=seeded(1000 + seed))
     if max_length >= N:  # one window: the model's own loss on the whole text
         expected = math.exp(model(input_ids, labels=input_ids).loss.item())
     else:
@@ -721,7 +704,7 @@ SLIDING_WINDOW = Exercise(
     run=RUNNERS["sliding_window"],
     compare=_sw_compare,
     forbidden=Forbidden(python=tuple(f"{METRICS}:{name}" for name in _METRICS_FUNCTIONS), names=REFERENCE_NAMES),
-    mistakes=_mistakes(SLIDING_WINDOW_MISTAKES),
+    mistakes=mistakes(SLIDING_WINDOW_MISTAKES),
 )
 
 
@@ -799,7 +782,7 @@ BLEU_MISTAKES = [
         "are "
         "none): zip stops silently at the shorter list, as sacrebleu does, and the score is computed on part of the "
         "corpus",
-        _variant(
+        variant(
             _BLEU,
             (
                 "    if len(hypotheses) != len(references) or not hypotheses:\n"
@@ -811,13 +794,13 @@ BLEU_MISTAKES = [
     (
         "no_brevity_penalty",
         "your BLEU has no brevity penalty: a short hypothesis must be penalised by exp(1 - r/c)",
-        _variant(_BLEU, ("    return 100 * bp * math.exp(", "    return 100 * math.exp(")),
+        variant(_BLEU, ("    return 100 * bp * math.exp(", "    return 100 * math.exp(")),
     ),
     (
         "no_clipping",
         "your BLEU does not clip the n-gram counts: a hypothesis n-gram matches at most as often as it occurs in a "
         "reference",
-        _variant(
+        variant(
             _BLEU,
             (
                 "matches[n - 1] += sum(min(c, max_ref[gram]) for gram, c in counts.items())",
@@ -829,7 +812,7 @@ BLEU_MISTAKES = [
         "arithmetic_mean",
         "your BLEU takes the arithmetic mean of the n-gram precisions: BLEU uses their geometric mean "
         "(exp of the mean of their logs)",
-        _variant(
+        variant(
             _BLEU,
             (
                 "return 100 * bp * math.exp(sum(math.log(p) for p in precisions) / 4)",
@@ -841,7 +824,7 @@ BLEU_MISTAKES = [
         "no_smoothing",
         "your BLEU gives 0 as soon as one n-gram order has no match: sacrebleu's default smoothing ('exp') "
         "uses 1/(2^k * total) for the k-th such order",
-        _variant(
+        variant(
             _BLEU,
             ("            k *= 2\n            precisions.append(1 / (k * totals[n]))\n", "            return 0.0\n"),
         ),
@@ -849,7 +832,7 @@ BLEU_MISTAKES = [
     (
         "whitespace_tokenization",
         "your BLEU splits on whitespace: sacrebleu's 13a tokenizer splits off punctuation ('mat.' -> 'mat', '.')",
-        _variant(
+        variant(
             _BLEU,
             (
                 "        h = tokenize_13a(hyp)\n        rs = [tokenize_13a(r) for r in refs]\n",
@@ -861,7 +844,7 @@ BLEU_MISTAKES = [
         "mean_of_sentence_bleu",
         "your BLEU averages sentence-level scores: corpus BLEU sums the n-gram counts and lengths over all "
         "sentences before dividing",
-        _variant(
+        variant(
             _BLEU,
             ("def bleu(hypotheses, references):", "def sentence_bleu(hypotheses, references):"),
         )
@@ -876,7 +859,7 @@ def bleu(hypotheses, references):
         "first_reference_length",
         "your BLEU's brevity penalty uses the first reference's length: it must use the reference length "
         "closest to the hypothesis's (the shorter one on a tie)",
-        _variant(
+        variant(
             _BLEU,
             (
                 "ref_len += min((abs(len(r) - len(h)), len(r)) for r in rs)[1]  # closest, then shortest",
@@ -888,7 +871,7 @@ def bleu(hypotheses, references):
         "tie_longer_reference",
         "your brevity penalty takes the longer reference when two are equally close to the hypothesis's length: "
         "sacrebleu takes the shorter one on a tie",
-        _variant(
+        variant(
             _BLEU,
             (
                 "ref_len += min((abs(len(r) - len(h)), len(r)) for r in rs)[1]  # closest, then shortest",
@@ -900,12 +883,12 @@ def bleu(hypotheses, references):
         "clip_by_sum_of_references",
         "your BLEU clips a hypothesis n-gram by its count summed over the references: it is clipped by the largest "
         "count in any one reference",
-        _variant(_BLEU, ("max_ref[gram] = max(max_ref[gram], c)", "max_ref[gram] += c")),
+        variant(_BLEU, ("max_ref[gram] = max(max_ref[gram], c)", "max_ref[gram] += c")),
     ),
     (
         "clip_by_first_reference",
         "your BLEU clips the n-gram counts by the first reference only: the clip is the largest count in any reference",
-        _variant(
+        variant(
             _BLEU,
             (
                 "            for r in rs:\n                for gram, c in ngram_counts(r, n).items():",
@@ -917,7 +900,7 @@ def bleu(hypotheses, references):
         "shortest_reference_length",
         "your brevity penalty uses the shortest reference's length: it uses the reference length closest to the "
         "hypothesis's (the shorter one on a tie)",
-        _variant(
+        variant(
             _BLEU,
             (
                 "ref_len += min((abs(len(r) - len(h)), len(r)) for r in rs)[1]  # closest, then shortest",
@@ -929,17 +912,17 @@ def bleu(hypotheses, references):
         "penalty_when_longer",
         "your brevity penalty also applies when the hypothesis is longer than the reference (exp(1 - r/c) > 1 then): "
         "it is 1 unless the hypothesis is shorter",
-        _variant(_BLEU, ("    if hyp_len < ref_len:\n", "    if hyp_len > 0:\n")),
+        variant(_BLEU, ("    if hyp_len < ref_len:\n", "    if hyp_len > 0:\n")),
     ),
     (
         "fraction_not_percent",
         "your BLEU is between 0 and 1: sacrebleu's score is a percentage, between 0 and 100",
-        _variant(_BLEU, ("    return 100 * bp * math.exp(", "    return bp * math.exp(")),
+        variant(_BLEU, ("    return 100 * bp * math.exp(", "    return bp * math.exp(")),
     ),
     (
         "orders_up_to_3",
         "your BLEU uses the n-gram orders 1 to 3: BLEU's geometric mean is over n = 1, 2, 3 and 4",
-        _variant(
+        variant(
             _BLEU,
             ("    for n in range(4):\n", "    for n in range(3):\n"),
             ("for p in precisions) / 4)", "for p in precisions) / 3)"),
@@ -949,7 +932,7 @@ def bleu(hypotheses, references):
         "smoothing_k_not_doubled",
         "your smoothing gives every order without a match 1/(2 * total): sacrebleu's 'exp' smoothing doubles the "
         "divisor for each such order in turn, 1/(2^k * total) for the k-th",
-        _variant(
+        variant(
             _BLEU,
             (
                 "            k *= 2\n            precisions.append(1 / (k * totals[n]))\n",
@@ -961,7 +944,7 @@ def bleu(hypotheses, references):
         "missing_orders_skipped",
         "your BLEU leaves out the n-gram orders the hypothesis is too short to have: with no 4-gram at all the score "
         "is 0, as sacrebleu gives",
-        _variant(
+        variant(
             _BLEU,
             (
                 "        if totals[n] == 0:\n            return 0.0\n",
@@ -974,7 +957,7 @@ def bleu(hypotheses, references):
         "empty_corpus_scored",
         "your BLEU checks that the numbers of hypotheses and of reference lists agree but not that there is at least "
         "one hypothesis: an empty corpus raises ValueError too",
-        _variant(
+        variant(
             _BLEU,
             (
                 "    if len(hypotheses) != len(references) or not hypotheses:\n",
@@ -1164,7 +1147,7 @@ BLEU = Exercise(
         ),
         names=REFERENCE_NAMES + SACREBLEU_NAMES + NLTK_NAMES,
     ),
-    mistakes=_mistakes(BLEU_MISTAKES),
+    mistakes=mistakes(BLEU_MISTAKES),
 )
 
 
@@ -1195,14 +1178,14 @@ ROUGE_N_MISTAKES = [
     (
         "no_lowercasing",
         "your ROUGE-N does not lower-case the texts: rouge-score matches 'The' with 'the'",
-        _variant(
+        variant(
             _ROUGE_N, ('return re.findall(r"[a-z0-9]+", text.lower())', 'return re.findall(r"[A-Za-z0-9]+", text)')
         ),
     ),
     (
         "set_overlap",
         "your ROUGE-N counts distinct n-grams (a set): an n-gram that occurs twice in both texts matches twice",
-        _variant(
+        variant(
             _ROUGE_N,
             ("overlap = sum((pred_ngrams & ref_ngrams).values())", "overlap = len(set(pred_ngrams) & set(ref_ngrams))"),
         ),
@@ -1211,12 +1194,12 @@ ROUGE_N_MISTAKES = [
         "precision_recall_swapped",
         "your ROUGE-N swaps precision and recall: precision divides by the prediction's n-grams, recall by the "
         "reference's",
-        _variant(_ROUGE_N, ("    return precision, recall, f\n", "    return recall, precision, f\n")),
+        variant(_ROUGE_N, ("    return precision, recall, f\n", "    return recall, precision, f\n")),
     ),
     (
         "f_arithmetic_mean",
         "your ROUGE-N's f-measure is the arithmetic mean of precision and recall: it is their harmonic mean 2PR/(P+R)",
-        _variant(
+        variant(
             _ROUGE_N,
             (
                 "f = 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)",
@@ -1227,12 +1210,12 @@ ROUGE_N_MISTAKES = [
     (
         "whitespace_tokens",
         "your ROUGE-N splits on whitespace only: rouge-score drops punctuation ('mat.' is the token 'mat')",
-        _variant(_ROUGE_N, ('return re.findall(r"[a-z0-9]+", text.lower())', "return text.lower().split()")),
+        variant(_ROUGE_N, ('return re.findall(r"[a-z0-9]+", text.lower())', "return text.lower().split()")),
     ),
     (
         "f_zero_division",
         "your ROUGE-N's f-measure divides by precision + recall even when both are 0: with no shared n-gram, F1 is 0.0",
-        _variant(
+        variant(
             _ROUGE_N,
             (
                 "f = 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)",
@@ -1243,7 +1226,7 @@ ROUGE_N_MISTAKES = [
     (
         "ngrams_short_by_one",
         "your n-grams stop one short: a text of L tokens has L - n + 1 n-grams (range(len(tokens) - n + 1))",
-        _variant(
+        variant(
             _ROUGE_N,
             (
                 "pred_ngrams = Counter(tuple(pred[i : i + n]) for i in range(len(pred) - n + 1))",
@@ -1259,7 +1242,7 @@ ROUGE_N_MISTAKES = [
         "unigrams_only",
         "your ROUGE-N counts single words whatever n is: ROUGE-2 counts the pairs of consecutive words, ROUGE-n the "
         "n-grams",
-        _variant(
+        variant(
             _ROUGE_N,
             ("def rouge_n(prediction, reference, n):\n", "def rouge_n(prediction, reference, n):\n    n = 1\n"),
         ),
@@ -1268,7 +1251,7 @@ ROUGE_N_MISTAKES = [
         "no_empty_guard",
         "your ROUGE-N divides by the number of n-grams even when a text has none: then precision, recall and F1 are "
         "0.0",
-        _variant(
+        variant(
             _ROUGE_N,
             (
                 "precision = overlap / max(sum(pred_ngrams.values()), 1)",
@@ -1281,7 +1264,7 @@ ROUGE_N_MISTAKES = [
         "unclipped_overlap",
         "your ROUGE-N counts every prediction n-gram that occurs in the reference, as often as the prediction has it: "
         "a shared n-gram counts min(count in prediction, count in reference) times",
-        _variant(
+        variant(
             _ROUGE_N,
             (
                 "overlap = sum((pred_ngrams & ref_ngrams).values())",
@@ -1293,14 +1276,14 @@ ROUGE_N_MISTAKES = [
         "unicode_words",
         "your ROUGE-N keeps non-ASCII letters in words (\\w+): rouge-score's tokens are runs of ASCII letters and "
         "digits, so 'café' is the token 'caf'",
-        _variant(
+        variant(
             _ROUGE_N, ('return re.findall(r"[a-z0-9]+", text.lower())', 'return re.findall(r"[^\\W_]+", text.lower())')
         ),
     ),
     (
         "f_missing_factor_2",
         "your ROUGE-N's f-measure is P * R / (P + R): the harmonic mean is 2 P R / (P + R)",
-        _variant(
+        variant(
             _ROUGE_N,
             ("else 2 * precision * recall / (precision + recall)", "else precision * recall / (precision + recall)"),
         ),
@@ -1339,14 +1322,14 @@ ROUGE_L_MISTAKES = [
     (
         "no_lowercasing",
         "your ROUGE-L does not lower-case the texts: rouge-score matches 'The' with 'the'",
-        _variant(
+        variant(
             _ROUGE_L, ('return re.findall(r"[a-z0-9]+", text.lower())', 'return re.findall(r"[A-Za-z0-9]+", text)')
         ),
     ),
     (
         "lcs_on_characters",
         "your ROUGE-L computes the longest common subsequence of characters: ROUGE-L works on words",
-        _variant(
+        variant(
             _ROUGE_L,
             (
                 "    pred, ref = tokenize(prediction), tokenize(reference)\n",
@@ -1358,7 +1341,7 @@ ROUGE_L_MISTAKES = [
         "precision_recall_swapped",
         "your ROUGE-L swaps precision and recall: precision divides the LCS by the prediction's length, recall by "
         "the reference's",
-        _variant(
+        variant(
             _ROUGE_L,
             (
                 "precision, recall = length / len(pred), length / len(ref)",
@@ -1369,7 +1352,7 @@ ROUGE_L_MISTAKES = [
     (
         "f_arithmetic_mean",
         "your ROUGE-L's f-measure is the arithmetic mean of precision and recall: it is their harmonic mean 2PR/(P+R)",
-        _variant(
+        variant(
             _ROUGE_L,
             (
                 "f = 0.0 if length == 0 else 2 * precision * recall / (precision + recall)",
@@ -1380,7 +1363,7 @@ ROUGE_L_MISTAKES = [
     (
         "longest_common_substring",
         "your ROUGE-L uses the longest common *substring* (contiguous words): a subsequence may skip words",
-        _variant(
+        variant(
             _ROUGE_L,
             (
                 "                table[i][j] = max(table[i - 1][j], table[i][j - 1])\n    return table[-1][-1]",
@@ -1391,7 +1374,7 @@ ROUGE_L_MISTAKES = [
     (
         "f_zero_division",
         "your ROUGE-L's f-measure divides by precision + recall even when both are 0: with no shared word, F1 is 0.0",
-        _variant(
+        variant(
             _ROUGE_L,
             (
                 "f = 0.0 if length == 0 else 2 * precision * recall / (precision + recall)",
@@ -1402,14 +1385,14 @@ ROUGE_L_MISTAKES = [
     (
         "no_empty_guard",
         "your ROUGE-L divides by a text's length even when it has no word: then precision, recall and F1 are 0.0",
-        _variant(_ROUGE_L, ("    if not pred or not ref:\n        return 0.0, 0.0, 0.0\n", "")),
+        variant(_ROUGE_L, ("    if not pred or not ref:\n        return 0.0, 0.0, 0.0\n", "")),
     ),
     (
         "greedy_matching",
         "your ROUGE-L matches words greedily (each prediction word with the next occurrence in the reference): the "
         "longest "
         "common subsequence needs the dynamic programme, a greedy match can miss it",
-        _variant(
+        variant(
             _ROUGE_L,
             (
                 "    length = lcs(pred, ref)\n",
@@ -1426,7 +1409,7 @@ ROUGE_L_MISTAKES = [
         "common_words",
         "your ROUGE-L counts the words the two texts share, in any order: the longest common subsequence keeps the "
         "order",
-        _variant(
+        variant(
             _ROUGE_L,
             ("    length = lcs(pred, ref)\n", "    length = sum((Counter(pred) & Counter(ref)).values())\n"),
             ("import re\n", "import re\nfrom collections import Counter\n"),
@@ -1436,14 +1419,14 @@ ROUGE_L_MISTAKES = [
         "unicode_words",
         "your ROUGE-L keeps non-ASCII letters in words (\\w+): rouge-score's tokens are runs of ASCII letters and "
         "digits, so 'café' is the token 'caf'",
-        _variant(
+        variant(
             _ROUGE_L, ('return re.findall(r"[a-z0-9]+", text.lower())', 'return re.findall(r"[^\\W_]+", text.lower())')
         ),
     ),
     (
         "f_missing_factor_2",
         "your ROUGE-L's f-measure is P * R / (P + R): the harmonic mean is 2 P R / (P + R)",
-        _variant(
+        variant(
             _ROUGE_L,
             ("else 2 * precision * recall / (precision + recall)", "else precision * recall / (precision + recall)"),
         ),
@@ -1452,7 +1435,7 @@ ROUGE_L_MISTAKES = [
         "over_longer_length",
         "your ROUGE-L divides the LCS by the longer text's length for both: precision is over the prediction's "
         "length, recall over the reference's",
-        _variant(
+        variant(
             _ROUGE_L,
             (
                 "precision, recall = length / len(pred), length / len(ref)",
@@ -1667,7 +1650,7 @@ ROUGE_N = Exercise(
         python=(f"{TEXT_METRICS}:rouge_n", f"{TEXT_METRICS}:tokenize_rouge", f"{TEXT_METRICS}:ngrams") + _ROUGE_PYTHON,
         names=_ROUGE_NAMES,
     ),
-    mistakes=_mistakes(ROUGE_N_MISTAKES),
+    mistakes=mistakes(ROUGE_N_MISTAKES),
 )
 
 ROUGE_L = Exercise(
@@ -1698,7 +1681,7 @@ ROUGE_L = Exercise(
         + _ROUGE_PYTHON,
         names=_ROUGE_NAMES,
     ),
-    mistakes=_mistakes(ROUGE_L_MISTAKES),
+    mistakes=mistakes(ROUGE_L_MISTAKES),
 )
 
 
@@ -1728,13 +1711,13 @@ SCORE_CHOICES_MISTAKES = [
         "own_position",
         "your score_choices reads each choice token's log-probability at the token's own position: the logits at "
         "position t predict the token at t + 1, so the choice's tokens n .. T-1 are read at positions n-1 .. T-2",
-        _variant(_SC, ("log_probs[n - 1 : -1].gather", "log_probs[n:].gather")),
+        variant(_SC, ("log_probs[n - 1 : -1].gather", "log_probs[n:].gather")),
     ),
     (
         "context_included",
         "your score_choices also sums the log-probabilities of the context's tokens: a choice's score counts only "
         "its own tokens (the context is the same for every choice, but its tokens are not the choice's)",
-        _variant(
+        variant(
             _SC,
             ("targets = ids[0, n:]  # the choice's tokens", "targets = ids[0, 1:]  # every predicted token"),
             ("log_probs[n - 1 : -1].gather", "log_probs[:-1].gather"),
@@ -1744,7 +1727,7 @@ SCORE_CHOICES_MISTAKES = [
         "probabilities_summed",
         "your score_choices adds up probabilities (softmax): a choice's score is the sum of the log-probabilities "
         "(log_softmax) of its tokens",
-        _variant(
+        variant(
             _SC,
             (
                 "log_probs = F.log_softmax(logits_fn(ids)[0].float(), dim=-1)",
@@ -1756,7 +1739,7 @@ SCORE_CHOICES_MISTAKES = [
         "likelihood_not_log",
         "your score_choices returns the choice's probability (the product of its tokens' probabilities): return its "
         "log, the sum of the tokens' log-probabilities (a product of many probabilities underflows to 0)",
-        _variant(
+        variant(
             _SC,
             (
                 "log_probs = F.log_softmax(logits_fn(ids)[0].float(), dim=-1)",
@@ -1769,13 +1752,13 @@ SCORE_CHOICES_MISTAKES = [
         "mean_not_sum",
         "your score_choices averages the log-probabilities of the choice's tokens: the score is their sum, "
         "log P(choice | context); dividing by a length is what acc_norm does afterwards",
-        _variant(_SC, ("scores.append(picked.sum().item())", "scores.append(picked.mean().item())")),
+        variant(_SC, ("scores.append(picked.sum().item())", "scores.append(picked.mean().item())")),
     ),
     (
         "softmax_over_positions",
         "your log_softmax runs over the positions (dim=0 of the (T, V) logits): each position's distribution is "
         "over the vocabulary, the last dimension",
-        _variant(
+        variant(
             _SC,
             (
                 "log_probs = F.log_softmax(logits_fn(ids)[0].float(), dim=-1)",
@@ -1787,7 +1770,7 @@ SCORE_CHOICES_MISTAKES = [
         "first_token_dropped",
         "your score_choices leaves out the choice's first token: it is predicted by the logits at the context's last "
         "position (n - 1), so it counts too",
-        _variant(
+        variant(
             _SC,
             (
                 "picked = log_probs[n - 1 : -1].gather(-1, targets.unsqueeze(-1))",
@@ -1812,7 +1795,7 @@ def score_choices(logits_fn, context_ids, choice_ids):
         "raw_logits",
         "your score_choices sums the raw logits: turn them into log-probabilities with log_softmax over the "
         "vocabulary first",
-        _variant(
+        variant(
             _SC,
             ("log_probs = F.log_softmax(logits_fn(ids)[0].float(), dim=-1)", "log_probs = logits_fn(ids)[0].float()"),
         ),
@@ -1821,24 +1804,24 @@ def score_choices(logits_fn, context_ids, choice_ids):
         "negative_log_likelihood",
         "your score_choices returns the negative log-likelihood (a loss, positive): the score is the log-likelihood "
         "itself, negative, the higher the likelier",
-        _variant(_SC, ("scores.append(picked.sum().item())", "scores.append(-picked.sum().item())")),
+        variant(_SC, ("scores.append(picked.sum().item())", "scores.append(-picked.sum().item())")),
     ),
     (
         "returns_tensor",
         "your score_choices returns a torch.Tensor: it must return a list of Python floats, one per choice "
         "(.tolist(), or .item() on each score)",
-        _variant(_SC, ("    return scores\n", "    return torch.tensor(scores)\n")),
+        variant(_SC, ("    return scores\n", "    return torch.tensor(scores)\n")),
     ),
     (
         "list_of_tensors",
         "your score_choices returns a list of 0-dim tensors: each score must be a Python float; call .item()",
-        _variant(_SC, ("scores.append(picked.sum().item())", "scores.append(picked.sum())")),
+        variant(_SC, ("scores.append(picked.sum().item())", "scores.append(picked.sum())")),
     ),
     (
         "context_extended_in_place",
         "your score_choices extends the context list itself (ids = context_ids; ids += choice changes "
         "context_ids): every later choice is scored after the earlier choices; build a new list, context_ids + choice",
-        _variant(
+        variant(
             _SC,
             (
                 "        ids = torch.tensor([context_ids + choice])  # (1, T)\n",
@@ -1871,7 +1854,7 @@ def _sc_case(sub: str, seed: int, n_context: int, lengths: list[int], visible: b
     tiny models."""
     weights = tiny_weights(seed % 3)
     model64 = tiny_model(weights).double()
-    g = _seeded(2000 + seed)
+    g = seeded(2000 + seed)
     V = TINY_GPT2["vocab_size"]
     context = torch.randint(0, V, (n_context,), generator=g).tolist()
     prefix = torch.randint(0, V, (shared,), generator=g).tolist()
@@ -2007,7 +1990,7 @@ SCORE_CHOICES = Exercise(
     run=RUNNERS["score_choices"],
     compare=_sc_compare,
     forbidden=_CHOICE_FORBIDDEN,
-    mistakes=_mistakes(SCORE_CHOICES_MISTAKES),
+    mistakes=mistakes(SCORE_CHOICES_MISTAKES),
 )
 
 
@@ -2027,7 +2010,7 @@ ACCURACY_MISTAKES = [
         "acc_from_normalised",
         "your acc picks the choice with the highest length-normalised score: acc compares the log-likelihoods "
         "themselves; only acc_norm and acc_bytes divide by a length",
-        _variant(
+        variant(
             _ACC,
             ('right["acc"] += scores.index(max(scores)) == gold', 'right["acc"] += chars.index(max(chars)) == gold'),
         ),
@@ -2036,7 +2019,7 @@ ACCURACY_MISTAKES = [
         "norm_by_bytes",
         "your acc_norm divides by the choice's length in UTF-8 bytes: lm-evaluation-harness's acc_norm divides by "
         "its length in characters, len(text); the bytes are acc_bytes's",
-        _variant(
+        variant(
             _ACC,
             (
                 "chars = [s / len(c) for s, c in zip(scores, choices)]",
@@ -2048,7 +2031,7 @@ ACCURACY_MISTAKES = [
         "bytes_by_characters",
         "your acc_bytes divides by the choice's length in characters: acc_bytes divides by its length in UTF-8 "
         "bytes, len(text.encode('utf-8')) (a letter such as 'ï' or 'ü' takes two bytes, a Japanese character three)",
-        _variant(
+        variant(
             _ACC,
             (
                 'utf8 = [s / len(c.encode("utf-8")) for s, c in zip(scores, choices)]',
@@ -2059,7 +2042,7 @@ ACCURACY_MISTAKES = [
     (
         "norm_by_words",
         "your acc_norm divides by the number of words of the choice: it divides by its length in characters",
-        _variant(
+        variant(
             _ACC,
             (
                 "chars = [s / len(c) for s, c in zip(scores, choices)]",
@@ -2071,7 +2054,7 @@ ACCURACY_MISTAKES = [
         "norm_with_space",
         "your acc_norm counts the space put before the choice: the length is the choice's own text, without "
         "the delimiter",
-        _variant(
+        variant(
             _ACC,
             (
                 "chars = [s / len(c) for s, c in zip(scores, choices)]",
@@ -2082,7 +2065,7 @@ ACCURACY_MISTAKES = [
     (
         "percentages",
         "your accuracy returns percentages: acc, acc_norm and acc_bytes are fractions between 0 and 1",
-        _variant(
+        variant(
             _ACC,
             (
                 "return {key: count / len(items) for key, count in right.items()}",
@@ -2093,7 +2076,7 @@ ACCURACY_MISTAKES = [
     (
         "counts_not_fractions",
         "your accuracy returns the number of items predicted right: divide by the number of items",
-        _variant(
+        variant(
             _ACC,
             (
                 "return {key: count / len(items) for key, count in right.items()}",
@@ -2128,7 +2111,7 @@ def accuracy(items):
         "argmin",
         "your accuracy picks the choice with the lowest score: the scores are log-likelihoods (higher is likelier), "
         "not losses; pick the highest",
-        _variant(
+        variant(
             _ACC,
             ("scores.index(max(scores))", "scores.index(min(scores))"),
             ("chars.index(max(chars))", "chars.index(min(chars))"),
@@ -2139,7 +2122,7 @@ def accuracy(items):
         "length_over_score",
         "your accuracy divides the length by the log-likelihood: the normalised score is the log-likelihood divided "
         "by the length",
-        _variant(
+        variant(
             _ACC,
             (
                 "chars = [s / len(c) for s, c in zip(scores, choices)]",
@@ -2155,7 +2138,7 @@ def accuracy(items):
         "multiplied_by_length",
         "your accuracy multiplies the log-likelihood by the length: normalising divides by it, so that a long choice "
         "is not punished for having more tokens",
-        _variant(
+        variant(
             _ACC,
             (
                 "chars = [s / len(c) for s, c in zip(scores, choices)]",
@@ -2171,7 +2154,7 @@ def accuracy(items):
         "bytes_not_normalised",
         "your acc_bytes picks the highest raw log-likelihood: acc_bytes divides each one by the choice's length in "
         "UTF-8 bytes first",
-        _variant(
+        variant(
             _ACC,
             (
                 'right["acc_bytes"] += utf8.index(max(utf8)) == gold',
@@ -2343,7 +2326,7 @@ ACCURACY = Exercise(
     run=RUNNERS["accuracy"],
     compare=_acc_compare,
     forbidden=_CHOICE_FORBIDDEN,
-    mistakes=_mistakes(ACCURACY_MISTAKES),
+    mistakes=mistakes(ACCURACY_MISTAKES),
 )
 
 

@@ -46,7 +46,9 @@ from llmcourse.grading.contract import (
     to_plain,
     values_of,
 )
-from llmcourse.grading.runners.ch05 import RUNNERS, _on_one_thread, course_model, tiny_model
+from llmcourse.grading.kit import seeded, variant
+from llmcourse.grading.runners import one_thread
+from llmcourse.grading.runners.ch05 import RUNNERS, course_model, tiny_model
 
 REFERENCE = "llmcourse.decoding"
 
@@ -90,10 +92,6 @@ FORBIDDEN = Forbidden(
 )
 
 
-def _seeded(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
 def _robust(compare):
     """A comparison that turns any malformed result into a GradingError (never a grader crash)."""
 
@@ -123,7 +121,7 @@ def _fields(plain: Any) -> dict:
 
 def random_logits(B: int, V: int, seed: int, scale: float = 3.0) -> torch.Tensor:
     """Tie-free logits ``(B, V)`` of both signs."""
-    logits = scale * torch.randn(B, V, generator=_seeded(seed))
+    logits = scale * torch.randn(B, V, generator=seeded(seed))
     rank = logits.argsort(dim=-1).argsort(dim=-1).float()  # push float32 duplicates apart
     logits = logits + 1e-3 * rank
     assert all(len(row.unique()) == V for row in logits), "tie-free logits expected"
@@ -132,7 +130,7 @@ def random_logits(B: int, V: int, seed: int, scale: float = 3.0) -> torch.Tensor
 
 def tied_logits() -> torch.Tensor:
     """Logits ``(5, 20)`` full of ties: small integers, and a first row with three tied maxima."""
-    logits = torch.randint(-3, 4, (5, 20), generator=_seeded(3)).float()
+    logits = torch.randint(-3, 4, (5, 20), generator=seeded(3)).float()
     logits[0] = torch.tensor([5.0, 5.0, 5.0] + [0.0] * 17)
     return logits
 
@@ -145,13 +143,13 @@ def after_top_k(B: int, V: int, seed: int) -> torch.Tensor:
 
 def repeated_ids(B: int, V: int, seed: int, T: int = 9) -> torch.Tensor:
     """``(B, T)`` ids drawn from the first few tokens, so that they repeat and differ between rows."""
-    ids = torch.randint(0, min(V, 6), (B, T), generator=_seeded(seed))
+    ids = torch.randint(0, min(V, 6), (B, T), generator=seeded(seed))
     return ids
 
 
 def distinct_ids(B: int, V: int, seed: int, T: int = 6) -> torch.Tensor:
     """``(B, T)`` ids without repeats within a row (rows differ)."""
-    g = _seeded(seed)
+    g = seeded(seed)
     return torch.stack([torch.randperm(V, generator=g)[:T] for _ in range(B)])
 
 
@@ -767,15 +765,6 @@ def top_p_filter(logits, p):
 """
 
 
-def _variant(code: str, *replacements: tuple[str, str]) -> str:
-    """``code`` with each ``old`` replaced by ``new``; each ``old`` must occur exactly once."""
-    for old, new in replacements:
-        if code.count(old) != 1:
-            raise ValueError(f"{old!r} occurs {code.count(old)} times in the template")
-        code = code.replace(old, new)
-    return code
-
-
 TOP_P = Exercise(
     name="top_p_filter",
     cell="top_p",
@@ -817,13 +806,13 @@ def top_p_filter(logits, p):
             "ascending_sort",
             "your top-p sorts in ascending order, so the running total starts from the least likely tokens; sort "
             "with descending=True (or remove the tokens whose ascending total stays at or below 1 - p)",
-            _variant(_TOP_P, ("torch.sort(logits, dim=-1, descending=True)", "torch.sort(logits, dim=-1)")),
+            variant(_TOP_P, ("torch.sort(logits, dim=-1, descending=True)", "torch.sort(logits, dim=-1)")),
         ),
         Mistake(
             "mask_not_unsorted",
             "your top-p applies the mask computed in sorted order directly to the logits in vocabulary order; "
             "scatter it back with the sort's indices first",
-            _variant(
+            variant(
                 _TOP_P,
                 ("    remove = remove_sorted.scatter(-1, order, remove_sorted)\n", ""),
                 ("logits.masked_fill(remove, ", "logits.masked_fill(remove_sorted, "),
@@ -832,13 +821,13 @@ def top_p_filter(logits, p):
         Mistake(
             "cumsum_of_logits",
             "your top-p adds up the logits instead of the probabilities; apply the softmax before the cumulative sum",
-            _variant(_TOP_P, ("probs = torch.softmax(sorted_logits, dim=-1)", "probs = sorted_logits")),
+            variant(_TOP_P, ("probs = torch.softmax(sorted_logits, dim=-1)", "probs = sorted_logits")),
         ),
         Mistake(
             "softmax_over_batch",
             "your top-p takes the softmax over the batch dimension (dim=0); each row's probabilities are a softmax "
             "over its vocabulary (dim=-1)",
-            _variant(
+            variant(
                 _TOP_P, ("probs = torch.softmax(sorted_logits, dim=-1)", "probs = torch.softmax(sorted_logits, dim=0)")
             ),
         ),
@@ -846,7 +835,7 @@ def top_p_filter(logits, p):
             "returns_probabilities",
             "your top-p returns probabilities with zeros for the removed tokens; return the logits with -inf for "
             "them (the sampler applies the softmax after all the processors)",
-            _variant(
+            variant(
                 _TOP_P,
                 (
                     'return logits.masked_fill(remove, float("-inf"))',
@@ -858,13 +847,13 @@ def top_p_filter(logits, p):
             "removes_everything_for_p0",
             "your top-p removes every token when p = 0 (the mass before the most likely token, 0, is already >= p); "
             "the most likely token must always stay",
-            _variant(_TOP_P, ("    remove_sorted[:, 0] = False  # keep the most likely token\n", "")),
+            variant(_TOP_P, ("    remove_sorted[:, 0] = False  # keep the most likely token\n", "")),
         ),
         Mistake(
             "p_equal_1_rounds",
             "your top-p removes tokens at p = 1: in float32 the running total of many tiny probabilities (a real "
             "model's long tail) reaches 1.0 before the last token; p = 1 keeps every token, so handle it on its own",
-            _variant(_TOP_P, ("    if p == 1:\n        return logits.clone()\n", "")),
+            variant(_TOP_P, ("    if p == 1:\n        return logits.clone()\n", "")),
         ),
         Mistake(
             "p_as_fraction_of_vocabulary",
@@ -911,7 +900,7 @@ def top_p_filter(logits, p):
             "gather_not_scatter",
             "your top-p puts the mask back in vocabulary order with gather(order); that applies the sort's "
             "permutation a second time: scatter(-1, order, mask) undoes it",
-            _variant(
+            variant(
                 _TOP_P,
                 (
                     "remove = remove_sorted.scatter(-1, order, remove_sorted)",
@@ -939,7 +928,7 @@ def top_p_filter(logits, p):
             "fills_zero",
             "your top-p sets the removed logits to 0, which still has a probability after the softmax; set them to "
             "-inf",
-            _variant(
+            variant(
                 _TOP_P, ('return logits.masked_fill(remove, float("-inf"))', "return logits.masked_fill(remove, 0.0)")
             ),
         ),
@@ -1430,7 +1419,7 @@ OTHER = (1, 64, 0.3)
 
 
 def _prompts(n: int, T: int, vocab_size: int, seed: int) -> torch.Tensor:
-    return torch.randint(0, vocab_size, (n, T), generator=_seeded(seed))
+    return torch.randint(0, vocab_size, (n, T), generator=seeded(seed))
 
 
 def _greedy_case(
@@ -1453,7 +1442,7 @@ def _free_run(spec: tuple, ids: torch.Tensor, n: int) -> torch.Tensor:
 
 
 @functools.lru_cache(maxsize=2)
-@_on_one_thread
+@one_thread()
 def _greedy_cases(hidden: bool) -> list[Case]:
     P = _prompts(4, 5, 50, 1)
     free = _free_run(PEAKED, P, 20)  # (4, 20): what greedy decoding produces without an end token
@@ -1530,13 +1519,13 @@ GREEDY = Exercise(
             "no_padding_after_eos",
             "your greedy decoding keeps generating real tokens after a sequence's end token; once a sequence has "
             "produced eos_token_id, it gets pad_token_id at every later step",
-            _variant(_GREEDY, ("                next_tok[finished] = pad_token_id\n", "")),
+            variant(_GREEDY, ("                next_tok[finished] = pad_token_id\n", "")),
         ),
         Mistake(
             "stops_at_first_eos",
             "your greedy decoding stops the whole batch as soon as one sequence produces the end token; the others "
             "go on (the finished ones get padding) until every sequence has ended",
-            _variant(
+            variant(
                 _GREEDY,
                 ("if eos_token_id is not None and finished.all():", "if eos_token_id is not None and finished.any():"),
             ),
@@ -1544,20 +1533,20 @@ GREEDY = Exercise(
         Mistake(
             "pads_with_eos",
             "your greedy decoding fills finished sequences with the end token; use pad_token_id after it",
-            _variant(_GREEDY, ("next_tok[finished] = pad_token_id", "next_tok[finished] = eos_token_id")),
+            variant(_GREEDY, ("next_tok[finished] = pad_token_id", "next_tok[finished] = eos_token_id")),
         ),
         Mistake(
             "never_stops_early",
             "your greedy decoding always runs max_new_tokens steps; stop as soon as every sequence has produced the "
             "end token (Hugging Face returns the shorter tensor)",
-            _variant(
+            variant(
                 _GREEDY, ("            if eos_token_id is not None and finished.all():\n                break\n", "")
             ),
         ),
         Mistake(
             "drops_prompt",
             "your greedy decoding returns only the new tokens; return the prompt followed by them, (B, T + n)",
-            _variant(_GREEDY, ("    return ids\n", "    return ids[:, input_ids.shape[1]:]\n")),
+            variant(_GREEDY, ("    return ids\n", "    return ids[:, input_ids.shape[1]:]\n")),
         ),
         Mistake(
             "eos_not_appended",
@@ -1587,7 +1576,7 @@ def greedy_decode(model, input_ids, max_new_tokens, eos_token_id=None, pad_token
             "one_token_short",
             "your greedy decoding generates max_new_tokens - 1 tokens; the loop runs max_new_tokens times "
             "(range(max_new_tokens))",
-            _variant(_GREEDY, ("for _ in range(max_new_tokens):", "for _ in range(max_new_tokens - 1):")),
+            variant(_GREEDY, ("for _ in range(max_new_tokens):", "for _ in range(max_new_tokens - 1):")),
         ),
         Mistake(
             "max_new_tokens_as_total_length",
@@ -1617,13 +1606,13 @@ def greedy_decode(model, input_ids, max_new_tokens, eos_token_id=None, pad_token
             "first_position_logits",
             "your greedy decoding picks the next token from the logits of the first position; the next token is "
             "predicted by the last position, logits[:, -1, :]",
-            _variant(_GREEDY, ("logits_of(ids)[:, -1, :]", "logits_of(ids)[:, 0, :]")),
+            variant(_GREEDY, ("logits_of(ids)[:, -1, :]", "logits_of(ids)[:, 0, :]")),
         ),
         Mistake(
             "end_token_replaced",
             "your greedy decoding marks a sequence finished before padding, so its end token itself becomes "
             "pad_token_id; keep the end token, pad only from the next step on",
-            _variant(
+            variant(
                 _GREEDY,
                 (
                     "                next_tok[finished] = pad_token_id\n                finished = finished | "
@@ -1636,7 +1625,7 @@ def greedy_decode(model, input_ids, max_new_tokens, eos_token_id=None, pad_token
         Mistake(
             "pads_with_zero",
             "your greedy decoding pads finished sequences with 0; use the pad_token_id it is given",
-            _variant(_GREEDY, ("next_tok[finished] = pad_token_id", "next_tok[finished] = 0")),
+            variant(_GREEDY, ("next_tok[finished] = pad_token_id", "next_tok[finished] = 0")),
         ),
         Mistake(
             "hugging_face_only",
@@ -1695,7 +1684,7 @@ def _cached_case(sub: str, spec: tuple, ids: torch.Tensor, n: int, visible: bool
 
 
 @functools.lru_cache(maxsize=2)
-@_on_one_thread
+@one_thread()
 def _cached_cases(hidden: bool) -> list[Case]:
     P, Q = _prompts(4, 5, 50, 1), _prompts(3, 7, 64, 2)
     cases = [
@@ -1825,13 +1814,13 @@ def generate_with_cache(model, idx, max_new_tokens):
             "whole_sequence_with_cache",
             "your generate_with_cache passes the cache and the whole sequence again: the cache already holds those "
             "positions, so feed only the new token, (B, 1)",
-            _variant(_CACHED, ("model(input_ids=next_tok, past_key_values", "model(input_ids=ids, past_key_values")),
+            variant(_CACHED, ("model(input_ids=next_tok, past_key_values", "model(input_ids=ids, past_key_values")),
         ),
         Mistake(
             "new_token_without_cache",
             "your generate_with_cache feeds the new token without past_key_values: the model then sees that one "
             "token alone; pass past_key_values=out.past_key_values with it",
-            _variant(
+            variant(
                 _CACHED,
                 (
                     "model(input_ids=next_tok, past_key_values=out.past_key_values, use_cache=True)",
@@ -1860,13 +1849,13 @@ def generate_with_cache(model, idx, max_new_tokens):
             "first_position_logits",
             "your generate_with_cache picks the first token from the logits of the prompt's first position; the next "
             "token is predicted by the last position, logits[:, -1, :]",
-            _variant(_CACHED, ("out.logits[:, -1, :]", "out.logits[:, 0, :]")),
+            variant(_CACHED, ("out.logits[:, -1, :]", "out.logits[:, 0, :]")),
         ),
         Mistake(
             "extra_forward_after_last",
             "your generate_with_cache runs the model once more after appending the last token; its logits are never "
             "used: n new tokens take n forwards",
-            _variant(
+            variant(
                 _CACHED,
                 ("            if step + 1 < max_new_tokens:\n                out = model(", "            out = model("),
             ),
@@ -1875,13 +1864,13 @@ def generate_with_cache(model, idx, max_new_tokens):
             "one_token_too_many",
             "your generate_with_cache appends the prompt's token and then max_new_tokens more: max_new_tokens + 1 "
             "new tokens; the loop after the first token runs max_new_tokens - 1 times",
-            _variant(_CACHED_FIRST_OUTSIDE, ("range(max_new_tokens - 1)", "range(max_new_tokens)")),
+            variant(_CACHED_FIRST_OUTSIDE, ("range(max_new_tokens - 1)", "range(max_new_tokens)")),
         ),
         Mistake(
             "one_token_too_few",
             "your generate_with_cache returns max_new_tokens - 1 new tokens; the loop appends one per step, "
             "range(max_new_tokens)",
-            _variant(_CACHED, ("for step in range(max_new_tokens):", "for step in range(max_new_tokens - 1):")),
+            variant(_CACHED, ("for step in range(max_new_tokens):", "for step in range(max_new_tokens - 1):")),
         ),
         Mistake(
             "generates_for_zero",
@@ -1893,7 +1882,7 @@ def generate_with_cache(model, idx, max_new_tokens):
             "flat_argmax",
             "your generate_with_cache takes argmax() over the whole (B, V) logits, one token for the batch; take it "
             "per row, argmax(dim=-1, keepdim=True) gives (B, 1)",
-            _variant(
+            variant(
                 _CACHED,
                 ("out.logits[:, -1, :].argmax(dim=-1, keepdim=True)", "out.logits[:, -1, :].argmax().view(1, 1)"),
             ),
@@ -1902,7 +1891,7 @@ def generate_with_cache(model, idx, max_new_tokens):
             "new_token_1d",
             "your generate_with_cache gives the model the new tokens as a 1-D tensor (B,); input_ids is always 2-D: "
             "give it (B, 1) (argmax(dim=-1, keepdim=True), or next_tok[:, None])",
-            _variant(
+            variant(
                 _CACHED,
                 (
                     "next_tok = out.logits[:, -1, :].argmax(dim=-1, keepdim=True)",
@@ -1914,13 +1903,13 @@ def generate_with_cache(model, idx, max_new_tokens):
         Mistake(
             "drops_prompt",
             "your generate_with_cache returns only the new tokens; return the prompt followed by them, (B, T + n)",
-            _variant(_CACHED, ("\n    return ids\n", "\n    return ids[:, idx.shape[1]:]\n")),
+            variant(_CACHED, ("\n    return ids\n", "\n    return ids[:, idx.shape[1]:]\n")),
         ),
         Mistake(
             "prepends_tokens",
             "your generate_with_cache puts each new token in front of the sequence; append it at the end, "
             "torch.cat([ids, next_tok], dim=1)",
-            _variant(_CACHED, ("torch.cat([ids, next_tok], dim=1)", "torch.cat([next_tok, ids], dim=1)")),
+            variant(_CACHED, ("torch.cat([ids, next_tok], dim=1)", "torch.cat([next_tok, ids], dim=1)")),
         ),
     ),
 )
@@ -1943,7 +1932,7 @@ def _beam_case(sub: str, spec: tuple, ids: torch.Tensor, N: int, n: int, visible
 
 
 @functools.lru_cache(maxsize=2)
-@_on_one_thread
+@one_thread()
 def _beam_cases(hidden: bool) -> list[Case]:
     P, Q = _prompts(4, 5, 50, 1), _prompts(3, 7, 64, 2)
     cases = [
@@ -2024,7 +2013,7 @@ BEAM = Exercise(
             "your beam search multiplies probabilities: after a few dozen tokens the product underflows to 0 in "
             "float32 and every beam looks alike; add log-probabilities (the beam scores are not accumulated in log "
             "space)",
-            _variant(
+            variant(
                 _BEAM,
                 ("scores = torch.zeros(1)", "scores = torch.ones(1)"),
                 ("log_probs = torch.log_softmax(logits, dim=-1)", "probs = torch.softmax(logits, dim=-1)"),
@@ -2035,7 +2024,7 @@ BEAM = Exercise(
             "sums_probabilities",
             "your beam search adds probabilities; a sequence's probability is the product of its tokens' "
             "probabilities, so add their log-probabilities",
-            _variant(
+            variant(
                 _BEAM,
                 ("log_probs = torch.log_softmax(logits, dim=-1)", "probs = torch.softmax(logits, dim=-1)"),
                 ("totals = scores[:, None] + log_probs", "totals = scores[:, None] + probs"),
@@ -2045,19 +2034,19 @@ BEAM = Exercise(
             "raw_logits",
             "your beam search adds up raw logits; they are not log-probabilities (each beam's logits have their own "
             "normaliser): apply log_softmax first",
-            _variant(_BEAM, ("totals = scores[:, None] + log_probs", "totals = scores[:, None] + logits")),
+            variant(_BEAM, ("totals = scores[:, None] + log_probs", "totals = scores[:, None] + logits")),
         ),
         Mistake(
             "not_accumulated",
             "your beam search ranks the candidates by the new token's log-probability alone; a beam's score is the "
             "sum over all its generated tokens",
-            _variant(_BEAM, ("totals = scores[:, None] + log_probs", "totals = log_probs + 0 * scores[:, None]")),
+            variant(_BEAM, ("totals = scores[:, None] + log_probs", "totals = log_probs + 0 * scores[:, None]")),
         ),
         Mistake(
             "all_beams_start_alive",
             "your beam search starts with num_beams copies of the prompt, all with score 0, so the first step picks "
             "the same tokens num_beams times; start from one beam",
-            _variant(
+            variant(
                 _BEAM,
                 (
                     "beams = prompt[None, :]  # (1, T): a single beam to start with",
@@ -2070,7 +2059,7 @@ BEAM = Exercise(
             "own_best_token",
             "your beam search extends each beam with its own best token only (num_beams greedy searches side by "
             "side); all num_beams x V candidates compete for the num_beams places",
-            _variant(
+            variant(
                 _BEAM,
                 (
                     "            scores, idx = totals.flatten().topk(num_beams)\n",
@@ -2088,7 +2077,7 @@ BEAM = Exercise(
         Mistake(
             "drops_prompt",
             "your beam search returns only the new tokens; return the prompt followed by them, (B, T + max_new_tokens)",
-            _variant(_BEAM, ("        best.append(beams[0])\n", "        best.append(beams[0, len(prompt):])\n")),
+            variant(_BEAM, ("        best.append(beams[0])\n", "        best.append(beams[0, len(prompt):])\n")),
         ),
         Mistake(
             "batch_as_beams",
@@ -2116,13 +2105,13 @@ def beam_search(model, input_ids, num_beams, max_new_tokens, length_penalty=1.0)
             "returns_last_beam",
             "your beam search returns the last of the num_beams beams, the worst; topk sorts the best first: return "
             "beams[0]",
-            _variant(_BEAM, ("        best.append(beams[0])\n", "        best.append(beams[-1])\n")),
+            variant(_BEAM, ("        best.append(beams[0])\n", "        best.append(beams[-1])\n")),
         ),
         Mistake(
             "beam_and_token_swapped",
             "your beam search reads a flat candidate index i as beam i % V and token i // V; it is beam i // V, "
             "extended by token i % V",
-            _variant(
+            variant(
                 _BEAM,
                 (
                     "beams = torch.cat([beams[idx // V], (idx % V)[:, None]], dim=1)",
@@ -2134,7 +2123,7 @@ def beam_search(model, input_ids, num_beams, max_new_tokens, length_penalty=1.0)
             "log_softmax_over_beams",
             "your beam search takes the log_softmax over the beams (dim=0); each beam's next-token distribution is a "
             "softmax over the vocabulary (dim=-1)",
-            _variant(
+            variant(
                 _BEAM, ("log_probs = torch.log_softmax(logits, dim=-1)", "log_probs = torch.log_softmax(logits, dim=0)")
             ),
         ),
@@ -2142,13 +2131,13 @@ def beam_search(model, input_ids, num_beams, max_new_tokens, length_penalty=1.0)
             "returns_all_beams",
             "your beam search returns all num_beams beams; return only the best one for each prompt, (B, T + "
             "max_new_tokens)",
-            _variant(_BEAM, ("        best.append(beams[0])\n", "        best.append(beams)\n")),
+            variant(_BEAM, ("        best.append(beams[0])\n", "        best.append(beams)\n")),
         ),
         Mistake(
             "ignores_parent_beam",
             "your beam search appends the chosen tokens to the beams in their old order; a candidate extends the "
             "beam it came from: reorder the beams by i // V before appending",
-            _variant(
+            variant(
                 _BEAM,
                 (
                     "beams = torch.cat([beams[idx // V], (idx % V)[:, None]], dim=1)",
@@ -2202,7 +2191,7 @@ def _until_case(sub: str, prompt: str, stop, n: int, sampler: tuple | None, visi
 
 
 @functools.lru_cache(maxsize=2)
-@_on_one_thread
+@one_thread()
 def _until_cases(hidden: bool) -> list[Case]:
     cases = [
         _until_case("stop", ANNA, "\nAnna:", 40, None, True),  # three tokens: "\n", "Anna", ":"
@@ -2301,13 +2290,13 @@ UNTIL = Exercise(
         Mistake(
             "returns_stop_string",
             "your generate_until returns the stop string with the text; return the text before it",
-            _variant(_UNTIL, (_UNTIL_SEARCH, _UNTIL_SEARCH.replace("text.index(s) for", "text.index(s) + len(s) for"))),
+            variant(_UNTIL, (_UNTIL_SEARCH, _UNTIL_SEARCH.replace("text.index(s) for", "text.index(s) + len(s) for"))),
         ),
         Mistake(
             "endswith_only",
             "your generate_until only checks whether the text ends with the stop string; a token can carry the end "
             "of the stop string and more text: search the whole generated text",
-            _variant(
+            variant(
                 _UNTIL,
                 (
                     _UNTIL_SEARCH,
@@ -2320,7 +2309,7 @@ UNTIL = Exercise(
             "token_level_match",
             "your generate_until only looks for the stop string in each new token's text, so it misses a stop string "
             "across a token boundary (or starting mid-token): search the decoded text so far",
-            _variant(
+            variant(
                 _UNTIL,
                 (
                     _UNTIL_SEARCH,
@@ -2335,7 +2324,7 @@ UNTIL = Exercise(
             "searches_prompt",
             "your generate_until searches the prompt too, so a stop string in the prompt (a ReAct prompt contains "
             "'Observation:') stops it at once; search only the generated text",
-            _variant(
+            variant(
                 _UNTIL,
                 (
                     "        text = tokenizer.decode(ids[0, n_prompt:])\n" + _UNTIL_SEARCH,
@@ -2350,7 +2339,7 @@ UNTIL = Exercise(
         Mistake(
             "returns_prompt",
             "your generate_until returns the prompt with the generated text; return only the generated text",
-            _variant(
+            variant(
                 _UNTIL,
                 ("            return text[: min(hits)]\n", "            return prompt + text[: min(hits)]\n"),
                 ("    return text\n", "    return prompt + text\n"),
@@ -2360,13 +2349,13 @@ UNTIL = Exercise(
             "string_as_characters",
             "your generate_until turns a single stop string into a list of its characters (list(stop)), so it stops "
             "at any of them; wrap a string in a list: [stop]",
-            _variant(_UNTIL, ("stops = [stop] if isinstance(stop, str) else list(stop)", "stops = list(stop)")),
+            variant(_UNTIL, ("stops = [stop] if isinstance(stop, str) else list(stop)", "stops = list(stop)")),
         ),
         Mistake(
             "first_listed_not_earliest",
             "your generate_until cuts at the first stop string of the list that occurs, not at the earliest position "
             "in the text where any of them occurs",
-            _variant(
+            variant(
                 _UNTIL,
                 (
                     _UNTIL_SEARCH,
@@ -2379,13 +2368,13 @@ UNTIL = Exercise(
             "ignores_end_of_text",
             "your generate_until goes on after the model's end-of-text token; stop there (the text after it belongs "
             "to another document)",
-            _variant(_UNTIL, ("        if tok.item() == tokenizer.eos_token_id:\n            break\n", "")),
+            variant(_UNTIL, ("        if tok.item() == tokenizer.eos_token_id:\n            break\n", "")),
         ),
         Mistake(
             "ignores_next_token",
             "your generate_until always picks the most likely token; call next_token(logits, ids) when one is given "
             "(e.g. a sampler)",
-            _variant(
+            variant(
                 _UNTIL,
                 (
                     "tok = logits.argmax(dim=-1) if next_token is None else next_token(logits, ids)",
@@ -2396,18 +2385,18 @@ UNTIL = Exercise(
         Mistake(
             "one_token_short",
             "your generate_until generates max_new_tokens - 1 tokens at most; the loop runs max_new_tokens times",
-            _variant(_UNTIL, ("for _ in range(max_new_tokens):", "for _ in range(max_new_tokens - 1):")),
+            variant(_UNTIL, ("for _ in range(max_new_tokens):", "for _ in range(max_new_tokens - 1):")),
         ),
         Mistake(
             "max_new_tokens_as_total_length",
             "your generate_until counts the prompt's tokens in max_new_tokens; it counts the generated tokens only",
-            _variant(_UNTIL, ("    for _ in range(max_new_tokens):\n", "    while ids.shape[1] < max_new_tokens:\n")),
+            variant(_UNTIL, ("    for _ in range(max_new_tokens):\n", "    while ids.shape[1] < max_new_tokens:\n")),
         ),
         Mistake(
             "strips_text",
             "your generate_until strips the spaces and newlines around the text; return the generated text exactly "
             "as decoded, up to the stop string",
-            _variant(
+            variant(
                 _UNTIL,
                 ("            return text[: min(hits)]\n", "            return text[: min(hits)].strip()\n"),
                 ("    return text\n", "    return text.strip()\n"),
@@ -2417,7 +2406,7 @@ UNTIL = Exercise(
             "missing_stop_string_cuts",
             "your generate_until takes the smallest text.find(s) over all the stop strings, -1 for one that is "
             "absent; leave out the strings that are not found before taking the earliest position",
-            _variant(
+            variant(
                 _UNTIL,
                 (
                     _UNTIL_SEARCH,
@@ -2432,13 +2421,13 @@ UNTIL = Exercise(
             "hook_arguments_swapped",
             "your generate_until calls next_token(ids, logits); the hook takes the logits first: next_token(logits, "
             "ids)",
-            _variant(_UNTIL, ("next_token(logits, ids)", "next_token(ids, logits)")),
+            variant(_UNTIL, ("next_token(logits, ids)", "next_token(ids, logits)")),
         ),
         Mistake(
             "decodes_end_of_text",
             "your generate_until appends the end-of-text token before stopping, so its text ('<|endoftext|>') is in "
             "the result; stop before appending it",
-            _variant(
+            variant(
                 _UNTIL,
                 (
                     "        if tok.item() == tokenizer.eos_token_id:\n            break\n        ids = "

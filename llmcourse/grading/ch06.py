@@ -30,12 +30,12 @@ from llmcourse.grading.contract import (
     Exercise,
     Forbidden,
     GradingError,
-    Mistake,
     SubCheck,
     check,
     kind_of,
     to_plain,
 )
+from llmcourse.grading.kit import mistakes
 from llmcourse.grading.runners.ch06 import RUNNERS
 
 REFERENCE = "llmcourse.prompting"
@@ -68,10 +68,6 @@ def python_of(plain: Any) -> Any:
 def _short(value: Any, limit: int = 160) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 4] + " ..."
-
-
-def _mistakes(entries: list[tuple[str, str, str]]) -> tuple[Mistake, ...]:
-    return tuple(Mistake(mistake_id, message, code) for mistake_id, message, code in entries)
 
 
 # ======================================================================================
@@ -205,7 +201,7 @@ def _fs_variant(*replacements: tuple[str, str]) -> str:
     return code
 
 
-FEW_SHOT_MISTAKES = _mistakes(
+FEW_SHOT_MISTAKES = mistakes(
     [
         (
             "roles_swapped",
@@ -500,7 +496,7 @@ def _fill_variant(*replacements: tuple[str, str]) -> str:
     return code
 
 
-FILL_TEMPLATE_MISTAKES = _mistakes(
+FILL_TEMPLATE_MISTAKES = mistakes(
     [
         (
             "unknown_ignored",
@@ -817,7 +813,7 @@ def _quote_variant(*replacements: tuple[str, str]) -> str:
     return code
 
 
-QUOTE_MISTAKES = _mistakes(
+QUOTE_MISTAKES = mistakes(
     [
         (
             "no_escaping",

@@ -50,15 +50,12 @@ from llmcourse.grading.contract import (
     to_plain,
     values_of,
 )
+from llmcourse.grading.kit import seeded
 from llmcourse.grading.runners.ch07 import RUNNERS
 
 FINETUNE = "llmcourse.finetune"
 LORA = "llmcourse.lora"
 PREFERENCE = "llmcourse.preference"
-
-
-def _seeded(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 # Case inputs hold numpy arrays, not tensors (see ch03: torch pickles each tensor through a file
@@ -74,7 +71,7 @@ def _array(t: torch.Tensor | None) -> np.ndarray | None:
 
 def _batch(seed: int, B: int, T: int, V: int, prompts: list[int], reals: list[int] | None):
     """Right-padded ids (padding id 0, which also occurs inside real text), prompt lengths, mask."""
-    g = _seeded(seed)
+    g = seeded(seed)
     ids = torch.randint(1, V, (B, T), generator=g)
     for b in range(B):
         n = T if reals is None else reals[b]
@@ -386,7 +383,7 @@ def _sft_case(
     visible: bool,
     dtype: torch.dtype = torch.float32,
 ) -> Case:
-    g = _seeded(seed)
+    g = seeded(seed)
     logits = (torch.randn(B, T, V, generator=g, dtype=torch.float64) * 2).to(dtype)
     labels = torch.randint(V, (B, T), generator=g)
     for b in range(B):
@@ -675,7 +672,7 @@ def _lora_case(
     dropout: float | None = None,
     train_seed: int | None = None,
 ) -> Case:
-    g = _seeded(seed)
+    g = seeded(seed)
     W = torch.randn(n_out, n_in, generator=g, dtype=torch.float64) / n_in**0.5
     b = torch.randn(n_out, generator=g, dtype=torch.float64) * 0.5 if bias else None
     A = torch.randn(r, n_in, generator=g, dtype=torch.float64) / n_in**0.5

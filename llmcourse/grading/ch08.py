@@ -50,6 +50,7 @@ from llmcourse.grading.contract import (
     kind_of,
     to_plain,
 )
+from llmcourse.grading.kit import seeded
 from llmcourse.grading.runners.ch08 import RUNNERS, connector_parts
 
 REFERENCE = "llmcourse.multimodal"
@@ -62,12 +63,8 @@ UNFOLD_ATEN = ("im2col", "convolution")
 CONV_NAMES = ("Conv2d", "conv2d", "Unfold", "im2col", "_conv_forward", REFERENCE)
 
 
-def _seeded(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
 def _images(seed: int, B: int, C: int, H: int, W: int) -> np.ndarray:
-    return torch.randn(B, C, H, W, generator=_seeded(seed)).numpy()
+    return torch.randn(B, C, H, W, generator=seeded(seed)).numpy()
 
 
 def _label(images: np.ndarray, p: int) -> str:
@@ -283,7 +280,7 @@ PATCHIFY = Exercise(
 
 
 def _embedding_case(sub, seed, B, C, H, W, p, E, visible) -> Case:
-    g = _seeded(seed)
+    g = seeded(seed)
     images = _images(seed, B, C, H, W)
     weight = torch.randn(E, C * p * p, generator=g) * 0.5
     bias = torch.randn(E, generator=g)
@@ -523,7 +520,7 @@ PATCH_EMBEDDING = Exercise(
 
 
 def _clip_case(sub, seed, N, D, temperature, scale, visible, dtype=torch.float32) -> Case:
-    g = _seeded(seed)
+    g = seeded(seed)
     image = torch.randn(N, D, generator=g, dtype=torch.float64)
     text = torch.randn(N, D, generator=g, dtype=torch.float64) + 0.8 * image  # matching pairs are similar
     if scale == "unit":
@@ -916,7 +913,7 @@ def _connector_case(
     feature_dtype: torch.dtype = torch.float32,
     embed_dtype: torch.dtype = torch.float32,
 ) -> Case:
-    g = _seeded(seed)
+    g = seeded(seed)
     features = torch.randn(B, N, D_img, generator=g, dtype=torch.float64)
     sizes = [(D, D_img), (D,)] if projector == "linear" else [(D, D_img), (D,), (D, D), (D,)]
     weights = [torch.randn(*size, generator=g, dtype=torch.float64) / size[-1] ** 0.5 for size in sizes]

@@ -11,6 +11,9 @@ from transformers import GPT2Config, GPT2LMHeadModel
 
 from llmcourse.grading.runners import one_thread
 
+# Earlier releases' checks (loaded from git) import this name from here.
+_one_thread = one_thread
+
 # The tiny models of the cases: GPT-2 with a vocabulary of 50, wide initial weights so that
 # token probabilities vary (a mistake then changes the result by far more than rounding).
 TINY_GPT2: dict[str, Any] = dict(
