@@ -347,3 +347,66 @@ def continued_pretraining(
         losses.append(loss.item())
     model.eval()
     return losses
+
+
+# ---------------------------------------------------------------- a reward model
+
+
+class RewardModel(torch.nn.Module):
+    """A course GPT's body with a scalar head, as InstructGPT's reward model: the reward of a prompt
+    and response is read from the final hidden state of its last token (the end-of-text)."""
+
+    def __init__(self, gpt) -> None:
+        super().__init__()
+        self.gpt = gpt
+        self.head = torch.nn.Linear(gpt.config.n_embd, 1)
+        torch.nn.init.zeros_(self.head.weight)  # every reward 0 at the start
+        torch.nn.init.zeros_(self.head.bias)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """``(B,)`` rewards of right-padded ``input_ids (B, T)``."""
+        t = self.gpt.transformer
+        B, T = input_ids.shape
+        x = t.wte(input_ids) + t.wpe.weight[:T]  # (B, T, C)
+        for block in t.h:
+            x = block(x)  # (B, T, C)
+        x = t.ln_f(x)  # (B, T, C)
+        last = attention_mask.sum(dim=1) - 1  # (B,) each row's last token
+        return self.head(x[torch.arange(B, device=x.device), last]).squeeze(-1)  # (B,)
+
+
+def pair_rewards(reward_model: RewardModel, tokenizer, pairs: Sequence) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(chosen_rewards, rejected_rewards)``, each ``(B,)``: pairs have ``question``, ``chosen``, ``rejected``."""
+    examples = [Example(p.question, p.chosen) for p in pairs] + [Example(p.question, p.rejected) for p in pairs]
+    device = next(reward_model.parameters()).device
+    batch = collate(tokenizer, examples)
+    rewards = reward_model(batch["input_ids"].to(device), batch["attention_mask"].to(device))  # (2B,)
+    return rewards[: len(pairs)], rewards[len(pairs) :]
+
+
+def train_reward_model(
+    reward_model: RewardModel,
+    tokenizer,
+    pairs: Sequence,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    *,
+    steps: int = 30,
+    batch_size: int = 8,
+    lr: float = 1e-4,
+    seed: int = 0,
+) -> list[float]:
+    """Train ``reward_model`` with ``loss_fn(chosen_rewards, rejected_rewards)`` (the Bradley-Terry loss)
+    and AdamW on random batches of ``pairs``; returns the loss of every step."""
+    optimizer = torch.optim.AdamW(reward_model.parameters(), lr=lr, weight_decay=0.0)
+    rng = random.Random(seed)
+    losses: list[float] = []
+    reward_model.train()
+    for _ in range(steps):
+        chosen, rejected = pair_rewards(reward_model, tokenizer, rng.sample(list(pairs), min(batch_size, len(pairs))))
+        loss = loss_fn(chosen, rejected)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    reward_model.eval()
+    return losses

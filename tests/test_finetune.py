@@ -126,3 +126,39 @@ def test_cpu_threads_restores_the_thread_count():
     with ft.cpu_threads(1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+def test_reward_model_starts_at_zero_and_learns_a_preference():
+    class Tok:
+        eos_token_id = 0
+
+        def encode(self, text):
+            return [1 + ord(c) % 20 for c in text]
+
+    class Pair:
+        def __init__(self, question, chosen, rejected):
+            self.question, self.chosen, self.rejected = question, chosen, rejected
+
+    torch.manual_seed(0)
+    rm = ft.RewardModel(GPT(GPTConfig(vocab_size=24, block_size=64, n_layer=1, n_head=2, n_embd=16)))
+    pairs = [Pair(f"q{k}", "yes" * (1 + k % 2), "no" * (1 + k % 3)) for k in range(8)]
+    chosen, rejected = ft.pair_rewards(rm, Tok(), pairs)
+    assert chosen.shape == rejected.shape == (8,) and not chosen.any() and not rejected.any()
+
+    def bradley_terry(c, r):
+        return -torch.nn.functional.logsigmoid(c - r).mean()
+
+    losses = ft.train_reward_model(rm, Tok(), pairs, bradley_terry, steps=40, batch_size=8, lr=1e-2)
+    assert losses[0] == pytest.approx(0.6931, abs=1e-3) and losses[-1] < 0.1
+    with torch.no_grad():
+        chosen, rejected = ft.pair_rewards(rm, Tok(), pairs)
+    assert (chosen > rejected).all()
+    # the reward of a row is read at its last token, whatever the padding after it
+    batch = ft.collate(Tok(), [ft.Example("q", "yes"), ft.Example("q", "yes, yes, yes")])
+    with torch.no_grad():
+        alone = rm(
+            batch["input_ids"][:1, : int(batch["attention_mask"][0].sum())],
+            batch["attention_mask"][:1, : int(batch["attention_mask"][0].sum())],
+        )
+        padded = rm(batch["input_ids"], batch["attention_mask"])
+    torch.testing.assert_close(padded[:1], alone)
