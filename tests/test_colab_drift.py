@@ -31,10 +31,7 @@ FLOORED = ("transformers", "peft")  # the Hugging Face libraries the chapters' c
 
 def floors() -> dict[str, str]:
     """{package: oldest allowed version} read from pyproject.toml's dependencies."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
+    import tomllib
 
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     found = {}

@@ -9,12 +9,9 @@ from pathlib import Path
 import llmcourse
 
 ROOT = Path(__file__).resolve().parents[1]
-from llmcourse.grading import cli as course  # noqa: E402
+import tomllib  # noqa: E402
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
+from llmcourse.grading import cli as course  # noqa: E402
 
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 

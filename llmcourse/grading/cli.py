@@ -201,10 +201,7 @@ SETUP_INSTALL = re.compile(r'"llmcourse @ git\+[^"@]+?(?:@[^"]*)?"')
 
 def course_release() -> str:
     """The course's release tag, ``v`` + pyproject.toml's version: what set-up cells install."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # Python 3.10
-        import tomli as tomllib
+    import tomllib
 
     return "v" + tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]["version"]
 

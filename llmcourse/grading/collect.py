@@ -39,7 +39,7 @@ import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 CANVAS = re.compile(r"^(?P<name>[^_/]+)_(?:(?P<late>LATE)_)?(?P<student>\d+)_(?P<attachment>\d+)_(?P<file>.+)$")
@@ -101,7 +101,7 @@ def _chapter_in(name: str, chapters: list[str]) -> str | None:
 
 
 def _timestamp(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%d-%H-%M-%S").replace(tzinfo=timezone.utc)
+    return datetime.strptime(text, "%Y-%m-%d-%H-%M-%S").replace(tzinfo=UTC)
 
 
 def match(relative: str, chapters: list[str], chapter: str | None, mtime: float) -> Found | str:
@@ -110,7 +110,7 @@ def match(relative: str, chapters: list[str], chapter: str | None, mtime: float)
     name = parts[-1]
     if not name.endswith(".ipynb"):
         return "not a notebook"
-    modified = datetime.fromtimestamp(mtime, tz=timezone.utc)
+    modified = datetime.fromtimestamp(mtime, tz=UTC)
     counter = int(m.group(1)) if (m := RESUBMISSION.search(name)) else 0
     for lms, pattern, text in (
         ("moodle", MOODLE, parts[0] if len(parts) > 1 else name),
@@ -199,7 +199,7 @@ def _files(source: Path) -> tuple[Path, list[tuple[str, Path, float]]]:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with zf.open(info) as src, open(target, "wb") as dst:
                     shutil.copyfileobj(src, dst)
-                entries.append((info.filename, target, datetime(*info.date_time, tzinfo=timezone.utc).timestamp()))
+                entries.append((info.filename, target, datetime(*info.date_time, tzinfo=UTC).timestamp()))
         return folder, entries
     return source, [
         (p.relative_to(source).as_posix(), p, p.stat().st_mtime) for p in sorted(source.rglob("*")) if p.is_file()
@@ -260,7 +260,7 @@ def read_meta(folder: Path) -> dict:
         text = re.sub(r"\s*(UTC|GMT|Z)$", "+00:00", text)
         try:
             stamp = datetime.fromisoformat(text.replace(" ", "T", 1))
-            meta["submitted_at"] = (stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)).isoformat()
+            meta["submitted_at"] = (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).isoformat()
         except ValueError:
             pass
     return meta

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import csv
 import zipfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from llmcourse.grading import collect
@@ -124,7 +124,7 @@ def _canvas_prefix(original: str) -> str | None:
 
 def _moment(when: datetime | None) -> str:
     """A time as Moodle's importer reads it (PHP's strtotime): ISO 8601 with its offset."""
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00") if when else ""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00") if when else ""
 
 
 def moodle_worksheets(
@@ -137,7 +137,7 @@ def moodle_worksheets(
 ) -> list[Path]:
     """``export/<chapter>_moodle_worksheet.csv`` for every chapter with a Moodle download or a
     worksheet downloaded from Moodle (``root/lms/<chapter>_moodle_worksheet.csv``)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     out = root / "export"
     out.mkdir(exist_ok=True)
     by_email = {p.email.lower(): sid for sid, p in term.roster.items() if p.email}
