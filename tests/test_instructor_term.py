@@ -8,7 +8,7 @@ import json
 import subprocess
 import sys
 import zipfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nbformat
@@ -82,14 +82,14 @@ def test_nbgrader_timestamps_are_read(tmp_path):
 
 def test_an_extension_cancels_an_lms_late_marker():
     the_term = term.Term(
-        deadlines={CH: datetime(2026, 10, 5, 23, 59, tzinfo=timezone.utc)},
+        deadlines={CH: datetime(2026, 10, 5, 23, 59, tzinfo=UTC)},
         extensions={"ada": {CH: 48}},
         percent_per_day=10,
         marker_days=1,
     )
     assert the_term.days_late("ada", CH, None, late_marker=True) == 0
     assert the_term.days_late("bob", CH, None, late_marker=True) == 1
-    assert the_term.days_late("ada", CH, datetime(2026, 10, 8, 12, tzinfo=timezone.utc), late_marker=True) == 1
+    assert the_term.days_late("ada", CH, datetime(2026, 10, 8, 12, tzinfo=UTC), late_marker=True) == 1
 
 
 @pytest.fixture
