@@ -10,13 +10,13 @@ import ast
 import dataclasses
 import functools
 import importlib
+import tomllib
 import types
 from pathlib import Path
 
 import nbformat
 import pytest
 import setuptools
-import tomllib
 
 from llmcourse.grading import alternatives, isolation
 from llmcourse.grading.alternatives import alternatives_of
