@@ -7,9 +7,11 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+from llmcourse.grading import ch02  # noqa: E402
 from llmcourse.grading import cli as course  # noqa: E402
 
 CHAPTER = "02_transformer_anatomy"
+FULL = sum(e.points for e in ch02.EXERCISES.values())  # chapter 02's full marks
 
 
 def _points(chapter):
@@ -62,7 +64,7 @@ def test_each_planted_bug_costs_points_in_its_exercise_only(graded):
 
 def test_a_notebook_of_another_name_is_graded_and_noted(graded):
     _, results = graded
-    assert results["wrong_name"].score == 10 and "graded my_copy.ipynb" in results["wrong_name"].notes[0]
+    assert results["wrong_name"].score == FULL and "graded my_copy.ipynb" in results["wrong_name"].notes[0]
     assert results["two_notebooks"].status == "error" and "a.ipynb, b.ipynb" in results["two_notebooks"].notes[0]
 
 
