@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import re
 import subprocess
 from fnmatch import fnmatch
 from pathlib import Path
@@ -32,7 +33,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("submission", "runners", "kit"),
     ("runners.ch[0-9][0-9]",),
     ("__init__",),
-    ("ch[0-9][0-9]",),
+    ("ch[0-9][0-9]", "ch[0-9][0-9].*"),
     # the grader's side: intake, isolation, execution, results, reports
     ("intake", "redaction", "isolation", "results", "alternatives", "collect", "releases", "selfcheck"),
     ("sandbox", "similarity"),
@@ -106,6 +107,30 @@ def test_the_student_side_imports_nothing_of_the_grader_side() -> None:
             assert not outside, f"student-side {module} imports grader-side {outside}"
 
 
+CHAPTER_PACKAGES = sorted(p.parent for p in GRADING_DIR.glob("ch[0-9][0-9]/__init__.py"))
+
+
+@pytest.mark.parametrize("package", CHAPTER_PACKAGES, ids=lambda p: p.name)
+def test_a_chapter_package_imports_its_own_modules_relatively(package: Path) -> None:
+    """An earlier release's checks are loaded from a snapshot of the package under another name
+    (``loading.load_checks``): its modules must import each other as ``from .common import x``, or
+    they would import today's modules instead of the release's own."""
+    absolute = []
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom) and node.level == 0
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            absolute += [
+                f"{path.relative_to(GRADING_DIR)}: {n}" for n in names if re.match(r"llmcourse\.grading\.ch\d\d", n)
+            ]
+    assert not absolute, absolute
+
+
 def test_the_rule_catches_an_upward_import() -> None:
     """The check itself works: a declaration importing the engine in a function body, or a
     judging module importing the student's side, is reported."""
@@ -125,8 +150,8 @@ def earlier_checks() -> dict[str, str]:
     llmcourse.grading.releases): each tag's chNN.py, and the copies once kept in autograde/releases/."""
     found = {}
     for tag in _git("tag", "--list", "v*").split():
-        for path in _git("ls-tree", "--name-only", tag, "llmcourse/grading/").split():
-            if Path(path).name.startswith("ch") and path.endswith(".py"):
+        for path in _git("ls-tree", "-r", "--name-only", tag, "llmcourse/grading/").split():
+            if re.fullmatch(r"llmcourse/grading/ch\d\d(\.py|/.+\.py)", path):
                 found[f"{tag}:{path}"] = _git("show", f"{tag}:{path}")
     for commit in _git("log", "--format=%H", "--", "autograde/releases").split():
         for path in _git("ls-tree", "-r", "--name-only", commit, "autograde/releases").split():

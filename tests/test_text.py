@@ -13,7 +13,7 @@ from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.metrics.pairwise import cosine_similarity
 
 from llmcourse import history, text
-from llmcourse.grading.ch01 import _corpus
+from llmcourse.grading.ch01.common import corpus as _corpus
 
 
 @pytest.fixture(scope="module", autouse=True)

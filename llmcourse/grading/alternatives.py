@@ -4,67 +4,51 @@ from the solution, kept on the instructor's side.
 They are the mutation suite's answers that must get full marks (``make mutants``), part of the
 course's own code the class report compares answers with (near-copies,
 :func:`llmcourse.grading.similarity.course_code`), and the tests' known good answers. They live in
-``autograde/alternatives/chNN.py`` beside this package, not in ``llmcourse/grading/chNN.py``:
-that module is what the student's notebook imports (``import llmcourse.grading.chNN as grade``)
-and ships with the package, and ``autograde/`` is neither installed with the package nor readable
-by the sandboxed student process. In a student's install the folder is absent and a chapter has
-no alternatives.
+``autograde/alternatives/chNN/<exercise>/<name>.py`` beside this package, one file each, not in
+``llmcourse/grading/chNN/``: that package is what the student's notebook imports
+(``import llmcourse.grading.chNN as grade``) and ships with the package, and ``autograde/`` is
+neither installed with the package nor readable by the sandboxed student process. In a student's
+install the folder is absent and a chapter has no alternatives.
 
-The file is parsed, never run: ``ALTERNATIVES`` must be a literal
-``dict[str, tuple[str, ...]]`` keyed by the exercise's key in the chapter's ``EXERCISES``.
+Each file is an answer file (:func:`llmcourse.grading.kit.answer_file`): a docstring saying how the
+answer differs, then the answer as a notebook cell holds it. Files are parsed and read, never run
+(ruff lints them as code); ``<exercise>`` is the exercise's key in the chapter's ``EXERCISES``.
 """
 
 from __future__ import annotations
 
-import ast
 import functools
 import re
 from pathlib import Path
-from typing import cast
+
+from llmcourse.grading.kit import answer_file
 
 GRADING_DIR = Path(__file__).resolve().parent
 ALTERNATIVES_DIR = GRADING_DIR.parents[1] / "autograde" / "alternatives"  # the repository's, when there is one
 CHAPTER = re.compile(r"(\d{2})_[a-z0-9_]+")  # a chapter id, e.g. "02_transformer_anatomy"
 
 
-def alternatives_file(chapter: str) -> Path:
-    """``autograde/alternatives/chNN.py`` of ``chapter`` (e.g. ``"02_transformer_anatomy"``), the
-    name checked against the chapters whose checks this package has (``llmcourse/grading/chNN.py``)."""
+def alternatives_dir(chapter: str) -> Path:
+    """``autograde/alternatives/chNN/`` of ``chapter`` (e.g. ``"02_transformer_anatomy"``), the
+    name checked against the chapters whose checks this package has (``llmcourse/grading/chNN/``)."""
     match = CHAPTER.fullmatch(chapter) if isinstance(chapter, str) else None
-    if match is None or not (GRADING_DIR / f"ch{match[1]}.py").is_file():
+    if match is None or not any((GRADING_DIR / f"ch{match[1]}{suffix}").exists() for suffix in (".py", "/__init__.py")):
         raise ValueError(f"not a chapter of the course: {chapter!r}")
-    return ALTERNATIVES_DIR / f"ch{match[1]}.py"
+    return ALTERNATIVES_DIR / f"ch{match[1]}"
 
 
 def alternatives_of(chapter: str) -> dict[str, tuple[str, ...]]:
-    """``{exercise key: (code, ...)}`` for ``chapter``; ``{}`` where ``autograde/`` is absent (an
-    installed package)."""
-    return dict(_read(alternatives_file(chapter)))
+    """``{exercise key: (code, ...)}`` for ``chapter``, files in name order; ``{}`` where
+    ``autograde/`` is absent (an installed package)."""
+    return dict(_read(alternatives_dir(chapter)))
 
 
 @functools.cache
-def _read(path: Path) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    if not path.is_file():
+def _read(folder: Path) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if not folder.is_dir():
         return ()
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    values = [
-        node.value
-        for node in tree.body
-        if isinstance(node, ast.AnnAssign)
-        and isinstance(node.target, ast.Name)
-        and node.target.id == "ALTERNATIVES"
-        or isinstance(node, ast.Assign)
-        and [getattr(t, "id", None) for t in node.targets] == ["ALTERNATIVES"]
-    ]
-    if len(values) != 1:
-        raise ValueError(f"{path}: needs exactly one ALTERNATIVES = {{...}}")
-    found = ast.literal_eval(cast(ast.expr, values[0]))  # the assignment's value
-    if not (
-        isinstance(found, dict)
-        and all(
-            isinstance(key, str) and isinstance(codes, tuple) and all(isinstance(code, str) for code in codes)
-            for key, codes in found.items()
-        )
-    ):
-        raise ValueError(f"{path}: ALTERNATIVES must be a dict[str, tuple[str, ...]]")
-    return tuple(found.items())
+    return tuple(
+        (exercise.name, tuple(answer_file(path)[1] for path in sorted(exercise.glob("*.py"))))
+        for exercise in sorted(folder.iterdir())
+        if exercise.is_dir() and exercise.name != "__pycache__"
+    )

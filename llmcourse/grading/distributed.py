@@ -39,7 +39,7 @@ from pathlib import Path
 import nbformat
 
 from llmcourse.grading.engine import Engine
-from llmcourse.grading.loading import checks_module, checks_sha256, exercises_of
+from llmcourse.grading.loading import checks_module, checks_sha256, exercises_of, pack_checks, unpack_checks
 from llmcourse.grading.results import SubmissionResult
 
 WORKER_SETTINGS = {
@@ -103,13 +103,9 @@ def grade_task(task: Task, sources: dict[str, str]) -> dict:
         checks = task.checks
     else:  # an earlier release's checks: written where this worker can import them from
         digest = hashlib.sha256(task.checks_source).hexdigest()
-        snapshot = Path(tempfile.gettempdir()) / "llmcourse-releases" / f"{task.chapter}-{digest[:16]}.py"
-        if not snapshot.exists():
-            snapshot.parent.mkdir(parents=True, exist_ok=True)
-            partial = snapshot.with_suffix(f".{os.getpid()}.tmp")
-            partial.write_bytes(task.checks_source)
-            partial.replace(snapshot)
-        checks = f"file:{snapshot}"
+        folder = Path(tempfile.gettempdir()) / "llmcourse-releases"
+        folder.mkdir(parents=True, exist_ok=True)
+        checks = f"file:{unpack_checks(task.checks_source, folder / f'{task.chapter}-{digest[:16]}')}"
     engine = _engine(sources, task.time_limit, task.memory_bytes, task.isolation)
     with tempfile.TemporaryDirectory(prefix="llmcourse-task-") as scratch:
         path = Path(scratch) / f"{task.chapter}.ipynb"
@@ -254,7 +250,7 @@ def task_for(
             chapter,
             path.read_bytes(),
             name,
-            Path(name.removeprefix("file:")).read_bytes(),
+            pack_checks(Path(name.removeprefix("file:"))),
             "",
             time_limit,
             memory_bytes,

@@ -1,13 +1,15 @@
 """The checks of earlier releases, found in git (or in release wheels), never kept as copies.
 
 ``make release`` tags each release ``v<version>`` and stamps every student notebook with that tag
-and with its chapter's checks version: the first 12 hex digits of the sha256 of
-``llmcourse/grading/chNN.py`` and ``llmcourse/grading/runners/chNN.py`` (what decides the grades).
+and with its chapter's checks version: the first 12 hex digits of the sha256 of the chapter's
+checks package ``llmcourse/grading/chNN/`` (its module ``chNN.py`` before v0.4.0) and of
+``llmcourse/grading/runners/chNN.py`` (what decides the grades; ``loading.checks_digest``).
 A submission of an earlier release is graded with that release's checks, which
 :meth:`ReleaseChecks.find` looks up, in this order:
 
-1. the cache, ``<cache>/<chapter>/<version>.py``: addressed by the version, itself a hash of the
-   content (only the grader writes there; students' processes cannot read or write it);
+1. the cache, ``<cache>/<chapter>/<version>/`` (a package) or ``<version>.py``: addressed by the
+   version, itself a hash of the content (only the grader writes there; students' processes cannot
+   read or write it);
 2. the stamped tag, then every ``v*`` tag, newest first (``git show <tag>:<path>``);
 3. the history of ``autograde/releases/<chapter>/<version>.py``, where releases were copied before
    the tags (the commit that added the copy still holds it);
@@ -19,30 +21,47 @@ digits and a tag ``v<major>.<minor>.<patch>``, or they are ignored.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import subprocess
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from llmcourse.grading.loading import checks_digest, write_tree
 
 VERSION = re.compile(r"[0-9a-f]{12}")
 TAG = re.compile(r"v\d+\.\d+\.\d+")
 CHAPTER = re.compile(r"\d\d_[a-z0-9_]+")
 
 
+Checks = bytes | Mapping[str, bytes]  # a module's bytes, or a package's files by relative path
+
+
 def checks_paths(chapter: str) -> tuple[str, str]:
-    """The repository paths whose bytes make a chapter's checks version."""
+    """The repository paths whose bytes make a chapter's checks version: its checks module (the
+    package ``chNN/`` with that path's suffix dropped) and its runners."""
     return f"llmcourse/grading/ch{chapter[:2]}.py", f"llmcourse/grading/runners/ch{chapter[:2]}.py"
 
 
-def checks_version_of(checks: bytes, runners: bytes | None) -> str:
-    """The 12-digit version of a checks module's bytes and its runners' (as ``loading.checks_sha256``)."""
-    digest = hashlib.sha256(checks)
-    if runners is not None:
-        digest.update(runners)
-    return digest.hexdigest()[:12]
+def checks_version_of(checks: Checks, runners: bytes | None) -> str:
+    """The 12-digit version of a chapter's checks (a module's bytes or a package's files) and its
+    runners' bytes, as ``loading.checks_sha256`` computes it on the working tree."""
+    return checks_digest(checks, runners)[:12]
+
+
+def _package_files(names: list[str], package: str, read) -> dict[str, bytes] | None:
+    """The ``.py`` files under ``package/`` among ``names`` (paths in a tree), read with ``read``;
+    None when there are none or one cannot be read."""
+    files = {}
+    for name in names:
+        if name.startswith(package) and name.endswith(".py") and "__pycache__" not in name:
+            content = read(name)
+            if content is None:
+                return None
+            files[name.removeprefix(package)] = content
+    return files or None
 
 
 def _git(repo: Path, *args: str) -> bytes | None:
@@ -69,8 +88,9 @@ class ReleaseChecks:
     wheels: Path | None = None
 
     def find(self, chapter: str, version: str, tag: str | None = None) -> tuple[Path | None, str]:
-        """The checks file of ``chapter`` whose version is ``version`` and where it was found, or
-        (None, why not). ``tag`` (the notebook's stamp) is tried first."""
+        """The checks (a module file or a package folder) of ``chapter`` whose version is
+        ``version`` and where they were found, or (None, why not). ``tag`` (the notebook's stamp)
+        is tried first."""
         if not isinstance(version, str) or not VERSION.fullmatch(version):
             return None, "not a checks version"
         if not CHAPTER.fullmatch(chapter):
@@ -99,32 +119,43 @@ class ReleaseChecks:
         for wheel in sorted(self.wheels.glob("*.whl")) if self.wheels and self.wheels.is_dir() else []:
             yield f"wheel {wheel.name}", self._in_wheel(wheel, path, runners, version)
 
-    def _at(self, ref: str, path: str, runners: str, version: str) -> bytes | None:
-        checks = _git(self.repo, "show", f"{ref}:{path}")
+    def _at(self, ref: str, path: str, runners: str, version: str) -> Checks | None:
+        package = path.removesuffix(".py") + "/"
+        listed = (_git(self.repo, "ls-tree", "-r", "--name-only", ref, "--", package) or b"").decode().split()
+        checks: Checks | None = _package_files(listed, package, lambda name: _git(self.repo, "show", f"{ref}:{name}"))
+        if checks is None:
+            checks = _git(self.repo, "show", f"{ref}:{path}")
         if checks is None:
             return None
         return checks if checks_version_of(checks, _git(self.repo, "show", f"{ref}:{runners}")) == version else None
 
     @staticmethod
-    def _in_wheel(wheel: Path, path: str, runners: str, version: str) -> bytes | None:
+    def _in_wheel(wheel: Path, path: str, runners: str, version: str) -> Checks | None:
+        package = path.removesuffix(".py") + "/"
         try:
             with zipfile.ZipFile(wheel) as archive:
-                names = set(archive.namelist())
-                if path not in names:
+                names = archive.namelist()
+                checks: Checks | None = _package_files(names, package, archive.read)
+                if checks is None and path in names:
+                    checks = archive.read(path)
+                if checks is None:
                     return None
-                checks = archive.read(path)
                 runner_bytes = archive.read(runners) if runners in names else None
-        except (OSError, zipfile.BadZipFile):
+        except (OSError, zipfile.BadZipFile, KeyError):
             return None
         return checks if checks_version_of(checks, runner_bytes) == version else None
 
     def _cached(self, chapter: str, version: str) -> Path | None:
-        path = self.cache / chapter / f"{version}.py"
-        return path if path.is_file() else None
+        for path in (self.cache / chapter / version, self.cache / chapter / f"{version}.py"):
+            if path.exists():
+                return path
+        return None
 
-    def _store(self, chapter: str, version: str, checks: bytes) -> Path:
+    def _store(self, chapter: str, version: str, checks: Checks) -> Path:
+        (self.cache / chapter).mkdir(parents=True, exist_ok=True)
+        if not isinstance(checks, bytes):
+            return write_tree(checks, self.cache / chapter / version)
         path = self.cache / chapter / f"{version}.py"
-        path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".{os.getpid()}.tmp")
         partial.write_bytes(checks)
         partial.replace(path)

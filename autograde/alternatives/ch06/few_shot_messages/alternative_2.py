@@ -1,0 +1,11 @@
+"""Valid alternative 2 of few_shot_messages."""
+
+import itertools
+
+
+def few_shot_messages(system: str, examples: list[tuple[str, str]], query: str) -> list[dict]:
+    def message(role, content):
+        return dict(role=role, content=content)
+
+    shots = itertools.chain.from_iterable((message("user", q), message("assistant", a)) for q, a in examples)
+    return [message("system", system)] + list(shots) + [message("user", query)]

@@ -1,0 +1,12 @@
+"""Valid alternative 2 of quote_untrusted."""
+
+import re
+
+
+def quote_untrusted(text):
+    return "<data>" + text.replace("\\", "\\\\").replace("<", "\\l") + "</data>"
+
+
+def unquote(quoted):
+    body = quoted.removeprefix("<data>").removesuffix("</data>")
+    return re.sub(r"\\(.)", lambda m: "<" if m.group(1) == "l" else m.group(1), body, flags=re.S)

@@ -1,0 +1,9 @@
+"""Valid alternative 2 of reward_model_loss."""
+
+import torch
+import torch.nn.functional as F
+
+
+def reward_model_loss(chosen_rewards, rejected_rewards):
+    margin = chosen_rewards - rejected_rewards
+    return F.binary_cross_entropy_with_logits(margin, torch.ones_like(margin))

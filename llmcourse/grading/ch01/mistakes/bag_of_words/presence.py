@@ -1,0 +1,17 @@
+"""you record whether a term occurs (0 or 1), not how many times it occurs"""
+
+import re
+import numpy as np
+
+
+def bag_of_words(documents):
+    tokens = [re.findall(r"(?u)\b\w\w+\b", doc.lower()) for doc in documents]
+    vocabulary = sorted({term for doc in tokens for term in doc})
+    if not vocabulary:
+        raise ValueError("empty vocabulary")
+    column = {term: j for j, term in enumerate(vocabulary)}
+    counts = np.zeros((len(documents), len(vocabulary)), dtype=np.float64)
+    for i, doc in enumerate(tokens):
+        for term in doc:
+            counts[i, column[term]] += 1
+    return (counts > 0).astype(np.float64), vocabulary

@@ -1,0 +1,14 @@
+"""you compute in float32 and return float32 whatever the input dtype"""
+
+import math
+import torch
+
+
+def scaled_dot_product_attention(q, k, v, mask=None):
+
+    q, k, v = q.float(), k.float(), v.float()
+    s = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        s = s.masked_fill(~mask, float("-inf"))
+    w = torch.softmax(s, dim=-1).nan_to_num(0.0)
+    return w @ v, w

@@ -1,0 +1,22 @@
+"""your byte tokens have their byte value as id; they are numbered in the order of initial_vocab(()) (by the code point of their character: '!' is 0, 'Ġ' (a space) is 220)"""
+
+from llmcourse.bpe import bytes_to_unicode, initial_vocab, pretokenize
+
+
+def encode(text, merges):
+    vocab = {c: b for b, c in bytes_to_unicode().items()}
+    for left, right in merges:
+        vocab[left + right] = len(vocab)
+    ranks = {(vocab[left], vocab[right]): rank for rank, (left, right) in enumerate(merges)}
+    ids = []
+    for word in pretokenize(text):
+        word_ids = [vocab[c] for c in word]
+        while True:
+            found = [(ranks[pair], i) for i, pair in enumerate(zip(word_ids, word_ids[1:])) if pair in ranks]
+            if not found:
+                break
+            rank, i = min(found)
+            left, right = merges[rank]
+            word_ids[i : i + 2] = [vocab[left + right]]
+        ids.extend(word_ids)
+    return ids

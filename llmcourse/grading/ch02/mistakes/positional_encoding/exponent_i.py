@@ -1,0 +1,13 @@
+"""your exponent uses i / d_model for column i; both columns of a pair share 2i / d_model"""
+
+import math
+import torch
+
+
+def sinusoidal_positional_encoding(num_positions, d_model):
+    pe = torch.zeros(num_positions, d_model)
+    for pos in range(num_positions):
+        for i in range(d_model):
+            angle = pos / 10000 ** (i / d_model)
+            pe[pos, i] = math.sin(angle) if i % 2 == 0 else math.cos(angle)
+    return pe

@@ -1,0 +1,14 @@
+"""your positions start at 1; they start at 0"""
+
+import math
+import torch
+
+
+def sinusoidal_positional_encoding(num_positions, d_model):
+    pos = torch.arange(1, num_positions + 1, dtype=torch.float32)[:, None]
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float32)
+    angles = pos / 10000 ** (two_i / d_model)
+    pe = torch.zeros(num_positions, d_model)
+    pe[:, 0::2] = torch.sin(angles)
+    pe[:, 1::2] = torch.cos(angles[:, : d_model // 2])
+    return pe

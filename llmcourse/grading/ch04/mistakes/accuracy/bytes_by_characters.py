@@ -1,0 +1,12 @@
+"""your acc_bytes divides by the choice's length in characters: acc_bytes divides by its length in UTF-8 bytes, len(text.encode('utf-8')) (a letter such as 'ï' or 'ü' takes two bytes, a Japanese character three)"""
+
+
+def accuracy(items):
+    right = {"acc": 0, "acc_norm": 0, "acc_bytes": 0}
+    for scores, choices, gold in items:
+        chars = [s / len(c) for s, c in zip(scores, choices)]
+        utf8 = [s / len(c) for s, c in zip(scores, choices)]
+        right["acc"] += scores.index(max(scores)) == gold  # index() finds the first maximum
+        right["acc_norm"] += chars.index(max(chars)) == gold
+        right["acc_bytes"] += utf8.index(max(utf8)) == gold
+    return {key: count / len(items) for key, count in right.items()}

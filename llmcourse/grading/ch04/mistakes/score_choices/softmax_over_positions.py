@@ -1,0 +1,16 @@
+"""your log_softmax runs over the positions (dim=0 of the (T, V) logits): each position's distribution is over the vocabulary, the last dimension"""
+
+import torch
+import torch.nn.functional as F
+
+
+def score_choices(logits_fn, context_ids, choice_ids):
+    n = len(context_ids)
+    scores = []
+    for choice in choice_ids:
+        ids = torch.tensor([context_ids + choice])  # (1, T)
+        log_probs = F.log_softmax(logits_fn(ids)[0].float(), dim=0)  # (T, V)
+        targets = ids[0, n:]  # the choice's tokens
+        picked = log_probs[n - 1 : -1].gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # position t-1 predicts token t
+        scores.append(picked.sum().item())
+    return scores

@@ -1,0 +1,27 @@
+"""your windows do not overlap (a new one every max_length tokens): they start every stride tokens, so that each keeps max_length - stride tokens of context"""
+
+import math
+import torch
+import torch.nn.functional as F
+from llmcourse.models import logits_fn
+
+
+def sliding_window_perplexity(model, input_ids, max_length, stride):
+    N = input_ids.size(1)
+    logits_of = logits_fn(model)
+    nll_sum, n_tokens, prev_end = 0.0, 0, 0
+    with torch.no_grad():
+        for begin in range(0, N, max_length):
+            end = min(begin + max_length, N)
+            window = input_ids[:, begin:end]
+            logits = logits_of(window)
+            first = max(prev_end, begin + 1)  # the first token this window scores
+            if end > first:
+                nll_sum += F.cross_entropy(
+                    logits[0, first - begin - 1 : end - begin - 1], input_ids[0, first:end], reduction="sum"
+                ).item()
+                n_tokens += end - first
+            prev_end = end
+            if end == N:
+                break
+    return math.exp(nll_sum / n_tokens)

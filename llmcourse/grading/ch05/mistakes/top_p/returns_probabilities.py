@@ -1,0 +1,17 @@
+"""your top-p returns probabilities with zeros for the removed tokens; return the logits with -inf for them (the sampler applies the softmax after all the processors)"""
+
+import torch
+
+
+def top_p_filter(logits, p):
+    if p < 0 or p > 1:
+        raise ValueError("p must be in [0, 1]")
+    if p == 1:
+        return logits.clone()
+    sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+    probs = torch.softmax(sorted_logits, dim=-1)
+    mass_before = torch.cumsum(probs, dim=-1) - probs  # probability of the tokens ranked above
+    remove_sorted = mass_before >= p
+    remove_sorted[:, 0] = False  # keep the most likely token
+    remove = remove_sorted.scatter(-1, order, remove_sorted)
+    return torch.softmax(logits, dim=-1).masked_fill(remove, 0.0)

@@ -1,0 +1,14 @@
+"""beta is missing from the logits: the loss is -log sigmoid(beta * (difference of the log-ratios))"""
+
+import torch
+import torch.nn.functional as F
+
+
+def dpo_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta):
+    chosen_logratios = policy_chosen_logps - ref_chosen_logps
+    rejected_logratios = policy_rejected_logps - ref_rejected_logps
+    logits = chosen_logratios - rejected_logratios
+    loss = -F.logsigmoid(logits).mean()
+    chosen_rewards = beta * chosen_logratios.detach()
+    rejected_rewards = beta * rejected_logratios.detach()
+    return loss, chosen_rewards, rejected_rewards

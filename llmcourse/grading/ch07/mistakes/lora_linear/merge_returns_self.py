@@ -1,0 +1,23 @@
+"""merge() returns the LoRALinear itself: it must return one plain nn.Linear whose weight holds W + (alpha / r) B A"""
+
+import math
+import torch
+from torch import nn
+
+
+class LoRALinear(nn.Module):
+    def __init__(self, base, r, alpha, dropout=0.0):
+        super().__init__()
+        self.base = base
+        for p in self.base.parameters():
+            p.requires_grad_(False)
+        self.scaling = alpha / r
+        self.A = nn.Parameter(torch.randn(r, base.in_features) / math.sqrt(base.in_features))
+        self.B = nn.Parameter(torch.zeros(base.out_features, r))
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x):
+        return self.base(x) + self.dropout(x) @ self.A.T @ self.B.T * self.scaling
+
+    def merge(self):
+        return self

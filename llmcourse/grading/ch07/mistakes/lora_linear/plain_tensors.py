@@ -1,0 +1,28 @@
+"""A and B are plain tensors with requires_grad=True: make them nn.Parameters, so that layer.parameters() (and the optimizer) sees them"""
+
+import math
+import torch
+from torch import nn
+
+
+class LoRALinear(nn.Module):
+    def __init__(self, base, r, alpha, dropout=0.0):
+        super().__init__()
+        self.base = base
+        for p in self.base.parameters():
+            p.requires_grad_(False)
+        self.scaling = alpha / r
+        self.A = (torch.randn(r, base.in_features) / math.sqrt(base.in_features)).requires_grad_()
+        self.B = torch.zeros(base.out_features, r, requires_grad=True)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x):
+        return self.base(x) + self.dropout(x) @ self.A.T @ self.B.T * self.scaling
+
+    def merge(self):
+        merged = nn.Linear(self.base.in_features, self.base.out_features, bias=self.base.bias is not None)
+        with torch.no_grad():
+            merged.weight.copy_(self.base.weight + self.scaling * self.B @ self.A)
+            if self.base.bias is not None:
+                merged.bias.copy_(self.base.bias)
+        return merged

@@ -1,0 +1,13 @@
+"""your prompt mask is off by one: the prompt occupies positions 0 .. prompt_lengths[b] - 1, so the first response token (at prompt_lengths[b]) must keep its label"""
+
+import torch
+
+
+def mask_prompt_tokens(input_ids, prompt_lengths, attention_mask=None):
+    positions = torch.arange(input_ids.shape[1])[None, :]
+    lengths = torch.as_tensor(prompt_lengths)[:, None]
+    labels = input_ids.clone()
+    labels[positions <= lengths] = -100
+    if attention_mask is not None:
+        labels[attention_mask == 0] = -100
+    return labels

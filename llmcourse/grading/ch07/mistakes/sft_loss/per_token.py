@@ -1,0 +1,11 @@
+"""you return the loss of every token (reduction='none'): the loss is one number, the mean over the counted tokens"""
+
+import torch
+import torch.nn.functional as F
+
+
+def sft_loss(logits, labels):
+    targets = labels[:, 1:]
+    counted = targets != -100
+    nll = F.cross_entropy(logits[:, :-1].transpose(1, 2), targets.clamp(min=0), reduction="none")  # (B, T-1)
+    return nll[counted]

@@ -1,0 +1,20 @@
+"""your visual tokens come after the prompt; they come first: the projected features, then the prompt, then the caption"""
+
+import torch
+
+
+def build_inputs(image_features, projector, prompt_ids, caption_ids, embed):
+    visual = projector(image_features).to(embed.weight.dtype)  # (B, N, D)
+    B, N, D = visual.shape
+    lengths = [N + len(p) + len(c) for p, c in zip(prompt_ids, caption_ids)]
+    T = max(lengths)
+    inputs_embeds = visual.new_zeros(B, T, D)
+    attention_mask = torch.zeros(B, T, dtype=torch.long)
+    labels = torch.full((B, T), -100, dtype=torch.long)
+    for b in range(B):
+        L = lengths[b]
+        text = embed(torch.cat([prompt_ids[b], caption_ids[b]]))
+        inputs_embeds[b, :L] = torch.cat([embed(prompt_ids[b]), visual[b], embed(caption_ids[b])])
+        attention_mask[b, :L] = 1
+        labels[b, L - len(caption_ids[b]) : L] = caption_ids[b]
+    return inputs_embeds, attention_mask, labels

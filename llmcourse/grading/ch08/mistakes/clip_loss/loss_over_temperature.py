@@ -1,0 +1,13 @@
+"""you divide the loss by the temperature; the temperature divides the logits, before the softmax"""
+
+import torch
+import torch.nn.functional as F
+
+
+def clip_loss(image_embeds, text_embeds, temperature):
+    image = image_embeds / image_embeds.norm(dim=-1, keepdim=True)
+    text = text_embeds / text_embeds.norm(dim=-1, keepdim=True)
+    labels = torch.arange(len(image_embeds))
+
+    logits = image @ text.T
+    return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2 / temperature

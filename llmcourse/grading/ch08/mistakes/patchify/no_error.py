@@ -1,0 +1,12 @@
+"""you crop (or pad) images whose size is not a multiple of patch_size: raise a ValueError instead"""
+
+import torch
+
+
+def patchify(images, patch_size):
+    B, C, H, W = images.shape
+    p = patch_size
+    images = images[:, :, : H // p * p, : W // p * p]
+    H, W = H // p * p, W // p * p
+    x = images.reshape(B, C, H // p, p, W // p, p).permute(0, 2, 4, 1, 3, 5)
+    return x.reshape(B, -1, C * p * p)
