@@ -2,8 +2,9 @@
 
 The contract every chapter follows
 ----------------------------------
-``llmcourse/grading/chNN.py`` declares ``EXERCISES: dict[str, Exercise]`` (see
-:mod:`llmcourse.grading.contract`). Per exercise:
+The package ``llmcourse/grading/chNN/`` declares ``EXERCISES: dict[str, Exercise]``, one module
+per exercise (see :mod:`llmcourse.grading.contract`, and ``README.md`` here for how to add one).
+Per exercise:
 
 - ``name``: the notebook's name of the answer; ``cell`` / ``test_cell``: the nbgrader ids of its
   solution cell and of the test cell that carries its ``points``;
@@ -19,12 +20,13 @@ The contract every chapter follows
   place (whether the student's is missing, broken or wrong);
 - ``forbidden``: torch functions, aten operators, Python code and source names the answer may not
   use (scoped to the student's own calls: a model run inside an answer may use fused kernels);
-- ``mistakes``: the catalogue of realistic wrong answers (code + a message naming the mistake),
+- ``mistakes``: the catalogue of realistic wrong answers, one answer file each in
+  ``chNN/mistakes/<exercise>/<id>.py`` (code under a docstring naming the mistake),
   used for feedback ("your weights equal softmax(QK^T) without the 1/sqrt(d) scaling") and by
   the mutation suite (``make mutants``), together with the exercise's valid alternatives,
   answers written differently that must get full marks. Those are complete correct answers, so
-  they are not in this package's ``chNN.py`` (what the student's notebook imports) but on the
-  instructor's side, ``autograde/alternatives/chNN.py``, read by
+  they are not in this package's ``chNN/`` (what the student's notebook imports) but on the
+  instructor's side, ``autograde/alternatives/chNN/<exercise>/``, read by
   :func:`llmcourse.grading.alternatives.alternatives_of`.
 
 A notebook test cell is one line, ``grade.check_attention(scaled_dot_product_attention)``, which

@@ -1,6 +1,6 @@
 """How a chapter declares its graded exercises, and how one exercise is checked.
 
-A chapter's module (``llmcourse/grading/chNN.py``) builds ``EXERCISES: dict[str, Exercise]``.
+A chapter's package (``llmcourse/grading/chNN/``) builds ``EXERCISES: dict[str, Exercise]``.
 Everything the grading engine needs is in that structure; nothing else is looked up.
 
 A check has three parts, so that the student's code can run in a process of its own:

@@ -1,7 +1,7 @@
 """What a chapter declares: its exercises, their requirements, cases, forbidden calls and mistakes.
 
 The bottom layer of the grading package: it imports nothing else from it. A chapter's module
-(``llmcourse/grading/chNN.py``) builds ``EXERCISES: dict[str, Exercise]`` from these classes; how the
+(``llmcourse/grading/chNN/``) builds ``EXERCISES: dict[str, Exercise]`` from these classes; how the
 three parts of a check (cases, run, compare) fit together is told in :mod:`llmcourse.grading.contract`.
 """
 
