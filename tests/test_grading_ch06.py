@@ -10,6 +10,8 @@ import pytest
 from llmcourse import prompting as reference
 from llmcourse.grading import GradingError, ch06
 from llmcourse.grading.alternatives import alternatives_of
+from llmcourse.grading.ch06.fill_template import _TEMPLATE_CASES, _template_oracle
+from llmcourse.grading.ch06.quote_untrusted import _random_texts
 from llmcourse.grading.contract import check, mistake_answer
 from llmcourse.grading.guards import review_source, scan_source
 
@@ -140,14 +142,14 @@ def test_honest_code_passes_the_source_scan():
 
 
 def test_template_oracle_is_pythons_parser():
-    assert ch06._template_oracle("{{x}} {a} {a}", {"a": 1}) == {"ok": "{x} 1 1"}
-    assert ch06._template_oracle("{a} {b}", {"a": 1, "c": 2}) == {
+    assert _template_oracle("{{x}} {a} {a}", {"a": 1}) == {"ok": "{x} 1 1"}
+    assert _template_oracle("{a} {b}", {"a": 1, "c": 2}) == {
         "raised": "ValueError",
         "missing": ["b"],
         "unknown": ["c"],
     }
-    for _, template, fields, _ in ch06._TEMPLATE_CASES:
-        oracle = ch06._template_oracle(template, fields)
+    for _, template, fields, _ in _TEMPLATE_CASES:
+        oracle = _template_oracle(template, fields)
         if "ok" in oracle:
             assert oracle["ok"] == template.format(**fields) == string.Formatter().vformat(template, (), fields)
 
@@ -155,5 +157,5 @@ def test_template_oracle_is_pythons_parser():
 def test_every_attack_holds_the_delimiter_or_an_escape():
     assert sum(ch06.CLOSE in a for a in ch06.ATTACKS) >= 6
     assert any("&lt;" in a for a in ch06.ATTACKS) and any("\\" in a for a in ch06.ATTACKS)
-    texts = ch06._random_texts(0, 20)
+    texts = _random_texts(0, 20)
     assert sum(ch06.CLOSE in t for t in texts) >= 3, "the visible random texts hold the closing delimiter"

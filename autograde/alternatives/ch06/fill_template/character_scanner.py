@@ -1,4 +1,5 @@
-"""Valid alternative 3 of fill_template."""
+"""Scans the template character by character, turning ``{{`` and ``}}`` into single braces
+and collecting each ``{name}``, without ``string.Formatter`` or ``str.format``."""
 
 
 def fill_template(template, **fields):

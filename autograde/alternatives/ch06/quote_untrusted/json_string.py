@@ -1,4 +1,5 @@
-"""Valid alternative 3 of quote_untrusted."""
+"""Quotes the text as a JSON string literal, every ``<`` written as a JSON unicode escape, and
+reads it back with ``json.loads``."""
 
 import json
 

@@ -1,4 +1,5 @@
-"""Valid alternative 1 of fill_template."""
+"""Splits the template with a regular expression into ``{{``, ``}}``, ``{name}`` and plain text
+instead of using ``string.Formatter().parse``, and builds the result token by token."""
 
 import re
 

@@ -1,4 +1,5 @@
-"""Valid alternative 2 of few_shot_messages."""
+"""Makes each message with a small helper, ``dict(role=..., content=...)``, and flattens the
+example turns with ``itertools.chain.from_iterable`` instead of appending them in a loop."""
 
 import itertools
 

@@ -1,4 +1,6 @@
-"""Valid alternative 2 of fill_template."""
+"""Reads the fields with ``string.Formatter().parse`` as the solution does, but finds the
+fields at fault with set differences and joins the literals and ``str(value)`` itself instead
+of calling ``format_map``."""
 
 from string import Formatter
 

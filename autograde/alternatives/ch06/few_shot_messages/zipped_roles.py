@@ -1,4 +1,6 @@
-"""Valid alternative 1 of few_shot_messages."""
+"""Builds the example turns in one comprehension that zips the roles ("user", "assistant")
+with each example pair, and unpacks them between the system message and the query instead of
+appending message by message."""
 
 
 def few_shot_messages(system, examples, query):
