@@ -1,4 +1,4 @@
-"""Valid alternative 3 of build_inputs."""
+"""Builds each row at its own length, right-pads it with F.pad and stacks the rows instead of filling preallocated tensors."""
 
 import torch
 import torch.nn.functional as F

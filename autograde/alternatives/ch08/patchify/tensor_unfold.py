@@ -1,4 +1,4 @@
-"""Valid alternative 1 of patchify."""
+"""Cuts the grid with Tensor.unfold on the height and width dimensions instead of reshaping to (B, C, H/p, p, W/p, p)."""
 
 import torch
 

@@ -1,4 +1,4 @@
-"""Valid alternative 2 of build_inputs."""
+"""Embeds a grid of ids with placeholders for the image, zeroes the image and padding positions and puts the projected features in with masked_scatter, as LLaVA does, instead of concatenating row by row."""
 
 import torch
 

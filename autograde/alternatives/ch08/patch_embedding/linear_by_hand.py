@@ -1,4 +1,4 @@
-"""Valid alternative 1 of patch_embedding."""
+"""Cuts the patches itself with Tensor.unfold and applies proj by hand, x @ proj.weight.T + proj.bias, instead of calling patchify and proj."""
 
 import torch
 from torch import nn

@@ -1,4 +1,4 @@
-"""Valid alternative 1 of build_inputs."""
+"""Concatenates each row's visual tokens, prompt and caption and pads the rows with torch's pad_sequence (-100 as the labels' padding value) instead of filling preallocated tensors."""
 
 import torch
 from torch.nn.utils.rnn import pad_sequence

@@ -1,4 +1,4 @@
-"""Valid alternative 2 of patch_embedding."""
+"""The solution with nn.Linear's bias=True default written out."""
 
 import torch
 from torch import nn

@@ -1,4 +1,4 @@
-"""Valid alternative 2 of patchify."""
+"""Slices the patches one by one in Python loops over the grid, row by row, and stacks them."""
 
 import torch
 
