@@ -1,4 +1,5 @@
-"""Valid alternative 2 of dpo_loss."""
+"""Computes the rewards under torch.no_grad() and the loss with F.binary_cross_entropy_with_logits
+on a target of ones, instead of detaching and calling F.logsigmoid."""
 
 import torch
 import torch.nn.functional as F

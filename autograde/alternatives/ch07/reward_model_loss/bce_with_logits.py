@@ -1,4 +1,5 @@
-"""Valid alternative 2 of reward_model_loss."""
+"""Uses F.binary_cross_entropy_with_logits on the margin with a target of ones, instead of
+-F.logsigmoid(margin).mean()."""
 
 import torch
 import torch.nn.functional as F

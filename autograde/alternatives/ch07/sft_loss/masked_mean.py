@@ -1,4 +1,5 @@
-"""Valid alternative 1 of sft_loss."""
+"""Takes every shifted token's loss with reduction="none" and averages them under a mask of the
+counted targets, instead of letting ignore_index skip the -100 labels."""
 
 import torch
 import torch.nn.functional as F

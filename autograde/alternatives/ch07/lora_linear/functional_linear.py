@@ -1,4 +1,5 @@
-"""Valid alternative 2 of lora_linear."""
+"""Computes the layer and the update with F.linear, freezes the base by setting requires_grad by
+hand, and merges into a deep copy of the base layer, instead of a new nn.Linear."""
 
 import copy
 import torch

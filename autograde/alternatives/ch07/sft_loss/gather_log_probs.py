@@ -1,4 +1,5 @@
-"""Valid alternative 2 of sft_loss."""
+"""Picks the counted targets' log-probabilities from log_softmax with gather and returns minus
+their mean, instead of calling F.cross_entropy."""
 
 import torch
 import torch.nn.functional as F

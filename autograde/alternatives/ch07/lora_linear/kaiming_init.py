@@ -1,4 +1,5 @@
-"""Valid alternative 1 of lora_linear."""
+"""Initialises A with peft's Kaiming-uniform initialisation and computes the update with two
+torch.matmul calls, instead of a scaled randn and the @ operator."""
 
 import math
 import torch

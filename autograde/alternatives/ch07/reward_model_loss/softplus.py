@@ -1,4 +1,5 @@
-"""Valid alternative 1 of reward_model_loss."""
+"""Returns the mean of softplus(rejected - chosen), which equals -log sigmoid(chosen - rejected),
+instead of calling F.logsigmoid."""
 
 import torch
 import torch.nn.functional as F

@@ -1,4 +1,4 @@
-"""Valid alternative 3 of reward_model_loss."""
+"""Writes -log sigmoid(margin) as torch.logaddexp(0, -margin), instead of calling F.logsigmoid."""
 
 import torch
 

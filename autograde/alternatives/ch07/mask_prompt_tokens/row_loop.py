@@ -1,4 +1,5 @@
-"""Valid alternative 1 of mask_prompt_tokens."""
+"""Masks each row's prompt in a Python loop over prompt_lengths and the padding with masked_fill,
+instead of comparing a position grid with the lengths."""
 
 import torch
 

@@ -1,4 +1,6 @@
-"""Valid alternative 1 of dpo_loss."""
+"""Uses TRL's older formula, softplus(-beta * (the policy's chosen-minus-rejected log-ratio minus
+the reference's)), instead of -logsigmoid(beta * (chosen log-ratio - rejected log-ratio)), each
+log-ratio being policy minus reference."""
 
 import torch
 import torch.nn.functional as F

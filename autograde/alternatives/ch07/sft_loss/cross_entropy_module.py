@@ -1,4 +1,5 @@
-"""Valid alternative 3 of sft_loss."""
+"""Calls an nn.CrossEntropyLoss module (ignore_index=-100 by default) on the flattened shifted
+logits and labels, instead of F.cross_entropy."""
 
 import torch
 import torch.nn.functional as F

@@ -1,4 +1,5 @@
-"""Valid alternative 2 of mask_prompt_tokens."""
+"""Builds a boolean mask of the positions to keep and picks between input_ids and -100 with
+torch.where, instead of writing -100 into a clone."""
 
 import torch
 
