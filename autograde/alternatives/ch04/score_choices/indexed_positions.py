@@ -1,4 +1,4 @@
-"""Valid alternative 3 of score_choices."""
+"""Reads the choice's log-probabilities by indexing the (T, V) table with a range of positions and the tokens after them, instead of gather."""
 
 import torch
 

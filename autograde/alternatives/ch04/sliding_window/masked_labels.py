@@ -1,4 +1,4 @@
-"""Valid alternative 2 of sliding_window."""
+"""Labels the window's already-scored tokens -100 and sums F.cross_entropy with ignore_index over the shifted labels."""
 
 import math
 import torch

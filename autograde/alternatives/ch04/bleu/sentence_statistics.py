@@ -1,4 +1,4 @@
-"""Valid alternative 2 of bleu."""
+"""Plain dicts of space-joined n-grams; each sentence gives a vector of lengths and per-order matches and totals, summed over the corpus, and the geometric mean is a product raised to 1/4."""
 
 import math
 import re

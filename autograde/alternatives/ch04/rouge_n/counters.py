@@ -1,4 +1,4 @@
-"""Valid alternative 1 of rouge_n."""
+"""A separate tokenize function, and precision and recall divided by max(number of n-grams, 1), so that a text without n-grams gives 0 without a test."""
 
 import re
 from collections import Counter

@@ -1,4 +1,4 @@
-"""Valid alternative 3 of perplexity."""
+"""Gathers the targets' log-probabilities and weights them by the shifted attention mask, dividing the weighted sum by the mask's sum."""
 
 import torch
 

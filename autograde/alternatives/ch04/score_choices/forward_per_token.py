@@ -1,4 +1,4 @@
-"""Valid alternative 2 of score_choices."""
+"""One forward pass per token of a choice, over the context and the choice's earlier tokens, each log-probability as the logit minus the logsumexp."""
 
 import math
 import torch

@@ -1,4 +1,4 @@
-"""Valid alternative 1 of sliding_window."""
+"""A while loop over windows that scores token by token from the first one not yet scored, in float64."""
 
 import math
 import torch

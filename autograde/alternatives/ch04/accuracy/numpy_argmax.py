@@ -1,4 +1,4 @@
-"""Valid alternative 1 of accuracy."""
+"""Each metric collected as a list of right/wrong flags from numpy's argmax over the (normalised) log-likelihoods, then averaged with np.mean."""
 
 import numpy as np
 

@@ -1,4 +1,4 @@
-"""Valid alternative 1 of bleu."""
+"""Clips with explicit loops (each n-gram's largest count in one reference, then the min with the hypothesis's), smooths with a divisor k doubled per order without a match, and takes the logs of the precisions only at the end."""
 
 import math
 import re

@@ -1,4 +1,4 @@
-"""Valid alternative 2 of perplexity."""
+"""Labels the padding -100 and lets F.cross_entropy's ignore_index leave it out, as a Hugging Face causal LM's loss does."""
 
 import torch
 import torch.nn.functional as F

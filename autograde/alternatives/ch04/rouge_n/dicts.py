@@ -1,4 +1,4 @@
-"""Valid alternative 2 of rouge_n."""
+"""Counts the n-grams in plain dicts of a nested function, words from replacing each run of characters other than a-z and 0-9 with a space, the overlap summed over the reference's n-grams."""
 
 import re
 

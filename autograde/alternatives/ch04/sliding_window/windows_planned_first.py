@@ -1,4 +1,4 @@
-"""Valid alternative 3 of sliding_window."""
+"""Plans every window and the first token it scores before running the model, then takes the mean of all the tokens' NLLs concatenated."""
 
 import math
 import torch

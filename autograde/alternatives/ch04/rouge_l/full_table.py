@@ -1,4 +1,4 @@
-"""Valid alternative 1 of rouge_l."""
+"""A separate tokenize function and the whole LCS table kept in memory, instead of one row at a time."""
 
 import re
 

@@ -1,4 +1,4 @@
-"""Valid alternative 2 of rouge_l."""
+"""Tokens from replacing each run of characters other than a-z and 0-9 with a space, and the LCS as a recursion over suffixes memoised with functools.lru_cache instead of a table."""
 
 import re
 from functools import lru_cache
