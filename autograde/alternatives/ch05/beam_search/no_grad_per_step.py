@@ -1,4 +1,5 @@
-"""Valid alternative 1 of beam_search."""
+"""Runs each forward under its own torch.no_grad block instead of decorating the function, and
+leaves out the solution's moves to the prompt's device."""
 
 import torch
 from llmcourse.models import logits_fn

@@ -1,4 +1,5 @@
-"""Valid alternative 2 of top_k."""
+"""Takes the k-th largest logit from a full descending sort instead of topk and keeps the logits at
+or above it with torch.where, returning a copy when k covers the vocabulary."""
 
 import torch
 

@@ -1,4 +1,5 @@
-"""Valid alternative 1 of cached."""
+"""Starts from an empty DynamicCache and runs every forward inside the loop, the first one on the
+prompt, instead of a forward on the prompt before it."""
 
 import torch
 from transformers import DynamicCache

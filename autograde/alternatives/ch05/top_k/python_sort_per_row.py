@@ -1,4 +1,5 @@
-"""Valid alternative 1 of top_k."""
+"""Finds each row's k-th largest logit by sorting the row as a Python list and masks the row in a
+loop, also refusing a k that is not an int."""
 
 
 def top_k_filter(logits, k):

@@ -1,4 +1,5 @@
-"""Valid alternative 2 of beam_search."""
+"""Runs the beams of every prompt as one batch of B * num_beams sequences, each prompt's copies but
+the first starting at a score of -1e9 so that one beam is alive at the start."""
 
 import torch
 import torch.nn.functional as F

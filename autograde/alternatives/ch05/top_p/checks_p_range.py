@@ -1,4 +1,5 @@
-"""Valid alternative 1 of top_p."""
+"""Raises ValueError for p outside [0, 1] and returns a copy of the logits for p == 1 instead of
+clearing the mask."""
 
 import torch
 

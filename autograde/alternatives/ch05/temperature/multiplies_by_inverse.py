@@ -1,4 +1,4 @@
-"""Valid alternative 1 of temperature."""
+"""Multiplies the logits by 1 / temperature instead of dividing them by the temperature."""
 
 
 def apply_temperature(logits, temperature):

@@ -1,4 +1,5 @@
-"""Valid alternative 3 of top_p."""
+"""Sorts least likely first, as Hugging Face does, and removes the tokens whose running total stays
+at or below 1 - p."""
 
 import torch
 

@@ -1,4 +1,5 @@
-"""Valid alternative 2 of cached."""
+"""Loops while the sequence is shorter than the prompt plus max_new_tokens, feeding the whole
+prompt while there is no cache yet and the last token after that."""
 
 import torch
 

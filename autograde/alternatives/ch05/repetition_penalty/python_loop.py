@@ -1,4 +1,5 @@
-"""Valid alternative 1 of repetition_penalty."""
+"""Penalises each distinct token of each row in a Python loop, and raises ValueError for a penalty
+<= 0."""
 
 
 def apply_repetition_penalty(logits, generated_ids, penalty):

@@ -1,4 +1,5 @@
-"""Valid alternative 1 of greedy."""
+"""Fills a (B, T + max_new_tokens) tensor of padding step by step, calling the model itself, and
+cuts it after the last step taken."""
 
 import torch
 

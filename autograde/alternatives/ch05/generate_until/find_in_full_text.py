@@ -1,4 +1,5 @@
-"""Valid alternative 1 of generate_until."""
+"""Calls the model itself and takes the generated text as the decoded whole sequence after the
+decoded prompt's length, leaving out find()'s -1 for absent stop strings."""
 
 import torch
 

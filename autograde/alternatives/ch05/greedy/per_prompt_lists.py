@@ -1,4 +1,5 @@
-"""Valid alternative 2 of greedy."""
+"""Decodes each prompt on its own as a Python list and pads the shorter rows to the longest one at
+the end."""
 
 import torch
 from llmcourse.models import logits_fn

@@ -1,4 +1,5 @@
-"""Valid alternative 2 of generate_until."""
+"""Searches every stop string at once with one regular expression over the text of the new tokens,
+kept as a Python list."""
 
 import re
 import torch

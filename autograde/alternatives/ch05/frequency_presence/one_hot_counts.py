@@ -1,4 +1,5 @@
-"""Valid alternative 2 of frequency_presence."""
+"""Counts the tokens with one_hot(...).sum(dim=1) instead of scatter_add, and their presence with
+counts.clamp(max=1)."""
 
 import torch
 import torch.nn.functional as F

@@ -1,4 +1,5 @@
-"""Valid alternative 3 of beam_search."""
+"""Keeps the beams as Python (score, token list) pairs, extends each by its num_beams best tokens
+in float64 and sorts the candidates."""
 
 import math
 import torch

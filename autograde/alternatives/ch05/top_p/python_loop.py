@@ -1,4 +1,5 @@
-"""Valid alternative 2 of top_p."""
+"""Keeps the most likely tokens one at a time in a Python loop until their probabilities add up to
+p, instead of masking a sorted running total."""
 
 import torch
 

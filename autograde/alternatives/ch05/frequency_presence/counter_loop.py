@@ -1,4 +1,5 @@
-"""Valid alternative 1 of frequency_presence."""
+"""Counts each row's tokens with collections.Counter and subtracts both penalties token by token in
+a Python loop."""
 
 from collections import Counter
 

@@ -1,4 +1,4 @@
-"""Valid alternative 2 of temperature."""
+"""Divides each row of logits on its own and stacks the rows back into one tensor."""
 
 import torch
 

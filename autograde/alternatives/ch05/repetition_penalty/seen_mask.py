@@ -1,4 +1,5 @@
-"""Valid alternative 2 of repetition_penalty."""
+"""Marks the seen tokens in a boolean (B, V) mask and penalises every logit, keeping the penalised
+value only where the mask is set, instead of gathering and scattering the seen logits."""
 
 import torch
 
