@@ -16,9 +16,16 @@ import llmcourse.gpt
 from llmcourse import losses, train
 from llmcourse.grading import GradingError, ch03, contract
 from llmcourse.grading.alternatives import alternatives_of
-from llmcourse.grading.contract import check, failure_of, mistake_answer, to_plain
+from llmcourse.grading.ch03.block import SOLUTION as _BLOCK_SOLUTION
+from llmcourse.grading.ch03.block import _padding
+from llmcourse.grading.ch03.causal_lm_loss import _loss_expected, _pad
+from llmcourse.grading.ch03.causal_mask import _mask_expected
+from llmcourse.grading.ch03.gpt import SOLUTION as _GPT_SOLUTION
+from llmcourse.grading.ch03.train_step import SOLUTION as _STEP_SOLUTION
+from llmcourse.grading.contract import array_of, check, failure_of, mistake_answer, to_plain
 from llmcourse.grading.guards import scan_source
 from llmcourse.grading.kit import variant
+from llmcourse.grading.runners.ch03 import RUNNERS, _module_at
 
 ALTERNATIVE_CODE = alternatives_of(
     "03_gpt_deep_dive"
@@ -97,7 +104,7 @@ def test_partial_credit_follows_the_requirements(key, mistake_id, failed):
 
 # ---------------------------------------------------------------- forbidden routes
 
-SOLUTION_BLOCK = answer(ch03.BLOCK, ch03._BLOCK_SOLUTION)
+SOLUTION_BLOCK = answer(ch03.BLOCK, _BLOCK_SOLUTION)
 
 
 class WrapsHuggingFace(nn.Module):
@@ -263,10 +270,10 @@ def test_the_loss_oracle_is_the_loss_gpt2lmheadmodel_returns(seed):
     ).eval()
     g = torch.Generator().manual_seed(seed)
     ids = torch.randint(29, (3, 9), generator=g)
-    for mask in (None, ch03._pad("both", 3, 9, [9, 5, 7], g), ch03._pad("left", 3, 9, [2, 9, 4], g)):
+    for mask in (None, _pad("both", 3, 9, [9, 5, 7], g), _pad("left", 3, 9, [2, 9, 4], g)):
         with torch.no_grad():
             out = model(ids, attention_mask=mask, labels=losses.causal_lm_labels(ids, mask))
-        expected, _ = ch03._loss_expected(out.logits, ids, mask)
+        expected, _ = _loss_expected(out.logits, ids, mask)
         assert math.isclose(expected.item(), out.loss.item(), rel_tol=1e-6)
 
 
@@ -280,7 +287,7 @@ def test_the_block_oracle_mask_is_the_one_gpt2model_builds(kind):
     model = GPT2Model(config).double().eval()
     g = torch.Generator().manual_seed(1)
     ids = torch.randint(31, (3, 7), generator=g)
-    mask = ch03._padding(kind, 3, 7, g)
+    mask = _padding(kind, 3, 7, g)
     seen = {}
     model.h[0].register_forward_hook(lambda module, args, output: seen.update(x=args[0], out=output))
     with torch.no_grad():
@@ -293,7 +300,7 @@ def test_the_block_oracle_mask_is_the_one_gpt2model_builds(kind):
 
 def test_the_mask_oracle_is_the_lower_triangle():
     for T in (1, 2, 9, 64):
-        assert torch.equal(ch03._mask_expected(T), torch.ones(T, T, dtype=torch.bool).tril())
+        assert torch.equal(_mask_expected(T), torch.ones(T, T, dtype=torch.bool).tril())
 
 
 def test_the_course_block_with_gpt2_weights_matches_the_block_oracle():
@@ -303,11 +310,9 @@ def test_the_course_block_with_gpt2_weights_matches_the_block_oracle():
     with torch.no_grad():
         for name, value in case.inputs["weights"].items():
             path, _, kind = name.rpartition(".")
-            getattr(ch03._module_at(block, path), kind).copy_(torch.from_numpy(value))
+            getattr(_module_at(block, path), kind).copy_(torch.from_numpy(value))
         got = block(torch.from_numpy(case.inputs["x"]))
-    torch.testing.assert_close(
-        got.double(), torch.from_numpy(ch03.array_of(case.expected).copy()), atol=5e-5, rtol=1e-4
-    )
+    torch.testing.assert_close(got.double(), torch.from_numpy(array_of(case.expected).copy()), atol=5e-5, rtol=1e-4)
 
 
 # ---------------------------------------------------------------- exercises 4 and 5: the GPT and its training step
@@ -355,7 +360,7 @@ def test_forbidden_train_step_routes_are_caught():
 def test_gpt_uses_a_trusted_block_and_puts_the_students_back():
     wrong = mistake_answer(ch03.BLOCK, next(m for m in ch03.BLOCK.mistakes if m.id == "post_ln"))
     namespace = {"Block": wrong}
-    exec(ch03._GPT_SOLUTION, namespace)
+    exec(_GPT_SOLUTION, namespace)
     ch03.check_gpt(namespace["GPT"], hidden=True)
     assert namespace["Block"] is wrong
 
@@ -365,13 +370,13 @@ def test_the_gpt_oracle_is_what_the_course_gpt_computes_with_shifted_targets():
     with the case's weights gives every expected result: the logits of GPT2LMHeadModel, and its
     loss with labels one token longer, shifted inside."""
     for case in ch03.GPT_EXERCISE.cases(True):
-        got = to_plain(ch03.RUNNERS["gpt"](llmcourse.gpt.GPT, copy.deepcopy(case.inputs)))
+        got = to_plain(RUNNERS["gpt"](llmcourse.gpt.GPT, copy.deepcopy(case.inputs)))
         assert failure_of(ch03.GPT_EXERCISE, case, got) is None, case.label
 
 
 def test_the_train_step_oracle_is_what_the_course_train_step_does():
     for case in ch03.TRAIN_STEP.cases(True):
-        got = to_plain(ch03.RUNNERS["train_step"](train.train_step, copy.deepcopy(case.inputs)))
+        got = to_plain(RUNNERS["train_step"](train.train_step, copy.deepcopy(case.inputs)))
         assert failure_of(ch03.TRAIN_STEP, case, got) is None, case.label
 
 
@@ -399,9 +404,9 @@ def test_the_tied_check_accepts_a_head_without_a_module_and_the_other_way_round(
 
 
 def _solution_variant(*replacements):
-    return variant(ch03._GPT_SOLUTION, *replacements)
+    return variant(_GPT_SOLUTION, *replacements)
 
 
 def test_the_solutions_pass():
-    ch03.check_gpt(_solution(ch03.GPT_EXERCISE, ch03._GPT_SOLUTION), hidden=True)
-    ch03.check_train_step(_solution(ch03.TRAIN_STEP, ch03._STEP_SOLUTION), hidden=True)
+    ch03.check_gpt(_solution(ch03.GPT_EXERCISE, _GPT_SOLUTION), hidden=True)
+    ch03.check_train_step(_solution(ch03.TRAIN_STEP, _STEP_SOLUTION), hidden=True)

@@ -1,4 +1,4 @@
-"""Valid alternative 2 of causal_mask."""
+"""Negates the strict upper triangle (triu(diagonal=1)) instead of keeping the lower triangle."""
 
 import torch
 

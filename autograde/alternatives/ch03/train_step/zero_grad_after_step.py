@@ -1,4 +1,5 @@
-"""Valid alternative 1 of train_step."""
+"""Clears the gradients after optimizer.step() (to zeros, not None) instead of before the forward
+pass, and returns float(loss.detach())."""
 
 import torch
 

@@ -1,4 +1,5 @@
-"""Valid alternative 2 of causal_lm_loss."""
+"""Picks each target's log-probability with log_softmax and gather (in float32) and averages them
+weighted by the targets' attention mask, without F.cross_entropy."""
 
 import torch
 import torch.nn.functional as F

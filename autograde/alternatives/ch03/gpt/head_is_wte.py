@@ -1,4 +1,5 @@
-"""Valid alternative 1 of gpt."""
+"""Has no lm_head module (the logits are F.linear(x, wte.weight)), keeps the blocks in an
+nn.Sequential, adds wpe.weight[:T], and computes the loss with log_softmax and gather."""
 
 import torch
 import torch.nn.functional as F

@@ -1,4 +1,5 @@
-"""Valid alternative 1 of block."""
+"""Computes each head's scores in a Python loop over column slices of q and k, and writes GELU's
+tanh approximation out as a formula."""
 
 import math
 import torch
@@ -13,7 +14,9 @@ class MLP(nn.Module):
         self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd)
 
     def forward(self, x):
-        return self.c_proj(F.gelu(self.c_fc(x), approximate="tanh"))
+        h = self.c_fc(x)
+        h = 0.5 * h * (1 + torch.tanh(math.sqrt(2 / math.pi) * (h + 0.044715 * h**3)))
+        return self.c_proj(h)
 
 
 class CausalSelfAttention(nn.Module):
@@ -27,13 +30,18 @@ class CausalSelfAttention(nn.Module):
         B, T, C = x.shape
         H = self.n_head
         q, k, v = self.c_attn(x).split(C, dim=-1)
-        q, k, v = (t.view(B, T, H, C // H).transpose(1, 2) for t in (q, k, v))
-        scores = q @ k.transpose(-2, -1) / math.sqrt(C // H)
-        allowed = causal_mask(T).to(x.device)
+        d = C // H
+        heads = []
+        for h in range(H):
+            qh, kh, vh = (t[..., h * d : (h + 1) * d] for t in (q, k, v))
+            heads.append(qh @ kh.transpose(-2, -1) / math.sqrt(d))
+        scores = torch.stack(heads, dim=1)
+        v = v.view(B, T, H, d).transpose(1, 2)
+        allowed = torch.ones(T, T, dtype=torch.bool).tril()
         if attention_mask is not None:
             allowed = allowed & attention_mask.bool()[:, None, None, :]
-        scores = scores.masked_fill(~allowed, float("-inf"))
-        y = scores.softmax(-1).nan_to_num(0.0) @ v
+        scores = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)
+        y = scores.softmax(-1) @ v
         return self.c_proj(y.transpose(1, 2).reshape(B, T, C))
 
 

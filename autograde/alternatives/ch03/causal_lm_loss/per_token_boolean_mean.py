@@ -1,4 +1,5 @@
-"""Valid alternative 3 of causal_lm_loss."""
+"""Computes every position's loss with nn.CrossEntropyLoss(reduction="none") and averages those
+whose target is a token, selected by boolean indexing."""
 
 import torch
 import torch.nn.functional as F

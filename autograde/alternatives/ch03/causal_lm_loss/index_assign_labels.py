@@ -1,4 +1,5 @@
-"""Valid alternative 1 of causal_lm_loss."""
+"""Labels the padding targets -100 by boolean index assignment on a copy of the targets instead of
+masked_fill."""
 
 import torch
 import torch.nn.functional as F

@@ -1,4 +1,5 @@
-"""Valid alternative 2 of train_step."""
+"""Clips by hand (every gradient scaled by max_grad_norm over the global norm, at most 1) instead of
+calling clip_grad_norm_, and clears the gradients with model.zero_grad()."""
 
 import torch
 

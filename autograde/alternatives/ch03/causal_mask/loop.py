@@ -1,4 +1,4 @@
-"""Valid alternative 3 of causal_mask."""
+"""Fills a mask of False row by row in a Python loop."""
 
 import torch
 

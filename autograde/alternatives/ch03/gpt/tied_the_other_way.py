@@ -1,4 +1,5 @@
-"""Valid alternative 2 of gpt."""
+"""Ties the other way round (wte.weight = lm_head.weight), indexes the ModuleDict and the blocks by
+name and position, and takes the loss from an nn.CrossEntropyLoss module."""
 
 import torch
 from torch import nn

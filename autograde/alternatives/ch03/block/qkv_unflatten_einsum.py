@@ -1,4 +1,6 @@
-"""Valid alternative 2 of block."""
+"""Splits c_attn's output into q, k and v with unflatten and permute, attends with einsum against a
+causal mask buffer sliced to T (NaN rows zeroed), and builds the MLP as an nn.Sequential with
+nn.GELU(approximate="tanh")."""
 
 import math
 from collections import OrderedDict
