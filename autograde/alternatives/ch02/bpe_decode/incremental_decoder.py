@@ -1,4 +1,5 @@
-"""Valid alternative 2 of bpe_decode."""
+"""Feeds each token's bytes to an incremental UTF-8 decoder, which keeps a character split across
+tokens whole, instead of joining all the bytes and decoding once."""
 
 import codecs
 from llmcourse.bpe import bytes_to_unicode, initial_vocab

@@ -1,4 +1,5 @@
-"""Valid alternative 1 of bpe_decode."""
+"""Builds a table of each token's bytes (a merged token's as its two parts' bytes joined) and joins
+the ids' entries, instead of mapping each character of each token back to its byte."""
 
 from llmcourse.bpe import bytes_to_unicode, initial_vocab
 

@@ -1,4 +1,5 @@
-"""Valid alternative 1 of train_bpe."""
+"""Keeps the pair counts between merges and updates them only in the words that hold the merged
+pair, instead of counting every pair again at each step."""
 
 from collections import Counter, defaultdict
 from llmcourse.bpe import initial_vocab, pretokenize

@@ -1,4 +1,5 @@
-"""Valid alternative 1 of attention."""
+"""Computes the scores and the output with torch.einsum instead of @, and zeroes NaN weights
+whether or not there is a mask."""
 
 import math
 import torch

@@ -1,4 +1,5 @@
-"""Valid alternative 1 of bpe_encode."""
+"""Applies the merges one after another in rank order, each at every place in the word, on token
+strings, instead of looking for the lowest-rank pair present again after each merge."""
 
 from llmcourse.bpe import initial_vocab, pretokenize
 

@@ -1,4 +1,5 @@
-"""Valid alternative 2 of positional_encoding."""
+"""Computes the frequencies as exp(-2i ln(10000) / d_model) instead of a power of 10000, in
+float64, and returns a float64 tensor."""
 
 import math
 import torch

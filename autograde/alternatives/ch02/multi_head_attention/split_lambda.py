@@ -1,4 +1,5 @@
-"""Valid alternative 2 of multi_head_attention."""
+"""Splits the heads with a lambda called inside the call to scaled_dot_product_attention, instead
+of a nested function and named q, k, v."""
 
 import math
 import torch

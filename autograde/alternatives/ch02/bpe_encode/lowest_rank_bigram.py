@@ -1,4 +1,6 @@
-"""Valid alternative 2 of bpe_encode."""
+"""Merges every occurrence of the lowest-rank pair at once, on token strings, as GPT-2's encoder.py
+does, and numbers the byte tokens by sorting the byte alphabet instead of with
+initial_vocab(())."""
 
 from llmcourse.bpe import bytes_to_unicode, pretokenize
 

@@ -1,4 +1,6 @@
-"""Valid alternative 2 of attention."""
+"""Writes the softmax out (exponentials shifted by the row maximum, set to zero where masked,
+divided by their sum unless it is zero) instead of masking the scores with -inf and calling
+torch.softmax."""
 
 import math
 import torch

@@ -1,4 +1,5 @@
-"""Valid alternative 1 of multi_head_attention."""
+"""Splits the heads with unflatten and computes the attention itself with torch.einsum and a masked
+softmax, instead of calling scaled_dot_product_attention."""
 
 import math
 import torch

@@ -1,4 +1,5 @@
-"""Valid alternative 1 of positional_encoding."""
+"""Fills the table entry by entry with math.sin and math.cos in two Python loops, instead of whole
+columns at once."""
 
 import math
 import torch

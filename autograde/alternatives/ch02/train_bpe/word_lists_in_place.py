@@ -1,4 +1,5 @@
-"""Valid alternative 2 of train_bpe."""
+"""Counts the pairs over every word as it occurs in the text (not each distinct word once, weighted
+by its frequency), on token strings, and merges in place in each word's list."""
 
 from llmcourse.bpe import initial_vocab, pretokenize
 

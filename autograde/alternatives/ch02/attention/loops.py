@@ -1,4 +1,5 @@
-"""Valid alternative 3 of attention."""
+"""Loops over the flattened batch and over each query, taking a softmax over that query's allowed
+keys only, instead of one batched matrix product."""
 
 import math
 import torch
