@@ -56,7 +56,7 @@ def attempt(code: str) -> str:
 
 
 def fixtures(root: Path, home: Path) -> list[Fixture]:
-    course_env, checks = root / ".env", ROOT / "llmcourse" / "grading" / "ch02.py"
+    course_env, checks = root / ".env", ROOT / "llmcourse" / "grading" / "ch02" / "__init__.py"
     venv = Path(sys.prefix) / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
     other = root / "submitted" / "honest_magic" / CHAPTER / f"{CHAPTER}.ipynb"
     full = {"positional_encoding_tests": 2}
@@ -114,9 +114,9 @@ def fixtures(root: Path, home: Path) -> list[Fixture]:
         Fixture(
             "calls_oracle",
             {
-                "positional_encoding": "from llmcourse.grading import ch02\n\n"
+                "positional_encoding": "from llmcourse.grading.ch02.positional_encoding import _pe_expected\n\n"
                 "def sinusoidal_positional_encoding(num_positions, d_model):\n"
-                "    return ch02._pe_expected(num_positions, d_model)\n"
+                "    return _pe_expected(num_positions, d_model)\n"
             },
             {"positional_encoding_tests": 0},
         ),

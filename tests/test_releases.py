@@ -9,6 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from llmcourse.grading.loading import checks_files, load_checks
 from llmcourse.grading.releases import ReleaseChecks, ReleaseError, bumped, checks_version_of, commit_and_tag
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,13 +17,28 @@ from llmcourse.grading import ch02  # noqa: E402
 from llmcourse.grading import cli as course  # noqa: E402
 
 CH = "02_transformer_anatomy"
-CHECKS, RUNNERS = f"llmcourse/grading/ch{CH[:2]}.py", f"llmcourse/grading/runners/ch{CH[:2]}.py"
-CURRENT = (ROOT / CHECKS).read_bytes()
+CHECKS, RUNNERS = f"llmcourse/grading/ch{CH[:2]}", f"llmcourse/grading/runners/ch{CH[:2]}.py"
+CURRENT = checks_files(ROOT / CHECKS)  # the package's files: relative path -> bytes
 FULL = sum(e.points for e in ch02.EXERCISES.values())  # chapter 02's full marks (both releases declare the same)
 # A release whose checks expected positions to start at 1 (fixed in the next release).
-BUGGY = CURRENT.replace(
-    b"pos = torch.arange(P, dtype=torch.float64)", b"pos = torch.arange(1, P + 1, dtype=torch.float64)"
+FIX = (b"pos = torch.arange(P, dtype=torch.float64)", b"pos = torch.arange(1, P + 1, dtype=torch.float64)")
+BUGGY = {name: content.replace(*FIX) for name, content in CURRENT.items()}
+assert BUGGY != CURRENT
+# Releases before v0.4.0 kept a chapter's checks in one module, chNN.py: the module of v0.3.0
+# (a stand-in where the clone has no tags).
+MODULE = (
+    subprocess.run(["git", "-C", str(ROOT), "show", f"v0.3.0:{CHECKS}.py"], capture_output=True).stdout
+    or b"EXERCISES = {}\n"
 )
+
+
+def write_package(where: Path, files: dict[str, bytes]) -> None:
+    """Make ``where`` hold exactly ``files`` (a release's package)."""
+    if where.exists():
+        subprocess.run(["rm", "-rf", str(where)], check=True)
+    for name, content in files.items():
+        (where / name).parent.mkdir(parents=True, exist_ok=True)
+        (where / name).write_bytes(content)
 
 
 def git(repo: Path, *args: str) -> str:
@@ -31,21 +47,31 @@ def git(repo: Path, *args: str) -> str:
 
 @pytest.fixture
 def repo(tmp_path):
-    """A repository with two releases of chapter 02's checks: v0.1.0 (buggy) and v0.1.1 (the current)."""
+    """A repository with releases of chapter 02's checks: v0.0.9 (a module, as releases before
+    v0.4.0 were), v0.1.0 (a package, buggy) and v0.1.1 (the current package)."""
     repo = tmp_path / "repo"
     (repo / "llmcourse/grading/runners").mkdir(parents=True)
     git(repo, "init", "--quiet")
     git(repo, "config", "user.email", "t@example.org")
     git(repo, "config", "user.name", "t")
     (repo / RUNNERS).write_bytes((ROOT / RUNNERS).read_bytes())
+    (repo / f"{CHECKS}.py").write_bytes(MODULE)
+    commit_and_tag(repo, [f"{CHECKS}.py", RUNNERS], "v0.0.9", "Release v0.0.9")
+    git(repo, "rm", "--quiet", f"{CHECKS}.py")
+    git(repo, "commit", "--quiet", "-m", "chapter 02's checks become a package")
     for checks, tag in ((BUGGY, "v0.1.0"), (CURRENT, "v0.1.1")):
-        (repo / CHECKS).write_bytes(checks)
+        write_package(repo / CHECKS, checks)
         commit_and_tag(repo, [CHECKS, RUNNERS], tag, f"Release {tag}")
     return repo
 
 
-def version_of(checks: bytes) -> str:
+def version_of(checks: bytes | dict[str, bytes]) -> str:
     return checks_version_of(checks, (ROOT / RUNNERS).read_bytes())
+
+
+def content_of(path: Path) -> bytes | dict[str, bytes]:
+    """What ``find`` found: a package folder's files, or a module's bytes."""
+    return checks_files(path) if path.is_dir() else path.read_bytes()
 
 
 def test_bumped():
@@ -56,14 +82,26 @@ def test_bumped():
 
 def test_each_release_is_found_at_its_tag_and_then_in_the_cache(repo, tmp_path):
     releases = ReleaseChecks(repo, tmp_path / "cache")
-    for checks, tag in ((BUGGY, "v0.1.0"), (CURRENT, "v0.1.1")):
+    for checks, tag in ((MODULE, "v0.0.9"), (BUGGY, "v0.1.0"), (CURRENT, "v0.1.1")):
         path, where = releases.find(CH, version_of(checks), tag)
-        assert path.read_bytes() == checks and where == f"tag {tag}"
+        assert content_of(path) == checks and where == f"tag {tag}"
         path, where = releases.find(CH, version_of(checks), tag)
-        assert path.read_bytes() == checks and where == "cache"
+        assert content_of(path) == checks and where == "cache"
     # The stamp's tag is a hint, not a trust: a wrong one still finds the release by its version.
     path, _ = ReleaseChecks(repo, tmp_path / "other").find(CH, version_of(BUGGY), "v0.1.1")
-    assert path.read_bytes() == BUGGY
+    assert content_of(path) == BUGGY
+
+
+def test_a_release_package_loads_its_own_modules(repo, tmp_path):
+    """A package release's modules import each other relatively: loaded from the cache under
+    another name, the buggy release's exercise uses its own (buggy) oracle, not today's."""
+    path, _ = ReleaseChecks(repo, tmp_path / "cache").find(CH, version_of(BUGGY), "v0.1.0")
+    old = load_checks(f"file:{path}")
+    buggy, current = old.EXERCISES["positional_encoding"], ch02.EXERCISES["positional_encoding"]
+    assert buggy.cases.__module__.startswith(old.__name__ + ".")
+    assert [repr(c.expected) for c in buggy.cases(False)] != [repr(c.expected) for c in current.cases(False)]
+    module = load_checks(f"file:{ReleaseChecks(repo, tmp_path / 'cache').find(CH, version_of(MODULE))[0]}")
+    assert list(module.EXERCISES) in ([], list(ch02.EXERCISES))  # v0.3.0's module still loads
 
 
 def test_stamps_are_values_never_paths_or_commands(repo, tmp_path):
@@ -83,28 +121,34 @@ def test_stamps_are_values_never_paths_or_commands(repo, tmp_path):
 def test_a_release_copied_before_the_tags_is_found_in_git_history(tmp_path):
     """The copies under autograde/releases/ that earlier releases made are in the history."""
     repo = tmp_path / "old"
-    old = repo / "autograde/releases" / CH / f"{version_of(BUGGY)}.py"
+    old = repo / "autograde/releases" / CH / f"{version_of(MODULE)}.py"
     old.parent.mkdir(parents=True)
     git(repo, "init", "--quiet")
-    old.write_bytes(BUGGY)
+    old.write_bytes(MODULE)
     git(repo, "add", ".")
     git(repo, "-c", "user.email=t@e", "-c", "user.name=t", "commit", "--quiet", "-m", "snapshot")
     git(repo, "rm", "--quiet", "-r", "autograde")
     git(repo, "-c", "user.email=t@e", "-c", "user.name=t", "commit", "--quiet", "-m", "copies go away")
-    path, where = ReleaseChecks(repo, tmp_path / "cache").find(CH, version_of(BUGGY))
-    assert path.read_bytes() == BUGGY and where.startswith("commit ")
+    path, where = ReleaseChecks(repo, tmp_path / "cache").find(CH, version_of(MODULE))
+    assert path.read_bytes() == MODULE and where.startswith("commit ")
 
 
 def test_outside_git_a_release_wheel_serves(tmp_path):
     wheels = tmp_path / "wheels"
     wheels.mkdir()
     with zipfile.ZipFile(wheels / "llmcourse-0.1.0-py3-none-any.whl", "w") as wheel:
-        wheel.writestr(CHECKS, BUGGY)
+        for name, content in BUGGY.items():
+            wheel.writestr(f"{CHECKS}/{name}", content)
+        wheel.writestr(RUNNERS, (ROOT / RUNNERS).read_bytes())
+    with zipfile.ZipFile(wheels / "llmcourse-0.0.9-py3-none-any.whl", "w") as wheel:
+        wheel.writestr(f"{CHECKS}.py", MODULE)
         wheel.writestr(RUNNERS, (ROOT / RUNNERS).read_bytes())
     (wheels / "broken.whl").write_text("not a zip")
     releases = ReleaseChecks(tmp_path / "no-repo", tmp_path / "cache", wheels)
     path, where = releases.find(CH, version_of(BUGGY))
-    assert path.read_bytes() == BUGGY and where == "wheel llmcourse-0.1.0-py3-none-any.whl"
+    assert content_of(path) == BUGGY and where == "wheel llmcourse-0.1.0-py3-none-any.whl"
+    path, where = releases.find(CH, version_of(MODULE))
+    assert path.read_bytes() == MODULE and where == "wheel llmcourse-0.0.9-py3-none-any.whl"
     assert releases.find(CH, "0" * 12)[0] is None
 
 
@@ -181,7 +225,7 @@ def test_bump_version_moves_pyproject_and_the_citation_together(tmp_path, monkey
 
 
 def test_a_release_is_refused_while_the_checks_are_uncommitted(monkeypatch, capsys):
-    monkeypatch.setattr(course, "uncommitted", lambda repo, paths: ["llmcourse/grading/ch02.py"])
+    monkeypatch.setattr(course, "uncommitted", lambda repo, paths: ["llmcourse/grading/ch02/attention.py"])
     monkeypatch.setattr(course, "bump_version", lambda part: pytest.fail("bumped the version"))
     assert course.main(["release"]) == 2
     assert "commit these first" in capsys.readouterr().err

@@ -115,7 +115,7 @@ SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/proc/cpuinfo", "/proc/me
 
 def course_files(package_dir: Path, hidden: set[str]) -> list[str]:
     """Every file of the course package but those ``hidden`` (paths relative to its folder,
-    e.g. ``grading/ch02.py``), with their compiled copies in ``__pycache__``."""
+    e.g. ``grading/ch02/attention.py``), with their compiled copies in ``__pycache__``."""
     files = []
     for path in sorted(package_dir.rglob("*")):
         if not path.is_file():
