@@ -24,12 +24,22 @@ FULL = sum(e.points for e in ch02.EXERCISES.values())  # chapter 02's full marks
 FIX = (b"pos = torch.arange(P, dtype=torch.float64)", b"pos = torch.arange(1, P + 1, dtype=torch.float64)")
 BUGGY = {name: content.replace(*FIX) for name, content in CURRENT.items()}
 assert BUGGY != CURRENT
-# Releases before v0.4.0 kept a chapter's checks in one module, chNN.py: the module of v0.3.0
-# (a stand-in where the clone has no tags).
-MODULE = (
-    subprocess.run(["git", "-C", str(ROOT), "show", f"v0.3.0:{CHECKS}.py"], capture_output=True).stdout
-    or b"EXERCISES = {}\n"
-)
+
+
+def _last_module() -> bytes:
+    """Chapter 02's checks as the module ``chNN.py`` that releases before v0.4.0 kept, as the commit
+    before the one that removed it held it (a stand-in where the clone has no history)."""
+    run = {"capture_output": True, "text": True}
+    removed = subprocess.run(
+        ["git", "-C", str(ROOT), "log", "-1", "--format=%H", "--diff-filter=D", "--", f"{CHECKS}.py"], **run
+    )
+    shown = subprocess.run(
+        ["git", "-C", str(ROOT), "show", f"{removed.stdout.strip()}^:{CHECKS}.py"], capture_output=True
+    )
+    return shown.stdout if removed.stdout.strip() and shown.returncode == 0 else b"EXERCISES = {}\n"
+
+
+MODULE = _last_module()
 
 
 def write_package(where: Path, files: dict[str, bytes]) -> None:
@@ -90,6 +100,18 @@ def test_each_release_is_found_at_its_tag_and_then_in_the_cache(repo, tmp_path):
     # The stamp's tag is a hint, not a trust: a wrong one still finds the release by its version.
     path, _ = ReleaseChecks(repo, tmp_path / "other").find(CH, version_of(BUGGY), "v0.1.1")
     assert content_of(path) == BUGGY
+
+
+def test_a_release_whose_tag_is_gone_is_found_in_the_commits_that_changed_the_checks(repo, tmp_path):
+    """A clone without its tags (or a tag never pushed) still grades each release by its checks:
+    the commits that changed the chapter's checks or runners hold them."""
+    for tag in ("v0.0.9", "v0.1.0", "v0.1.1"):
+        git(repo, "tag", "-d", tag)
+    releases = ReleaseChecks(repo, tmp_path / "cache")
+    for checks, tag in ((MODULE, "v0.0.9"), (BUGGY, "v0.1.0"), (CURRENT, "v0.1.1")):
+        path, where = releases.find(CH, version_of(checks), tag)
+        assert path is not None and content_of(path) == checks and where.startswith("commit "), where
+    assert releases.find(CH, "0" * 12)[0] is None
 
 
 def test_a_release_package_loads_its_own_modules(repo, tmp_path):

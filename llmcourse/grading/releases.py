@@ -13,7 +13,9 @@ A submission of an earlier release is graded with that release's checks, which
 2. the stamped tag, then every ``v*`` tag, newest first (``git show <tag>:<path>``);
 3. the history of ``autograde/releases/<chapter>/<version>.py``, where releases were copied before
    the tags (the commit that added the copy still holds it);
-4. release wheels (``*.whl``) in ``wheels``, for a course directory outside a git checkout.
+4. every commit that changed the chapter's checks or runners, newest first: a clone that came
+   without its tags (or a release whose tag was never pushed) still grades by what the commit holds;
+5. release wheels (``*.whl``) in ``wheels``, for a course directory outside a git checkout.
 
 A stamp is a value compared with what git holds, never a path or a command: a version must be 12 hex
 digits and a tag ``v<major>.<minor>.<patch>``, or they are ignored.
@@ -79,6 +81,34 @@ def _git(repo: Path, *args: str) -> bytes | None:
     return done.stdout if done.returncode == 0 else None
 
 
+def _blobs(repo: Path, ref: str, paths: list[str]) -> dict[str, bytes]:
+    """The contents of ``paths`` at ``ref``, read by one ``git cat-file --batch``; a path that is not
+    there (or not a file) is left out."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(repo), "cat-file", "--batch"],
+            input="".join(f"{ref}:{p}\n" for p in paths).encode(),
+            capture_output=True,
+            timeout=60,
+            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    out, at, contents = done.stdout, 0, {}
+    for p in paths:  # each answer: "<sha> <type> <size>\n<content>\n", or "<name> missing\n"
+        end = out.find(b"\n", at)
+        if end < 0:
+            break
+        header = out[at:end].split()
+        at = end + 1
+        if len(header) == 3 and header[2].isdigit():
+            size = int(header[2])
+            if header[1] == b"blob":
+                contents[p] = out[at : at + size]
+            at += size + 1
+    return contents
+
+
 @dataclass
 class ReleaseChecks:
     """Where the checks of earlier releases come from: a git repository, a cache folder, wheels."""
@@ -116,18 +146,23 @@ class ReleaseChecks:
         old = f"autograde/releases/{chapter}/{version}.py"
         for commit in (_git(self.repo, "log", "--all", "--format=%H", "--diff-filter=A", "--", old) or b"").split():
             yield f"commit {commit.decode()[:10]}", _git(self.repo, "show", f"{commit.decode()}:{old}")
+        package = path.removesuffix(".py") + "/"
+        changed = _git(self.repo, "log", "--all", "--format=%H", "--", path, package, runners) or b""
+        for commit in changed.decode().split():
+            yield f"commit {commit[:10]}", self._at(commit, path, runners, version)
         for wheel in sorted(self.wheels.glob("*.whl")) if self.wheels and self.wheels.is_dir() else []:
             yield f"wheel {wheel.name}", self._in_wheel(wheel, path, runners, version)
 
     def _at(self, ref: str, path: str, runners: str, version: str) -> Checks | None:
         package = path.removesuffix(".py") + "/"
         listed = (_git(self.repo, "ls-tree", "-r", "--name-only", ref, "--", package) or b"").decode().split()
-        checks: Checks | None = _package_files(listed, package, lambda name: _git(self.repo, "show", f"{ref}:{name}"))
+        blobs = _blobs(self.repo, ref, [*listed, path, runners])
+        checks: Checks | None = _package_files(listed, package, blobs.get)
         if checks is None:
-            checks = _git(self.repo, "show", f"{ref}:{path}")
+            checks = blobs.get(path)
         if checks is None:
             return None
-        return checks if checks_version_of(checks, _git(self.repo, "show", f"{ref}:{runners}")) == version else None
+        return checks if checks_version_of(checks, blobs.get(runners)) == version else None
 
     @staticmethod
     def _in_wheel(wheel: Path, path: str, runners: str, version: str) -> Checks | None:
