@@ -1,5 +1,5 @@
-"""The small tools every chapter's checks share: seeded generators, and catalogued mistakes kept
-as answer files.
+"""The small tools every chapter's checks share: seeded generators, cases built once per process,
+and catalogued mistakes kept as answer files.
 
 A chapter's checks are a package, ``llmcourse/grading/chNN/``: one module per exercise
 (``attention.py``: its cases, comparison, forbidden calls and declaration) and, beside them, one
@@ -21,11 +21,13 @@ Checks modules import these instead of keeping copies; the student-side runners 
 from __future__ import annotations
 
 import ast
+import functools
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-from llmcourse.grading.declarations import Mistake
+from llmcourse.grading.declarations import Case, Mistake
 
 
 def seeded(seed: int) -> torch.Generator:
@@ -45,9 +47,13 @@ def variant(code: str, *replacements: tuple[str, str]) -> str:
     return code
 
 
-def mistakes(entries: list[tuple[str, str, str]]) -> tuple[Mistake, ...]:
-    """``(id, message, code)`` rows -> the exercise's mistake catalogue."""
-    return tuple(Mistake(mistake_id, message, code) for mistake_id, message, code in entries)
+def cases_once(cases: Callable[[bool], list[Case]]) -> Callable[[bool], list[Case]]:
+    """Decorate an exercise's ``cases(hidden)`` so they are built once per process and value of
+    ``hidden`` (oracles can take seconds: models, sacrebleu). Each call returns a new list of the
+    same cases: the runners only ever hand the student copies of a case's inputs, so sharing the
+    cases themselves is safe, while a caller may reorder or extend its list."""
+    built = functools.cache(cases)
+    return functools.wraps(cases)(lambda hidden: list(built(bool(hidden))))
 
 
 def answer_file(path: Path) -> tuple[str, str]:

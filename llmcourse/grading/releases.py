@@ -148,8 +148,8 @@ class ReleaseChecks:
             yield f"commit {commit.decode()[:10]}", _git(self.repo, "show", f"{commit.decode()}:{old}")
         package = path.removesuffix(".py") + "/"
         changed = _git(self.repo, "log", "--all", "--format=%H", "--", path, package, runners) or b""
-        for commit in changed.decode().split():
-            yield f"commit {commit[:10]}", self._at(commit, path, runners, version)
+        for changed_in in changed.decode().split():
+            yield f"commit {changed_in[:10]}", self._at(changed_in, path, runners, version)
         for wheel in sorted(self.wheels.glob("*.whl")) if self.wheels and self.wheels.is_dir() else []:
             yield f"wheel {wheel.name}", self._in_wheel(wheel, path, runners, version)
 

@@ -29,10 +29,10 @@ from llmcourse.grading.contract import (
     to_plain,
     values_of,
 )
-from llmcourse.grading.kit import catalogue, seeded
+from llmcourse.grading.kit import cases_once, catalogue, seeded
 from llmcourse.grading.runners.ch03 import LINEARS, NORMS, RUNNERS
 
-from .common import ATTENTION, GPT, HF_GPT2, as_array, computed_once
+from .common import ATTENTION, GPT, HF_GPT2, as_array
 
 FUSED_TORCH = ("torch.nn.functional.scaled_dot_product_attention", "torch.nn.functional.multi_head_attention_forward")
 FUSED_ATEN = ("scaled_dot_product", "multi_head_attention")
@@ -130,7 +130,7 @@ def _block_case(sub: str, C: int, H: int, B: int, T: int, pad: str, seed: int, v
     return Case(sub, inputs, to_plain(out.float()), label, visible)
 
 
-@computed_once
+@cases_once
 def _block_cases(hidden: bool) -> list[Case]:
     cases = [
         _block_case("modules", 8, 2, 1, 3, "none", 0, True),

@@ -29,10 +29,10 @@ from llmcourse.grading.contract import (
     to_plain,
     values_of,
 )
-from llmcourse.grading.kit import catalogue, seeded
+from llmcourse.grading.kit import cases_once, catalogue, seeded
 from llmcourse.grading.runners.ch03 import RUNNERS
 
-from .common import as_array, computed_once
+from .common import as_array
 
 LOSSES = "llmcourse.losses"
 
@@ -99,7 +99,7 @@ def _loss_case(
     return Case(sub, (as_array(logits), as_array(ids), as_array(mask), sub == "scalar"), expected, label, visible)
 
 
-@computed_once
+@cases_once
 def _loss_cases(hidden: bool) -> list[Case]:
     cases = [
         _loss_case("shift", 0, 1, 5, 7, "none", None, True),

@@ -21,10 +21,10 @@ from llmcourse.grading.contract import (
     kind_of,
     to_plain,
 )
-from llmcourse.grading.kit import catalogue
+from llmcourse.grading.kit import cases_once, catalogue
 from llmcourse.grading.runners.ch03 import RUNNERS
 
-from .common import ATTENTION, computed_once
+from .common import ATTENTION
 
 
 def _mask_expected(T: int) -> torch.Tensor:
@@ -35,7 +35,7 @@ def _mask_expected(T: int) -> torch.Tensor:
     return weights > 0
 
 
-@computed_once
+@cases_once
 def _mask_cases(hidden: bool) -> list[Case]:
     sizes = {
         "shape": [(3, True), (5, True), (1, False), (17, False), (64, False)],

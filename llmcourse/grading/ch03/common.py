@@ -5,8 +5,6 @@ training step)."""
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import torch
 from transformers import GPT2Config
@@ -28,13 +26,6 @@ HF_GPT2 = "transformers.models.gpt2.modeling_gpt2"
 
 def as_array(t: torch.Tensor | None) -> np.ndarray | None:
     return None if t is None else t.detach().cpu().numpy().copy()
-
-
-def computed_once(cases):
-    """Cases are built once per process (the block's oracles take a second or two): the run
-    functions only ever hand the student copies of the inputs, so sharing them is safe."""
-    cached = functools.lru_cache(maxsize=None)(cases)
-    return functools.wraps(cases)(lambda hidden: list(cached(bool(hidden))))
 
 
 def hf_gpt(V: int, P: int, L: int, H: int, C: int, seed: int) -> tuple[GPT2LMHeadModel, dict[str, torch.Tensor]]:

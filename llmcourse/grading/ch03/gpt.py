@@ -22,11 +22,11 @@ from llmcourse.grading.contract import (
     kind_of,
     to_plain,
 )
-from llmcourse.grading.kit import catalogue, seeded
+from llmcourse.grading.kit import cases_once, catalogue, seeded
 from llmcourse.grading.runners import one_thread
 from llmcourse.grading.runners.ch03 import RUNNERS
 
-from .common import GPT, HF_GPT2, as_array, computed_once, gpt_config, hf_gpt
+from .common import GPT, HF_GPT2, as_array, gpt_config, hf_gpt
 
 
 def _gpt_case(sub: str, shape: tuple[int, ...], B: int, T: int, seed: int, visible: bool) -> Case:
@@ -82,7 +82,7 @@ _GPT_SHAPES = {  # (V, P, L, H, C): V differs from P, C, 3C and 4C, so only wte 
 }
 
 
-@computed_once
+@cases_once
 @one_thread()
 def _gpt_cases(hidden: bool) -> list[Case]:
     small, deeper = _GPT_SHAPES["small"], _GPT_SHAPES["deeper"]

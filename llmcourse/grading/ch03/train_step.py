@@ -24,11 +24,11 @@ from llmcourse.grading.contract import (
     kind_of,
     to_plain,
 )
-from llmcourse.grading.kit import catalogue, seeded
+from llmcourse.grading.kit import cases_once, catalogue, seeded
 from llmcourse.grading.runners import one_thread
 from llmcourse.grading.runners.ch03 import LINEARS, RUNNERS
 
-from .common import as_array, computed_once, gpt_config, hf_gpt
+from .common import as_array, gpt_config, hf_gpt
 
 _STEP_SHAPE = (29, 16, 2, 2, 8)  # (V, P, L, H, C) of the GPT the step trains
 
@@ -107,7 +107,7 @@ _ADAMW = ("adamw", {"lr": 0.01, "weight_decay": 0.1})
 _NO_CLIP = 1e6
 
 
-@computed_once
+@cases_once
 @one_thread()
 def _step_cases(hidden: bool) -> list[Case]:
     cases = [

@@ -3,14 +3,13 @@ lm-evaluation-harness's definitions (``process_results`` for multiple_choice), w
 
 from __future__ import annotations
 
-import functools
 import random
 from typing import Any
 
 import numpy as np
 
 from llmcourse.grading.contract import Case, Exercise, GradingError, SubCheck, check, kind_of, to_plain
-from llmcourse.grading.kit import catalogue
+from llmcourse.grading.kit import cases_once, catalogue
 from llmcourse.grading.runners.ch04 import RUNNERS
 
 from .common import CHOICE_FORBIDDEN, expect_number, short
@@ -114,7 +113,7 @@ def _acc_case(sub: str, items: list, visible: bool) -> Case:
     return Case(sub, items, to_plain(_acc_oracle(items)), _acc_label(items), visible)
 
 
-@functools.lru_cache(maxsize=2)
+@cases_once
 def _acc_cases(hidden: bool) -> list[Case]:
     cases = [_acc_case(sub, items, True) for sub, sets in _ACC_VISIBLE.items() for items in sets]
     if hidden:

@@ -3,7 +3,6 @@ defaults."""
 
 from __future__ import annotations
 
-import functools
 import random
 from typing import Any
 
@@ -20,7 +19,7 @@ from llmcourse.grading.contract import (
     kind_of,
     to_plain,
 )
-from llmcourse.grading.kit import catalogue
+from llmcourse.grading.kit import cases_once, catalogue
 from llmcourse.grading.runners.ch04 import _RAISED, RUNNERS
 
 from .common import NLTK_NAMES, REFERENCE_NAMES, TEXT_METRICS, expect_number, short
@@ -110,7 +109,7 @@ def _bleu_subcheck(hypotheses: list[str], references: list[list[str]]) -> str:
     return "smoothing" if any(c == 0 for c in stats.counts) else "sentence"
 
 
-@functools.lru_cache(maxsize=2)
+@cases_once
 def _bleu_cases(hidden: bool) -> list[Case]:
     cases = [
         _bleu_case("sentence", ["The cat sat on the mat."], [["The cat is sitting on the mat."]], True),

@@ -4,7 +4,6 @@ causal LM's loss does)."""
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any
 
@@ -12,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from llmcourse.grading.contract import Case, Exercise, Forbidden, SubCheck, check, to_plain
-from llmcourse.grading.kit import catalogue, seeded
+from llmcourse.grading.kit import cases_once, catalogue, seeded
 from llmcourse.grading.runners.ch04 import RUNNERS
 
 from .common import METRICS, METRICS_FUNCTIONS, REFERENCE_NAMES, expect_number, expect_python_float
@@ -43,7 +42,7 @@ def _ppl_case(sub: str, seed: int, B: int, T: int, V: int, lengths: list[int] | 
     return Case(sub, (logits, input_ids, mask), to_plain(_ppl_oracle(logits, input_ids, mask)), label, visible)
 
 
-@functools.lru_cache(maxsize=2)
+@cases_once
 def _ppl_cases(hidden: bool) -> list[Case]:
     cases = [
         _ppl_case("shift", 0, 1, 6, 7, None, True),

@@ -4,11 +4,10 @@ rouge_l's too (``common.py``)."""
 
 from __future__ import annotations
 
-import functools
 import random
 
 from llmcourse.grading.contract import Case, Exercise, Forbidden, SubCheck, check
-from llmcourse.grading.kit import catalogue
+from llmcourse.grading.kit import cases_once, catalogue
 from llmcourse.grading.runners.ch04 import RUNNERS
 
 from .common import (
@@ -23,7 +22,7 @@ from .common import (
 )
 
 
-@functools.lru_cache(maxsize=2)
+@cases_once
 def _rouge_n_cases(hidden: bool) -> list[Case]:
     cases = [
         rouge_case("counts", "the cat sat on the mat", "the cat was on the mat", 1, True),

@@ -4,7 +4,6 @@ context + choice with the context's labels -100."""
 
 from __future__ import annotations
 
-import functools
 from typing import Any, cast
 
 import torch
@@ -22,7 +21,7 @@ from llmcourse.grading.contract import (
     to_plain,
     values_of,
 )
-from llmcourse.grading.kit import catalogue, seeded
+from llmcourse.grading.kit import cases_once, catalogue, seeded
 from llmcourse.grading.runners import one_thread
 from llmcourse.grading.runners.ch04 import RUNNERS, TINY_GPT2, tiny_model
 
@@ -65,7 +64,7 @@ def _sc_case(sub: str, seed: int, n_context: int, lengths: list[int], visible: b
     return Case(sub, inputs, to_plain(expected), label, visible)
 
 
-@functools.lru_cache(maxsize=2)
+@cases_once
 def _sc_cases(hidden: bool) -> list[Case]:
     with one_thread():
         cases = [

@@ -4,14 +4,13 @@ the context its window gives it, and the model's own loss when the text fits one
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any
 
 import torch
 
 from llmcourse.grading.contract import Case, Exercise, Forbidden, SubCheck, check, to_plain
-from llmcourse.grading.kit import catalogue, seeded
+from llmcourse.grading.kit import cases_once, catalogue, seeded
 from llmcourse.grading.runners import one_thread
 from llmcourse.grading.runners.ch04 import RUNNERS, TINY_GPT2, tiny_model
 
@@ -52,7 +51,7 @@ def _sw_case(sub: str, seed: int, N: int, max_length: int, stride: int, visible:
     return Case(sub, inputs, to_plain(expected), label, visible)
 
 
-@functools.lru_cache(maxsize=2)
+@cases_once
 def _sw_cases(hidden: bool) -> list[Case]:
     with one_thread():
         return _sw_case_list(hidden)

@@ -18,6 +18,18 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
+from transformers import GPT2Config, GPT2LMHeadModel
+
+TINY_GPT2: dict[str, Any] = dict(
+    vocab_size=50,
+    n_positions=64,
+    n_embd=32,
+    n_layer=2,
+    n_head=2,
+    resid_pdrop=0.0,
+    embd_pdrop=0.0,
+    attn_pdrop=0.0,
+)
 
 
 @contextlib.contextmanager
@@ -32,6 +44,19 @@ def one_thread() -> Iterator[None]:
     finally:
         if threads > 1:
             torch.set_num_threads(threads)
+
+
+def tiny_gpt2(seed: int = 0, **config: Any) -> GPT2LMHeadModel:
+    """The small random ``GPT2LMHeadModel`` the chapters' answers run on: 2 layers, 2 heads, 32 wide,
+    64 positions, a vocabulary of 50 and no dropout, unless ``config`` (``GPT2Config``'s fields)
+    says otherwise; its weights drawn with ``seed`` (the global random state is left as it was), in
+    eval mode, the same for the same arguments in every process."""
+    settings: dict[str, Any] = dict(TINY_GPT2) | config
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = GPT2LMHeadModel(GPT2Config(**settings))
+    model.loss_type = "ForCausalLM"  # what transformers falls back to anyway, without a warning
+    return model.eval()
 
 
 def loss_and_gradient(loss: Any, logits: torch.Tensor) -> tuple[Any, torch.Tensor | None]:

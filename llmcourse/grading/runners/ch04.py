@@ -7,28 +7,18 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel
+from transformers import GPT2LMHeadModel
 
-from llmcourse.grading.runners import one_thread
+from llmcourse.grading.runners import TINY_GPT2 as _TINY
+from llmcourse.grading.runners import one_thread, tiny_gpt2
 
 # Earlier releases' checks (loaded from git) import this name from here.
 _one_thread = one_thread
 
-# The tiny models of the cases: GPT-2 with a vocabulary of 50, wide initial weights so that
-# token probabilities vary (a mistake then changes the result by far more than rounding).
-TINY_GPT2: dict[str, Any] = dict(
-    vocab_size=50,
-    n_positions=64,
-    n_embd=32,
-    n_layer=2,
-    n_head=2,
-    resid_pdrop=0.0,
-    embd_pdrop=0.0,
-    attn_pdrop=0.0,
-    initializer_range=0.2,
-    bos_token_id=0,
-    eos_token_id=0,
-)
+# The tiny models of the cases: the runners' tiny GPT-2 (a vocabulary of 50) with wide initial
+# weights, so that token probabilities vary (a mistake then changes the result by far more than
+# rounding), and token 0 as its begin and end of text.
+TINY_GPT2: dict[str, Any] = _TINY | dict(initializer_range=0.2, bos_token_id=0, eos_token_id=0)
 
 _RAISED = {"raised": "ValueError"}  # what run returns when the answer raised ValueError where it should
 
@@ -36,13 +26,10 @@ _RAISED = {"raised": "ValueError"}  # what run returns when the answer raised Va
 def tiny_model(state: bytes | None = None, seed: int = 0) -> GPT2LMHeadModel:
     """A small random ``GPT2LMHeadModel`` (seeded), or one with the weights ``state`` (a saved
     ``state_dict`` as bytes, what the cases carry); the global random state is left as it was."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = GPT2LMHeadModel(GPT2Config(**TINY_GPT2))
-    model.loss_type = "ForCausalLM"  # what transformers falls back to anyway, without a warning
+    model = tiny_gpt2(seed, **TINY_GPT2)
     if state is not None:
         model.load_state_dict(torch.load(io.BytesIO(state), weights_only=True))
-    return model.eval()
+    return model
 
 
 def run_perplexity(fn: Callable[..., Any], inputs: tuple) -> Any:

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedModel
+from transformers import GPT2LMHeadModel, PreTrainedModel
 
-from llmcourse.grading.runners import one_thread
+from llmcourse.grading.runners import one_thread, tiny_gpt2
 
 # Earlier releases' checks (loaded from their git tag) import this name from here.
 _on_one_thread = one_thread()
@@ -23,29 +23,20 @@ _on_one_thread = one_thread()
 
 @functools.cache
 def tiny_model(seed: int = 0, vocab_size: int = 50, initializer_range: float = 0.3) -> GPT2LMHeadModel:
-    """A 2-layer, 32-wide random GPT-2, the same for the same arguments in every process.
+    """The runners' tiny GPT-2 (2 layers, 32 wide), the same for the same arguments in every process.
 
     A large ``initializer_range`` makes its next-token distributions peaked (greedy and beam
-    search differ), a small one makes them flat (long outputs have tiny probabilities). No
-    dropout, eval mode, no end token of its own.
+    search differ), a small one makes them flat (long outputs have tiny probabilities). No end
+    token of its own.
     """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        config = GPT2Config(
-            vocab_size=vocab_size,
-            n_positions=64,
-            n_embd=32,
-            n_layer=2,
-            n_head=2,
-            initializer_range=initializer_range,
-            resid_pdrop=0.0,
-            embd_pdrop=0.0,
-            attn_pdrop=0.0,
-            bos_token_id=None,
-            eos_token_id=None,
-            pad_token_id=None,
-        )
-        return GPT2LMHeadModel(config).eval()
+    return tiny_gpt2(
+        seed,
+        vocab_size=vocab_size,
+        initializer_range=initializer_range,
+        bos_token_id=None,
+        eos_token_id=None,
+        pad_token_id=None,
+    )
 
 
 @functools.cache
