@@ -137,6 +137,27 @@ MARKERS_BY_TEST = {
 }
 MARKERS_BY_FIXTURE = {"book_html": ["book"], "browser": ["browser"]}
 
+# `make test` runs the suite on two pytest-xdist workers (`--dist loadgroup`): each file is one
+# group, so a module's fixtures (a server, a graded class) are set up once, and the book's two
+# files share one, so one worker builds the book and no other waits for it. The files that take
+# minutes go first (longest first, measured with --durations), so that no worker is left with a
+# long file at the end while the other idles.
+SHARED_GROUPS = {"test_book.py": "book", "test_browser.py": "book"}
+LONGEST_FIRST = [
+    "test_book.py",  # builds the book: every chapter executed (about 6 minutes)
+    "test_browser.py",
+    "test_colab_drift.py",  # every solution notebook on the oldest allowed releases (about 6 minutes)
+    "test_autograde.py",  # the mutation suite through the engine (about 5 minutes)
+    "test_grading_contract.py",
+    "test_bench.py",
+    "test_figures.py",
+    "test_distributed_grading.py",
+    "test_hostile.py",
+    "test_instructor.py",
+    "test_gradebook_postgres.py",
+    "test_isolation.py",
+]
+
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
@@ -146,11 +167,18 @@ def pytest_collection_modifyitems(config, items):
             names.update(MARKERS_BY_FIXTURE[fixture])
         for name in sorted(names):
             item.add_marker(name)
+        item.add_marker(pytest.mark.xdist_group(SHARED_GROUPS.get(item.path.name, item.path.stem)))
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a file's own order stays
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    """Say loudly when the browser tests could not run (tests/test_browser.py)."""
-    reason = getattr(config, "_llmcourse_browser_missing", None)
+    """Say loudly when the browser tests could not run (tests/test_browser.py), whichever
+    process (an xdist worker or this one) skipped them."""
+    skipped = [str(r.longrepr[2]) for r in terminalreporter.stats.get("skipped", []) if isinstance(r.longrepr, tuple)]
+    reason = getattr(config, "_llmcourse_browser_missing", None) or next(
+        (text.split("!!! ", 1)[1] for text in skipped if "!!! browser tests not run" in text), None
+    )
     if reason:
         terminalreporter.write_sep("!", "BROWSER TESTS SKIPPED", red=True, bold=True)
         terminalreporter.write_line(reason, red=True, bold=True)
