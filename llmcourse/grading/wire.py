@@ -2,14 +2,18 @@
 
 A runner's result leaves the student's process as plain data (:func:`to_plain`: numbers, strings,
 lists, dicts, and arrays as ``{"tensor": {dtype, shape, data}}``); the grader reads it back with
-:func:`array_of`, :func:`float_of` and :func:`items_of`, and compares it with :func:`expect_tensor`
-and :func:`expect_float`, whose messages give shapes, dtype, the first differing index and values.
+:func:`array_of`, :func:`float_of` and :func:`items_of`, looks at a tensor's kind, dtype and shape
+with :func:`tensor_meta` and at a tuple's items with :func:`tuple_items` (comparisons never index
+the format by hand), and compares it with :func:`expect_tensor` and :func:`expect_float`, whose
+messages give shapes, dtype, the first differing index and values.
 """
 
 from __future__ import annotations
 
 import base64
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
@@ -77,6 +81,74 @@ def to_plain(value: Any, depth: int = 0) -> Any:
     return {"object": type(value).__name__}
 
 
+@dataclass(frozen=True)
+class TensorMeta:
+    """What a plain tensor says of itself (see :func:`tensor_meta`): its ``kind`` ("torch.Tensor",
+    "numpy.ndarray" or "subclass Name"), ``dtype`` ("float32", "int64", ...) and ``shape``.
+
+    Each is read from the wire when asked for, nothing is checked up front: a malformed header
+    (forged in the student's process) fails where a comparison reads it."""
+
+    header: Any  # the wire's {"kind", "dtype", "shape", "data"}
+
+    @property
+    def kind(self) -> str:
+        return self.header["kind"]
+
+    @property
+    def dtype(self) -> str:
+        return self.header["dtype"]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.header["shape"])
+
+    def has_shape(self, shape: Sequence[int]) -> bool:
+        """Whether the tensor's shape is ``shape`` (the wire holds it as a list; ``()``: 0-dim)."""
+        return self.header["shape"] == list(shape)
+
+
+def tensor_meta(plain: Any) -> TensorMeta | None:
+    """The kind, dtype and shape of a plain tensor or array, or None if ``plain`` is not one."""
+    return TensorMeta(plain["tensor"]) if isinstance(plain, dict) and "tensor" in plain else None
+
+
+def known_tensor_meta(plain: Any) -> TensorMeta:
+    """:func:`tensor_meta` of a value known to be a plain tensor (an oracle's result), typed without
+    the None: a KeyError or TypeError when it is not one (a catalogued mistake's result of another
+    kind, which then matches nothing)."""
+    return TensorMeta(plain["tensor"])
+
+
+def is_scalar_tensor(plain: Any) -> bool:
+    """Whether ``plain`` is a 0-dim tensor or array."""
+    meta = tensor_meta(plain)
+    return meta is not None and meta.has_shape(())
+
+
+def is_tuple(plain: Any) -> bool:
+    """Whether ``plain`` is a returned tuple (not a list)."""
+    return isinstance(plain, dict) and "tuple" in plain
+
+
+def tuple_items(plain: Any) -> list:
+    """The items of a plain tuple; check :func:`is_tuple` first unless it is known to be one (an
+    oracle's result: a catalogued mistake's result of another kind then raises a KeyError or
+    TypeError, and matches nothing)."""
+    return plain["tuple"]
+
+
+def is_sequence(plain: Any) -> bool:
+    """Whether ``plain`` is a returned tuple or list."""
+    return isinstance(plain, dict) and ("tuple" in plain or "list" in plain)
+
+
+def sequence_items(plain: Any) -> list:
+    """The items of a plain tuple or list (the tuple's if a forged result holds both); check
+    :func:`is_sequence` first."""
+    return plain["tuple"] if "tuple" in plain else plain["list"]
+
+
 def kind_of(plain: Any) -> str:
     """A short description of a plain value, for messages."""
     if plain is None:
@@ -97,14 +169,14 @@ def kind_of(plain: Any) -> str:
 
 def array_of(plain: Any) -> np.ndarray | None:
     """The values of a plain tensor (float64, int64 or bool), or None if ``plain`` is not one."""
-    if not (isinstance(plain, dict) and "tensor" in plain):
+    meta = tensor_meta(plain)
+    if meta is None:
         return None
-    t = plain["tensor"]
-    if t["dtype"] not in _NUMERIC and not t["dtype"].startswith(("float", "int", "uint", "bool")):
-        raise GradingError(f"unsupported dtype {t['dtype']}")
-    wide = np.float64 if t["dtype"].startswith(("float", "bfloat")) else bool if t["dtype"] == "bool" else np.int64
-    shape = tuple(int(n) for n in t["shape"])
-    data = base64.b64decode(t["data"])
+    if meta.dtype not in _NUMERIC and not meta.dtype.startswith(("float", "int", "uint", "bool")):
+        raise GradingError(f"unsupported dtype {meta.dtype}")
+    wide = np.float64 if meta.dtype.startswith(("float", "bfloat")) else bool if meta.dtype == "bool" else np.int64
+    shape = tuple(int(n) for n in meta.shape)
+    data = base64.b64decode(meta.header["data"])
     if len(data) != math.prod(shape) * np.dtype(wide).itemsize:
         raise GradingError("a returned tensor was corrupted on its way to the grader")
     return np.frombuffer(data, dtype=wide).reshape(shape)
@@ -124,15 +196,15 @@ def float_of(plain: Any) -> float | None:
         return float(plain)
     if isinstance(plain, dict) and "float" in plain:
         return float(plain["float"])
-    if isinstance(plain, dict) and "tensor" in plain and plain["tensor"]["shape"] == []:
+    if is_scalar_tensor(plain):
         return float(values_of(plain))
     return None
 
 
 def items_of(plain: Any, what: str, n: int) -> list:
     """The ``n`` items of a returned tuple (or list), or a GradingError saying what came back."""
-    if isinstance(plain, dict) and ("tuple" in plain or "list" in plain):
-        items: list = plain["tuple"] if "tuple" in plain else plain["list"]
+    if is_sequence(plain):
+        items = sequence_items(plain)
         if len(items) == n:
             return items
     raise GradingError(f"{what} must return a tuple of {n} items, got {kind_of(plain)}")
@@ -162,15 +234,16 @@ def expect_tensor(
     """
     where = f" for {context}" if context else ""
     e = values_of(expected)
-    if not (isinstance(got, dict) and "tensor" in got):
+    meta = tensor_meta(got)
+    if meta is None:
         raise GradingError(f"{what}{where}: expected a torch.Tensor, got {kind_of(got)}")
-    if got["tensor"]["kind"] != "torch.Tensor":
-        raise GradingError(f"{what}{where}: expected a plain torch.Tensor, got a {got['tensor']['kind']}")
+    if meta.kind != "torch.Tensor":
+        raise GradingError(f"{what}{where}: expected a plain torch.Tensor, got a {meta.kind}")
     a = values_of(got)
     if a.shape != e.shape:
         raise GradingError(f"{what}{where}: expected shape {e.shape}, got {a.shape}")
-    if dtype is not None and got["tensor"]["dtype"] != dtype:
-        raise GradingError(f"{what}{where}: expected dtype torch.{dtype}, got torch.{got['tensor']['dtype']}")
+    if dtype is not None and meta.dtype != dtype:
+        raise GradingError(f"{what}{where}: expected dtype torch.{dtype}, got torch.{meta.dtype}")
     if a.size == 0:
         return
     a, e = a.astype(np.float64), e.astype(np.float64)
