@@ -10,6 +10,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from llmcourse.grading.contract import Case, Exercise, Forbidden, GradingError, SubCheck, check
 from llmcourse.grading.kit import catalogue
 from llmcourse.grading.runners.ch01 import RUNNERS
+from llmcourse.grading.wire import tuple_items
 
 from .common import (
     REFERENCE,
@@ -66,7 +67,7 @@ def _bow_compare(case: Case, got: Any, expected: Any) -> None:
     if case.subcheck == "empty":
         compare_refusal(case, got, expected, what)
         return
-    counts_e, terms_e = expected["tuple"]
+    counts_e, terms_e = tuple_items(expected)
     terms = terms_e["list"]
     counts, got_terms = split(got, what)
     if case.subcheck == "vocabulary":

@@ -10,6 +10,7 @@ import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer
 
 from llmcourse.grading.contract import Case, GradingError, items_of, kind_of, to_plain, values_of
+from llmcourse.grading.wire import known_tensor_meta, tensor_meta
 
 REFERENCE = "llmcourse.text"
 SKLEARN_TEXT = "sklearn.feature_extraction.text"
@@ -197,10 +198,11 @@ def column_order(got_terms: list[str], terms: list[str], *, what: str, context: 
 def checked_array(got: Any, expected: Any, *, what: str, context: str, n_columns: int | None = None) -> np.ndarray:
     """The values of the answer's array after checking its kind, shape and dtype against
     ``expected`` (plain data); ``n_columns``: the size of the answer's own vocabulary."""
-    if not (isinstance(got, dict) and "tensor" in got):
+    meta = tensor_meta(got)
+    if meta is None:
         raise GradingError(f"{what} for {context}: expected a NumPy array (np.ndarray), got {kind_of(got)}")
-    if got["tensor"]["kind"] != "numpy.ndarray":
-        raise GradingError(f"{what} for {context}: expected a NumPy array (np.ndarray), got a {got['tensor']['kind']}")
+    if meta.kind != "numpy.ndarray":
+        raise GradingError(f"{what} for {context}: expected a NumPy array (np.ndarray), got a {meta.kind}")
     a, e = values_of(got), values_of(expected)
     shape = e.shape if n_columns is None or e.ndim != 2 else (e.shape[0], n_columns)
     if a.shape != shape:
@@ -208,7 +210,7 @@ def checked_array(got: Any, expected: Any, *, what: str, context: str, n_columns
         raise GradingError(
             f"{what} for {context}: expected shape (n_documents, n_terms) = {shape}, got {a.shape}{hint}"
         )
-    got_dtype, want_dtype = got["tensor"]["dtype"], expected["tensor"]["dtype"]
+    got_dtype, want_dtype = meta.dtype, known_tensor_meta(expected).dtype
     if got_dtype != want_dtype:
         raise GradingError(f"{what} for {context}: expected dtype {want_dtype}, got {got_dtype}")
     return a
@@ -293,7 +295,8 @@ def expect_zero_rows(matrix: Any, expected: Any, case: Case, *, what: str) -> No
     """One row per document, and the rows of the documents without tokens equal the expected
     ones (all zeros; ``expected`` may also be a catalogued mistake's result)."""
     documents = case.inputs[0]
-    if not (isinstance(matrix, dict) and "tensor" in matrix and matrix["tensor"]["kind"] == "numpy.ndarray"):
+    meta = tensor_meta(matrix)
+    if meta is None or meta.kind != "numpy.ndarray":
         raise GradingError(f"{what} for {case.label}: expected a NumPy array (np.ndarray), got {kind_of(matrix)}")
     a, e = values_of(matrix).astype(np.float64), values_of(expected).astype(np.float64)
     if a.ndim != 2 or a.shape[0] != e.shape[0]:

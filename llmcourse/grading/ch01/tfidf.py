@@ -12,6 +12,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from llmcourse.grading.contract import Case, Exercise, Forbidden, GradingError, SubCheck, check, values_of
 from llmcourse.grading.kit import catalogue
 from llmcourse.grading.runners.ch01 import RUNNERS
+from llmcourse.grading.wire import tuple_items
 
 from .common import (
     REFERENCE,
@@ -70,7 +71,7 @@ def _tfidf_compare(case: Case, got: Any, expected: Any) -> None:
     if case.subcheck == "empty":
         compare_refusal(case, got, expected, what)
         return
-    matrix_e, terms_e = expected["tuple"]
+    matrix_e, terms_e = tuple_items(expected)
     terms = terms_e["list"]
     matrix, got_terms = split(got, what)
     if case.subcheck == "vocabulary":

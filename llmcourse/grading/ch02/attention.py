@@ -23,6 +23,7 @@ from llmcourse.grading.contract import (
 )
 from llmcourse.grading.kit import catalogue, seeded
 from llmcourse.grading.runners.ch02 import RUNNERS
+from llmcourse.grading.wire import known_tensor_meta, tensor_meta, tuple_items
 
 from .common import FUSED_ATEN, FUSED_TORCH, REFERENCE
 
@@ -107,19 +108,18 @@ def _attention_cases(hidden: bool) -> list[Case]:
 
 def _attention_compare(case: Case, got: Any, expected: Any) -> None:
     out, weights = items_of(got, "scaled_dot_product_attention", 2)
-    out_e, weights_e = expected["tuple"]
-    name = out_e["tensor"]["dtype"]  # the dtype of the inputs
+    out_e, weights_e = tuple_items(expected)
+    name = known_tensor_meta(out_e).dtype  # the dtype of the inputs
     if case.subcheck == "dtype":  # the dtypes alone: the values are the other requirements'
         for what, t in (("attention weights", weights), ("attention output", out)):
-            if not (isinstance(t, dict) and "tensor" in t):
+            meta = tensor_meta(t)
+            if meta is None:
                 raise GradingError(f"{what} for {case.label}: expected a torch.Tensor, got {kind_of(t)}")
-            if t["tensor"]["kind"] != "torch.Tensor":
+            if meta.kind != "torch.Tensor":
+                raise GradingError(f"{what} for {case.label}: expected a plain torch.Tensor, got a {meta.kind}")
+            if meta.dtype != name:
                 raise GradingError(
-                    f"{what} for {case.label}: expected a plain torch.Tensor, got a {t['tensor']['kind']}"
-                )
-            if t["tensor"]["dtype"] != name:
-                raise GradingError(
-                    f"{what} for {case.label}: expected dtype torch.{name}, got torch.{t['tensor']['dtype']} "
+                    f"{what} for {case.label}: expected dtype torch.{name}, got torch.{meta.dtype} "
                     "(return the dtype of the inputs)"
                 )
         return

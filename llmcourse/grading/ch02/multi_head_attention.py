@@ -22,6 +22,7 @@ from llmcourse.grading.contract import (
 )
 from llmcourse.grading.kit import catalogue, seeded
 from llmcourse.grading.runners.ch02 import PROJECTIONS, RUNNERS
+from llmcourse.grading.wire import tuple_items
 
 from .common import FUSED_ATEN, FUSED_TORCH, REFERENCE
 
@@ -114,7 +115,7 @@ def _mha_compare(case: Case, got: Any, expected: Any) -> None:
                 )
         return
     out, weights = items_of(got, "MultiHeadAttention.forward", 2)
-    out_e, weights_e = expected["tuple"]
+    out_e, weights_e = tuple_items(expected)
     expect_tensor(weights, weights_e, what="attention weights (B, H, Tq, Tk)", context=case.label, atol=1e-5, rtol=1e-4)
     expect_tensor(out, out_e, what="multi-head output", context=case.label, atol=1e-5, rtol=1e-4)
 

@@ -10,6 +10,7 @@ import torch
 from llmcourse.grading.contract import Case, Exercise, Forbidden, GradingError, SubCheck, check, expect_tensor, to_plain
 from llmcourse.grading.kit import catalogue
 from llmcourse.grading.runners.ch02 import RUNNERS
+from llmcourse.grading.wire import known_tensor_meta, tensor_meta
 
 from .common import REFERENCE
 
@@ -40,10 +41,11 @@ def _pe_cases(hidden: bool) -> list[Case]:
 
 def _pe_compare(case: Case, got: Any, expected: Any) -> None:
     if case.subcheck == "shape":
-        if not (isinstance(got, dict) and "tensor" in got):
+        meta = tensor_meta(got)
+        if meta is None:
             raise GradingError(f"expected a torch.Tensor for {case.label}, got {type(got).__name__}")
-        shape, dtype = tuple(got["tensor"]["shape"]), got["tensor"]["dtype"]
-        want = tuple(expected["tensor"]["shape"])
+        shape, dtype = meta.shape, meta.dtype
+        want = known_tensor_meta(expected).shape
         if shape != want:
             raise GradingError(f"positional encoding for {case.label}: expected shape {want}, got {shape}")
         if not dtype.startswith(("float", "bfloat")):

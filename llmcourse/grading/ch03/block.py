@@ -31,6 +31,7 @@ from llmcourse.grading.contract import (
 )
 from llmcourse.grading.kit import cases_once, catalogue, seeded
 from llmcourse.grading.runners.ch03 import LINEARS, NORMS, RUNNERS
+from llmcourse.grading.wire import tensor_meta
 
 from .common import ATTENTION, GPT, HF_GPT2, as_array
 
@@ -192,7 +193,7 @@ def _block_compare(case: Case, got: Any, expected: Any) -> None:
         return
     # Padding: positions that hold tokens must equal GPT2Block's; padding positions may hold any
     # finite value (a NaN there would reach every position of the next block through 0 * NaN).
-    if not (isinstance(got, dict) and "tensor" in got):
+    if tensor_meta(got) is None:
         raise GradingError(f"block(x, attention_mask) for {case.label}: expected a torch.Tensor, got {kind_of(got)}")
     a, e = values_of(got), values_of(expected)
     if a.shape != e.shape:

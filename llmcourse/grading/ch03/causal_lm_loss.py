@@ -31,6 +31,7 @@ from llmcourse.grading.contract import (
 )
 from llmcourse.grading.kit import cases_once, catalogue, seeded
 from llmcourse.grading.runners.ch03 import RUNNERS
+from llmcourse.grading.wire import is_tuple, tensor_meta, tuple_items
 
 from .common import as_array
 
@@ -133,22 +134,21 @@ def _loss_compare(case: Case, got: Any, expected: Any) -> None:
         value = cast(float, float_of(expected))  # None only for a catalogued mistake's result: no match
         expect_float(got, value, what="loss", context=case.label, atol=1e-5, rtol=1e-5)
         return
-    loss, grad = got["tuple"] if isinstance(got, dict) and "tuple" in got else (got, None)
-    loss_e, grad_e = expected["tuple"]
+    loss, grad = tuple_items(got) if is_tuple(got) else (got, None)
+    loss_e, grad_e = tuple_items(expected)
     if grad_e is None:  # comparing with a catalogued mistake that returns no usable tensor
         if kind_of(loss) != kind_of(loss_e) or grad is not None:
             raise GradingError("different kinds of result")
         expect_float(loss, cast(float, float_of(loss_e)), what="loss", context=case.label, atol=1e-5, rtol=1e-5)
         return
-    if not (isinstance(loss, dict) and "tensor" in loss and loss["tensor"]["shape"] == []):
+    meta = tensor_meta(loss)
+    if meta is None or not meta.has_shape(()):
         raise GradingError(
             f"causal_lm_loss must return a 0-dim torch.Tensor (so that loss.backward() trains the model), "
             f"got {kind_of(loss)} for {case.label}"
         )
-    if not loss["tensor"]["dtype"].startswith(("float", "bfloat")):
-        raise GradingError(
-            f"the loss must be a floating-point tensor, got dtype {loss['tensor']['dtype']} for {case.label}"
-        )
+    if not meta.dtype.startswith(("float", "bfloat")):
+        raise GradingError(f"the loss must be a floating-point tensor, got dtype {meta.dtype} for {case.label}")
     # This requirement is the kind of result and the graph, not the value: a wrong value is the
     # shift's, the padding's or the mean's to charge.
     gradient = array_of(grad) if grad is not None else None

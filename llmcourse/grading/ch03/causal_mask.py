@@ -23,6 +23,7 @@ from llmcourse.grading.contract import (
 )
 from llmcourse.grading.kit import cases_once, catalogue
 from llmcourse.grading.runners.ch03 import RUNNERS
+from llmcourse.grading.wire import known_tensor_meta, tensor_meta
 
 from .common import ATTENTION
 
@@ -51,13 +52,15 @@ def _mask_cases(hidden: bool) -> list[Case]:
 
 
 def _mask_compare(case: Case, got: Any, expected: Any) -> None:
-    if not (isinstance(got, dict) and "tensor" in got):
+    meta = tensor_meta(got)
+    if meta is None:
         raise GradingError(f"causal_mask({case.inputs}): expected a torch.Tensor, got {kind_of(got)}")
     if case.subcheck == "shape":
-        want_shape, want_dtype = tuple(expected["tensor"]["shape"]), expected["tensor"]["dtype"]
-        shape, dtype = tuple(got["tensor"]["shape"]), got["tensor"]["dtype"]
-        if got["tensor"]["kind"] != expected["tensor"]["kind"]:
-            raise GradingError(f"causal_mask({case.inputs}): expected a torch.Tensor, got a {got['tensor']['kind']}")
+        want = known_tensor_meta(expected)
+        want_shape, want_dtype = want.shape, want.dtype
+        shape, dtype = meta.shape, meta.dtype
+        if meta.kind != want.kind:
+            raise GradingError(f"causal_mask({case.inputs}): expected a torch.Tensor, got a {meta.kind}")
         if shape != want_shape or dtype != want_dtype:
             raise GradingError(
                 f"causal_mask({case.inputs}): expected a torch.{want_dtype} tensor of shape {want_shape}, "

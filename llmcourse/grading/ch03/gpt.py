@@ -25,6 +25,7 @@ from llmcourse.grading.contract import (
 from llmcourse.grading.kit import cases_once, catalogue, seeded
 from llmcourse.grading.runners import one_thread
 from llmcourse.grading.runners.ch03 import RUNNERS
+from llmcourse.grading.wire import is_scalar_tensor, is_tuple
 
 from .common import GPT, HF_GPT2, as_array, gpt_config, hf_gpt
 
@@ -145,7 +146,7 @@ def _gpt_compare(case: Case, got: Any, expected: Any) -> None:
             )
         return
     what = f"model(idx{'' if case.subcheck == 'logits' else ', targets'}) for {case.label}"
-    if not (isinstance(expected, dict) and "tuple" in expected):  # a catalogued mistake's result: no pair
+    if not is_tuple(expected):  # a catalogued mistake's result: no pair
         if kind_of(got) != kind_of(expected):
             raise GradingError("different kinds of result")
         expect_tensor(got, expected, what="model's result", atol=1e-4, rtol=1e-4)
@@ -157,15 +158,11 @@ def _gpt_compare(case: Case, got: Any, expected: Any) -> None:
             raise GradingError(f"{what}: without targets the loss must be None, got {kind_of(out[1])}")
         return
     loss, want_loss, value = out[1], want[1], float_of(want[1])
-    if _is_scalar_tensor(loss) != _is_scalar_tensor(want_loss) or value is None:
+    if is_scalar_tensor(loss) != is_scalar_tensor(want_loss) or value is None:
         raise GradingError(
             f"{what}: the loss must be a 0-dim tensor (loss.backward() trains on it), got {kind_of(loss)}"
         )
     expect_float(loss, value, what="loss", context=case.label, atol=1e-5, rtol=1e-5)
-
-
-def _is_scalar_tensor(plain: Any) -> bool:
-    return isinstance(plain, dict) and "tensor" in plain and plain["tensor"]["shape"] == []
 
 
 # The reference answer: the tests' known good GPT (each mistake in mistakes/gpt/ is a variant of it).

@@ -24,6 +24,7 @@ from llmcourse.grading.contract import (
     to_plain,
 )
 from llmcourse.grading.runners.ch04 import tiny_model
+from llmcourse.grading.wire import tensor_meta
 
 METRICS = "llmcourse.metrics"
 TEXT_METRICS = "llmcourse.text_metrics"
@@ -63,9 +64,9 @@ def expect_python_float(got: Any, expected: Any, *, what: str, context: str) -> 
     """A result must be a Python float (or int), not a tensor or array (a 0-dim one included, which
     ``expect_float`` would accept). A catalogued mistake's result (``expected``) that is itself a
     tensor is compared by value, so that the mistake returning one is recognised."""
-    if isinstance(got, dict) and "tensor" in got and not (isinstance(expected, dict) and "tensor" in expected):
-        inner = got["tensor"]
-        shown = f"a 0-dim {inner['kind']}" if inner["shape"] == [] else kind_of(got)
+    meta = tensor_meta(got)
+    if meta is not None and tensor_meta(expected) is None:
+        shown = f"a 0-dim {meta.kind}" if meta.has_shape(()) else kind_of(got)
         raise GradingError(f"{what} for {context}: expected a Python float, got {shown}: call .item()")
 
 

@@ -24,6 +24,7 @@ from llmcourse.grading.contract import (
 from llmcourse.grading.kit import cases_once, catalogue, seeded
 from llmcourse.grading.runners import one_thread
 from llmcourse.grading.runners.ch04 import RUNNERS, TINY_GPT2, tiny_model
+from llmcourse.grading.wire import tensor_meta
 
 from .common import CHOICE_FORBIDDEN, tiny_weights
 
@@ -98,7 +99,7 @@ def _plain_floats(plain: Any) -> bool:
 
 def _numbers_of(plain: Any) -> list[float] | None:
     """The numbers of a plain list/tuple (of numbers or 0-dim tensors) or of a 1-dim tensor, else None."""
-    if isinstance(plain, dict) and "tensor" in plain:
+    if tensor_meta(plain) is not None:
         array = values_of(plain)  # a plain tensor: never None
         return [float(v) for v in array] if array.ndim == 1 else None
     if isinstance(plain, dict) and ("list" in plain or "tuple" in plain):

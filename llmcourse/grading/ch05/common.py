@@ -10,8 +10,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from llmcourse.grading.contract import Case, Forbidden, GradingError, expect_tensor, kind_of, to_plain, values_of
+from llmcourse.grading.contract import (
+    Case,
+    Forbidden,
+    GradingError,
+    array_of,
+    expect_tensor,
+    kind_of,
+    to_plain,
+    values_of,
+)
 from llmcourse.grading.kit import seeded
+from llmcourse.grading.wire import tensor_meta
 
 REFERENCE = "llmcourse.decoding"
 
@@ -159,8 +169,8 @@ def processor_compare(what: str):
 def expect_logits(got: Any, expected: Any, *, what: str, context: str) -> None:
     """Like :func:`expect_tensor`, but says which tokens a filter removed or kept by mistake."""
     e = values_of(expected)
-    a = values_of(got) if isinstance(got, dict) and "tensor" in got else None
-    if a is not None and a.shape == e.shape and e.ndim == 2 and got["tensor"]["kind"] == "torch.Tensor":
+    meta, a = tensor_meta(got), array_of(got)
+    if meta is not None and a is not None and a.shape == e.shape and e.ndim == 2 and meta.kind == "torch.Tensor":
         removed_e, removed_a = np.isneginf(e), np.isneginf(a)
         wrong = np.argwhere(removed_e != removed_a)
         if len(wrong):
@@ -214,9 +224,10 @@ def ids_compare(what: str):
     @robust
     def compare(case: Case, got: Any, expected: Any) -> None:
         e = values_of(expected)
-        if not (isinstance(got, dict) and "tensor" in got):
+        meta = tensor_meta(got)
+        if meta is None:
             raise GradingError(f"{what} for {case.label}: expected a tensor of token ids, got {kind_of(got)}")
-        dtype = got["tensor"]["dtype"]
+        dtype = meta.dtype
         if not dtype.startswith(("int", "uint")):
             raise GradingError(
                 f"{what} for {case.label}: expected integer token ids (torch.long), got dtype torch.{dtype}"

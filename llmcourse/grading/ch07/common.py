@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from llmcourse.grading.contract import GradingError, array_of, expect_float, expect_tensor, float_of, kind_of, values_of
+from llmcourse.grading.wire import tensor_meta
 
 FINETUNE = "llmcourse.finetune"
 PREFERENCE = "llmcourse.preference"
@@ -78,13 +79,14 @@ def expect_scalar_with_gradient(
             raise GradingError("different kinds of result")
         expect_like(loss, loss_e, "loss", label)
         return
-    if not (isinstance(loss, dict) and "tensor" in loss and loss["tensor"]["shape"] == []):
+    meta = tensor_meta(loss)
+    if meta is None or not meta.has_shape(()):
         raise GradingError(
             f"{name} must return a 0-dim torch.Tensor (so that loss.backward() trains the model), "
             f"got {kind_of(loss)} for {label}"
         )
-    if not loss["tensor"]["dtype"].startswith(("float", "bfloat")):
-        raise GradingError(f"{name} must return a float tensor, got torch.{loss['tensor']['dtype']} for {label}")
+    if not meta.dtype.startswith(("float", "bfloat")):
+        raise GradingError(f"{name} must return a float tensor, got torch.{meta.dtype} for {label}")
     if any(g is None for g in grads):
         raise GradingError(
             f"no gradient reaches {of} through your loss for {label} (.item(), .detach(), "

@@ -23,6 +23,7 @@ from llmcourse.grading.contract import (
 )
 from llmcourse.grading.kit import catalogue, seeded
 from llmcourse.grading.runners.ch07 import RUNNERS
+from llmcourse.grading.wire import is_tuple, tensor_meta, tuple_items
 
 from .common import FINETUNE, numpy_of
 
@@ -86,25 +87,24 @@ def _mask_cases(hidden: bool) -> list[Case]:
 def _mask_compare(case: Case, got: Any, expected: Any) -> None:
     labels_e = expected
     if case.subcheck == "copy":
-        labels_e, ids_e = expected["tuple"]
-        if not (isinstance(got, dict) and "tuple" in got):
+        labels_e, ids_e = tuple_items(expected)
+        if not is_tuple(got):
             raise GradingError("different kinds of result")
-        labels, ids = got["tuple"]
+        labels, ids = tuple_items(got)
         # an answer's ids that are no tensor (None) are not equal: the same error as before
         if not np.array_equal(cast(np.ndarray, array_of(ids)), values_of(ids_e)):
             raise GradingError(
                 f"mask_prompt_tokens changed input_ids in place for {case.label}: the model still needs "
                 "the prompt tokens as its input. Work on a copy (input_ids.clone())"
             )
-        if not (isinstance(labels, dict) and "tensor" in labels and labels["tensor"]["kind"] == "torch.Tensor"):
+        meta, meta_e = tensor_meta(labels), tensor_meta(labels_e)
+        if meta is None or meta.kind != "torch.Tensor":
             raise GradingError(f"mask_prompt_tokens must return a torch.Tensor, got {kind_of(labels)} for {case.label}")
-        want = (
-            labels_e["tensor"]["dtype"] if isinstance(labels_e, dict) and "tensor" in labels_e else "int64"
-        )  # int64 but for a mistake's
-        if labels["tensor"]["dtype"] != want or labels["tensor"]["shape"] != list(values_of(ids_e).shape):
+        want = meta_e.dtype if meta_e is not None else "int64"  # int64 but for a mistake's
+        if meta.dtype != want or not meta.has_shape(values_of(ids_e).shape):
             raise GradingError(
                 f"the labels must be a torch.{want} tensor of input_ids' shape {tuple(values_of(ids_e).shape)}, "
-                f"got torch.{labels['tensor']['dtype']} of shape {tuple(labels['tensor']['shape'])} for {case.label}"
+                f"got torch.{meta.dtype} of shape {meta.shape} for {case.label}"
             )
         return  # the values are the other requirements'
     expect_tensor(got, labels_e, what="labels", context=case.label, atol=0, rtol=0)

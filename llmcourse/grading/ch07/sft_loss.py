@@ -32,6 +32,7 @@ from llmcourse.grading.contract import (
 )
 from llmcourse.grading.kit import catalogue, seeded
 from llmcourse.grading.runners.ch07 import RUNNERS
+from llmcourse.grading.wire import is_tuple, tensor_meta, tuple_items
 
 from .common import FINETUNE, numpy_of
 
@@ -108,8 +109,8 @@ def _sft_compare(case: Case, got: Any, expected: Any) -> None:
     if case.subcheck != "scalar":
         _same_loss(got, expected, case)
         return
-    loss, grad = got["tuple"] if isinstance(got, dict) and "tuple" in got else (got, None)
-    loss_e, grad_e = expected["tuple"]
+    loss, grad = tuple_items(got) if is_tuple(got) else (got, None)
+    loss_e, grad_e = tuple_items(expected)
     if grad_e is None:  # comparing with a catalogued mistake that returns no usable tensor
         if kind_of(loss) != kind_of(loss_e) or grad is not None:
             raise GradingError("different kinds of result")
@@ -117,13 +118,14 @@ def _sft_compare(case: Case, got: Any, expected: Any) -> None:
         return
     # What the requirement states: a 0-dim float tensor with a gradient that reaches the logits. Its
     # value, and the gradient's, are the "shift" and "ignore" requirements' (judged by their cases).
-    if not (isinstance(loss, dict) and "tensor" in loss and loss["tensor"]["shape"] == []):
+    meta = tensor_meta(loss)
+    if meta is None or not meta.has_shape(()):
         raise GradingError(
             f"sft_loss must return a 0-dim torch.Tensor (so that loss.backward() trains the model), "
             f"got {kind_of(loss)} for {case.label}"
         )
-    if not loss["tensor"]["dtype"].startswith(("float", "bfloat")):
-        raise GradingError(f"sft_loss must return a float tensor, got torch.{loss['tensor']['dtype']} for {case.label}")
+    if not meta.dtype.startswith(("float", "bfloat")):
+        raise GradingError(f"sft_loss must return a float tensor, got torch.{meta.dtype} for {case.label}")
     if grad is None:
         raise GradingError(
             f"no gradient reaches the logits through your loss for {case.label} (.item(), .detach(), "

@@ -33,6 +33,7 @@ from llmcourse.grading.contract import (
 )
 from llmcourse.grading.kit import catalogue, seeded
 from llmcourse.grading.runners.ch08 import RUNNERS, connector_parts
+from llmcourse.grading.wire import tensor_meta
 
 from .common import REFERENCE
 
@@ -233,7 +234,8 @@ _PADDING = ("zeros", "0", "-100")
 
 
 def _tensor_dtype(plain: Any) -> str | None:
-    return plain["tensor"]["dtype"] if isinstance(plain, dict) and "tensor" in plain else None
+    meta = tensor_meta(plain)
+    return meta.dtype if meta is not None else None
 
 
 def _padding_compare(case: Case, got: list, expected: list) -> None:
@@ -241,7 +243,7 @@ def _padding_compare(case: Case, got: list, expected: list) -> None:
     N = np.array(case.inputs["features"]).shape[1]
     lengths = [N + len(p) + len(c) for p, c in zip(case.inputs["prompts"], case.inputs["captions"])]
     for what, pad, g, e in zip(_PARTS, _PADDING, got, expected, strict=True):
-        if not (isinstance(g, dict) and "tensor" in g):
+        if tensor_meta(g) is None:
             raise GradingError(f"{what} for {case.label}: expected a torch.Tensor, got {kind_of(g)}")
         a, want = array_of(g), array_of(e)
         if a is None or want is None:  # compared with a catalogued mistake's result that is no tensor

@@ -26,6 +26,7 @@ from llmcourse.grading.contract import (
 )
 from llmcourse.grading.kit import catalogue, seeded
 from llmcourse.grading.runners.ch08 import RUNNERS
+from llmcourse.grading.wire import tensor_meta, tuple_items
 
 from .common import REFERENCE
 
@@ -81,7 +82,7 @@ def _clip_cases(hidden: bool) -> list[Case]:
 def _clip_compare(case: Case, got: Any, expected: Any) -> None:
     if case.subcheck == "grad":
         loss, g_image, g_text = items_of(got, "clip_loss (with gradients)", 3)
-        e_loss, e_image, e_text = expected["tuple"]
+        e_loss, e_image, e_text = tuple_items(expected)
         if e_image is None or g_image is None:
             if e_image is None and g_image is None:  # compared with a catalogued mistake's result
                 return
@@ -97,10 +98,10 @@ def _clip_compare(case: Case, got: Any, expected: Any) -> None:
             g_text, e_text, what="gradient of the loss w.r.t. text_embeds", context=case.label, atol=1e-5, rtol=1e-3
         )
         return
-    if isinstance(got, dict) and "tensor" in got and got["tensor"]["shape"] != []:
+    meta = tensor_meta(got)
+    if meta is not None and not meta.has_shape(()):
         raise GradingError(
-            f"clip_loss for {case.label}: expected a scalar (0-d) loss, got a tensor of shape "
-            f"{tuple(got['tensor']['shape'])}"
+            f"clip_loss for {case.label}: expected a scalar (0-d) loss, got a tensor of shape {meta.shape}"
         )
     if float_of(got) is None:
         raise GradingError(f"clip_loss for {case.label}: expected a scalar loss, got {kind_of(got)}")

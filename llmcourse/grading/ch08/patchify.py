@@ -22,6 +22,7 @@ from llmcourse.grading.contract import (
 )
 from llmcourse.grading.kit import catalogue
 from llmcourse.grading.runners.ch08 import RUNNERS
+from llmcourse.grading.wire import tensor_meta
 
 from .common import CONV_NAMES, REFERENCE, UNFOLD_ATEN, UNFOLD_TORCH, random_images
 
@@ -71,15 +72,14 @@ def _patchify_compare(case: Case, got: Any, expected: Any) -> None:
                 f"expected a ValueError, got {got if isinstance(got, str) else kind_of(got)}"
             )
         return
-    if not (isinstance(got, dict) and "tensor" in got):
+    meta = tensor_meta(got)
+    if meta is None:
         raise GradingError(f"patchify with {case.label}: expected a torch.Tensor, got {kind_of(got)}")
     if case.subcheck == "shape":
-        want = expected["tensor"]["shape"] if isinstance(expected, dict) and "tensor" in expected else None
-        if got["tensor"]["shape"] != want:
-            raise GradingError(
-                f"patchify with {case.label}: expected shape (B, N, C*p*p) = {tuple(want or ())}, got "
-                f"{tuple(got['tensor']['shape'])}"
-            )
+        want = tensor_meta(expected)
+        if want is None or not meta.has_shape(want.shape):
+            shape = want.shape if want is not None else ()
+            raise GradingError(f"patchify with {case.label}: expected shape (B, N, C*p*p) = {shape}, got {meta.shape}")
         return
     expect_tensor(got, expected, what="patches (B, N, C*p*p)", context=case.label, atol=1e-6, rtol=1e-5)
 
