@@ -48,11 +48,11 @@ book: setup mathjax
 book-instructor: setup mathjax
 	$(BIN)/python book/instructor.py --out _build/instructor
 
-# Two workers (tests/conftest.py groups the tests by file and starts the longest files first);
+# Two workers, a test file to a worker (tests/conftest.py starts the longest files first);
 # TEST_WORKERS=0 runs them one after another in this process.
 TEST_WORKERS ?= 2
 test: setup system-packages mathjax
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # The markers are set in tests/conftest.py by what a test needs; `make test` runs them all.
 # --dist loadfile: a module's tests share one worker, so its module fixtures are set up once.

@@ -137,15 +137,15 @@ MARKERS_BY_TEST = {
 }
 MARKERS_BY_FIXTURE = {"book_html": ["book"], "browser": ["browser"]}
 
-# `make test` runs the suite on two pytest-xdist workers (`--dist loadgroup`): each file is one
-# group, so a module's fixtures (a server, a graded class) are set up once, and the book's two
-# files share one, so one worker builds the book and no other waits for it. The files that take
-# minutes go first (longest first, measured with --durations), so that no worker is left with a
-# long file at the end while the other idles.
-SHARED_GROUPS = {"test_book.py": "book", "test_browser.py": "book"}
+# `make test` runs the suite on two pytest-xdist workers (`--dist loadfile`: a module's fixtures,
+# a server or a graded class, are set up once). The files that take minutes go first, longest
+# first (measured with --durations), so that no worker is left with a long file at the end while
+# the other idles; the book's browser tests go last, when the book that test_book.py's worker
+# built is there to read (a worker that asked for it earlier would wait for the build).
+# (Not --dist loadgroup: pytest-xdist 3.8 marks a group by rewriting item._nodeid, which
+# pytest 9 no longer reads, so every test would be scheduled on its own.)
 LONGEST_FIRST = [
     "test_book.py",  # builds the book: every chapter executed (about 6 minutes)
-    "test_browser.py",
     "test_colab_drift.py",  # every solution notebook on the oldest allowed releases (about 6 minutes)
     "test_autograde.py",  # the mutation suite through the engine (about 5 minutes)
     "test_grading_contract.py",
@@ -157,6 +157,7 @@ LONGEST_FIRST = [
     "test_gradebook_postgres.py",
     "test_isolation.py",
 ]
+LAST = ["test_browser.py"]
 
 
 def pytest_collection_modifyitems(config, items):
@@ -167,9 +168,8 @@ def pytest_collection_modifyitems(config, items):
             names.update(MARKERS_BY_FIXTURE[fixture])
         for name in sorted(names):
             item.add_marker(name)
-        item.add_marker(pytest.mark.xdist_group(SHARED_GROUPS.get(item.path.name, item.path.stem)))
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a file's own order stays
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)} | {name: len(LONGEST_FIRST) + 1 for name in LAST}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONGEST_FIRST)))  # stable: a file keeps its order
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
