@@ -48,9 +48,10 @@ book: setup mathjax
 book-instructor: setup mathjax
 	$(BIN)/python book/instructor.py --out _build/instructor
 
-# Two workers, a test file to a worker (tests/conftest.py starts the longest files first);
-# TEST_WORKERS=0 runs them one after another in this process.
-TEST_WORKERS ?= 2
+# One process by default: on 2 cores, two workers (TEST_WORKERS=2) were slower (pytest 1,700 s
+# against 1,530 s), the chapters' torch threads fighting over the cores. With more cores,
+# TEST_WORKERS=N runs a test file to a worker, the longest files first (tests/conftest.py).
+TEST_WORKERS ?= 0
 test: setup system-packages mathjax
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 

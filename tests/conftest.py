@@ -137,8 +137,8 @@ MARKERS_BY_TEST = {
 }
 MARKERS_BY_FIXTURE = {"book_html": ["book"], "browser": ["browser"]}
 
-# `make test` runs the suite on two pytest-xdist workers (`--dist loadfile`: a module's fixtures,
-# a server or a graded class, are set up once). The files that take minutes go first, longest
+# `make test TEST_WORKERS=N` runs the suite on N pytest-xdist workers (`--dist loadfile`: a module's
+# fixtures, a server or a graded class, are set up once). The files that take minutes go first, longest
 # first (measured with --durations), so that no worker is left with a long file at the end while
 # the other idles; the book's browser tests go last, when the book that test_book.py's worker
 # built is there to read (a worker that asked for it earlier would wait for the build).
