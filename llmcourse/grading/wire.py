@@ -276,16 +276,21 @@ def _close(a: np.ndarray, e: np.ndarray, atol: float, rtol: float) -> bool:
 
 def _factor(c: float) -> str:
     """A ratio in words when it is a recognisable one: -1, k, 1/k, sqrt(k), 1/sqrt(k)."""
-    for k in range(2, 4097):
-        for value, text in (
-            (k, f"{k}"),
-            (1 / k, f"1/{k}"),
-            (math.sqrt(k), f"sqrt({k})"),
-            (1 / math.sqrt(k), f"1/sqrt({k})"),
-        ):
-            if math.isclose(c, value, rel_tol=1e-4) and (k <= 64 or text.startswith(("sqrt", "1/sqrt"))):
-                return f"{c:.4g} = {text}"
-    return f"{c:.4g}"
+    if not 1e-3 < c < 1e3:  # every value named lies in [1/64, 64] (nan fails this too)
+        return f"{c:.4g}"
+    forms = (  # (the value named by k, its words, where a matching k lies, the largest k named)
+        (lambda k: k, "{}", c, 64),
+        (lambda k: 1 / k, "1/{}", 1 / c, 64),
+        (math.sqrt, "sqrt({})", c * c, 4096),
+        (lambda k: 1 / math.sqrt(k), "1/sqrt({})", 1 / (c * c), 4096),
+    )
+    found = [
+        (k, order, text.format(k))
+        for order, (value, text, near, largest) in enumerate(forms)
+        for k in range(max(2, round(near) - 2), min(largest, round(near) + 2) + 1)
+        if math.isclose(c, value(k), rel_tol=1e-4)
+    ]
+    return f"{c:.4g} = {min(found)[2]}" if found else f"{c:.4g}"
 
 
 def how_values_differ(a: np.ndarray, e: np.ndarray, bad: np.ndarray, atol: float = 1e-5, rtol: float = 1e-4) -> str:
