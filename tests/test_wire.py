@@ -5,8 +5,11 @@ import numpy as np
 import pytest
 import torch
 
+from llmcourse.grading.declarations import GradingError
 from llmcourse.grading.wire import (
     TensorMeta,
+    _factor,
+    expect_tensor,
     is_scalar_tensor,
     is_sequence,
     is_tuple,
@@ -15,6 +18,7 @@ from llmcourse.grading.wire import (
     sequence_items,
     tensor_meta,
     to_plain,
+    tolerance,
     tuple_items,
 )
 
@@ -64,3 +68,25 @@ def test_tuples_and_sequences():
     assert is_sequence(pair) and is_sequence(listed) and not is_sequence(to_plain({"a": 1})) and not is_sequence(3)
     assert sequence_items(pair) == sequence_items(listed) == [1, "a"]
     assert items_of(listed, "f", 2) == [1, "a"]
+
+
+def test_one_tolerance_table_by_dtype():
+    assert tolerance("bfloat16") == (2e-2, 2e-2)
+    assert tolerance("float32") == tolerance("float64") == tolerance(None) == (1e-5, 1e-4)
+    exact = to_plain(torch.tensor([1.0, 2.0], dtype=torch.float64))
+    rounded = to_plain(torch.tensor([1.0, 2.0], dtype=torch.float64).to(torch.bfloat16).float() + 0.004)
+    atol, rtol = tolerance("bfloat16")
+    expect_tensor(rounded, exact, what="x", atol=atol, rtol=rtol)
+    with pytest.raises(GradingError, match="values differ"):
+        expect_tensor(rounded, exact, what="x")  # float32's precision by default
+
+
+def test_factor_names_recognisable_ratios_only():
+    assert _factor(8.0) == "8 = 8"
+    assert _factor(1 / 8) == "0.125 = 1/8"
+    assert _factor(1 / 64**0.5) == "0.125 = 1/8"  # the first name found, k before sqrt(k)
+    assert _factor(1 / 512**0.5) == "0.04419 = 1/sqrt(512)"
+    assert _factor(4096**0.5 * 1.00005) == "64 = 64"
+    assert _factor(100.0) == "100"  # k above 64 is named only under a root
+    assert _factor(0.123456) == "0.1235"
+    assert [_factor(c) for c in (-2.0, 0.0, 1e-300, float("inf"), float("nan"))] == ["-2", "0", "1e-300", "inf", "nan"]

@@ -218,14 +218,25 @@ def _preview(a: np.ndarray, n: int = 4) -> str:
     return "[" + ", ".join(f"{x:.4g}" for x in flat) + (", ..." if a.size > n else "") + "]"
 
 
+# (atol, rtol) for a result computed in a low-precision dtype, against an oracle's float32 or
+# float64 values; any other dtype gets DEFAULT_TOLERANCE, float32's precision.
+LOW_PRECISION_TOLERANCE = {"bfloat16": (2e-2, 2e-2)}
+DEFAULT_TOLERANCE = (1e-5, 1e-4)
+
+
+def tolerance(dtype: str | None) -> tuple[float, float]:
+    """(atol, rtol) for values computed in ``dtype`` (a torch dtype's name, e.g. ``"bfloat16"``)."""
+    return LOW_PRECISION_TOLERANCE.get(dtype or "", DEFAULT_TOLERANCE)
+
+
 def expect_tensor(
     got: Any,
     expected: Any,
     *,
     what: str,
     context: str = "",
-    atol: float = 1e-5,
-    rtol: float = 1e-4,
+    atol: float = DEFAULT_TOLERANCE[0],
+    rtol: float = DEFAULT_TOLERANCE[1],
     dtype: str | None = None,
 ) -> None:
     """Fail unless ``got`` is a plain tensor of ``expected``'s shape and values (and ``dtype``).

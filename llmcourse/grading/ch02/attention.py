@@ -23,7 +23,7 @@ from llmcourse.grading.contract import (
 )
 from llmcourse.grading.kit import catalogue, seeded
 from llmcourse.grading.runners.ch02 import RUNNERS
-from llmcourse.grading.wire import known_tensor_meta, tensor_meta, tuple_items
+from llmcourse.grading.wire import known_tensor_meta, tensor_meta, tolerance, tuple_items
 
 from .common import FUSED_ATEN, FUSED_TORCH, REFERENCE
 
@@ -124,9 +124,9 @@ def _attention_compare(case: Case, got: Any, expected: Any) -> None:
                 )
         return
     # the values, to the precision of float32 at least (a result's dtype is the dtype requirement's)
-    tol = (2e-2, 2e-2) if name == "bfloat16" else (1e-5, 1e-4)
-    expect_tensor(weights, weights_e, what="attention weights", context=case.label, atol=tol[0], rtol=tol[1])
-    expect_tensor(out, out_e, what="attention output", context=case.label, atol=tol[0], rtol=tol[1])
+    atol, rtol = tolerance(name)
+    expect_tensor(weights, weights_e, what="attention weights", context=case.label, atol=atol, rtol=rtol)
+    expect_tensor(out, out_e, what="attention output", context=case.label, atol=atol, rtol=rtol)
 
 
 # The catalogue, in the order a match is named: each id is a file in mistakes/attention/.
