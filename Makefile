@@ -41,7 +41,7 @@ mathjax:
 	$(PYTHON) book/install_mathjax.py
 
 book: setup mathjax
-	$(BIN)/jupyter-book build -W --keep-going --all .
+	$(BIN)/python book/build.py -W --keep-going --all .
 	@echo "open _build/html/index.html"
 
 # Solutions and hidden tests shown; executions cached in _build/instructor/.jupyter_cache.

@@ -104,10 +104,9 @@ def build(out: Path, execute: str = "cache", strict: bool = True) -> Path:
         print("instructor edition: the course package or the pins changed; executing every chapter again")
         shutil.rmtree(cache)
     config_path, toc_path = write_config(out, execute)
-    jupyter_book = Path(sys.executable).parent / "jupyter-book"
     command = [
-        str(jupyter_book),
-        "build",
+        sys.executable,
+        str(ROOT / "book" / "build.py"),  # jupyter-book build, the chapters side by side
         "--all",
         "--config",
         str(config_path),

@@ -67,9 +67,12 @@ def _build_book(out: Path) -> dict:
     )
     if mathjax.returncode != 0:
         return {"error": f"installing MathJax failed:\n{mathjax.stdout[-2000:]}\n{mathjax.stderr[-2000:]}"}
-    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    from side_by_side import at_once
+
     run = subprocess.run(
-        [str(jupyter_book), "build", "-W", "--keep-going", "--all", "--path-output", str(out), str(ROOT)],
+        [sys.executable, str(ROOT / "book" / "build.py"), "-W", "--keep-going", "--all", "--path-output", str(out)]
+        + [str(ROOT)],
+        env={**os.environ, "BOOK_JOBS": str(at_once())},  # its share of the cores under pytest-xdist
         capture_output=True,
         text=True,
     )
