@@ -5,7 +5,8 @@ installs the *floor* of the ranges of the Hugging Face packages the course impor
 (transformers, peft) into an overlay folder with `pip install --target`, adds whatever of their
 own requirements the pinned environment does not satisfy (tokenizers, huggingface-hub, ...:
 the newest release that does), and runs every chapter's solution notebook with that overlay
-first on the path, beside the pinned torch. A failure here means: raise the floor in
+first on the path, beside the pinned torch (the notebooks side by side, one per core). A failure
+here means: raise the floor in
 pyproject.toml (and say why in its comment), or make the code work with the older release.
 
 The overlay is built once per machine under .venv/ (git-ignored); it needs the package index.
@@ -23,6 +24,8 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
+
+from side_by_side import side_by_side
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
@@ -107,15 +110,20 @@ def test_overlay_shadows_the_pinned_release(overlay):
     assert [Version(v) for v in out] == [Version(pins["transformers"]), Version(pins["peft"])]
 
 
+@pytest.fixture(scope="module")
+def runs(overlay):
+    """Every solution notebook started at once (one per core at a time) with the overlay first."""
+    env = {"PYTHONPATH": str(overlay), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    commands = {
+        nb: [sys.executable, str(ROOT / "bench" / "run_notebook.py"), "--solutions", str(nb)] for nb in SOLUTIONS
+    }
+    with side_by_side(commands, env=env) as futures:
+        yield futures
+
+
 @pytest.mark.parametrize("notebook", SOLUTIONS, ids=lambda p: p.stem)
-def test_solution_notebook_runs_with_the_oldest_allowed_releases(overlay, notebook):
-    run = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run_notebook.py"), "--solutions", str(notebook)],
-        env={**os.environ, "PYTHONPATH": str(overlay), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
+def test_solution_notebook_runs_with_the_oldest_allowed_releases(runs, notebook):
+    run = runs[notebook].result()
     assert run.returncode == 0, f"{notebook.name} fails with {floors()}:\n" + re.sub(
         r"\n\s*\n", "\n", run.stdout[-6000:] + run.stderr[-2000:]
     )
