@@ -1,16 +1,17 @@
 """Every chapter's EXERCISES follow the contract the engine reads (llmcourse/grading/__init__.py)."""
 
 import ast
+import functools
 import importlib
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from llmcourse.grading import GradingError
 from llmcourse.grading.alternatives import alternatives_of
 from llmcourse.grading.contract import check, load_qualname, mistake_answer
 from llmcourse.grading.guards import review_source, scan_source
+from llmcourse.grading.judging import Outcome
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted(p.stem for p in (ROOT / "solutions").glob("*.ipynb"))
@@ -52,6 +53,30 @@ def test_test_cell_is_a_one_line_call_of_a_check(chapter, key, exercise):
     assert isinstance(call, ast.Call) and call.func.attr.startswith("check_") and call.args[0].id == exercise.name
 
 
+@functools.cache
+def mistake_outcome(chapter: str, key: str, mistake_id: str, hidden: bool) -> Outcome:
+    """A catalogued mistake judged in process as a test cell's check judges it, on the visible
+    cases or on all of them: computed once for the three tests below that read it."""
+    from llmcourse.grading.contract import cases_of, judge, run_cases
+    from llmcourse.grading.guards import ForbiddenCall, Guard, swapped_globals
+
+    exercise = importlib.import_module(f"llmcourse.grading.ch{chapter[:2]}").EXERCISES[key]
+    answer = mistake_answer(exercise, next(m for m in exercise.mistakes if m.id == mistake_id))
+    cases = cases_of(exercise, hidden)
+    stand_ins = {name: load_qualname(t) for name, t in exercise.depends.items()}
+    try:
+        with swapped_globals(answer, stand_ins):
+            results = run_cases(exercise.run, answer, [c.inputs for c in cases], lambda: Guard(exercise.forbidden))
+    except ForbiddenCall as call:
+        return Outcome({}, {}, [call.name])
+    return judge(exercise, cases, results)
+
+
+def failed_requirements(outcome: Outcome) -> set[str]:
+    """The sub-checks an outcome fails; {"forbidden"} for a forbidden call."""
+    return {"forbidden"} if outcome.forbidden else set(outcome.failures)
+
+
 @pytest.mark.parametrize("chapter, key, exercise", EXERCISES, ids=IDS)
 def test_valid_alternatives_pass_and_mistakes_fail_in_process(chapter, key, exercise):
     stand_ins = {name: load_qualname(t) for name, t in exercise.depends.items()}
@@ -60,9 +85,8 @@ def test_valid_alternatives_pass_and_mistakes_fail_in_process(chapter, key, exer
         exec(code, namespace)
         check(exercise, namespace[exercise.name], hidden=True, quiet=True)
         assert not scan_source(code, exercise.forbidden.names), "an alternative must not use forbidden names"
-    for mistake in exercise.mistakes:
-        with pytest.raises(GradingError):
-            check(exercise, mistake_answer(exercise, mistake), hidden=True, quiet=True)
+    passing = [m.id for m in exercise.mistakes if not failed_requirements(mistake_outcome(chapter, key, m.id, True))]
+    assert not passing, f"catalogued mistakes that pass every check: {passing}"
 
 
 def test_scan_source_finds_forbidden_names_and_tampering_but_not_honest_code():
@@ -201,26 +225,11 @@ def test_every_catalogued_mistake_is_named_by_the_visible_checks(chapter, key, e
     it likely is (several matching the failing case: the one agreeing with the answer on most cases)."""
     unnamed = []
     for mistake in exercise.mistakes:
-        with pytest.raises(GradingError) as failed:
-            check(exercise, mistake_answer(exercise, mistake), quiet=True)
-        if f"Likely mistake: {mistake.message}" not in str(failed.value):
-            unnamed.append(f"{mistake.id}: {str(failed.value)[:300]}")
+        outcome = mistake_outcome(chapter, key, mistake.id, False)
+        assert failed_requirements(outcome), f"{mistake.id} passes every visible check"
+        if not any(f"Likely mistake: {mistake.message}" in text for text in outcome.failures.values()):
+            unnamed.append(f"{mistake.id}: {str(outcome.failures)[:300]}")
     assert not unnamed, unnamed
-
-
-def _failed_requirements(exercise, answer, hidden: bool) -> set[str]:
-    """The sub-checks ``answer`` fails, on the visible cases or on all cases (in process)."""
-    from llmcourse.grading.contract import cases_of, judge, run_cases
-    from llmcourse.grading.guards import ForbiddenCall, Guard, swapped_globals
-
-    cases = cases_of(exercise, hidden)
-    stand_ins = {name: load_qualname(t) for name, t in exercise.depends.items()}
-    try:
-        with swapped_globals(answer, stand_ins):
-            results = run_cases(exercise.run, answer, [c.inputs for c in cases], lambda: Guard(exercise.forbidden))
-    except ForbiddenCall:
-        return {"forbidden"}
-    return set(judge(exercise, cases, results).failures)
 
 
 @pytest.mark.parametrize("chapter, key, exercise", EXERCISES, ids=IDS)
@@ -230,8 +239,8 @@ def test_the_hidden_cases_charge_a_mistake_only_to_requirements_it_visibly_break
     requirements, so a mistake fails no requirement with all cases that it passes visibly."""
     unfair = {}
     for mistake in exercise.mistakes:
-        answer = mistake_answer(exercise, mistake)
-        extra = _failed_requirements(exercise, answer, True) - _failed_requirements(exercise, answer, False)
+        hidden, visible = (mistake_outcome(chapter, key, mistake.id, h) for h in (True, False))
+        extra = failed_requirements(hidden) - failed_requirements(visible)
         if extra:
             unfair[mistake.id] = sorted(extra)
     assert not unfair, f"failing only with the hidden cases: {unfair}"

@@ -643,15 +643,17 @@ def mutant_submissions(root: Path, chapters: list[str]) -> dict[str, tuple[str, 
     return planted
 
 
-def mutants(chapters: list[str], root: Path | None = None) -> tuple[list[tuple], list[str]]:
+def mutants(chapters: list[str], root: Path | None = None, visible: bool = True) -> tuple[list[tuple], list[str]]:
     """Grade every catalogued mistake and alternative through the engine, as `make grade` does.
 
     Each mutant is the solution notebook with one answer replaced; only that exercise is graded
     (the others are the solution's, which the solution itself shows to be full marks). A mistake
     is caught when its exercise loses points; an alternative passes with full marks. Each mistake
     is also checked as the student's visible test cell checks it: one that loses points when
-    graded but passes every visible check would mislead the student, and is a miss. Returns the
-    table rows (chapter, exercise, mistakes caught, mistakes, caught by the visible checks,
+    graded but passes every visible check would mislead the student, and is a miss
+    (``visible=False`` leaves that in-process half out, for tests/test_autograde.py:
+    tests/test_grading_contract.py checks that the visible checks fail on every mistake and name
+    it). Returns the table rows (chapter, exercise, mistakes caught, mistakes, caught by the visible checks,
     alternatives passed, alternatives) and the misses.
     """
     import tempfile
@@ -692,9 +694,9 @@ def mutants(chapters: list[str], root: Path | None = None) -> tuple[list[tuple],
         if kind == "mistake":
             row[0] += ok
             row[1] += 1
-            visibly = caught_visibly(exercise, ident)
-            row[2] += visibly
-            if ok and not visibly:
+            visibly = caught_visibly(exercise, ident) if visible else None
+            row[2] += bool(visibly)
+            if ok and visibly is False:
                 misses.append(f"{student}: passes every visible check, then loses points when graded: {own.summary()}")
         else:
             row[3] += ok
