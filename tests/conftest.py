@@ -2,7 +2,6 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -60,76 +59,38 @@ def browser(request):
         chromium.close()
 
 
-class BookBuild:
-    """The book built as `make book` builds it, into ``out``, in a process of its own (started
-    here, waited for by :meth:`result`)."""
+def _build_book(out: Path) -> dict:
+    """Build the book as `make book` does, into `out`; returns {"html": path} or {"error": text}."""
+    started = time.monotonic()
+    mathjax = subprocess.run(
+        [sys.executable, str(ROOT / "book" / "install_mathjax.py")], capture_output=True, text=True
+    )
+    if mathjax.returncode != 0:
+        return {"error": f"installing MathJax failed:\n{mathjax.stdout[-2000:]}\n{mathjax.stderr[-2000:]}"}
+    from side_by_side import at_once
 
-    def __init__(self, out: Path):
-        from side_by_side import at_once
-
-        out.mkdir(parents=True, exist_ok=True)
-        self.out, self.started, self.log = out, time.monotonic(), out / "build.log"
-        self.process: subprocess.Popen | None = None
-        mathjax = subprocess.run(
-            [sys.executable, str(ROOT / "book" / "install_mathjax.py")], capture_output=True, text=True
-        )
-        self.error = (
-            None
-            if mathjax.returncode == 0
-            else f"installing MathJax failed:\n{mathjax.stdout[-2000:]}\n{mathjax.stderr[-2000:]}"
-        )
-        if self.error is None:
-            with self.log.open("w") as log:
-                self.process = subprocess.Popen(
-                    [sys.executable, str(ROOT / "book" / "build.py"), "-W", "--keep-going", "--all"]
-                    + ["--path-output", str(out), str(ROOT)],
-                    env={**os.environ, "BOOK_JOBS": str(at_once())},  # its share of the cores under pytest-xdist
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-
-    def result(self) -> dict:
-        """{"html": path, "seconds": s} once built, or {"error": text}."""
-        if self.process is None:
-            return {"error": self.error}
-        if self.process.wait() != 0:
-            return {"error": f"book build failed:\n{self.log.read_text()[-8000:]}"}
-        return {"html": str(self.out / "_build" / "html"), "seconds": round(time.monotonic() - self.started, 1)}
-
-    def stop(self) -> None:
-        """Stop the build if it still runs (a session cut short)."""
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def book_in_background(request, tmp_path_factory):
-    """In one process, when a collected test reads the book, the build starts with the session:
-    the chapters execute while the other tests run, and the book's tests run last (LAST below).
-    Under pytest-xdist the first worker to need the book builds it (``book_html``)."""
-    wanted = any("book_html" in getattr(item, "fixturenames", ()) for item in request.session.items)
-    if not wanted or os.environ.get(BOOK_HTML_ENV) or os.environ.get("PYTEST_XDIST_WORKER"):
-        yield None
-        return
-    build = BookBuild(tmp_path_factory.mktemp("book"))
-    try:
-        yield build
-    finally:
-        build.stop()
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "book" / "build.py"), "-W", "--keep-going", "--all", "--path-output", str(out)]
+        + [str(ROOT)],
+        env={**os.environ, "BOOK_JOBS": str(at_once())},  # its share of the cores under pytest-xdist
+        capture_output=True,
+        text=True,
+    )
+    if run.returncode != 0:
+        return {"error": f"book build failed:\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}"}
+    return {"html": str(out / "_build" / "html"), "seconds": round(time.monotonic() - started, 1)}
 
 
 @pytest.fixture(scope="session")
-def book_html(book_in_background, tmp_path_factory) -> Path:
+def book_html(tmp_path_factory) -> Path:
     """The student book's HTML, built once per test session (once in all, under pytest-xdist)."""
     if os.environ.get(BOOK_HTML_ENV):
         html = Path(os.environ[BOOK_HTML_ENV]).resolve()
         assert (html / "index.html").is_file(), f"{BOOK_HTML_ENV}={html}: no built book there"
         return html
-    if book_in_background is not None:
-        result = book_in_background.result()
-    else:  # under xdist: the first worker to get here builds; the others wait for it and read its result
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        result = _build_book(tmp_path_factory.mktemp("book"))
+    else:  # the first worker to get here builds; the others wait for it and read its result
         from filelock import FileLock
 
         shared = tmp_path_factory.getbasetemp().parent
@@ -138,7 +99,7 @@ def book_html(book_in_background, tmp_path_factory) -> Path:
             if record.is_file():
                 result = json.loads(record.read_text())
             else:
-                result = BookBuild(shared / "book").result()
+                result = _build_book(shared / "book")
                 record.write_text(json.dumps(result))
     if "error" in result:
         pytest.fail(result["error"], pytrace=False)
@@ -186,10 +147,8 @@ MARKERS_BY_FIXTURE = {"book_html": ["book"], "browser": ["browser"]}
 # built is there to read (a worker that asked for it earlier would wait for the build).
 # (Not --dist loadgroup: pytest-xdist 3.8 marks a group by rewriting item._nodeid, which
 # pytest 9 no longer reads, so every test would be scheduled on its own.)
-# In one process (`make test`) the book builds in the background from the start
-# (book_in_background), so its tests go last instead, before the browser's.
 LONGEST_FIRST = [
-    "test_book.py",  # builds the book: every chapter executed (about 4 minutes)
+    "test_book.py",  # builds the book: every chapter executed (about 4.5 minutes)
     "test_colab_drift.py",  # every solution notebook on the oldest allowed releases (about 4 minutes)
     "test_autograde.py",  # the mutation suite through the engine (about 3 minutes)
     "test_grading_contract.py",
@@ -212,10 +171,8 @@ def pytest_collection_modifyitems(config, items):
             names.update(MARKERS_BY_FIXTURE[fixture])
         for name in sorted(names):
             item.add_marker(name)
-    first = LONGEST_FIRST if os.environ.get("PYTEST_XDIST_WORKER") else LONGEST_FIRST[1:]
-    last = LAST if os.environ.get("PYTEST_XDIST_WORKER") else ["test_book.py", *LAST]
-    rank = {name: i for i, name in enumerate(first)} | {name: len(first) + 1 + i for i, name in enumerate(last)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(first)))  # stable: a file keeps its order
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)} | {name: len(LONGEST_FIRST) + 1 for name in LAST}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONGEST_FIRST)))  # stable: a file keeps its order
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
