@@ -57,19 +57,11 @@ def test_test_cell_is_a_one_line_call_of_a_check(chapter, key, exercise):
 def mistake_outcome(chapter: str, key: str, mistake_id: str, hidden: bool) -> Outcome:
     """A catalogued mistake judged in process as a test cell's check judges it, on the visible
     cases or on all of them: computed once for the three tests below that read it."""
-    from llmcourse.grading.contract import cases_of, judge, run_cases
-    from llmcourse.grading.guards import ForbiddenCall, Guard, swapped_globals
+    from llmcourse.grading.student import judge_answer
 
     exercise = importlib.import_module(f"llmcourse.grading.ch{chapter[:2]}").EXERCISES[key]
-    answer = mistake_answer(exercise, next(m for m in exercise.mistakes if m.id == mistake_id))
-    cases = cases_of(exercise, hidden)
-    stand_ins = {name: load_qualname(t) for name, t in exercise.depends.items()}
-    try:
-        with swapped_globals(answer, stand_ins):
-            results = run_cases(exercise.run, answer, [c.inputs for c in cases], lambda: Guard(exercise.forbidden))
-    except ForbiddenCall as call:
-        return Outcome({}, {}, [call.name])
-    return judge(exercise, cases, results)
+    mistake = next(m for m in exercise.mistakes if m.id == mistake_id)
+    return judge_answer(exercise, mistake_answer(exercise, mistake), hidden)
 
 
 def failed_requirements(outcome: Outcome) -> set[str]:

@@ -53,13 +53,10 @@ def run_cases(
     return results
 
 
-def check(exercise: Exercise, answer: Any, hidden: bool = False, quiet: bool = False) -> Outcome:
-    """Check an answer in the student's own kernel (what a notebook's test cell does).
-
-    Runs the visible cases (all cases with ``hidden=True``) with the forbidden functions guarded
-    and the exercise's dependencies replaced by trusted stand-ins; prints one line per sub-check
-    and raises :class:`GradingError` naming every failed requirement.
-    """
+def judge_answer(exercise: Exercise, answer: Any, hidden: bool = False) -> Outcome:
+    """An answer run on the visible cases (all cases with ``hidden=True``) with the forbidden
+    functions guarded and the exercise's dependencies replaced by trusted stand-ins, and judged:
+    what :func:`check` reports, without printing or raising."""
     start = time.perf_counter()
     cases = cases_of(exercise, hidden)
     forbidden: list[str] = []
@@ -72,6 +69,17 @@ def check(exercise: Exercise, answer: Any, hidden: bool = False, quiet: bool = F
         results = [{"error": "a forbidden call"}] * len(cases)
     outcome = judge(exercise, cases, results, forbidden)
     outcome.seconds = time.perf_counter() - start
+    return outcome
+
+
+def check(exercise: Exercise, answer: Any, hidden: bool = False, quiet: bool = False) -> Outcome:
+    """Check an answer in the student's own kernel (what a notebook's test cell does).
+
+    Runs the visible cases (all cases with ``hidden=True``) with the forbidden functions guarded
+    and the exercise's dependencies replaced by trusted stand-ins; prints one line per sub-check
+    and raises :class:`GradingError` naming every failed requirement.
+    """
+    outcome = judge_answer(exercise, answer, hidden)
     kind = "all" if hidden else "visible"
     if outcome.forbidden:
         raise GradingError(forbidden_message(exercise, outcome.forbidden))
