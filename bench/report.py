@@ -307,10 +307,10 @@ each started and warmed before the clock starts.
             if results.get("scaling")
             else ""
         )
-        + """
+        + f"""
 ## Sliding-window perplexity
 
-Windows of {results['perplexity']['max_length']} tokens every {results['perplexity']['stride']} over the
+Windows of {results["perplexity"]["max_length"]} tokens every {results["perplexity"]["stride"]} over the
 validation text. The guide's loop weights each window's loss by one token too few after the first
 window, hence the small difference in the perplexities (chapter 04 explains it).
 """

@@ -28,6 +28,7 @@ def test_quick_report_writes_the_page(tmp_path):
         assert peer in run.stdout, peer
     page = (tmp_path / "performance.md").read_text()
     assert "measured by `make bench`" in page and "cores" in page
+    assert "{results" not in page, "a placeholder of the page was not filled in"
     assert (tmp_path / "bench" / "results" / "attention_by_length.png").stat().st_size > 10_000
     results = json.loads((tmp_path / "bench" / "results" / "results.json").read_text())
     assert [r["T"] for r in results["attention"]] == sorted(r["T"] for r in results["attention"])
@@ -38,5 +39,6 @@ def test_quick_report_writes_the_page(tmp_path):
 def test_the_book_has_the_committed_report():
     page = (ROOT / "performance.md").read_text()
     assert "Written by `make bench`" in page
+    assert "{results" not in page, "a placeholder of the page was not filled in: run bench/report.py --rewrite"
     assert (ROOT / "bench" / "results" / "attention_by_length.png").is_file()
     assert "performance" in (ROOT / "_toc.yml").read_text()
