@@ -200,13 +200,12 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(name)
     if os.environ.get("PYTEST_XDIST_WORKER"):
         rank = {name: i for i, name in enumerate(LONGEST_FIRST)} | {name: len(LONGEST_FIRST) + 1 for name in LAST}
-        items.sort(key=lambda item: rank.get(item.path.name, len(LONGEST_FIRST)))  # stable: a file keeps its order
-    else:  # the short tests on one core beside the queue, then those that fill both cores, then its readers
-        heavy = [name for name in LONGEST_FIRST if name not in READ_CHAPTER_RUNS]
-        rank = {name: 1 + i for i, name in enumerate(heavy)} | {
+    else:
+        first = [name for name in LONGEST_FIRST if name not in READ_CHAPTER_RUNS]
+        rank = {name: i for i, name in enumerate(first)} | {
             name: len(LONGEST_FIRST) + 1 + i for i, name in enumerate(READ_CHAPTER_RUNS)
         }
-        items.sort(key=lambda item: rank.get(item.path.name, 0))
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONGEST_FIRST)))  # stable: a file keeps its order
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
