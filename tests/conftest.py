@@ -2,14 +2,12 @@
 
 import json
 import os
+import subprocess
 import sys
 import time
-from functools import partial
 from pathlib import Path
 
 import pytest
-
-from chapter_runs import close_session_runs, scratch_folder, session_runs, submitted
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -62,27 +60,25 @@ def browser(request):
 
 
 def _build_book(out: Path) -> dict:
-    """Build the book as `make book` does, into `out`; returns {"html": path} or {"error": text}.
-    A job of the session's chapter runs (tests/chapter_runs.py): its kernels run as many at once
-    as the queue has slots when it starts, each on one thread."""
+    """Build the book as `make book` does, into `out`; returns {"html": path} or {"error": text}."""
     started = time.monotonic()
-    runs = session_runs()
-    mathjax = runs.run([sys.executable, str(ROOT / "book" / "install_mathjax.py")])
+    mathjax = subprocess.run(
+        [sys.executable, str(ROOT / "book" / "install_mathjax.py")], capture_output=True, text=True
+    )
     if mathjax.returncode != 0:
         return {"error": f"installing MathJax failed:\n{mathjax.stdout[-2000:]}\n{mathjax.stderr[-2000:]}"}
-    run = runs.run(
+    from side_by_side import at_once
+
+    run = subprocess.run(
         [sys.executable, str(ROOT / "book" / "build.py"), "-W", "--keep-going", "--all", "--path-output", str(out)]
         + [str(ROOT)],
-        env={"BOOK_JOBS": str(runs.slots)},
-        timeout=3600,
+        env={**os.environ, "BOOK_JOBS": str(at_once())},  # its share of the cores under pytest-xdist
+        capture_output=True,
+        text=True,
     )
     if run.returncode != 0:
         return {"error": f"book build failed:\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}"}
     return {"html": str(out / "_build" / "html"), "seconds": round(time.monotonic() - started, 1)}
-
-
-def _book_job(basetemp: Path):
-    return partial(_build_book, scratch_folder(basetemp) / "book")
 
 
 @pytest.fixture(scope="session")
@@ -92,8 +88,8 @@ def book_html(tmp_path_factory) -> Path:
         html = Path(os.environ[BOOK_HTML_ENV]).resolve()
         assert (html / "index.html").is_file(), f"{BOOK_HTML_ENV}={html}: no built book there"
         return html
-    if not os.environ.get("PYTEST_XDIST_WORKER"):  # queued when the session started
-        result = submitted("conftest", {"book": _book_job(tmp_path_factory.getbasetemp())})["book"].result()
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        result = _build_book(tmp_path_factory.mktemp("book"))
     else:  # the first worker to get here builds; the others wait for it and read its result
         from filelock import FileLock
 
@@ -108,25 +104,6 @@ def book_html(tmp_path_factory) -> Path:
     if "error" in result:
         pytest.fail(result["error"], pytrace=False)
     return Path(result["html"])
-
-
-def pytest_collection_finish(session):
-    """In a single-process run, queue every chapter execution the selected tests will read, to
-    run beside them (tests/chapter_runs.py): the book first, then each reading module's jobs."""
-    if os.environ.get("PYTEST_XDIST_WORKER") or session.config.option.collectonly or not session.items:
-        return
-    scratch = session.config._tmp_path_factory.getbasetemp()
-    runs = session_runs(ahead=True)
-    if not os.environ.get(BOOK_HTML_ENV) and any("book_html" in getattr(i, "fixturenames", ()) for i in session.items):
-        runs.submit(("conftest", "book"), _book_job(scratch))
-    modules = {item.module: None for item in session.items if hasattr(getattr(item, "module", None), "chapter_jobs")}
-    for module in modules:
-        for key, job in module.chapter_jobs(scratch_folder(scratch)).items():
-            runs.submit((module.__name__, key), job)
-
-
-def pytest_sessionfinish(session):
-    close_session_runs()
 
 
 # What each test needs, as markers (registered in pyproject.toml): `make test-fast` leaves these
@@ -184,10 +161,6 @@ LONGEST_FIRST = [
     "test_isolation.py",
 ]
 LAST = ["test_browser.py"]
-# Without pytest-xdist, the chapter runs these files read are queued when the session starts
-# and run beside the other tests (tests/chapter_runs.py), so these files go last, by when most
-# of their runs are done; the book's browser tests still go last of all.
-READ_CHAPTER_RUNS = ["test_figures.py", "test_colab_drift.py", "test_book.py", "test_browser.py"]
 
 
 def pytest_collection_modifyitems(config, items):
@@ -198,13 +171,7 @@ def pytest_collection_modifyitems(config, items):
             names.update(MARKERS_BY_FIXTURE[fixture])
         for name in sorted(names):
             item.add_marker(name)
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        rank = {name: i for i, name in enumerate(LONGEST_FIRST)} | {name: len(LONGEST_FIRST) + 1 for name in LAST}
-    else:
-        first = [name for name in LONGEST_FIRST if name not in READ_CHAPTER_RUNS]
-        rank = {name: i for i, name in enumerate(first)} | {
-            name: len(LONGEST_FIRST) + 1 + i for i, name in enumerate(READ_CHAPTER_RUNS)
-        }
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)} | {name: len(LONGEST_FIRST) + 1 for name in LAST}
     items.sort(key=lambda item: rank.get(item.path.name, len(LONGEST_FIRST)))  # stable: a file keeps its order
 
 

@@ -5,8 +5,8 @@ installs the *floor* of the ranges of the Hugging Face packages the course impor
 (transformers, peft) into an overlay folder with `pip install --target`, adds whatever of their
 own requirements the pinned environment does not satisfy (tokenizers, huggingface-hub, ...:
 the newest release that does), and runs every chapter's solution notebook with that overlay
-first on the path, beside the pinned torch (queued when the session starts: tests/chapter_runs.py).
-A failure here means: raise the floor in
+first on the path, beside the pinned torch (the notebooks side by side, one per core). A failure
+here means: raise the floor in
 pyproject.toml (and say why in its comment), or make the code work with the older release.
 
 The overlay is built once per machine under .venv/ (git-ignored); it needs the package index.
@@ -18,9 +18,6 @@ import os
 import re
 import subprocess
 import sys
-import threading
-from collections.abc import Callable
-from functools import partial
 from importlib import metadata
 from pathlib import Path
 
@@ -28,7 +25,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from chapter_runs import scratch_folder, session_runs, submitted
+from side_by_side import side_by_side
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
@@ -113,25 +110,15 @@ def test_overlay_shadows_the_pinned_release(overlay):
     assert [Version(v) for v in out] == [Version(pins["transformers"]), Version(pins["peft"])]
 
 
-_building = threading.Lock()
-
-
-def _run_on_the_oldest_releases(notebook: Path) -> subprocess.CompletedProcess[str]:
-    with _building:  # the first run builds the overlay; the others wait for it
-        overlay = overlay_for(floors())
-    env = {"PYTHONPATH": str(overlay), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    script = str(ROOT / "bench" / "run_notebook.py")
-    return session_runs().run([sys.executable, script, "--solutions", str(notebook)], env)
-
-
-def chapter_jobs(scratch: Path) -> dict[Path, Callable[[], subprocess.CompletedProcess[str]]]:
-    """Every solution notebook, run with the overlay first on the path (tests/chapter_runs.py)."""
-    return {notebook: partial(_run_on_the_oldest_releases, notebook) for notebook in SOLUTIONS}
-
-
 @pytest.fixture(scope="module")
-def runs(overlay, tmp_path_factory):
-    return submitted(__name__, chapter_jobs(scratch_folder(tmp_path_factory.getbasetemp())))
+def runs(overlay):
+    """Every solution notebook started at once (one per core at a time) with the overlay first."""
+    env = {"PYTHONPATH": str(overlay), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    commands = {
+        nb: [sys.executable, str(ROOT / "bench" / "run_notebook.py"), "--solutions", str(nb)] for nb in SOLUTIONS
+    }
+    with side_by_side(commands, env=env) as futures:
+        yield futures
 
 
 @pytest.mark.parametrize("notebook", SOLUTIONS, ids=lambda p: p.stem)

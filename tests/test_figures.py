@@ -1,10 +1,10 @@
 """Seeded figures: two runs of a chapter draw the same pictures, except measured time.
 
 Each run executes the chapter's cells as a script (bench/run_notebook.py) and hashes every
-figure's PNG; the four runs are queued when the session starts (tests/chapter_runs.py).
-Chapters 02 and 05 (which samples text) are cheap to run twice; the other chapters' figure cells
-are held to the same rule by tests/test_notebooks.py (descriptions, and timing figures that say
-where they were measured), and the book build draws each once.
+figure's PNG; the four runs go side by side, one per core. Chapters 02 and 05 (which samples
+text) are cheap to run twice; the other chapters' figure cells are held to the same rule by
+tests/test_notebooks.py (descriptions, and timing figures that say where they were measured),
+and the book build draws each once.
 """
 
 import json
@@ -14,43 +14,29 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from chapter_runs import command, scratch_folder, submitted
+from side_by_side import side_by_side
 
 ROOT = Path(__file__).resolve().parents[1]
 TWICE = ["02_transformer_anatomy", "05_controlling_outputs"]  # cheap to run twice; 05 samples
 
 
-def chapter_jobs(scratch: Path) -> dict:
-    """Each chapter of TWICE run twice, its figures' hashes written to a file of ``scratch``."""
-    script = str(ROOT / "bench" / "run_notebook.py")
-    return {
-        (chapter, run): command(
-            [sys.executable, script, "--figures", str(hashes_file(scratch, chapter, run)), str(chapter_path(chapter))],
-            timeout=900,
-        )
-        for chapter in TWICE
-        for run in (1, 2)
-    }
-
-
-def chapter_path(chapter: str) -> Path:
-    return ROOT / "chapters" / f"{chapter}.ipynb"
-
-
-def hashes_file(scratch: Path, chapter: str, run: int) -> Path:
-    return scratch / f"figures-{chapter}-{run}.json"
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """{(chapter, run): (its run, its hashes file)}"""
-    scratch = scratch_folder(tmp_path_factory.getbasetemp())
-    return {key: (run, hashes_file(scratch, *key)) for key, run in submitted(__name__, chapter_jobs(scratch)).items()}
+    """Each chapter of TWICE run twice, all four started at once; {(chapter, run): (process, hashes file)}."""
+    out = tmp_path_factory.mktemp("figures")
+    script = str(ROOT / "bench" / "run_notebook.py")
+    files = {(chapter, run): out / f"{chapter}-{run}.json" for chapter in TWICE for run in (1, 2)}
+    commands = {
+        key: [sys.executable, script, "--figures", str(file), str(ROOT / "chapters" / f"{key[0]}.ipynb")]
+        for key, file in files.items()
+    }
+    with side_by_side(commands, timeout=900) as futures:
+        yield {key: (futures[key], files[key]) for key in files}
 
 
 def figure_hashes(runs, chapter: str, run: int) -> dict[str, list[str]]:
-    queued, file = runs[chapter, run]
-    done = queued.result()
+    future, file = runs[chapter, run]
+    done = future.result()
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     return json.loads(file.read_text())[f"{chapter}.ipynb"]
 
